@@ -1,0 +1,235 @@
+package outreach
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// NewCampaign describes a campaign to create.
+type NewCampaign struct {
+	Name string
+	// Flow is copied: the campaign keeps its own snapshot.
+	Flow *Flow
+	// From is the sending number; empty means RunnerOptions.From.
+	From string
+	// DefaultZone is the IANA zone for recipients whose zone cannot be told;
+	// empty means RunnerOptions.DefaultZone.
+	DefaultZone string
+}
+
+// CreateCampaign validates the flow and stores a draft campaign with one
+// conversation per recipient, in one transaction. Recipients whose ID
+// repeats an earlier one are skipped; added counts those stored. Each
+// recipient's quiet-hours zones are resolved now ([RecipientZones]).
+func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients []Recipient) (Campaign, int, error) {
+	if nc.Flow == nil {
+		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q has no flow", nc.Name)
+	}
+	if err := nc.Flow.Validate(); err != nil {
+		return Campaign{}, 0, err
+	}
+	if len(recipients) == 0 {
+		return Campaign{}, 0, ErrNoRecipients
+	}
+	c := Campaign{Name: nc.Name, Flow: nc.Flow.Clone(), From: nc.From, DefaultZone: nc.DefaultZone, Status: CampaignDraft}
+	if c.From == "" {
+		c.From = r.opts.From
+	}
+	if c.From == "" {
+		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q has no sending number: set NewCampaign.From or RunnerOptions.From", nc.Name)
+	}
+	if c.DefaultZone == "" {
+		c.DefaultZone = r.opts.DefaultZone
+	}
+	if _, err := time.LoadLocation(c.DefaultZone); err != nil {
+		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q: default zone: %w", nc.Name, err)
+	}
+	created, added, err := r.store.CreateCampaign(ctx, c, r.conversations(c, recipients))
+	if err != nil {
+		return Campaign{}, 0, fmt.Errorf("outreach: create campaign: %w", err)
+	}
+	return created, added, nil
+}
+
+// AddRecipients adds recipients to a campaign that is not finished;
+// recipients it already has (by ID) are skipped, so uploading the same file
+// twice adds nothing.
+func (r *Runner) AddRecipients(ctx context.Context, campaignID int64, recipients []Recipient) (int, error) {
+	c, err := r.store.Campaign(ctx, campaignID)
+	if err != nil {
+		return 0, err
+	}
+	if c.Status.Finished() {
+		return 0, &TransitionError{Campaign: campaignID, From: c.Status, To: c.Status}
+	}
+	n, err := r.store.AddConversations(ctx, campaignID, r.conversations(c, recipients))
+	if err == nil && n > 0 {
+		r.Wake()
+	}
+	return n, err
+}
+
+func (r *Runner) conversations(c Campaign, recipients []Recipient) []Conversation {
+	now := r.opts.Clock.Now()
+	twoWay := c.Flow.TwoWay()
+	convs := make([]Conversation, len(recipients))
+	for i, rec := range recipients {
+		convs[i] = Conversation{
+			Recipient: rec, From: c.From, TwoWay: twoWay,
+			Zones:  RecipientZones(rec, r.opts.Window),
+			Status: ConversationPending, NextAt: now,
+		}
+	}
+	return convs
+}
+
+// StartCampaign moves a draft (or paused) campaign to running.
+func (r *Runner) StartCampaign(ctx context.Context, id int64) error {
+	return r.setStatus(ctx, id, CampaignRunning)
+}
+
+// PauseCampaign stops sending for a running campaign; replies keep arriving
+// and are handled on resume.
+func (r *Runner) PauseCampaign(ctx context.Context, id int64) error {
+	return r.setStatus(ctx, id, CampaignPaused)
+}
+
+// ResumeCampaign restarts a paused campaign.
+func (r *Runner) ResumeCampaign(ctx context.Context, id int64) error {
+	return r.setStatus(ctx, id, CampaignRunning)
+}
+
+// CancelCampaign ends a campaign: every unfinished conversation ends with
+// outcome "cancelled" and nothing more is sent.
+func (r *Runner) CancelCampaign(ctx context.Context, id int64) error {
+	return r.setStatus(ctx, id, CampaignCancelled)
+}
+
+func (r *Runner) setStatus(ctx context.Context, id int64, to CampaignStatus) error {
+	if err := r.store.SetCampaignStatus(ctx, id, to, r.opts.Clock.Now()); err != nil {
+		return err
+	}
+	r.Wake()
+	return nil
+}
+
+// Preview returns the messages a recipient would receive first when the
+// flow starts (up to its first question), rendered, without sending
+// anything or touching a store.
+func Preview(f *Flow, rec Recipient) ([]string, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	_, acts, err := Advance(f, 0, rec, State{}, Event{Type: EventStart})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range acts {
+		if s, ok := a.(Send); ok {
+			out = append(out, s.Body)
+		}
+	}
+	return out, nil
+}
+
+// Keyword is a carrier-standard SMS keyword.
+type Keyword int
+
+// Keywords recognised in inbound messages.
+const (
+	NoKeyword Keyword = iota
+	KeywordStop
+	KeywordStart
+	KeywordHelp
+)
+
+// ParseKeyword reads a whole message as a keyword: STOP, STOPALL,
+// UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT opt out; START and UNSTOP
+// opt back in; HELP and INFO ask for help. Case,
+// surrounding spaces and punctuation are ignored; a keyword inside a longer
+// message does not count.
+func ParseKeyword(body string) Keyword {
+	w := strings.ToUpper(normalizeWords(body))
+	switch w {
+	case "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT", "STOP ALL":
+		return KeywordStop
+	case "START", "UNSTOP":
+		return KeywordStart
+	case "HELP", "INFO":
+		return KeywordHelp
+	}
+	return NoKeyword
+}
+
+// HandleInbound handles a message from a patient and returns the text to
+// answer with immediately, if any (for keywords). It is idempotent on
+// ProviderID: a webhook delivered twice has one effect.
+//
+// STOP and its synonyms opt the number out of every campaign at once;
+// START opts it back in; HELP gets the help reply. Any other message is a
+// reply for the patient's active two-way conversation with that sending
+// number, handled by the runner at once (Run is woken); a message with no
+// such conversation is stored, never lost.
+func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, error) {
+	if in.From == "" || in.To == "" {
+		return "", fmt.Errorf("outreach: inbound message needs From and To")
+	}
+	if in.ProviderID == "" {
+		return "", fmt.Errorf("outreach: inbound message needs a ProviderID, which makes it idempotent")
+	}
+	at := in.ReceivedAt
+	if at.IsZero() {
+		at = r.opts.Clock.Now()
+	}
+	m := Message{Direction: Inbound, From: in.From, To: in.To, Body: in.Body, ProviderID: in.ProviderID, Status: MessageReceived, SentAt: at, CreatedAt: r.opts.Clock.Now()}
+	var event EventKind
+	reply := ""
+	switch kw := ParseKeyword(in.Body); kw {
+	case KeywordStop, KeywordStart:
+		// The opt-out is recorded before the message, so a crash in
+		// between loses nothing: the provider retries the webhook, and an
+		// older change never overrides a newer one.
+		if err := r.store.SetOptOut(ctx, in.From, kw == KeywordStop, at); err != nil {
+			return "", fmt.Errorf("outreach: record opt-out: %w", err)
+		}
+		if kw == KeywordStop {
+			event, reply = EventOptOut, r.opts.StopReply
+		} else {
+			reply = r.opts.StartReply
+		}
+	case KeywordHelp:
+		reply = r.opts.HelpReply
+	default:
+		event = EventReply
+	}
+	if _, _, err := r.store.RecordInbound(ctx, m, event); err != nil {
+		return "", fmt.Errorf("outreach: record inbound message: %w", err)
+	}
+	if event != "" {
+		r.Wake()
+	}
+	return reply, nil
+}
+
+// HandleStatus records a provider's delivery status for a message (a
+// status callback). "undelivered" and "failed" end the conversation's
+// current path (see Step.OnFailure); error 21610 opts the number out.
+func (r *Runner) HandleStatus(ctx context.Context, providerID, status, errorCode string) error {
+	now := r.opts.Clock.Now()
+	m, err := r.store.UpdateDelivery(ctx, providerID, status, errorCode, now)
+	if err != nil {
+		return fmt.Errorf("outreach: delivery status: %w", err)
+	}
+	if errorCode == "21610" {
+		if err := r.store.SetOptOut(ctx, m.To, true, now); err != nil {
+			return fmt.Errorf("outreach: record opt-out: %w", err)
+		}
+	}
+	if status == "undelivered" || status == "failed" {
+		r.Wake()
+	}
+	return nil
+}

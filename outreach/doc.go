@@ -1,0 +1,36 @@
+// Package outreach is the core of Patient Outreach: SMS conversations with
+// patients, members and study participants, driven by flows defined as data.
+//
+// It holds the domain types ([Recipient], [Flow], [Campaign],
+// [Conversation], [Message], [Response]), phone number normalisation
+// ([NormalizePhone]) and time zones for quiet hours, the pure flow engine
+// ([Advance]: state + event -> new state + actions, no I/O), and the
+// [Runner], which claims due work from a [Store], renders and sends
+// messages through a [Sender], and handles replies ([Runner.HandleInbound]).
+//
+// The package imports no provider SDK, database driver or HTTP handler:
+// implementations of [Store] and [Sender] live in packages of their own
+// (outreach/memstore, outreach/sqlitestore, outreach/simphone, ...), as
+// database/sql drivers do.
+//
+// A minimal embedded campaign:
+//
+//	store, _ := sqlitestore.Open(ctx, "outreach.db")
+//	r := outreach.NewRunner(store, sender, outreach.RunnerOptions{From: "+15005550006"})
+//	id, report, _ := r.CreateCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, recipients)
+//	_ = r.StartCampaign(ctx, id)
+//	go r.Run(ctx) // sends, retries, honours quiet hours and opt-outs
+//
+// # Guarantees
+//
+// Each outbound message has a [SendKey] (conversation, step, attempt) and is
+// submitted to the provider at most once: the runner records its intent in
+// the store before calling the [Sender] and the outcome after. After a crash
+// or an ambiguous outcome the runner asks the Sender whether the provider
+// accepted it ([Sender.Lookup]) and sends only what was not accepted.
+//
+// Opt-out is absolute: STOP and its synonyms suppress the number across
+// every campaign until START. No message is submitted outside the
+// recipient's local sending window (default 08:00-21:00); it is deferred,
+// never dropped.
+package outreach

@@ -1,0 +1,199 @@
+package outreach
+
+import (
+	"time"
+)
+
+// Recipient is one person a campaign reaches, as read from a CSV row.
+type Recipient struct {
+	// ID is the caller's identifier (the CSV's patient_id). It is unique
+	// within a campaign.
+	ID string `json:"id"`
+	// FirstName is used in message templates as {{recipient.first_name}}.
+	FirstName string `json:"first_name"`
+	// Phone is the number in E.164 form (see [NormalizePhone]).
+	Phone string `json:"phone"`
+	// TimeZone is an optional IANA zone name (the CSV's timezone column).
+	// When empty, the zone comes from the phone number.
+	TimeZone string `json:"time_zone,omitempty"`
+	// Attrs holds the extra CSV columns, keyed by their header as written
+	// lower-cased; templates read them as {{data.column}}.
+	Attrs map[string]string `json:"attrs,omitempty"`
+}
+
+// CampaignStatus is a step in a campaign's lifecycle:
+// draft -> running <-> paused, then cancelled or done.
+type CampaignStatus string
+
+// Campaign statuses.
+const (
+	CampaignDraft     CampaignStatus = "draft"
+	CampaignRunning   CampaignStatus = "running"
+	CampaignPaused    CampaignStatus = "paused"
+	CampaignCancelled CampaignStatus = "cancelled"
+	CampaignDone      CampaignStatus = "done"
+)
+
+// CanChange reports whether the lifecycle allows going from s to to.
+func (s CampaignStatus) CanChange(to CampaignStatus) bool {
+	switch s {
+	case CampaignDraft:
+		return to == CampaignRunning || to == CampaignCancelled
+	case CampaignRunning:
+		return to == CampaignPaused || to == CampaignCancelled || to == CampaignDone
+	case CampaignPaused:
+		return to == CampaignRunning || to == CampaignCancelled
+	}
+	return false
+}
+
+// Finished reports whether s is a terminal status.
+func (s CampaignStatus) Finished() bool { return s == CampaignCancelled || s == CampaignDone }
+
+// Campaign is one run of a flow over a list of recipients.
+type Campaign struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// Flow is an immutable snapshot taken when the campaign was created:
+	// editing or replacing the flow later never changes this campaign.
+	Flow *Flow `json:"flow"`
+	// From is the sending number (E.164) or a messaging service id.
+	From string `json:"from"`
+	// DefaultZone is the IANA zone used for quiet hours when a recipient's
+	// own zone cannot be told.
+	DefaultZone string         `json:"default_zone"`
+	Status      CampaignStatus `json:"status"`
+	CreatedAt   time.Time      `json:"created_at"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+}
+
+// ConversationStatus is where a conversation stands.
+type ConversationStatus string
+
+// Conversation statuses.
+const (
+	// ConversationPending: not started yet (or waiting for another two-way
+	// conversation with the same phone to end).
+	ConversationPending ConversationStatus = "pending"
+	// ConversationActive: started and not finished.
+	ConversationActive ConversationStatus = "active"
+	// ConversationDone: finished, with an outcome.
+	ConversationDone ConversationStatus = "done"
+)
+
+// Conversation is the exchange with one recipient in one campaign.
+type Conversation struct {
+	ID         int64     `json:"id"`
+	CampaignID int64     `json:"campaign_id"`
+	Recipient  Recipient `json:"recipient"`
+	// From is the sending number this conversation uses.
+	From string `json:"from"`
+	// TwoWay is true when the flow waits for replies; only one two-way
+	// conversation per (Recipient.Phone, From) is active at a time.
+	TwoWay bool `json:"two_way"`
+	// Zones are the IANA zones whose sending windows all apply (see
+	// [RecipientZones]); empty means the campaign's default zone.
+	Zones  []string           `json:"zones,omitempty"`
+	Status ConversationStatus `json:"status"`
+	// State is the flow engine's state.
+	State State `json:"state"`
+	// Outcome is set when Status is done (see the Outcome constants).
+	Outcome string `json:"outcome,omitempty"`
+	// NextAt is when the conversation next has work due; zero means none.
+	NextAt    time.Time `json:"next_at"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Direction tells outbound messages from inbound ones.
+type Direction string
+
+// Message directions.
+const (
+	Outbound Direction = "outbound"
+	Inbound  Direction = "inbound"
+)
+
+// MessageStatus is where an outbound message stands in the runner's
+// at-most-once protocol, or "received" for an inbound one.
+type MessageStatus string
+
+// Message statuses.
+const (
+	// MessageQueued: rendered and waiting to be sent (SendAfter may defer it).
+	MessageQueued MessageStatus = "queued"
+	// MessageSending: the intent to send is recorded; the outcome is not yet.
+	// After a crash such a message is reconciled with the provider, never
+	// blindly sent again.
+	MessageSending MessageStatus = "sending"
+	// MessageUnknown: the provider may or may not have accepted it
+	// (ambiguous outcome); it is reconciled before anything else is sent.
+	MessageUnknown MessageStatus = "unknown"
+	// MessageSent: the provider accepted it (ProviderID is set).
+	MessageSent MessageStatus = "sent"
+	// MessageFailed: the provider refused it for good, or it was suppressed.
+	MessageFailed MessageStatus = "failed"
+	// MessageCancelled: never sent because the conversation moved on or ended.
+	MessageCancelled MessageStatus = "cancelled"
+	// MessageReceived: an inbound message.
+	MessageReceived MessageStatus = "received"
+)
+
+// Message is one SMS, outbound or inbound.
+type Message struct {
+	ID             int64     `json:"id"`
+	ConversationID int64     `json:"conversation_id,omitempty"` // zero for an inbound message that matched no conversation
+	CampaignID     int64     `json:"campaign_id,omitempty"`
+	Direction      Direction `json:"direction"`
+	// Key identifies an outbound message for life; zero for inbound ones.
+	Key  SendKey `json:"key"`
+	From string  `json:"from"`
+	To   string  `json:"to"`
+	Body string  `json:"body"`
+	// Status is the at-most-once protocol status.
+	Status MessageStatus `json:"status"`
+	// ProviderID is the provider's id (Twilio's Message SID).
+	ProviderID string `json:"provider_id,omitempty"`
+	// DeliveryStatus is the provider's latest delivery status
+	// (queued, sent, delivered, undelivered, failed, ...).
+	DeliveryStatus string `json:"delivery_status,omitempty"`
+	// Error is a reason for failure or deferral, free of PHI.
+	Error string `json:"error,omitempty"`
+	// Tries counts submissions that came back retryable.
+	Tries int `json:"tries,omitempty"`
+	// SendAfter defers the message (quiet hours, retry backoff).
+	SendAfter time.Time `json:"send_after"`
+	// IntentAt is when the intent to send was recorded.
+	IntentAt time.Time `json:"intent_at"`
+	// SentAt is when the provider accepted it (outbound) or when it was
+	// received (inbound).
+	SentAt    time.Time `json:"sent_at"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Response is one answer a recipient gave to a question.
+type Response struct {
+	CampaignID     int64  `json:"campaign_id"`
+	ConversationID int64  `json:"conversation_id"`
+	PatientID      string `json:"patient_id"`
+	// QuestionID is the id of the ask step.
+	QuestionID string `json:"question_id"`
+	// Raw is the reply as the patient wrote it.
+	Raw string `json:"raw"`
+	// Answer is the normalised answer ("yes", "7", ...); empty when the
+	// reply did not match.
+	Answer string `json:"answer"`
+	// RepliedAt is when the reply was received, not when the question was sent.
+	RepliedAt time.Time `json:"replied_at"`
+}
+
+// Outcomes a conversation ends with, besides the flow's own end outcomes.
+const (
+	OutcomeCompleted      = "completed"       // a flow ran off its last step
+	OutcomeOptedOut       = "opted_out"       // the number opted out
+	OutcomeDeliveryFailed = "delivery_failed" // a message could not be delivered
+	OutcomeTimeout        = "timeout"         // a question timed out with no timeout path
+	OutcomeNoAnswer       = "no_answer"       // re-asks ran out with no no-answer path
+	OutcomeCancelled      = "cancelled"       // the campaign was cancelled
+	OutcomeFailed         = "failed"          // the provider refused a message for good
+)

@@ -1,0 +1,206 @@
+package outreach
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// Flow is a conversation script: steps, each of which sends, asks, branches
+// or ends. Flows are data (JSON); see package flows for the built-in ones.
+type Flow struct {
+	// ID names the flow ("provider", "payor", ...).
+	ID          string `json:"id"`
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Start is the id of the first step; empty means the first in Steps.
+	Start string `json:"start,omitempty"`
+	Steps []Step `json:"steps"`
+}
+
+// StepKind says what a step does.
+type StepKind string
+
+// Step kinds.
+const (
+	// StepSend sends Body (one-way) and goes on to Next; no Next ends the
+	// conversation with outcome "completed".
+	StepSend StepKind = "send"
+	// StepAsk sends Body and waits for a reply, which must match Answer. A
+	// matching reply is recorded and routed by Routes (else Next); a reply
+	// that does not match is re-asked with Hint up to MaxReasks times, then
+	// goes to NoAnswer; no reply within Timeout goes to OnTimeout.
+	StepAsk StepKind = "ask"
+	// StepBranch routes on a variable (Var) without sending anything.
+	StepBranch StepKind = "branch"
+	// StepEnd optionally sends Body, then ends with Outcome.
+	StepEnd StepKind = "end"
+)
+
+// Step is one node of a flow.
+type Step struct {
+	ID   string   `json:"id"`
+	Kind StepKind `json:"kind"`
+	// Body is a message template (send, ask, end): see [Template].
+	Body string `json:"body,omitempty"`
+	// Next is the default next step (send, ask, branch).
+	Next string `json:"next,omitempty"`
+
+	// Answer says what a valid reply is (ask).
+	Answer *AnswerSpec `json:"answer,omitempty"`
+	// Routes are tried in order on the answer (ask) or on Var (branch);
+	// the first that matches picks the next step.
+	Routes []Route `json:"routes,omitempty"`
+	// Var is the variable a branch step routes on, e.g. "answers.age".
+	Var string `json:"var,omitempty"`
+	// Hint is sent before the question when a reply did not match (ask).
+	// Empty means a hint derived from Answer.
+	Hint string `json:"hint,omitempty"`
+	// MaxReasks is how many times a non-matching reply is re-asked (ask);
+	// nil means 2.
+	MaxReasks *int `json:"max_reasks,omitempty"`
+	// NoAnswer is where to go after the re-asks run out (ask); empty ends
+	// with outcome "no_answer".
+	NoAnswer string `json:"no_answer,omitempty"`
+	// Timeout is how long to wait for a reply (ask); zero means 6 minutes
+	// for the conversation's first question and 60 minutes after.
+	Timeout Duration `json:"timeout,omitempty"`
+	// OnTimeout is where to go when no reply came in time (ask); empty ends
+	// with outcome "timeout".
+	OnTimeout string `json:"on_timeout,omitempty"`
+	// OnFailure is where to go when a message of this step could not be
+	// delivered (send, ask, end); empty ends with "delivery_failed".
+	OnFailure string `json:"on_failure,omitempty"`
+
+	// Outcome is the conversation's outcome (end), e.g. "eligible".
+	Outcome string `json:"outcome,omitempty"`
+}
+
+// Default timeouts of an ask step with no Timeout of its own.
+const (
+	DefaultFirstTimeout = 6 * time.Minute
+	DefaultLaterTimeout = 60 * time.Minute
+	DefaultMaxReasks    = 2
+	// MaxBodyLen is the longest message body a flow may hold (Twilio's limit).
+	MaxBodyLen = 1600
+)
+
+// Reasks returns MaxReasks or its default.
+func (s *Step) Reasks() int {
+	if s.MaxReasks == nil {
+		return DefaultMaxReasks
+	}
+	return *s.MaxReasks
+}
+
+// AnswerKind says how a reply is read.
+type AnswerKind string
+
+// Answer kinds.
+const (
+	// AnswerChoice: one of Choices, by value or synonym, in any case.
+	AnswerChoice AnswerKind = "choice"
+	// AnswerInteger: a whole number within [Min, Max] when they are set.
+	AnswerInteger AnswerKind = "integer"
+	// AnswerNumber: a decimal number within [Min, Max] when they are set.
+	AnswerNumber AnswerKind = "number"
+	// AnswerText: any non-empty text.
+	AnswerText AnswerKind = "text"
+)
+
+// AnswerSpec says what a valid reply to an ask step is.
+type AnswerSpec struct {
+	Kind    AnswerKind `json:"kind"`
+	Choices []Choice   `json:"choices,omitempty"`
+	Min     *float64   `json:"min,omitempty"`
+	Max     *float64   `json:"max,omitempty"`
+}
+
+// Choice is one accepted answer with its synonyms: a reply equal to Value
+// or to any synonym (ignoring case, spaces and punctuation) is recorded as
+// Value.
+type Choice struct {
+	Value    string   `json:"value"`
+	Synonyms []string `json:"synonyms,omitempty"`
+}
+
+// Route sends the conversation to Next when its condition holds.
+type Route struct {
+	When Condition `json:"when"`
+	Next string    `json:"next"`
+}
+
+// Condition tests a value (an answer or a variable). Set exactly one of
+// Equals, AnyOf, or Min/Max (a number within the inclusive bounds).
+type Condition struct {
+	Equals string   `json:"equals,omitempty"`
+	AnyOf  []string `json:"any_of,omitempty"`
+	Min    *float64 `json:"min,omitempty"`
+	Max    *float64 `json:"max,omitempty"`
+}
+
+// Duration is a time.Duration written in JSON as a string such as "6m".
+type Duration time.Duration
+
+// MarshalJSON writes d as a Go duration string.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// UnmarshalJSON reads a Go duration string ("90s", "6m", "1h30m").
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration must be a string such as \"6m\": %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", s, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// StepByID returns the step with the given id, or nil.
+func (f *Flow) StepByID(id string) *Step {
+	for i := range f.Steps {
+		if f.Steps[i].ID == id {
+			return &f.Steps[i]
+		}
+	}
+	return nil
+}
+
+// StartStep returns the id of the first step.
+func (f *Flow) StartStep() string {
+	if f.Start != "" {
+		return f.Start
+	}
+	if len(f.Steps) > 0 {
+		return f.Steps[0].ID
+	}
+	return ""
+}
+
+// TwoWay reports whether the flow waits for replies.
+func (f *Flow) TwoWay() bool {
+	for i := range f.Steps {
+		if f.Steps[i].Kind == StepAsk {
+			return true
+		}
+	}
+	return false
+}
+
+// Clone returns a deep copy of f, for snapshots.
+func (f *Flow) Clone() *Flow {
+	b, err := json.Marshal(f)
+	if err != nil {
+		panic(err) // a Flow always marshals
+	}
+	var c Flow
+	if err := json.Unmarshal(b, &c); err != nil {
+		panic(err)
+	}
+	return &c
+}

@@ -1,0 +1,747 @@
+package outreach
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// RunnerOptions configures a [Runner]. The zero value of every field means
+// its default.
+type RunnerOptions struct {
+	// From is the sending number of campaigns that do not name their own.
+	From string
+	// Clock tells the time; default the system clock.
+	Clock Clock
+	// Limiter throttles sends per sending number; default an in-process
+	// [RateLimiter] at PerSecond.
+	Limiter Limiter
+	// PerSecond is the default limiter's rate: messages per second per
+	// sending number; default 1 (a US long code). Ignored when Limiter is set.
+	PerSecond float64
+	// NoThrottle turns throttling off (benchmarks, tests).
+	NoThrottle bool
+	// Window is the local sending window; default 08:00-21:00.
+	Window Window
+	// DefaultZone is the IANA zone of campaigns that do not name their own;
+	// default America/New_York.
+	DefaultZone string
+	// BatchSize is how many conversations one claim takes; default 200.
+	BatchSize int
+	// Lease is how long a claim lasts; default 2 minutes.
+	Lease time.Duration
+	// PollInterval is the longest [Runner.Run] sleeps between claims;
+	// default 1 second.
+	PollInterval time.Duration
+	// MaxTries is how many retryable failures a message may have before it
+	// is given up as failed; default 8.
+	MaxTries int
+	// ReconcileGrace is how long after an intent an unconfirmed message is
+	// looked up again before the runner concludes the provider never
+	// accepted it and sends it; default 30 seconds.
+	ReconcileGrace time.Duration
+	// SendTimeout bounds one call to the Sender; default 30 seconds. Sends
+	// already started finish (within it) when Run's context is cancelled.
+	SendTimeout time.Duration
+	// HelpReply answers HELP and INFO; StopReply and StartReply answer STOP
+	// and START (empty: no reply, as when the provider answers itself).
+	HelpReply, StopReply, StartReply string
+	// Logger receives operational logs (ids and masked numbers only, never
+	// bodies); default slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultHelpReply is the HELP answer when RunnerOptions.HelpReply is empty.
+const DefaultHelpReply = "This number sends health messages on behalf of your care team. Reply STOP to opt out. Msg&data rates may apply."
+
+func (o *RunnerOptions) setDefaults() {
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.PerSecond <= 0 {
+		o.PerSecond = 1
+	}
+	if o.Limiter == nil && !o.NoThrottle {
+		o.Limiter = NewRateLimiter(o.PerSecond, 1)
+	}
+	if o.Window == (Window{}) {
+		o.Window = DefaultWindow
+	}
+	if o.DefaultZone == "" {
+		o.DefaultZone = "America/New_York"
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 200
+	}
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = time.Second
+	}
+	if o.MaxTries <= 0 {
+		o.MaxTries = 8
+	}
+	if o.ReconcileGrace <= 0 {
+		o.ReconcileGrace = 30 * time.Second
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 30 * time.Second
+	}
+	if o.HelpReply == "" {
+		o.HelpReply = DefaultHelpReply
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// Runner runs campaigns on the embedded engine: it claims due work from a
+// [Store], advances conversations with [Advance], and sends through a
+// [Sender], honouring opt-outs, quiet hours and the throttle before every
+// send. Any number of runners may share one store.
+type Runner struct {
+	store  Store
+	sender Sender
+	opts   RunnerOptions
+	log    *slog.Logger
+	wake   chan struct{}
+
+	mu        sync.Mutex
+	campaigns map[int64]*Campaign // flows are immutable snapshots
+	zones     map[string]*time.Location
+
+	stats struct {
+		sent, deferred, throttled, retried, ambiguous, reconciled, resent, failed, optedOut atomic.Int64
+	}
+}
+
+// NewRunner returns a runner over store and sender.
+func NewRunner(store Store, sender Sender, opts RunnerOptions) *Runner {
+	opts.setDefaults()
+	return &Runner{
+		store:     store,
+		sender:    sender,
+		opts:      opts,
+		log:       opts.Logger,
+		wake:      make(chan struct{}, 1),
+		campaigns: map[int64]*Campaign{},
+		zones:     map[string]*time.Location{},
+	}
+}
+
+// Stats counts what a runner did since it was made.
+type Stats struct {
+	Sent       int64 // accepted by the provider
+	Deferred   int64 // held back by quiet hours
+	Throttled  int64 // held back by the limiter
+	Retried    int64 // retryable failures scheduled again
+	Ambiguous  int64 // outcomes that needed reconciling
+	Reconciled int64 // unconfirmed sends found accepted by the provider
+	Resent     int64 // unconfirmed sends the provider never had, sent again
+	Failed     int64 // permanent failures
+	OptedOut   int64 // messages suppressed by an opt-out
+}
+
+// Stats returns the runner's counters.
+func (r *Runner) Stats() Stats {
+	s := &r.stats
+	return Stats{
+		Sent: s.sent.Load(), Deferred: s.deferred.Load(), Throttled: s.throttled.Load(),
+		Retried: s.retried.Load(), Ambiguous: s.ambiguous.Load(), Reconciled: s.reconciled.Load(),
+		Resent: s.resent.Load(), Failed: s.failed.Load(), OptedOut: s.optedOut.Load(),
+	}
+}
+
+// Wake makes [Runner.Run] look for work now rather than at its next poll.
+func (r *Runner) Wake() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run processes due work until ctx is cancelled, sleeping until the next
+// due time (at most PollInterval, so work from other processes is seen).
+// It starts no goroutine. On cancel, sends already handed to the Sender
+// finish (bounded by SendTimeout) and their outcomes are recorded; it then
+// returns ctx.Err().
+func (r *Runner) Run(ctx context.Context) error {
+	for {
+		if _, err := r.Tick(ctx); err != nil && ctx.Err() == nil {
+			r.log.Error("outreach: runner tick failed", "err", err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		wait := r.opts.PollInterval
+		now := r.opts.Clock.Now()
+		if at, ok, err := r.store.NextDue(ctx, now); err == nil && ok && at.Sub(now) < wait {
+			wait = max(at.Sub(now), 0)
+		}
+		if wait > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-r.wake:
+			case <-r.opts.Clock.After(wait):
+			}
+		}
+	}
+}
+
+// Tick processes the work due now, claim by claim, until none is left, and
+// returns how many conversations it handled.
+func (r *Runner) Tick(ctx context.Context) (int, error) {
+	total := 0
+	for round := 0; round < 1000; round++ {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		now := r.opts.Clock.Now()
+		claims, err := r.store.ClaimDue(ctx, now, r.opts.BatchSize, r.opts.Lease)
+		if err != nil {
+			return total, fmt.Errorf("outreach: claim: %w", err)
+		}
+		if len(claims) == 0 {
+			return total, nil
+		}
+		total += len(claims)
+		if err := r.process(ctx, now, claims); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// work is one claimed conversation while the runner advances it.
+type work struct {
+	claim  Claim
+	camp   *Campaign
+	conv   Conversation
+	msgs   []*Message // pending messages, existing then new, in order
+	fresh  []*Message // the new ones among msgs
+	sends  []*Message // intents recorded in this tick, to submit
+	until  time.Time  // earliest time worth looking again, when blocked
+	upd    Update
+	window time.Time // end of the current sending window
+	failed bool      // an engine error was logged
+}
+
+func (w *work) block(t time.Time) {
+	if w.until.IsZero() || t.Before(w.until) {
+		w.until = t
+	}
+}
+
+func (r *Runner) process(ctx context.Context, now time.Time, claims []Claim) error {
+	phones := make([]string, 0, len(claims))
+	for _, c := range claims {
+		phones = append(phones, c.Conversation.Recipient.Phone)
+	}
+	opted, err := r.store.OptedOut(ctx, phones)
+	if err != nil {
+		return fmt.Errorf("outreach: opt-out lookup: %w", err)
+	}
+	limited := map[string]time.Time{}
+	items := make([]*work, 0, len(claims))
+	for _, c := range claims {
+		camp, err := r.campaign(ctx, c.Conversation.CampaignID)
+		if err != nil {
+			return err
+		}
+		w := &work{claim: c, camp: camp, conv: c.Conversation}
+		for i := range c.Pending {
+			m := c.Pending[i]
+			w.msgs = append(w.msgs, &m)
+		}
+		r.advance(ctx, w, now)
+		r.chooseSends(ctx, w, now, opted, limited)
+		items = append(items, w)
+	}
+
+	// Commit 1: transitions, and the intent of every send, before any send.
+	first := make([]Update, len(items))
+	for i, w := range items {
+		first[i] = r.update(w, now, len(w.sends) == 0)
+	}
+	results, err := r.store.Commit(ctx, now, first)
+	if err != nil {
+		return fmt.Errorf("outreach: commit: %w", err)
+	}
+	var sending []*work
+	var releases []Update
+	for i, w := range items {
+		switch {
+		case results[i] == nil:
+			w.assignIDs(first[i])
+			if len(w.sends) > 0 {
+				sending = append(sending, w)
+			}
+		case errors.Is(results[i], ErrPairBusy):
+			releases = append(releases, Update{Lease: w.claim.Lease, Conversation: w.claim.Conversation, Release: true})
+		default:
+			r.log.Warn("outreach: lost a lease before sending", "conversation", w.conv.ID, "err", results[i])
+		}
+	}
+	if len(releases) > 0 {
+		if _, err := r.store.Commit(ctx, now, releases); err != nil {
+			return fmt.Errorf("outreach: commit: %w", err)
+		}
+	}
+	if len(sending) == 0 {
+		r.finishCampaigns(ctx, items, now)
+		return nil
+	}
+
+	// Send, then commit 2: outcomes. Sends already started are not cut
+	// short by ctx: their outcomes must be recorded.
+	sendCtx := context.WithoutCancel(ctx)
+	second := make([]Update, 0, len(sending))
+	for _, w := range sending {
+		for _, m := range w.sends {
+			if ctx.Err() != nil {
+				revert(m)
+				continue
+			}
+			r.send(sendCtx, w, m)
+		}
+		second = append(second, r.update(w, r.opts.Clock.Now(), true))
+	}
+	results, err = r.store.Commit(sendCtx, r.opts.Clock.Now(), second)
+	if err != nil {
+		return fmt.Errorf("outreach: commit outcomes (the messages will be reconciled): %w", err)
+	}
+	for i, w := range sending {
+		if results[i] != nil {
+			r.log.Warn("outreach: lost a lease after sending; the messages will be reconciled", "conversation", w.conv.ID, "err", results[i])
+			continue
+		}
+		w.assignIDs(second[i])
+	}
+	r.finishCampaigns(ctx, items, now)
+	return nil
+}
+
+// revert undoes a recorded intent whose message was never handed to the
+// Sender: it is safe to send later.
+func revert(m *Message) {
+	m.Status = MessageQueued
+	m.IntentAt = time.Time{}
+}
+
+func (r *Runner) campaign(ctx context.Context, id int64) (*Campaign, error) {
+	r.mu.Lock()
+	c := r.campaigns[id]
+	r.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	got, err := r.store.Campaign(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("outreach: campaign %d: %w", id, err)
+	}
+	r.mu.Lock()
+	r.campaigns[id] = &got
+	r.mu.Unlock()
+	return &got, nil
+}
+
+func (r *Runner) zone(name string) *time.Location {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if loc, ok := r.zones[name]; ok {
+		return loc
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		loc = nil
+	}
+	r.zones[name] = loc
+	return loc
+}
+
+// locations returns the zones whose windows apply to w's recipient.
+func (r *Runner) locations(w *work) []*time.Location {
+	names := w.conv.Zones
+	if len(names) == 0 {
+		names = []string{w.camp.DefaultZone}
+	}
+	locs := make([]*time.Location, 0, len(names))
+	for _, n := range names {
+		if loc := r.zone(n); loc != nil {
+			locs = append(locs, loc)
+		}
+	}
+	if len(locs) == 0 {
+		if loc := r.zone(r.opts.DefaultZone); loc != nil {
+			locs = append(locs, loc)
+		} else {
+			locs = append(locs, time.UTC)
+		}
+	}
+	return locs
+}
+
+// advance reconciles unconfirmed sends and applies inbox events, the start
+// and a due timeout to the engine.
+func (r *Runner) advance(ctx context.Context, w *work, now time.Time) {
+	for _, m := range w.msgs {
+		if m.Status == MessageSending || m.Status == MessageUnknown {
+			r.reconcile(ctx, w, m, now)
+		}
+	}
+	for _, ev := range w.claim.Inbox {
+		w.upd.Processed = append(w.upd.Processed, ev.ID)
+		switch ev.Kind {
+		case EventReply:
+			r.apply(w, now, Event{Type: EventReplied, Body: ev.Body, At: ev.At})
+		case EventOptOut:
+			r.apply(w, now, Event{Type: EventOptedOut, At: ev.At})
+		case EventDeliveryFailed:
+			r.apply(w, now, Event{Type: EventDeliveryFailure, Key: ev.Key, At: ev.At})
+		}
+	}
+	st := &w.conv.State
+	if w.conv.Status == ConversationPending && !st.Started {
+		w.conv.Status = ConversationActive
+		r.apply(w, now, Event{Type: EventStart, At: now})
+	}
+	if len(w.claim.Inbox) == 0 && st.Waiting && !st.Deadline.IsZero() && !now.Before(st.Deadline) && !w.hasPending() {
+		r.apply(w, now, Event{Type: EventTimedOut, Key: st.Wait, At: now})
+	}
+}
+
+func (r *Runner) reconcile(ctx context.Context, w *work, m *Message, now time.Time) {
+	out := OutboundMessage{Key: m.Key, From: m.From, To: m.To, Body: m.Body}
+	lctx, cancel := context.WithTimeout(ctx, r.opts.SendTimeout)
+	id, found, err := r.sender.Lookup(lctx, out, m.IntentAt)
+	cancel()
+	switch {
+	case err != nil:
+		r.log.Warn("outreach: reconcile lookup failed", "conversation", w.conv.ID, "step", m.Key.Step, "attempt", m.Key.Attempt, "err", err)
+		w.block(now.Add(r.opts.ReconcileGrace))
+		return
+	case found:
+		r.stats.reconciled.Add(1)
+		m.Status, m.ProviderID, m.SentAt, m.Error = MessageSent, id, now, ""
+		w.sent(m)
+	case now.Sub(m.IntentAt) < r.opts.ReconcileGrace:
+		w.block(m.IntentAt.Add(r.opts.ReconcileGrace))
+		return
+	default:
+		// The provider never had it: sending it now sends it once.
+		r.stats.resent.Add(1)
+		revert(m)
+	}
+	w.upd.Messages = append(w.upd.Messages, *m)
+}
+
+// sent records that m reached the provider; an awaited question starts its
+// timeout then.
+func (w *work) sent(m *Message) {
+	st := &w.conv.State
+	if st.Waiting && m.Key == st.Wait && st.Deadline.IsZero() {
+		st.Deadline = m.SentAt.Add(time.Duration(st.Timeout))
+	}
+}
+
+func (w *work) hasPending() bool {
+	for _, m := range w.msgs {
+		switch m.Status {
+		case MessageQueued, MessageSending, MessageUnknown:
+			return true
+		}
+	}
+	return false
+}
+
+// apply runs one engine event and turns its actions into messages and
+// responses.
+func (r *Runner) apply(w *work, now time.Time, ev Event) {
+	old := w.conv.State
+	st, acts, err := Advance(w.camp.Flow, w.conv.ID, w.conv.Recipient, old, ev)
+	if err != nil && !w.failed {
+		w.failed = true
+		r.log.Error("outreach: flow error; the conversation ends", "campaign", w.camp.ID, "conversation", w.conv.ID, "flow", w.camp.Flow.ID, "err", err)
+	}
+	w.conv.State = st
+	for _, a := range acts {
+		switch a := a.(type) {
+		case Send:
+			m := &Message{
+				ConversationID: w.conv.ID, CampaignID: w.conv.CampaignID, Direction: Outbound,
+				Key: a.Key, From: w.conv.From, To: w.conv.Recipient.Phone, Body: a.Body,
+				Status: MessageQueued, CreatedAt: now,
+			}
+			w.msgs = append(w.msgs, m)
+			w.fresh = append(w.fresh, m)
+		case RecordAnswer:
+			w.upd.Responses = append(w.upd.Responses, Response{
+				CampaignID: w.conv.CampaignID, ConversationID: w.conv.ID, PatientID: w.conv.Recipient.ID,
+				QuestionID: a.Step, Raw: a.Raw, Answer: a.Answer, RepliedAt: a.At,
+			})
+		}
+	}
+	// A question not yet sent when its answer (or timeout) came is stale.
+	if old.Waiting && (!st.Waiting || st.Wait != old.Wait) {
+		for _, m := range w.msgs {
+			if m.Status == MessageQueued && m.Key.Step == old.Wait.Step && m.Key.Attempt <= old.Wait.Attempt {
+				w.cancel(m, "superseded")
+			}
+		}
+	}
+	if st.Done && !old.Done {
+		switch st.Outcome {
+		case OutcomeOptedOut, OutcomeDeliveryFailed, OutcomeFailed, OutcomeCancelled:
+			for _, m := range w.msgs {
+				if m.Status == MessageQueued {
+					w.cancel(m, st.Outcome)
+				}
+			}
+		}
+	}
+}
+
+func (w *work) cancel(m *Message, reason string) {
+	m.Status, m.Error = MessageCancelled, reason
+	if m.ID != 0 {
+		w.upd.Messages = append(w.upd.Messages, *m)
+	}
+}
+
+// chooseSends records the intent for every queued message that may go now:
+// not opted out, inside the recipient's sending window, within the throttle.
+func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted map[string]bool, limited map[string]time.Time) {
+	if !w.until.IsZero() {
+		return // waiting on a reconciliation
+	}
+	for _, m := range w.msgs {
+		if m.Status != MessageQueued {
+			if m.Status == MessageSending || m.Status == MessageUnknown {
+				return // order matters: nothing overtakes an unconfirmed send
+			}
+			continue
+		}
+		if opted[m.To] {
+			r.stats.optedOut.Add(1)
+			r.apply(w, now, Event{Type: EventOptedOut, At: now})
+			return
+		}
+		if m.SendAfter.After(now) {
+			w.block(m.SendAfter)
+			return
+		}
+		start, end, ok := r.opts.Window.Next(now, r.locations(w))
+		if !ok {
+			r.log.Error("outreach: no sending window in the next two days", "conversation", w.conv.ID)
+			w.block(now.Add(time.Hour))
+			return
+		}
+		if start.After(now) {
+			r.stats.deferred.Add(1)
+			m.SendAfter, m.Error = start, "deferred: quiet hours"
+			if m.ID != 0 {
+				w.upd.Messages = append(w.upd.Messages, *m)
+			}
+			w.block(start)
+			return
+		}
+		if r.opts.Limiter != nil {
+			if at, ok := limited[m.From]; ok {
+				w.block(at)
+				return
+			}
+			ok, at, err := r.opts.Limiter.Allow(ctx, m.From, now)
+			if err != nil || !ok {
+				if err != nil {
+					r.log.Warn("outreach: limiter failed", "err", err)
+					at = now.Add(time.Second)
+				}
+				r.stats.throttled.Add(1)
+				limited[m.From] = at
+				w.block(at)
+				return
+			}
+		}
+		m.Status, m.IntentAt, m.Error = MessageSending, now, ""
+		w.window = end
+		w.sends = append(w.sends, m)
+		if m.ID != 0 {
+			w.upd.Messages = append(w.upd.Messages, *m)
+		}
+	}
+}
+
+// send submits m and applies the outcome.
+func (r *Runner) send(ctx context.Context, w *work, m *Message) {
+	if m.Status != MessageSending {
+		return // an earlier failure in this conversation reverted it
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.opts.SendTimeout)
+	id, err := r.sender.Send(ctx, OutboundMessage{Key: m.Key, From: m.From, To: m.To, Body: m.Body, ValidUntil: w.window})
+	cancel()
+	now := r.opts.Clock.Now()
+	if err == nil {
+		r.stats.sent.Add(1)
+		m.Status, m.ProviderID, m.SentAt = MessageSent, id, now
+		w.sent(m)
+		return
+	}
+	se := ClassifySendError(err)
+	attrs := []any{"campaign", w.conv.CampaignID, "conversation", w.conv.ID, "step", m.Key.Step, "attempt", m.Key.Attempt, "to", MaskPhone(m.To), "kind", se.Kind.String(), "code", se.Code}
+	w.stopAfter(m)
+	switch se.Kind {
+	case Retryable:
+		m.Tries++
+		if m.Tries < r.opts.MaxTries {
+			r.stats.retried.Add(1)
+			revert(m)
+			m.SendAfter = now.Add(max(se.RetryAfter, backoff(m.Tries)))
+			m.Error = "retrying: " + se.Error()
+			w.block(m.SendAfter)
+			r.log.Info("outreach: send will be retried", attrs...)
+			return
+		}
+		se = &SendError{Kind: Permanent, Code: se.Code, Reason: fmt.Sprintf("gave up after %d retryable failures", m.Tries), Err: se}
+	case Ambiguous:
+		r.stats.ambiguous.Add(1)
+		m.Status, m.Error = MessageUnknown, "unconfirmed: "+se.Error()
+		w.block(now.Add(r.opts.ReconcileGrace))
+		r.log.Warn("outreach: send outcome unknown; will reconcile", attrs...)
+		return
+	}
+	r.stats.failed.Add(1)
+	m.Status, m.Error = MessageFailed, se.Error()
+	r.log.Warn("outreach: send failed", attrs...)
+	if se.OptedOut {
+		if err := r.store.SetOptOut(ctx, m.To, true, now); err != nil {
+			r.log.Error("outreach: recording an opt-out failed", "to", MaskPhone(m.To), "err", err)
+		}
+		r.apply(w, now, Event{Type: EventOptedOut, At: now})
+		return
+	}
+	r.apply(w, now, Event{Type: EventDeliveryFailure, Key: m.Key, At: now})
+}
+
+// stopAfter reverts the intents recorded after m in the same conversation:
+// they were never handed to the Sender.
+func (w *work) stopAfter(m *Message) {
+	after := false
+	for _, s := range w.sends {
+		if after && s.Status == MessageSending {
+			revert(s)
+		}
+		if s == m {
+			after = true
+		}
+	}
+}
+
+func backoff(tries int) time.Duration {
+	d := time.Second << min(tries, 9)
+	return min(d, 5*time.Minute)
+}
+
+// update builds the store update for w as it stands.
+func (r *Runner) update(w *work, now time.Time, release bool) Update {
+	u := w.upd
+	u.Lease = w.claim.Lease
+	u.Release = release
+	conv := w.conv
+	st := conv.State
+	pending := false
+	ready := false
+	for _, m := range w.msgs {
+		switch m.Status {
+		case MessageQueued:
+			pending = true
+			if !m.SendAfter.After(now) {
+				ready = true
+			}
+		case MessageSending, MessageUnknown:
+			pending = true
+		}
+	}
+	switch {
+	case pending && ready && w.until.IsZero():
+		conv.NextAt = now
+	case pending:
+		conv.NextAt = w.until
+		if conv.NextAt.IsZero() {
+			conv.NextAt = now
+		}
+	case st.Done:
+		conv.Status = ConversationDone
+		conv.Outcome = st.Outcome
+		conv.NextAt = time.Time{}
+	case st.Waiting && !st.Deadline.IsZero():
+		conv.NextAt = st.Deadline
+	default:
+		conv.NextAt = time.Time{}
+	}
+	u.Conversation = conv
+	u.Enqueue = nil
+	for _, m := range w.fresh {
+		if m.ID == 0 {
+			u.Enqueue = append(u.Enqueue, *m)
+		}
+	}
+	// Messages updated more than once keep their last state only.
+	u.Messages = dedupeMessages(w, u.Messages)
+	return u
+}
+
+func dedupeMessages(w *work, list []Message) []Message {
+	seen := map[int64]bool{}
+	var out []Message
+	for _, m := range w.msgs {
+		if m.ID == 0 || seen[m.ID] {
+			continue
+		}
+		for _, l := range list {
+			if l.ID == m.ID {
+				seen[m.ID] = true
+				out = append(out, *m)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// assignIDs copies the IDs the store gave enqueued messages back to w, and
+// resets what was committed.
+func (w *work) assignIDs(u Update) {
+	j := 0
+	for _, m := range w.fresh {
+		if m.ID == 0 && j < len(u.Enqueue) {
+			m.ID = u.Enqueue[j].ID
+			j++
+		}
+	}
+	w.fresh = w.fresh[:0]
+	w.upd = Update{}
+	// Every message of w now exists in the store: later changes update it.
+	for _, m := range w.msgs {
+		if m.ID != 0 {
+			w.upd.Messages = append(w.upd.Messages, *m)
+		}
+	}
+}
+
+func (r *Runner) finishCampaigns(ctx context.Context, items []*work, now time.Time) {
+	done := map[int64]bool{}
+	for _, w := range items {
+		if w.conv.State.Done && !done[w.conv.CampaignID] {
+			done[w.conv.CampaignID] = true
+			if _, err := r.store.FinishCampaignIfDone(ctx, w.conv.CampaignID, now); err != nil {
+				r.log.Warn("outreach: finishing campaign", "campaign", w.conv.CampaignID, "err", err)
+			}
+		}
+	}
+}

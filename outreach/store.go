@@ -1,0 +1,191 @@
+package outreach
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps campaigns, conversations, messages and responses. It is shaped
+// by what the [Runner] needs; implementations live in packages of their own
+// (memstore, sqlitestore, ...) and all pass the conformance suite in
+// outreach/storetest.
+//
+// Work is claimed with a lease: [Store.ClaimDue] returns conversations with
+// work due, each with a [Lease] (a token and an expiry). Committing or
+// extending checks the token; an expired lease is claimable again by anyone,
+// which lets many processes share one database.
+type Store interface {
+	// CreateCampaign stores c (ID and timestamps are assigned) with one
+	// conversation per recipient, in one transaction. Conversations whose
+	// Recipient.ID repeats one already in the campaign are skipped: added
+	// counts those stored.
+	CreateCampaign(ctx context.Context, c Campaign, convs []Conversation) (created Campaign, added int, err error)
+	// AddConversations adds conversations to an existing campaign in one
+	// transaction, skipping any whose Recipient.ID the campaign already has,
+	// so re-uploading the same rows adds nothing.
+	AddConversations(ctx context.Context, campaignID int64, convs []Conversation) (added int, err error)
+	// Campaign returns one campaign, or an error matching ErrNotFound.
+	Campaign(ctx context.Context, id int64) (Campaign, error)
+	// Campaigns lists every campaign, newest first.
+	Campaigns(ctx context.Context) ([]Campaign, error)
+	// SetCampaignStatus moves a campaign along its lifecycle (see
+	// [CampaignStatus.CanChange]; otherwise a *TransitionError). Cancelling
+	// ends every unfinished conversation with outcome "cancelled" and
+	// cancels their queued messages.
+	SetCampaignStatus(ctx context.Context, id int64, to CampaignStatus, now time.Time) error
+	// FinishCampaignIfDone marks a running campaign done when it has no
+	// unfinished conversation, and reports whether it did.
+	FinishCampaignIfDone(ctx context.Context, id int64, now time.Time) (bool, error)
+	// Progress counts a campaign's conversations and messages as of now.
+	Progress(ctx context.Context, campaignID int64, now time.Time) (Progress, error)
+
+	// ClaimDue leases up to limit conversations of running campaigns that
+	// have work due: NextAt at or before now, or an unprocessed inbox event.
+	// A pending two-way conversation is not due while another two-way
+	// conversation for the same (phone, From) is active. Conversations are
+	// claimed in NextAt order; none is held by two unexpired leases.
+	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claim, error)
+	// NextDue returns the earliest NextAt among unfinished conversations of
+	// running campaigns, or now when one has an unprocessed inbox event;
+	// ok is false when nothing is scheduled. Runners sleep until then.
+	NextDue(ctx context.Context, now time.Time) (at time.Time, ok bool, err error)
+	// ExtendLease moves a lease's expiry, or fails with ErrLeaseLost.
+	ExtendLease(ctx context.Context, l Lease, until time.Time) (Lease, error)
+	// Commit applies updates of claimed conversations in one transaction.
+	// The result has one entry per update: nil, an error matching
+	// ErrLeaseLost (nothing of that update was applied) or ErrPairBusy (a
+	// pending two-way conversation could not become active; nothing of that
+	// update was applied). err reports a failure of the whole commit.
+	Commit(ctx context.Context, now time.Time, updates []Update) (results []error, err error)
+
+	// RecordInbound stores an inbound message once per ProviderID: a second
+	// call with the same ProviderID returns the first message and
+	// isNew=false. When event is not empty, the message is matched to the
+	// active two-way conversation for (From = patient phone, To = sending
+	// number), if any, and an inbox event of that kind is added to it. An
+	// unmatched message is stored with ConversationID 0, never lost.
+	RecordInbound(ctx context.Context, m Message, event EventKind) (stored Message, isNew bool, err error)
+	// UpdateDelivery records a provider's delivery status for the outbound
+	// message with that ProviderID. A status of "undelivered" or "failed"
+	// adds an EventDeliveryFailed inbox event to its conversation (once).
+	// It returns ErrNotFound when no message has that ProviderID.
+	UpdateDelivery(ctx context.Context, providerID, status, errorCode string, at time.Time) (Message, error)
+
+	// SetOptOut records that phone opted out (true) or back in (false) at
+	// the given time. A change older than the one stored is ignored, so a
+	// retried webhook cannot undo a newer STOP or START.
+	SetOptOut(ctx context.Context, phone string, optedOut bool, at time.Time) error
+	// OptedOut returns the subset of phones that are opted out.
+	OptedOut(ctx context.Context, phones []string) (map[string]bool, error)
+
+	// Conversations lists a campaign's conversations with ID > after, in ID
+	// order, at most limit of them.
+	Conversations(ctx context.Context, campaignID, after int64, limit int) ([]Conversation, error)
+	// Conversation returns one conversation, or an error matching ErrNotFound.
+	Conversation(ctx context.Context, id int64) (Conversation, error)
+	// Messages returns a conversation's messages in ID order (conversation 0:
+	// the unmatched inbound messages).
+	Messages(ctx context.Context, conversationID int64) ([]Message, error)
+	// Responses lists a page of a campaign's responses in (conversation ID,
+	// reply time) order. Call again with AfterConversation set to the last
+	// ConversationID seen to stream a large campaign.
+	Responses(ctx context.Context, campaignID int64, page ResponsePage) ([]Response, error)
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// ResponsePage selects a page of responses: those of conversations with
+// ID > AfterConversation, of at most Limit conversations (zero: no limit).
+type ResponsePage struct {
+	AfterConversation int64
+	Limit             int
+}
+
+// Lease is a claim on one conversation, valid until Expires.
+type Lease struct {
+	ConversationID int64     `json:"conversation_id"`
+	Token          string    `json:"token"`
+	Expires        time.Time `json:"expires"`
+}
+
+// Claim is a leased conversation with what the runner needs to advance it.
+type Claim struct {
+	Lease        Lease
+	Conversation Conversation
+	// Pending are its outbound messages with status queued, sending or
+	// unknown, in ID order.
+	Pending []Message
+	// Inbox are its unprocessed events, in ID order.
+	Inbox []InboxEvent
+}
+
+// EventKind says what an inbox event is.
+type EventKind string
+
+// Inbox event kinds.
+const (
+	EventReply          EventKind = "reply"
+	EventOptOut         EventKind = "opt_out"
+	EventDeliveryFailed EventKind = "delivery_failed"
+)
+
+// InboxEvent is something that happened to a conversation from outside (a
+// reply, an opt-out, a delivery failure) and waits for the runner.
+type InboxEvent struct {
+	ID             int64     `json:"id"`
+	ConversationID int64     `json:"conversation_id"`
+	Kind           EventKind `json:"kind"`
+	// MessageID is the inbound message (reply, opt-out) or the outbound
+	// message that failed (delivery failure).
+	MessageID int64 `json:"message_id"`
+	// Body is the reply's text (reply).
+	Body string `json:"body,omitempty"`
+	// Key is the failed message's key (delivery failure).
+	Key SendKey `json:"key"`
+	// Error is the provider's error code (delivery failure).
+	Error string    `json:"error,omitempty"`
+	At    time.Time `json:"at"`
+}
+
+// Update is what the runner changes on one claimed conversation.
+type Update struct {
+	// Lease must still be held.
+	Lease Lease
+	// Conversation replaces the stored conversation's Status, State,
+	// Outcome and NextAt. If the conversation has unprocessed inbox events
+	// other than those in Processed, the store keeps NextAt no later than now.
+	Conversation Conversation
+	// Release gives the lease up.
+	Release bool
+	// Processed are inbox events now handled.
+	Processed []int64
+	// Enqueue adds outbound messages with the Status given (queued, or
+	// sending when the intent is recorded in the same commit). The store
+	// assigns their IDs in place: after a successful Commit,
+	// updates[i].Enqueue[j].ID is set.
+	Enqueue []Message
+	// Messages replaces Status, ProviderID, Error, Tries, SendAfter,
+	// IntentAt and SentAt of existing messages of this conversation.
+	Messages []Message
+	// Responses adds recorded answers.
+	Responses []Response
+}
+
+// Progress counts where a campaign stands.
+type Progress struct {
+	Total    int            `json:"total"`
+	Pending  int            `json:"pending"`
+	Active   int            `json:"active"`
+	Done     int            `json:"done"`
+	Outcomes map[string]int `json:"outcomes"`
+	// Messages counts outbound messages by status.
+	Messages map[MessageStatus]int `json:"messages"`
+	// Delivery counts outbound messages by provider delivery status.
+	Delivery map[string]int `json:"delivery"`
+	// Deferred counts queued messages whose SendAfter is in the future
+	// (quiet hours or retry backoff) as of the call.
+	Deferred int `json:"deferred"`
+	// Replies counts inbound messages matched to the campaign.
+	Replies int `json:"replies"`
+}

@@ -1,0 +1,373 @@
+package outreach
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrInvalidFlow matches every *FlowError with [errors.Is].
+var ErrInvalidFlow = errors.New("outreach: invalid flow")
+
+// FlowProblem is one thing wrong with a flow.
+type FlowProblem struct {
+	// Step is the id of the step at fault; empty for the flow as a whole.
+	Step string `json:"step,omitempty"`
+	// Field names the step's field at fault ("next", "body", ...).
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p FlowProblem) String() string {
+	var b strings.Builder
+	if p.Step != "" {
+		b.WriteString("step " + p.Step + ": ")
+	}
+	if p.Field != "" {
+		b.WriteString(p.Field + ": ")
+	}
+	b.WriteString(p.Message)
+	return b.String()
+}
+
+// FlowError lists every problem [Flow.Validate] found.
+type FlowError struct {
+	Flow     string
+	Problems []FlowProblem
+}
+
+func (e *FlowError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
+	}
+	return fmt.Sprintf("flow %q is invalid: %s", e.Flow, strings.Join(parts, "; "))
+}
+
+// Is reports whether target is [ErrInvalidFlow].
+func (e *FlowError) Is(target error) bool { return target == ErrInvalidFlow }
+
+// Validate checks f and returns a *FlowError listing every problem, each
+// with its step id: missing or duplicate ids, unknown step kinds, missing
+// targets, unreachable steps, loops with no wait, malformed templates,
+// unknown variables, empty bodies, bodies over 1,600 characters, and answer
+// specs or routes that cannot work.
+func (f *Flow) Validate() error {
+	v := &validator{f: f, ids: map[string]*Step{}}
+	v.run()
+	if len(v.problems) == 0 {
+		return nil
+	}
+	return &FlowError{Flow: f.ID, Problems: v.problems}
+}
+
+type validator struct {
+	f        *Flow
+	ids      map[string]*Step
+	problems []FlowProblem
+}
+
+func (v *validator) add(step, field, format string, args ...any) {
+	v.problems = append(v.problems, FlowProblem{Step: step, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) run() {
+	f := v.f
+	if f.ID == "" {
+		v.add("", "id", "the flow has no id")
+	} else if !validID(f.ID) {
+		v.add("", "id", "%q: use letters, digits, '_' and '-' only", f.ID)
+	}
+	if len(f.Steps) == 0 {
+		v.add("", "steps", "the flow has no steps")
+		return
+	}
+	for i := range f.Steps {
+		st := &f.Steps[i]
+		switch {
+		case st.ID == "":
+			v.add(fmt.Sprintf("#%d", i+1), "id", "the step has no id")
+		case !validID(st.ID):
+			v.add(st.ID, "id", "use letters, digits, '_' and '-' only")
+		case v.ids[st.ID] != nil:
+			v.add(st.ID, "id", "another step has the same id")
+		default:
+			v.ids[st.ID] = st
+		}
+	}
+	if f.Start != "" && v.ids[f.Start] == nil {
+		v.add("", "start", "no step %q", f.Start)
+	}
+	for i := range f.Steps {
+		v.step(&f.Steps[i])
+	}
+	v.reachability()
+	v.loops()
+}
+
+func validID(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *validator) target(st *Step, field, id string) {
+	if id != "" && v.ids[id] == nil {
+		v.add(st.ID, field, "no step %q", id)
+	}
+}
+
+func (v *validator) body(st *Step, field, body string, required bool) {
+	if strings.TrimSpace(body) == "" {
+		if required {
+			v.add(st.ID, field, "the message is empty")
+		}
+		return
+	}
+	if n := utf8.RuneCountInString(body); n > MaxBodyLen {
+		v.add(st.ID, field, "the message is %d characters long; the limit is %d", n, MaxBodyLen)
+	}
+	vars, err := TemplateVars(body)
+	if err != nil {
+		v.add(st.ID, field, "%v", err)
+		return
+	}
+	for _, name := range vars {
+		v.variable(st, field, name)
+	}
+}
+
+func (v *validator) variable(st *Step, field, name string) {
+	if !knownVar(name) {
+		v.add(st.ID, field, "unknown variable %q: use recipient.id, recipient.first_name, recipient.phone, data.COLUMN or answers.STEP", name)
+		return
+	}
+	if q, ok := strings.CutPrefix(name, "answers."); ok {
+		if s := v.ids[q]; s == nil || s.Kind != StepAsk {
+			v.add(st.ID, field, "variable %q names no ask step", name)
+		}
+	}
+}
+
+func (v *validator) step(st *Step) {
+	if st.ID == "" {
+		return
+	}
+	switch st.Kind {
+	case StepSend:
+		v.body(st, "body", st.Body, true)
+		v.target(st, "next", st.Next)
+		v.target(st, "on_failure", st.OnFailure)
+	case StepAsk:
+		v.body(st, "body", st.Body, true)
+		v.body(st, "hint", st.Hint, false)
+		v.answer(st)
+		v.target(st, "next", st.Next)
+		v.target(st, "no_answer", st.NoAnswer)
+		v.target(st, "on_timeout", st.OnTimeout)
+		v.target(st, "on_failure", st.OnFailure)
+		if st.Timeout < 0 {
+			v.add(st.ID, "timeout", "must not be negative")
+		}
+		if n := st.Reasks(); n < 0 || n > 10 {
+			v.add(st.ID, "max_reasks", "%d is out of range 0-10", n)
+		}
+		v.routes(st, st.Answer)
+	case StepBranch:
+		if st.Var == "" {
+			v.add(st.ID, "var", "a branch step needs a variable to route on")
+		} else {
+			v.variable(st, "var", st.Var)
+		}
+		if len(st.Routes) == 0 {
+			v.add(st.ID, "routes", "a branch step needs at least one route")
+		}
+		v.target(st, "next", st.Next)
+		v.routes(st, nil)
+	case StepEnd:
+		v.body(st, "body", st.Body, false)
+		v.target(st, "on_failure", st.OnFailure)
+		if st.Next != "" || len(st.Routes) > 0 {
+			v.add(st.ID, "next", "an end step goes nowhere")
+		}
+	default:
+		v.add(st.ID, "kind", "unknown kind %q: use send, ask, branch or end", st.Kind)
+	}
+	if st.Kind != StepAsk && st.Kind != StepBranch && len(st.Routes) > 0 && st.Kind != StepEnd {
+		v.add(st.ID, "routes", "only ask and branch steps have routes")
+	}
+}
+
+func (v *validator) answer(st *Step) {
+	a := st.Answer
+	if a == nil {
+		return
+	}
+	switch a.Kind {
+	case AnswerChoice:
+		if len(a.Choices) == 0 {
+			v.add(st.ID, "answer", "a choice answer needs choices")
+		}
+		seen := map[string]string{}
+		for _, c := range a.Choices {
+			if normalizeWords(c.Value) == "" {
+				v.add(st.ID, "answer", "a choice has no value")
+				continue
+			}
+			for _, w := range append([]string{c.Value}, c.Synonyms...) {
+				n := normalizeWords(w)
+				if prev, ok := seen[n]; ok && prev != c.Value {
+					v.add(st.ID, "answer", "%q stands for both %q and %q", w, prev, c.Value)
+				}
+				seen[n] = c.Value
+			}
+		}
+	case AnswerInteger, AnswerNumber:
+		if a.Min != nil && a.Max != nil && *a.Min > *a.Max {
+			v.add(st.ID, "answer", "min %v is above max %v", *a.Min, *a.Max)
+		}
+		if len(a.Choices) > 0 {
+			v.add(st.ID, "answer", "a %s answer has no choices", a.Kind)
+		}
+	case AnswerText:
+	default:
+		v.add(st.ID, "answer", "unknown kind %q: use choice, integer, number or text", a.Kind)
+	}
+}
+
+func (v *validator) routes(st *Step, a *AnswerSpec) {
+	for i, rt := range st.Routes {
+		field := fmt.Sprintf("routes[%d]", i)
+		if rt.Next == "" {
+			v.add(st.ID, field, "the route has no next step")
+		}
+		v.target(st, field, rt.Next)
+		c := rt.When
+		set := 0
+		if c.Equals != "" {
+			set++
+		}
+		if len(c.AnyOf) > 0 {
+			set++
+		}
+		if c.Min != nil || c.Max != nil {
+			set++
+		}
+		if set != 1 {
+			v.add(st.ID, field, "set exactly one of equals, any_of, or min/max")
+			continue
+		}
+		if c.Min != nil && c.Max != nil && *c.Min > *c.Max {
+			v.add(st.ID, field, "min %v is above max %v", *c.Min, *c.Max)
+		}
+		if a == nil {
+			continue
+		}
+		if a.Kind == AnswerChoice {
+			for _, want := range append([]string{c.Equals}, c.AnyOf...) {
+				if want != "" && !hasChoice(a, want) {
+					v.add(st.ID, field, "%q is not one of the answer's choices", want)
+				}
+			}
+			if c.Min != nil || c.Max != nil {
+				v.add(st.ID, field, "a choice answer cannot be compared with min/max")
+			}
+		}
+	}
+}
+
+func hasChoice(a *AnswerSpec, v string) bool {
+	for _, c := range a.Choices {
+		if normalizeWords(c.Value) == normalizeWords(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// edges returns the steps st can go to.
+func edges(st *Step) []string {
+	out := []string{st.Next, st.NoAnswer, st.OnTimeout, st.OnFailure}
+	for _, rt := range st.Routes {
+		out = append(out, rt.Next)
+	}
+	return out
+}
+
+func (v *validator) reachability() {
+	start := v.f.StartStep()
+	if v.ids[start] == nil {
+		return
+	}
+	seen := map[string]bool{start: true}
+	queue := []string{start}
+	for len(queue) > 0 {
+		st := v.ids[queue[0]]
+		queue = queue[1:]
+		for _, n := range edges(st) {
+			if n != "" && v.ids[n] != nil && !seen[n] {
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	for i := range v.f.Steps {
+		if id := v.f.Steps[i].ID; id != "" && !seen[id] && v.ids[id] == &v.f.Steps[i] {
+			v.add(id, "", "the step cannot be reached from the start")
+		}
+	}
+}
+
+// loops reports cycles made only of steps that do not wait for a reply:
+// the engine would run them forever.
+func (v *validator) loops() {
+	const (
+		unvisited = iota
+		onPath
+		finished
+	)
+	mark := map[string]int{}
+	reported := map[string]bool{}
+	var path []string
+	var visit func(id string)
+	visit = func(id string) {
+		mark[id] = onPath
+		path = append(path, id)
+		st := v.ids[id]
+		for _, n := range edges(st) {
+			next := v.ids[n]
+			if next == nil || next.Kind == StepAsk {
+				continue
+			}
+			switch mark[n] {
+			case unvisited:
+				visit(n)
+			case onPath:
+				i := len(path) - 1
+				for path[i] != n {
+					i--
+				}
+				cycle := append(append([]string(nil), path[i:]...), n)
+				if !reported[n] {
+					reported[n] = true
+					v.add(n, "", "loop with no wait for a reply: %s", strings.Join(cycle, " -> "))
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		mark[id] = finished
+	}
+	for i := range v.f.Steps {
+		st := &v.f.Steps[i]
+		if st.ID != "" && st.Kind != StepAsk && v.ids[st.ID] == st && mark[st.ID] == unvisited {
+			visit(st.ID)
+		}
+	}
+}
