@@ -1,0 +1,231 @@
+package outreach
+
+import (
+	"errors"
+	"strings"
+	"unicode"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Reasons a phone number is refused by [NormalizePhone]. A [*PhoneError]
+// matches exactly one of them with [errors.Is].
+var (
+	// ErrPhoneEmpty: the input is empty, blank, or holds no digit at all.
+	ErrPhoneEmpty = errors.New("outreach: phone number is empty")
+	// ErrPhoneLetters: the input contains letters, as vanity numbers
+	// (1-800-FLOWERS), notes ("call after 5") and extensions ("x12") do.
+	ErrPhoneLetters = errors.New("outreach: phone number contains letters")
+	// ErrPhoneScientific: the input is in scientific notation (4.40644E+09),
+	// as Excel shows long numbers in a column formatted as General; the
+	// digits it hides are lost.
+	ErrPhoneScientific = errors.New("outreach: phone number is in scientific notation")
+	// ErrPhoneExtension: the number is followed by an extension written
+	// without letters ("#12", ",,12", ";12"), or by a second number. A text
+	// message cannot reach an extension.
+	ErrPhoneExtension = errors.New("outreach: phone number has an extension")
+	// ErrPhoneTooShort: digits are missing, often the area code.
+	ErrPhoneTooShort = errors.New("outreach: phone number is too short")
+	// ErrPhoneTooLong: there are too many digits.
+	ErrPhoneTooLong = errors.New("outreach: phone number is too long")
+	// ErrPhoneInvalid: the digits do not form a valid number of its country.
+	ErrPhoneInvalid = errors.New("outreach: phone number is not valid")
+)
+
+// phoneAdvice says what to do about each reason.
+var phoneAdvice = map[error]string{
+	ErrPhoneEmpty:      "fill in the number with its area code",
+	ErrPhoneLetters:    "write the number in digits only, without names, notes or extensions",
+	ErrPhoneScientific: "format the phone column as Text in the spreadsheet and type the numbers again",
+	ErrPhoneExtension:  "a text message cannot reach an extension; give one mobile number per cell",
+	ErrPhoneTooShort:   "check for missing digits or a missing area code",
+	ErrPhoneTooLong:    "check for extra digits, or for two numbers in one cell",
+	ErrPhoneInvalid:    "check the area code and the digits, and write international numbers with + and the country code",
+}
+
+// PhoneError reports why [NormalizePhone] refused a number. Its message
+// says why and what to do; it never contains the number itself, so that it
+// can be logged. Use [errors.Is] with one of the ErrPhone sentinels to tell
+// the reasons apart.
+type PhoneError struct {
+	// Reason is one of ErrPhoneEmpty, ErrPhoneLetters, ErrPhoneScientific,
+	// ErrPhoneExtension, ErrPhoneTooShort, ErrPhoneTooLong or ErrPhoneInvalid.
+	Reason error
+}
+
+// Error says why the number was refused and what to do about it.
+func (e *PhoneError) Error() string {
+	if e.Reason == nil {
+		return ErrPhoneInvalid.Error()
+	}
+	if advice, ok := phoneAdvice[e.Reason]; ok {
+		return e.Reason.Error() + ": " + advice
+	}
+	return e.Reason.Error()
+}
+
+// Unwrap returns the reason.
+func (e *PhoneError) Unwrap() error { return e.Reason }
+
+// Is reports whether target is the reason.
+func (e *PhoneError) Is(target error) bool { return target == e.Reason }
+
+func phoneErr(reason error) error { return &PhoneError{Reason: reason} }
+
+// NormalizePhone returns raw in E.164 form ("+14406443709"), or a
+// [*PhoneError] saying why it cannot.
+//
+// defaultRegion is the ISO 3166 country ("US", "GB", ...) of numbers
+// written without a leading + and country code; with an empty region only
+// international numbers are accepted. Surrounding spaces (non-breaking ones
+// too) and a "tel:" prefix are ignored, and the usual punctuation is
+// accepted: "(440) 644-3709", "440.644.3709", "+1 440 644 3709",
+// "14406443709".
+//
+// A number is accepted exactly when github.com/nyaruka/phonenumbers parses
+// it and finds it valid (IsValidNumber), with three further rules: input
+// containing letters is refused (a vanity number such as 1-800-FLOWERS in a
+// patient list is a data-entry error), Excel scientific notation such as
+// 4.40644E+09 is recognised and reported as such, and a number followed by
+// an extension is refused.
+func NormalizePhone(raw, defaultRegion string) (string, error) {
+	s := strings.TrimFunc(raw, isPhoneSpace)
+	if s == "" {
+		return "", phoneErr(ErrPhoneEmpty)
+	}
+	if isScientific(s) {
+		return "", phoneErr(ErrPhoneScientific)
+	}
+	if len(s) >= 4 && strings.EqualFold(s[:4], "tel:") {
+		s = strings.TrimLeftFunc(s[4:], isPhoneSpace)
+	}
+	digits := 0
+	for _, r := range s {
+		switch {
+		case unicode.IsLetter(r):
+			return "", phoneErr(ErrPhoneLetters)
+		case unicode.IsDigit(r):
+			digits++
+		}
+	}
+	if digits == 0 {
+		return "", phoneErr(ErrPhoneEmpty)
+	}
+
+	num, err := phonenumbers.Parse(s, strings.ToUpper(defaultRegion))
+	if err != nil {
+		switch {
+		case errors.Is(err, phonenumbers.ErrTooShortNSN),
+			errors.Is(err, phonenumbers.ErrTooShortAfterIDD),
+			errors.Is(err, phonenumbers.ErrNotANumber) && digits < 3:
+			return "", phoneErr(ErrPhoneTooShort)
+		case errors.Is(err, phonenumbers.ErrNumTooLong):
+			return "", phoneErr(ErrPhoneTooLong)
+		}
+		return "", phoneErr(ErrPhoneInvalid)
+	}
+	if num.GetExtension() != "" {
+		return "", phoneErr(ErrPhoneExtension)
+	}
+	if phonenumbers.IsValidNumber(num) {
+		return phonenumbers.Format(num, phonenumbers.E164), nil
+	}
+	switch phonenumbers.IsPossibleNumberWithReason(num) {
+	case phonenumbers.TOO_SHORT, phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
+		// Local only: a subscriber number without its area code (555-1234).
+		return "", phoneErr(ErrPhoneTooShort)
+	case phonenumbers.TOO_LONG:
+		return "", phoneErr(ErrPhoneTooLong)
+	}
+	return "", phoneErr(ErrPhoneInvalid)
+}
+
+// isPhoneSpace reports whether r is trimmed from around a phone number:
+// Unicode white space (which includes the non-breaking spaces), the
+// zero-width space and the byte order mark.
+func isPhoneSpace(r rune) bool {
+	return unicode.IsSpace(r) || r == '\u200b' || r == '\ufeff'
+}
+
+// isScientific reports whether s is a number in scientific notation, as a
+// spreadsheet writes one: 4.40644E+09, 4,40644E+09, 4.40644e9, 4E9.
+func isScientific(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	n := countDigits(s[i:])
+	if n == 0 {
+		return false
+	}
+	i += n
+	if i < len(s) && (s[i] == '.' || s[i] == ',') {
+		i++
+		i += countDigits(s[i:])
+	}
+	if i >= len(s) || (s[i] != 'e' && s[i] != 'E') {
+		return false
+	}
+	i++
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	n = countDigits(s[i:])
+	return n > 0 && i+n == len(s)
+}
+
+// countDigits returns the number of ASCII digits s starts with.
+func countDigits(s string) int {
+	n := 0
+	for n < len(s) && '0' <= s[n] && s[n] <= '9' {
+		n++
+	}
+	return n
+}
+
+// MaskPhone hides all but the last four digits of a phone number, for logs:
+// "+14406443709" gives "***3709". Input with fewer than seven digits, where
+// four would give too much away, is masked entirely ("***"); the empty
+// string stays empty. Any format is accepted, normalised or not.
+func MaskPhone(p string) string {
+	if p == "" {
+		return ""
+	}
+	var last [4]byte
+	n := 0
+	for i := len(p) - 1; i >= 0; i-- {
+		if c := p[i]; '0' <= c && c <= '9' {
+			if n < len(last) {
+				last[len(last)-1-n] = c
+			}
+			n++
+		}
+	}
+	if n < 7 {
+		return "***"
+	}
+	return "***" + string(last[:])
+}
+
+// PhoneZones returns the IANA time zones of an E.164 number, as
+// phonenumbers knows them: one for most numbers, several for an area that
+// spans zones (area code 208 covers America/Boise and America/Los_Angeles),
+// many for a non-geographic number such as a toll-free one. It returns nil
+// when the number cannot be parsed or its zone is unknown.
+func PhoneZones(e164 string) []string {
+	num, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return nil
+	}
+	tzs, err := phonenumbers.GetTimezonesForNumber(num)
+	if err != nil {
+		return nil
+	}
+	var zones []string
+	for _, z := range tzs {
+		if z != phonenumbers.UNKNOWN_TIMEZONE && z != "" {
+			zones = append(zones, z)
+		}
+	}
+	return zones
+}
