@@ -1,0 +1,321 @@
+package outreach_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/memstore"
+	"github.com/patient-outreach/sms/outreach/simphone"
+)
+
+const sender = "+15005550006"
+
+// rig is a runner on a memory store and simulated phones, on a manual clock.
+type rig struct {
+	t      *testing.T
+	ctx    context.Context
+	clock  *outreach.ManualClock
+	store  outreach.Store
+	net    *simphone.Network
+	sender *simphone.Sender
+	runner *outreach.Runner
+}
+
+// noon is 12:00 in New York: inside the sending window.
+var noon = time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
+
+func newRig(t *testing.T, start time.Time, opts outreach.RunnerOptions) *rig {
+	t.Helper()
+	clock := outreach.NewManualClock(start)
+	net := simphone.New(clock, 1)
+	snd := simphone.NewSender(net)
+	store := memstore.New()
+	opts.Clock = clock
+	opts.From = sender
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &rig{t: t, ctx: context.Background(), clock: clock, store: store, net: net, sender: snd,
+		runner: outreach.NewRunner(store, snd, opts)}
+}
+
+func (r *rig) phone(number string, p outreach.Recipient, persona simphone.Persona) outreach.Recipient {
+	r.net.Add(number, persona)
+	p.Phone = number
+	return p
+}
+
+func (r *rig) campaign(f *outreach.Flow, recs ...outreach.Recipient) outreach.Campaign {
+	r.t.Helper()
+	c, _, err := r.runner.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "test", Flow: f}, recs)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.runner.StartCampaign(r.ctx, c.ID); err != nil {
+		r.t.Fatal(err)
+	}
+	return c
+}
+
+func (r *rig) run(c outreach.Campaign) {
+	r.t.Helper()
+	sim := &simphone.Simulation{Runner: r.runner, Store: r.store, Network: r.net, Clock: r.clock}
+	if _, err := sim.Run(r.ctx, c.ID); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) outcomes(c outreach.Campaign) map[string]string {
+	r.t.Helper()
+	convs, err := r.store.Conversations(r.ctx, c.ID, 0, 1000)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, cv := range convs {
+		out[cv.Recipient.ID] = cv.Outcome
+	}
+	return out
+}
+
+func (r *rig) assertOnce() {
+	r.t.Helper()
+	for k, n := range r.net.CountByKey() {
+		if n != 1 {
+			r.t.Errorf("key %v reached the phone %d times, want 1", k, n)
+		}
+	}
+}
+
+var ana = outreach.Recipient{ID: "p1", FirstName: "Ana"}
+
+func TestRunnerConversation(t *testing.T) {
+	r := newRig(t, noon, outreach.RunnerOptions{})
+	rec := r.phone("+14406443709", ana, simphone.Persona{Responder: simphone.Scripted("maybe", "yes", "8"), Delay: time.Minute})
+	c := r.campaign(loopFlow(), rec)
+	r.run(c)
+	if got := r.outcomes(c)["p1"]; got != "call" {
+		t.Fatalf("outcome %q, want call", got)
+	}
+	resp, err := r.store.Responses(r.ctx, c.ID, outreach.ResponsePage{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range resp {
+		got = append(got, x.QuestionID+"="+x.Answer+"("+x.Raw+")")
+	}
+	want := []string{"q=(maybe)", "q=yes(yes)", "pain=8(8)"}
+	if len(got) != len(want) {
+		t.Fatalf("responses %q, want %q", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("responses %q, want %q", got, want)
+		}
+	}
+	inbox := r.net.Phone(rec.Phone).Inbox()
+	if last := inbox[len(inbox)-1].Body; last != "We will call, Ana. You said 8." {
+		t.Fatalf("last message %q", last)
+	}
+	if cs, _ := r.store.Campaign(r.ctx, c.ID); cs.Status != outreach.CampaignDone {
+		t.Fatalf("campaign status %s, want done", cs.Status)
+	}
+	r.assertOnce()
+}
+
+func TestRunnerQuietHoursDefer(t *testing.T) {
+	ny, _ := time.LoadLocation("America/New_York")
+	late := time.Date(2026, 3, 2, 20, 59, 30, 0, ny)
+	r := newRig(t, late, outreach.RunnerOptions{NoThrottle: true})
+	var recs []outreach.Recipient
+	for i, n := range []string{"+12125550123", "+12125550124", "+12125550125"} {
+		recs = append(recs, r.phone(n, outreach.Recipient{ID: string(rune('a' + i)), FirstName: "X", TimeZone: "America/New_York"},
+			simphone.Persona{Responder: simphone.Scripted("yes", "2"), Delay: 20 * time.Second}))
+	}
+	c := r.campaign(loopFlow(), recs...)
+	r.run(c)
+	if r.runner.Stats().Deferred == 0 {
+		t.Fatal("nothing was deferred")
+	}
+	for _, p := range r.net.Phones() {
+		for _, m := range p.Inbox() {
+			local := m.At.In(ny)
+			if h := local.Hour(); h < 8 || h >= 21 {
+				t.Errorf("message at %s local, outside 08:00-21:00", local.Format(time.DateTime))
+			}
+		}
+	}
+	for id, o := range r.outcomes(c) {
+		if o != "ok" {
+			t.Errorf("%s: outcome %q, want ok", id, o)
+		}
+	}
+}
+
+func TestRunnerOptOut(t *testing.T) {
+	r := newRig(t, noon, outreach.RunnerOptions{})
+	rec := r.phone("+14406443709", ana, simphone.Persona{Responder: simphone.Scripted("STOP"), Delay: time.Minute})
+	c := r.campaign(loopFlow(), rec)
+	r.run(c)
+	if got := r.outcomes(c)["p1"]; got != outreach.OutcomeOptedOut {
+		t.Fatalf("outcome %q, want opted_out", got)
+	}
+	// A second campaign to the same number sends nothing at all.
+	before := len(r.net.Phone(rec.Phone).Inbox())
+	c2 := r.campaign(loopFlow(), rec)
+	r.run(c2)
+	if got := r.outcomes(c2)["p1"]; got != outreach.OutcomeOptedOut {
+		t.Fatalf("second campaign outcome %q, want opted_out", got)
+	}
+	if after := len(r.net.Phone(rec.Phone).Inbox()); after != before {
+		t.Fatalf("phone got %d more messages after STOP", after-before)
+	}
+	if len(r.net.Refusals()) != 0 {
+		t.Fatalf("the runner tried to send after STOP: %v", r.net.Refusals())
+	}
+	// START opts back in.
+	if _, err := r.runner.HandleInbound(r.ctx, outreach.InboundMessage{From: rec.Phone, To: sender, Body: "start", ProviderID: "SMstart"}); err != nil {
+		t.Fatal(err)
+	}
+	opted, _ := r.store.OptedOut(r.ctx, []string{rec.Phone})
+	if opted[rec.Phone] {
+		t.Fatal("still opted out after START")
+	}
+}
+
+func TestRunnerSendFaults(t *testing.T) {
+	tests := []struct {
+		name    string
+		fault   simphone.Fault
+		times   int
+		outcome string
+		check   func(t *testing.T, s outreach.Stats)
+	}{
+		{"retryable then sent", simphone.Fault{Kind: outreach.Retryable, RetryAfter: 5 * time.Second}, 2, "ok",
+			func(t *testing.T, s outreach.Stats) {
+				if s.Retried != 2 {
+					t.Errorf("retried %d, want 2", s.Retried)
+				}
+			}},
+		{"ambiguous after accept is reconciled, not resent", simphone.Fault{Kind: outreach.Ambiguous, Accepted: true}, 1, "ok",
+			func(t *testing.T, s outreach.Stats) {
+				if s.Reconciled != 1 || s.Resent != 0 {
+					t.Errorf("reconciled %d resent %d, want 1 and 0", s.Reconciled, s.Resent)
+				}
+			}},
+		{"ambiguous before accept is resent once", simphone.Fault{Kind: outreach.Ambiguous}, 1, "ok",
+			func(t *testing.T, s outreach.Stats) {
+				if s.Resent != 1 {
+					t.Errorf("resent %d, want 1", s.Resent)
+				}
+			}},
+		{"permanent ends the conversation", simphone.Fault{Kind: outreach.Permanent, Code: "21211"}, 1, outreach.OutcomeDeliveryFailed, nil},
+		{"opted out at the provider", simphone.Fault{Kind: outreach.Permanent, Code: "21610"}, 1, outreach.OutcomeOptedOut, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRig(t, noon, outreach.RunnerOptions{})
+			rec := r.phone("+14406443709", ana, simphone.Persona{Responder: simphone.Scripted("yes", "1"), Delay: time.Minute})
+			r.sender.FailNext(tc.times, tc.fault)
+			c := r.campaign(loopFlow(), rec)
+			r.run(c)
+			if got := r.outcomes(c)["p1"]; got != tc.outcome {
+				t.Fatalf("outcome %q, want %q", got, tc.outcome)
+			}
+			r.assertOnce()
+			if tc.check != nil {
+				tc.check(t, r.runner.Stats())
+			}
+		})
+	}
+}
+
+func TestRunnerTimeoutAndThrottle(t *testing.T) {
+	r := newRig(t, noon, outreach.RunnerOptions{PerSecond: 1})
+	var recs []outreach.Recipient
+	for i, n := range []string{"+14406443701", "+14406443702", "+14406443703", "+14406443704"} {
+		recs = append(recs, r.phone(n, outreach.Recipient{ID: string(rune('a' + i)), FirstName: "X"}, simphone.Persona{Silent: true}))
+	}
+	c := r.campaign(loopFlow(), recs...)
+	r.run(c)
+	var last time.Time
+	for _, m := range r.net.Messages() {
+		if !last.IsZero() && m.At.Sub(last) < time.Second {
+			t.Fatalf("two messages %v apart: the throttle is 1/s", m.At.Sub(last))
+		}
+		last = m.At
+	}
+	for id, o := range r.outcomes(c) {
+		if o != "gave_up" {
+			t.Errorf("%s: outcome %q, want gave_up (timeout path)", id, o)
+		}
+	}
+}
+
+func TestRunnerOneTwoWayConversationPerPair(t *testing.T) {
+	r := newRig(t, noon, outreach.RunnerOptions{})
+	// Two family members share a phone.
+	r.net.Add("+14406443709", simphone.Persona{Responder: simphone.Scripted("yes", "1", "yes", "2"), Delay: time.Minute})
+	mom := outreach.Recipient{ID: "mom", FirstName: "Mom", Phone: "+14406443709"}
+	kid := outreach.Recipient{ID: "kid", FirstName: "Kid", Phone: "+14406443709"}
+	c1 := r.campaign(loopFlow(), mom)
+	c2 := r.campaign(loopFlow(), kid)
+	r.run(c1)
+	r.run(c2)
+	if o := r.outcomes(c1)["mom"]; o != "ok" {
+		t.Fatalf("mom: %q", o)
+	}
+	if o := r.outcomes(c2)["kid"]; o != "ok" {
+		t.Fatalf("kid: %q", o)
+	}
+	// The conversations did not interleave: Kid's greeting came after
+	// Mom's last message.
+	inbox := r.net.Phone("+14406443709").Inbox()
+	seenKid := false
+	for _, m := range inbox {
+		if m.Body == "Hi Kid" {
+			seenKid = true
+		}
+		if seenKid && m.Body == "Glad to hear." && m.Key.Conversation != 2 {
+			t.Fatalf("mom's conversation continued after kid's started: %v", inbox)
+		}
+	}
+}
+
+func TestHandleInboundIdempotent(t *testing.T) {
+	r := newRig(t, noon, outreach.RunnerOptions{})
+	rec := r.phone("+14406443709", ana, simphone.Persona{Silent: true})
+	c := r.campaign(loopFlow(), rec)
+	if _, err := r.runner.Tick(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	in := outreach.InboundMessage{From: rec.Phone, To: sender, Body: "yes", ProviderID: "SMdup"}
+	for range 3 {
+		if _, err := r.runner.HandleInbound(r.ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.runner.Tick(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := r.store.Responses(r.ctx, c.ID, outreach.ResponsePage{})
+	if len(resp) != 1 {
+		t.Fatalf("%d responses from one webhook delivered three times, want 1", len(resp))
+	}
+	help, err := r.runner.HandleInbound(r.ctx, outreach.InboundMessage{From: rec.Phone, To: sender, Body: "HELP", ProviderID: "SMhelp"})
+	if err != nil || help != outreach.DefaultHelpReply {
+		t.Fatalf("HELP reply %q, %v", help, err)
+	}
+	if _, err := r.runner.HandleInbound(r.ctx, outreach.InboundMessage{From: "+12125550100", To: sender, Body: "who is this", ProviderID: "SMstray"}); err != nil {
+		t.Fatal(err)
+	}
+	stray, _ := r.store.Messages(r.ctx, 0)
+	if len(stray) != 2 { // HELP and the stray message
+		t.Fatalf("%d unmatched messages stored, want 2", len(stray))
+	}
+}
