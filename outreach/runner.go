@@ -110,6 +110,9 @@ type Runner struct {
 	opts   RunnerOptions
 	log    *slog.Logger
 	wake   chan struct{}
+	// interval is the default limiter's time between two sends of one
+	// number; zero with a limiter of the caller's.
+	interval time.Duration
 
 	mu        sync.Mutex
 	campaigns map[int64]*Campaign // flows are immutable snapshots
@@ -122,8 +125,16 @@ type Runner struct {
 
 // NewRunner returns a runner over store and sender.
 func NewRunner(store Store, sender Sender, opts RunnerOptions) *Runner {
+	var interval time.Duration
+	if opts.Limiter == nil && !opts.NoThrottle {
+		interval = time.Duration(float64(time.Second) / max(opts.PerSecond, 1e-3))
+		if opts.PerSecond <= 0 {
+			interval = time.Second
+		}
+	}
 	opts.setDefaults()
 	return &Runner{
+		interval:  interval,
 		store:     store,
 		sender:    sender,
 		opts:      opts,
@@ -247,7 +258,7 @@ func (r *Runner) process(ctx context.Context, now time.Time, claims []Claim) err
 	if err != nil {
 		return fmt.Errorf("outreach: opt-out lookup: %w", err)
 	}
-	limited := map[string]time.Time{}
+	limited := map[string]*slot{}
 	items := make([]*work, 0, len(claims))
 	for _, c := range claims {
 		camp, err := r.campaign(ctx, c.Conversation.CampaignID)
@@ -325,6 +336,13 @@ func (r *Runner) process(ctx context.Context, now time.Time, claims []Claim) err
 	}
 	r.finishCampaigns(ctx, items, now)
 	return nil
+}
+
+// slot is the next send time handed out to conversations held back by the
+// throttle for one sending number in one claim.
+type slot struct {
+	next     time.Time
+	interval time.Duration
 }
 
 // revert undoes a recorded intent whose message was never handed to the
@@ -516,7 +534,7 @@ func (w *work) cancel(m *Message, reason string) {
 
 // chooseSends records the intent for every queued message that may go now:
 // not opted out, inside the recipient's sending window, within the throttle.
-func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted map[string]bool, limited map[string]time.Time) {
+func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted map[string]bool, limited map[string]*slot) {
 	if !w.until.IsZero() {
 		return // waiting on a reconciliation
 	}
@@ -552,8 +570,13 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 			return
 		}
 		if r.opts.Limiter != nil {
-			if at, ok := limited[m.From]; ok {
-				w.block(at)
+			if s, ok := limited[m.From]; ok {
+				// Spread the conversations held back for this number one
+				// interval apart, so each comes due when it can be sent
+				// rather than all being claimed again at once.
+				r.stats.throttled.Add(1)
+				w.block(s.next)
+				s.next = s.next.Add(s.interval)
 				return
 			}
 			ok, at, err := r.opts.Limiter.Allow(ctx, m.From, now)
@@ -563,7 +586,11 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 					at = now.Add(time.Second)
 				}
 				r.stats.throttled.Add(1)
-				limited[m.From] = at
+				interval := r.interval
+				if interval <= 0 {
+					interval = max(at.Sub(now), time.Millisecond)
+				}
+				limited[m.From] = &slot{next: at.Add(interval), interval: interval}
 				w.block(at)
 				return
 			}
