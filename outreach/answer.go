@@ -14,7 +14,7 @@ import (
 //
 //   - choice: the reply, or its first word, equals a choice's value or one of
 //     its synonyms, ignoring case, spaces and punctuation ("Yes!", " y ",
-//     "yeah sure"); the answer is the choice's value.
+//     "yeah sure", but not "N/A" for "n"); the answer is the choice's value.
 //   - integer: the reply holds exactly one whole number ("7", "7/10",
 //     "about 7", "150 lbs"); within [Min, Max] when set.
 //   - number: the same with decimals ("22.5").
@@ -27,7 +27,11 @@ func MatchAnswer(spec *AnswerSpec, reply string) (string, bool) {
 	switch kind {
 	case AnswerChoice:
 		norm := normalizeWords(reply)
-		first, _, _ := strings.Cut(norm, " ")
+		// The first word as written: "N/A" is not "N", nor "y'all" "Y".
+		first := ""
+		if f := strings.Fields(reply); len(f) > 0 {
+			first = normalizeWords(f[0])
+		}
 		for _, try := range []string{norm, first} {
 			if try == "" {
 				continue

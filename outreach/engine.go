@@ -168,8 +168,9 @@ func (e *engine) apply(ev Event) error {
 		e.finish(OutcomeOptedOut)
 		return nil
 	case EventDeliveryFailure:
-		if !e.s.Started || ev.Key.Conversation != e.conv {
-			return nil
+		k := ev.Key
+		if !e.s.Started || k.Conversation != e.conv || k.Attempt < 1 || k.Attempt > e.s.Attempts[k.Step] {
+			return nil // a key this conversation never sent
 		}
 		st := e.f.StepByID(ev.Key.Step)
 		if st == nil || st.OnFailure == "" {

@@ -100,6 +100,12 @@ func TestAdvance(t *testing.T) {
 			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "q", Attempt: 1}}, []string{"finish gave_up"}},
 		}},
+		{"delivery failure of a key never sent changes nothing", []step{
+			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
+			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "q", Attempt: 2}}, nil},
+			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "pain", Attempt: 1}}, nil},
+			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 8, Step: "q", Attempt: 1}}, nil},
+		}},
 		{"delivery failure with no path ends delivery_failed", []step{
 			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "hello", Attempt: 1}}, []string{"finish delivery_failed"}},
@@ -178,6 +184,11 @@ func TestValidate(t *testing.T) {
 		{"duplicate id", func(f *outreach.Flow) { f.Steps[5].ID = "low" }, []string{"low: id: another step"}},
 		{"route to a value that is no choice", func(f *outreach.Flow) { f.Steps[1].Routes[0].When.Equals = "maybe" }, []string{`"maybe" is not one of`}},
 		{"unknown kind", func(f *outreach.Flow) { f.Steps[4].Kind = "wait" }, []string{`low: kind: unknown kind "wait"`}},
+		{"end step with a failure path", func(f *outreach.Flow) { f.Steps[4].OnFailure = "bye" }, []string{"low: next: an end step goes nowhere"}},
+		{"re-ask too long", func(f *outreach.Flow) {
+			f.Steps[1].Body = strings.Repeat("q", 900)
+			f.Steps[1].Hint = strings.Repeat("h", 900)
+		}, []string{"q: hint: the re-ask"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -223,6 +234,7 @@ func TestMatchAnswer(t *testing.T) {
 	}{
 		{yn, "YES", "yes", true}, {yn, " y. ", "yes", true}, {yn, "Yeah sure", "yes", true},
 		{yn, "nope!", "no", true}, {yn, "maybe", "", false}, {yn, "", "", false},
+		{yn, "N/A", "", false}, {yn, "y'all know", "", false}, {yn, "Y, thanks", "yes", true},
 		{pain, "7", "7", true}, {pain, "7/10", "7", true}, {pain, "about 7", "7", true},
 		{pain, "11", "", false}, {pain, "3 or 4", "", false}, {pain, "7.5", "", false}, {pain, "seven", "", false},
 		{bmi, "22.5", "22.5", true}, {bmi, "22,5", "22.5", true}, {bmi, "5", "", false},

@@ -69,7 +69,9 @@ type Step struct {
 	// with outcome "timeout".
 	OnTimeout string `json:"on_timeout,omitempty"`
 	// OnFailure is where to go when a message of this step could not be
-	// delivered (send, ask, end); empty ends with "delivery_failed".
+	// delivered (send, ask); empty ends with "delivery_failed". A failure
+	// reported after the conversation ended changes nothing but the
+	// message's delivery status.
 	OnFailure string `json:"on_failure,omitempty"`
 
 	// Outcome is the conversation's outcome (end), e.g. "eligible".

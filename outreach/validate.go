@@ -169,6 +169,13 @@ func (v *validator) step(st *Step) {
 		v.body(st, "body", st.Body, true)
 		v.body(st, "hint", st.Hint, false)
 		v.answer(st)
+		hint := st.Hint
+		if hint == "" {
+			hint = DefaultHint(st.Answer)
+		}
+		if n := utf8.RuneCountInString(hint) + 1 + utf8.RuneCountInString(st.Body); n > MaxBodyLen {
+			v.add(st.ID, "hint", "the re-ask (hint and question) is %d characters long; the limit is %d", n, MaxBodyLen)
+		}
 		v.target(st, "next", st.Next)
 		v.target(st, "no_answer", st.NoAnswer)
 		v.target(st, "on_timeout", st.OnTimeout)
@@ -193,14 +200,13 @@ func (v *validator) step(st *Step) {
 		v.routes(st, nil)
 	case StepEnd:
 		v.body(st, "body", st.Body, false)
-		v.target(st, "on_failure", st.OnFailure)
-		if st.Next != "" || len(st.Routes) > 0 {
-			v.add(st.ID, "next", "an end step goes nowhere")
+		if st.Next != "" || len(st.Routes) > 0 || st.OnFailure != "" {
+			v.add(st.ID, "next", "an end step goes nowhere: it has no next, routes or on_failure")
 		}
 	default:
 		v.add(st.ID, "kind", "unknown kind %q: use send, ask, branch or end", st.Kind)
 	}
-	if st.Kind != StepAsk && st.Kind != StepBranch && len(st.Routes) > 0 && st.Kind != StepEnd {
+	if st.Kind == StepSend && len(st.Routes) > 0 {
 		v.add(st.ID, "routes", "only ask and branch steps have routes")
 	}
 }

@@ -1,0 +1,309 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// CreateCampaign implements [outreach.Store]. An empty Status means draft;
+// a zero CreatedAt means the current time.
+func (s *Store) CreateCampaign(ctx context.Context, c outreach.Campaign, convs []outreach.Conversation) (outreach.Campaign, int, error) {
+	flow, err := json.Marshal(c.Flow)
+	if err != nil {
+		return outreach.Campaign{}, 0, wrap("encode flow", err)
+	}
+	if c.Status == "" {
+		c.Status = outreach.CampaignDraft
+	}
+	if !validCampaignStatus(c.Status) {
+		return outreach.Campaign{}, 0, fmt.Errorf("sqlitestore: unknown campaign status %q", c.Status)
+	}
+	c.CreatedAt = orNow(c.CreatedAt).UTC()
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	c.UpdatedAt = c.UpdatedAt.UTC()
+
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return outreach.Campaign{}, 0, wrap("create campaign", err)
+	}
+	defer tx.Rollback()
+	err = tx.QueryRowContext(ctx, `INSERT INTO campaigns (name, flow, from_number, default_zone, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.Name, flow, c.From, c.DefaultZone, c.Status, nanos(c.CreatedAt), nanos(c.UpdatedAt)).Scan(&c.ID)
+	if err != nil {
+		return outreach.Campaign{}, 0, wrap("create campaign", err)
+	}
+	added, err := s.insertConversations(ctx, tx, c.ID, c.From, convs, c.CreatedAt)
+	if err != nil {
+		return outreach.Campaign{}, 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return outreach.Campaign{}, 0, wrap("create campaign", err)
+	}
+	// Return the flow as stored, not the caller's pointer.
+	c.Flow = nil
+	if err := json.Unmarshal(flow, &c.Flow); err != nil {
+		return outreach.Campaign{}, 0, wrap("decode flow", err)
+	}
+	return c, added, nil
+}
+
+// AddConversations implements [outreach.Store].
+func (s *Store) AddConversations(ctx context.Context, campaignID int64, convs []outreach.Conversation) (int, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, wrap("add conversations", err)
+	}
+	defer tx.Rollback()
+	var from string
+	err = tx.QueryRowContext(ctx, `SELECT from_number FROM campaigns WHERE id = ?`, campaignID).Scan(&from)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("sqlitestore: campaign %d: %w", campaignID, outreach.ErrNotFound)
+	}
+	if err != nil {
+		return 0, wrap("add conversations", err)
+	}
+	added, err := s.insertConversations(ctx, tx, campaignID, from, convs, time.Now())
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, wrap("add conversations", err)
+	}
+	return added, nil
+}
+
+// insertConversations adds convs to a campaign within tx, skipping
+// recipients it already has.
+func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID int64, from string, convs []outreach.Conversation, now time.Time) (int, error) {
+	for i, c := range convs {
+		if c.Recipient.ID == "" {
+			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch has no recipient id", i)
+		}
+		if c.Status != "" && !validConversationStatus(c.Status) {
+			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch: unknown status %q", i, c.Status)
+		}
+	}
+	ins := tx.StmtContext(ctx, s.st.insertConv)
+	added := 0
+	for i, c := range convs {
+		if c.Status == "" {
+			c.Status = outreach.ConversationPending
+		}
+		if c.From == "" {
+			c.From = from
+		}
+		created := c.CreatedAt
+		if created.IsZero() {
+			created = now
+		}
+		updated := c.UpdatedAt
+		if updated.IsZero() {
+			updated = created
+		}
+		attrs, err := marshal(c.Recipient.Attrs)
+		if err != nil {
+			return 0, wrap("encode attrs", err)
+		}
+		zones, err := marshal(c.Zones)
+		if err != nil {
+			return 0, wrap("encode zones", err)
+		}
+		state, err := marshal(c.State)
+		if err != nil {
+			return 0, wrap("encode state", err)
+		}
+		res, err := ins.ExecContext(ctx, campaignID, c.Recipient.ID, c.Recipient.FirstName, c.Recipient.Phone,
+			c.Recipient.TimeZone, attrs, c.From, c.TwoWay, zones, c.Status, state, c.Outcome,
+			nanos(c.NextAt), nanos(created), nanos(updated))
+		if isUniqueViolation(err) {
+			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch: %w", i, outreach.ErrPairBusy)
+		}
+		if err != nil {
+			return 0, wrap("insert conversation", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			added++
+		}
+	}
+	return added, nil
+}
+
+// Campaign implements [outreach.Store].
+func (s *Store) Campaign(ctx context.Context, id int64) (outreach.Campaign, error) {
+	c, err := scanCampaign(s.r.QueryRowContext(ctx, `SELECT `+campaignCols+` FROM campaigns WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, fmt.Errorf("sqlitestore: campaign %d: %w", id, outreach.ErrNotFound)
+	}
+	return c, wrap("campaign", err)
+}
+
+// Campaigns implements [outreach.Store].
+func (s *Store) Campaigns(ctx context.Context) ([]outreach.Campaign, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns ORDER BY id DESC`)
+	if err != nil {
+		return nil, wrap("campaigns", err)
+	}
+	cs, err := scanAll(rows, scanCampaign)
+	return cs, wrap("campaigns", err)
+}
+
+// SetCampaignStatus implements [outreach.Store]. Cancelling also revokes
+// the leases of the conversations it ends.
+func (s *Store) SetCampaignStatus(ctx context.Context, id int64, to outreach.CampaignStatus, now time.Time) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap("set campaign status", err)
+	}
+	defer tx.Rollback()
+	var from outreach.CampaignStatus
+	err = tx.QueryRowContext(ctx, `SELECT status FROM campaigns WHERE id = ?`, id).Scan(&from)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlitestore: campaign %d: %w", id, outreach.ErrNotFound)
+	}
+	if err != nil {
+		return wrap("set campaign status", err)
+	}
+	if !from.CanChange(to) {
+		return &outreach.TransitionError{Campaign: id, From: from, To: to}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE campaigns SET status = ?, updated_at = ? WHERE id = ?`, to, nanos(now), id); err != nil {
+		return wrap("set campaign status", err)
+	}
+	if to == outreach.CampaignCancelled {
+		if _, err := tx.ExecContext(ctx, cancelMessagesQuery, id); err != nil {
+			return wrap("cancel messages", err)
+		}
+		_, err := tx.ExecContext(ctx, cancelConversationsQuery, outreach.OutcomeCancelled, nanos(now), id)
+		if err != nil {
+			return wrap("cancel conversations", err)
+		}
+	}
+	return wrap("set campaign status", tx.Commit())
+}
+
+// FinishCampaignIfDone implements [outreach.Store].
+func (s *Store) FinishCampaignIfDone(ctx context.Context, id int64, now time.Time) (bool, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return false, wrap("finish campaign", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, finishQuery, nanos(now), id)
+	if err != nil {
+		return false, wrap("finish campaign", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return true, wrap("finish campaign", tx.Commit())
+	}
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM campaigns WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("sqlitestore: campaign %d: %w", id, outreach.ErrNotFound)
+	}
+	return false, wrap("finish campaign", err)
+}
+
+// Progress implements [outreach.Store].
+func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (outreach.Progress, error) {
+	p := outreach.Progress{
+		Outcomes: make(map[string]int),
+		Messages: make(map[outreach.MessageStatus]int),
+		Delivery: make(map[string]int),
+	}
+	// One read transaction, so that the counts agree with each other.
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return p, wrap("progress", err)
+	}
+	defer tx.Rollback()
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM campaigns WHERE id = ?`, campaignID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return p, fmt.Errorf("sqlitestore: campaign %d: %w", campaignID, outreach.ErrNotFound)
+	}
+	if err != nil {
+		return p, wrap("progress", err)
+	}
+
+	rows, err := tx.QueryContext(ctx, progressConversationsQuery, campaignID)
+	if err != nil {
+		return p, wrap("progress", err)
+	}
+	for rows.Next() {
+		var (
+			st      outreach.ConversationStatus
+			outcome string
+			n       int
+		)
+		if err := rows.Scan(&st, &outcome, &n); err != nil {
+			rows.Close()
+			return p, wrap("progress", err)
+		}
+		p.Total += n
+		switch st {
+		case outreach.ConversationPending:
+			p.Pending += n
+		case outreach.ConversationActive:
+			p.Active += n
+		case outreach.ConversationDone:
+			p.Done += n
+			p.Outcomes[outcome] += n
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return p, wrap("progress", err)
+	}
+
+	rows, err = tx.QueryContext(ctx, progressMessagesQuery, nanos(now), campaignID)
+	if err != nil {
+		return p, wrap("progress", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			dir         outreach.Direction
+			st          outreach.MessageStatus
+			delivery    string
+			n, deferred int
+		)
+		if err := rows.Scan(&dir, &st, &delivery, &n, &deferred); err != nil {
+			return p, wrap("progress", err)
+		}
+		if dir == outreach.Inbound {
+			p.Replies += n
+			continue
+		}
+		p.Messages[st] += n
+		if delivery != "" {
+			p.Delivery[delivery] += n
+		}
+		p.Deferred += deferred
+	}
+	return p, wrap("progress", rows.Err())
+}
+
+func validCampaignStatus(st outreach.CampaignStatus) bool {
+	switch st {
+	case outreach.CampaignDraft, outreach.CampaignRunning, outreach.CampaignPaused, outreach.CampaignCancelled, outreach.CampaignDone:
+		return true
+	}
+	return false
+}
+
+func validConversationStatus(st outreach.ConversationStatus) bool {
+	switch st {
+	case outreach.ConversationPending, outreach.ConversationActive, outreach.ConversationDone:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,323 @@
+package sqlitestore
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// ClaimDue implements [outreach.Store]. Conversations with unprocessed
+// inbox events come first, then the others in NextAt order; ties go to the
+// lower ID.
+//
+// It is one write transaction of three statements whatever the batch size:
+// one UPDATE ... RETURNING leases the conversations, then one query each
+// fetches their pending messages and their inbox events.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
+	if lease <= 0 {
+		return nil, fmt.Errorf("sqlitestore: lease duration %v is not positive", lease)
+	}
+	if limit <= 0 {
+		return nil, ctx.Err()
+	}
+	// Each claim gets a random prefix; a conversation's token is the
+	// prefix and its ID, unique and unguessable.
+	b := make([]byte, 16)
+	rand.Read(b)
+	prefix := hex.EncodeToString(b) + "-"
+	until := now.Add(lease)
+
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrap("claim", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.StmtContext(ctx, s.st.claim).QueryContext(ctx, prefix, nanos(until), nanos(now), limit)
+	if err != nil {
+		return nil, wrap("claim", err)
+	}
+	type claimed struct {
+		due   int64
+		claim outreach.Claim
+	}
+	cs, err := scanAll(rows, func(sc scanner) (claimed, error) {
+		var c claimed
+		conv, err := scanConv(sc, &c.claim.Lease.Token, &c.due)
+		c.claim.Conversation = conv
+		c.claim.Lease.ConversationID = conv.ID
+		c.claim.Lease.Expires = until.UTC()
+		return c, err
+	})
+	if err != nil {
+		return nil, wrap("claim", err)
+	}
+	if len(cs) == 0 {
+		return nil, wrap("claim", tx.Commit())
+	}
+	// RETURNING gives no order: sort as selected.
+	slices.SortFunc(cs, func(a, b claimed) int {
+		return cmp.Or(cmp.Compare(a.due, b.due), cmp.Compare(a.claim.Conversation.ID, b.claim.Conversation.ID))
+	})
+	claims := make([]outreach.Claim, len(cs))
+	index := make(map[int64]int, len(cs))
+	ids := make([]int64, len(cs))
+	for i, c := range cs {
+		claims[i] = c.claim
+		index[c.claim.Conversation.ID] = i
+		ids[i] = c.claim.Conversation.ID
+	}
+	idsJSON, err := marshal(ids)
+	if err != nil {
+		return nil, wrap("claim", err)
+	}
+
+	rows, err = tx.StmtContext(ctx, s.st.claimPending).QueryContext(ctx, idsJSON)
+	if err != nil {
+		return nil, wrap("claim", err)
+	}
+	msgs, err := scanAll(rows, scanMessage)
+	if err != nil {
+		return nil, wrap("claim", err)
+	}
+	for _, m := range msgs {
+		cl := &claims[index[m.ConversationID]]
+		cl.Pending = append(cl.Pending, m)
+	}
+	rows, err = tx.StmtContext(ctx, s.st.claimInbox).QueryContext(ctx, idsJSON)
+	if err != nil {
+		return nil, wrap("claim", err)
+	}
+	events, err := scanAll(rows, scanEvent)
+	if err != nil {
+		return nil, wrap("claim", err)
+	}
+	for _, e := range events {
+		cl := &claims[index[e.ConversationID]]
+		cl.Inbox = append(cl.Inbox, e)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap("claim", err)
+	}
+	return claims, nil
+}
+
+// NextDue implements [outreach.Store]. It considers the conversations
+// ClaimDue would consider: one under an unexpired lease counts from the
+// lease's expiry, and a pending two-way conversation waiting for its pair
+// is left out (it becomes due when the active one ends).
+func (s *Store) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
+	var free, leased sql.NullInt64
+	err := s.r.QueryRowContext(ctx, nextDueFreeQuery, nanos(now)).Scan(&free)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, false, wrap("next due", err)
+	}
+	if err := s.r.QueryRowContext(ctx, nextDueLeasedQuery, nanos(now)).Scan(&leased); err != nil {
+		return time.Time{}, false, wrap("next due", err)
+	}
+	switch {
+	case free.Valid && (!leased.Valid || free.Int64 <= leased.Int64):
+		return fromNanos(free.Int64), true, nil
+	case leased.Valid:
+		return fromNanos(leased.Int64), true, nil
+	}
+	return time.Time{}, false, nil
+}
+
+// ExtendLease implements [outreach.Store]. A lease that expired but that
+// no one claimed since is still held, and can be extended.
+func (s *Store) ExtendLease(ctx context.Context, l outreach.Lease, until time.Time) (outreach.Lease, error) {
+	if l.Token == "" {
+		return outreach.Lease{}, fmt.Errorf("sqlitestore: conversation %d: empty lease token: %w", l.ConversationID, outreach.ErrLeaseLost)
+	}
+	res, err := s.w.ExecContext(ctx, `UPDATE conversations SET lease_until = ? WHERE id = ? AND lease_token = ?`,
+		nanos(until), l.ConversationID, l.Token)
+	if err != nil {
+		return outreach.Lease{}, wrap("extend lease", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return outreach.Lease{}, fmt.Errorf("sqlitestore: conversation %d: %w", l.ConversationID, outreach.ErrLeaseLost)
+	}
+	l.Expires = until.UTC()
+	return l, nil
+}
+
+// errUpdate marks a failure of one update of a Commit, as opposed to a
+// failure of the whole transaction.
+type errUpdate struct{ err error }
+
+func (e errUpdate) Error() string { return e.err.Error() }
+
+// Commit implements [outreach.Store]. Each update runs inside a savepoint,
+// so that a failed update is undone alone.
+func (s *Store) Commit(ctx context.Context, now time.Time, updates []outreach.Update) ([]error, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrap("commit", err)
+	}
+	defer tx.Rollback()
+	c := committer{ctx: ctx, now: now, tx: tx, st: &s.st}
+	results := make([]error, len(updates))
+	ids := make([][]int64, len(updates))
+	for i, u := range updates {
+		ids[i], err = c.apply(u)
+		var ue errUpdate
+		if errors.As(err, &ue) {
+			results[i] = ue.err
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap("commit", err)
+	}
+	for i, u := range updates {
+		for j, id := range ids[i] {
+			u.Enqueue[j].ID = id
+		}
+	}
+	return results, nil
+}
+
+// committer applies the updates of one Commit transaction.
+type committer struct {
+	ctx context.Context
+	now time.Time
+	tx  *sql.Tx
+	st  *stmts
+	// bound holds the statements bound to tx, made on first use.
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+func (c *committer) stmt(st *sql.Stmt) *sql.Stmt {
+	if b, ok := c.bound[st]; ok {
+		return b
+	}
+	if c.bound == nil {
+		c.bound = make(map[*sql.Stmt]*sql.Stmt)
+	}
+	b := c.tx.StmtContext(c.ctx, st)
+	c.bound[st] = b
+	return b
+}
+
+func (c *committer) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
+	return c.stmt(st).ExecContext(c.ctx, args...)
+}
+
+// apply applies one update in a savepoint and returns the IDs of its
+// enqueued messages. An error of that update alone is an errUpdate, and
+// nothing of the update remains; any other error fails the whole commit.
+func (c *committer) apply(u outreach.Update) ([]int64, error) {
+	if _, err := c.exec(c.st.savepoint); err != nil {
+		return nil, wrap("commit", err)
+	}
+	ids, err := c.applyInSavepoint(u)
+	if err != nil {
+		if _, rerr := c.exec(c.st.rollbackSavepoint); rerr != nil {
+			return nil, wrap("commit", rerr)
+		}
+	}
+	if _, rerr := c.exec(c.st.releaseSavepoint); rerr != nil {
+		return nil, wrap("commit", rerr)
+	}
+	return ids, err
+}
+
+func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
+	id := u.Lease.ConversationID
+	conv := u.Conversation
+	if u.Lease.Token == "" {
+		return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d: empty lease token: %w", id, outreach.ErrLeaseLost)}
+	}
+	if conv.ID != 0 && conv.ID != id {
+		return nil, errUpdate{fmt.Errorf("sqlitestore: update of conversation %d under the lease of conversation %d: %w", conv.ID, id, outreach.ErrLeaseLost)}
+	}
+	if !validConversationStatus(conv.Status) {
+		return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d: unknown status %q", id, conv.Status)}
+	}
+	state, err := marshal(conv.State)
+	if err != nil {
+		return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d: encode state: %w", id, err)}
+	}
+	var (
+		campaignID              int64
+		patient, phone, fromNum string
+		inbox                   int
+	)
+	err = c.stmt(c.st.commitConv).QueryRowContext(c.ctx, conv.Status, state, conv.Outcome, nanos(conv.NextAt),
+		nanos(c.now), u.Release, id, u.Lease.Token).Scan(&campaignID, &patient, &phone, &fromNum, &inbox)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d: %w", id, outreach.ErrLeaseLost)}
+	case isUniqueViolation(err):
+		return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d: %w", id, outreach.ErrPairBusy)}
+	case err != nil:
+		return nil, wrap("commit conversation", err)
+	}
+	if inbox > 0 {
+		for _, eid := range u.Processed {
+			if _, err := c.exec(c.st.processEvent, nanos(c.now), eid, id); err != nil {
+				return nil, wrap("commit inbox", err)
+			}
+		}
+		if _, err := c.exec(c.st.fixInbox, nanos(c.now), id); err != nil {
+			return nil, wrap("commit inbox", err)
+		}
+	}
+
+	var ids []int64
+	for _, m := range u.Enqueue {
+		st := m.Status
+		if st == "" {
+			st = outreach.MessageQueued
+		}
+		if m.From == "" {
+			m.From = fromNum
+		}
+		if m.To == "" {
+			m.To = phone
+		}
+		var mid int64
+		err := c.stmt(c.st.insertMessage).QueryRowContext(c.ctx, id, campaignID, outreach.Outbound,
+			m.Key.Conversation, m.Key.Step, m.Key.Attempt, m.From, m.To, m.Body, st, m.ProviderID,
+			m.DeliveryStatus, m.Error, m.Tries, nanos(m.SendAfter), nanos(m.IntentAt), nanos(m.SentAt),
+			nanos(c.now)).Scan(&mid)
+		if isUniqueViolation(err) {
+			return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d already has a message with key %s", id, m.Key)}
+		}
+		if err != nil {
+			return nil, wrap("enqueue message", err)
+		}
+		ids = append(ids, mid)
+	}
+	for _, m := range u.Messages {
+		res, err := c.exec(c.st.updateMessage, m.Status, m.ProviderID, m.Error, m.Tries,
+			nanos(m.SendAfter), nanos(m.IntentAt), nanos(m.SentAt), m.ID, id)
+		if err != nil {
+			return nil, wrap("update message", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d has no outbound message %d: %w", id, m.ID, outreach.ErrNotFound)}
+		}
+	}
+	for _, r := range u.Responses {
+		if r.PatientID == "" {
+			r.PatientID = patient
+		}
+		_, err := c.exec(c.st.insertResponse, campaignID, id, r.PatientID, r.QuestionID, r.Raw, r.Answer, nanos(r.RepliedAt))
+		if err != nil {
+			return nil, wrap("add response", err)
+		}
+	}
+	return ids, nil
+}

@@ -1,0 +1,88 @@
+package sqlitestore
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestQueryPlans checks that no statement of the hot path, and no query
+// that grows with a campaign, scans a whole table of conversations,
+// messages, inbox events or responses: each must find its rows through an
+// index. (Scanning the small campaigns table is fine.)
+func TestQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "outreach.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var queries []string
+	var claim string
+	for _, p := range s.st.queries() {
+		queries = append(queries, p.query)
+		if p.dst == &s.st.claim {
+			claim = p.query
+		}
+	}
+	queries = append(queries, nextDueFreeQuery, nextDueLeasedQuery, cancelMessagesQuery, cancelConversationsQuery, finishQuery,
+		progressConversationsQuery, progressMessagesQuery, optedOutQuery,
+		conversationsQuery, messagesQuery, unmatchedQuery, responsesQuery)
+	for _, q := range queries {
+		if strings.HasPrefix(q, "SAVEPOINT") || strings.HasPrefix(q, "RELEASE") || strings.HasPrefix(q, "ROLLBACK") {
+			continue
+		}
+		args := make([]any, paramCount(q))
+		for i := range args {
+			args[i] = 1
+		}
+		rows, err := s.w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatalf("explain %s: %v", q, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		// The claim must walk the due index in order, not sort every
+		// unfinished conversation.
+		if q == claim && !strings.Contains(strings.Join(plan, "\n"), "USING INDEX conversations_due") {
+			t.Errorf("the claim does not use conversations_due:\n  %s", strings.Join(plan, "\n  "))
+		}
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN ") && !strings.HasPrefix(step, "SCAN campaigns") && !strings.HasPrefix(step, "SCAN json_each") {
+				t.Errorf("query scans a table:\n%s\nplan:\n  %s", strings.Join(strings.Fields(q), " "), strings.Join(plan, "\n  "))
+			}
+		}
+	}
+}
+
+// paramCount returns the number of parameters of q: the highest ?N, or
+// the number of bare ?.
+func paramCount(q string) int {
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] != '?' {
+			continue
+		}
+		j := i + 1
+		for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+			j++
+		}
+		if j == i+1 {
+			n++
+			continue
+		}
+		v, _ := strconv.Atoi(q[i+1 : j])
+		n = max(n, v)
+	}
+	return n
+}

@@ -1,0 +1,337 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Column lists, in the order the scan functions read them.
+const (
+	campaignCols = `id, name, flow, from_number, default_zone, status, created_at, updated_at`
+	convCols     = `id, campaign_id, patient_id, first_name, phone, time_zone, attrs, from_number, two_way,
+		zones, status, state, outcome, next_at, created_at, updated_at`
+	msgCols = `id, coalesce(conversation_id, 0), coalesce(campaign_id, 0), direction,
+		key_conversation, key_step, key_attempt, from_number, to_number, body, status, provider_id,
+		delivery_status, error, tries, send_after, intent_at, sent_at, created_at`
+	eventCols = `id, conversation_id, kind, message_id, body, key_conversation, key_step, key_attempt, error, at`
+	respCols  = `campaign_id, conversation_id, patient_id, question_id, raw, answer, replied_at`
+)
+
+// claimable is the condition, on conversations c, that a conversation may
+// be claimed once its work is due and its lease has expired: unfinished,
+// in a running campaign, and not a pending two-way conversation whose
+// pair already has an active one.
+const claimable = `c.status != 'done' AND c.due > 0
+	AND c.campaign_id IN (SELECT id FROM campaigns WHERE status = 'running')
+	AND NOT (c.two_way AND c.status = 'pending' AND EXISTS (
+		SELECT 1 FROM conversations a
+		WHERE a.phone = c.phone AND a.from_number = c.from_number AND a.two_way AND a.status = 'active'))`
+
+// Queries run unprepared: they are not on the runner's hot path.
+const (
+	// nextDueFreeQuery walks the due index and stops at the first
+	// claimable conversation under no lease; due 1 means an inbox event.
+	nextDueFreeQuery = `SELECT CASE WHEN c.due = 1 THEN ?1 ELSE c.due END
+		FROM conversations c INDEXED BY conversations_due
+		WHERE ` + claimable + ` AND c.lease_until <= ?1 ORDER BY c.due, c.id LIMIT 1`
+	// nextDueLeasedQuery looks at the few conversations under a lease.
+	nextDueLeasedQuery = `SELECT min(max(CASE WHEN c.inbox > 0 THEN ?1 ELSE c.next_at END, c.lease_until))
+		FROM conversations c INDEXED BY conversations_leased WHERE c.lease_until > 0 AND c.lease_until > ?1 AND ` + claimable
+	cancelMessagesQuery = `UPDATE messages SET status = 'cancelled'
+		WHERE direction = 'outbound' AND status = 'queued' AND conversation_id IN (
+			SELECT id FROM conversations WHERE campaign_id = ? AND status != 'done')`
+	// ?1 outcome, ?2 now, ?3 campaign.
+	cancelConversationsQuery = `UPDATE conversations
+		SET status = 'done', outcome = ?1, next_at = 0, updated_at = ?2, lease_token = '', lease_until = 0
+		WHERE campaign_id = ?3 AND status != 'done'`
+	// ?1 now, ?2 campaign.
+	finishQuery = `UPDATE campaigns SET status = 'done', updated_at = ?1
+		WHERE id = ?2 AND status = 'running'
+			AND NOT EXISTS (SELECT 1 FROM conversations WHERE campaign_id = ?2 AND status != 'done')`
+	progressConversationsQuery = `SELECT status, outcome, count(*) FROM conversations
+		WHERE campaign_id = ? GROUP BY status, outcome`
+	// ?1 now, ?2 campaign.
+	progressMessagesQuery = `SELECT direction, status, delivery_status, count(*),
+			coalesce(sum(status = 'queued' AND send_after > ?1), 0)
+		FROM messages WHERE campaign_id = ?2 GROUP BY direction, status, delivery_status`
+	optedOutQuery = `SELECT phone FROM opt_outs
+		WHERE opted_out AND phone IN (SELECT value FROM json_each(?))`
+	conversationsQuery = `SELECT ` + convCols + ` FROM conversations
+		WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT ?`
+	messagesQuery  = `SELECT ` + msgCols + ` FROM messages WHERE conversation_id = ? ORDER BY id`
+	unmatchedQuery = `SELECT ` + msgCols + ` FROM messages WHERE conversation_id IS NULL ORDER BY id`
+	// ?1 campaign, ?2 after conversation, ?3 limit of conversations. The
+	// page ends at the last of the first ?3 conversations with responses.
+	responsesQuery = `SELECT ` + respCols + ` FROM responses
+		WHERE campaign_id = ?1 AND conversation_id > ?2 AND conversation_id <= (
+			SELECT max(conversation_id) FROM (
+				SELECT DISTINCT conversation_id FROM responses
+				WHERE campaign_id = ?1 AND conversation_id > ?2
+				ORDER BY conversation_id LIMIT ?3))
+		ORDER BY conversation_id, replied_at, id`
+)
+
+// stmts are the statements prepared once on the writer connection: those
+// of the runner's hot path (claims and commits) and of inbound webhooks.
+type stmts struct {
+	all []*sql.Stmt
+
+	insertConv *sql.Stmt
+
+	claim, claimPending, claimInbox *sql.Stmt
+
+	savepoint, releaseSavepoint, rollbackSavepoint *sql.Stmt
+	commitConv, processEvent, fixInbox             *sql.Stmt
+	insertMessage, updateMessage, insertResponse   *sql.Stmt
+
+	inboundByProvider, matchConv, insertEvent, bumpInbox *sql.Stmt
+	updateDelivery, insertFailure                        *sql.Stmt
+}
+
+// prepared pairs each statement of s with its SQL text.
+type prepared struct {
+	dst   **sql.Stmt
+	query string
+}
+
+func (s *stmts) queries() []prepared {
+	return []prepared{
+		{&s.insertConv, `INSERT INTO conversations (campaign_id, patient_id, first_name, phone, time_zone, attrs,
+				from_number, two_way, zones, status, state, outcome, next_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (campaign_id, patient_id) DO NOTHING`},
+
+		// ?1 token prefix, ?2 lease expiry, ?3 now, ?4 limit.
+		{&s.claim, `UPDATE conversations SET lease_token = ?1 || id, lease_until = ?2
+			WHERE id IN (
+				SELECT c.id FROM conversations c INDEXED BY conversations_due
+				WHERE ` + claimable + ` AND c.due <= ?3 AND c.lease_until <= ?3
+				ORDER BY c.due, c.id LIMIT ?4)
+			RETURNING lease_token, due, ` + convCols},
+		{&s.claimPending, `SELECT ` + msgCols + ` FROM messages
+			WHERE conversation_id IN (SELECT value FROM json_each(?)) AND direction = 'outbound'
+				AND status IN ('queued', 'sending', 'unknown')
+			ORDER BY id`},
+		{&s.claimInbox, `SELECT ` + eventCols + ` FROM inbox
+			WHERE conversation_id IN (SELECT value FROM json_each(?)) AND processed_at IS NULL
+			ORDER BY id`},
+
+		{&s.savepoint, `SAVEPOINT one_update`},
+		{&s.releaseSavepoint, `RELEASE one_update`},
+		{&s.rollbackSavepoint, `ROLLBACK TO one_update`},
+		// ?1 status, ?2 state, ?3 outcome, ?4 next_at, ?5 now, ?6 release,
+		// ?7 id, ?8 token.
+		{&s.commitConv, `UPDATE conversations SET status = ?1, state = ?2, outcome = ?3, next_at = ?4, updated_at = ?5,
+				lease_token = CASE WHEN ?6 THEN '' ELSE lease_token END,
+				lease_until = CASE WHEN ?6 THEN 0 ELSE lease_until END
+			WHERE id = ?7 AND lease_token = ?8
+			RETURNING campaign_id, patient_id, phone, from_number, inbox`},
+		{&s.processEvent, `UPDATE inbox SET processed_at = ?1
+			WHERE id = ?2 AND conversation_id = ?3 AND processed_at IS NULL`},
+		// ?1 now, ?2 id.
+		{&s.fixInbox, `UPDATE conversations
+			SET inbox = (SELECT count(*) FROM inbox WHERE conversation_id = ?2 AND processed_at IS NULL),
+				next_at = CASE
+					WHEN status != 'done' AND (next_at = 0 OR next_at > ?1)
+						AND EXISTS (SELECT 1 FROM inbox WHERE conversation_id = ?2 AND processed_at IS NULL)
+					THEN ?1 ELSE next_at END
+			WHERE id = ?2`},
+		{&s.insertMessage, `INSERT INTO messages (conversation_id, campaign_id, direction, key_conversation, key_step,
+				key_attempt, from_number, to_number, body, status, provider_id, delivery_status, error, tries,
+				send_after, intent_at, sent_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			RETURNING id`},
+		{&s.updateMessage, `UPDATE messages SET status = ?, provider_id = ?, error = ?, tries = ?,
+				send_after = ?, intent_at = ?, sent_at = ?
+			WHERE id = ? AND conversation_id = ? AND direction = 'outbound'`},
+		{&s.insertResponse, `INSERT INTO responses (` + respCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+
+		{&s.inboundByProvider, `SELECT ` + msgCols + ` FROM messages WHERE provider_id = ? AND direction = 'inbound' AND provider_id != ''`},
+		{&s.matchConv, `SELECT id, campaign_id FROM conversations
+			WHERE phone = ? AND from_number = ? AND two_way AND status = 'active'`},
+		{&s.insertEvent, `INSERT INTO inbox (conversation_id, kind, message_id, body, key_conversation, key_step,
+				key_attempt, error, at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
+		{&s.bumpInbox, `UPDATE conversations SET inbox = inbox + 1 WHERE id = ?`},
+		// ?1 delivery status, ?2 error code, ?3 provider id.
+		{&s.updateDelivery, `UPDATE messages SET delivery_status = ?1, error = CASE WHEN ?2 != '' THEN ?2 ELSE error END
+			WHERE id = (SELECT id FROM messages
+				WHERE provider_id = ?3 AND direction = 'outbound' AND provider_id != '' ORDER BY id LIMIT 1)
+			RETURNING ` + msgCols},
+		{&s.insertFailure, `INSERT INTO inbox (conversation_id, kind, message_id, body, key_conversation, key_step,
+				key_attempt, error, at)
+			VALUES (?, 'delivery_failed', ?, '', ?, ?, ?, ?, ?)
+			ON CONFLICT (message_id, kind) DO NOTHING`},
+	}
+}
+
+func (s *stmts) prepare(ctx context.Context, db *sql.DB) error {
+	for _, p := range s.queries() {
+		st, err := db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: prepare %q: %w", p.query, err)
+		}
+		*p.dst = st
+		s.all = append(s.all, st)
+	}
+	return nil
+}
+
+func (s *stmts) close() error {
+	var errs []error
+	for _, st := range s.all {
+		errs = append(errs, st.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// nanos stores t as Unix nanoseconds; the zero time is 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+// fromNanos is the inverse of nanos, in UTC.
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// orNow returns t, or the current time when t is zero.
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+// nullID stores 0 as NULL, for the optional references of messages.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}
+
+func marshal(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanCampaign(sc scanner) (outreach.Campaign, error) {
+	var (
+		c                outreach.Campaign
+		flow             string
+		created, updated int64
+	)
+	if err := sc.Scan(&c.ID, &c.Name, &flow, &c.From, &c.DefaultZone, &c.Status, &created, &updated); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(flow), &c.Flow); err != nil {
+		return c, fmt.Errorf("campaign %d: decode flow: %w", c.ID, err)
+	}
+	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return c, nil
+}
+
+// scanConv reads convCols, after the extra destinations given.
+func scanConv(sc scanner, extra ...any) (outreach.Conversation, error) {
+	var (
+		c                      outreach.Conversation
+		attrs, zones, state    string
+		next, created, updated int64
+	)
+	dest := append(extra, &c.ID, &c.CampaignID, &c.Recipient.ID, &c.Recipient.FirstName, &c.Recipient.Phone,
+		&c.Recipient.TimeZone, &attrs, &c.From, &c.TwoWay, &zones, &c.Status, &state, &c.Outcome,
+		&next, &created, &updated)
+	if err := sc.Scan(dest...); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal([]byte(attrs), &c.Recipient.Attrs); err != nil {
+		return c, fmt.Errorf("conversation %d: decode attrs: %w", c.ID, err)
+	}
+	if err := json.Unmarshal([]byte(zones), &c.Zones); err != nil {
+		return c, fmt.Errorf("conversation %d: decode zones: %w", c.ID, err)
+	}
+	if err := json.Unmarshal([]byte(state), &c.State); err != nil {
+		return c, fmt.Errorf("conversation %d: decode state: %w", c.ID, err)
+	}
+	c.NextAt, c.CreatedAt, c.UpdatedAt = fromNanos(next), fromNanos(created), fromNanos(updated)
+	return c, nil
+}
+
+func scanMessage(sc scanner) (outreach.Message, error) {
+	var (
+		m                                outreach.Message
+		sendAfter, intent, sent, created int64
+	)
+	err := sc.Scan(&m.ID, &m.ConversationID, &m.CampaignID, &m.Direction,
+		&m.Key.Conversation, &m.Key.Step, &m.Key.Attempt, &m.From, &m.To, &m.Body, &m.Status, &m.ProviderID,
+		&m.DeliveryStatus, &m.Error, &m.Tries, &sendAfter, &intent, &sent, &created)
+	m.SendAfter, m.IntentAt, m.SentAt, m.CreatedAt = fromNanos(sendAfter), fromNanos(intent), fromNanos(sent), fromNanos(created)
+	return m, err
+}
+
+func scanEvent(sc scanner) (outreach.InboxEvent, error) {
+	var (
+		e  outreach.InboxEvent
+		at int64
+	)
+	err := sc.Scan(&e.ID, &e.ConversationID, &e.Kind, &e.MessageID, &e.Body,
+		&e.Key.Conversation, &e.Key.Step, &e.Key.Attempt, &e.Error, &at)
+	e.At = fromNanos(at)
+	return e, err
+}
+
+func scanResponse(sc scanner) (outreach.Response, error) {
+	var (
+		r  outreach.Response
+		at int64
+	)
+	err := sc.Scan(&r.CampaignID, &r.ConversationID, &r.PatientID, &r.QuestionID, &r.Raw, &r.Answer, &at)
+	r.RepliedAt = fromNanos(at)
+	return r, err
+}
+
+// scanAll reads every row of rows with scan.
+func scanAll[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// isUniqueViolation reports whether err is SQLite's UNIQUE constraint error.
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+}
+
+// wrap prefixes err with the package name, keeping it for errors.Is.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlitestore: %s: %w", what, err)
+}
