@@ -15,11 +15,16 @@
 //
 // A minimal embedded campaign:
 //
-//	store, _ := sqlitestore.Open(ctx, "outreach.db")
+//	store, err := sqlitestore.Open(ctx, "outreach.db")
+//	...
 //	r := outreach.NewRunner(store, sender, outreach.RunnerOptions{From: "+15005550006"})
-//	id, report, _ := r.CreateCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, recipients)
-//	_ = r.StartCampaign(ctx, id)
+//	c, added, err := r.CreateCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, recipients)
+//	...
+//	err = r.StartCampaign(ctx, c.ID)
 //	go r.Run(ctx) // sends, retries, honours quiet hours and opt-outs
+//
+//	// and in the SMS webhook:
+//	reply, err := r.HandleInbound(ctx, outreach.InboundMessage{From: ..., To: ..., Body: ..., ProviderID: ...})
 //
 // # Guarantees
 //

@@ -47,6 +47,15 @@ func (s CampaignStatus) CanChange(to CampaignStatus) bool {
 	return false
 }
 
+// Valid reports whether s is one of the campaign statuses.
+func (s CampaignStatus) Valid() bool {
+	switch s {
+	case CampaignDraft, CampaignRunning, CampaignPaused, CampaignCancelled, CampaignDone:
+		return true
+	}
+	return false
+}
+
 // Finished reports whether s is a terminal status.
 func (s CampaignStatus) Finished() bool { return s == CampaignCancelled || s == CampaignDone }
 
@@ -80,6 +89,11 @@ const (
 	// ConversationDone: finished, with an outcome.
 	ConversationDone ConversationStatus = "done"
 )
+
+// Valid reports whether s is one of the conversation statuses.
+func (s ConversationStatus) Valid() bool {
+	return s == ConversationPending || s == ConversationActive || s == ConversationDone
+}
 
 // Conversation is the exchange with one recipient in one campaign.
 type Conversation struct {
@@ -138,6 +152,12 @@ const (
 	// MessageReceived: an inbound message.
 	MessageReceived MessageStatus = "received"
 )
+
+// Pending reports whether an outbound message with status s may still be
+// sent: queued, or sent but not confirmed.
+func (s MessageStatus) Pending() bool {
+	return s == MessageQueued || s == MessageSending || s == MessageUnknown
+}
 
 // Message is one SMS, outbound or inbound.
 type Message struct {

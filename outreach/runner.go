@@ -470,8 +470,7 @@ func (w *work) sent(m *Message) {
 
 func (w *work) hasPending() bool {
 	for _, m := range w.msgs {
-		switch m.Status {
-		case MessageQueued, MessageSending, MessageUnknown:
+		if m.Status.Pending() {
 			return true
 		}
 	}

@@ -319,3 +319,62 @@ func TestHandleInboundIdempotent(t *testing.T) {
 		t.Fatalf("%d unmatched messages stored, want 2", len(stray))
 	}
 }
+
+// TestRunnerRun runs a campaign in real time with Run and the phones'
+// own loop, then stops both by cancelling.
+func TestRunnerRun(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	net := simphone.New(outreach.SystemClock{}, 1)
+	net.Add("+14406443709", simphone.Persona{Responder: simphone.Scripted("yes", "2"), Delay: -1})
+	store := memstore.New()
+	r := outreach.NewRunner(store, simphone.NewSender(net), outreach.RunnerOptions{
+		From: sender, NoThrottle: true, PollInterval: 20 * time.Millisecond,
+		Window: outreach.Window{Start: 0, End: 24 * time.Hour},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	c, _, err := r.CreateCampaign(ctx, outreach.NewCampaign{Name: "live", Flow: loopFlow()}, []outreach.Recipient{{ID: "p1", FirstName: "Ana", Phone: "+14406443709"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StartCampaign(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	netDone := make(chan error, 1)
+	go func() { runDone <- r.Run(ctx) }()
+	go func() {
+		netDone <- net.Run(ctx, func(ctx context.Context, in outreach.InboundMessage) error {
+			_, err := r.HandleInbound(ctx, in)
+			return err
+		})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := store.Campaign(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Status == outreach.CampaignDone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("campaign still %s after 10s", got.Status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	for _, ch := range []chan error{runDone, netDone} {
+		select {
+		case err := <-ch:
+			if err != context.Canceled {
+				t.Fatalf("stopped with %v, want context.Canceled", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("did not stop within 5s of cancel")
+		}
+	}
+	if got := r.Stats().Sent; got != 4 {
+		t.Fatalf("sent %d messages, want 4 (hello, question, pain, closing)", got)
+	}
+}

@@ -123,7 +123,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c outreach.Campaign, convs [
 	if c.Status == "" {
 		c.Status = outreach.CampaignDraft
 	}
-	if !validCampaignStatus(c.Status) {
+	if !c.Status.Valid() {
 		return outreach.Campaign{}, 0, fmt.Errorf("memstore: unknown campaign status %q", c.Status)
 	}
 	c.CreatedAt = orNow(c.CreatedAt)
@@ -186,7 +186,7 @@ func (s *Store) prepare(camp *campaign, convs []outreach.Conversation, now time.
 		if c.Status == "" {
 			c.Status = outreach.ConversationPending
 		}
-		if !validConversationStatus(c.Status) {
+		if !c.Status.Valid() {
 			return nil, fmt.Errorf("memstore: conversation %d of the batch: unknown status %q", i, c.Status)
 		}
 		if c.From == "" {
@@ -433,7 +433,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 		}
 		for _, mid := range s.convMessages[conv.c.ID] {
 			m := s.messages[mid]
-			if m.Direction == outreach.Outbound && pendingStatus(m.Status) {
+			if m.Direction == outreach.Outbound && m.Status.Pending() {
 				cl.Pending = append(cl.Pending, *m)
 			}
 		}
@@ -545,7 +545,7 @@ func (s *Store) apply(now time.Time, u outreach.Update) error {
 	if c.ID != 0 && c.ID != id {
 		return fmt.Errorf("memstore: update of conversation %d under the lease of conversation %d: %w", c.ID, id, outreach.ErrLeaseLost)
 	}
-	if !validConversationStatus(c.Status) {
+	if !c.Status.Valid() {
 		return fmt.Errorf("memstore: conversation %d: unknown status %q", id, c.Status)
 	}
 	state, err := roundTrip(c.State)
@@ -910,26 +910,6 @@ func normMessage(m outreach.Message) outreach.Message {
 	m.SentAt = utc(m.SentAt)
 	m.CreatedAt = utc(m.CreatedAt)
 	return m
-}
-
-func pendingStatus(st outreach.MessageStatus) bool {
-	return st == outreach.MessageQueued || st == outreach.MessageSending || st == outreach.MessageUnknown
-}
-
-func validCampaignStatus(st outreach.CampaignStatus) bool {
-	switch st {
-	case outreach.CampaignDraft, outreach.CampaignRunning, outreach.CampaignPaused, outreach.CampaignCancelled, outreach.CampaignDone:
-		return true
-	}
-	return false
-}
-
-func validConversationStatus(st outreach.ConversationStatus) bool {
-	switch st {
-	case outreach.ConversationPending, outreach.ConversationActive, outreach.ConversationDone:
-		return true
-	}
-	return false
 }
 
 // utc returns t in UTC with no monotonic reading; the zero time stays zero.

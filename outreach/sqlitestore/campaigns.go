@@ -21,7 +21,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c outreach.Campaign, convs [
 	if c.Status == "" {
 		c.Status = outreach.CampaignDraft
 	}
-	if !validCampaignStatus(c.Status) {
+	if !c.Status.Valid() {
 		return outreach.Campaign{}, 0, fmt.Errorf("sqlitestore: unknown campaign status %q", c.Status)
 	}
 	c.CreatedAt = orNow(c.CreatedAt).UTC()
@@ -88,7 +88,7 @@ func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID 
 		if c.Recipient.ID == "" {
 			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch has no recipient id", i)
 		}
-		if c.Status != "" && !validConversationStatus(c.Status) {
+		if c.Status != "" && !c.Status.Valid() {
 			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch: unknown status %q", i, c.Status)
 		}
 	}
@@ -290,20 +290,4 @@ func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (
 		p.Deferred += deferred
 	}
 	return p, wrap("progress", rows.Err())
-}
-
-func validCampaignStatus(st outreach.CampaignStatus) bool {
-	switch st {
-	case outreach.CampaignDraft, outreach.CampaignRunning, outreach.CampaignPaused, outreach.CampaignCancelled, outreach.CampaignDone:
-		return true
-	}
-	return false
-}
-
-func validConversationStatus(st outreach.ConversationStatus) bool {
-	switch st {
-	case outreach.ConversationPending, outreach.ConversationActive, outreach.ConversationDone:
-		return true
-	}
-	return false
 }

@@ -242,7 +242,7 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 	if conv.ID != 0 && conv.ID != id {
 		return nil, errUpdate{fmt.Errorf("sqlitestore: update of conversation %d under the lease of conversation %d: %w", conv.ID, id, outreach.ErrLeaseLost)}
 	}
-	if !validConversationStatus(conv.Status) {
+	if !conv.Status.Valid() {
 		return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d: unknown status %q", id, conv.Status)}
 	}
 	state, err := marshal(conv.State)

@@ -1,0 +1,95 @@
+package outreach_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/memstore"
+	"github.com/patient-outreach/sms/outreach/simphone"
+)
+
+func checkIn() *outreach.Flow {
+	zero, ten := 0.0, 10.0
+	return &outreach.Flow{
+		ID: "check-in",
+		Steps: []outreach.Step{
+			{ID: "ask_pain", Kind: outreach.StepAsk, Body: "Hi {{recipient.first_name}}, how is your pain from 0 to 10? Reply with a number.",
+				Answer: &outreach.AnswerSpec{Kind: outreach.AnswerInteger, Min: &zero, Max: &ten},
+				Routes: []outreach.Route{{When: outreach.Condition{Min: &ten}, Next: "call"}},
+				Next:   "thanks"},
+			{ID: "call", Kind: outreach.StepEnd, Body: "A nurse will call you today.", Outcome: "call"},
+			{ID: "thanks", Kind: outreach.StepEnd, Body: "Thank you, {{recipient.first_name}}. You said {{answers.ask_pain}}.", Outcome: "ok"},
+		},
+	}
+}
+
+// A campaign on the embedded runtime: a memory store, simulated phones and
+// a manual clock, driven until every conversation has ended.
+func ExampleRunner() {
+	ctx := context.Background()
+	clock := outreach.NewManualClock(time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC))
+	phones := simphone.New(clock, 1)
+	phones.Add("+14406443709", simphone.Persona{Responder: simphone.Scripted("about a 3"), Delay: 2 * time.Minute})
+	store := memstore.New()
+	runner := outreach.NewRunner(store, simphone.NewSender(phones), outreach.RunnerOptions{
+		From: "+15005550006", Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+
+	recipients := []outreach.Recipient{{ID: "p-1", FirstName: "Ana", Phone: "+14406443709"}}
+	c, _, err := runner.CreateCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: checkIn()}, recipients)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := runner.StartCampaign(ctx, c.ID); err != nil {
+		fmt.Println(err)
+		return
+	}
+	// In a service: go runner.Run(ctx), and HandleInbound from the SMS webhook.
+	sim := &simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
+	if _, err := sim.Run(ctx, c.ID); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range phones.Phone("+14406443709").Inbox() {
+		fmt.Println(m.Body)
+	}
+	resp, _ := store.Responses(ctx, c.ID, outreach.ResponsePage{})
+	fmt.Printf("%s: %q -> %s\n", resp[0].QuestionID, resp[0].Raw, resp[0].Answer)
+	// Output:
+	// Hi Ana, how is your pain from 0 to 10? Reply with a number.
+	// Thank you, Ana. You said 3.
+	// ask_pain: "about a 3" -> 3
+}
+
+// The engine is pure: state and event in, state and actions out.
+func ExampleAdvance() {
+	f := checkIn()
+	ana := outreach.Recipient{ID: "p-1", FirstName: "Ana", Phone: "+14406443709"}
+	show := func(acts []outreach.Action) {
+		for _, a := range acts {
+			fmt.Printf("%T %v\n", a, a)
+		}
+	}
+	s, acts, _ := outreach.Advance(f, 1, ana, outreach.State{}, outreach.Event{Type: outreach.EventStart})
+	show(acts)
+	at := time.Date(2026, 3, 2, 15, 4, 0, 0, time.UTC)
+	_, acts, _ = outreach.Advance(f, 1, ana, s, outreach.Event{Type: outreach.EventReplied, Body: "10", At: at})
+	show(acts)
+	// Output:
+	// outreach.Send {1/ask_pain/1 Hi Ana, how is your pain from 0 to 10? Reply with a number.}
+	// outreach.ScheduleTimeout {1/ask_pain/1 6m0s}
+	// outreach.RecordAnswer {ask_pain 10 10 2026-03-02 15:04:00 +0000 UTC}
+	// outreach.Send {1/call/1 A nurse will call you today.}
+	// outreach.Finish {call}
+}
+
+func ExamplePreview() {
+	msgs, err := outreach.Preview(checkIn(), outreach.Recipient{FirstName: "Ana"})
+	fmt.Println(msgs, err)
+	// Output: [Hi Ana, how is your pain from 0 to 10? Reply with a number.] <nil>
+}
