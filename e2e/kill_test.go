@@ -87,8 +87,9 @@ func TestKillChild(t *testing.T) {
 	r := outreach.NewRunner(db, fileSender{logPath}, outreach.RunnerOptions{
 		From: from, NoThrottle: true, Window: outreach.Window{Start: 0, End: 24 * time.Hour},
 		BatchSize: 10, PollInterval: 10 * time.Millisecond, ReconcileGrace: 50 * time.Millisecond, Logger: quiet,
-		// A killed process holds its leases until they expire.
-		Lease: time.Second,
+		// A killed process holds its leases until they expire; a lease is
+		// at least four send timeouts long.
+		Lease: time.Second, SendTimeout: 250 * time.Millisecond,
 	})
 	list, err := db.Campaigns(ctx)
 	if err != nil {

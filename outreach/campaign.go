@@ -2,6 +2,7 @@ package outreach
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -111,6 +112,13 @@ func (r *Runner) setStatus(ctx context.Context, id int64, to CampaignStatus) err
 	if err := r.store.SetCampaignStatus(ctx, id, to, r.opts.Clock.Now()); err != nil {
 		return err
 	}
+	r.mu.Lock()
+	if to == CampaignRunning {
+		delete(r.stopped, id)
+	} else {
+		r.stopped[id] = true // sends of a batch under way stop at once
+	}
+	r.mu.Unlock()
 	r.Wake()
 	return nil
 }
@@ -172,7 +180,8 @@ func ParseKeyword(body string) Keyword {
 // START opts it back in; HELP gets the help reply. Any other message is a
 // reply for the patient's active two-way conversation with that sending
 // number, handled by the runner at once (Run is woken); a message with no
-// such conversation is stored, never lost.
+// such conversation, or one that came before the question it would answer
+// was sent, is stored, never lost, but answers nothing.
 func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, error) {
 	if in.From == "" || in.To == "" {
 		return "", fmt.Errorf("outreach: inbound message needs From and To")
@@ -185,50 +194,97 @@ func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, 
 		at = r.opts.Clock.Now()
 	}
 	m := Message{Direction: Inbound, From: in.From, To: in.To, Body: in.Body, ProviderID: in.ProviderID, Status: MessageReceived, SentAt: at, CreatedAt: r.opts.Clock.Now()}
+	kw := ParseKeyword(in.Body)
 	var event EventKind
 	reply := ""
-	switch kw := ParseKeyword(in.Body); kw {
-	case KeywordStop, KeywordStart:
-		// The opt-out is recorded before the message, so a crash in
-		// between loses nothing: the provider retries the webhook, and an
-		// older change never overrides a newer one.
-		if err := r.store.SetOptOut(ctx, in.From, kw == KeywordStop, at); err != nil {
-			return "", fmt.Errorf("outreach: record opt-out: %w", err)
-		}
-		if kw == KeywordStop {
-			event, reply = EventOptOut, r.opts.StopReply
-		} else {
-			reply = r.opts.StartReply
-		}
+	switch kw {
+	case KeywordStop:
+		event, reply = EventOptOut, r.opts.StopReply
+	case KeywordStart:
+		reply = r.opts.StartReply
 	case KeywordHelp:
 		reply = r.opts.HelpReply
 	default:
 		event = EventReply
 	}
-	if _, _, err := r.store.RecordInbound(ctx, m, event); err != nil {
+	stored, isNew, err := r.store.RecordInbound(ctx, m, event)
+	if err != nil {
 		return "", fmt.Errorf("outreach: record inbound message: %w", err)
 	}
-	if event != "" {
+	if kw == KeywordStop || kw == KeywordStart {
+		if isNew {
+			r.noteStop(in.From, kw == KeywordStop, r.opts.Clock.Now())
+		}
+		// Stamped with the time the message was first received: a retried
+		// webhook (or one retried after a crash right here) repeats the
+		// same change at the same time, and never overrides a newer one.
+		if err := r.store.SetOptOut(ctx, in.From, kw == KeywordStop, stored.SentAt); err != nil {
+			return "", fmt.Errorf("outreach: record opt-out: %w", err)
+		}
+	}
+	if event != "" && isNew {
 		r.Wake()
 	}
 	return reply, nil
 }
 
+// StatusUpdate is a provider's report on an outbound message (a Twilio
+// status callback).
+type StatusUpdate struct {
+	// ProviderID is the message's id (Twilio's MessageSid).
+	ProviderID string
+	// To is the recipient's number.
+	To string
+	// Status is the provider's status: queued, sent, delivered,
+	// undelivered, failed, ...
+	Status string
+	// ErrorCode is the provider's error code, if any ("30003", "21610").
+	ErrorCode string
+}
+
+// earlyStatus is a status update that arrived before the runner recorded
+// the provider id of its message (the provider answered the send, then
+// called back, while the batch was still being sent).
+type earlyStatus struct {
+	update StatusUpdate
+	at     time.Time
+}
+
+// maxEarly bounds the status updates kept for messages not yet recorded.
+const maxEarly = 10000
+
 // HandleStatus records a provider's delivery status for a message (a
-// status callback). "undelivered" and "failed" end the conversation's
-// current path (see Step.OnFailure); error 21610 opts the number out.
-func (r *Runner) HandleStatus(ctx context.Context, providerID, status, errorCode string) error {
+// status callback). "undelivered" and "failed" take the conversation's
+// failure path when the message is the question it awaits (see
+// Step.OnFailure). Error 21610 opts the number out, whether or not the
+// message is known. An update for a message this runner is sending but
+// has not recorded yet is kept and applied once it is; an update for a
+// message no one knows fails with an error matching ErrNotFound.
+func (r *Runner) HandleStatus(ctx context.Context, u StatusUpdate) error {
 	now := r.opts.Clock.Now()
-	m, err := r.store.UpdateDelivery(ctx, providerID, status, errorCode, now)
+	if u.ErrorCode == "21610" && u.To != "" {
+		if err := r.store.SetOptOut(ctx, u.To, true, now); err != nil {
+			return fmt.Errorf("outreach: record opt-out: %w", err)
+		}
+	}
+	m, err := r.store.UpdateDelivery(ctx, u.ProviderID, u.Status, u.ErrorCode, now)
+	if errors.Is(err, ErrNotFound) && r.inFlight(u.ProviderID) {
+		r.mu.Lock()
+		if len(r.early) < maxEarly {
+			r.early[u.ProviderID] = earlyStatus{update: u, at: now}
+		}
+		r.mu.Unlock()
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("outreach: delivery status: %w", err)
 	}
-	if errorCode == "21610" {
+	if u.ErrorCode == "21610" && u.To == "" {
 		if err := r.store.SetOptOut(ctx, m.To, true, now); err != nil {
 			return fmt.Errorf("outreach: record opt-out: %w", err)
 		}
 	}
-	if status == "undelivered" || status == "failed" {
+	if u.Status == "undelivered" || u.Status == "failed" {
 		r.Wake()
 	}
 	return nil

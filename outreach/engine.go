@@ -168,9 +168,11 @@ func (e *engine) apply(ev Event) error {
 		e.finish(OutcomeOptedOut)
 		return nil
 	case EventDeliveryFailure:
-		k := ev.Key
-		if !e.s.Started || k.Conversation != e.conv || k.Attempt < 1 || k.Attempt > e.s.Attempts[k.Step] {
-			return nil // a key this conversation never sent
+		// Only the failure of the question awaited changes the path: a
+		// late report on an earlier message, or on a key never sent,
+		// changes nothing.
+		if !e.s.Waiting || ev.Key != e.s.Wait {
+			return nil
 		}
 		st := e.f.StepByID(ev.Key.Step)
 		if st == nil || st.OnFailure == "" {

@@ -106,9 +106,12 @@ func TestAdvance(t *testing.T) {
 			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "pain", Attempt: 1}}, nil},
 			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 8, Step: "q", Attempt: 1}}, nil},
 		}},
-		{"delivery failure with no path ends delivery_failed", []step{
+		{"delivery failure of the question awaited with no path ends delivery_failed; an earlier message's does nothing", []step{
 			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
-			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "hello", Attempt: 1}}, []string{"finish delivery_failed"}},
+			{reply("yes"), []string{"answer q yes => yes", "send pain#1: Pain 0-10?", "timeout pain#1 10m0s"}},
+			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "hello", Attempt: 1}}, nil},
+			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "q", Attempt: 1}}, nil},
+			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "pain", Attempt: 1}}, []string{"finish delivery_failed"}},
 		}},
 		{"reply before start and a second start are ignored", []step{
 			{reply("yes"), nil},

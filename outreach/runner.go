@@ -32,7 +32,8 @@ type RunnerOptions struct {
 	DefaultZone string
 	// BatchSize is how many conversations one claim takes; default 200.
 	BatchSize int
-	// Lease is how long a claim lasts; default 2 minutes.
+	// Lease is how long a claim lasts; default 2 minutes, and at least
+	// four times SendTimeout.
 	Lease time.Duration
 	// PollInterval is the longest [Runner.Run] sleeps between claims;
 	// default 1 second.
@@ -92,6 +93,10 @@ func (o *RunnerOptions) setDefaults() {
 	if o.SendTimeout <= 0 {
 		o.SendTimeout = 30 * time.Second
 	}
+	if o.Lease < 4*o.SendTimeout {
+		// A send must always end well before the lease it runs under.
+		o.Lease = 4 * o.SendTimeout
+	}
 	if o.HelpReply == "" {
 		o.HelpReply = DefaultHelpReply
 	}
@@ -117,6 +122,10 @@ type Runner struct {
 	mu        sync.Mutex
 	campaigns map[int64]*Campaign // flows are immutable snapshots
 	zones     map[string]*time.Location
+	stopped   map[int64]bool       // campaigns paused or cancelled through this runner
+	sentIDs   map[string]struct{}  // provider ids sent and not yet recorded
+	stops     map[string]time.Time // numbers that texted STOP through this runner lately
+	early     map[string]earlyStatus
 
 	stats struct {
 		sent, deferred, throttled, retried, ambiguous, reconciled, resent, failed, optedOut atomic.Int64
@@ -142,6 +151,10 @@ func NewRunner(store Store, sender Sender, opts RunnerOptions) *Runner {
 		wake:      make(chan struct{}, 1),
 		campaigns: map[int64]*Campaign{},
 		zones:     map[string]*time.Location{},
+		stopped:   map[int64]bool{},
+		sentIDs:   map[string]struct{}{},
+		stops:     map[string]time.Time{},
+		early:     map[string]earlyStatus{},
 	}
 }
 
@@ -182,6 +195,7 @@ func (r *Runner) Wake() {
 // finish (bounded by SendTimeout) and their outcomes are recorded; it then
 // returns ctx.Err().
 func (r *Runner) Run(ctx context.Context) error {
+	r.sweep(ctx)
 	for {
 		if _, err := r.Tick(ctx); err != nil && ctx.Err() == nil {
 			r.log.Error("outreach: runner tick failed", "err", err)
@@ -241,6 +255,7 @@ type work struct {
 	upd    Update
 	window time.Time // end of the current sending window
 	failed bool      // an engine error was logged
+	lost   bool      // the lease is lost or the campaign stopped: send nothing more
 }
 
 func (w *work) block(t time.Time) {
@@ -304,38 +319,146 @@ func (r *Runner) process(ctx context.Context, now time.Time, claims []Claim) err
 			return fmt.Errorf("outreach: commit: %w", err)
 		}
 	}
-	if len(sending) == 0 {
-		r.finishCampaigns(ctx, items, now)
+	// Outcomes must be recorded even when ctx is cancelled mid-batch.
+	sendCtx := context.WithoutCancel(ctx)
+	if err := r.sendAll(ctx, sendCtx, sending); err != nil {
+		return err
+	}
+	r.finishCampaigns(sendCtx, items, now)
+	return nil
+}
+
+// checkEvery is how often a long batch of sends stops to record the
+// outcomes so far, extend its leases, and look again at opt-outs and
+// campaign statuses.
+const checkEvery = time.Second
+
+// sendAll submits the recorded intents of each conversation in turn and
+// commits the outcomes. Every checkEvery it records the outcomes so far
+// (so status callbacks find their messages), extends the leases of the
+// rest, and drops the conversations whose number opted out or whose
+// campaign was paused or cancelled meanwhile. A message is never sent
+// under a lease that could expire before its Send returns, nor after its
+// sending window closed; such intents are reverted and sent later.
+func (r *Runner) sendAll(ctx, sendCtx context.Context, sending []*work) error {
+	var done []*work
+	every := min(checkEvery, r.opts.Lease/4)
+	last := r.opts.Clock.Now()
+	for i, w := range sending {
+		if now := r.opts.Clock.Now(); now.Sub(last) >= every {
+			if err := r.commitOutcomes(sendCtx, done); err != nil {
+				return err
+			}
+			done = done[:0]
+			r.recheck(sendCtx, sending[i:], now)
+			last = now
+		}
+		for _, m := range w.sends {
+			now := r.opts.Clock.Now()
+			switch {
+			case m.Status != MessageSending:
+				// reverted by an earlier failure, or cancelled
+			case ctx.Err() != nil, w.lost:
+				revert(m)
+			case r.halted(w.conv.CampaignID):
+				revert(m)
+			case r.stoppedPhone(m.To):
+				revert(m)
+				r.stats.optedOut.Add(1)
+				r.endOptedOut(w, now)
+			case now.Add(r.opts.SendTimeout).After(w.claim.Lease.Expires):
+				revert(m) // the lease could expire before Send returns
+			case !w.window.IsZero() && !now.Before(w.window):
+				revert(m) // the sending window closed meanwhile
+				w.block(now)
+			default:
+				r.send(sendCtx, w, m)
+			}
+		}
+		if !w.lost {
+			done = append(done, w)
+		}
+	}
+	return r.commitOutcomes(sendCtx, done)
+}
+
+// commitOutcomes records what happened to the sends of items and releases
+// their leases.
+func (r *Runner) commitOutcomes(ctx context.Context, items []*work) error {
+	if len(items) == 0 {
 		return nil
 	}
-
-	// Send, then commit 2: outcomes. Sends already started are not cut
-	// short by ctx: their outcomes must be recorded.
-	sendCtx := context.WithoutCancel(ctx)
-	second := make([]Update, 0, len(sending))
-	for _, w := range sending {
-		for _, m := range w.sends {
-			if ctx.Err() != nil {
-				revert(m)
-				continue
-			}
-			r.send(sendCtx, w, m)
-		}
-		second = append(second, r.update(w, r.opts.Clock.Now(), true))
+	now := r.opts.Clock.Now()
+	updates := make([]Update, len(items))
+	for i, w := range items {
+		updates[i] = r.update(w, now, true)
 	}
-	results, err = r.store.Commit(sendCtx, r.opts.Clock.Now(), second)
+	results, err := r.store.Commit(ctx, now, updates)
 	if err != nil {
 		return fmt.Errorf("outreach: commit outcomes (the messages will be reconciled): %w", err)
 	}
-	for i, w := range sending {
+	for i, w := range items {
 		if results[i] != nil {
 			r.log.Warn("outreach: lost a lease after sending; the messages will be reconciled", "conversation", w.conv.ID, "err", results[i])
+			r.takeEarlyStatuses(w)
 			continue
 		}
-		w.assignIDs(second[i])
+		w.assignIDs(updates[i])
+		for _, u := range r.takeEarlyStatuses(w) {
+			if err := r.HandleStatus(ctx, u); err != nil {
+				r.log.Warn("outreach: applying an early status update", "conversation", w.conv.ID, "err", err)
+			}
+		}
 	}
-	r.finishCampaigns(ctx, items, now)
 	return nil
+}
+
+// recheck extends the leases of conversations still to send and drops
+// those whose number opted out or whose campaign stopped since the claim.
+func (r *Runner) recheck(ctx context.Context, rest []*work, now time.Time) {
+	phones := make([]string, 0, len(rest))
+	camps := map[int64]bool{}
+	for _, w := range rest {
+		phones = append(phones, w.conv.Recipient.Phone)
+		camps[w.conv.CampaignID] = true
+	}
+	opted, err := r.store.OptedOut(ctx, phones)
+	if err != nil {
+		r.log.Warn("outreach: opt-out lookup failed", "err", err)
+	}
+	stopped := map[int64]bool{}
+	for id := range camps {
+		if c, err := r.store.Campaign(ctx, id); err == nil && c.Status != CampaignRunning {
+			stopped[id] = true
+		}
+	}
+	for _, w := range rest {
+		l, err := r.store.ExtendLease(ctx, w.claim.Lease, now.Add(r.opts.Lease))
+		if err != nil {
+			// Someone else may own it now: its intents stay recorded
+			// and are reconciled by the owner.
+			w.lost = true
+			continue
+		}
+		w.claim.Lease = l
+		if stopped[w.conv.CampaignID] {
+			for _, m := range w.sends {
+				if m.Status == MessageSending {
+					revert(m)
+				}
+			}
+			continue
+		}
+		if opted[w.conv.Recipient.Phone] {
+			r.stats.optedOut.Add(1)
+			for _, m := range w.sends {
+				if m.Status == MessageSending {
+					revert(m)
+				}
+			}
+			r.endOptedOut(w, now)
+		}
+	}
 }
 
 // slot is the next send time handed out to conversations held back by the
@@ -352,6 +475,44 @@ func revert(m *Message) {
 	m.IntentAt = time.Time{}
 }
 
+// halted reports whether campaign id was paused or cancelled through this
+// runner since its conversations were claimed. (A change made by another
+// process is seen at the next check of a batch, within checkEvery.)
+func (r *Runner) halted(id int64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopped[id]
+}
+
+// stoppedPhone reports whether phone texted STOP through this runner
+// recently (while a batch may have been under way).
+func (r *Runner) stoppedPhone(phone string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.stops[phone]
+	return ok
+}
+
+// noteStop remembers a STOP (or forgets it on START) for the batches under
+// way, which read opt-outs from the store only at their checks.
+func (r *Runner) noteStop(phone string, stop bool, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for p, at := range r.stops {
+		if now.Sub(at) > time.Minute+r.opts.Lease {
+			delete(r.stops, p)
+		}
+	}
+	if stop {
+		r.stops[phone] = now
+	} else {
+		delete(r.stops, phone)
+	}
+}
+
+// maxCachedCampaigns bounds the campaign cache of a long-running runner.
+const maxCachedCampaigns = 1000
+
 func (r *Runner) campaign(ctx context.Context, id int64) (*Campaign, error) {
 	r.mu.Lock()
 	c := r.campaigns[id]
@@ -364,6 +525,9 @@ func (r *Runner) campaign(ctx context.Context, id int64) (*Campaign, error) {
 		return nil, fmt.Errorf("outreach: campaign %d: %w", id, err)
 	}
 	r.mu.Lock()
+	if len(r.campaigns) >= maxCachedCampaigns {
+		clear(r.campaigns)
+	}
 	r.campaigns[id] = &got
 	r.mu.Unlock()
 	return &got, nil
@@ -417,6 +581,12 @@ func (r *Runner) advance(ctx context.Context, w *work, now time.Time) {
 		w.upd.Processed = append(w.upd.Processed, ev.ID)
 		switch ev.Kind {
 		case EventReply:
+			if st := w.conv.State; st.Waiting && st.Deadline.IsZero() {
+				// The question awaited has not been sent yet: this text
+				// cannot answer it (on a shared phone it may be meant for
+				// a conversation that just ended). It stays stored.
+				continue
+			}
 			r.apply(w, now, Event{Type: EventReplied, Body: ev.Body, At: ev.At})
 		case EventOptOut:
 			r.apply(w, now, Event{Type: EventOptedOut, At: ev.At})
@@ -481,6 +651,7 @@ func (w *work) hasPending() bool {
 // responses.
 func (r *Runner) apply(w *work, now time.Time, ev Event) {
 	old := w.conv.State
+	before := len(w.msgs)
 	st, acts, err := Advance(w.camp.Flow, w.conv.ID, w.conv.Recipient, old, ev)
 	if err != nil && !w.failed {
 		w.failed = true
@@ -512,6 +683,15 @@ func (r *Runner) apply(w *work, now time.Time, ev Event) {
 			}
 		}
 	}
+	// A delivery failure that changed the path abandons what was queued
+	// for the old one.
+	if ev.Type == EventDeliveryFailure && (st.Done != old.Done || st.Wait != old.Wait) {
+		for _, m := range w.msgs[:before] {
+			if m.Status == MessageQueued {
+				w.cancel(m, "path abandoned after a delivery failure")
+			}
+		}
+	}
 	if st.Done && !old.Done {
 		switch st.Outcome {
 		case OutcomeOptedOut, OutcomeDeliveryFailed, OutcomeFailed, OutcomeCancelled:
@@ -531,6 +711,26 @@ func (w *work) cancel(m *Message, reason string) {
 	}
 }
 
+// endOptedOut ends w because its number opted out: opt-out is absolute,
+// so the queued messages are cancelled even when the flow had already
+// reached its end.
+func (r *Runner) endOptedOut(w *work, now time.Time) {
+	r.apply(w, now, Event{Type: EventOptedOut, At: now})
+	r.end(w, OutcomeOptedOut)
+}
+
+// end finishes w with outcome whatever its flow says, and cancels its
+// queued messages.
+func (r *Runner) end(w *work, outcome string) {
+	st := &w.conv.State
+	st.Done, st.Waiting, st.Outcome = true, false, outcome
+	for _, m := range w.msgs {
+		if m.Status == MessageQueued {
+			w.cancel(m, outcome)
+		}
+	}
+}
+
 // chooseSends records the intent for every queued message that may go now:
 // not opted out, inside the recipient's sending window, within the throttle.
 func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted map[string]bool, limited map[string]*slot) {
@@ -546,7 +746,7 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 		}
 		if opted[m.To] {
 			r.stats.optedOut.Add(1)
-			r.apply(w, now, Event{Type: EventOptedOut, At: now})
+			r.endOptedOut(w, now)
 			return
 		}
 		if m.SendAfter.After(now) {
@@ -614,6 +814,9 @@ func (r *Runner) send(ctx context.Context, w *work, m *Message) {
 	now := r.opts.Clock.Now()
 	if err == nil {
 		r.stats.sent.Add(1)
+		r.mu.Lock()
+		r.sentIDs[id] = struct{}{}
+		r.mu.Unlock()
 		m.Status, m.ProviderID, m.SentAt = MessageSent, id, now
 		w.sent(m)
 		return
@@ -648,10 +851,16 @@ func (r *Runner) send(ctx context.Context, w *work, m *Message) {
 		if err := r.store.SetOptOut(ctx, m.To, true, now); err != nil {
 			r.log.Error("outreach: recording an opt-out failed", "to", MaskPhone(m.To), "err", err)
 		}
-		r.apply(w, now, Event{Type: EventOptedOut, At: now})
+		r.endOptedOut(w, now)
 		return
 	}
+	// A permanent failure ends the conversation, unless it is the
+	// question awaited and its step has a failure path to take.
+	before := w.conv.State
 	r.apply(w, now, Event{Type: EventDeliveryFailure, Key: m.Key, At: now})
+	if st := w.conv.State; !st.Done && st.Wait == before.Wait && st.Waiting == before.Waiting || before.Done {
+		r.end(w, OutcomeDeliveryFailed)
+	}
 }
 
 // stopAfter reverts the intents recorded after m in the same conversation:
@@ -756,6 +965,53 @@ func (w *work) assignIDs(u Update) {
 	for _, m := range w.msgs {
 		if m.ID != 0 {
 			w.upd.Messages = append(w.upd.Messages, *m)
+		}
+	}
+}
+
+// inFlight reports whether this runner has handed a message with that
+// provider id to its Sender and not yet recorded the outcome.
+func (r *Runner) inFlight(providerID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.sentIDs[providerID]
+	return ok
+}
+
+// takeEarlyStatuses forgets w's messages as in flight and returns the
+// status updates that arrived for them before their outcomes were recorded.
+func (r *Runner) takeEarlyStatuses(w *work) []StatusUpdate {
+	var todo []StatusUpdate
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range w.msgs {
+		if m.ProviderID == "" {
+			continue
+		}
+		delete(r.sentIDs, m.ProviderID)
+		if e, ok := r.early[m.ProviderID]; ok {
+			delete(r.early, m.ProviderID)
+			todo = append(todo, e.update)
+		}
+	}
+	return todo
+}
+
+// sweep marks done the running campaigns that have no unfinished
+// conversation left, in case a crash came between a campaign's last
+// conversation ending and the campaign being marked done.
+func (r *Runner) sweep(ctx context.Context) {
+	list, err := r.store.Campaigns(ctx)
+	if err != nil {
+		r.log.Warn("outreach: listing campaigns", "err", err)
+		return
+	}
+	now := r.opts.Clock.Now()
+	for _, c := range list {
+		if c.Status == CampaignRunning {
+			if _, err := r.store.FinishCampaignIfDone(ctx, c.ID, now); err != nil {
+				r.log.Warn("outreach: finishing campaign", "campaign", c.ID, "err", err)
+			}
 		}
 	}
 }

@@ -288,7 +288,7 @@ func TestRunnerOneTwoWayConversationPerPair(t *testing.T) {
 }
 
 func TestHandleInboundIdempotent(t *testing.T) {
-	r := newRig(t, noon, outreach.RunnerOptions{})
+	r := newRig(t, noon, outreach.RunnerOptions{NoThrottle: true})
 	rec := r.phone("+14406443709", ana, simphone.Persona{Silent: true})
 	c := r.campaign(loopFlow(), rec)
 	if _, err := r.runner.Tick(r.ctx); err != nil {

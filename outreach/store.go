@@ -31,7 +31,10 @@ type Store interface {
 	// SetCampaignStatus moves a campaign along its lifecycle (see
 	// [CampaignStatus.CanChange]; otherwise a *TransitionError). Cancelling
 	// ends every unfinished conversation with outcome "cancelled" and
-	// cancels their queued messages.
+	// cancels their queued messages. Leases are kept: a worker midway can
+	// still Commit the outcomes of sends it made, but a conversation that
+	// is done stays done (Commit ignores the update's Status, State,
+	// Outcome and NextAt for it).
 	SetCampaignStatus(ctx context.Context, id int64, to CampaignStatus, now time.Time) error
 	// FinishCampaignIfDone marks a running campaign done when it has no
 	// unfinished conversation, and reports whether it did.

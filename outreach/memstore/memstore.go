@@ -267,8 +267,9 @@ func (s *Store) Campaigns(ctx context.Context) ([]outreach.Campaign, error) {
 	return out, nil
 }
 
-// SetCampaignStatus implements [outreach.Store]. Cancelling also revokes
-// the leases of the conversations it ends.
+// SetCampaignStatus implements [outreach.Store]. Cancelling leaves the
+// leases of the conversations it ends: a worker midway still records its
+// outcomes, but cannot bring a cancelled conversation back.
 func (s *Store) SetCampaignStatus(ctx context.Context, id int64, to outreach.CampaignStatus, now time.Time) error {
 	if err := s.lock(ctx); err != nil {
 		return err
@@ -296,7 +297,6 @@ func (s *Store) SetCampaignStatus(ctx context.Context, id int64, to outreach.Cam
 		conv.c.Outcome = outreach.OutcomeCancelled
 		conv.c.NextAt = time.Time{}
 		conv.c.UpdatedAt = now
-		conv.leaseToken, conv.leaseUntil = "", time.Time{}
 		for _, mid := range s.convMessages[cid] {
 			if m := s.messages[mid]; m.Direction == outreach.Outbound && m.Status == outreach.MessageQueued {
 				m.Status = outreach.MessageCancelled
@@ -547,6 +547,11 @@ func (s *Store) apply(now time.Time, u outreach.Update) error {
 	}
 	if !c.Status.Valid() {
 		return fmt.Errorf("memstore: conversation %d: unknown status %q", id, c.Status)
+	}
+	if conv.c.Status == outreach.ConversationDone {
+		// Cancelled while leased: it stays as it is; only the outcomes
+		// of what the worker did are recorded.
+		c.Status, c.State, c.Outcome, c.NextAt = conv.c.Status, conv.c.State, conv.c.Outcome, time.Time{}
 	}
 	state, err := roundTrip(c.State)
 	if err != nil {

@@ -52,7 +52,7 @@ func (s *Simulation) Run(ctx context.Context, campaignID int64) (time.Duration, 
 		}
 		for _, rep := range s.Network.DeliveryReports(now) {
 			busy = true
-			err := s.Runner.HandleStatus(ctx, rep.ProviderID, rep.Status, rep.ErrorCode)
+			err := s.Runner.HandleStatus(ctx, outreach.StatusUpdate{ProviderID: rep.ProviderID, Status: rep.Status, ErrorCode: rep.ErrorCode})
 			if err != nil && !errors.Is(err, outreach.ErrNotFound) {
 				return now.Sub(start), fmt.Errorf("simphone: status: %w", err)
 			}

@@ -156,8 +156,9 @@ func (s *Store) Campaigns(ctx context.Context) ([]outreach.Campaign, error) {
 	return cs, wrap("campaigns", err)
 }
 
-// SetCampaignStatus implements [outreach.Store]. Cancelling also revokes
-// the leases of the conversations it ends.
+// SetCampaignStatus implements [outreach.Store]. Cancelling leaves the
+// leases of the conversations it ends: a worker midway still records its
+// outcomes, but cannot bring a cancelled conversation back.
 func (s *Store) SetCampaignStatus(ctx context.Context, id int64, to outreach.CampaignStatus, now time.Time) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {

@@ -50,7 +50,7 @@ const (
 			SELECT id FROM conversations WHERE campaign_id = ? AND status != 'done')`
 	// ?1 outcome, ?2 now, ?3 campaign.
 	cancelConversationsQuery = `UPDATE conversations
-		SET status = 'done', outcome = ?1, next_at = 0, updated_at = ?2, lease_token = '', lease_until = 0
+		SET status = 'done', outcome = ?1, next_at = 0, updated_at = ?2
 		WHERE campaign_id = ?3 AND status != 'done'`
 	// ?1 now, ?2 campaign.
 	finishQuery = `UPDATE campaigns SET status = 'done', updated_at = ?1
@@ -128,8 +128,14 @@ func (s *stmts) queries() []prepared {
 		{&s.releaseSavepoint, `RELEASE one_update`},
 		{&s.rollbackSavepoint, `ROLLBACK TO one_update`},
 		// ?1 status, ?2 state, ?3 outcome, ?4 next_at, ?5 now, ?6 release,
-		// ?7 id, ?8 token.
-		{&s.commitConv, `UPDATE conversations SET status = ?1, state = ?2, outcome = ?3, next_at = ?4, updated_at = ?5,
+		// ?7 id, ?8 token. A conversation that is done (cancelled while
+		// leased) stays as it is.
+		{&s.commitConv, `UPDATE conversations SET
+				status = CASE WHEN status = 'done' THEN status ELSE ?1 END,
+				state = CASE WHEN status = 'done' THEN state ELSE ?2 END,
+				outcome = CASE WHEN status = 'done' THEN outcome ELSE ?3 END,
+				next_at = CASE WHEN status = 'done' THEN 0 ELSE ?4 END,
+				updated_at = ?5,
 				lease_token = CASE WHEN ?6 THEN '' ELSE lease_token END,
 				lease_until = CASE WHEN ?6 THEN 0 ELSE lease_until END
 			WHERE id = ?7 AND lease_token = ?8

@@ -283,11 +283,17 @@ func testCancel(h *harness) {
 	}
 	h.equal("message statuses after cancel", statuses, []outreach.MessageStatus{outreach.MessageCancelled, outreach.MessageSending})
 
-	// The worker holding the active conversation's lease has lost it.
-	h.wantErr("Commit under a lease of a cancelled conversation", h.commit(now, update(cls[1]))[0], outreach.ErrLeaseLost)
-	_, err := h.s.ExtendLease(h.ctx, cls[1].Lease, at(time.Hour))
-	h.wantErr("ExtendLease of a cancelled conversation", err, outreach.ErrLeaseLost)
-	h.equal("status after the stale commit", h.conversation(convs[1].ID).Status, outreach.ConversationDone)
+	// The worker holding the active conversation's lease still records the
+	// outcome of the send it made, but cannot bring the conversation back.
+	late := set(update(cls[1]), outreach.ConversationActive, at(time.Hour))
+	sent := h.messages(convs[1].ID)[1]
+	sent.Status, sent.ProviderID, sent.SentAt = outreach.MessageSent, "SMlate", now
+	late.Messages = []outreach.Message{sent}
+	h.commitOK(now, late)
+	got := h.conversation(convs[1].ID)
+	h.equal("status after the late commit", got.Status, outreach.ConversationDone)
+	h.equal("outcome after the late commit", got.Outcome, outreach.OutcomeCancelled)
+	h.equal("late outcome recorded", h.messages(convs[1].ID)[1].ProviderID, "SMlate")
 	h.claimNone(at(2 * time.Hour))
 
 	// The pair of the conversation that was active is free again.

@@ -31,11 +31,12 @@ import (
 //     nothing and no error; lookups of one thing (Campaign, Conversation,
 //     Progress, SetCampaignStatus, FinishCampaignIfDone) return an error
 //     matching ErrNotFound.
-//   - Cancelling a campaign also revokes the leases of the conversations
-//     it ends: a Commit or ExtendLease under such a lease fails with
-//     ErrLeaseLost, so a worker that was midway cannot bring a cancelled
-//     conversation back to life. Messages already sending or unknown are
-//     left as they are (they may have reached the provider).
+//   - Cancelling a campaign keeps the leases of the conversations it ends:
+//     a worker midway can still Commit the outcomes of its sends, but a
+//     done conversation stays done (the update's Status, State, Outcome
+//     and NextAt are ignored), so a cancelled conversation cannot come
+//     back to life. Messages already sending or unknown are left as they
+//     are until then (they may have reached the provider).
 //   - A lease is held while now < Expires. Commit and ExtendLease check
 //     the token only: a lease that expired but was not claimed again is
 //     still held (ExtendLease has no "now" to compare with). Release
