@@ -143,6 +143,39 @@ func Preview(f *Flow, rec Recipient) ([]string, error) {
 	return out, nil
 }
 
+// RecipientPreview is what one recipient of a campaign would receive first.
+type RecipientPreview struct {
+	Recipient Recipient
+	// Zones are the time zones whose sending windows apply (empty: the
+	// campaign's default zone).
+	Zones []string
+	// Messages are the first messages, rendered, up to the first question.
+	Messages []string
+}
+
+// PreviewCampaign renders what the first n recipients of a campaign (a
+// draft, typically, before it is started) would receive first, without
+// sending anything.
+func (r *Runner) PreviewCampaign(ctx context.Context, id int64, n int) ([]RecipientPreview, error) {
+	c, err := r.campaign(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	convs, err := r.store.Conversations(ctx, id, 0, n)
+	if err != nil {
+		return nil, fmt.Errorf("outreach: preview campaign %d: %w", id, err)
+	}
+	out := make([]RecipientPreview, 0, len(convs))
+	for _, cv := range convs {
+		msgs, err := Preview(c.Flow, cv.Recipient)
+		if err != nil {
+			return nil, fmt.Errorf("outreach: preview campaign %d: %w", id, err)
+		}
+		out = append(out, RecipientPreview{Recipient: cv.Recipient, Zones: cv.Zones, Messages: msgs})
+	}
+	return out, nil
+}
+
 // Keyword is a carrier-standard SMS keyword.
 type Keyword int
 

@@ -128,6 +128,34 @@ func TestRunnerConversation(t *testing.T) {
 	r.assertOnce()
 }
 
+func TestPreviewCampaign(t *testing.T) {
+	r := newRig(t, noon, outreach.RunnerOptions{})
+	recs := []outreach.Recipient{
+		{ID: "a", FirstName: "Ana", Phone: "+12085550123"},
+		{ID: "b", FirstName: "Bo", Phone: "+14406443709", TimeZone: "America/Chicago"},
+	}
+	c, _, err := r.runner.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "draft", Flow: loopFlow()}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.runner.PreviewCampaign(r.ctx, c.ID, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[1].Messages[0] != "Hi Bo" || len(got[0].Messages) != 2 {
+		t.Fatalf("preview %+v", got)
+	}
+	if z := got[0].Zones; len(z) != 2 { // area code 208 spans two zones
+		t.Errorf("zones of a 208 number: %v, want two", z)
+	}
+	if z := got[1].Zones; len(z) != 1 || z[0] != "America/Chicago" {
+		t.Errorf("zones with a timezone column: %v", z)
+	}
+	if len(r.net.Messages()) != 0 {
+		t.Fatal("preview sent messages")
+	}
+}
+
 func TestRunnerQuietHoursDefer(t *testing.T) {
 	ny, _ := time.LoadLocation("America/New_York")
 	late := time.Date(2026, 3, 2, 20, 59, 30, 0, ny)
