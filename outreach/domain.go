@@ -159,6 +159,45 @@ func (s MessageStatus) Pending() bool {
 	return s == MessageQueued || s == MessageSending || s == MessageUnknown
 }
 
+// EndedStatus is the status a store gives a message of a conversation
+// that is done when an update would leave it queued or sending: a
+// conversation that ended (a cancelled campaign's, say) sends nothing more.
+func EndedStatus(s MessageStatus) MessageStatus {
+	if s == MessageQueued || s == MessageSending || s == "" {
+		return MessageCancelled
+	}
+	return s
+}
+
+// DeliveryRank orders a provider's delivery statuses: a status callback
+// that arrives late (providers send them out of order) must not move a
+// message back, so stores keep a new status only when its rank is at least
+// the stored one's. Unknown statuses rank with "sent".
+func DeliveryRank(status string) int {
+	switch status {
+	case "":
+		return 0
+	case "accepted", "scheduled", "queued":
+		return 1
+	case "sending":
+		return 2
+	case "delivered", "undelivered", "failed", "read", "canceled":
+		return 4
+	}
+	return 3 // sent, and anything new
+}
+
+// DeliveryStatusesUpTo returns the statuses ranked at most rank, "" included.
+func DeliveryStatusesUpTo(rank int) []string {
+	var out []string
+	for _, s := range []string{"", "accepted", "scheduled", "queued", "sending", "sent", "delivered", "undelivered", "failed", "read", "canceled"} {
+		if DeliveryRank(s) <= rank {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Message is one SMS, outbound or inbound.
 type Message struct {
 	ID             int64     `json:"id"`

@@ -344,6 +344,9 @@ func (r *Runner) sendAll(ctx, sendCtx context.Context, sending []*work) error {
 	var done []*work
 	every := min(checkEvery, r.opts.Lease/4)
 	last := r.opts.Clock.Now()
+	// A campaign paused or cancelled by another process between the claim
+	// and the intents: its intents were stored cancelled; send nothing.
+	r.stopIfCampaignStopped(sendCtx, sending)
 	for i, w := range sending {
 		if now := r.opts.Clock.Now(); now.Sub(last) >= every {
 			if err := r.commitOutcomes(sendCtx, done); err != nil {
@@ -413,25 +416,42 @@ func (r *Runner) commitOutcomes(ctx context.Context, items []*work) error {
 	return nil
 }
 
+// stopIfCampaignStopped reverts the intents of conversations whose
+// campaign is no longer running, and reports which campaigns stopped.
+func (r *Runner) stopIfCampaignStopped(ctx context.Context, rest []*work) map[int64]bool {
+	stopped := map[int64]bool{}
+	seen := map[int64]bool{}
+	for _, w := range rest {
+		id := w.conv.CampaignID
+		if !seen[id] {
+			seen[id] = true
+			if c, err := r.store.Campaign(ctx, id); err == nil && c.Status != CampaignRunning {
+				stopped[id] = true
+			}
+		}
+		if stopped[id] {
+			for _, m := range w.sends {
+				if m.Status == MessageSending {
+					revert(m)
+				}
+			}
+		}
+	}
+	return stopped
+}
+
 // recheck extends the leases of conversations still to send and drops
 // those whose number opted out or whose campaign stopped since the claim.
 func (r *Runner) recheck(ctx context.Context, rest []*work, now time.Time) {
 	phones := make([]string, 0, len(rest))
-	camps := map[int64]bool{}
 	for _, w := range rest {
 		phones = append(phones, w.conv.Recipient.Phone)
-		camps[w.conv.CampaignID] = true
 	}
 	opted, err := r.store.OptedOut(ctx, phones)
 	if err != nil {
 		r.log.Warn("outreach: opt-out lookup failed", "err", err)
 	}
-	stopped := map[int64]bool{}
-	for id := range camps {
-		if c, err := r.store.Campaign(ctx, id); err == nil && c.Status != CampaignRunning {
-			stopped[id] = true
-		}
-	}
+	stopped := r.stopIfCampaignStopped(ctx, rest)
 	for _, w := range rest {
 		l, err := r.store.ExtendLease(ctx, w.claim.Lease, now.Add(r.opts.Lease))
 		if err != nil {
@@ -442,11 +462,6 @@ func (r *Runner) recheck(ctx context.Context, rest []*work, now time.Time) {
 		}
 		w.claim.Lease = l
 		if stopped[w.conv.CampaignID] {
-			for _, m := range w.sends {
-				if m.Status == MessageSending {
-					revert(m)
-				}
-			}
 			continue
 		}
 		if opted[w.conv.Recipient.Phone] {

@@ -34,7 +34,8 @@ type Store interface {
 	// cancels their queued messages. Leases are kept: a worker midway can
 	// still Commit the outcomes of sends it made, but a conversation that
 	// is done stays done (Commit ignores the update's Status, State,
-	// Outcome and NextAt for it).
+	// Outcome and NextAt for it, and stores as cancelled any message the
+	// update would leave queued or sending: see [EndedStatus]).
 	SetCampaignStatus(ctx context.Context, id int64, to CampaignStatus, now time.Time) error
 	// FinishCampaignIfDone marks a running campaign done when it has no
 	// unfinished conversation, and reports whether it did.
@@ -69,7 +70,8 @@ type Store interface {
 	// unmatched message is stored with ConversationID 0, never lost.
 	RecordInbound(ctx context.Context, m Message, event EventKind) (stored Message, isNew bool, err error)
 	// UpdateDelivery records a provider's delivery status for the outbound
-	// message with that ProviderID. A status of "undelivered" or "failed"
+	// message with that ProviderID, unless the stored status ranks higher
+	// ([DeliveryRank]: callbacks arrive out of order). A status of "undelivered" or "failed"
 	// adds an EventDeliveryFailed inbox event to its conversation (once).
 	// It returns ErrNotFound when no message has that ProviderID.
 	UpdateDelivery(ctx context.Context, providerID, status, errorCode string, at time.Time) (Message, error)

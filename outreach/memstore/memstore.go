@@ -608,12 +608,18 @@ func (s *Store) apply(now time.Time, u outreach.Update) error {
 		if m.To == "" {
 			m.To = conv.c.Recipient.Phone
 		}
+		if c.Status == outreach.ConversationDone {
+			m.Status = outreach.EndedStatus(m.Status)
+		}
 		m.CreatedAt = now
 		u.Enqueue[j].ID = s.addMessage(normMessage(m)).ID
 	}
 	for _, m := range u.Messages {
 		old := s.messages[m.ID]
 		old.Status = m.Status
+		if c.Status == outreach.ConversationDone {
+			old.Status = outreach.EndedStatus(m.Status)
+		}
 		old.ProviderID = m.ProviderID
 		old.Error = m.Error
 		old.Tries = m.Tries
@@ -722,6 +728,9 @@ func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCod
 		return outreach.Message{}, fmt.Errorf("memstore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
 	}
 	m := s.messages[id]
+	if outreach.DeliveryRank(status) < outreach.DeliveryRank(m.DeliveryStatus) {
+		return *m, nil // a late callback: the stored status is further along
+	}
 	m.DeliveryStatus = status
 	if errorCode != "" {
 		m.Error = errorCode

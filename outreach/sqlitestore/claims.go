@@ -253,9 +253,10 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 		campaignID              int64
 		patient, phone, fromNum string
 		inbox                   int
+		status                  outreach.ConversationStatus
 	)
 	err = c.stmt(c.st.commitConv).QueryRowContext(c.ctx, conv.Status, state, conv.Outcome, nanos(conv.NextAt),
-		nanos(c.now), u.Release, id, u.Lease.Token).Scan(&campaignID, &patient, &phone, &fromNum, &inbox)
+		nanos(c.now), u.Release, id, u.Lease.Token).Scan(&campaignID, &patient, &phone, &fromNum, &inbox, &status)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d: %w", id, outreach.ErrLeaseLost)}
@@ -287,6 +288,9 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 		if m.To == "" {
 			m.To = phone
 		}
+		if status == outreach.ConversationDone {
+			st = outreach.EndedStatus(st)
+		}
 		var mid int64
 		err := c.stmt(c.st.insertMessage).QueryRowContext(c.ctx, id, campaignID, outreach.Outbound,
 			m.Key.Conversation, m.Key.Step, m.Key.Attempt, m.From, m.To, m.Body, st, m.ProviderID,
@@ -301,6 +305,9 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 		ids = append(ids, mid)
 	}
 	for _, m := range u.Messages {
+		if status == outreach.ConversationDone {
+			m.Status = outreach.EndedStatus(m.Status)
+		}
 		res, err := c.exec(c.st.updateMessage, m.Status, m.ProviderID, m.Error, m.Tries,
 			nanos(m.SendAfter), nanos(m.IntentAt), nanos(m.SentAt), m.ID, id)
 		if err != nil {

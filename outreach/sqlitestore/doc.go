@@ -55,8 +55,8 @@
 //
 // # Representation
 //
-// Times are stored as INTEGER Unix nanoseconds in UTC (0 is the zero
-// time, so times must lie between the years 1678 and 2262) and come back
-// in UTC. A campaign's flow, a conversation's engine
+// Times are stored as INTEGER nanoseconds since 1900-01-01 UTC (0 is the
+// zero time, so times must lie between 1900-01-02 and the year 2191) and
+// come back in UTC. A campaign's flow, a conversation's engine
 // state, a recipient's attributes and zones are stored as JSON text.
 package sqlitestore

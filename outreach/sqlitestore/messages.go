@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -72,14 +73,18 @@ func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCod
 		return outreach.Message{}, wrap("update delivery", err)
 	}
 	defer tx.Rollback()
-	m, err := scanMessage(tx.StmtContext(ctx, s.st.updateDelivery).QueryRowContext(ctx, status, errorCode, providerID))
+	replaceable, err := json.Marshal(outreach.DeliveryStatusesUpTo(outreach.DeliveryRank(status)))
+	if err != nil {
+		return outreach.Message{}, wrap("update delivery", err)
+	}
+	m, err := scanMessage(tx.StmtContext(ctx, s.st.updateDelivery).QueryRowContext(ctx, status, errorCode, providerID, string(replaceable)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return outreach.Message{}, fmt.Errorf("sqlitestore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
 	}
 	if err != nil {
 		return outreach.Message{}, wrap("update delivery", err)
 	}
-	if (status == "undelivered" || status == "failed") && m.ConversationID != 0 {
+	if (status == "undelivered" || status == "failed") && m.DeliveryStatus == status && m.ConversationID != 0 {
 		res, err := tx.StmtContext(ctx, s.st.insertFailure).ExecContext(ctx, m.ConversationID, m.ID,
 			m.Key.Conversation, m.Key.Step, m.Key.Attempt, errorCode, nanos(at))
 		if err != nil {

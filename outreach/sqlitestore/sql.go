@@ -139,7 +139,7 @@ func (s *stmts) queries() []prepared {
 				lease_token = CASE WHEN ?6 THEN '' ELSE lease_token END,
 				lease_until = CASE WHEN ?6 THEN 0 ELSE lease_until END
 			WHERE id = ?7 AND lease_token = ?8
-			RETURNING campaign_id, patient_id, phone, from_number, inbox`},
+			RETURNING campaign_id, patient_id, phone, from_number, inbox, status`},
 		{&s.processEvent, `UPDATE inbox SET processed_at = ?1
 			WHERE id = ?2 AND conversation_id = ?3 AND processed_at IS NULL`},
 		// ?1 now, ?2 id.
@@ -168,7 +168,10 @@ func (s *stmts) queries() []prepared {
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
 		{&s.bumpInbox, `UPDATE conversations SET inbox = inbox + 1 WHERE id = ?`},
 		// ?1 delivery status, ?2 error code, ?3 provider id.
-		{&s.updateDelivery, `UPDATE messages SET delivery_status = ?1, error = CASE WHEN ?2 != '' THEN ?2 ELSE error END
+		// ?4: the statuses the new one may replace (see DeliveryRank).
+		{&s.updateDelivery, `UPDATE messages SET
+				error = CASE WHEN ?2 != '' AND delivery_status IN (SELECT value FROM json_each(?4)) THEN ?2 ELSE error END,
+				delivery_status = CASE WHEN delivery_status IN (SELECT value FROM json_each(?4)) THEN ?1 ELSE delivery_status END
 			WHERE id = (SELECT id FROM messages
 				WHERE provider_id = ?3 AND direction = 'outbound' AND provider_id != '' ORDER BY id LIMIT 1)
 			RETURNING ` + msgCols},
@@ -199,12 +202,18 @@ func (s *stmts) close() error {
 	return errors.Join(errs...)
 }
 
-// nanos stores t as Unix nanoseconds; the zero time is 0.
+// epoch is the origin of stored times. Times are stored as nanoseconds
+// since 1900-01-01 UTC, so that every time of the supported range
+// (1900-01-02 to 2191) is positive: 0 stands for the zero time ("none"),
+// and 1 in the due column for "at once".
+var epoch = time.Date(1900, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+
+// nanos stores t as nanoseconds since 1900; the zero time is 0.
 func nanos(t time.Time) int64 {
 	if t.IsZero() {
 		return 0
 	}
-	return t.UnixNano()
+	return t.UnixNano() - epoch
 }
 
 // fromNanos is the inverse of nanos, in UTC.
@@ -212,7 +221,7 @@ func fromNanos(n int64) time.Time {
 	if n == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, n).UTC()
+	return time.Unix(0, n+epoch).UTC()
 }
 
 // orNow returns t, or the current time when t is zero.

@@ -72,6 +72,10 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		fn   func(h *harness)
 	}{
 		{"CreateCampaign", testCreateCampaign},
+		{"CancelRefusesNewIntents", testCancelRefusesNewIntents},
+		{"RunnerSendsNothingAfterCancel", testRunnerAfterCancel},
+		{"EpochTimes", testEpochTimes},
+		{"DeliveryOutOfOrder", testDeliveryOutOfOrder},
 		{"CreateCampaignSkipsDuplicates", testCreateCampaignDuplicates},
 		{"CreateCampaignIsAtomic", testCreateCampaignAtomic},
 		{"NotFound", testNotFound},
