@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/gocarina/gocsv"
@@ -164,8 +165,10 @@ func NewRecipientReader(r io.Reader, opts Options) (*RecipientReader, error) {
 
 	cr := csv.NewReader(br)
 	cr.Comma = comma
-	cr.TrimLeadingSpace = true // lets `a, "b, c"` read as two cells
-	cr.ReuseRecord = true      // gocsv copies what it keeps
+	// Lets `a, "b, c"` read as two cells; off for a white-space delimiter,
+	// whose empty cells it would swallow.
+	cr.TrimLeadingSpace = !unicode.IsSpace(comma)
+	cr.ReuseRecord = true // gocsv copies what it keeps
 	// FieldsPerRecord stays 0: encoding/csv takes the header's cell count
 	// and reports any other count as csv.ErrFieldCount on that row.
 
@@ -219,7 +222,7 @@ func NewRecipientReader(r io.Reader, opts Options) (*RecipientReader, error) {
 // rr.unnamed).
 func (rr *RecipientReader) header(cells []string) ([]string, error) {
 	keys := make([]string, len(cells))
-	seen := make(map[string]bool, len(cells))
+	seen := make(map[string]int, len(cells))
 	var dups []string
 	for i, h := range cells {
 		if !utf8.ValidString(h) {
@@ -237,25 +240,38 @@ func (rr *RecipientReader) header(cells []string) ([]string, error) {
 			key = fmt.Sprintf("column_%d", i+1)
 			rr.unnamed = append(rr.unnamed, unnamedColumn{key: key, pos: i + 1})
 		default:
+			// "Clinic Name" is read as {{data.clinic_name}}.
+			key = strings.Join(strings.Fields(key), "_")
 			rr.extras = append(rr.extras, key)
 		}
-		if seen[key] && !slices.Contains(dups, key) {
-			dups = append(dups, key)
+		if first, ok := seen[key]; ok {
+			// Our own column names by name; any other by position, never
+			// by its text: a file saved without its header has patient
+			// data where the names should be.
+			name := fmt.Sprintf("columns %d and %d", first, i+1)
+			if known {
+				name = key
+			}
+			if !slices.Contains(dups, name) {
+				dups = append(dups, name)
+			}
+		} else {
+			seen[key] = i + 1
 		}
-		seen[key] = true
 		keys[i] = key
 	}
-	if dups != nil {
-		return nil, &HeaderError{Columns: dups, Err: ErrDuplicateColumn}
-	}
+	// Missing columns first: a file saved without its header is told so.
 	var missing []string
 	for _, c := range required {
-		if !seen[c] {
+		if seen[c] == 0 {
 			missing = append(missing, c)
 		}
 	}
 	if missing != nil {
 		return nil, &HeaderError{Columns: missing, Err: ErrMissingColumn}
+	}
+	if dups != nil {
+		return nil, &HeaderError{Columns: dups, Err: ErrDuplicateColumn}
 	}
 	return keys, nil
 }
@@ -553,27 +569,49 @@ func sniff(br *bufio.Reader, comma rune) (rune, error) {
 	}
 	commas, semicolons := 0, 0
 	quoted := false
-	for _, c := range head {
-		switch {
-		case c == '"':
+	end := len(head)
+	for i, c := range head {
+		if c == '"' {
 			quoted = !quoted
-		case quoted:
-		case c == ',':
+		}
+		if quoted {
+			continue
+		}
+		if c == ',' {
 			commas++
-		case c == ';':
+		} else if c == ';' {
 			semicolons++
-		case c == '\n' && commas+semicolons > 0:
-			return pick(commas, semicolons), nil
+		} else if c == '\n' && commas+semicolons > 0 {
+			end = i
+			break
 		}
 	}
-	return pick(commas, semicolons), nil
+	// The delimiter that splits out the required columns wins (Excel in a
+	// ';' locale leaves "street, city" unquoted); else the more frequent.
+	line := string(head[:end])
+	byComma, bySemicolon := hasRequired(line, ','), hasRequired(line, ';')
+	switch {
+	case bySemicolon && !byComma:
+		return ';', nil
+	case byComma && !bySemicolon:
+		return ',', nil
+	case semicolons > commas:
+		return ';', nil
+	}
+	return ',', nil
 }
 
-func pick(commas, semicolons int) rune {
-	if semicolons > commas {
-		return ';'
+// hasRequired reports whether splitting the header line at comma yields
+// the three required columns.
+func hasRequired(line string, comma rune) bool {
+	found := map[string]bool{}
+	for _, cell := range strings.Split(line, string(comma)) {
+		key := strings.Join(strings.Fields(strings.ToLower(strings.Trim(strings.Map(dropZeroWidth, cell), " \t\r\""))), "_")
+		if a, ok := aliases[key]; ok {
+			found[a] = true
+		}
 	}
-	return ','
+	return found[ColumnID] && found[ColumnFirstName] && found[ColumnPhone]
 }
 
 // dropZeroWidth removes the zero-width characters spreadsheets leave in

@@ -235,7 +235,7 @@ func TestRecipientReader(t *testing.T) {
 			name: "extra columns become attributes",
 			in:   "patient_id,patient_first_name,patient_phone, Clinic Name ,Visit\nA1,Maya,4406443709, Westlake ,\n",
 			want: []want{{line: 2, rcpt: outreach.Recipient{ID: "A1", FirstName: "Maya", Phone: "+14406443709",
-				Attrs: map[string]string{"clinic name": "Westlake", "visit": ""}}}},
+				Attrs: map[string]string{"clinic_name": "Westlake", "visit": ""}}}},
 		},
 		{
 			name: "unnamed columns: empty is ignored, a value is a warning",

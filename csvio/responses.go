@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"encoding/csv"
 	"io"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/patient-outreach/sms/outreach"
 )
@@ -124,12 +126,20 @@ func (rw *ResponseWriter) writeHeader() error {
 // read it as a number (losing the '+') or a formula. Negative numbers get
 // the quote too.
 func Neutralize(s string) string {
-	if s == "" {
+	// Spreadsheets may skip leading spaces, NULs and invisible characters
+	// before reading a formula.
+	t := strings.TrimLeftFunc(s, func(r rune) bool {
+		return r == 0 || r == ' ' || r == '\u00a0' || r == '\u200b' || r == '\ufeff' || r == '\u3000'
+	})
+	if t == "" {
 		return s
 	}
-	switch s[0] {
-	case '=', '+', '-', '@', '\t', '\r':
+	switch t[0] {
+	case '=', '+', '-', '@', '\t', '\r', '\n':
 		return "'" + s
+	}
+	if r, _ := utf8.DecodeRuneInString(t); r == '＝' || r == '＋' || r == '－' || r == '＠' {
+		return "'" + s // full-width forms, which some locales read as formulas
 	}
 	return s
 }

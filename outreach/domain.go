@@ -16,8 +16,9 @@ type Recipient struct {
 	// TimeZone is an optional IANA zone name (the CSV's timezone column).
 	// When empty, the zone comes from the phone number.
 	TimeZone string `json:"time_zone,omitempty"`
-	// Attrs holds the extra CSV columns, keyed by their header as written
-	// lower-cased; templates read them as {{data.column}}.
+	// Attrs holds the extra CSV columns, keyed by their header lower-cased
+	// with inner spaces as underscores ("Clinic Name" is clinic_name);
+	// templates read them as {{data.clinic_name}}.
 	Attrs map[string]string `json:"attrs,omitempty"`
 }
 

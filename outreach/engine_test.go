@@ -187,7 +187,7 @@ func TestValidate(t *testing.T) {
 		{"duplicate id", func(f *outreach.Flow) { f.Steps[5].ID = "low" }, []string{"low: id: another step"}},
 		{"route to a value that is no choice", func(f *outreach.Flow) { f.Steps[1].Routes[0].When.Equals = "maybe" }, []string{`"maybe" is not one of`}},
 		{"unknown kind", func(f *outreach.Flow) { f.Steps[4].Kind = "wait" }, []string{`low: kind: unknown kind "wait"`}},
-		{"end step with a failure path", func(f *outreach.Flow) { f.Steps[4].OnFailure = "bye" }, []string{"low: next: an end step goes nowhere"}},
+		{"end step with a failure path", func(f *outreach.Flow) { f.Steps[4].OnFailure = "bye" }, []string{"low: on_failure: not a field of end steps"}},
 		{"re-ask too long", func(f *outreach.Flow) {
 			f.Steps[1].Body = strings.Repeat("q", 900)
 			f.Steps[1].Hint = strings.Repeat("h", 900)

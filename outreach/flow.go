@@ -68,10 +68,11 @@ type Step struct {
 	// OnTimeout is where to go when no reply came in time (ask); empty ends
 	// with outcome "timeout".
 	OnTimeout string `json:"on_timeout,omitempty"`
-	// OnFailure is where to go when a message of this step could not be
-	// delivered (send, ask); empty ends with "delivery_failed". A failure
-	// reported after the conversation ended changes nothing but the
-	// message's delivery status.
+	// OnFailure is where to go when the question could not be delivered
+	// (ask); empty ends with "delivery_failed". A send step's message that
+	// cannot be delivered ends the conversation. A failure reported after
+	// the conversation ended changes nothing but the message's delivery
+	// status.
 	OnFailure string `json:"on_failure,omitempty"`
 
 	// Outcome is the conversation's outcome (end), e.g. "eligible".
@@ -151,6 +152,9 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads a Go duration string ("90s", "6m", "1h30m").
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil // as encoding/json does for other types
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("duration must be a string such as \"6m\": %w", err)

@@ -3,6 +3,7 @@ package outreach
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"unicode/utf8"
 )
@@ -102,9 +103,16 @@ func (v *validator) run() {
 	for i := range f.Steps {
 		v.step(&f.Steps[i])
 	}
+	if len(f.Steps) > MaxSteps {
+		v.add("", "steps", "the flow has %d steps; the limit is %d", len(f.Steps), MaxSteps)
+	}
 	v.reachability()
 	v.loops()
+	v.answeredBeforeUse()
 }
+
+// MaxSteps is the most steps a flow may have.
+const MaxSteps = 500
 
 func validID(s string) bool {
 	if s == "" {
@@ -154,17 +162,60 @@ func (v *validator) variable(st *Step, field, name string) {
 			v.add(st.ID, field, "variable %q names no ask step", name)
 		}
 	}
+	switch strings.ToLower(name) {
+	case "data.patient_id", "data.patient_first_name", "data.patient_first", "data.patient_phone":
+		v.add(st.ID, field, "variable %q is not an extra column: use recipient.id, recipient.first_name or recipient.phone", name)
+	case "data.timezone":
+		v.add(st.ID, field, "variable %q is not an extra column: the time zone is not available to templates", name)
+	}
+}
+
+// fields lists the fields a step of each kind may set, besides id and kind.
+var fields = map[StepKind]string{
+	StepSend:   "body next",
+	StepAsk:    "body next answer routes hint max_reasks no_answer timeout on_timeout on_failure",
+	StepBranch: "next routes var",
+	StepEnd:    "body outcome",
+}
+
+// setFields returns the names of the fields st sets.
+func setFields(st *Step) []string {
+	var set []string
+	add := func(name string, ok bool) {
+		if ok {
+			set = append(set, name)
+		}
+	}
+	add("body", st.Body != "")
+	add("next", st.Next != "")
+	add("answer", st.Answer != nil)
+	add("routes", len(st.Routes) > 0)
+	add("var", st.Var != "")
+	add("hint", st.Hint != "")
+	add("max_reasks", st.MaxReasks != nil)
+	add("no_answer", st.NoAnswer != "")
+	add("timeout", st.Timeout != 0)
+	add("on_timeout", st.OnTimeout != "")
+	add("on_failure", st.OnFailure != "")
+	add("outcome", st.Outcome != "")
+	return set
 }
 
 func (v *validator) step(st *Step) {
 	if st.ID == "" {
 		return
 	}
+	if allowed, ok := fields[st.Kind]; ok {
+		for _, f := range setFields(st) {
+			if !strings.Contains(" "+allowed+" ", " "+f+" ") {
+				v.add(st.ID, f, "not a field of %s steps (they take: %s)", st.Kind, strings.ReplaceAll(allowed, " ", ", "))
+			}
+		}
+	}
 	switch st.Kind {
 	case StepSend:
 		v.body(st, "body", st.Body, true)
 		v.target(st, "next", st.Next)
-		v.target(st, "on_failure", st.OnFailure)
 	case StepAsk:
 		v.body(st, "body", st.Body, true)
 		v.body(st, "hint", st.Hint, false)
@@ -197,17 +248,15 @@ func (v *validator) step(st *Step) {
 			v.add(st.ID, "routes", "a branch step needs at least one route")
 		}
 		v.target(st, "next", st.Next)
-		v.routes(st, nil)
+		var spec *AnswerSpec
+		if q, ok := strings.CutPrefix(st.Var, "answers."); ok && v.ids[q] != nil {
+			spec = v.ids[q].Answer
+		}
+		v.routes(st, spec)
 	case StepEnd:
 		v.body(st, "body", st.Body, false)
-		if st.Next != "" || len(st.Routes) > 0 || st.OnFailure != "" {
-			v.add(st.ID, "next", "an end step goes nowhere: it has no next, routes or on_failure")
-		}
 	default:
 		v.add(st.ID, "kind", "unknown kind %q: use send, ask, branch or end", st.Kind)
-	}
-	if st.Kind == StepSend && len(st.Routes) > 0 {
-		v.add(st.ID, "routes", "only ask and branch steps have routes")
 	}
 }
 
@@ -229,6 +278,10 @@ func (v *validator) answer(st *Step) {
 			}
 			for _, w := range append([]string{c.Value}, c.Synonyms...) {
 				n := normalizeWords(w)
+				if n == "" {
+					v.add(st.ID, "answer", "the synonym %q has no letter or digit: no reply can match it", w)
+					continue
+				}
 				if prev, ok := seen[n]; ok && prev != c.Value {
 					v.add(st.ID, "answer", "%q stands for both %q and %q", w, prev, c.Value)
 				}
@@ -298,13 +351,103 @@ func hasChoice(a *AnswerSpec, v string) bool {
 	return false
 }
 
-// edges returns the steps st can go to.
+// edges returns the steps st can go to, by the fields its kind uses.
 func edges(st *Step) []string {
-	out := []string{st.Next, st.NoAnswer, st.OnTimeout, st.OnFailure}
+	switch st.Kind {
+	case StepSend:
+		return []string{st.Next}
+	case StepBranch:
+		return answeredEdges(st)
+	case StepAsk:
+		return append(answeredEdges(st), st.NoAnswer, st.OnTimeout, st.OnFailure)
+	}
+	return nil
+}
+
+// answeredEdges returns the steps st goes to by its Next and Routes: for
+// an ask step, the ones taken once it was answered.
+func answeredEdges(st *Step) []string {
+	out := []string{st.Next}
 	for _, rt := range st.Routes {
 		out = append(out, rt.Next)
 	}
 	return out
+}
+
+// answeredBeforeUse reports templates and branches that use answers.X at a
+// step some path reaches before X is answered: a forward analysis of the
+// answers surely known at each step.
+func (v *validator) answeredBeforeUse() {
+	start := v.f.StartStep()
+	if v.ids[start] == nil {
+		return
+	}
+	// known[s] is nil for "not reached yet", else the set surely answered.
+	known := map[string]map[string]bool{start: {}}
+	queue := []string{start}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		st := v.ids[id]
+		flow := func(next string, in map[string]bool) {
+			if v.ids[next] == nil {
+				return
+			}
+			old, seen := known[next]
+			if !seen {
+				known[next] = maps.Clone(in)
+				queue = append(queue, next)
+				return
+			}
+			changed := false
+			for q := range old {
+				if !in[q] {
+					delete(old, q)
+					changed = true
+				}
+			}
+			if changed {
+				queue = append(queue, next)
+			}
+		}
+		in := known[id]
+		if st.Kind == StepAsk {
+			after := maps.Clone(in)
+			after[st.ID] = true
+			for _, n := range answeredEdges(st) {
+				flow(n, after)
+			}
+			for _, n := range []string{st.NoAnswer, st.OnTimeout, st.OnFailure} {
+				flow(n, in)
+			}
+			continue
+		}
+		for _, n := range edges(st) {
+			flow(n, in)
+		}
+	}
+	for i := range v.f.Steps {
+		st := &v.f.Steps[i]
+		in, reached := known[st.ID]
+		if !reached || v.ids[st.ID] != st {
+			continue
+		}
+		uses := map[string]string{}
+		for field, text := range map[string]string{"body": st.Body, "hint": st.Hint} {
+			vars, _ := TemplateVars(text)
+			for _, name := range vars {
+				uses[name] = field
+			}
+		}
+		if st.Kind == StepBranch && st.Var != "" {
+			uses[st.Var] = "var"
+		}
+		for name, field := range uses {
+			if q, ok := strings.CutPrefix(name, "answers."); ok && v.ids[q] != nil && v.ids[q].Kind == StepAsk && !in[q] {
+				v.add(st.ID, field, "%q is used where step %q may not have been answered yet", name, q)
+			}
+		}
+	}
 }
 
 func (v *validator) reachability() {
