@@ -425,8 +425,14 @@ func (r *Runner) stopIfCampaignStopped(ctx context.Context, rest []*work) map[in
 		id := w.conv.CampaignID
 		if !seen[id] {
 			seen[id] = true
-			if c, err := r.store.Campaign(ctx, id); err == nil && c.Status != CampaignRunning {
-				stopped[id] = true
+			if c, err := r.store.Campaign(ctx, id); err == nil {
+				stopped[id] = c.Status != CampaignRunning
+				if !stopped[id] {
+					// Resumed, perhaps by another process.
+					r.mu.Lock()
+					delete(r.stopped, id)
+					r.mu.Unlock()
+				}
 			}
 		}
 		if stopped[id] {

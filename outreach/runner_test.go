@@ -315,6 +315,32 @@ func TestRunnerOneTwoWayConversationPerPair(t *testing.T) {
 	}
 }
 
+// A campaign paused through one runner and resumed through another goes
+// on in the first.
+func TestRunnerResumedElsewhere(t *testing.T) {
+	r := newRig(t, noon, outreach.RunnerOptions{NoThrottle: true})
+	rec := r.phone("+14406443709", ana, simphone.Persona{Responder: simphone.Scripted("yes", "1"), Delay: time.Minute})
+	c := r.campaign(loopFlow(), rec)
+	if err := r.runner.PauseCampaign(r.ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	other := outreach.NewRunner(r.store, r.sender, outreach.RunnerOptions{From: sender, Clock: r.clock})
+	if err := other.ResumeCampaign(r.ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := r.runner.Tick(r.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > 5 {
+		t.Fatalf("Tick claimed %d times: a hot loop", n)
+	}
+	r.run(c)
+	if o := r.outcomes(c)["p1"]; o != "ok" {
+		t.Fatalf("outcome %q, want ok", o)
+	}
+}
+
 func TestHandleInboundIdempotent(t *testing.T) {
 	r := newRig(t, noon, outreach.RunnerOptions{NoThrottle: true})
 	rec := r.phone("+14406443709", ana, simphone.Persona{Silent: true})
