@@ -76,8 +76,8 @@ func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "outreach.db")
 	s := open(t, path)
 	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != 1 {
-		t.Fatalf("SchemaVersion = %d, %v; want 1", v, err)
+	if err != nil || v != 2 {
+		t.Fatalf("SchemaVersion = %d, %v; want 2", v, err)
 	}
 	c, _, err := s.CreateCampaign(ctx, outreach.Campaign{Name: "persist", From: "+15005550006", Status: outreach.CampaignRunning},
 		[]outreach.Conversation{{
@@ -106,8 +106,8 @@ func TestReopen(t *testing.T) {
 	for range 2 {
 		s = open(t, path)
 		v, err = s.SchemaVersion(ctx)
-		if err != nil || v != 1 {
-			t.Fatalf("SchemaVersion after reopening = %d, %v; want 1", v, err)
+		if err != nil || v != 2 {
+			t.Fatalf("SchemaVersion after reopening = %d, %v; want 2", v, err)
 		}
 		got, err := s.Campaign(ctx, c.ID)
 		if err != nil || !reflect.DeepEqual(got, c) {

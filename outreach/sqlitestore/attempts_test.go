@@ -1,0 +1,150 @@
+package sqlitestore_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach/sqlitestore"
+)
+
+var t0 = time.Date(2025, 3, 3, 15, 0, 0, 0, time.UTC)
+
+const day = 24 * time.Hour
+
+func TestLoginFailures(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "outreach.db"))
+	defer s.Close()
+
+	check := func(key string, wantN int, wantLast time.Time) {
+		t.Helper()
+		n, last, err := s.LoginFailures(ctx, key)
+		if err != nil || n != wantN || !last.Equal(wantLast) {
+			t.Fatalf("LoginFailures(%q) = %d, %v, %v; want %d, %v", key, n, last, err, wantN, wantLast)
+		}
+	}
+	record := func(key string, at time.Time, wantN int, wantPrev time.Time) {
+		t.Helper()
+		n, prev, err := s.RecordLoginFailure(ctx, key, at, day)
+		if err != nil || n != wantN || !prev.Equal(wantPrev) {
+			t.Fatalf("RecordLoginFailure(%q, %v) = %d, %v, %v; want %d, %v", key, at, n, prev, err, wantN, wantPrev)
+		}
+	}
+
+	check("a", 0, time.Time{})
+	record("a", t0, 1, time.Time{})
+	record("a", t0.Add(time.Minute), 2, t0)
+	// An earlier time (another instance's clock) counts but keeps the latest.
+	record("a", t0.Add(30*time.Second), 3, t0.Add(time.Minute))
+	check("a", 3, t0.Add(time.Minute))
+	record("b", t0, 1, time.Time{})
+	check("b", 1, t0)
+
+	if err := s.ResetLoginFailures(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	check("a", 0, time.Time{})
+	check("b", 1, t0)
+	if err := s.ResetLoginFailures(ctx, "unknown"); err != nil {
+		t.Fatalf("reset of an unknown key: %v", err)
+	}
+
+	// More than forget after the latest failure, the count starts again,
+	// and keys forgotten long ago are dropped.
+	record("a", t0.Add(time.Hour), 1, time.Time{})
+	record("a", t0.Add(time.Hour+day), 2, t0.Add(time.Hour))
+	record("a", t0.Add(time.Hour+2*day+time.Second), 1, time.Time{})
+	check("b", 0, time.Time{})
+
+	if _, _, err := s.RecordLoginFailure(ctx, "", t0, day); err == nil {
+		t.Error("RecordLoginFailure of an empty key succeeded")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := s.RecordLoginFailure(cctx, "a", t0, day); err == nil {
+		t.Error("RecordLoginFailure with a cancelled context succeeded")
+	}
+}
+
+// TestLoginFailuresConcurrent runs two stores on one file, as two
+// processes would: every failure gets a distinct count.
+func TestLoginFailuresConcurrent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "outreach.db")
+	s1 := open(t, path)
+	defer s1.Close()
+	s2 := open(t, path)
+	defer s2.Close()
+
+	const n = 40
+	counts := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		s := s1
+		if i%2 == 1 {
+			s = s2
+		}
+		wg.Go(func() {
+			c, _, err := s.RecordLoginFailure(ctx, "addr:192.0.2.1", t0, day)
+			if err != nil {
+				t.Error(err)
+			}
+			counts[i] = c
+		})
+	}
+	wg.Wait()
+	slices.Sort(counts)
+	for i, c := range counts {
+		if c != i+1 {
+			t.Fatalf("counts = %v; want 1..%d each once", counts, n)
+		}
+	}
+}
+
+// TestLoginFailuresPersist checks that counts survive reopening, and that
+// migration 2 is applied to a version-1 file once.
+func TestLoginFailuresPersist(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "outreach.db")
+	s := open(t, path)
+	if _, _, err := s.RecordLoginFailure(ctx, "k", t0, day); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = open(t, path)
+	if n, last, err := s.LoginFailures(ctx, "k"); err != nil || n != 1 || !last.Equal(t0) {
+		t.Fatalf("after reopening: %d, %v, %v; want 1, %v", n, last, err, t0)
+	}
+	s.Close()
+
+	// Turn the file back into schema version 1.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("DROP TABLE login_attempts; PRAGMA user_version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for i := range 2 { // the second open must apply nothing
+		s, err := sqlitestore.Open(ctx, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.SchemaVersion(ctx); err != nil || v != 2 {
+			t.Fatalf("SchemaVersion = %d, %v; want 2", v, err)
+		}
+		if n, _, err := s.LoginFailures(ctx, "k"); err != nil || n != i {
+			t.Fatalf("open %d after migration: %d, %v; want %d", i+1, n, err, i)
+		}
+		if _, _, err := s.RecordLoginFailure(ctx, "k", t0, day); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+}

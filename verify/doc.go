@@ -1,0 +1,71 @@
+// Package verify is the web app's administrator login: a password checked
+// against an argon2id hash, then a one-time code sent by SMS to the
+// administrator's phone, with limits on failed attempts. It does no HTTP:
+// the web app wraps it.
+//
+//	login, err := verify.New(verify.Config{
+//		Account:      "admin",
+//		PasswordHash: hash, // from verify.HashPassword, kept in the app's config
+//		Phone:        "+14155550100",
+//		Codes:        codes, // Twilio Verify; verify.LocalCodes in dev mode
+//		Attempts:     store, // e.g. a *sqlitestore.Store, shared and persistent
+//	})
+//	...
+//	ch, err := login.CheckPassword(ctx, account, clientIP, password)
+//	// keep ch.Token for the next form; the code is on its way
+//	err = login.CheckCode(ctx, account, clientIP, ch.Token, code)
+//	if err == nil {
+//		// logged in: start the session
+//	}
+//
+// # Outcomes
+//
+// Each failed step returns an error the web layer tells apart with
+// [errors.Is] and [errors.As]: [ErrWrongPassword] (which never says
+// whether the account name or the password was wrong), [ErrWrongCode],
+// [ErrExpired] (code or challenge expired or used: log in again),
+// [ErrLockedOut] as a [*LockedOutError] carrying when to retry, and
+// [*SenderError] when the code could not be sent or checked. No error
+// string holds the password, the code, the challenge or the phone number.
+//
+// # Attempt limits
+//
+// Failed attempts are counted per account and per client address
+// separately, in an [AttemptStore]: [MemoryAttempts] in-process, or a
+// store shared by every instance and kept across restarts
+// (sqlitestore.Store implements it). After [Config.MaxFailures] (5)
+// failures of either, it is locked out for [Config.LockoutBase] (1
+// minute); every further failure once the lockout lifts doubles it, up
+// to [Config.LockoutMax] (1 hour). A locked-out attempt is refused
+// without checking anything and is not counted.
+//
+// Every attempt, of either step, is counted as a failure before it is
+// checked, so concurrent attempts, from one instance or many, cannot make
+// more checks than the limit; a completed login (password and code)
+// clears the account's and the address's counts. So a wrong code counts
+// like a wrong password, and a right password counts until its code is
+// checked. The code step is exempt from a lockout that its own password
+// step started when nothing else failed since: otherwise the first login
+// after a lockout lifts could never finish. A count is forgotten
+// [Config.Forget] (24 hours) after its latest failure.
+//
+// # Codes
+//
+// A [CodeSender] has the shape of Twilio Verify, which generates, delivers
+// and checks the codes itself. [LocalCodes] is the dev-mode sender: it
+// generates 6-digit codes with crypto/rand, expiring after 10 minutes,
+// usable once, void after 5 checks, and hands each code to a Notify
+// function (the web app prints it to stderr, never to its logger).
+//
+// The Twilio Verify sender (find or create the Verify service by friendly
+// name, send with channel "sms", check with VerificationCheck, mapping
+// Twilio's 404 for a missing, approved, expired or canceled verification
+// to [ErrExpired]) is still to be written: it is tested against the fake
+// Twilio of outreach/twiliotest, which is being built separately.
+//
+// # Passwords
+//
+// [HashPassword] makes an argon2id hash in the PHC string format, with the
+// parameters and a random salt in it; [CheckPassword] checks a password
+// against it in constant time. Store only the hash.
+package verify

@@ -1,0 +1,83 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/verify"
+)
+
+func Example() {
+	ctx := context.Background()
+
+	// Once, when the administrator sets the password: keep only the hash.
+	hash, err := verify.HashPassword("correct horse battery staple")
+	if err != nil {
+		panic(err)
+	}
+
+	// Dev mode: codes are handed to the operator instead of sent by SMS.
+	// (The web app prints them to stderr; never to its logger.)
+	var lastCode string
+	login, err := verify.New(verify.Config{
+		Account:      "admin",
+		PasswordHash: hash,
+		Phone:        "+14155550100",
+		Codes:        &verify.LocalCodes{Notify: func(to, code string) { lastCode = code }},
+		Attempts:     verify.NewMemoryAttempts(),
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	// Step 1: the password.
+	_, err = login.CheckPassword(ctx, "admin", "192.0.2.10", "wrong password")
+	fmt.Println(errors.Is(err, verify.ErrWrongPassword))
+	ch, err := login.CheckPassword(ctx, "admin", "192.0.2.10", "correct horse battery staple")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("code sent to", ch.MaskedPhone)
+
+	// Step 2: the code, with the challenge from step 1.
+	err = login.CheckCode(ctx, "admin", "192.0.2.10", ch.Token, lastCode)
+	fmt.Println("logged in:", err == nil)
+	// A challenge works once.
+	err = login.CheckCode(ctx, "admin", "192.0.2.10", ch.Token, lastCode)
+	fmt.Println(errors.Is(err, verify.ErrExpired))
+	// Output:
+	// true
+	// code sent to •••0100
+	// logged in: true
+	// true
+}
+
+func ExampleLockedOutError() {
+	ctx := context.Background()
+	clock := outreach.NewManualClock(time.Date(2025, 3, 3, 15, 0, 0, 0, time.UTC))
+	login, err := verify.New(verify.Config{
+		Account:      "admin",
+		PasswordHash: cheapHash("correct horse battery staple"),
+		Phone:        "+14155550100",
+		Codes:        &verify.LocalCodes{Notify: func(to, code string) {}, Clock: clock},
+		Clock:        clock,
+	})
+	if err != nil {
+		panic(err)
+	}
+	for range 5 {
+		login.CheckPassword(ctx, "admin", "192.0.2.10", "guess")
+	}
+	_, err = login.CheckPassword(ctx, "admin", "192.0.2.10", "correct horse battery staple")
+	var locked *verify.LockedOutError
+	if errors.As(err, &locked) {
+		fmt.Println("retry after", locked.RetryAfter)
+	}
+	fmt.Println(err)
+	// Output:
+	// retry after 1m0s
+	// verify: too many failed attempts; try again in 1m0s
+}

@@ -1,0 +1,365 @@
+package verify
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// Defaults of [Config].
+const (
+	DefaultMaxFailures = 5
+	DefaultLockoutBase = time.Minute
+	DefaultLockoutMax  = time.Hour
+	DefaultForget      = 24 * time.Hour
+)
+
+// Config configures a [Login]. Account, PasswordHash, Phone and Codes are
+// required; the zero value of every other field gives its default.
+type Config struct {
+	// Account is the administrator's login name. It is compared exactly.
+	Account string
+	// PasswordHash is the administrator's password hash, from
+	// [HashPassword].
+	PasswordHash string
+	// Phone is the administrator's phone number (E.164), where codes go.
+	Phone string
+	// Codes sends and checks the one-time codes: Twilio Verify, or
+	// [LocalCodes] in dev mode.
+	Codes CodeSender
+	// Attempts keeps the failure counts. nil means a new
+	// [MemoryAttempts]; give a store shared by every instance (and kept
+	// across restarts) in production.
+	Attempts AttemptStore
+	// Clock is the time source; nil means the system clock.
+	Clock outreach.Clock
+	// MaxFailures is how many failed attempts an account, or a client
+	// address, may make before it is locked out. Default 5.
+	MaxFailures int
+	// LockoutBase is the first lockout's length; every further failure
+	// once locked out doubles it, up to LockoutMax. Defaults 1 minute
+	// and 1 hour.
+	LockoutBase, LockoutMax time.Duration
+	// Forget is how long after its latest failure a key's count is
+	// forgotten. It must exceed LockoutMax. Default 24 hours.
+	Forget time.Duration
+	// ChallengeTTL is how long a challenge (and so the code step) lasts.
+	// Default [CodeTTL], the life of a Twilio Verify code.
+	ChallengeTTL time.Duration
+}
+
+// Login checks the web app's administrator login in two steps: the
+// password ([Login.CheckPassword]), then a one-time code sent to the
+// administrator's phone ([Login.CheckCode]). It limits failed attempts per
+// account and per client address. It is safe for concurrent use; create it
+// with [New].
+//
+// Challenges live in the Login's memory: with several instances of the web
+// app, route both steps of a login to the same instance.
+type Login struct {
+	cfg   Config
+	hash  argonHash
+	clock outreach.Clock
+
+	mu         sync.Mutex
+	challenges map[[sha256.Size]byte]challenge
+}
+
+type challenge struct {
+	account string
+	expires time.Time
+	// counts are the failure counts of the password step's keys after it
+	// counted itself: see [Login.admit].
+	counts map[string]int
+}
+
+// Challenge is what a successful password step returns: the web app keeps
+// Token (in a cookie or a hidden form field) and passes it back with the
+// code. It works once, only for the account that got it, until Expires.
+type Challenge struct {
+	Token   string
+	Expires time.Time
+	// MaskedPhone is the last digits of the phone the code went to, for
+	// "we sent a code to •••1234".
+	MaskedPhone string
+}
+
+// New checks cfg and returns a Login.
+func New(cfg Config) (*Login, error) {
+	if cfg.Account == "" {
+		return nil, errors.New("verify: Config.Account is empty: set the administrator's login name")
+	}
+	if cfg.Phone == "" {
+		return nil, errors.New("verify: Config.Phone is empty: set the administrator's phone number")
+	}
+	if cfg.Codes == nil {
+		return nil, errors.New("verify: Config.Codes is nil: use Twilio Verify, or LocalCodes in dev mode")
+	}
+	h, err := parseHash(cfg.PasswordHash)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Attempts == nil {
+		cfg.Attempts = NewMemoryAttempts()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = outreach.SystemClock{}
+	}
+	setDefault(&cfg.MaxFailures, DefaultMaxFailures)
+	setDefault(&cfg.LockoutBase, DefaultLockoutBase)
+	setDefault(&cfg.LockoutMax, DefaultLockoutMax)
+	setDefault(&cfg.Forget, DefaultForget)
+	setDefault(&cfg.ChallengeTTL, CodeTTL)
+	switch {
+	case cfg.MaxFailures < 0, cfg.LockoutBase < 0, cfg.LockoutMax < 0, cfg.Forget < 0, cfg.ChallengeTTL < 0:
+		return nil, errors.New("verify: negative limit in Config")
+	case cfg.LockoutMax < cfg.LockoutBase:
+		return nil, fmt.Errorf("verify: Config.LockoutMax (%v) is shorter than LockoutBase (%v)", cfg.LockoutMax, cfg.LockoutBase)
+	case cfg.Forget <= cfg.LockoutMax:
+		return nil, fmt.Errorf("verify: Config.Forget (%v) must be longer than LockoutMax (%v)", cfg.Forget, cfg.LockoutMax)
+	}
+	return &Login{cfg: cfg, hash: h, clock: cfg.Clock, challenges: make(map[[sha256.Size]byte]challenge)}, nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// CheckPassword is the first step: it checks account and password and, if
+// they are right, sends a code to the administrator's phone and returns a
+// challenge for [Login.CheckCode]. clientAddr is the client's IP address
+// (a port is ignored; IPv6 addresses count per /64).
+//
+// Errors: [ErrWrongPassword] (wrong account name or password),
+// [*LockedOutError], [*SenderError] (the code could not be sent), or
+// another error for a failure of the attempt store or of ctx. Every call
+// counts as a failed attempt of the account and of the address until a
+// login completes; a locked-out call does not check the password.
+func (l *Login) CheckPassword(ctx context.Context, account, clientAddr, password string) (Challenge, error) {
+	if err := ctx.Err(); err != nil {
+		return Challenge{}, err
+	}
+	now := l.clock.Now()
+	counts, err := l.admit(ctx, now, nil, accountKey(account), addrKey(clientAddr))
+	if err != nil {
+		return Challenge{}, err
+	}
+	// Hash whatever the account name, so that timing does not tell a
+	// wrong name from a wrong password.
+	okPass := l.hash.matches(password)
+	okAccount := subtle.ConstantTimeCompare([]byte(account), []byte(l.cfg.Account)) == 1
+	if !okPass || !okAccount {
+		return Challenge{}, ErrWrongPassword
+	}
+	if err := l.cfg.Codes.SendCode(ctx, l.cfg.Phone); err != nil {
+		return Challenge{}, &SenderError{Op: "send", Err: err}
+	}
+	token := rand.Text() // 128 random bits
+	ch := Challenge{Token: token, Expires: now.Add(l.cfg.ChallengeTTL), MaskedPhone: maskPhone(l.cfg.Phone)}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, c := range l.challenges {
+		// One challenge per account: a new code replaces the old one.
+		if c.account == account || !now.Before(c.expires) {
+			delete(l.challenges, k)
+		}
+	}
+	l.challenges[sha256.Sum256([]byte(token))] = challenge{account: account, expires: ch.Expires, counts: counts}
+	return ch, nil
+}
+
+// CheckCode is the second step: it checks the code the user typed against
+// the code sent for challenge, a token from [Login.CheckPassword]. nil
+// means the login is complete: the challenge is used up and the failure
+// counts of the account and of the address are cleared.
+//
+// Errors: [ErrWrongCode] (the user may try again with the same challenge
+// until the code is void), [ErrExpired] (unknown, used or expired
+// challenge, or no pending code: log in again), [*LockedOutError],
+// [*SenderError], or another error for a failure of the attempt store or
+// of ctx. Every call counts as a failed attempt until the login completes.
+func (l *Login) CheckCode(ctx context.Context, account, clientAddr, challenge, code string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := l.clock.Now()
+	acct, addr := accountKey(account), addrKey(clientAddr)
+	key := sha256.Sum256([]byte(challenge))
+	l.mu.Lock()
+	c, ok := l.challenges[key]
+	if ok && !now.Before(c.expires) {
+		delete(l.challenges, key)
+		ok = false
+	}
+	l.mu.Unlock()
+	valid := ok && subtle.ConstantTimeCompare([]byte(c.account), []byte(account)) == 1
+	var exempt map[string]int
+	if valid {
+		exempt = c.counts
+	}
+	if _, err := l.admit(ctx, now, exempt, acct, addr); err != nil {
+		return err
+	}
+	if !valid {
+		return ErrExpired
+	}
+	if !plausibleCode(code) {
+		return ErrWrongCode
+	}
+	approved, err := l.cfg.Codes.CheckCode(ctx, l.cfg.Phone, code)
+	switch {
+	case errors.Is(err, ErrExpired):
+		l.dropChallenge(key)
+		return ErrExpired
+	case err != nil:
+		return &SenderError{Op: "check", Err: err}
+	case !approved:
+		return ErrWrongCode
+	}
+	if !l.dropChallenge(key) {
+		return ErrExpired // a concurrent call used it first
+	}
+	// The login is complete. The counts are cleared on a best-effort
+	// basis: if the store fails now, they are forgotten after Forget.
+	_ = l.cfg.Attempts.ResetLoginFailures(ctx, acct)
+	_ = l.cfg.Attempts.ResetLoginFailures(ctx, addr)
+	return nil
+}
+
+// dropChallenge removes a challenge and reports whether it was there.
+func (l *Login) dropChallenge(key [sha256.Size]byte) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.challenges[key]
+	delete(l.challenges, key)
+	return ok
+}
+
+// admit refuses the attempt if any key is locked out, and otherwise counts
+// it as a failure of every key before the caller checks anything: a burst
+// of concurrent attempts, from one instance or many, can never make more
+// than MaxFailures checks, because each one gets a distinct count from the
+// store's atomic increment. It returns the counts including this attempt.
+//
+// exempt holds the counts a password step left (nil for a password step):
+// a lockout that the password step itself started, when no failure has
+// been counted since, does not stop the code step of the same login.
+// Without that, the first login after a lockout lifts could never finish,
+// since counting its password step locks again.
+func (l *Login) admit(ctx context.Context, now time.Time, exempt map[string]int, keys ...string) (map[string]int, error) {
+	exempted := func(k string, n int) bool {
+		e, ok := exempt[k]
+		return ok && n == e
+	}
+	var until time.Time
+	for _, k := range keys {
+		n, last, err := l.cfg.Attempts.LoginFailures(ctx, k)
+		if err != nil {
+			return nil, fmt.Errorf("verify: attempt store: %w", err)
+		}
+		if u := l.lockedUntil(n, last, now); u.After(until) && !exempted(k, n) {
+			until = u
+		}
+	}
+	if !until.IsZero() {
+		return nil, &LockedOutError{Until: until, RetryAfter: until.Sub(now)}
+	}
+	counts := make(map[string]int, len(keys))
+	for _, k := range keys {
+		n, prev, err := l.cfg.Attempts.RecordLoginFailure(ctx, k, now, l.cfg.Forget)
+		if err != nil {
+			return nil, fmt.Errorf("verify: attempt store: %w", err)
+		}
+		counts[k] = n
+		// Locked by a concurrent attempt between the check and the count.
+		if u := l.lockedUntil(n-1, prev, now); u.After(until) && !exempted(k, n-1) {
+			until = u
+		}
+	}
+	if !until.IsZero() {
+		return nil, &LockedOutError{Until: until, RetryAfter: until.Sub(now)}
+	}
+	return counts, nil
+}
+
+// lockedUntil returns when the lockout of a key with failures failures,
+// the latest at last, lifts, or the zero time if it is not locked at now.
+// MaxFailures failures lock for LockoutBase; each further one doubles it,
+// up to LockoutMax.
+func (l *Login) lockedUntil(failures int, last, now time.Time) time.Time {
+	if failures < l.cfg.MaxFailures || last.IsZero() || now.Sub(last) > l.cfg.Forget {
+		return time.Time{}
+	}
+	d := l.cfg.LockoutBase
+	for i := l.cfg.MaxFailures; i < failures && d < l.cfg.LockoutMax; i++ {
+		d *= 2
+	}
+	until := last.Add(min(d, l.cfg.LockoutMax))
+	if !now.Before(until) {
+		return time.Time{}
+	}
+	return until
+}
+
+// accountKey is the attempt-store key of an account name. The name is
+// hashed: users sometimes type their password into the name field, and
+// the store must not keep it.
+func accountKey(account string) string {
+	sum := sha256.Sum256([]byte(account))
+	return "account:" + hex.EncodeToString(sum[:])
+}
+
+// addrKey is the attempt-store key of a client address: the IP address
+// without a port, an IPv6 address as its /64 network (one host usually
+// has a whole /64). Anything else is hashed.
+func addrKey(clientAddr string) string {
+	a, err := netip.ParseAddr(clientAddr)
+	if err != nil {
+		ap, err2 := netip.ParseAddrPort(clientAddr)
+		if err2 != nil {
+			sum := sha256.Sum256([]byte(clientAddr))
+			return "addr:?" + hex.EncodeToString(sum[:])
+		}
+		a = ap.Addr()
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return "addr:" + p.String()
+	}
+	return "addr:" + a.String()
+}
+
+// plausibleCode reports whether code looks like a Verify code (4 to 10
+// digits), so that junk is refused without asking the sender.
+func plausibleCode(code string) bool {
+	if len(code) < 4 || len(code) > 10 {
+		return false
+	}
+	for _, r := range code {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// maskPhone keeps the last 4 digits of a phone number.
+func maskPhone(phone string) string {
+	if len(phone) <= 4 {
+		return "•••"
+	}
+	return "•••" + phone[len(phone)-4:]
+}
