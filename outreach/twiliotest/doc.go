@@ -1,0 +1,59 @@
+// Package twiliotest is a fake Twilio for tests and dev mode: a REST API
+// on a loopback [httptest.Server] that speaks the parts of Twilio that
+// Patient Outreach uses, as Twilio does (JSON shapes, HTTP Basic auth,
+// error bodies and codes, pagination, signed webhooks), and delivers
+// messages to the simulated phones of outreach/simphone.
+//
+// Drive it with the real twilio-go client: [Server.Client] returns one
+// whose HTTP transport sends every request (api.twilio.com,
+// verify.twilio.com, pagination links) to the fake.
+//
+//	clock := outreach.NewManualClock(start)
+//	net := simphone.New(clock, 1)
+//	net.Add("+14155550100", simphone.Persona{Responder: simphone.Smart()})
+//	srv := twiliotest.New(twiliotest.Options{Clock: clock, Network: net, Numbers: []string{"+15005550006"}})
+//	defer srv.Close()
+//	srv.SetSmsURL("+15005550006", webhookURL) // or through the API
+//
+//	params := &openapi.CreateMessageParams{}
+//	params.SetFrom("+15005550006").SetTo("+14155550100").SetBody("Hi!").SetStatusCallback(statusURL)
+//	msg, err := srv.Client().Api.CreateMessage(params)
+//
+//	// Move time and deliver what is due: status callbacks and replies,
+//	// POSTed and signed with X-Twilio-Signature.
+//	for at, ok := srv.Next(); ok; at, ok = srv.Next() {
+//		clock.Set(at)
+//		err = srv.Step(ctx, at)
+//	}
+//
+// or, in real time, go srv.Run(ctx).
+//
+// What it serves:
+//   - Messages (2010 API): create (From or MessagingServiceSid, To, Body,
+//     StatusCallback, ValidityPeriod), fetch, list with To, From, DateSent,
+//     DateSent< and DateSent> filters and pagination. The simulated network
+//     refuses with Twilio's codes: 21211 invalid To, 21610 opted out (STOP),
+//     21612 unreachable; the fake adds 21602, 21603, 21604, 21606 (From not
+//     on the account), 21624 (ValidityPeriod) and 21701 (unknown service).
+//   - Status callbacks: queued, sent ([SentDelay] later), then delivered or
+//     undelivered with an ErrorCode ([simphone.ReportDelay] after creation),
+//     optionally out of order and twice (Options.ReorderCallbacks and
+//     DuplicateCallbacks). A message's status never moves backwards.
+//   - IncomingPhoneNumbers: list, fetch, update (SmsUrl). A phone's text to
+//     a provisioned number is recorded as an inbound message and POSTed to
+//     the number's SmsUrl.
+//   - Verify v2: services (create, list, fetch), verifications (create,
+//     fetch; 10-minute expiry, at most 5 sends) and verification checks (at
+//     most 5, then canceled). [Server.VerifyCode] reads the code.
+//   - Errors: 401 (code 20003) without the account's credentials, 404
+//     (code 20404) for unknown resources and routes, Twilio error bodies.
+//   - Faults per endpoint ([Server.SetFault]): latency, 429 with
+//     Retry-After (code 20429), 500, and the ambiguous case: the request is
+//     processed, then the connection is dropped unanswered.
+//
+// [Sign] and [NewWebhookRequest] sign webhook requests as Twilio does, for
+// tests of webhook handlers.
+//
+// Not served yet: Studio, media, message update/delete, SmsMethod GET, the
+// Verify channels' actual delivery (codes are not texted to the phones).
+package twiliotest

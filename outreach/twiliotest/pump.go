@@ -1,0 +1,209 @@
+package twiliotest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// Step delivers everything due by now: the status changes of messages
+// (each POSTed, signed, to the message's StatusCallback) and the texts
+// the simulated phones sent (each recorded as an inbound message and
+// POSTed, signed, to the SmsUrl of the number it was sent to). Tests on
+// an [outreach.ManualClock] move the clock and call Step; see
+// [Server.Next]. Each webhook is tried once; Step returns the failures
+// (a transport error or a non-2xx answer) joined.
+func (s *Server) Step(ctx context.Context, now time.Time) error {
+	return errors.Join(s.step(ctx, now)...)
+}
+
+type webhook struct {
+	url    string
+	params url.Values
+}
+
+func (s *Server) step(ctx context.Context, now time.Time) []error {
+	reports := s.net.DeliveryReports(now)
+	s.mu.Lock()
+	for _, rep := range reports {
+		if s.bySID[rep.ProviderID] == nil {
+			continue // not sent through the fake
+		}
+		code, _ := strconv.Atoi(rep.ErrorCode)
+		s.schedule(event{at: rep.At, sid: rep.ProviderID, status: rep.Status, errorCode: code, final: true})
+	}
+	n := 0
+	for n < len(s.events) && !s.events[n].at.After(now) {
+		n++
+	}
+	due := s.events[:n:n]
+	s.events = s.events[n:]
+	var hooks []webhook
+	for _, ev := range due {
+		m := s.bySID[ev.sid]
+		m.apply(ev, now)
+		if m.StatusCallback != "" {
+			hooks = append(hooks, webhook{m.StatusCallback, s.statusParams(m, ev)})
+		}
+	}
+	s.mu.Unlock()
+
+	var errs []error
+	for _, h := range hooks {
+		if err := s.post(ctx, h); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, in := range s.net.Due(now) {
+		if h, ok := s.receive(in); ok {
+			if err := s.post(ctx, h); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
+}
+
+// statusParams are the parameters of a status callback. Called with s.mu
+// held.
+func (s *Server) statusParams(m *message, ev event) url.Values {
+	v := url.Values{
+		"AccountSid":    {s.accountSID},
+		"ApiVersion":    {"2010-04-01"},
+		"From":          {m.From},
+		"MessageSid":    {m.SID},
+		"MessageStatus": {ev.status},
+		"SmsSid":        {m.SID},
+		"SmsStatus":     {ev.status},
+		"To":            {m.To},
+	}
+	if ev.errorCode != 0 {
+		v.Set("ErrorCode", strconv.Itoa(ev.errorCode))
+	}
+	if m.MessagingServiceSID != "" {
+		v.Set("MessagingServiceSid", m.MessagingServiceSID)
+	}
+	return v
+}
+
+// receive records a text from a phone as an inbound message and returns
+// the webhook for it, if its number has an SmsUrl. Texts to numbers that
+// are not provisioned are dropped.
+func (s *Server) receive(in outreach.InboundMessage) (webhook, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	num := s.numberByPhone(in.To)
+	if num == nil {
+		return webhook{}, false
+	}
+	sid := in.ProviderID
+	if sid == "" || s.bySID[sid] != nil {
+		sid = s.sid("SM")
+	}
+	m := &message{Message{
+		SID: sid, From: in.From, To: in.To, Body: in.Body, Status: "received",
+		Direction: "inbound", DateCreated: in.ReceivedAt, DateUpdated: in.ReceivedAt, DateSent: in.ReceivedAt,
+	}}
+	s.msgs = append(s.msgs, m)
+	s.bySID[sid] = m
+	if num.smsURL == "" {
+		return webhook{}, false
+	}
+	return webhook{num.smsURL, url.Values{
+		"AccountSid":    {s.accountSID},
+		"ApiVersion":    {"2010-04-01"},
+		"Body":          {in.Body},
+		"From":          {in.From},
+		"MessageSid":    {sid},
+		"NumMedia":      {"0"},
+		"NumSegments":   {strconv.Itoa(segments(in.Body))},
+		"SmsMessageSid": {sid},
+		"SmsSid":        {sid},
+		"SmsStatus":     {"received"},
+		"To":            {in.To},
+	}}, true
+}
+
+// post sends a signed webhook. Errors name the URL, never the content.
+func (s *Server) post(ctx context.Context, h webhook) error {
+	req, err := NewWebhookRequest(ctx, s.authToken, h.url, h.params)
+	if err != nil {
+		return fmt.Errorf("twiliotest: webhook %s: %w", h.url, err)
+	}
+	resp, err := s.hook.Do(req)
+	if err != nil {
+		return fmt.Errorf("twiliotest: webhook %s: %w", h.url, err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	_ = resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("twiliotest: webhook %s answered %s", h.url, resp.Status)
+	}
+	return nil
+}
+
+// Next returns when something is next due for [Server.Step]: a status
+// change, a delivery report or a text from a phone.
+func (s *Server) Next() (time.Time, bool) {
+	var next time.Time
+	take := func(t time.Time, ok bool) {
+		if ok && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	s.mu.Lock()
+	if len(s.events) > 0 {
+		take(s.events[0].at, true)
+	}
+	s.mu.Unlock()
+	take(s.net.NextDue())
+	take(s.net.NextReport())
+	return next, !next.IsZero()
+}
+
+// pollInterval bounds how long Run takes to notice a text that a phone
+// sent outside the server (such as with simphone's Phone.Text).
+const pollInterval = 20 * time.Millisecond
+
+// Run calls [Server.Step] as things fall due by the server's clock, until
+// ctx is done; it then returns ctx.Err(). It works in real time and with
+// an [outreach.ManualClock] moved by another goroutine. Webhook failures
+// go to Options.OnWebhookError and do not stop Run. Run starts no
+// goroutine; run one Run per server.
+func (s *Server) Run(ctx context.Context) error {
+	poll := time.NewTicker(pollInterval)
+	defer poll.Stop()
+	var (
+		timer   <-chan time.Time
+		timerAt time.Time
+	)
+	for {
+		for _, err := range s.step(ctx, s.clock.Now()) {
+			if s.opts.OnWebhookError != nil && ctx.Err() == nil {
+				s.opts.OnWebhookError(err)
+			}
+		}
+		s.mu.Lock()
+		wake := s.wake
+		s.mu.Unlock()
+		if at, ok := s.Next(); !ok {
+			timer, timerAt = nil, time.Time{}
+		} else if timer == nil || !at.Equal(timerAt) {
+			timer, timerAt = s.clock.After(at.Sub(s.clock.Now())), at
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		case <-timer:
+			timer = nil
+		case <-poll.C:
+		}
+	}
+}

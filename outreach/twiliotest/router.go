@@ -1,0 +1,252 @@
+package twiliotest
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Endpoint names one operation of the fake, for fault injection and
+// request counts.
+type Endpoint string
+
+// The endpoints the fake serves.
+const (
+	// AnyEndpoint matches every endpoint in [Server.SetFault].
+	AnyEndpoint Endpoint = "*"
+
+	CreateMessage Endpoint = "messages.create" // POST /2010-04-01/Accounts/{AccountSid}/Messages.json
+	FetchMessage  Endpoint = "messages.fetch"  // GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json
+	ListMessages  Endpoint = "messages.list"   // GET  /2010-04-01/Accounts/{AccountSid}/Messages.json
+
+	ListNumbers  Endpoint = "numbers.list"   // GET  /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json
+	FetchNumber  Endpoint = "numbers.fetch"  // GET  /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json
+	UpdateNumber Endpoint = "numbers.update" // POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json
+
+	CreateVerifyService Endpoint = "verify.services.create" // POST https://verify.twilio.com/v2/Services
+	ListVerifyServices  Endpoint = "verify.services.list"   // GET  https://verify.twilio.com/v2/Services
+	FetchVerifyService  Endpoint = "verify.services.fetch"  // GET  https://verify.twilio.com/v2/Services/{Sid}
+	CreateVerification  Endpoint = "verify.verifications.create"
+	FetchVerification   Endpoint = "verify.verifications.fetch"
+	CheckVerification   Endpoint = "verify.verificationcheck.create"
+)
+
+// Fault is a failure injected into an endpoint (see [Server.SetFault]).
+// Latency applies first; then Status, if set, answers with that error
+// without processing the request; else Hijack, if set, processes the
+// request (a message is stored and delivered) and then closes the
+// connection without answering, so the client sees a transport error
+// and cannot tell whether the request took effect.
+type Fault struct {
+	// Latency delays the answer, in real time (not the server's clock).
+	// The wait ends early when the client goes away or the server closes.
+	Latency time.Duration
+	// Status answers with this HTTP status and a Twilio error body:
+	// 429 (code 20429, with a Retry-After header), 500 (code 20500), 503
+	// (code 20503) or another status (code 20500).
+	Status int
+	// RetryAfter is the Retry-After header sent with Status 429; zero
+	// means 1 second. It is rounded up to whole seconds.
+	RetryAfter time.Duration
+	// Hijack processes the request, then drops the connection unanswered.
+	Hijack bool
+	// Times is how many requests the fault applies to; zero means every
+	// request until the fault is replaced or cleared.
+	Times int
+}
+
+// SetFault makes requests to ep fail with f, replacing the endpoint's
+// previous fault; the zero Fault clears it. A fault set for ep applies
+// before one set for [AnyEndpoint].
+func (s *Server) SetFault(ep Endpoint, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f == (Fault{}) {
+		delete(s.faults, ep)
+		return
+	}
+	s.faults[ep] = []*Fault{&f}
+}
+
+// ClearFaults removes every injected fault.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.faults)
+}
+
+// Requests returns how many authenticated requests reached ep (faulted
+// ones included).
+func (s *Server) Requests(ep Endpoint) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.counts[ep]
+}
+
+// takeFault counts a request to ep and returns the fault that applies to
+// it, if any.
+func (s *Server) takeFault(ep Endpoint) *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counts[ep]++
+	for _, k := range []Endpoint{ep, AnyEndpoint} {
+		fs := s.faults[k]
+		if len(fs) == 0 {
+			continue
+		}
+		f := *fs[0]
+		if fs[0].Times > 0 {
+			fs[0].Times--
+			if fs[0].Times == 0 {
+				delete(s.faults, k)
+			}
+		}
+		return &f
+	}
+	return nil
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, p map[string]string)
+
+type route struct {
+	method string
+	segs   []string
+	ep     Endpoint
+	h      handlerFunc
+}
+
+// match reports whether path matches the route's pattern, and its
+// parameters. A pattern segment "{name}" matches any segment and
+// "{name}.json" any segment ending in ".json".
+func (rt *route) match(path string) (map[string]string, bool) {
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(segs) != len(rt.segs) {
+		return nil, false
+	}
+	var p map[string]string
+	for i, ps := range rt.segs {
+		s := segs[i]
+		if !strings.HasPrefix(ps, "{") {
+			if ps != s {
+				return nil, false
+			}
+			continue
+		}
+		name, suffix, _ := strings.Cut(ps[1:], "}")
+		if !strings.HasSuffix(s, suffix) || len(s) == len(suffix) {
+			return nil, false
+		}
+		if p == nil {
+			p = make(map[string]string)
+		}
+		p[name] = strings.TrimSuffix(s, suffix)
+	}
+	return p, true
+}
+
+func (s *Server) buildRoutes() []route {
+	r := func(method, pattern string, ep Endpoint, h handlerFunc) route {
+		return route{method: method, segs: strings.Split(strings.Trim(pattern, "/"), "/"), ep: ep, h: h}
+	}
+	const acct = "/2010-04-01/Accounts/{acct}"
+	return []route{
+		r(http.MethodPost, acct+"/Messages.json", CreateMessage, s.createMessage),
+		r(http.MethodGet, acct+"/Messages.json", ListMessages, s.listMessages),
+		r(http.MethodGet, acct+"/Messages/{sid}.json", FetchMessage, s.fetchMessage),
+		r(http.MethodGet, acct+"/IncomingPhoneNumbers.json", ListNumbers, s.listNumbers),
+		r(http.MethodGet, acct+"/IncomingPhoneNumbers/{sid}.json", FetchNumber, s.fetchNumber),
+		r(http.MethodPost, acct+"/IncomingPhoneNumbers/{sid}.json", UpdateNumber, s.updateNumber),
+		r(http.MethodPost, "/v2/Services", CreateVerifyService, s.createService),
+		r(http.MethodGet, "/v2/Services", ListVerifyServices, s.listServices),
+		r(http.MethodGet, "/v2/Services/{sid}", FetchVerifyService, s.fetchService),
+		r(http.MethodPost, "/v2/Services/{svc}/Verifications", CreateVerification, s.createVerification),
+		r(http.MethodGet, "/v2/Services/{svc}/Verifications/{sid}", FetchVerification, s.fetchVerification),
+		r(http.MethodPost, "/v2/Services/{svc}/VerificationCheck", CheckVerification, s.checkVerification),
+	}
+}
+
+// serveHTTP authenticates, routes and applies faults.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	user, pass, ok := r.BasicAuth()
+	if !ok || subtle.ConstantTimeCompare([]byte(user), []byte(s.accountSID)) != 1 ||
+		subtle.ConstantTimeCompare([]byte(pass), []byte(s.authToken)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
+		return
+	}
+	var (
+		rt     *route
+		params map[string]string
+		found  bool
+	)
+	for i := range s.routes {
+		p, ok := s.routes[i].match(r.URL.Path)
+		if !ok {
+			continue
+		}
+		found = true
+		if s.routes[i].method == r.Method {
+			rt, params = &s.routes[i], p
+			break
+		}
+	}
+	switch {
+	case rt == nil && found:
+		writeError(w, http.StatusMethodNotAllowed, 20004, "Method not allowed")
+		return
+	case rt == nil:
+		notFound(w, r)
+		return
+	case params["acct"] != "" && params["acct"] != s.accountSID:
+		notFound(w, r)
+		return
+	}
+
+	f := s.takeFault(rt.ep)
+	if f == nil {
+		rt.h(w, r, params)
+		return
+	}
+	if f.Latency > 0 {
+		t := time.NewTimer(f.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		case <-s.done:
+			t.Stop()
+			writeError(w, http.StatusServiceUnavailable, 20503, "Service unavailable: the fake Twilio server is closing")
+			return
+		}
+	}
+	switch {
+	case f.Status == http.StatusTooManyRequests:
+		ra := f.RetryAfter
+		if ra <= 0 {
+			ra = time.Second
+		}
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((ra+time.Second-1)/time.Second), 10))
+		writeError(w, http.StatusTooManyRequests, 20429, "Too Many Requests")
+	case f.Status == http.StatusServiceUnavailable:
+		writeError(w, f.Status, 20503, "Service unavailable")
+	case f.Status != 0:
+		writeError(w, f.Status, 20500, "Internal Server Error")
+	case f.Hijack:
+		rt.h(httptest.NewRecorder(), r, params)
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			panic("twiliotest: the connection cannot be hijacked")
+		}
+		conn, _, err := hj.Hijack()
+		if err == nil {
+			_ = conn.Close()
+		}
+	default:
+		rt.h(w, r, params)
+	}
+}
