@@ -283,8 +283,30 @@ type earlyStatus struct {
 	at     time.Time
 }
 
-// maxEarly bounds the status updates kept for messages not yet recorded.
-const maxEarly = 10000
+// Status updates for messages not recorded yet are kept at most maxEarly
+// of them, each for earlyFor.
+const (
+	maxEarly = 10000
+	earlyFor = 10 * time.Minute
+)
+
+// park keeps u until its message's provider id is recorded; the latest
+// update per message wins (a late lower one is refused by the store).
+func (r *Runner) park(u StatusUpdate, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, e := range r.early {
+		if now.Sub(e.at) > earlyFor {
+			delete(r.early, id)
+		}
+	}
+	if prev, ok := r.early[u.ProviderID]; ok && DeliveryRank(prev.update.Status) > DeliveryRank(u.Status) {
+		return
+	}
+	if len(r.early) < maxEarly {
+		r.early[u.ProviderID] = earlyStatus{update: u, at: now}
+	}
+}
 
 // HandleStatus records a provider's delivery status for a message (a
 // status callback). "undelivered" and "failed" take the conversation's
@@ -301,13 +323,14 @@ func (r *Runner) HandleStatus(ctx context.Context, u StatusUpdate) error {
 		}
 	}
 	m, err := r.store.UpdateDelivery(ctx, u.ProviderID, u.Status, u.ErrorCode, now)
-	if errors.Is(err, ErrNotFound) && r.inFlight(u.ProviderID) {
-		r.mu.Lock()
-		if len(r.early) < maxEarly {
-			r.early[u.ProviderID] = earlyStatus{update: u, at: now}
+	if errors.Is(err, ErrNotFound) && u.ProviderID != "" {
+		// Sent by this runner and not recorded yet, or sent with an
+		// ambiguous outcome and not reconciled yet: kept a while, and
+		// applied when the message's provider id is recorded.
+		r.park(u, now)
+		if r.inFlight(u.ProviderID) {
+			return nil
 		}
-		r.mu.Unlock()
-		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("outreach: delivery status: %w", err)

@@ -308,6 +308,9 @@ func (r *Runner) process(ctx context.Context, now time.Time, claims []Claim) err
 			if len(w.sends) > 0 {
 				sending = append(sending, w)
 			}
+			// Messages found by reconciliation may have had status
+			// callbacks before their provider ids were known.
+			r.applyEarly(ctx, w)
 		case errors.Is(results[i], ErrPairBusy):
 			releases = append(releases, Update{Lease: w.claim.Lease, Conversation: w.claim.Conversation, Release: true})
 		default:
@@ -407,13 +410,19 @@ func (r *Runner) commitOutcomes(ctx context.Context, items []*work) error {
 			continue
 		}
 		w.assignIDs(updates[i])
-		for _, u := range r.takeEarlyStatuses(w) {
-			if err := r.HandleStatus(ctx, u); err != nil {
-				r.log.Warn("outreach: applying an early status update", "conversation", w.conv.ID, "err", err)
-			}
-		}
+		r.applyEarly(ctx, w)
 	}
 	return nil
+}
+
+// applyEarly applies the status updates that arrived for w's messages
+// before their provider ids were recorded.
+func (r *Runner) applyEarly(ctx context.Context, w *work) {
+	for _, u := range r.takeEarlyStatuses(w) {
+		if err := r.HandleStatus(ctx, u); err != nil {
+			r.log.Warn("outreach: applying an early status update", "conversation", w.conv.ID, "err", err)
+		}
+	}
 }
 
 // stopIfCampaignStopped reverts the intents of conversations whose
