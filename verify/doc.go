@@ -57,11 +57,10 @@
 // usable once, void after 5 checks, and hands each code to a Notify
 // function (the web app prints it to stderr, never to its logger).
 //
-// The Twilio Verify sender (find or create the Verify service by friendly
-// name, send with channel "sms", check with VerificationCheck, mapping
-// Twilio's 404 for a missing, approved, expired or canceled verification
-// to [ErrExpired]) is still to be written: it is tested against the fake
-// Twilio of outreach/twiliotest, which is being built separately.
+// [TwilioCodes] is the production sender, on Twilio Verify: it finds or
+// creates the Verify service by friendly name, maps Twilio's 404 for an
+// expired, approved or canceled verification to [ErrExpired], and 5 sends
+// of one verification to [ErrTooManyCodes].
 //
 // # Passwords
 //

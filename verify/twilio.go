@@ -1,0 +1,354 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/twilio/twilio-go/client"
+	openapi "github.com/twilio/twilio-go/rest/verify/v2"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// DefaultTwilioTimeout bounds one call to Twilio Verify when
+// TwilioConfig.Timeout is zero.
+const DefaultTwilioTimeout = 10 * time.Second
+
+// MaxServiceNameLen is the longest friendly name Twilio accepts for a
+// Verify service.
+const MaxServiceNameLen = 32
+
+// ErrTooManyCodes is returned by [TwilioCodes.SendCode] when Twilio
+// refuses to send another code for the pending verification (HTTP 429,
+// code 60203: at most 5 sends). The limit lifts when the verification
+// expires, 10 minutes after the first code. Through [Login] it arrives
+// wrapped in a [*SenderError]: test it with [errors.Is].
+var ErrTooManyCodes = errors.New("verify: too many codes sent to this phone; wait 10 minutes before asking for another")
+
+// Pages read to find the Verify service by name: at most 2,000 services.
+const (
+	servicePageSize = 100
+	serviceMaxPages = 20
+)
+
+// TwilioConfig configures a [TwilioCodes].
+type TwilioConfig struct {
+	// AccountSID and AuthToken are the Twilio account's credentials
+	// (alphanumeric, as twilio-go requires).
+	AccountSID string
+	AuthToken  string
+	// ServiceName is the friendly name of the Verify service, found or
+	// created by [NewTwilioCodes] (the blueprint used CUSTOMER_NAME).
+	// Twilio shows it in the text ("Your <name> verification code
+	// is ..."). At most [MaxServiceNameLen] characters.
+	ServiceName string
+	// HTTPClient supplies the base transport (its Transport; nil means
+	// http.DefaultTransport). Point it at a fake Twilio with
+	// twiliotest.Server.HTTPClient. Its Timeout is ignored: see Timeout.
+	HTTPClient *http.Client
+	// Timeout bounds each call (NewTwilioCodes' lookup, its creation of
+	// the service, each SendCode and CheckCode); zero means
+	// [DefaultTwilioTimeout].
+	Timeout time.Duration
+}
+
+// TwilioCodes is a [CodeSender] on Twilio Verify, through the twilio-go
+// client: Twilio generates the codes, texts them (channel "sms"),
+// expires them after 10 minutes, allows 5 sends and 5 checks per
+// verification, and checks them. It is safe for concurrent use. Create
+// it with [NewTwilioCodes].
+//
+// Every call honours its context and the configured timeout, and leaves
+// no request running when it returns. Errors hold neither the code nor
+// the full phone number.
+type TwilioCodes struct {
+	cfg        TwilioConfig
+	base       http.RoundTripper
+	serviceSID string
+}
+
+var _ CodeSender = (*TwilioCodes)(nil)
+
+var alphanumeric = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+
+// NewTwilioCodes checks cfg and finds the Verify service named
+// cfg.ServiceName, reading the account's services page by page, or
+// creates it if there is none. If several services have the name, the
+// first listed is used. Two instances starting at once on an account
+// without the service may each create one; the next start uses the
+// first.
+func NewTwilioCodes(ctx context.Context, cfg TwilioConfig) (*TwilioCodes, error) {
+	switch {
+	case cfg.AccountSID == "" || cfg.AuthToken == "":
+		return nil, errors.New("verify: TwilioConfig needs AccountSID and AuthToken")
+	case !alphanumeric.MatchString(cfg.AccountSID) || !alphanumeric.MatchString(cfg.AuthToken):
+		return nil, errors.New("verify: AccountSID and AuthToken must be alphanumeric (copy them from the Twilio console)")
+	case strings.TrimSpace(cfg.ServiceName) == "":
+		return nil, errors.New("verify: TwilioConfig.ServiceName is empty: set the Verify service's friendly name")
+	case utf8.RuneCountInString(cfg.ServiceName) > MaxServiceNameLen:
+		return nil, fmt.Errorf("verify: TwilioConfig.ServiceName is longer than %d characters", MaxServiceNameLen)
+	case cfg.Timeout < 0:
+		return nil, errors.New("verify: TwilioConfig.Timeout must not be negative")
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTwilioTimeout
+	}
+	t := &TwilioCodes{cfg: cfg, base: http.DefaultTransport}
+	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
+		t.base = cfg.HTTPClient.Transport
+	}
+	sid, err := t.findService(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if sid == "" {
+		if sid, err = t.createService(ctx); err != nil {
+			return nil, err
+		}
+	}
+	t.serviceSID = sid
+	return t, nil
+}
+
+// ServiceSID is the SID ("VA...") of the Verify service in use.
+func (t *TwilioCodes) ServiceSID() string { return t.serviceSID }
+
+// findService returns the SID of the first service named
+// cfg.ServiceName, or "" if there is none.
+func (t *TwilioCodes) findService(ctx context.Context) (string, error) {
+	var sid string
+	err := t.call(ctx, func(api *openapi.ApiService) error {
+		p := &openapi.ListServiceParams{}
+		p.SetPageSize(servicePageSize)
+		token, page := "", ""
+		for range serviceMaxPages {
+			resp, err := api.PageService(p, token, page)
+			if err != nil {
+				return err
+			}
+			for _, sv := range resp.Services {
+				if sv.FriendlyName != nil && *sv.FriendlyName == t.cfg.ServiceName && sv.Sid != nil && *sv.Sid != "" {
+					sid = *sv.Sid
+					return nil
+				}
+			}
+			next := resp.Meta.NextPageUrl
+			if next == nil || *next == "" {
+				return nil
+			}
+			u, err := url.Parse(*next)
+			if err != nil {
+				return fmt.Errorf("bad next_page_url: %w", err)
+			}
+			token, page = u.Query().Get("PageToken"), u.Query().Get("Page")
+		}
+		return fmt.Errorf("read %d services without reaching the end of the list", serviceMaxPages*servicePageSize)
+	})
+	if err != nil {
+		return "", wrapTwilio("listing the Verify services", err, nil, nil)
+	}
+	return sid, nil
+}
+
+// createService creates the service named cfg.ServiceName.
+func (t *TwilioCodes) createService(ctx context.Context) (string, error) {
+	var sv *openapi.VerifyV2Service
+	err := t.call(ctx, func(api *openapi.ApiService) (err error) {
+		p := &openapi.CreateServiceParams{}
+		p.SetFriendlyName(t.cfg.ServiceName)
+		sv, err = api.CreateService(p)
+		return err
+	})
+	if err != nil {
+		return "", wrapTwilio("creating the Verify service", err, nil, nil)
+	}
+	if sv == nil || sv.Sid == nil || *sv.Sid == "" {
+		return "", errors.New("verify: Twilio created the Verify service but answered with no SID")
+	}
+	return *sv.Sid, nil
+}
+
+// SendCode starts a verification of to (E.164) on channel "sms", or
+// sends the pending verification's code again (Twilio keeps the code).
+// Errors: [ErrTooManyCodes] after 5 sends of one verification, else a
+// failure of Twilio or of ctx.
+func (t *TwilioCodes) SendCode(ctx context.Context, to string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if to == "" {
+		return errors.New("verify: no phone number to send the code to")
+	}
+	p := &openapi.CreateVerificationParams{}
+	p.SetTo(to).SetChannel("sms")
+	err := t.call(ctx, func(api *openapi.ApiService) error {
+		_, err := api.CreateVerification(t.serviceSID, p)
+		return err
+	})
+	if err == nil {
+		return nil
+	}
+	var te *client.TwilioRestError
+	if errors.As(err, &te) && te.Code == 60203 {
+		return wrapTwilio("sending a code", err, ErrTooManyCodes, []string{to})
+	}
+	return wrapTwilio("sending a code", err, nil, []string{to})
+}
+
+// CheckCode checks code with a verification check of to. It returns
+// true when Twilio approves it, and false, nil for a wrong code (the
+// 5th wrong check cancels the verification). An error matching
+// [ErrExpired] means there is no pending verification: Twilio answers
+// 404 (code 20404) when it expired, was approved already or was
+// canceled, and 429 (code 60202) after too many checks.
+func (t *TwilioCodes) CheckCode(ctx context.Context, to, code string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if to == "" {
+		return false, errors.New("verify: no phone number to check the code of")
+	}
+	if code == "" {
+		return false, nil
+	}
+	p := &openapi.CreateVerificationCheckParams{}
+	p.SetTo(to).SetCode(code)
+	var vc *openapi.VerifyV2VerificationCheck
+	err := t.call(ctx, func(api *openapi.ApiService) (err error) {
+		vc, err = api.CreateVerificationCheck(t.serviceSID, p)
+		return err
+	})
+	secrets := []string{to, code}
+	if err != nil {
+		var te *client.TwilioRestError
+		if errors.As(err, &te) && (te.Status == http.StatusNotFound || te.Code == 20404 || te.Code == 60202) {
+			return false, wrapTwilio("checking a code", err, ErrExpired, secrets)
+		}
+		return false, wrapTwilio("checking a code", err, nil, secrets)
+	}
+	if vc == nil || vc.Status == nil {
+		return false, errors.New("verify: Twilio answered the verification check with no status")
+	}
+	switch *vc.Status {
+	case "approved":
+		return true, nil
+	case "pending", "canceled", "max_attempts_reached":
+		return false, nil // a wrong code; a canceled verification answers 404 next
+	default: // expired, deleted, failed: the code was not checked
+		return false, wrapTwilio("checking a code", fmt.Errorf("verification status %q", *vc.Status), ErrExpired, secrets)
+	}
+}
+
+// twilioError is a failed call to Twilio Verify. Its message has the
+// phone number masked and the code removed; it matches kind (if any)
+// and wraps the error from twilio-go.
+type twilioError struct {
+	msg  string
+	kind error
+	err  error
+}
+
+func (e *twilioError) Error() string { return e.msg }
+
+// Unwrap returns kind, if set, and the underlying error.
+func (e *twilioError) Unwrap() []error {
+	if e.kind != nil {
+		return []error{e.kind, e.err}
+	}
+	return []error{e.err}
+}
+
+// wrapTwilio wraps err from the operation op. kind, if set, leads the
+// message and is matched by [errors.Is]. The secrets (the phone number,
+// the code) are removed from the message.
+func wrapTwilio(op string, err, kind error, secrets []string) error {
+	msg := fmt.Sprintf("verify: Twilio Verify, %s: %v", op, err)
+	if kind != nil {
+		msg = fmt.Sprintf("%v (Twilio Verify, %s: %v)", kind, op, err)
+	}
+	for _, s := range secrets {
+		if s == "" {
+			continue
+		}
+		repl := "[redacted]"
+		if strings.HasPrefix(s, "+") {
+			repl = outreach.MaskPhone(s)
+			msg = strings.ReplaceAll(msg, s, repl)
+			msg = strings.ReplaceAll(msg, url.QueryEscape(s), repl)
+			s = s[1:]
+		}
+		if len(s) >= 4 { // shorter strings are not secrets worth mangling a message for
+			msg = strings.ReplaceAll(msg, s, repl)
+		}
+	}
+	return &twilioError{msg: msg, kind: kind, err: err}
+}
+
+// verifyTransport applies one call's context to every request twilio-go
+// makes (it builds them with context.Background), and keeps the bodies
+// twilio-go leaves open on errors, to close them.
+type verifyTransport struct {
+	ctx  context.Context
+	base http.RoundTripper
+
+	mu     sync.Mutex
+	bodies []io.ReadCloser
+}
+
+func (t *verifyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.ctx.Err(); err != nil {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, err
+	}
+	resp, err := t.base.RoundTrip(req.WithContext(t.ctx))
+	if resp != nil {
+		t.mu.Lock()
+		t.bodies = append(t.bodies, resp.Body)
+		t.mu.Unlock()
+	}
+	return resp, err
+}
+
+// finish drains (a little) and closes every response body, so that the
+// connection can be reused and nothing stays open.
+func (t *verifyTransport) finish() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, b := range t.bodies {
+		_, _ = io.Copy(io.Discard, io.LimitReader(b, 64<<10))
+		_ = b.Close()
+	}
+	t.bodies = nil
+}
+
+// call runs fn with a twilio-go Verify service whose every request
+// carries ctx, bounded by the per-call timeout. Nothing outlives the
+// call: the requests run on the calling goroutine and their bodies are
+// closed before it returns.
+func (t *TwilioCodes) call(ctx context.Context, fn func(*openapi.ApiService) error) error {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
+	defer cancel()
+	tr := &verifyTransport{ctx: ctx, base: t.base}
+	defer tr.finish()
+	c := &client.Client{
+		Credentials: client.NewCredentials(t.cfg.AccountSID, t.cfg.AuthToken),
+		HTTPClient: &http.Client{
+			Transport: tr,
+			// As twilio-go's default client: never follow redirects.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+	c.SetAccountSid(t.cfg.AccountSID)
+	return fn(openapi.NewApiServiceWithClient(c))
+}
