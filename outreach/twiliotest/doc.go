@@ -45,6 +45,18 @@
 //   - Verify v2: services (create, list, fetch), verifications (create,
 //     fetch; 10-minute expiry, at most 5 sends) and verification checks (at
 //     most 5, then canceled). [Server.VerifyCode] reads the code.
+//   - Studio v2: flows (create, update, fetch, list, delete; every
+//     update a new revision, draft or published), flow revisions (list,
+//     fetch by number, LatestPublished or LatestRevision), FlowValidate
+//     (structural checks; invalid definitions get 400, code 81022, the
+//     failures in details.errors), executions (create with To, From and
+//     Parameters; fetch; list newest first by status and
+//     DateCreatedFrom/To; update to ended; delete), execution context
+//     and steps. A second active execution of a flow for one contact is
+//     refused with 409, code 20409. The fake stores executions; an
+//     [ExecutionRunner] (Options.Studio, implemented by the studio
+//     package) runs them, reporting through [Server.UpdateExecution] and
+//     [Server.AddExecutionStep].
 //   - Errors: 401 (code 20003) without the account's credentials, 404
 //     (code 20404) for unknown resources and routes, Twilio error bodies.
 //   - Faults per endpoint ([Server.SetFault]): latency, 429 with
@@ -54,6 +66,6 @@
 // [Sign] and [NewWebhookRequest] sign webhook requests as Twilio does, for
 // tests of webhook handlers.
 //
-// Not served yet: Studio, media, message update/delete, SmsMethod GET, the
+// Not served yet: Studio test users, media, message update/delete, SmsMethod GET, the
 // Verify channels' actual delivery (codes are not texted to the phones).
 package twiliotest

@@ -32,6 +32,24 @@ const (
 	CreateVerification  Endpoint = "verify.verifications.create"
 	FetchVerification   Endpoint = "verify.verifications.fetch"
 	CheckVerification   Endpoint = "verify.verificationcheck.create"
+
+	CreateFlow                Endpoint = "studio.flows.create"       // POST   https://studio.twilio.com/v2/Flows
+	ListFlows                 Endpoint = "studio.flows.list"         // GET    https://studio.twilio.com/v2/Flows
+	FetchFlow                 Endpoint = "studio.flows.fetch"        // GET    https://studio.twilio.com/v2/Flows/{Sid}
+	UpdateFlow                Endpoint = "studio.flows.update"       // POST   https://studio.twilio.com/v2/Flows/{Sid}
+	DeleteFlow                Endpoint = "studio.flows.delete"       // DELETE https://studio.twilio.com/v2/Flows/{Sid}
+	ValidateFlow              Endpoint = "studio.flows.validate"     // POST   https://studio.twilio.com/v2/Flows/Validate
+	ListFlowRevisions         Endpoint = "studio.revisions.list"     // GET    .../v2/Flows/{Sid}/Revisions
+	FetchFlowRevision         Endpoint = "studio.revisions.fetch"    // GET    .../v2/Flows/{Sid}/Revisions/{Revision}
+	CreateExecution           Endpoint = "studio.executions.create"  // POST   .../v2/Flows/{FlowSid}/Executions
+	ListExecutions            Endpoint = "studio.executions.list"    // GET    .../v2/Flows/{FlowSid}/Executions
+	FetchExecution            Endpoint = "studio.executions.fetch"   // GET    .../v2/Flows/{FlowSid}/Executions/{Sid}
+	UpdateExecution           Endpoint = "studio.executions.update"  // POST   .../v2/Flows/{FlowSid}/Executions/{Sid}
+	DeleteExecution           Endpoint = "studio.executions.delete"  // DELETE .../v2/Flows/{FlowSid}/Executions/{Sid}
+	FetchExecutionContext     Endpoint = "studio.executions.context" // GET    .../Executions/{Sid}/Context
+	ListExecutionSteps        Endpoint = "studio.steps.list"         // GET    .../Executions/{Sid}/Steps
+	FetchExecutionStep        Endpoint = "studio.steps.fetch"        // GET    .../Executions/{Sid}/Steps/{StepSid}
+	FetchExecutionStepContext Endpoint = "studio.steps.context"      // GET    .../Steps/{StepSid}/Context
 )
 
 // Fault is a failure injected into an endpoint (see [Server.SetFault]).
@@ -165,6 +183,23 @@ func (s *Server) buildRoutes() []route {
 		r(http.MethodPost, "/v2/Services/{svc}/Verifications", CreateVerification, s.createVerification),
 		r(http.MethodGet, "/v2/Services/{svc}/Verifications/{sid}", FetchVerification, s.fetchVerification),
 		r(http.MethodPost, "/v2/Services/{svc}/VerificationCheck", CheckVerification, s.checkVerification),
+		r(http.MethodPost, "/v2/Flows", CreateFlow, s.createFlow),
+		r(http.MethodGet, "/v2/Flows", ListFlows, s.listFlows),
+		r(http.MethodPost, "/v2/Flows/Validate", ValidateFlow, s.validateFlow), // before /v2/Flows/{sid}
+		r(http.MethodGet, "/v2/Flows/{sid}", FetchFlow, s.fetchFlow),
+		r(http.MethodPost, "/v2/Flows/{sid}", UpdateFlow, s.updateFlow),
+		r(http.MethodDelete, "/v2/Flows/{sid}", DeleteFlow, s.deleteFlow),
+		r(http.MethodGet, "/v2/Flows/{sid}/Revisions", ListFlowRevisions, s.listFlowRevisions),
+		r(http.MethodGet, "/v2/Flows/{sid}/Revisions/{rev}", FetchFlowRevision, s.fetchFlowRevision),
+		r(http.MethodPost, "/v2/Flows/{flow}/Executions", CreateExecution, s.createExecution),
+		r(http.MethodGet, "/v2/Flows/{flow}/Executions", ListExecutions, s.listExecutions),
+		r(http.MethodGet, "/v2/Flows/{flow}/Executions/{sid}", FetchExecution, s.fetchExecution),
+		r(http.MethodPost, "/v2/Flows/{flow}/Executions/{sid}", UpdateExecution, s.updateExecution),
+		r(http.MethodDelete, "/v2/Flows/{flow}/Executions/{sid}", DeleteExecution, s.deleteExecution),
+		r(http.MethodGet, "/v2/Flows/{flow}/Executions/{sid}/Context", FetchExecutionContext, s.fetchExecutionContext),
+		r(http.MethodGet, "/v2/Flows/{flow}/Executions/{sid}/Steps", ListExecutionSteps, s.listExecutionSteps),
+		r(http.MethodGet, "/v2/Flows/{flow}/Executions/{sid}/Steps/{step}", FetchExecutionStep, s.fetchExecutionStep),
+		r(http.MethodGet, "/v2/Flows/{flow}/Executions/{sid}/Steps/{step}/Context", FetchExecutionStepContext, s.fetchExecutionStepContext),
 	}
 }
 

@@ -49,6 +49,10 @@ type Options struct {
 	// Seed seeds the random choices of ReorderCallbacks and
 	// DuplicateCallbacks.
 	Seed uint64
+	// Studio, if set, runs the Studio executions created through the API
+	// (see [ExecutionRunner]); nil leaves them active until ended or
+	// deleted through the API. [Server.SetExecutionRunner] changes it.
+	Studio ExecutionRunner
 	// OnWebhookError, if set, is called by [Server.Run] with each webhook
 	// that could not be delivered (a transport error or a non-2xx answer).
 	// [Server.Step] returns such errors instead.
@@ -81,6 +85,7 @@ type Server struct {
 	counts   map[Endpoint]int
 	wake     chan struct{}
 	verify   verifyState
+	studio   studioState
 }
 
 // New starts a fake Twilio server on loopback. Close it when done.
@@ -111,6 +116,7 @@ func New(opts Options) *Server {
 		faults:     make(map[Endpoint][]*Fault),
 		counts:     make(map[Endpoint]int),
 		wake:       make(chan struct{}),
+		studio:     studioState{execs: make(map[string]*execution), runner: opts.Studio},
 	}
 	s.routes = s.buildRoutes()
 	for _, n := range opts.Numbers {
