@@ -8,12 +8,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patient-outreach/sms/outreach/memstore"
 	"github.com/patient-outreach/sms/outreach/sqlitestore"
 	"github.com/patient-outreach/sms/verify"
 )
 
-// sqlitestore.Store keeps the attempts of a login in its database file.
-var _ verify.AttemptStore = (*sqlitestore.Store)(nil)
+// sqlitestore.Store keeps the attempts of a login in its database file;
+// memstore.Store in memory.
+var (
+	_ verify.AttemptStore = (*sqlitestore.Store)(nil)
+	_ verify.AttemptStore = (*memstore.Store)(nil)
+)
 
 func openSQLite(t *testing.T, path string) *sqlitestore.Store {
 	t.Helper()
@@ -31,6 +36,7 @@ var attemptStores = []struct {
 	new  func(t *testing.T) verify.AttemptStore
 }{
 	{"memory", func(*testing.T) verify.AttemptStore { return verify.NewMemoryAttempts() }},
+	{"memstore", func(*testing.T) verify.AttemptStore { return memstore.New() }},
 	{"sqlite", func(t *testing.T) verify.AttemptStore {
 		return openSQLite(t, filepath.Join(t.TempDir(), "outreach.db"))
 	}},

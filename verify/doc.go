@@ -33,7 +33,7 @@
 // Failed attempts are counted per account and per client address
 // separately, in an [AttemptStore]: [MemoryAttempts] in-process, or a
 // store shared by every instance and kept across restarts
-// (sqlitestore.Store implements it). After [Config.MaxFailures] (5)
+// (sqlitestore.Store and memstore.Store implement it). After [Config.MaxFailures] (5)
 // failures of either, it is locked out for [Config.LockoutBase] (1
 // minute); every further failure once the lockout lifts doubles it, up
 // to [Config.LockoutMax] (1 hour). A locked-out attempt is refused

@@ -42,6 +42,8 @@ type Store struct {
 	// active is the active two-way conversation of each pair.
 	active  map[pair]int64
 	optOuts map[string]optOut
+	// logins holds failed login attempts (see attempts.go).
+	logins map[string]loginFailures
 }
 
 // optOut is the latest opt-out change of a phone.
@@ -83,6 +85,7 @@ func New() *Store {
 		failedEvent:  make(map[int64]bool),
 		active:       make(map[pair]int64),
 		optOuts:      make(map[string]optOut),
+		logins:       make(map[string]loginFailures),
 	}
 }
 
