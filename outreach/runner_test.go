@@ -432,3 +432,33 @@ func TestRunnerRun(t *testing.T) {
 		t.Fatalf("sent %d messages, want 4 (hello, question, pain, closing)", got)
 	}
 }
+
+// The embedded runner is a Runtime: a campaign driven only through the
+// interface runs to the end.
+func TestRunnerAsRuntime(t *testing.T) {
+	r := newRig(t, noon, outreach.RunnerOptions{NoThrottle: true})
+	rec := r.phone("+14406443709", ana, simphone.Persona{Responder: simphone.Scripted("yes", "4"), Delay: time.Minute})
+	var rt outreach.Runtime = r.runner
+	if rt.Name() != "embedded" {
+		t.Fatalf("Name %q", rt.Name())
+	}
+	c, n, err := rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "rt", Flow: loopFlow()}, []outreach.Recipient{rec})
+	if err != nil || n != 1 {
+		t.Fatalf("create: %v, %d", err, n)
+	}
+	if err := rt.StartCampaign(r.ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.run(c)
+	p, err := rt.Progress(r.ctx, c.ID)
+	if err != nil || p.Done != 1 || p.Outcomes["ok"] != 1 {
+		t.Fatalf("progress %+v, %v", p, err)
+	}
+	resp, err := rt.Responses(r.ctx, c.ID, outreach.ResponsePage{})
+	if err != nil || len(resp) != 2 {
+		t.Fatalf("responses %+v, %v", resp, err)
+	}
+	if err := rt.CancelCampaign(r.ctx, c.ID); err == nil {
+		t.Fatal("cancelling a done campaign succeeded")
+	}
+}
