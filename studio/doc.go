@@ -1,0 +1,72 @@
+// Package studio converts outreach flows to and from Twilio Studio flow
+// definitions, and renders Studio's Liquid templates.
+//
+//	def, err := studio.FromFlow(flow)     // outreach.Flow -> Studio JSON
+//	flow, err := studio.ToFlow(def)       // Studio JSON -> outreach.Flow
+//	text, err := studio.Render(body, vars) // Liquid, with standard filters
+//
+// # Mapping
+//
+// The trigger widget ("Trigger") starts the flow on incomingRequest, the
+// REST API trigger that Studio Executions use; its incomingMessage and
+// incomingCall transitions are empty. Steps map to widgets named by the
+// step id (letters, digits and '_', not starting with a digit):
+//
+//   - send: send-message STEP; sent goes to Next, failed ends the flow.
+//   - ask: send-and-wait-for-reply STEP (timeout in seconds; timeout goes
+//     to OnTimeout, deliveryFailure to OnFailure, empty meaning the flow
+//     ends), then split-based-on STEP_split on {{widgets.STEP.inbound.Body}}.
+//     Its match transitions are the routes, then one transition saying what
+//     a valid answer is, to Next: a choice answer has one matches_any_of
+//     transition per choice ("YES, Y, YEAH"), to the route it satisfies or
+//     Next, then one listing every choice; an integer or number answer a
+//     regex for the form (IntegerPattern, NumberPattern) with is_between
+//     for its range; a text answer with routes the regex TextPattern. Its
+//     noMatch goes to STEP_reask1, a send-and-wait with the hint and the
+//     question and its own split STEP_reask1_split, and so on MaxReasks
+//     times; the last noMatch goes to NoAnswer. A text question with no
+//     routes has no split: incomingMessage goes straight to Next.
+//   - branch: split-based-on STEP on the variable's Liquid; noMatch goes to
+//     Next, each route is a match transition.
+//   - end: send-message STEP with the body, then set-variables
+//     STEP_outcome setting the variable "outcome", whose empty next ends
+//     the flow; an end step with no body is just set-variables STEP.
+//
+// Conditions: Equals is equal_to, AnyOf matches_any_of (a comma list), Min
+// and Max is_between "MIN-MAX". Studio's is_greater_than and is_less_than
+// are strict while outreach bounds are inclusive, so a one-sided bound is
+// written (and read back) only for whole-number answers: min 18 is
+// is_greater_than 17. contains, starts_with, regex and other conditions of
+// hand-written flows have no outreach equivalent and are refused.
+//
+// Templates: recipient.first_name is {{flow.data.patient_first_name}},
+// recipient.id {{flow.data.patient_id}}, recipient.phone
+// {{contact.channel.address}} ({{flow.data.patient_phone}} is read as it
+// too), data.COLUMN {{flow.data.COLUMN}} and answers.STEP
+// {{widgets.STEP.inbound.Body}}. Outreach templates have plain variables
+// only, so ToFlow refuses Liquid filters and tags, {{trigger.*}} and
+// {{flow.channel.address}} in bodies with a [*StateError] naming the widget;
+// [Render] evaluates any Liquid.
+//
+// # Import
+//
+// ToFlow reads the structure FromFlow writes back into the same step
+// (recognised by names and shape, and kept only when exporting the step
+// again gives the same widgets), and reads any other widget on its own: a
+// send-and-wait-for-reply as an ask step taking any text, a split as a
+// branch step, a send-message as a send step, a set-variables of "outcome"
+// as an end step. Offsets, flags, friendly names and unknown properties
+// are ignored; other widget types (make-http-request, run-function,
+// run-subflow, ...) are kept verbatim by [Decode] and [Definition.Encode]
+// but refused by ToFlow with an error naming the widget and its type.
+//
+// Round trips: Flow -> Studio -> Flow gives the same flow up to these
+// normalisations: ID and Name (they travel as the Studio flow's friendly
+// name, not in the definition), a hint equal to the default hint reads back
+// empty, MaxReasks 2 reads back as unset, an end step's empty outcome reads
+// back "completed", a zero timeout reads back as the default it was
+// exported with, an ask step's text answer with no routes reads back as no
+// answer spec, and choice routes read back grouped by target (Equals for
+// one choice, AnyOf for several). Studio -> Flow -> Studio gives the same
+// widgets, compared in [Canonical] form.
+package studio

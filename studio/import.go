@@ -1,0 +1,559 @@
+package studio
+
+import (
+	"fmt"
+	"math"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// ToFlow imports a Studio definition as an outreach flow and validates it.
+// Widgets map to steps as described in the package documentation; the
+// helper widgets FromFlow writes (an ask's split and re-asks, an end step's
+// outcome) are recognised by their structure, and anything else is read
+// widget by widget. Errors are *StateError values naming the widget and its
+// type. The flow's ID and Name are left empty: in Studio they belong to the
+// flow resource (its friendly name), not to the definition.
+func ToFlow(d *Definition) (*outreach.Flow, error) {
+	if err := d.CheckTemplates(); err != nil {
+		return nil, err
+	}
+	im := &importer{d: d, byName: map[string]*State{}, refs: map[string]int{}, used: map[string]bool{}, kinds: map[string]outreach.AnswerKind{}}
+	for i := range d.States {
+		s := &d.States[i]
+		if !widgetName(s.Name) {
+			return nil, stateErr(s, "%q is not a widget name (letters, digits and '_')", s.Name)
+		}
+		if im.byName[s.Name] != nil {
+			return nil, stateErr(s, "another widget has the same name")
+		}
+		im.byName[s.Name] = s
+	}
+	for i := range d.States {
+		for _, t := range d.States[i].Transitions {
+			if t.Next == "" {
+				continue
+			}
+			if im.byName[t.Next] == nil {
+				return nil, stateErr(&d.States[i], "transition %s goes to %q, which is not a widget", t.Event, t.Next)
+			}
+			im.refs[t.Next]++
+		}
+	}
+	f := &outreach.Flow{Description: d.Description}
+	start, err := im.trigger()
+	if err != nil {
+		return nil, err
+	}
+	f.Start = start
+	var branches []int // indexes in f.Steps of split widgets, read last
+	for i := range d.States {
+		s := &d.States[i]
+		if im.used[s.Name] {
+			continue
+		}
+		var st outreach.Step
+		switch s.Type {
+		case TypeSendMessage:
+			st, err = im.send(s)
+		case TypeSetVariables:
+			st, err = im.setVariables(s)
+		case TypeSendAndWait:
+			st, err = im.ask(s)
+		case TypeSplit:
+			st = outreach.Step{ID: s.Name, Kind: outreach.StepBranch}
+			branches = append(branches, len(f.Steps))
+		default:
+			err = stateErr(s, "widget type %q cannot be imported: outreach flows use trigger, send-message, send-and-wait-for-reply, split-based-on and set-variables (outcome) widgets only", s.Type)
+		}
+		if err != nil {
+			return nil, err
+		}
+		im.used[s.Name] = true
+		f.Steps = append(f.Steps, st)
+	}
+	for _, i := range branches {
+		if err := im.branch(&f.Steps[i]); err != nil {
+			return nil, err
+		}
+	}
+	check := *f
+	check.ID = "studio"
+	if err := check.Validate(); err != nil {
+		return nil, fmt.Errorf("studio: imported flow: %w", err)
+	}
+	return f, nil
+}
+
+type importer struct {
+	d      *Definition
+	byName map[string]*State
+	refs   map[string]int // transitions that point at each widget
+	used   map[string]bool
+	kinds  map[string]outreach.AnswerKind
+}
+
+func (im *importer) trigger() (string, error) {
+	var trig *State
+	for i := range im.d.States {
+		s := &im.d.States[i]
+		if s.Type != TypeTrigger {
+			continue
+		}
+		if trig != nil {
+			return "", stateErr(s, "a definition has one trigger; %q is another", trig.Name)
+		}
+		trig = s
+	}
+	if trig == nil {
+		return "", fmt.Errorf("studio: the definition has no trigger widget")
+	}
+	if im.d.InitialState != "" && im.d.InitialState != trig.Name {
+		return "", fmt.Errorf("studio: initial_state %q is not the trigger %q", im.d.InitialState, trig.Name)
+	}
+	im.used[trig.Name] = true
+	start := ""
+	for _, t := range trig.Transitions {
+		switch {
+		case t.Event == eventIncomingReq:
+			start = t.Next
+		case t.Next != "":
+			return "", stateErr(trig, "the %s transition goes to %q: outreach flows start only from the REST API (incomingRequest); leave the other trigger transitions empty", t.Event, t.Next)
+		}
+	}
+	if start == "" {
+		return "", stateErr(trig, "the incomingRequest transition goes nowhere: connect it to the first widget")
+	}
+	return start, nil
+}
+
+func (im *importer) message(s *State) (MessageProperties, string, error) {
+	var p MessageProperties
+	if err := s.DecodeProperties(&p); err != nil {
+		return p, "", err
+	}
+	if p.From != "" && p.From != fromAddress {
+		return p, "", stateErr(s, "from %q: outreach flows send from the campaign's number, {{flow.channel.address}}", p.From)
+	}
+	if p.To != "" && p.To != toAddress {
+		return p, "", stateErr(s, "to %q: outreach flows send to the recipient, {{contact.channel.address}}", p.To)
+	}
+	body, err := fromLiquid(p.Body)
+	if err != nil {
+		return p, "", &StateError{State: s.Name, Type: s.Type, Err: fmt.Errorf("body: %w", err)}
+	}
+	return p, body, nil
+}
+
+func (im *importer) send(s *State) (outreach.Step, error) {
+	_, body, err := im.message(s)
+	if err != nil {
+		return outreach.Step{}, err
+	}
+	for _, t := range s.Transitions {
+		if t.Event == "failed" && t.Next != "" {
+			return outreach.Step{}, stateErr(s, "the failed transition goes to %q: outreach ends the conversation when a message fails; leave it empty", t.Next)
+		}
+	}
+	next, _ := s.Next("sent")
+	// An end step with a body: this message, then NAME_outcome.
+	if out := im.byName[next]; out != nil && next == s.Name+"_outcome" && out.Type == TypeSetVariables && im.refs[next] == 1 {
+		if outcome, err := im.outcome(out); err == nil {
+			im.used[next] = true
+			return outreach.Step{ID: s.Name, Kind: outreach.StepEnd, Body: body, Outcome: outcome}, nil
+		}
+	}
+	return outreach.Step{ID: s.Name, Kind: outreach.StepSend, Body: body, Next: next}, nil
+}
+
+// outcome reads a set-variables widget that records the outcome and ends.
+func (im *importer) outcome(s *State) (string, error) {
+	var p SetVariablesProperties
+	if err := s.DecodeProperties(&p); err != nil {
+		return "", err
+	}
+	if len(p.Variables) != 1 || p.Variables[0].Key != OutcomeVariable {
+		return "", stateErr(s, "outreach reads a set-variables widget only as an end step that sets the single variable %q", OutcomeVariable)
+	}
+	for _, t := range s.Transitions {
+		if t.Next != "" {
+			return "", stateErr(s, "a set-variables widget that records the outcome ends the flow: its %s transition must go nowhere", t.Event)
+		}
+	}
+	v := p.Variables[0].Value
+	if v == "" || strings.Contains(v, "{{") || strings.Contains(v, "{%") {
+		return "", stateErr(s, "the outcome must be a plain word, not %q", v)
+	}
+	return v, nil
+}
+
+func (im *importer) setVariables(s *State) (outreach.Step, error) {
+	outcome, err := im.outcome(s)
+	if err != nil {
+		return outreach.Step{}, err
+	}
+	return outreach.Step{ID: s.Name, Kind: outreach.StepEnd, Outcome: outcome}, nil
+}
+
+// ask reads a send-and-wait-for-reply widget: as the full structure
+// FromFlow writes when it is there, else as a question taking any text.
+func (im *importer) ask(s *State) (outreach.Step, error) {
+	p, body, err := im.message(s)
+	if err != nil {
+		return outreach.Step{}, err
+	}
+	st := outreach.Step{ID: s.Name, Kind: outreach.StepAsk, Body: body, Timeout: outreach.Duration(time.Duration(p.Timeout) * time.Second)}
+	for _, t := range s.Transitions {
+		switch t.Event {
+		case "incomingMessage":
+			st.Next = t.Next
+		case "timeout":
+			st.OnTimeout = t.Next
+		case "deliveryFailure":
+			st.OnFailure = t.Next
+		default:
+			if t.Next != "" {
+				return st, stateErr(s, "unknown transition %s", t.Event)
+			}
+		}
+	}
+	if full, helpers, ok := im.fullAsk(s, st, p.Body); ok {
+		for _, h := range helpers {
+			im.used[h] = true
+		}
+		im.kinds[s.Name] = answerKind(&full)
+		return full, nil
+	}
+	im.kinds[s.Name] = outreach.AnswerText
+	return st, nil
+}
+
+// fullAsk recognises an ask step's split and re-ask chain, as FromFlow
+// writes them: it rebuilds the step and keeps it only if exporting it gives
+// the same widgets again.
+func (im *importer) fullAsk(s *State, st outreach.Step, liquidBody string) (outreach.Step, []string, bool) {
+	split := im.byName[s.Name+"_split"]
+	if split == nil || split.Type != TypeSplit || st.Next != split.Name {
+		return st, nil, false
+	}
+	var matches []Transition
+	for _, t := range split.Transitions {
+		if t.Event == "match" {
+			matches = append(matches, t)
+		}
+	}
+	if len(matches) == 0 {
+		return st, nil, false
+	}
+	answer, routes, next, ok := readAnswer(matches)
+	if !ok {
+		return st, nil, false
+	}
+	st.Answer, st.Routes, st.Next = answer, routes, next
+	// Follow the re-asks.
+	helpers := []string{split.Name}
+	noMatch, _ := split.Next("noMatch")
+	hint := ""
+	n := 0
+	for noMatch == fmt.Sprintf("%s_reask%d", s.Name, n+1) {
+		re := im.byName[noMatch]
+		if re == nil || re.Type != TypeSendAndWait {
+			return st, nil, false
+		}
+		var p MessageProperties
+		if re.DecodeProperties(&p) != nil {
+			return st, nil, false
+		}
+		h, ok := strings.CutSuffix(p.Body, " "+liquidBody)
+		if !ok {
+			return st, nil, false
+		}
+		if n == 0 {
+			var err error
+			if hint, err = fromLiquid(h); err != nil {
+				return st, nil, false
+			}
+		}
+		n++
+		rs := im.byName[re.Name+"_split"]
+		if rs == nil {
+			return st, nil, false
+		}
+		helpers = append(helpers, re.Name, rs.Name)
+		noMatch, _ = rs.Next("noMatch")
+	}
+	st.NoAnswer = noMatch
+	if hint != outreach.DefaultHint(st.Answer) {
+		st.Hint = hint
+	}
+	if n != outreach.DefaultMaxReasks {
+		st.MaxReasks = &n
+	}
+	// Keep the reading only if it exports to the same widgets, each of
+	// which is reached from nowhere else.
+	x := &exporter{kinds: map[string]outreach.AnswerKind{}}
+	var p MessageProperties
+	if s.DecodeProperties(&p) != nil {
+		return st, nil, false
+	}
+	again, err := x.ask(&st, p.Timeout, 0)
+	if err != nil || len(again) != len(helpers)+1 {
+		return st, nil, false
+	}
+	for i, a := range again {
+		orig := im.byName[a.Name]
+		if orig == nil || !reflect.DeepEqual(Canonical(a), Canonical(*orig)) {
+			return st, nil, false
+		}
+		if i > 0 && im.refs[a.Name] != 1 {
+			return st, nil, false
+		}
+	}
+	return st, helpers, true
+}
+
+// readAnswer reads the match transitions of an ask's split: routes, then
+// the transition that says what a valid answer is.
+func readAnswer(ts []Transition) (*outreach.AnswerSpec, []outreach.Route, string, bool) {
+	last := ts[len(ts)-1]
+	body := ts[:len(ts)-1]
+	next := last.Next
+	types := make([]string, len(last.Conditions))
+	for i, c := range last.Conditions {
+		types[i] = c.Type
+	}
+	switch {
+	case slices.Equal(types, []string{"matches_any_of"}):
+		spec := &outreach.AnswerSpec{Kind: outreach.AnswerChoice}
+		var routes []outreach.Route
+		for _, t := range body {
+			if len(t.Conditions) != 1 || t.Conditions[0].Type != "matches_any_of" {
+				return nil, nil, "", false
+			}
+			words := splitList(t.Conditions[0].Value)
+			if len(words) == 0 {
+				return nil, nil, "", false
+			}
+			c := outreach.Choice{Value: words[0], Synonyms: words[1:]}
+			spec.Choices = append(spec.Choices, c)
+			if t.Next == next {
+				continue
+			}
+			if j := slices.IndexFunc(routes, func(r outreach.Route) bool { return r.Next == t.Next }); j >= 0 {
+				r := &routes[j]
+				if r.When.Equals != "" {
+					r.When.AnyOf, r.When.Equals = []string{r.When.Equals}, ""
+				}
+				r.When.AnyOf = append(r.When.AnyOf, c.Value)
+				continue
+			}
+			routes = append(routes, outreach.Route{When: outreach.Condition{Equals: c.Value}, Next: t.Next})
+		}
+		return spec, routes, next, true
+	case slices.Equal(types, []string{"regex"}) && last.Conditions[0].Value == TextPattern:
+		routes, ok := readRoutes(body, false)
+		return &outreach.AnswerSpec{Kind: outreach.AnswerText}, routes, next, ok
+	case len(types) >= 1 && len(types) <= 2 && types[0] == "regex" &&
+		(last.Conditions[0].Value == IntegerPattern || last.Conditions[0].Value == NumberPattern):
+		integer := last.Conditions[0].Value == IntegerPattern
+		spec := &outreach.AnswerSpec{Kind: outreach.AnswerNumber}
+		if integer {
+			spec.Kind = outreach.AnswerInteger
+		}
+		if len(types) == 2 {
+			c, err := readCondition(last.Conditions[1], integer)
+			if err != nil || (c.Min == nil && c.Max == nil) {
+				return nil, nil, "", false
+			}
+			spec.Min, spec.Max = c.Min, c.Max
+		}
+		routes, ok := readRoutes(body, integer)
+		return spec, routes, next, ok
+	}
+	return nil, nil, "", false
+}
+
+func readRoutes(ts []Transition, integer bool) ([]outreach.Route, bool) {
+	var routes []outreach.Route
+	for _, t := range ts {
+		if len(t.Conditions) != 1 {
+			return nil, false
+		}
+		c, err := readCondition(t.Conditions[0], integer)
+		if err != nil {
+			return nil, false
+		}
+		routes = append(routes, outreach.Route{When: c, Next: t.Next})
+	}
+	return routes, true
+}
+
+// branch reads a split-based-on widget that is not part of an ask step.
+func (im *importer) branch(st *outreach.Step) error {
+	s := im.byName[st.ID]
+	var p SplitProperties
+	if err := s.DecodeProperties(&p); err != nil {
+		return err
+	}
+	m := liquidRE.FindStringSubmatch(p.Input)
+	if m == nil || strings.TrimSpace(p.Input) != m[0] {
+		return stateErr(s, "input %q: outreach branches on a single variable such as {{widgets.STEP.inbound.Body}} or {{flow.data.COLUMN}}", p.Input)
+	}
+	v, err := liquidVar(m[1])
+	if err != nil {
+		return &StateError{State: s.Name, Type: s.Type, Err: fmt.Errorf("input: %w", err)}
+	}
+	st.Var = v
+	integer := false
+	if q, ok := strings.CutPrefix(v, "answers."); ok {
+		integer = im.kinds[q] == outreach.AnswerInteger
+	}
+	for _, t := range s.Transitions {
+		switch t.Event {
+		case "noMatch":
+			st.Next = t.Next
+		case "match":
+			if len(t.Conditions) != 1 {
+				return stateErr(s, "a transition to %q has %d conditions; outreach routes test one", t.Next, len(t.Conditions))
+			}
+			c, err := readCondition(t.Conditions[0], integer)
+			if err != nil {
+				return &StateError{State: s.Name, Type: s.Type, Err: err}
+			}
+			if t.Next == "" {
+				return stateErr(s, "the transition for condition %q goes nowhere: an outreach route needs a next step", t.Conditions[0].FriendlyName)
+			}
+			st.Routes = append(st.Routes, outreach.Route{When: c, Next: t.Next})
+		default:
+			return stateErr(s, "unknown transition %s", t.Event)
+		}
+	}
+	return nil
+}
+
+var betweenRE = regexp.MustCompile(`^\s*(-?\d+(?:\.\d+)?)\s*(?:-|,|and|to)\s*(-?\d+(?:\.\d+)?)\s*$`)
+
+// readCondition reads one split condition as an outreach condition.
+// integer says the value is a whole number, which makes the strict
+// is_greater_than and is_less_than expressible as inclusive bounds.
+func readCondition(c Condition, integer bool) (outreach.Condition, error) {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("condition %q (%s %q): %s", c.FriendlyName, c.Type, c.Value, fmt.Sprintf(format, args...))
+	}
+	switch c.Type {
+	case "equal_to":
+		if strings.TrimSpace(c.Value) == "" {
+			return outreach.Condition{}, bad("the value is empty")
+		}
+		return outreach.Condition{Equals: strings.TrimSpace(c.Value)}, nil
+	case "matches_any_of":
+		words := splitList(c.Value)
+		if len(words) == 0 {
+			return outreach.Condition{}, bad("the list is empty")
+		}
+		return outreach.Condition{AnyOf: words}, nil
+	case "is_between":
+		m := betweenRE.FindStringSubmatch(c.Value)
+		if m == nil {
+			return outreach.Condition{}, bad("want two numbers such as \"18-55\"")
+		}
+		lo, _ := strconv.ParseFloat(m[1], 64)
+		hi, _ := strconv.ParseFloat(m[2], 64)
+		return outreach.Condition{Min: &lo, Max: &hi}, nil
+	case "is_greater_than", "is_less_than":
+		v, err := strconv.ParseFloat(strings.TrimSpace(c.Value), 64)
+		if err != nil {
+			return outreach.Condition{}, bad("the value is not a number")
+		}
+		if !integer || v != math.Trunc(v) {
+			return outreach.Condition{}, bad("%s is strict and outreach bounds are inclusive; this is exact only for a whole-number answer (an ask step with an integer answer): use is_between", c.Type)
+		}
+		if c.Type == "is_greater_than" {
+			v++
+			return outreach.Condition{Min: &v}, nil
+		}
+		v--
+		return outreach.Condition{Max: &v}, nil
+	}
+	return outreach.Condition{}, bad("outreach conditions are equal_to, matches_any_of, is_between, and is_greater_than / is_less_than on whole numbers; %s has no equivalent", c.Type)
+}
+
+// splitList splits a matches_any_of list: commas, with or without spaces.
+func splitList(s string) []string {
+	var out []string
+	for w := range strings.SplitSeq(s, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// CanonicalState is a widget with only the fields outreach reads: no
+// offsets, friendly names or unknown properties. Tests and ToFlow compare
+// widgets in this form.
+type CanonicalState struct {
+	Name, Type  string
+	Transitions []CanonicalTransition
+	Body        string
+	Timeout     Seconds
+	Input       string
+	Variables   []Variable
+	// Raw holds the properties of widget types outreach does not read.
+	Raw string
+}
+
+// CanonicalTransition is a transition in canonical form.
+type CanonicalTransition struct {
+	Event, Next string
+	Conditions  []string // "type value"
+}
+
+// Canonical returns s in canonical form. Transitions other than match
+// transitions are sorted by event, since their order means nothing, and
+// unconnected trigger events are left out.
+func Canonical(s State) CanonicalState {
+	c := CanonicalState{Name: s.Name, Type: s.Type}
+	for _, t := range s.Transitions {
+		if s.Type == TypeTrigger && t.Next == "" {
+			continue // an unconnected trigger event starts nothing
+		}
+		ct := CanonicalTransition{Event: t.Event, Next: t.Next}
+		for _, cd := range t.Conditions {
+			ct.Conditions = append(ct.Conditions, cd.Type+" "+cd.Value)
+		}
+		c.Transitions = append(c.Transitions, ct)
+	}
+	slices.SortStableFunc(c.Transitions, func(a, b CanonicalTransition) int {
+		if a.Event == "match" && b.Event == "match" {
+			return 0
+		}
+		return strings.Compare(a.Event, b.Event)
+	})
+	switch s.Type {
+	case TypeSendMessage, TypeSendAndWait:
+		var p MessageProperties
+		_ = s.DecodeProperties(&p)
+		c.Body, c.Timeout = p.Body, p.Timeout
+	case TypeSplit:
+		var p SplitProperties
+		_ = s.DecodeProperties(&p)
+		c.Input = p.Input
+	case TypeSetVariables:
+		var p SetVariablesProperties
+		_ = s.DecodeProperties(&p)
+		for _, v := range p.Variables {
+			c.Variables = append(c.Variables, Variable{Key: v.Key, Value: v.Value})
+		}
+	case TypeTrigger:
+	default:
+		c.Raw = string(s.Properties)
+	}
+	return c
+}

@@ -1,0 +1,363 @@
+package studio_test
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/patient-outreach/sms/flows"
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/studio"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func TestBuiltinRoundTrip(t *testing.T) {
+	for _, name := range flows.BuiltinNames() {
+		t.Run(name, func(t *testing.T) {
+			f, err := flows.Builtin(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := studio.FromFlow(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Through JSON, as a deploy would send it.
+			data, err := d.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d2, err := studio.Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := studio.ToFlow(d2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.ID, got.Name = f.ID, f.Name // they travel as the Studio flow's friendly name
+			if want, got := f.Clone(), got.Clone(); !reflect.DeepEqual(want, got) {
+				t.Errorf("round trip changed the flow:\nwant %+v\ngot  %+v", want, got)
+			}
+			golden(t, filepath.Join("testdata", name+".golden.json"), data)
+		})
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(want, got) {
+		t.Errorf("%s differs from the export (run go test -update after checking the change)", path)
+	}
+}
+
+func loadDef(t *testing.T, path string) *studio.Definition {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := studio.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// strip keeps only what outreach reads of each widget.
+func strip(d *studio.Definition) map[string]studio.CanonicalState {
+	m := map[string]studio.CanonicalState{}
+	for _, s := range d.States {
+		m[s.Name] = studio.Canonical(s)
+	}
+	return m
+}
+
+func TestConsoleExportRoundTrip(t *testing.T) {
+	orig := loadDef(t, "testdata/console.json")
+	f, err := studio.ToFlow(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ID = "console"
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := studio.FromFlow(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, got := strip(orig), strip(again)
+	for name, w := range want {
+		g, ok := got[name]
+		if !ok {
+			t.Errorf("widget %q is lost", name)
+			continue
+		}
+		if !reflect.DeepEqual(w, g) {
+			t.Errorf("widget %q changed:\nwant %+v\ngot  %+v", name, w, g)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("widget %q was added", name)
+		}
+	}
+	// What the import read.
+	mood := f.StepByID("split_mood")
+	if mood.Kind != outreach.StepBranch || mood.Var != "answers.ask_mood" || len(mood.Routes) != 3 || mood.Next != "ask_help" {
+		t.Errorf("split_mood = %+v", mood)
+	}
+	if hello := f.StepByID("hello"); hello.Body != "Hi {{recipient.first_name}}, your clinic {{data.clinic}} here." {
+		t.Errorf("hello body = %q", hello.Body)
+	}
+	if good := f.StepByID("good"); good.Kind != outreach.StepEnd || good.Outcome != "feeling_good" {
+		t.Errorf("good = %+v", good)
+	}
+	if f.StepByID("good_outcome") != nil {
+		t.Error("good_outcome should be part of the end step good")
+	}
+}
+
+// edit decodes the console export, lets fn change it as a user would in
+// the console, and imports it.
+func edit(t *testing.T, fn func(d *studio.Definition)) error {
+	t.Helper()
+	d := loadDef(t, "testdata/console.json")
+	fn(d)
+	_, err := studio.ToFlow(d)
+	return err
+}
+
+func setBody(d *studio.Definition, state, body string) {
+	s := d.StateByName(state)
+	s.Properties = []byte(`{"from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}", "body": ` + quote(body) + `, "timeout": "600"}`)
+}
+
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		if r == '"' || r == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func TestImportErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(d *studio.Definition)
+		want []string // substrings of the error
+	}{
+		{"unsupported widget", func(d *studio.Definition) {
+			s := d.StateByName("good")
+			s.Type = "make-http-request"
+			s.Properties = []byte(`{"method": "POST", "url": "https://example.com"}`)
+		}, []string{`"good"`, "make-http-request", "cannot be imported"}},
+		{"run-function", func(d *studio.Definition) {
+			d.StateByName("call_requested").Type = "run-function"
+		}, []string{`"call_requested"`, "run-function"}},
+		{"contains", func(d *studio.Definition) {
+			d.StateByName("split_help").Transitions[1].Conditions[0].Type = "contains"
+		}, []string{`"split_help"`, "split-based-on", "contains"}},
+		{"starts_with", func(d *studio.Definition) {
+			d.StateByName("split_mood").Transitions[2].Conditions[0].Type = "starts_with"
+		}, []string{`"split_mood"`, "starts_with"}},
+		{"regex", func(d *studio.Definition) {
+			c := &d.StateByName("split_mood").Transitions[3].Conditions[0]
+			c.Type, c.Value = "regex", "^o"
+		}, []string{`"split_mood"`, "regex"}},
+		{"strict bound on text", func(d *studio.Definition) {
+			c := &d.StateByName("split_mood").Transitions[1].Conditions[0]
+			c.Type, c.Value = "is_greater_than", "7"
+		}, []string{`"split_mood"`, "is_greater_than", "is_between"}},
+		{"filter", func(d *studio.Definition) {
+			setBody(d, "ask_help", "Hi {{flow.data.patient_first_name | upcase}}")
+		}, []string{`"ask_help"`, "send-and-wait-for-reply", "filter"}},
+		{"trigger message", func(d *studio.Definition) {
+			setBody(d, "ask_help", "You said {{trigger.message.Body}}")
+		}, []string{`"ask_help"`, "trigger"}},
+		{"parse error", func(d *studio.Definition) {
+			setBody(d, "ask_help", "Hi {{ flow.data.patient_first_name | }}")
+		}, []string{`"ask_help"`, "does not parse"}},
+		{"tag", func(d *studio.Definition) {
+			setBody(d, "ask_help", "{% if flow.data.x %}hi{% endif %}")
+		}, []string{`"ask_help"`, "tags"}},
+		{"sending number", func(d *studio.Definition) {
+			setBody(d, "ask_help", "Text {{flow.channel.address}}")
+		}, []string{`"ask_help"`, "sending number"}},
+		{"incoming message start", func(d *studio.Definition) {
+			d.StateByName("Trigger").Transitions[0].Next = "hello"
+		}, []string{`"Trigger"`, "incomingMessage", "REST API"}},
+		{"missing widget", func(d *studio.Definition) {
+			d.StateByName("hello").Transitions[0].Next = "nowhere"
+		}, []string{`"hello"`, `"nowhere"`}},
+		{"other variable", func(d *studio.Definition) {
+			d.StateByName("call_requested").Properties = []byte(`{"variables": [{"key": "x", "value": "1"}]}`)
+		}, []string{`"call_requested"`, "set-variables", `"outcome"`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := edit(t, tc.edit)
+			if err == nil {
+				t.Fatal("imported without error")
+			}
+			var se *studio.StateError
+			if !errors.As(err, &se) {
+				t.Errorf("%v: not a *StateError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestImportConditions(t *testing.T) {
+	err := edit(t, func(d *studio.Definition) {
+		// A list with no spaces after the commas.
+		d.StateByName("split_help").Transitions[1].Conditions[0].Value = "yes,y,sure"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := loadDef(t, "testdata/console.json")
+	d.StateByName("split_help").Transitions[1].Conditions[0].Value = "yes,y ,  sure"
+	f, err := studio.ToFlow(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.StepByID("split_help").Routes[0].When.AnyOf; !reflect.DeepEqual(got, []string{"yes", "y", "sure"}) {
+		t.Errorf("any_of = %q", got)
+	}
+}
+
+func TestUnknownWidgetsKeptVerbatim(t *testing.T) {
+	in := `{"description":"d","states":[{"name":"Trigger","type":"trigger","transitions":[{"event":"incomingRequest","next":"http"}],"properties":{"offset":{"x":1,"y":2}}},{"name":"http","type":"make-http-request","transitions":[{"event":"success"},{"event":"failed"}],"properties":{"method":"POST","url":"https://example.com/x","body":"{\"a\":1}","offset":{"x":3,"y":4},"parameters":[{"key":"k","value":"{{flow.data.x | upcase}}"}]}}],"initial_state":"Trigger","flags":{"allow_concurrent_calls":true}}`
+	d, err := studio.Decode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b bytes.Buffer
+	if err := compact(&a, []byte(in)); err != nil {
+		t.Fatal(err)
+	}
+	if err := compact(&b, out); err != nil {
+		t.Fatal(err)
+	}
+	if a.String() != b.String() {
+		t.Errorf("re-encoded definition differs:\n%s\n%s", a.String(), b.String())
+	}
+	_, err = studio.ToFlow(d)
+	if err == nil || !strings.Contains(err.Error(), `"http"`) || !strings.Contains(err.Error(), "make-http-request") {
+		t.Errorf("ToFlow error = %v", err)
+	}
+}
+
+func TestExportErrors(t *testing.T) {
+	f, err := flows.Builtin("payor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Steps[1].ID = "member-card"
+	f.Steps[0].Next = "member-card"
+	if _, err := studio.FromFlow(f); err == nil || !strings.Contains(err.Error(), `"member-card"`) {
+		t.Errorf("dash: error = %v", err)
+	}
+	f.Steps[1].ID = "2card"
+	f.Steps[0].Next = "2card"
+	if _, err := studio.FromFlow(f); err == nil || !strings.Contains(err.Error(), `"2card"`) {
+		t.Errorf("leading digit: error = %v", err)
+	}
+	// A step whose helper widget name is taken by another step.
+	g, err := flows.Builtin("provider")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := g.StepByID("pain_ok")
+	i.ID = "ask_pain_split"
+	g.StepByID("ask_pain").Routes[0].Next = "ask_pain_split"
+	if _, err := studio.FromFlow(g); err == nil || !strings.Contains(err.Error(), `"ask_pain_split"`) {
+		t.Errorf("collision: error = %v", err)
+	}
+	// A one-sided bound on a decimal number.
+	h, err := flows.Builtin("pharma")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.StepByID("ask_bmi").Routes[0].When.Max = nil
+	if _, err := studio.FromFlow(h); err == nil || !strings.Contains(err.Error(), `"ask_bmi"`) {
+		t.Errorf("one-sided decimal: error = %v", err)
+	}
+}
+
+func TestRenderFilters(t *testing.T) {
+	vars := map[string]any{
+		"flow": map[string]any{"data": map[string]any{"patient_first_name": "  ana  ", "visit": "2026-03-02"}},
+	}
+	cases := map[string]string{
+		"{{flow.data.patient_first_name | strip | upcase}}":      "ANA",
+		"{{flow.data.patient_first_name | strip | capitalize}}":  "Ana",
+		"{{ 'HELLO' | downcase }}":                               "hello",
+		"{{flow.data.missing | default: 'there'}}":               "there",
+		"{{flow.data.visit | date: '%b %d'}}":                    "Mar 02",
+		"{{ 'a long message body' | truncate: 9 }}":              "a long...",
+		"Hi {{flow.data.nobody}}!":                               "Hi !",
+		"{% if flow.data.visit %}visit{% else %}none{% endif %}": "visit",
+	}
+	for tmpl, want := range cases {
+		got, err := studio.Render(tmpl, vars)
+		if err != nil {
+			t.Errorf("%s: %v", tmpl, err)
+			continue
+		}
+		if got != want {
+			t.Errorf("%s = %q, want %q", tmpl, got, want)
+		}
+	}
+	if _, err := studio.Render("{% if x %}unclosed", nil); err == nil {
+		t.Error("a template that does not parse rendered")
+	}
+}
+
+func TestRenderConcurrent(t *testing.T) {
+	t.Parallel()
+	done := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := studio.Render("{{ a | upcase }}", map[string]any{"a": "x"})
+			done <- err
+		}()
+	}
+	for range 8 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
