@@ -21,7 +21,14 @@
 //     transition per choice ("YES, Y, YEAH"), to the route it satisfies or
 //     Next, then one listing every choice; an integer or number answer a
 //     regex for the form (IntegerPattern, NumberPattern) with is_between
-//     for its range; a text answer with routes the regex TextPattern. Its
+//     for its range; a text answer with routes the regex TextPattern.
+//     Studio takes the first match transition all of whose conditions hold
+//     (it ANDs the conditions of a transition), so each route transition of
+//     an integer, number or text answer holds those validity conditions
+//     first, then the route's own: a reply that is not a valid answer, such
+//     as "800" or "109.5" to an integer question from 50 to 700 whose route
+//     is min 110, takes no route and is re-asked, as the engine does (a
+//     choice route's matches_any_of already implies a valid answer). Its
 //     noMatch goes to STEP_reask1, a send-and-wait with the hint and the
 //     question and its own split STEP_reask1_split, and so on MaxReasks
 //     times; the last noMatch goes to NoAnswer. A text question with no
@@ -52,7 +59,10 @@
 //
 // ToFlow reads the structure FromFlow writes back into the same step
 // (recognised by names and shape, and kept only when exporting the step
-// again gives the same widgets), and reads any other widget on its own: a
+// again gives the same widgets; route transitions without the validity
+// conditions, as exports before they were added wrote them, are read too,
+// and exporting the step again adds them), and reads any other widget on
+// its own: a
 // send-and-wait-for-reply as an ask step taking any text, a split as a
 // branch step, a send-message as a send step, a set-variables of "outcome"
 // as an end step. Offsets, flags, friendly names and unknown properties

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,6 +128,9 @@ func answerKind(st *outreach.Step) outreach.AnswerKind {
 type exporter struct {
 	f     *outreach.Flow
 	kinds map[string]outreach.AnswerKind // ask step id -> answer kind
+	// legacy writes an ask's route transitions without the answer's
+	// validity conditions, as older exports did (see answerTransitions).
+	legacy bool
 }
 
 func message(body string, timeout Seconds, row, col int) json.RawMessage {
@@ -226,7 +230,7 @@ func (x *exporter) ask(st *outreach.Step, timeout Seconds, row int) ([]State, er
 			noMatch = fmt.Sprintf("%s_reask%d", st.ID, attempt+1)
 		}
 		input := "{{widgets." + name + ".inbound.Body}}"
-		matches, err := answerTransitions(st, input)
+		matches, err := answerTransitions(st, input, x.legacy)
 		if err != nil {
 			return nil, fmt.Errorf("studio: step %q: %w", st.ID, err)
 		}
@@ -243,8 +247,15 @@ func (x *exporter) ask(st *outreach.Step, timeout Seconds, row int) ([]State, er
 // answerTransitions returns the match transitions of an ask step's split:
 // its routes, then one transition for what any valid answer is, to Next.
 // A choice answer gets one transition per choice (value and synonyms), to
-// the first route the choice satisfies, else to Next.
-func answerTransitions(st *outreach.Step, input string) ([]Transition, error) {
+// the first route the choice satisfies, else to Next. For other answers
+// every route transition starts with the conditions of that last
+// transition (Studio takes a transition only when all its conditions
+// hold), so that a reply that is not a valid answer, such as "800" or
+// "109.5" to an integer question from 50 to 700, takes no route and is
+// re-asked, as outreach.MatchAnswer would have it. legacy leaves those
+// conditions out, as exports before they were added did, so that ToFlow
+// can still recognise such definitions.
+func answerTransitions(st *outreach.Step, input string, legacy bool) ([]Transition, error) {
 	kind := answerKind(st)
 	var ts []Transition
 	match := func(next string, cs ...Condition) {
@@ -272,13 +283,31 @@ func answerTransitions(st *outreach.Step, input string) ([]Transition, error) {
 		match(st.Next, anyOf(all, input))
 		return ts, nil
 	}
+	valid, err := validity(st, input)
+	if err != nil {
+		return nil, err
+	}
 	for i, rt := range st.Routes {
 		c, err := routeCondition(rt.When, input, kind == outreach.AnswerInteger)
 		if err != nil {
 			return nil, fmt.Errorf("routes[%d]: %w", i, err)
 		}
-		match(rt.Next, c)
+		if legacy {
+			match(rt.Next, c)
+			continue
+		}
+		match(rt.Next, append(slices.Clone(valid), c)...)
 	}
+	match(st.Next, valid...)
+	return ts, nil
+}
+
+// validity returns the conditions that a reply to an ask step with an
+// integer, number or text answer meets exactly when it is a valid answer:
+// the form's regex (IntegerPattern, NumberPattern, TextPattern) and, for a
+// number with bounds, its range.
+func validity(st *outreach.Step, input string) ([]Condition, error) {
+	kind := answerKind(st)
 	switch kind {
 	case outreach.AnswerInteger, outreach.AnswerNumber:
 		pattern := NumberPattern
@@ -293,11 +322,9 @@ func answerTransitions(st *outreach.Step, input string) ([]Transition, error) {
 			}
 			cs = append(cs, c)
 		}
-		match(st.Next, cs...)
-	default:
-		match(st.Next, cond("regex", TextPattern, input))
+		return cs, nil
 	}
-	return ts, nil
+	return []Condition{cond("regex", TextPattern, input)}, nil
 }
 
 func cond(typ, value, input string) Condition {

@@ -296,26 +296,39 @@ func (im *importer) fullAsk(s *State, st outreach.Step, liquidBody string) (outr
 		st.MaxReasks = &n
 	}
 	// Keep the reading only if it exports to the same widgets, each of
-	// which is reached from nowhere else.
-	x := &exporter{kinds: map[string]outreach.AnswerKind{}}
+	// which is reached from nowhere else: as FromFlow writes them, or as
+	// exports before the route transitions held the answer's validity
+	// conditions did (exporting such a step again adds them).
 	var p MessageProperties
 	if s.DecodeProperties(&p) != nil {
 		return st, nil, false
 	}
-	again, err := x.ask(&st, p.Timeout, 0)
+	for _, legacy := range []bool{false, true} {
+		if im.exportsTo(&st, p.Timeout, helpers, legacy) {
+			return st, helpers, true
+		}
+	}
+	return st, nil, false
+}
+
+// exportsTo reports whether exporting st gives the widgets st and helpers
+// as they are in the definition, the helpers reached from nowhere else.
+func (im *importer) exportsTo(st *outreach.Step, timeout Seconds, helpers []string, legacy bool) bool {
+	x := &exporter{kinds: map[string]outreach.AnswerKind{}, legacy: legacy}
+	again, err := x.ask(st, timeout, 0)
 	if err != nil || len(again) != len(helpers)+1 {
-		return st, nil, false
+		return false
 	}
 	for i, a := range again {
 		orig := im.byName[a.Name]
 		if orig == nil || !reflect.DeepEqual(Canonical(a), Canonical(*orig)) {
-			return st, nil, false
+			return false
 		}
 		if i > 0 && im.refs[a.Name] != 1 {
-			return st, nil, false
+			return false
 		}
 	}
-	return st, helpers, true
+	return true
 }
 
 // readAnswer reads the match transitions of an ask's split: routes, then
@@ -357,7 +370,7 @@ func readAnswer(ts []Transition) (*outreach.AnswerSpec, []outreach.Route, string
 		}
 		return spec, routes, next, true
 	case slices.Equal(types, []string{"regex"}) && last.Conditions[0].Value == TextPattern:
-		routes, ok := readRoutes(body, false)
+		routes, ok := readRoutes(body, false, last.Conditions)
 		return &outreach.AnswerSpec{Kind: outreach.AnswerText}, routes, next, ok
 	case len(types) >= 1 && len(types) <= 2 && types[0] == "regex" &&
 		(last.Conditions[0].Value == IntegerPattern || last.Conditions[0].Value == NumberPattern):
@@ -373,25 +386,42 @@ func readAnswer(ts []Transition) (*outreach.AnswerSpec, []outreach.Route, string
 			}
 			spec.Min, spec.Max = c.Min, c.Max
 		}
-		routes, ok := readRoutes(body, integer)
+		routes, ok := readRoutes(body, integer, last.Conditions)
 		return spec, routes, next, ok
 	}
 	return nil, nil, "", false
 }
 
-func readRoutes(ts []Transition, integer bool) ([]outreach.Route, bool) {
+// readRoutes reads the route transitions of an ask's split whose answer is
+// not a choice. Each holds the answer's validity conditions (valid, the
+// conditions of the last transition), then the route's own condition; the
+// validity conditions are dropped. A transition with the route's condition
+// alone, as older exports wrote, is read too.
+func readRoutes(ts []Transition, integer bool, valid []Condition) ([]outreach.Route, bool) {
 	var routes []outreach.Route
 	for _, t := range ts {
-		if len(t.Conditions) != 1 {
+		cs := t.Conditions
+		if len(cs) == len(valid)+1 && sameConditions(cs[:len(valid)], valid) {
+			cs = cs[len(valid):]
+		}
+		if len(cs) != 1 {
 			return nil, false
 		}
-		c, err := readCondition(t.Conditions[0], integer)
+		c, err := readCondition(cs[0], integer)
 		if err != nil {
 			return nil, false
 		}
 		routes = append(routes, outreach.Route{When: c, Next: t.Next})
 	}
 	return routes, true
+}
+
+// sameConditions reports whether a and b test the same things, ignoring
+// friendly names.
+func sameConditions(a, b []Condition) bool {
+	return slices.EqualFunc(a, b, func(x, y Condition) bool {
+		return x.Type == y.Type && x.Value == y.Value && slices.Equal(x.Arguments, y.Arguments)
+	})
 }
 
 // branch reads a split-based-on widget that is not part of an ask step.

@@ -1,0 +1,257 @@
+package studio_test
+
+import (
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/patient-outreach/sms/flows"
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/studio"
+)
+
+// evalSplit simulates a split-based-on widget on a reply: the first match
+// transition whose conditions all hold is taken (Studio ANDs the
+// conditions of a transition), else noMatch. It knows the conditions this
+// package writes.
+func evalSplit(t *testing.T, s *studio.State, reply string) string {
+	t.Helper()
+	for _, tr := range s.Transitions {
+		if tr.Event != "match" {
+			continue
+		}
+		all := true
+		for _, c := range tr.Conditions {
+			if !evalCondition(t, c, reply) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return tr.Next
+		}
+	}
+	next, _ := s.Next("noMatch")
+	return next
+}
+
+var betweenRE = regexp.MustCompile(`^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$`)
+
+func evalCondition(t *testing.T, c studio.Condition, reply string) bool {
+	t.Helper()
+	num := func(s string) (float64, bool) {
+		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		return v, err == nil
+	}
+	bound := func() float64 {
+		v, ok := num(c.Value)
+		if !ok {
+			t.Fatalf("condition %s %q: not a number", c.Type, c.Value)
+		}
+		return v
+	}
+	switch c.Type {
+	case "regex":
+		re, err := regexp.Compile(c.Value)
+		if err != nil {
+			t.Fatalf("regex %q: %v", c.Value, err)
+		}
+		return re.MatchString(reply)
+	case "is_between":
+		m := betweenRE.FindStringSubmatch(c.Value)
+		if m == nil {
+			t.Fatalf("is_between %q: want LO-HI", c.Value)
+		}
+		lo, _ := strconv.ParseFloat(m[1], 64)
+		hi, _ := strconv.ParseFloat(m[2], 64)
+		v, ok := num(reply)
+		return ok && lo <= v && v <= hi
+	case "is_greater_than":
+		v, ok := num(reply)
+		return ok && v > bound()
+	case "is_less_than":
+		v, ok := num(reply)
+		return ok && v < bound()
+	case "matches_any_of":
+		for w := range strings.SplitSeq(c.Value, ",") {
+			if strings.EqualFold(strings.TrimSpace(w), strings.TrimSpace(reply)) {
+				return true
+			}
+		}
+		return false
+	case "equal_to":
+		return strings.EqualFold(strings.TrimSpace(c.Value), strings.TrimSpace(reply))
+	}
+	t.Fatalf("condition type %q is not simulated", c.Type)
+	return false
+}
+
+// The weight question takes whole pounds from 50 to 700 and routes 110 and
+// more to ask_smoker: a reply out of range or not whole must be re-asked,
+// not routed, on every attempt.
+func TestAskSplitRoutesOnlyValidAnswers(t *testing.T) {
+	f, err := flows.Builtin("pharma")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := studio.FromFlow(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ask_weight_split", "ask_weight_reask1_split", "ask_weight_reask2_split"} {
+		s := d.StateByName(name)
+		if s == nil {
+			t.Fatalf("no widget %q", name)
+		}
+		reask, _ := s.Next("noMatch")
+		for reply, want := range map[string]string{
+			"800":   reask,
+			"109.5": reask,
+			"150":   "ask_smoker",
+			"abc":   reask,
+			"100":   "not_eligible", // valid, no route: Next
+		} {
+			if got := evalSplit(t, s, reply); got != want {
+				t.Errorf("%s on %q goes to %q, want %q", name, reply, got, want)
+			}
+		}
+	}
+}
+
+// Whenever an exported ask split takes a match transition, the engine
+// (outreach.MatchAnswer, then the routes, else Next) reads the reply as
+// valid and goes to the same step.
+func TestAskSplitAgreesWithEngine(t *testing.T) {
+	replies := []string{"800", "109.5", "150", "abc", "100", "110", "109", "700", "701", "49", "50",
+		"0", "-1", "5", "6", "10", "11", "17", "18", "55", "56", "120", "121", "24.5", "35", "35.5",
+		"9.5", "80", "81", " 42 ", "yes", "Y", "no", "n", "nope", "sure", "never", ""}
+	for _, name := range flows.BuiltinNames() {
+		f, err := flows.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := studio.FromFlow(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range f.Steps {
+			if st.Kind != outreach.StepAsk {
+				continue
+			}
+			s := d.StateByName(st.ID + "_split")
+			if s == nil {
+				continue
+			}
+			noMatch, _ := s.Next("noMatch")
+			for _, reply := range replies {
+				got := evalSplit(t, s, reply)
+				if got == noMatch {
+					continue
+				}
+				v, ok := outreach.MatchAnswer(st.Answer, reply)
+				if !ok {
+					t.Errorf("%s: %s takes %q to %q; the engine re-asks", name, s.Name, reply, got)
+					continue
+				}
+				want := st.Next
+				for _, rt := range st.Routes {
+					if rt.When.Holds(v) {
+						want = rt.Next
+						break
+					}
+				}
+				if got != want {
+					t.Errorf("%s: %s takes %q to %q; the engine goes to %q", name, s.Name, reply, got, want)
+				}
+			}
+		}
+	}
+}
+
+// Definitions exported before the route transitions held the answer's
+// validity conditions still import as the same flow; exporting it again
+// adds them.
+func TestImportLegacyAskSplit(t *testing.T) {
+	f, err := flows.Builtin("pharma")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := studio.FromFlow(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy, err := studio.FromFlow(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped := 0
+	for i := range legacy.States {
+		s := &legacy.States[i]
+		if s.Type != studio.TypeSplit {
+			continue
+		}
+		var matches []int
+		for j, tr := range s.Transitions {
+			if tr.Event == "match" {
+				matches = append(matches, j)
+			}
+		}
+		for _, j := range matches[:len(matches)-1] {
+			tr := &s.Transitions[j]
+			if len(tr.Conditions) > 1 {
+				tr.Conditions = tr.Conditions[len(tr.Conditions)-1:]
+				stripped++
+			}
+		}
+	}
+	if stripped == 0 {
+		t.Fatal("no route transition with validity conditions")
+	}
+	// The old export routed an out-of-range weight.
+	if got := evalSplit(t, legacy.StateByName("ask_weight_split"), "800"); got != "ask_smoker" {
+		t.Errorf("legacy ask_weight_split on 800 goes to %q", got)
+	}
+	got, err := studio.ToFlow(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.ID, got.Name = f.ID, f.Name
+	if want, got := f.Clone(), got.Clone(); !reflect.DeepEqual(want, got) {
+		t.Errorf("legacy import changed the flow:\nwant %+v\ngot  %+v", want, got)
+	}
+	again, err := studio.FromFlow(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(strip(d), strip(again)) {
+		t.Error("exporting the legacy import does not give the current export")
+	}
+}
+
+// A route transition whose extra conditions are not the answer's validity
+// conditions is not read as an ask step's route.
+func TestImportAskSplitOtherConditions(t *testing.T) {
+	f, err := flows.Builtin("pharma")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := studio.FromFlow(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.StateByName("ask_weight_split")
+	for j := range s.Transitions {
+		if tr := &s.Transitions[j]; tr.Event == "match" && tr.Next == "ask_smoker" {
+			if len(tr.Conditions) != 3 {
+				t.Fatalf("route transition conditions = %+v, want regex, is_between, is_greater_than", tr.Conditions)
+			}
+			tr.Conditions[1].Value = "0-999" // not the answer's 50-700
+		}
+	}
+	g, err := studio.ToFlow(d)
+	if err == nil && reflect.DeepEqual(g.StepByID("ask_weight").Answer, f.StepByID("ask_weight").Answer) {
+		t.Error("a changed validity condition was read as the original ask step")
+	}
+}
