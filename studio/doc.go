@@ -79,4 +79,20 @@
 // answer spec, and choice routes read back grouped by target (Equals for
 // one choice, AnyOf for several). Studio -> Flow -> Studio gives the same
 // widgets, compared in [Canonical] form.
+//
+// # Deploy
+//
+// A [Deployer] deploys definitions to a Twilio account with the twilio-go
+// client: [Deployer.Deploy] exports a flow with FromFlow, checks it with
+// Studio's FlowValidate endpoint (a refusal is a *[ValidationError]
+// listing Twilio's failures), then updates the flow of the same friendly
+// name, which adds a revision, or creates it: deploying twice gives one
+// flow with a new revision, never two. [Deployer.Find], [Deployer.List]
+// and [Deployer.Delete] manage deployed flows; [Deployed] carries the
+// flow's webhook URL and its console link ([ConsoleFlowURL] and the SID).
+// For a two-way flow, [Deployer.PointNumber] sets the sending number's
+// incoming-message URL to the flow's webhook, as the blueprint did, since
+// replies never reach Studio otherwise; while it points there, the
+// embedded runtime's webhook sees none of that number's replies or STOPs.
+// Every call honours its context and a per-call timeout.
 package studio
