@@ -14,6 +14,7 @@ import (
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
 
+	"github.com/patient-outreach/sms/internal/twiliocall"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -90,11 +91,11 @@ func NewDeployer(cfg DeployConfig) (*Deployer, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultDeployTimeout
 	}
-	base := http.DefaultTransport
-	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
-		base = cfg.HTTPClient.Transport
+	c := twiliocall.Caller{AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken, Timeout: cfg.Timeout}
+	if cfg.HTTPClient != nil {
+		c.Base = cfg.HTTPClient.Transport
 	}
-	return &Deployer{c: twilioCaller{accountSID: cfg.AccountSID, authToken: cfg.AuthToken, base: base, timeout: cfg.Timeout}}, nil
+	return &Deployer{c: twilioCaller{c}}, nil
 }
 
 // DeployOptions are the options of [Deployer.Deploy].
@@ -497,7 +498,7 @@ func (d *Deployer) deployed(fl *studioapi.StudioV2Flow) Deployed {
 	if out.SID != "" {
 		out.ConsoleURL = ConsoleFlowURL + out.SID
 		if out.WebhookURL == "" {
-			out.WebhookURL = "https://webhooks.twilio.com/v1/Accounts/" + d.c.accountSID + "/Flows/" + out.SID
+			out.WebhookURL = "https://webhooks.twilio.com/v1/Accounts/" + d.c.AccountSID + "/Flows/" + out.SID
 		}
 	}
 	return out

@@ -4,18 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/verify/v2"
 
+	"github.com/patient-outreach/sms/internal/twiliocall"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -72,7 +71,7 @@ type TwilioConfig struct {
 // the full phone number.
 type TwilioCodes struct {
 	cfg        TwilioConfig
-	base       http.RoundTripper
+	caller     twiliocall.Caller
 	serviceSID string
 }
 
@@ -102,9 +101,9 @@ func NewTwilioCodes(ctx context.Context, cfg TwilioConfig) (*TwilioCodes, error)
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTwilioTimeout
 	}
-	t := &TwilioCodes{cfg: cfg, base: http.DefaultTransport}
-	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
-		t.base = cfg.HTTPClient.Transport
+	t := &TwilioCodes{cfg: cfg, caller: twiliocall.Caller{AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken, Timeout: cfg.Timeout}}
+	if cfg.HTTPClient != nil {
+		t.caller.Base = cfg.HTTPClient.Transport
 	}
 	sid, err := t.findService(ctx)
 	if err != nil {
@@ -293,62 +292,11 @@ func wrapTwilio(op string, err, kind error, secrets []string) error {
 	return &twilioError{msg: msg, kind: kind, err: err}
 }
 
-// verifyTransport applies one call's context to every request twilio-go
-// makes (it builds them with context.Background), and keeps the bodies
-// twilio-go leaves open on errors, to close them.
-type verifyTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
-
-	mu     sync.Mutex
-	bodies []io.ReadCloser
-}
-
-func (t *verifyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.ctx.Err(); err != nil {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		return nil, err
-	}
-	resp, err := t.base.RoundTrip(req.WithContext(t.ctx))
-	if resp != nil {
-		t.mu.Lock()
-		t.bodies = append(t.bodies, resp.Body)
-		t.mu.Unlock()
-	}
-	return resp, err
-}
-
-// finish drains (a little) and closes every response body, so that the
-// connection can be reused and nothing stays open.
-func (t *verifyTransport) finish() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, b := range t.bodies {
-		_, _ = io.Copy(io.Discard, io.LimitReader(b, 64<<10))
-		_ = b.Close()
-	}
-	t.bodies = nil
-}
-
 // call runs fn with a twilio-go Verify service whose every request
-// carries ctx, bounded by the per-call timeout. Nothing outlives the
-// call: the requests run on the calling goroutine and their bodies are
-// closed before it returns.
+// carries ctx, bounded by the per-call timeout (see internal/twiliocall).
 func (t *TwilioCodes) call(ctx context.Context, fn func(*openapi.ApiService) error) error {
-	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
-	defer cancel()
-	tr := &verifyTransport{ctx: ctx, base: t.base}
-	defer tr.finish()
-	c := &client.Client{
-		Credentials: client.NewCredentials(t.cfg.AccountSID, t.cfg.AuthToken),
-		HTTPClient: &http.Client{
-			Transport: tr,
-			// As twilio-go's default client: never follow redirects.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	c.SetAccountSid(t.cfg.AccountSID)
-	return fn(openapi.NewApiServiceWithClient(c))
+	_, err := t.caller.Do(ctx, func(c *client.Client) error {
+		return fn(openapi.NewApiServiceWithClient(c))
+	})
+	return err
 }

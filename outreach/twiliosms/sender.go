@@ -4,19 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twilio/twilio-go/client"
 	openapi "github.com/twilio/twilio-go/rest/api/v2010"
 
+	"github.com/patient-outreach/sms/internal/twiliocall"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -60,8 +59,8 @@ var alphanumeric = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 // and never retries: it reports what happened as an *outreach.SendError
 // and the runner decides.
 type Sender struct {
-	cfg  Config
-	base http.RoundTripper
+	cfg    Config
+	caller twiliocall.Caller
 }
 
 var _ outreach.Sender = (*Sender)(nil)
@@ -94,9 +93,9 @@ func NewSender(cfg Config) (*Sender, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = outreach.SystemClock{}
 	}
-	s := &Sender{cfg: cfg, base: http.DefaultTransport}
-	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
-		s.base = cfg.HTTPClient.Transport
+	s := &Sender{cfg: cfg, caller: twiliocall.Caller{AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken, Timeout: cfg.Timeout}}
+	if cfg.HTTPClient != nil {
+		s.caller.Base = cfg.HTTPClient.Transport
 	}
 	return s, nil
 }
@@ -113,77 +112,12 @@ func isE164(s string) bool {
 	return true
 }
 
-// errNotSent marks a request that never left: the context ended before
-// the transport was asked to send it.
-var errNotSent = errors.New("twiliosms: request not sent")
-
-// callTransport applies one call's context to every request twilio-go
-// makes, and keeps what twilio-go drops: the response status and
-// headers, and the bodies it leaves open on errors.
-type callTransport struct {
-	ctx  context.Context
-	base http.RoundTripper
-
-	mu     sync.Mutex
-	status int
-	header http.Header
-	bodies []io.ReadCloser
-}
-
-func (t *callTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.ctx.Err(); err != nil {
-		if req.Body != nil {
-			_ = req.Body.Close()
-		}
-		return nil, fmt.Errorf("%w: %w", errNotSent, err)
-	}
-	resp, err := t.base.RoundTrip(req.WithContext(t.ctx))
-	if resp != nil {
-		t.mu.Lock()
-		t.status, t.header = resp.StatusCode, resp.Header
-		t.bodies = append(t.bodies, resp.Body)
-		t.mu.Unlock()
-	}
-	return resp, err
-}
-
-// finish drains (a little) and closes every response body, so that the
-// connection can be reused and nothing stays open.
-func (t *callTransport) finish() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, b := range t.bodies {
-		_, _ = io.Copy(io.Discard, io.LimitReader(b, 64<<10))
-		_ = b.Close()
-	}
-	t.bodies = nil
-}
-
-func (t *callTransport) response() (int, http.Header) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.status, t.header
-}
-
 // call runs fn with a twilio-go API service whose every request carries
-// ctx, bounded by the per-call timeout. Nothing outlives the call: the
-// requests run on the calling goroutine and their bodies are closed.
-func (s *Sender) call(ctx context.Context, fn func(*openapi.ApiService) error) (*callTransport, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
-	defer cancel()
-	tr := &callTransport{ctx: ctx, base: s.base}
-	defer tr.finish()
-	c := &client.Client{
-		Credentials: client.NewCredentials(s.cfg.AccountSID, s.cfg.AuthToken),
-		HTTPClient: &http.Client{
-			Transport: tr,
-			// As twilio-go's default client: never follow redirects.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
-	}
-	// The API service puts the account SID in every path from here.
-	c.SetAccountSid(s.cfg.AccountSID)
-	return tr, fn(openapi.NewApiServiceWithClient(c))
+// ctx, bounded by the per-call timeout (see internal/twiliocall).
+func (s *Sender) call(ctx context.Context, fn func(*openapi.ApiService) error) (twiliocall.Response, error) {
+	return s.caller.Do(ctx, func(c *client.Client) error {
+		return fn(openapi.NewApiServiceWithClient(c))
+	})
 }
 
 // Send submits m with the Messages API and returns the message SID. The
@@ -225,12 +159,12 @@ func (s *Sender) Send(ctx context.Context, m outreach.OutboundMessage) (string, 
 		p.SetValidityPeriod(max(secs, 1))
 	}
 	var msg *openapi.ApiV2010Message
-	tr, err := s.call(ctx, func(api *openapi.ApiService) (err error) {
+	resp, err := s.call(ctx, func(api *openapi.ApiService) (err error) {
 		msg, err = api.CreateMessage(p)
 		return err
 	})
 	if err != nil {
-		return "", s.classify(tr, err)
+		return "", s.classify(resp, err)
 	}
 	if msg == nil || msg.Sid == nil || *msg.Sid == "" {
 		return "", &outreach.SendError{Kind: outreach.Ambiguous, Reason: "Twilio answered with no message SID"}
@@ -247,8 +181,8 @@ func (s *Sender) from(m outreach.OutboundMessage) string {
 }
 
 // classify turns a failed call into an *outreach.SendError.
-func (s *Sender) classify(tr *callTransport, err error) *outreach.SendError {
-	status, header := tr.response()
+func (s *Sender) classify(resp twiliocall.Response, err error) *outreach.SendError {
+	status, header := resp.Status, resp.Header
 	var te *client.TwilioRestError
 	if errors.As(err, &te) {
 		code := strconv.Itoa(te.Code)
@@ -270,7 +204,7 @@ func (s *Sender) classify(tr *callTransport, err error) *outreach.SendError {
 			return &outreach.SendError{Kind: outreach.Permanent, Code: code, Reason: reason, Err: err}
 		}
 	}
-	if errors.Is(err, errNotSent) {
+	if errors.Is(err, twiliocall.ErrNotSent) {
 		return &outreach.SendError{Kind: outreach.Retryable, Reason: "context done before the request was sent", Err: err}
 	}
 	var oe *net.OpError
