@@ -329,13 +329,29 @@ func normalize(m map[string]any) (map[string]any, error) {
 	return out, nil
 }
 
-// studioMeta is the meta object of a v2 list, with absolute URLs.
-func studioMeta[T any](pg page[T], key string) map[string]any {
+// v2Meta is the meta object of a v2 list, with absolute URLs.
+func v2Meta[T any](pg page[T], key string) map[string]any {
 	return map[string]any{
 		"page": pg.meta["page"], "page_size": pg.meta["page_size"],
 		"first_page_url": pg.meta["first_page_uri"], "previous_page_url": pg.meta["previous_page_uri"],
 		"url": pg.meta["uri"], "next_page_url": pg.meta["next_page_uri"], "key": key,
 	}
+}
+
+// writeV2Page writes the page of items r asks for, as Twilio's v2 APIs
+// (Studio, Verify) list them: the items under key, and a meta object with
+// absolute page URLs.
+func writeV2Page[T any](w http.ResponseWriter, r *http.Request, path, key string, items []T, sidOf func(T) string, toJSON func(T) map[string]any) {
+	pg, err := paginate(r, path, items, sidOf)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, 20001, err.Error())
+		return
+	}
+	out := make([]map[string]any, len(pg.items))
+	for i, it := range pg.items {
+		out[i] = toJSON(it)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{key: out, "meta": v2Meta(pg, key)})
 }
 
 // definitionError is a validation failure, as in Twilio's error details.
@@ -598,16 +614,9 @@ func (s *Server) fetchFlow(w http.ResponseWriter, r *http.Request, p map[string]
 func (s *Server) listFlows(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pg, err := paginate(r, studioBase, s.studio.flows, func(f *flow) string { return f.revisions[0].SID })
-	if err != nil {
-		writeError(w, http.StatusBadRequest, 20001, err.Error())
-		return
-	}
-	items := make([]map[string]any, len(pg.items))
-	for i, f := range pg.items {
-		items[i] = s.flowJSON(*f.latest())
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"flows": items, "meta": studioMeta(pg, "flows")})
+	writeV2Page(w, r, studioBase, "flows", s.studio.flows,
+		func(f *flow) string { return f.revisions[0].SID },
+		func(f *flow) map[string]any { return s.flowJSON(*f.latest()) })
 }
 
 func (s *Server) deleteFlow(w http.ResponseWriter, r *http.Request, p map[string]string) {
@@ -638,16 +647,8 @@ func (s *Server) listFlowRevisions(w http.ResponseWriter, r *http.Request, p map
 	for i, rev := range f.revisions {
 		revs[len(revs)-1-i] = rev
 	}
-	pg, err := paginate(r, studioBase+"/"+p["sid"]+"/Revisions", revs, func(f Flow) string { return strconv.Itoa(f.Revision) })
-	if err != nil {
-		writeError(w, http.StatusBadRequest, 20001, err.Error())
-		return
-	}
-	items := make([]map[string]any, len(pg.items))
-	for i, rev := range pg.items {
-		items[i] = s.revisionJSON(rev)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"revisions": items, "meta": studioMeta(pg, "revisions")})
+	writeV2Page(w, r, studioBase+"/"+p["sid"]+"/Revisions", "revisions", revs,
+		func(f Flow) string { return strconv.Itoa(f.Revision) }, s.revisionJSON)
 }
 
 // fetchFlowRevision serves a revision by number, or "LatestPublished" or
@@ -870,16 +871,8 @@ func (s *Server) listExecutions(w http.ResponseWriter, r *http.Request, p map[st
 			all = append(all, e)
 		}
 	}
-	pg, err := paginate(r, studioBase+"/"+p["flow"]+"/Executions", all, func(e *execution) string { return e.SID })
-	if err != nil {
-		writeError(w, http.StatusBadRequest, 20001, err.Error())
-		return
-	}
-	items := make([]map[string]any, len(pg.items))
-	for i, e := range pg.items {
-		items[i] = s.executionJSON(e)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"executions": items, "meta": studioMeta(pg, "executions")})
+	writeV2Page(w, r, studioBase+"/"+p["flow"]+"/Executions", "executions", all,
+		func(e *execution) string { return e.SID }, s.executionJSON)
 }
 
 // updateExecution ends an execution: Status=ended is the only update
@@ -957,16 +950,9 @@ func (s *Server) listExecutionSteps(w http.ResponseWriter, r *http.Request, p ma
 		notFound(w, r)
 		return
 	}
-	pg, err := paginate(r, studioBase+"/"+e.FlowSID+"/Executions/"+e.SID+"/Steps", e.steps, func(st *ExecutionStep) string { return st.SID })
-	if err != nil {
-		writeError(w, http.StatusBadRequest, 20001, err.Error())
-		return
-	}
-	items := make([]map[string]any, len(pg.items))
-	for i, st := range pg.items {
-		items[i] = s.stepJSON(e, st)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"steps": items, "meta": studioMeta(pg, "steps")})
+	writeV2Page(w, r, studioBase+"/"+e.FlowSID+"/Executions/"+e.SID+"/Steps", "steps", e.steps,
+		func(st *ExecutionStep) string { return st.SID },
+		func(st *ExecutionStep) map[string]any { return s.stepJSON(e, st) })
 }
 
 // findStep returns the step of an execution. Called with s.mu held.

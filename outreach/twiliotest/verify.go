@@ -144,23 +144,8 @@ func (s *Server) createService(w http.ResponseWriter, r *http.Request, _ map[str
 func (s *Server) listServices(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	pg, err := paginate(r, verifyBase, s.verify.services, func(sv *vservice) string { return sv.sid })
-	if err != nil {
-		writeError(w, http.StatusBadRequest, 20001, err.Error())
-		return
-	}
-	items := make([]map[string]any, len(pg.items))
-	for i, sv := range pg.items {
-		items[i] = s.serviceJSON(sv)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{
-		"services": items,
-		"meta": map[string]any{
-			"page": pg.meta["page"], "page_size": pg.meta["page_size"],
-			"first_page_url": pg.meta["first_page_uri"], "previous_page_url": pg.meta["previous_page_uri"],
-			"url": pg.meta["uri"], "next_page_url": pg.meta["next_page_uri"], "key": "services",
-		},
-	})
+	writeV2Page(w, r, verifyBase, "services", s.verify.services,
+		func(sv *vservice) string { return sv.sid }, s.serviceJSON)
 }
 
 func (s *Server) fetchService(w http.ResponseWriter, r *http.Request, p map[string]string) {
