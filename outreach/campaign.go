@@ -47,6 +47,10 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 	if _, err := time.LoadLocation(c.DefaultZone); err != nil {
 		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q: default zone: %w", nc.Name, err)
 	}
+	if err := checkNumber(ctx, r.store, c.From, RuntimeEmbedded); err != nil {
+		return Campaign{}, 0, err
+	}
+	c.Runtime = RuntimeEmbedded
 	created, added, err := r.store.CreateCampaign(ctx, c, r.conversations(c, recipients))
 	if err != nil {
 		return Campaign{}, 0, fmt.Errorf("outreach: create campaign: %w", err)
@@ -86,9 +90,31 @@ func (r *Runner) conversations(c Campaign, recipients []Recipient) []Conversatio
 	return convs
 }
 
-// StartCampaign moves a draft (or paused) campaign to running.
+// StartCampaign moves a draft (or paused) campaign to running. It fails
+// with a *[NumberConflictError] while another runtime owns the campaign's
+// sending number (see [NumberOwner]).
 func (r *Runner) StartCampaign(ctx context.Context, id int64) error {
+	c, err := r.store.Campaign(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := checkNumber(ctx, r.store, c.From, RuntimeEmbedded); err != nil {
+		return err
+	}
 	return r.setStatus(ctx, id, CampaignRunning)
+}
+
+// checkNumber fails with a *NumberConflictError when a runtime other than
+// runtime owns number.
+func checkNumber(ctx context.Context, s Store, number, runtime string) error {
+	o, ok, err := s.NumberOwner(ctx, number)
+	if err != nil {
+		return fmt.Errorf("outreach: sending number owner: %w", err)
+	}
+	if ok && o.Runtime != runtime {
+		return &NumberConflictError{Number: number, Owner: o, Wanted: NumberOwner{Number: number, Runtime: runtime}}
+	}
+	return nil
 }
 
 // PauseCampaign stops sending for a running campaign; replies keep arriving
@@ -97,9 +123,10 @@ func (r *Runner) PauseCampaign(ctx context.Context, id int64) error {
 	return r.setStatus(ctx, id, CampaignPaused)
 }
 
-// ResumeCampaign restarts a paused campaign.
+// ResumeCampaign restarts a paused campaign, with the checks of
+// StartCampaign.
 func (r *Runner) ResumeCampaign(ctx context.Context, id int64) error {
-	return r.setStatus(ctx, id, CampaignRunning)
+	return r.StartCampaign(ctx, id)
 }
 
 // CancelCampaign ends a campaign: every unfinished conversation ends with

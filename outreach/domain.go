@@ -71,10 +71,17 @@ type Campaign struct {
 	From string `json:"from"`
 	// DefaultZone is the IANA zone used for quiet hours when a recipient's
 	// own zone cannot be told.
-	DefaultZone string         `json:"default_zone"`
-	Status      CampaignStatus `json:"status"`
-	CreatedAt   time.Time      `json:"created_at"`
-	UpdatedAt   time.Time      `json:"updated_at"`
+	DefaultZone string `json:"default_zone"`
+	// Runtime names the [Runtime] that runs the campaign: [RuntimeEmbedded]
+	// (stores read an empty one as that) or another, such as "studio".
+	// Each runtime claims only its own campaigns' conversations.
+	Runtime string `json:"runtime"`
+	// RuntimeRef is what the runtime runs the campaign as, if anything:
+	// the Studio runtime keeps the SID of the Studio flow.
+	RuntimeRef string         `json:"runtime_ref,omitempty"`
+	Status     CampaignStatus `json:"status"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
 }
 
 // ConversationStatus is where a conversation stands.

@@ -49,6 +49,21 @@ type State struct {
 	// Done is true when the conversation has ended, with Outcome.
 	Done    bool   `json:"done,omitempty"`
 	Outcome string `json:"outcome,omitempty"`
+	// Remote is set when a runtime other than the embedded engine runs the
+	// conversation, such as a Twilio Studio execution.
+	Remote *RemoteRun `json:"remote,omitempty"`
+}
+
+// RemoteRun is a conversation run outside the engine, by another runtime.
+type RemoteRun struct {
+	// ID is the remote run's id (a Studio execution SID); empty while its
+	// creation is intended but not known to have happened.
+	ID string `json:"id,omitempty"`
+	// IntentAt is when the intent to create the run was recorded.
+	IntentAt time.Time `json:"intent_at"`
+	// Ended is true once the remote run ended and its answers were
+	// collected.
+	Ended bool `json:"ended,omitempty"`
 }
 
 // EventType says what happened to a conversation.

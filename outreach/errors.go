@@ -35,3 +35,31 @@ func (e *TransitionError) Error() string {
 
 // Is reports whether target is [ErrInvalidTransition].
 func (e *TransitionError) Is(target error) bool { return target == ErrInvalidTransition }
+
+// ErrNumberConflict reports that a sending number is owned by another
+// runtime or flow: see [NumberOwner].
+var ErrNumberConflict = errors.New("outreach: sending number owned by another runtime")
+
+// NumberConflictError is returned when a campaign or a deployment would
+// use a sending number that another runtime or flow owns. It matches
+// [ErrNumberConflict] with [errors.Is].
+type NumberConflictError struct {
+	// Number is the sending number.
+	Number string
+	// Owner is who owns it; Wanted is who asked.
+	Owner, Wanted NumberOwner
+	// Reason says why, when Owner alone does not.
+	Reason string
+}
+
+func (e *NumberConflictError) Error() string {
+	msg := fmt.Sprintf("outreach: sending number %s is owned by %s", e.Number, e.Owner.describe())
+	if e.Reason != "" {
+		msg = fmt.Sprintf("outreach: sending number %s: %s", e.Number, e.Reason)
+	}
+	return msg + fmt.Sprintf(", so %s cannot use it: its replies and STOPs go to one place only; "+
+		"use another number, or release it (for Studio: studio.Runtime.ReleaseNumber) first", e.Wanted.describe())
+}
+
+// Is reports whether target is [ErrNumberConflict].
+func (e *NumberConflictError) Is(target error) bool { return target == ErrNumberConflict }

@@ -205,7 +205,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		wait := r.opts.PollInterval
 		now := r.opts.Clock.Now()
-		if at, ok, err := r.store.NextDue(ctx, now); err == nil && ok && at.Sub(now) < wait {
+		if at, ok, err := r.store.NextDue(ctx, RuntimeEmbedded, now); err == nil && ok && at.Sub(now) < wait {
 			wait = max(at.Sub(now), 0)
 		}
 		if wait > 0 {
@@ -228,7 +228,7 @@ func (r *Runner) Tick(ctx context.Context) (int, error) {
 			return total, err
 		}
 		now := r.opts.Clock.Now()
-		claims, err := r.store.ClaimDue(ctx, now, r.opts.BatchSize, r.opts.Lease)
+		claims, err := r.store.ClaimDue(ctx, RuntimeEmbedded, now, r.opts.BatchSize, r.opts.Lease)
 		if err != nil {
 			return total, fmt.Errorf("outreach: claim: %w", err)
 		}

@@ -2,8 +2,10 @@ package outreach_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -460,5 +462,41 @@ func TestRunnerAsRuntime(t *testing.T) {
 	}
 	if err := rt.CancelCampaign(r.ctx, c.ID); err == nil {
 		t.Fatal("cancelling a done campaign succeeded")
+	}
+}
+
+// TestRunnerNumberOwnedElsewhere checks that the embedded runtime refuses
+// campaigns on a sending number whose replies go to another runtime.
+func TestRunnerNumberOwnedElsewhere(t *testing.T) {
+	r := newRig(t, noon, outreach.RunnerOptions{})
+	rec := r.phone("+14155550100", outreach.Recipient{ID: "p1", FirstName: "Ann"}, simphone.Persona{})
+	c, _, err := r.runner.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "before", Flow: loopFlow()}, []outreach.Recipient{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The campaign's two-way conversation holds the number for the
+	// embedded runtime: Studio cannot take it.
+	if err := r.store.ClaimNumber(r.ctx, outreach.NumberOwner{Number: sender, Runtime: "studio", Flow: "FW1"}); !errors.Is(err, outreach.ErrNumberConflict) {
+		t.Fatalf("ClaimNumber with a draft two-way campaign = %v; want a conflict", err)
+	}
+	if err := r.runner.CancelCampaign(r.ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.store.ClaimNumber(r.ctx, outreach.NumberOwner{Number: sender, Runtime: "studio", Flow: "FW1", FlowName: "check-in"}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = r.runner.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "after", Flow: loopFlow()}, []outreach.Recipient{rec})
+	var conflict *outreach.NumberConflictError
+	if !errors.As(err, &conflict) || conflict.Owner.Flow != "FW1" {
+		t.Fatalf("CreateCampaign on a number Studio owns = %v; want a *NumberConflictError naming FW1", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, sender) || !strings.Contains(msg, `"check-in"`) || !strings.Contains(msg, "embedded") {
+		t.Errorf("conflict message %q should name the number, the owning flow and the embedded runtime", msg)
+	}
+	if err := r.store.ReleaseNumber(r.ctx, sender, "studio", "FW1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.runner.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "released", Flow: loopFlow()}, []outreach.Recipient{rec}); err != nil {
+		t.Fatalf("CreateCampaign after the number was released: %v", err)
 	}
 }

@@ -2,6 +2,8 @@ package outreach
 
 import (
 	"context"
+	"fmt"
+	"time"
 )
 
 // Runtime runs campaigns. The example programs drive campaigns only
@@ -26,6 +28,39 @@ type Runtime interface {
 	Responses(ctx context.Context, id int64, page ResponsePage) ([]Response, error)
 	// Run does the runtime's background work until ctx is cancelled.
 	Run(ctx context.Context) error
+}
+
+// RuntimeEmbedded is the name of the embedded runtime, the [Runner].
+const RuntimeEmbedded = "embedded"
+
+// NumberOwner records who receives the replies to a sending number. By
+// default the embedded runtime does (the number's incoming-message URL
+// points at the app's webhook); a two-way Twilio Studio flow needs the
+// number's incoming-message URL pointed at the flow instead, so while it
+// owns the number the embedded runtime would see none of its replies or
+// STOPs, and refuses campaigns on it.
+type NumberOwner struct {
+	// Number is the sending number (E.164) or messaging service SID.
+	Number string `json:"number"`
+	// Runtime is the owning runtime's name, such as "studio".
+	Runtime string `json:"runtime"`
+	// Flow identifies the owner within the runtime: a Studio flow SID.
+	Flow string `json:"flow,omitempty"`
+	// FlowName is a readable name of the flow, for messages.
+	FlowName string    `json:"flow_name,omitempty"`
+	Since    time.Time `json:"since"`
+}
+
+func (o NumberOwner) describe() string {
+	switch {
+	case o.Runtime == "":
+		return "the embedded runtime"
+	case o.FlowName != "" && o.Flow != "":
+		return fmt.Sprintf("the %s runtime (flow %q, %s)", o.Runtime, o.FlowName, o.Flow)
+	case o.Flow != "":
+		return fmt.Sprintf("the %s runtime (flow %s)", o.Runtime, o.Flow)
+	}
+	return fmt.Sprintf("the %s runtime", o.Runtime)
 }
 
 var _ Runtime = (*Runner)(nil)

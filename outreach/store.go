@@ -15,7 +15,8 @@ import (
 // extending checks the token; an expired lease is claimable again by anyone,
 // which lets many processes share one database.
 type Store interface {
-	// CreateCampaign stores c (ID and timestamps are assigned) with one
+	// CreateCampaign stores c (ID and timestamps are assigned; an empty
+	// Runtime is stored as [RuntimeEmbedded]) with one
 	// conversation per recipient, in one transaction. Conversations whose
 	// Recipient.ID repeats one already in the campaign are skipped: added
 	// counts those stored.
@@ -48,11 +49,15 @@ type Store interface {
 	// A pending two-way conversation is not due while another two-way
 	// conversation for the same (phone, From) is active. Conversations are
 	// claimed in NextAt order; none is held by two unexpired leases.
-	ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]Claim, error)
+	//
+	// Only conversations of campaigns whose Runtime is runtime are
+	// claimed: each runtime works on its own campaigns.
+	ClaimDue(ctx context.Context, runtime string, now time.Time, limit int, lease time.Duration) ([]Claim, error)
 	// NextDue returns the earliest NextAt among unfinished conversations of
 	// running campaigns, or now when one has an unprocessed inbox event;
 	// ok is false when nothing is scheduled. Runners sleep until then.
-	NextDue(ctx context.Context, now time.Time) (at time.Time, ok bool, err error)
+	// Like ClaimDue, it looks only at campaigns of that runtime.
+	NextDue(ctx context.Context, runtime string, now time.Time) (at time.Time, ok bool, err error)
 	// ExtendLease moves a lease's expiry, or fails with ErrLeaseLost.
 	ExtendLease(ctx context.Context, l Lease, until time.Time) (Lease, error)
 	// Commit applies updates of claimed conversations in one transaction.
@@ -96,6 +101,18 @@ type Store interface {
 	// ConversationID seen to stream a large campaign.
 	Responses(ctx context.Context, campaignID int64, page ResponsePage) ([]Response, error)
 
+	// ClaimNumber records o as the owner of o.Number (o.Since is set to
+	// now when zero). It fails with a *[NumberConflictError] when another
+	// (Runtime, Flow) owns the number, or when a campaign of another
+	// runtime has an unfinished two-way conversation from it. Claiming a
+	// number one already owns succeeds.
+	ClaimNumber(ctx context.Context, o NumberOwner) error
+	// ReleaseNumber removes the owner of number if it is (runtime, flow);
+	// releasing a number one does not own does nothing.
+	ReleaseNumber(ctx context.Context, number, runtime, flow string) error
+	// NumberOwner returns the owner of number; ok is false when none is
+	// recorded (the embedded runtime then receives its replies).
+	NumberOwner(ctx context.Context, number string) (o NumberOwner, ok bool, err error)
 	// Close releases the store's resources.
 	Close() error
 }

@@ -42,6 +42,8 @@ type Store struct {
 	// active is the active two-way conversation of each pair.
 	active  map[pair]int64
 	optOuts map[string]optOut
+	// owners holds the sending numbers' owners (see numbers.go).
+	owners map[string]outreach.NumberOwner
 	// logins holds failed login attempts (see attempts.go).
 	logins map[string]loginFailures
 }
@@ -85,6 +87,7 @@ func New() *Store {
 		failedEvent:  make(map[int64]bool),
 		active:       make(map[pair]int64),
 		optOuts:      make(map[string]optOut),
+		owners:       make(map[string]outreach.NumberOwner),
 		logins:       make(map[string]loginFailures),
 	}
 }
@@ -135,6 +138,9 @@ func (s *Store) CreateCampaign(ctx context.Context, c outreach.Campaign, convs [
 	}
 	c.UpdatedAt = utc(c.UpdatedAt)
 	c.Flow = nil
+	if c.Runtime == "" {
+		c.Runtime = outreach.RuntimeEmbedded
+	}
 
 	if err := s.lock(ctx); err != nil {
 		return outreach.Campaign{}, 0, err
@@ -391,7 +397,7 @@ func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (
 // ClaimDue implements [outreach.Store]. Conversations with unprocessed
 // inbox events come first, then the others in NextAt order; ties go to the
 // lower ID.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
+func (s *Store) ClaimDue(ctx context.Context, runtime string, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
 	if lease <= 0 {
 		return nil, fmt.Errorf("memstore: lease duration %v is not positive", lease)
 	}
@@ -409,7 +415,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 	}
 	var due []candidate
 	for _, conv := range s.convs {
-		if !s.claimable(conv) || conv.leaseUntil.After(now) {
+		if !s.claimable(conv, runtime) || conv.leaseUntil.After(now) {
 			continue
 		}
 		switch {
@@ -450,10 +456,12 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 
 // claimable reports whether conv may be claimed once its work is due and
 // its lease, if any, has expired: it is unfinished, its campaign is
-// running, and it is not a pending two-way conversation whose pair is busy.
-func (s *Store) claimable(conv *conversation) bool {
+// running under runtime, and it is not a pending two-way conversation
+// whose pair is busy.
+func (s *Store) claimable(conv *conversation, runtime string) bool {
+	camp := s.campaigns[conv.c.CampaignID].c
 	if conv.c.Status == outreach.ConversationDone ||
-		s.campaigns[conv.c.CampaignID].c.Status != outreach.CampaignRunning {
+		camp.Status != outreach.CampaignRunning || camp.Runtime != runtime {
 		return false
 	}
 	if conv.c.TwoWay && conv.c.Status == outreach.ConversationPending {
@@ -468,7 +476,7 @@ func (s *Store) claimable(conv *conversation) bool {
 // ClaimDue would consider: a conversation under an unexpired lease counts
 // from the lease's expiry, and a pending two-way conversation waiting for
 // its pair is left out (it becomes due when the active one ends).
-func (s *Store) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
+func (s *Store) NextDue(ctx context.Context, runtime string, now time.Time) (time.Time, bool, error) {
 	if err := s.lock(ctx); err != nil {
 		return time.Time{}, false, err
 	}
@@ -476,7 +484,7 @@ func (s *Store) NextDue(ctx context.Context, now time.Time) (time.Time, bool, er
 	now = utc(now)
 	var next time.Time
 	for _, conv := range s.convs {
-		if !s.claimable(conv) {
+		if !s.claimable(conv, runtime) {
 			continue
 		}
 		at := conv.c.NextAt

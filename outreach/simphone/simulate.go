@@ -96,7 +96,7 @@ func (s *Simulation) next(ctx context.Context, now time.Time) (time.Time, bool) 
 			at = t
 		}
 	}
-	t, ok, err := s.Store.NextDue(ctx, now)
+	t, ok, err := s.Store.NextDue(ctx, outreach.RuntimeEmbedded, now)
 	consider(t, ok && err == nil)
 	consider(s.Network.NextDue())
 	consider(s.Network.NextReport())

@@ -3,6 +3,7 @@ package sqlitestore_test
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -107,7 +108,7 @@ func TestLoginFailuresConcurrent(t *testing.T) {
 }
 
 // TestLoginFailuresPersist checks that counts survive reopening, and that
-// migration 2 is applied to a version-1 file once.
+// the later migrations are applied to a version-1 file once.
 func TestLoginFailuresPersist(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "outreach.db")
@@ -122,22 +123,28 @@ func TestLoginFailuresPersist(t *testing.T) {
 	}
 	s.Close()
 
-	// Turn the file back into schema version 1.
+	// A file of schema version 1, as the first release wrote it.
+	path = filepath.Join(t.TempDir(), "v1.db")
+	v1, err := os.ReadFile("migrations/0001_init.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec("DROP TABLE login_attempts; PRAGMA user_version = 1"); err != nil {
+	if _, err := db.Exec(string(v1) + "; PRAGMA user_version = 1"); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
+	latest := latestSchema(t)
 	for i := range 2 { // the second open must apply nothing
 		s, err := sqlitestore.Open(ctx, path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v, err := s.SchemaVersion(ctx); err != nil || v != 2 {
-			t.Fatalf("SchemaVersion = %d, %v; want 2", v, err)
+		if v, err := s.SchemaVersion(ctx); err != nil || v != latest {
+			t.Fatalf("SchemaVersion = %d, %v; want %d", v, err, latest)
 		}
 		if n, _, err := s.LoginFailures(ctx, "k"); err != nil || n != i {
 			t.Fatalf("open %d after migration: %d, %v; want %d", i+1, n, err, i)

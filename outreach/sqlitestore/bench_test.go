@@ -52,7 +52,7 @@ func benchClaimCommit(b *testing.B, opts sqlitestore.Options, batch int) {
 	b.ResetTimer()
 	sent := 0
 	for sent < b.N {
-		claims, err := s.ClaimDue(ctx, now, batch, time.Minute)
+		claims, err := s.ClaimDue(ctx, outreach.RuntimeEmbedded, now, batch, time.Minute)
 		if err != nil {
 			b.Fatal(err)
 		}

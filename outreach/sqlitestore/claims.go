@@ -21,7 +21,7 @@ import (
 // It is one write transaction of three statements whatever the batch size:
 // one UPDATE ... RETURNING leases the conversations, then one query each
 // fetches their pending messages and their inbox events.
-func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
+func (s *Store) ClaimDue(ctx context.Context, runtime string, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
 	if lease <= 0 {
 		return nil, fmt.Errorf("sqlitestore: lease duration %v is not positive", lease)
 	}
@@ -40,7 +40,7 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 		return nil, wrap("claim", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.StmtContext(ctx, s.st.claim).QueryContext(ctx, prefix, nanos(until), nanos(now), limit)
+	rows, err := tx.StmtContext(ctx, s.st.claim).QueryContext(ctx, prefix, nanos(until), nanos(now), limit, runtime)
 	if err != nil {
 		return nil, wrap("claim", err)
 	}
@@ -113,13 +113,13 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, limit int, lease ti
 // ClaimDue would consider: one under an unexpired lease counts from the
 // lease's expiry, and a pending two-way conversation waiting for its pair
 // is left out (it becomes due when the active one ends).
-func (s *Store) NextDue(ctx context.Context, now time.Time) (time.Time, bool, error) {
+func (s *Store) NextDue(ctx context.Context, runtime string, now time.Time) (time.Time, bool, error) {
 	var free, leased sql.NullInt64
-	err := s.r.QueryRowContext(ctx, nextDueFreeQuery, nanos(now)).Scan(&free)
+	err := s.r.QueryRowContext(ctx, nextDueFreeQuery, nanos(now), runtime).Scan(&free)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, wrap("next due", err)
 	}
-	if err := s.r.QueryRowContext(ctx, nextDueLeasedQuery, nanos(now)).Scan(&leased); err != nil {
+	if err := s.r.QueryRowContext(ctx, nextDueLeasedQuery, nanos(now), runtime).Scan(&leased); err != nil {
 		return time.Time{}, false, wrap("next due", err)
 	}
 	switch {

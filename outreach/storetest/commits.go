@@ -251,7 +251,7 @@ func testCancelledContext(h *harness) {
 	_, convs := h.campaign(outreach.CampaignRunning, conv("a", 1, base))
 	cancelled, cancel := context.WithCancel(h.ctx)
 	cancel()
-	if _, err := h.s.ClaimDue(cancelled, base, 10, lease); err == nil {
+	if _, err := h.s.ClaimDue(cancelled, outreach.RuntimeEmbedded, base, 10, lease); err == nil {
 		h.Fatalf("ClaimDue with a cancelled context succeeded")
 	}
 	cl := h.claimOne(base, convs[0].ID)

@@ -103,6 +103,8 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"OptOut", testOptOut},
 		{"ConversationsPaging", testConversationsPaging},
 		{"Responses", testResponses},
+		{"Runtimes", testRuntimes},
+		{"NumberOwners", testNumberOwners},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -241,7 +243,7 @@ func (h *harness) responses(campaignID int64, page outreach.ResponsePage) []outr
 // claim claims up to limit conversations at now with the default lease.
 func (h *harness) claim(now time.Time, limit int) []outreach.Claim {
 	h.Helper()
-	cs, err := h.s.ClaimDue(h.ctx, now, limit, lease)
+	cs, err := h.s.ClaimDue(h.ctx, outreach.RuntimeEmbedded, now, limit, lease)
 	if err != nil {
 		h.Fatalf("ClaimDue(%v, %d): %v", now, limit, err)
 	}

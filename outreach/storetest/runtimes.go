@@ -1,0 +1,116 @@
+package storetest
+
+import (
+	"errors"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// testRuntimes checks that each runtime claims only its own campaigns'
+// conversations, and that Runtime and RuntimeRef are kept.
+func testRuntimes(h *harness) {
+	emb, _ := h.campaign(outreach.CampaignRunning, conv("e", 1, at(0)))
+	if emb.Runtime != outreach.RuntimeEmbedded {
+		h.Errorf("campaign created with no runtime: Runtime = %q, want %q", emb.Runtime, outreach.RuntimeEmbedded)
+	}
+	st, _, err := h.s.CreateCampaign(h.ctx, outreach.Campaign{
+		Name: "studio", Flow: testFlow(), From: from, DefaultZone: "America/New_York", CreatedAt: base,
+		Runtime: "studio", RuntimeRef: "FW0123",
+	}, []outreach.Conversation{conv("s", 2, at(-time.Minute))})
+	if err != nil {
+		h.Fatalf("CreateCampaign(studio): %v", err)
+	}
+	if err := h.s.SetCampaignStatus(h.ctx, st.ID, outreach.CampaignRunning, base); err != nil {
+		h.Fatalf("SetCampaignStatus: %v", err)
+	}
+	got, err := h.s.Campaign(h.ctx, st.ID)
+	if err != nil {
+		h.Fatalf("Campaign: %v", err)
+	}
+	if got.Runtime != "studio" || got.RuntimeRef != "FW0123" {
+		h.Errorf("Campaign: Runtime, RuntimeRef = %q, %q; want studio, FW0123", got.Runtime, got.RuntimeRef)
+	}
+
+	for _, tt := range []struct {
+		runtime string
+		want    int64
+		next    time.Time
+	}{
+		{outreach.RuntimeEmbedded, emb.ID, at(0)},
+		{"studio", st.ID, at(-time.Minute)},
+	} {
+		next, ok, err := h.s.NextDue(h.ctx, tt.runtime, at(-time.Hour))
+		if err != nil || !ok || !next.Equal(tt.next) {
+			h.Errorf("NextDue(%s) = %v, %v, %v; want %v", tt.runtime, next, ok, err, tt.next)
+		}
+		cs, err := h.s.ClaimDue(h.ctx, tt.runtime, at(time.Hour), 10, lease)
+		if err != nil {
+			h.Fatalf("ClaimDue(%s): %v", tt.runtime, err)
+		}
+		if len(cs) != 1 || cs[0].Conversation.CampaignID != tt.want {
+			h.Errorf("ClaimDue(%s) claimed %v, want the one conversation of campaign %d", tt.runtime, claimIDs(cs), tt.want)
+		}
+	}
+	if cs, err := h.s.ClaimDue(h.ctx, "other", at(time.Hour), 10, lease); err != nil || len(cs) != 0 {
+		h.Errorf("ClaimDue(other) = %v, %v; want nothing", claimIDs(cs), err)
+	}
+}
+
+// testNumberOwners checks ClaimNumber, ReleaseNumber and NumberOwner.
+func testNumberOwners(h *harness) {
+	const other = "+15005550007"
+	if _, ok, err := h.s.NumberOwner(h.ctx, from); ok || err != nil {
+		h.Fatalf("NumberOwner of a new number = %v, %v; want none", ok, err)
+	}
+	a := outreach.NumberOwner{Number: other, Runtime: "studio", Flow: "FWa", FlowName: "a", Since: base}
+	if err := h.s.ClaimNumber(h.ctx, a); err != nil {
+		h.Fatalf("ClaimNumber: %v", err)
+	}
+	if err := h.s.ClaimNumber(h.ctx, a); err != nil {
+		h.Errorf("ClaimNumber again by its owner: %v", err)
+	}
+	got, ok, err := h.s.NumberOwner(h.ctx, other)
+	if err != nil || !ok || got.Runtime != "studio" || got.Flow != "FWa" || got.FlowName != "a" || !got.Since.Equal(base) {
+		h.Errorf("NumberOwner = %+v, %v, %v; want %+v", got, ok, err, a)
+	}
+	b := outreach.NumberOwner{Number: other, Runtime: "studio", Flow: "FWb"}
+	err = h.s.ClaimNumber(h.ctx, b)
+	var conflict *outreach.NumberConflictError
+	if !errors.As(err, &conflict) || !errors.Is(err, outreach.ErrNumberConflict) || conflict.Owner.Flow != "FWa" {
+		h.Errorf("ClaimNumber by another flow = %v; want a *NumberConflictError naming FWa", err)
+	}
+	if err := h.s.ReleaseNumber(h.ctx, other, "studio", "FWb"); err != nil {
+		h.Fatalf("ReleaseNumber by a non-owner: %v", err)
+	}
+	if _, ok, _ := h.s.NumberOwner(h.ctx, other); !ok {
+		h.Errorf("ReleaseNumber by a non-owner released the number")
+	}
+	if err := h.s.ReleaseNumber(h.ctx, other, "studio", "FWa"); err != nil {
+		h.Fatalf("ReleaseNumber: %v", err)
+	}
+	if err := h.s.ClaimNumber(h.ctx, b); err != nil {
+		h.Errorf("ClaimNumber after release: %v", err)
+	}
+
+	// An unfinished two-way conversation of another runtime holds the
+	// number; a one-way one, or a finished one, does not.
+	c, _ := h.campaign(outreach.CampaignRunning, conv("x", 1, at(0)))
+	err = h.s.ClaimNumber(h.ctx, outreach.NumberOwner{Number: from, Runtime: "studio", Flow: "FWc"})
+	if !errors.Is(err, outreach.ErrNumberConflict) {
+		h.Errorf("ClaimNumber with an unfinished embedded two-way conversation = %v; want a conflict", err)
+	}
+	if err := h.s.ClaimNumber(h.ctx, outreach.NumberOwner{Number: from, Runtime: outreach.RuntimeEmbedded}); err != nil {
+		h.Errorf("ClaimNumber by the runtime of the unfinished conversation: %v", err)
+	}
+	if err := h.s.ReleaseNumber(h.ctx, from, outreach.RuntimeEmbedded, ""); err != nil {
+		h.Fatal(err)
+	}
+	if err := h.s.SetCampaignStatus(h.ctx, c.ID, outreach.CampaignCancelled, base); err != nil {
+		h.Fatal(err)
+	}
+	h.campaign(outreach.CampaignRunning, oneWay(conv("y", 2, at(0))))
+	if err := h.s.ClaimNumber(h.ctx, outreach.NumberOwner{Number: from, Runtime: "studio", Flow: "FWc"}); err != nil {
+		h.Errorf("ClaimNumber with only finished or one-way conversations: %v", err)
+	}
+}
