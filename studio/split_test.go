@@ -2,9 +2,6 @@ package studio_test
 
 import (
 	"reflect"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/patient-outreach/sms/flows"
@@ -12,80 +9,16 @@ import (
 	"github.com/patient-outreach/sms/studio"
 )
 
-// evalSplit simulates a split-based-on widget on a reply: the first match
-// transition whose conditions all hold is taken (Studio ANDs the
-// conditions of a transition), else noMatch. It knows the conditions this
-// package writes.
+// evalSplit runs a split-based-on widget on a reply with [studio.State.Route],
+// the evaluator the Interpreter uses: the first match transition whose
+// conditions all hold is taken, else noMatch.
 func evalSplit(t *testing.T, s *studio.State, reply string) string {
 	t.Helper()
-	for _, tr := range s.Transitions {
-		if tr.Event != "match" {
-			continue
-		}
-		all := true
-		for _, c := range tr.Conditions {
-			if !evalCondition(t, c, reply) {
-				all = false
-				break
-			}
-		}
-		if all {
-			return tr.Next
-		}
+	next, _, err := s.Route(reply)
+	if err != nil {
+		t.Fatalf("%s on %q: %v", s.Name, reply, err)
 	}
-	next, _ := s.Next("noMatch")
 	return next
-}
-
-var betweenRE = regexp.MustCompile(`^\s*(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)\s*$`)
-
-func evalCondition(t *testing.T, c studio.Condition, reply string) bool {
-	t.Helper()
-	num := func(s string) (float64, bool) {
-		v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-		return v, err == nil
-	}
-	bound := func() float64 {
-		v, ok := num(c.Value)
-		if !ok {
-			t.Fatalf("condition %s %q: not a number", c.Type, c.Value)
-		}
-		return v
-	}
-	switch c.Type {
-	case "regex":
-		re, err := regexp.Compile(c.Value)
-		if err != nil {
-			t.Fatalf("regex %q: %v", c.Value, err)
-		}
-		return re.MatchString(reply)
-	case "is_between":
-		m := betweenRE.FindStringSubmatch(c.Value)
-		if m == nil {
-			t.Fatalf("is_between %q: want LO-HI", c.Value)
-		}
-		lo, _ := strconv.ParseFloat(m[1], 64)
-		hi, _ := strconv.ParseFloat(m[2], 64)
-		v, ok := num(reply)
-		return ok && lo <= v && v <= hi
-	case "is_greater_than":
-		v, ok := num(reply)
-		return ok && v > bound()
-	case "is_less_than":
-		v, ok := num(reply)
-		return ok && v < bound()
-	case "matches_any_of":
-		for w := range strings.SplitSeq(c.Value, ",") {
-			if strings.EqualFold(strings.TrimSpace(w), strings.TrimSpace(reply)) {
-				return true
-			}
-		}
-		return false
-	case "equal_to":
-		return strings.EqualFold(strings.TrimSpace(c.Value), strings.TrimSpace(reply))
-	}
-	t.Fatalf("condition type %q is not simulated", c.Type)
-	return false
 }
 
 // The weight question takes whole pounds from 50 to 700 and routes 110 and

@@ -41,7 +41,10 @@
 //     DuplicateCallbacks). A message's status never moves backwards.
 //   - IncomingPhoneNumbers: list, fetch, update (SmsUrl). A phone's text to
 //     a provisioned number is recorded as an inbound message and POSTed to
-//     the number's SmsUrl.
+//     the number's SmsUrl, or, when the SmsUrl is the webhook of a Studio
+//     flow the fake holds (https://webhooks.twilio.com/v1/Accounts/{AccountSid}/Flows/{FlowSid}),
+//     handed to the flow's active execution for the sender through a
+//     [ReplyRunner]; with no active execution it is only recorded.
 //   - Verify v2: services (create, list, fetch), verifications (create,
 //     fetch; 10-minute expiry, at most 5 sends) and verification checks (at
 //     most 5, then canceled). [Server.VerifyCode] reads the code.
@@ -53,10 +56,15 @@
 //     Parameters; fetch; list newest first by status and
 //     DateCreatedFrom/To; update to ended; delete), execution context
 //     and steps. A second active execution of a flow for one contact is
-//     refused with 409, code 20409. The fake stores executions; an
-//     [ExecutionRunner] (Options.Studio, implemented by the studio
-//     package) runs them, reporting through [Server.UpdateExecution] and
-//     [Server.AddExecutionStep].
+//     refused with 409, code 20409; creates beyond
+//     Options.ExecutionsPerSecond in a second of the clock with 429, code
+//     20429, Retry-After: 1. The fake stores executions; an
+//     [ExecutionRunner] (Options.Studio; studio.Interpreter interprets
+//     the definitions) runs them, reporting through
+//     [Server.UpdateExecution] and [Server.AddExecutionStep], timing with
+//     [Server.AfterFunc] and taking replies as a [ReplyRunner].
+//   - Timers on the server's clock ([Server.AfterFunc]), run by
+//     [Server.Step] with the texts from phones, in time order.
 //   - Errors: 401 (code 20003) without the account's credentials, 404
 //     (code 20404) for unknown resources and routes, Twilio error bodies.
 //   - Faults per endpoint ([Server.SetFault]): latency, 429 with
@@ -66,6 +74,8 @@
 // [Sign] and [NewWebhookRequest] sign webhook requests as Twilio does, for
 // tests of webhook handlers.
 //
-// Not served yet: Studio test users, media, message update/delete, SmsMethod GET, the
-// Verify channels' actual delivery (codes are not texted to the phones).
+// Not served yet: Studio test users, Studio executions started by an
+// incoming message (the trigger's incomingMessage), media, message
+// update/delete, SmsMethod GET, the Verify channels' actual delivery
+// (codes are not texted to the phones).
 package twiliotest

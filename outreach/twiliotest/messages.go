@@ -501,8 +501,7 @@ func (s *Server) push(ev event) {
 		return cmp.Compare(a.seq, b.seq)
 	})
 	s.events = slices.Insert(s.events, i, ev)
-	close(s.wake)
-	s.wake = make(chan struct{})
+	s.wakeUp()
 }
 
 // apply moves m to ev's status unless that would move it backwards.

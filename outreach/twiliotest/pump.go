@@ -7,18 +7,24 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// Step delivers everything due by now: the status changes of messages
-// (each POSTed, signed, to the message's StatusCallback) and the texts
-// the simulated phones sent (each recorded as an inbound message and
-// POSTed, signed, to the SmsUrl of the number it was sent to). Tests on
-// an [outreach.ManualClock] move the clock and call Step; see
-// [Server.Next]. Each webhook is tried once; Step returns the failures
-// (a transport error or a non-2xx answer) joined.
+// Step delivers everything due by now, in this order: the status
+// changes of messages (each POSTed, signed, to the message's
+// StatusCallback); then, merged by time (a text before a timer due at the
+// same instant), the texts the simulated phones sent and the timers set
+// with [Server.AfterFunc]. A text is recorded as an inbound message and
+// POSTed, signed, to the SmsUrl of the number it was sent to, or, when
+// that SmsUrl is the webhook of a Studio flow the fake holds, handed to
+// the flow's execution (see [ReplyRunner]). Tests on an
+// [outreach.ManualClock] move the clock and call Step; see [Server.Next].
+// Each webhook is tried once; Step returns the failures (a transport
+// error or a non-2xx answer) and the errors of [ReplyRunner] joined.
+// Timers and runners run with no lock held.
 func (s *Server) Step(ctx context.Context, now time.Time) error {
 	return errors.Join(s.step(ctx, now)...)
 }
@@ -60,14 +66,47 @@ func (s *Server) step(ctx context.Context, now time.Time) []error {
 			errs = append(errs, err)
 		}
 	}
-	for _, in := range s.net.Due(now) {
-		if h, ok := s.receive(in); ok {
-			if err := s.post(ctx, h); err != nil {
+	texts := s.net.Due(now)
+	s.mu.Lock()
+	timers := s.dueTimers(now)
+	s.mu.Unlock()
+	for len(texts) > 0 || len(timers) > 0 {
+		if len(timers) == 0 || len(texts) > 0 && !texts[0].ReceivedAt.After(timers[0].at) {
+			if err := s.deliver(ctx, s.receive(texts[0])); err != nil {
 				errs = append(errs, err)
 			}
+			texts = texts[1:]
+			continue
 		}
+		timers[0].fn(ctx)
+		timers = timers[1:]
 	}
 	return errs
+}
+
+// delivery is what becomes of a text from a phone: a webhook to POST, a
+// reply to hand to a Studio execution, an error, or nothing.
+type delivery struct {
+	hook   *webhook
+	runner ReplyRunner
+	exec   Execution
+	msg    Message
+	err    error
+}
+
+// deliver carries out d with no lock held.
+func (s *Server) deliver(ctx context.Context, d delivery) error {
+	switch {
+	case d.err != nil:
+		return d.err
+	case d.hook != nil:
+		return s.post(ctx, *d.hook)
+	case d.runner != nil:
+		if err := d.runner.ExecutionReply(ctx, s, d.exec, d.msg); err != nil {
+			return fmt.Errorf("twiliotest: execution %s: reply %s: %w", d.exec.SID, d.msg.SID, err)
+		}
+	}
+	return nil
 }
 
 // statusParams are the parameters of a status callback. Called with s.mu
@@ -92,15 +131,17 @@ func (s *Server) statusParams(m *message, ev event) url.Values {
 	return v
 }
 
-// receive records a text from a phone as an inbound message and returns
-// the webhook for it, if its number has an SmsUrl. Texts to numbers that
-// are not provisioned are dropped.
-func (s *Server) receive(in outreach.InboundMessage) (webhook, bool) {
+// receive records a text from a phone as an inbound message and says
+// what to do with it: POST it to its number's SmsUrl, or, when the SmsUrl
+// is the webhook of a Studio flow the fake holds, hand it to the flow's
+// active execution for the sender (if any, and if the runner is a
+// [ReplyRunner]). Texts to numbers that are not provisioned are dropped.
+func (s *Server) receive(in outreach.InboundMessage) delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	num := s.numberByPhone(in.To)
 	if num == nil {
-		return webhook{}, false
+		return delivery{}
 	}
 	sid := in.ProviderID
 	if sid == "" || s.bySID[sid] != nil {
@@ -113,9 +154,12 @@ func (s *Server) receive(in outreach.InboundMessage) (webhook, bool) {
 	s.msgs = append(s.msgs, m)
 	s.bySID[sid] = m
 	if num.smsURL == "" {
-		return webhook{}, false
+		return delivery{}
 	}
-	return webhook{num.smsURL, url.Values{
+	if flowSID, ok := s.studioWebhook(num.smsURL); ok {
+		return s.studioReply(flowSID, num, m.Message)
+	}
+	return delivery{hook: &webhook{num.smsURL, url.Values{
 		"AccountSid":    {s.accountSID},
 		"ApiVersion":    {"2010-04-01"},
 		"Body":          {in.Body},
@@ -127,7 +171,46 @@ func (s *Server) receive(in outreach.InboundMessage) (webhook, bool) {
 		"SmsSid":        {sid},
 		"SmsStatus":     {"received"},
 		"To":            {in.To},
-	}}, true
+	}}}
+}
+
+// studioWebhookPrefix starts the webhook URL of every Studio flow:
+// https://webhooks.twilio.com/v1/Accounts/{AccountSid}/Flows/{FlowSid}.
+const studioWebhookPrefix = "https://webhooks.twilio.com/"
+
+// studioWebhook reports whether u is on Studio's webhook host, and the
+// flow SID when it is exactly the webhook of a flow of this account.
+func (s *Server) studioWebhook(u string) (flowSID string, ok bool) {
+	rest, ok := strings.CutPrefix(u, studioWebhookPrefix)
+	if !ok {
+		return "", false
+	}
+	flowSID, _ = strings.CutPrefix(rest, "v1/Accounts/"+s.accountSID+"/Flows/")
+	if flowSID == rest || strings.ContainsAny(flowSID, "/?#") {
+		flowSID = ""
+	}
+	return flowSID, true
+}
+
+// studioReply finds what to do with a text m to num, whose SmsUrl is the
+// webhook of Studio flow flowSID (empty if the URL is not a flow webhook
+// of this account). Called with s.mu held.
+func (s *Server) studioReply(flowSID string, num *number, m Message) delivery {
+	f := s.flow(flowSID)
+	if f == nil {
+		return delivery{err: fmt.Errorf("twiliotest: the SmsUrl of number %s is a Studio webhook of no flow this fake holds; text %s not delivered",
+			num.sid, m.SID)}
+	}
+	rr, ok := s.studio.runner.(ReplyRunner)
+	if !ok {
+		return delivery{}
+	}
+	for _, e := range f.execs {
+		if e.Status == "active" && e.ContactChannelAddress == m.From {
+			return delivery{runner: rr, exec: cloneExecution(e.Execution), msg: m}
+		}
+	}
+	return delivery{} // starting executions from incoming messages is not served
 }
 
 // post sends a signed webhook. Errors name the URL, never the content.
@@ -149,7 +232,8 @@ func (s *Server) post(ctx context.Context, h webhook) error {
 }
 
 // Next returns when something is next due for [Server.Step]: a status
-// change, a delivery report or a text from a phone.
+// change, a delivery report, a text from a phone or a timer set with
+// [Server.AfterFunc].
 func (s *Server) Next() (time.Time, bool) {
 	var next time.Time
 	take := func(t time.Time, ok bool) {
@@ -160,6 +244,9 @@ func (s *Server) Next() (time.Time, bool) {
 	s.mu.Lock()
 	if len(s.events) > 0 {
 		take(s.events[0].at, true)
+	}
+	if len(s.timers) > 0 {
+		take(s.timers[0].at, true)
 	}
 	s.mu.Unlock()
 	take(s.net.NextDue())

@@ -53,9 +53,17 @@ type Options struct {
 	// (see [ExecutionRunner]); nil leaves them active until ended or
 	// deleted through the API. [Server.SetExecutionRunner] changes it.
 	Studio ExecutionRunner
+	// ExecutionsPerSecond limits Studio execution creates, as Twilio's
+	// rate limit does: a create request beyond this many within any one
+	// second of the server's clock is answered 429 (code 20429, header
+	// Retry-After: 1) and creates nothing. Zero means no limit. Refused
+	// requests do not count towards the limit; [Server.Requests] with
+	// [CreateExecution] counts every request, refused ones included.
+	ExecutionsPerSecond int
 	// OnWebhookError, if set, is called by [Server.Run] with each webhook
-	// that could not be delivered (a transport error or a non-2xx answer).
-	// [Server.Step] returns such errors instead.
+	// that could not be delivered (a transport error or a non-2xx answer)
+	// and each error a [ReplyRunner] returned. [Server.Step]
+	// returns such errors instead.
 	OnWebhookError func(error)
 }
 
@@ -84,6 +92,7 @@ type Server struct {
 	faults   map[Endpoint][]*Fault
 	counts   map[Endpoint]int
 	wake     chan struct{}
+	timers   []*timer // in due order
 	verify   verifyState
 	studio   studioState
 }

@@ -64,7 +64,8 @@ type Execution struct {
 	// Status is "active" or "ended".
 	Status string
 	// RunError is the error the [ExecutionRunner] returned when starting
-	// the execution, if any (the execution is then ended).
+	// the execution, if any (the execution is then ended), or one the
+	// runner stored later with [Server.UpdateExecution].
 	RunError    string
 	DateCreated time.Time
 	DateUpdated time.Time
@@ -97,7 +98,9 @@ type ExecutionStep struct {
 // before answering the create request, with no lock held, so the runner
 // may call the fake's API and the methods of srv. ctx is the create
 // request's context: it ends with the request, so work that outlives the
-// call (waiting for replies, timeouts) must not use it. The runner
+// call (waiting for replies, timeouts) must not use it: time it with
+// [Server.AfterFunc] on the server's clock, and take replies by
+// implementing [ReplyRunner]. The runner
 // reports progress with [Server.UpdateExecution] (status "ended",
 // context) and [Server.AddExecutionStep]; the create request answers with
 // the execution as it stands when StartExecution returns. An error ends
@@ -110,14 +113,41 @@ type ExecutionRunner interface {
 	StartExecution(ctx context.Context, srv *Server, e Execution) error
 }
 
+// ReplyRunner is an [ExecutionRunner] that also takes the replies to its
+// executions, as Studio does when a number's incoming-message URL is a
+// flow's webhook. When a phone texts a provisioned number whose SmsUrl is
+// exactly the webhook of a flow the fake holds,
+//
+//	https://webhooks.twilio.com/v1/Accounts/{AccountSid}/Flows/{FlowSid}
+//
+// (the webhook_url of the flow resource, which studio.Deployer.PointNumber
+// sets), [Server.Step] records the text as an inbound message, as it
+// always does, but POSTs it nowhere: it finds the flow's active execution
+// whose ContactChannelAddress is the text's From and, if the runner
+// implements ReplyRunner, calls ExecutionReply with a copy of that
+// execution and the inbound message, with no lock held and Step's
+// context. An error goes where webhook errors go: Step's joined error, or
+// Options.OnWebhookError under [Server.Run].
+//
+// A text with no active execution for its sender is only recorded: the
+// fake does not start executions from incoming messages (the trigger's
+// incomingMessage transition). An SmsUrl on webhooks.twilio.com that is
+// not the webhook of a flow the fake holds is an error from Step; nothing
+// is ever sent to the real host.
+type ReplyRunner interface {
+	ExecutionRunner
+	ExecutionReply(ctx context.Context, srv *Server, e Execution, m Message) error
+}
+
 // ErrNoExecution is returned by [Server.UpdateExecution] and
 // [Server.AddExecutionStep] for an unknown execution SID.
 var ErrNoExecution = errors.New("twiliotest: no such execution")
 
 type studioState struct {
-	flows  []*flow // in creation order
-	execs  map[string]*execution
-	runner ExecutionRunner
+	flows   []*flow // in creation order
+	execs   map[string]*execution
+	runner  ExecutionRunner
+	creates []time.Time // when recent creates were let through, for Options.ExecutionsPerSecond
 }
 
 type flow struct {
@@ -752,6 +782,11 @@ func (s *Server) createExecution(w http.ResponseWriter, r *http.Request, p map[s
 		missing(w, "From")
 		return
 	}
+	if !s.admitExecution() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, 20429, "Too Many Requests: the Execution create rate limit was exceeded")
+		return
+	}
 	var params map[string]any
 	if v := r.PostForm.Get("Parameters"); v != "" {
 		if err := json.Unmarshal([]byte(v), &params); err != nil || params == nil {
@@ -817,6 +852,31 @@ func (s *Server) createExecution(w http.ResponseWriter, r *http.Request, p map[s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, s.executionJSON(e)) // as the runner left it
+}
+
+// admitExecution applies Options.ExecutionsPerSecond to a create
+// request: it reports whether fewer than that many were let through in
+// the second of the server's clock before now, and if so counts this one.
+func (s *Server) admitExecution() bool {
+	limit := s.opts.ExecutionsPerSecond
+	if limit <= 0 {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	recent := s.studio.creates[:0]
+	for _, t := range s.studio.creates {
+		if t.After(now.Add(-time.Second)) {
+			recent = append(recent, t)
+		}
+	}
+	s.studio.creates = recent
+	if len(recent) >= limit {
+		return false
+	}
+	s.studio.creates = append(s.studio.creates, now)
+	return true
 }
 
 func (s *Server) fetchExecution(w http.ResponseWriter, r *http.Request, p map[string]string) {

@@ -1,0 +1,808 @@
+package studio_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
+
+	"github.com/patient-outreach/sms/flows"
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/simphone"
+	"github.com/patient-outreach/sms/outreach/twiliotest"
+	"github.com/patient-outreach/sms/studio"
+)
+
+var interpStart = time.Date(2025, 3, 4, 15, 0, 0, 0, time.UTC)
+
+// studioEnv is a fake Twilio on a manual clock whose Studio executions an
+// Interpreter runs, with a Deployer pointed at it.
+type studioEnv struct {
+	clock *outreach.ManualClock
+	net   *simphone.Network
+	srv   *twiliotest.Server
+	in    *studio.Interpreter
+	dep   *studio.Deployer
+	logs  *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func newStudioEnv(t *testing.T, opts studio.InterpreterOptions) *studioEnv {
+	t.Helper()
+	e := &studioEnv{clock: outreach.NewManualClock(interpStart), logs: &syncBuffer{}}
+	e.net = simphone.New(e.clock, 1)
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	e.in = studio.NewInterpreter(opts)
+	e.srv = twiliotest.New(twiliotest.Options{Clock: e.clock, Network: e.net, Numbers: []string{sendingNumber}, Studio: e.in})
+	t.Cleanup(e.srv.Close)
+	dep, err := studio.NewDeployer(studio.DeployConfig{
+		AccountSID: e.srv.AccountSID(), AuthToken: e.srv.AuthToken(), HTTPClient: e.srv.HTTPClient(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.dep = dep
+	return e
+}
+
+// deployBuiltin deploys a built-in flow and points the sending number at it.
+func (e *studioEnv) deployBuiltin(t *testing.T, name string) studio.Deployed {
+	t.Helper()
+	d, err := e.dep.Deploy(context.Background(), builtin(t, name), studio.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.point(t, d)
+	return d
+}
+
+// deployDef deploys a definition and points the sending number at it.
+func (e *studioEnv) deployDef(t *testing.T, name string, def *studio.Definition) studio.Deployed {
+	t.Helper()
+	d, err := e.dep.DeployDefinition(context.Background(), def, studio.DeployOptions{FriendlyName: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.point(t, d)
+	return d
+}
+
+func (e *studioEnv) point(t *testing.T, d studio.Deployed) {
+	t.Helper()
+	if err := e.dep.PointNumber(context.Background(), sendingNumber, d.WebhookURL); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start creates an execution through the Studio v2 API.
+func (e *studioEnv) start(t *testing.T, flowSID, to string, params map[string]any) *studioapi.StudioV2Execution {
+	t.Helper()
+	p := &studioapi.CreateExecutionParams{}
+	p.SetTo(to).SetFrom(sendingNumber)
+	if params != nil {
+		p.SetParameters(params)
+	}
+	x, err := e.srv.Client().StudioV2.CreateExecution(flowSID, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
+// drain moves the clock to each due time and steps until nothing is due.
+func (e *studioEnv) drain(t *testing.T) {
+	t.Helper()
+	for at, ok := e.srv.Next(); ok; at, ok = e.srv.Next() {
+		e.clock.Set(at)
+		if err := e.srv.Step(context.Background(), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// exec returns the execution as the fake holds it.
+func (e *studioEnv) exec(t *testing.T, sid string) twiliotest.Execution {
+	t.Helper()
+	x, ok := e.srv.Execution(sid)
+	if !ok {
+		t.Fatalf("no execution %s", sid)
+	}
+	return x
+}
+
+// path renders an execution's steps as "from -event-> to" lines.
+func (e *studioEnv) path(sid string) []string {
+	var out []string
+	for _, st := range e.srv.ExecutionSteps(sid) {
+		out = append(out, st.TransitionedFrom+" -"+st.Name+"-> "+st.TransitionedTo)
+	}
+	return out
+}
+
+// lookup reads a dotted path ("widgets.ask_pain.inbound.Body") in a
+// context.
+func lookup(ctx map[string]any, path string) any {
+	var v any = ctx
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// inbox returns the bodies a phone received from the sending number.
+func (e *studioEnv) inbox(phone string) []string {
+	var out []string
+	for _, m := range e.net.Phone(phone).Inbox() {
+		out = append(out, m.Body)
+	}
+	return out
+}
+
+func hasAll(have []string, want ...string) bool {
+	i := 0
+	for _, h := range have {
+		if i < len(want) && h == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+const ann = "+14155550100"
+
+// answerAll answers every message holding a question mark with the next
+// of replies, in order (simphone's Scripted skips messages it does not
+// read as questions, such as "What is your BMI? For example, 24.5").
+func answerAll(replies ...string) simphone.Responder {
+	var mu sync.Mutex
+	return simphone.ResponderFunc(func(body string, _ *rand.Rand) (string, bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !strings.Contains(body, "?") || len(replies) == 0 {
+			return "", false
+		}
+		r := replies[0]
+		replies = replies[1:]
+		return r, true
+	})
+}
+
+func TestInterpreterBuiltinFlows(t *testing.T) {
+	for _, tc := range []struct {
+		flow    string
+		replies []string
+		outcome string
+		path    []string // in order, not necessarily adjacent
+		answers map[string]string
+		texts   int // messages the phone receives
+	}{
+		{flow: "payor", outcome: "completed", texts: 4, path: []string{
+			"Trigger -incomingRequest-> welcome", "welcome -sent-> member_card", "goodbye_outcome -next-> Ended"}},
+		{flow: "provider", replies: []string{"3", "YES"}, outcome: "followup_scheduled", texts: 5,
+			answers: map[string]string{"ask_pain": "3", "ask_followup": "YES"},
+			path: []string{
+				"Trigger -incomingRequest-> greeting", "greeting -sent-> ask_pain",
+				"ask_pain -incomingMessage-> ask_pain_split", "ask_pain_split -match-> pain_ok",
+				"ask_followup_split -match-> done_scheduled", "done_scheduled -sent-> done_scheduled_outcome",
+				"done_scheduled_outcome -next-> Ended"}},
+		// A reply out of range is re-asked; the answer to the re-ask counts.
+		{flow: "provider", replies: []string{"11", " 3 ", "yes"}, outcome: "followup_scheduled", texts: 6,
+			answers: map[string]string{"ask_pain_reask1": " 3 ", "ask_followup": "yes"},
+			path:    []string{"ask_pain_split -noMatch-> ask_pain_reask1", "ask_pain_reask1_split -match-> pain_ok"}},
+		{flow: "provider", replies: []string{"8", "Yeah", "no", "Y"}, outcome: "call_requested", texts: 7,
+			path: []string{"ask_pain_split -match-> ask_talk", "ask_talk_split -match-> talk_yes",
+				"ask_followup_split -match-> ask_call", "ask_call_split -match-> done_call"}},
+		// Never a valid answer: re-asked twice, then no_answer.
+		{flow: "provider", replies: []string{"abc", "??", "twelve"}, outcome: "no_answer", texts: 5,
+			path: []string{"ask_pain_split -noMatch-> ask_pain_reask1", "ask_pain_reask1_split -noMatch-> ask_pain_reask2",
+				"ask_pain_reask2_split -noMatch-> end_no_answer"}},
+		{flow: "pharma", replies: []string{"YES", "30", "24.5", "800", "150", "no"}, outcome: "eligible", texts: 8,
+			answers: map[string]string{"ask_age": "30", "ask_bmi": "24.5", "ask_weight": "800", "ask_weight_reask1": "150"},
+			path:    []string{"ask_weight_split -noMatch-> ask_weight_reask1", "ask_smoker_split -match-> eligible"}},
+		{flow: "pharma", replies: []string{"yes", "60"}, outcome: "not_eligible", texts: 4,
+			path: []string{"ask_age_split -match-> not_eligible"}},
+	} {
+		t.Run(tc.flow+"/"+strings.Join(tc.replies, ","), func(t *testing.T) {
+			e := newStudioEnv(t, studio.InterpreterOptions{})
+			e.net.Add(ann, simphone.Persona{Responder: answerAll(tc.replies...)})
+			d := e.deployBuiltin(t, tc.flow)
+			x := e.start(t, d.SID, ann, map[string]any{"patient_first_name": "Ann", "patient_id": "p-1"})
+			if *x.Status != "active" && len(tc.replies) > 0 {
+				t.Fatalf("created %s, want active while it waits", *x.Status)
+			}
+			e.drain(t)
+
+			got := e.exec(t, *x.Sid)
+			if got.Status != "ended" || got.RunError != "" {
+				t.Fatalf("execution %s, run error %q", got.Status, got.RunError)
+			}
+			if o := lookup(got.Context, "flow.variables.outcome"); o != tc.outcome {
+				t.Errorf("outcome %v, want %s; path %q", o, tc.outcome, e.path(*x.Sid))
+			}
+			for w, want := range tc.answers {
+				if b := lookup(got.Context, "widgets."+w+".inbound.Body"); b != want {
+					t.Errorf("widgets.%s.inbound.Body = %v, want %q", w, b, want)
+				}
+			}
+			if path := e.path(*x.Sid); !hasAll(path, tc.path...) || !strings.HasSuffix(path[len(path)-1], "-> Ended") {
+				t.Errorf("path %q\nwant in order %q, then Ended", path, tc.path)
+			}
+			inbox := e.inbox(ann)
+			if len(inbox) != tc.texts || !strings.HasPrefix(inbox[0], "Hi Ann,") {
+				t.Errorf("phone received %d texts, want %d: %q", len(inbox), tc.texts, inbox)
+			}
+			if e.in.Running() != 0 || e.srv.Timers() != 0 {
+				t.Errorf("%d executions still held, %d timers pending", e.in.Running(), e.srv.Timers())
+			}
+			// No PHI in the logs: no bodies, no unmasked phone number.
+			logs := e.logs.String()
+			if strings.Contains(logs, ann) || strings.Contains(logs, "Ann") || strings.Contains(logs, "scale of") ||
+				strings.Contains(logs, "twelve") {
+				t.Errorf("logs hold PHI:\n%s", logs)
+			}
+		})
+	}
+}
+
+// Steps are served by the REST API with names, widgets, types and the
+// widget's variables as context.
+func TestInterpreterStepsThroughAPI(t *testing.T) {
+	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e.net.Add(ann, simphone.Persona{Responder: simphone.Scripted("4", "YES")})
+	d := e.deployBuiltin(t, "provider")
+	x := e.start(t, d.SID, ann, map[string]any{"patient_first_name": "Ann"})
+	e.drain(t)
+	c := e.srv.Client().StudioV2
+	steps, err := c.ListExecutionStep(d.SID, *x.Sid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) < 8 {
+		t.Fatalf("%d steps", len(steps))
+	}
+	var sawReply bool
+	for _, st := range steps {
+		if *st.Name == "incomingMessage" && *st.TransitionedFrom == "ask_pain" {
+			sawReply = true
+			if *st.TransitionedTo != "ask_pain_split" || st.Type == nil || *st.Type != studio.TypeSendAndWait {
+				t.Errorf("reply step %+v", st)
+			}
+			ctx := (*st.Context).(map[string]any)
+			if lookup(ctx, "inbound.Body") != "4" || lookup(ctx, "outbound.Body") == nil || lookup(ctx, "inbound.From") != ann {
+				t.Errorf("reply step context %v", ctx)
+			}
+		}
+	}
+	if !sawReply {
+		t.Error("no incomingMessage step")
+	}
+	first := steps[0] // the API lists steps in order
+	if *first.Name != "incomingRequest" || *first.TransitionedFrom != "Trigger" || *first.Type != "trigger" {
+		t.Errorf("first step %s %s -> %s (%v)", *first.Name, *first.TransitionedFrom, *first.TransitionedTo, first.Type)
+	}
+	ctx, err := c.FetchExecutionContext(d.SID, *x.Sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := (*ctx.Context).(map[string]any)
+	if lookup(m, "widgets.greeting.Status") != "queued" || lookup(m, "widgets.greeting.To") != ann ||
+		!strings.HasPrefix(fmt.Sprint(lookup(m, "widgets.greeting.MessageSid")), "SM") {
+		t.Errorf("widgets.greeting = %v", lookup(m, "widgets.greeting"))
+	}
+}
+
+// With no reply, the send-and-wait-for-reply's timeout fires on the fake's
+// clock, at its time (6 minutes for provider's ask_pain).
+func TestInterpreterTimeout(t *testing.T) {
+	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e.net.Add(ann, simphone.Persona{Silent: true})
+	d := e.deployBuiltin(t, "provider")
+	x := e.start(t, d.SID, ann, map[string]any{"patient_first_name": "Ann"})
+	if e.srv.Timers() != 1 {
+		t.Fatalf("%d timers pending, want 1", e.srv.Timers())
+	}
+	e.drain(t)
+	got := e.exec(t, *x.Sid)
+	if got.Status != "ended" || lookup(got.Context, "flow.variables.outcome") != "timeout" {
+		t.Fatalf("execution %s, outcome %v", got.Status, lookup(got.Context, "flow.variables.outcome"))
+	}
+	var at time.Time
+	for _, st := range e.srv.ExecutionSteps(*x.Sid) {
+		if st.Name == "timeout" {
+			if st.TransitionedFrom != "ask_pain" || st.TransitionedTo != "end_timeout" {
+				t.Errorf("timeout step %+v", st)
+			}
+			at = st.DateCreated
+		}
+	}
+	if want := interpStart.Add(6 * time.Minute); !at.Equal(want) {
+		t.Errorf("timeout at %v, want %v", at, want)
+	}
+	if inbox := e.inbox(ann); len(inbox) != 3 || !strings.HasPrefix(inbox[2], "We didn't hear back") {
+		t.Errorf("inbox %q", inbox)
+	}
+}
+
+// A reply and a timeout due at the same instant: only one wins (the
+// reply: the fake delivers texts before timers of the same instant), and
+// a reply when the execution waits for none is ignored.
+func TestInterpreterReplyRacesTimeout(t *testing.T) {
+	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e.net.Add(ann, simphone.Persona{Responder: simphone.Scripted("yes"), Delay: 60 * time.Second})
+	def := askDef(60)
+	d := e.deployDef(t, "race", def)
+	x := e.start(t, d.SID, ann, nil)
+	e.drain(t)
+	got := e.exec(t, *x.Sid)
+	if o := lookup(got.Context, "flow.variables.outcome"); o != "replied" {
+		t.Fatalf("outcome %v, path %q", o, e.path(*x.Sid))
+	}
+	n := 0
+	for _, st := range e.srv.ExecutionSteps(*x.Sid) {
+		if st.Name == "timeout" || st.Name == "incomingMessage" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d reply or timeout steps, want 1: %q", n, e.path(*x.Sid))
+	}
+	before := len(e.srv.ExecutionSteps(*x.Sid))
+	err := e.in.ExecutionReply(context.Background(), e.srv, got, twiliotest.Message{SID: "SMx", Body: "late", From: ann, To: sendingNumber})
+	if err != nil || len(e.srv.ExecutionSteps(*x.Sid)) != before {
+		t.Fatalf("a reply to an ended execution: %v", err)
+	}
+
+	// One minute late: the timeout wins, the reply is only recorded.
+	e.net.Add("+14155550102", simphone.Persona{Responder: simphone.Scripted("yes"), Delay: 61 * time.Second})
+	x = e.start(t, d.SID, "+14155550102", nil)
+	e.drain(t)
+	if o := lookup(e.exec(t, *x.Sid).Context, "flow.variables.outcome"); o != "timed_out" {
+		t.Fatalf("outcome %v", o)
+	}
+
+	// Ended through the API while it waits: forgotten when the timeout
+	// falls due, with no step.
+	e.net.Add("+14155550105", simphone.Persona{Silent: true})
+	x = e.start(t, d.SID, "+14155550105", nil)
+	if _, err := e.srv.Client().StudioV2.UpdateExecution(d.SID, *x.Sid, (&studioapi.UpdateExecutionParams{}).SetStatus("ended")); err != nil {
+		t.Fatal(err)
+	}
+	steps := len(e.srv.ExecutionSteps(*x.Sid))
+	e.drain(t)
+	if e.in.Running() != 0 || len(e.srv.ExecutionSteps(*x.Sid)) != steps {
+		t.Fatalf("%d executions held, steps %q", e.in.Running(), e.path(*x.Sid))
+	}
+}
+
+// askDef is a flow that asks a question (timeout seconds) and records
+// whether it was answered, or could not be sent.
+func askDef(timeout int) *studio.Definition {
+	return defOf(
+		trigger("ask"),
+		widget("ask", studio.TypeSendAndWait, map[string]any{"body": "Ready? Reply YES or NO", "timeout": fmt.Sprint(timeout)},
+			tr("incomingMessage", "replied"), tr("timeout", "timed_out"), tr("deliveryFailure", "undeliverable")),
+		outcome("replied"), outcome("timed_out"), outcome("undeliverable"),
+	)
+}
+
+func defOf(states ...studio.State) *studio.Definition {
+	return &studio.Definition{Description: "test", InitialState: "Trigger", States: states}
+}
+
+func trigger(next string) studio.State {
+	return widget("Trigger", studio.TypeTrigger, map[string]any{},
+		tr("incomingMessage", ""), tr("incomingCall", ""), tr("incomingRequest", next))
+}
+
+func widget(name, typ string, props map[string]any, trs ...studio.Transition) studio.State {
+	return studio.State{Name: name, Type: typ, Properties: mustMarshal(props), Transitions: append([]studio.Transition{}, trs...)}
+}
+
+func tr(event, next string, conds ...studio.Condition) studio.Transition {
+	return studio.Transition{Event: event, Next: next, Conditions: conds}
+}
+
+// outcome is a set-variables widget that sets outcome to its name and
+// ends the flow.
+func outcome(name string) studio.State {
+	return widget(name, studio.TypeSetVariables, map[string]any{
+		"variables": []any{map[string]any{"key": "outcome", "value": name}},
+	}, tr("next", ""))
+}
+
+func mustMarshal(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Refusals: an opted-out phone makes a send-message fail (21610), an
+// unreachable one a send-and-wait-for-reply's deliveryFailure (21612).
+func TestInterpreterDeliveryFailures(t *testing.T) {
+	e := newStudioEnv(t, studio.InterpreterOptions{})
+	const stopped, gone = "+14155550103", "+14155550104"
+	e.net.Add(stopped, simphone.Persona{})
+	e.net.Add(gone, simphone.Persona{Unreachable: true})
+	e.net.Phone(stopped).Text(sendingNumber, "STOP")
+	e.drain(t)
+
+	d := e.deployBuiltin(t, "provider")
+	x := e.start(t, d.SID, stopped, map[string]any{"patient_first_name": "Bo"})
+	got := e.exec(t, *x.Sid)
+	if *x.Status != "ended" || got.RunError != "" {
+		t.Fatalf("created %s, run error %q", *x.Status, got.RunError)
+	}
+	if path := e.path(*x.Sid); len(path) != 2 || path[1] != "greeting -failed-> Ended" {
+		t.Fatalf("path %q", path)
+	}
+	if c := lookup(got.Context, "widgets.greeting.ErrorCode"); c != float64(21610) {
+		t.Fatalf("widgets.greeting = %v", lookup(got.Context, "widgets.greeting"))
+	}
+
+	d = e.deployDef(t, "ask", askDef(0))
+	x = e.start(t, d.SID, gone, nil)
+	got = e.exec(t, *x.Sid)
+	if got.Status != "ended" || lookup(got.Context, "flow.variables.outcome") != "undeliverable" ||
+		lookup(got.Context, "widgets.ask.outbound.ErrorCode") != float64(21612) {
+		t.Fatalf("execution %s, context %v", got.Status, got.Context)
+	}
+	if !hasAll(e.path(*x.Sid), "ask -deliveryFailure-> undeliverable") {
+		t.Fatalf("path %q", e.path(*x.Sid))
+	}
+	if len(e.net.Phone(stopped).Inbox()) != 0 || e.srv.Timers() != 0 {
+		t.Fatal("a refused message was delivered, or a timer left")
+	}
+}
+
+// The default timeout is Studio's 3600 seconds.
+func TestInterpreterDefaultTimeout(t *testing.T) {
+	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e.net.Add(ann, simphone.Persona{Silent: true})
+	d := e.deployDef(t, "ask", askDef(0))
+	x := e.start(t, d.SID, ann, nil)
+	at, ok := e.srv.Next()
+	for ok && at.Before(interpStart.Add(time.Hour)) {
+		e.clock.Set(at)
+		if err := e.srv.Step(context.Background(), at); err != nil {
+			t.Fatal(err)
+		}
+		at, ok = e.srv.Next()
+	}
+	if !ok || !at.Equal(interpStart.Add(studio.DefaultReplyTimeout)) || e.exec(t, *x.Sid).Status != "active" {
+		t.Fatalf("next due %v, %v; want the timeout at one hour", at, ok)
+	}
+	e.drain(t)
+	if o := lookup(e.exec(t, *x.Sid).Context, "flow.variables.outcome"); o != "timed_out" {
+		t.Fatalf("outcome %v", o)
+	}
+}
+
+func TestInterpreterUnsupportedWidget(t *testing.T) {
+	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e.net.Add(ann, simphone.Persona{})
+	def := defOf(
+		trigger("hello"),
+		widget("hello", studio.TypeSendMessage, map[string]any{"body": "Hello"}, tr("sent", "fetch_chart"), tr("failed", "")),
+		widget("fetch_chart", "make-http-request", map[string]any{"method": "GET", "url": "https://example.com"}, tr("success", ""), tr("failed", "")),
+	)
+	d := e.deployDef(t, "http", def)
+	x := e.start(t, d.SID, ann, nil)
+	got := e.exec(t, *x.Sid)
+	if *x.Status != "ended" || !strings.Contains(got.RunError, `"fetch_chart"`) || !strings.Contains(got.RunError, "make-http-request") {
+		t.Fatalf("created %s, run error %q", *x.Status, got.RunError)
+	}
+	if len(e.inbox(ann)) != 1 || e.in.Running() != 0 {
+		t.Fatal("the message before the widget was not sent, or the execution is still held")
+	}
+
+	// StartExecution returns the *StateError itself.
+	e.srv.SetExecutionRunner(nil)
+	x = e.start(t, d.SID, ann, nil)
+	err := e.in.StartExecution(context.Background(), e.srv, e.exec(t, *x.Sid))
+	var se *studio.StateError
+	if !errors.As(err, &se) || se.State != "fetch_chart" || !errors.Is(err, studio.ErrUnsupportedWidget) {
+		t.Fatalf("StartExecution: %v", err)
+	}
+}
+
+func TestInterpreterLoopCapped(t *testing.T) {
+	e := newStudioEnv(t, studio.InterpreterOptions{MaxWidgets: 50})
+	def := defOf(
+		trigger("spin"),
+		widget("spin", studio.TypeSetVariables, map[string]any{
+			"variables": []any{map[string]any{"key": "n", "value": "{{flow.variables.n | plus: 1}}"}},
+		}, tr("next", "spin")),
+	)
+	d := e.deployDef(t, "loop", def)
+	x := e.start(t, d.SID, ann, nil)
+	got := e.exec(t, *x.Sid)
+	if got.Status != "ended" || !strings.Contains(got.RunError, "too many widgets") || !strings.Contains(got.RunError, `"spin"`) {
+		t.Fatalf("execution %s, run error %q", got.Status, got.RunError)
+	}
+	if n := lookup(got.Context, "flow.variables.n"); n != "50" {
+		t.Errorf("flow.variables.n = %v, want 50", n)
+	}
+}
+
+// Split conditions through the interpreter, with Liquid filters in the
+// input and in condition values.
+func TestInterpreterSplit(t *testing.T) {
+	e := newStudioEnv(t, studio.InterpreterOptions{})
+	cond := func(typ, value string) studio.Condition {
+		return studio.Condition{FriendlyName: typ, Type: typ, Value: value, Arguments: []string{"{{flow.data.answer}}"}}
+	}
+	for i, tc := range []struct {
+		input  string
+		conds  []studio.Condition
+		answer string
+		want   string
+	}{
+		{"{{flow.data.answer | strip | downcase}}", []studio.Condition{cond("equal_to", "yes")}, "  YES ", "hit"},
+		{"{{flow.data.answer | upcase}}", []studio.Condition{cond("matches_any_of", "Y,YES, YEAH")}, "yeah", "hit"},
+		{"{{flow.data.answer}}", []studio.Condition{cond("equal_to", "{{flow.data.expected | downcase}}")}, "ok", "hit"},
+		{"{{flow.data.answer | plus: 1}}", []studio.Condition{cond("is_greater_than", "10")}, "10", "hit"},
+		{"{{flow.data.answer | plus: 0}}", []studio.Condition{cond("is_greater_than", "10")}, "10", "miss"},
+		{"{{flow.data.answer | default: 'none'}}", []studio.Condition{cond("equal_to", "none")}, "", "hit"},
+		{"{{flow.data.answer}}", []studio.Condition{cond("regex", `^\d+$`), cond("is_between", "1-5")}, "7", "miss"},
+		{"{{flow.data.answer}}", []studio.Condition{cond("regex", `^\d+$`), cond("is_between", "1-5")}, "5", "hit"},
+		{"{{flow.data.answer | truncate: 3, ''}}", []studio.Condition{cond("starts_with", "abc")}, "abcdef", "hit"},
+	} {
+		def := defOf(
+			trigger("split"),
+			widget("split", studio.TypeSplit, map[string]any{"input": tc.input},
+				tr("noMatch", "miss"), tr("match", "hit", tc.conds...)),
+			outcome("hit"), outcome("miss"),
+		)
+		d := e.deployDef(t, fmt.Sprintf("split %d", i), def)
+		x := e.start(t, d.SID, ann, map[string]any{"answer": tc.answer, "expected": "OK"})
+		got := e.exec(t, *x.Sid)
+		if o := lookup(got.Context, "flow.variables.outcome"); o != tc.want || got.RunError != "" {
+			t.Errorf("%d: %s on %q: outcome %v (run error %q), want %s", i, tc.input, tc.answer, o, got.RunError, tc.want)
+		}
+	}
+	// A bad condition ends the execution with an error naming the widget.
+	def := defOf(trigger("split"),
+		widget("split", studio.TypeSplit, map[string]any{"input": "5"}, tr("match", "", cond("is_between", "five to ten"))))
+	d := e.deployDef(t, "bad split", def)
+	x := e.start(t, d.SID, ann, nil)
+	if got := e.exec(t, *x.Sid); !strings.Contains(got.RunError, `"split"`) || !strings.Contains(got.RunError, "bad condition") {
+		t.Fatalf("run error %q", got.RunError)
+	}
+}
+
+// Many executions run at once, replies and timeouts interleaved.
+func TestInterpreterConcurrentExecutions(t *testing.T) {
+	e := newStudioEnv(t, studio.InterpreterOptions{})
+	d := e.deployBuiltin(t, "provider")
+	const n = 24
+	phones := make([]string, n)
+	for i := range phones {
+		phones[i] = fmt.Sprintf("+1415555%04d", 2000+i)
+		p := simphone.Persona{Responder: simphone.Scripted("2", "NO", "N")}
+		if i%4 == 3 {
+			p = simphone.Persona{Silent: true}
+		}
+		e.net.Add(phones[i], p)
+	}
+	sids := make([]string, n)
+	var wg sync.WaitGroup
+	for i, ph := range phones {
+		wg.Go(func() {
+			sids[i] = *e.start(t, d.SID, ph, map[string]any{"patient_first_name": "P"}).Sid
+		})
+	}
+	wg.Wait()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.srv.Run(ctx) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for e.in.Running() > 0 && time.Now().Before(deadline) {
+		if at, ok := e.srv.Next(); ok {
+			e.clock.Set(at)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	for i, sid := range sids {
+		got := e.exec(t, sid)
+		want := "no_call_wanted"
+		if i%4 == 3 {
+			want = "timeout"
+		}
+		if o := lookup(got.Context, "flow.variables.outcome"); got.Status != "ended" || o != want {
+			t.Errorf("%d: %s, outcome %v, want %s; path %q", i, got.Status, o, want, e.path(sid))
+		}
+	}
+}
+
+func ExampleInterpreter() {
+	ctx := context.Background()
+	clock := outreach.NewManualClock(time.Date(2025, 3, 4, 15, 0, 0, 0, time.UTC))
+	net := simphone.New(clock, 1)
+	net.Add("+14155550100", simphone.Persona{Responder: simphone.Scripted("2", "YES")})
+	in := studio.NewInterpreter(studio.InterpreterOptions{})
+	srv := twiliotest.New(twiliotest.Options{Clock: clock, Network: net, Numbers: []string{"+15005550006"}, Studio: in})
+	defer srv.Close()
+
+	dep, err := studio.NewDeployer(studio.DeployConfig{AccountSID: srv.AccountSID(), AuthToken: srv.AuthToken(), HTTPClient: srv.HTTPClient()})
+	if err != nil {
+		panic(err)
+	}
+	flow, err := flows.Builtin("provider")
+	if err != nil {
+		panic(err)
+	}
+	deployed, err := dep.Deploy(ctx, flow, studio.DeployOptions{})
+	if err != nil {
+		panic(err)
+	}
+	// Replies reach the flow only through its webhook.
+	if err := dep.PointNumber(ctx, "+15005550006", deployed.WebhookURL); err != nil {
+		panic(err)
+	}
+	p := &studioapi.CreateExecutionParams{}
+	p.SetTo("+14155550100").SetFrom("+15005550006").SetParameters(map[string]any{"patient_first_name": "Ana"})
+	x, err := srv.Client().StudioV2.CreateExecution(deployed.SID, p)
+	if err != nil {
+		panic(err)
+	}
+	for at, ok := srv.Next(); ok; at, ok = srv.Next() {
+		clock.Set(at)
+		if err := srv.Step(ctx, at); err != nil {
+			panic(err)
+		}
+	}
+	for _, m := range net.Phone("+14155550100").Inbox() {
+		fmt.Println(">", m.Body)
+	}
+	got, _ := srv.Execution(*x.Sid)
+	fmt.Println(got.Status, got.Context["flow"].(map[string]any)["variables"])
+	// Output:
+	// > Hi Ana, this is your care team checking in after your procedure. Reply STOP at any time to opt out.
+	// > On a scale of 0-10, how is your pain today?
+	// > We're glad to hear that.
+	// > Have you scheduled your follow-up with the specialist? Reply YES or NO
+	// > Great, thank you! We look forward to seeing you at your follow-up. Take care.
+	// ended map[outcome:followup_scheduled]
+}
+
+func TestConditionHolds(t *testing.T) {
+	for _, tc := range []struct {
+		typ, value, input string
+		want              bool
+	}{
+		{"equal_to", "YES", "yes", true},
+		{"equal_to", " yes ", "YES  ", true},
+		{"equal_to", "yes", "yes please", false},
+		{"not_equal_to", "yes", "No", true},
+		{"not_equal_to", "yes", " YES", false},
+		{"matches_any_of", "Y,YES, Yeah ,yep", "yeah", true},
+		{"matches_any_of", "Y,YES, Yeah ,yep", " YEP ", true},
+		{"matches_any_of", "Y,YES", "yes please", false},
+		{"matches_any_of", "Y,,YES", "", false},
+		{"does_not_match_any_of", "N, NO", "maybe", true},
+		{"does_not_match_any_of", "N, NO", "no", false},
+		{"contains", "Call", "please CALL me", true},
+		{"contains", "call", "text me", false},
+		{"does_not_contain", "call", "text me", true},
+		{"does_not_contain", "call", "Call me", false},
+		{"starts_with", "yes", "Yes please", true},
+		{"starts_with", "yes", "oh yes", false},
+		{"is_blank", "", "   ", true},
+		{"is_blank", "", "x", false},
+		{"is_not_blank", "", " x ", true},
+		{"is_not_blank", "", "", false},
+		{"is_greater_than", "17", "18", true},
+		{"is_greater_than", "17", "17", false},
+		{"is_greater_than", "17", " 17.5 ", true},
+		{"is_greater_than", "17", "eighteen", false},
+		{"is_greater_than", "-1", "0", true},
+		{"is_less_than", "5", "4.99", true},
+		{"is_less_than", "5", "5", false},
+		{"is_less_than", "5", "", false},
+		{"is_less_than", "5", "1e0", false}, // decimals only
+		{"is_between", "18-55", "18", true},
+		{"is_between", "18-55", "55", true},
+		{"is_between", "18-55", "55.5", false},
+		{"is_between", "18-55", "17", false},
+		{"is_between", " 18 - 55 ", " 30 ", true},
+		{"is_between", "-10--5", "-7", true},
+		{"is_between", "1.5-2.5", "2", true},
+		{"is_between", "18 to 55", "40", true},
+		{"is_between", "55-18", "40", false},
+		{"is_between", "0-10", "ten", false},
+		{"regex", `^\s*-?\d+\s*$`, " 42 ", true},
+		{"regex", `^\d+$`, "4 2", false},
+		{"regex", `yes`, "YES", false}, // regexes are case-sensitive as written
+		{"regex", `(?i)yes`, "YES", true},
+		{"regex", `[A-Za-z0-9]`, "??", false},
+	} {
+		got, err := studio.Condition{Type: tc.typ, Value: tc.value}.Holds(tc.input)
+		if err != nil || got != tc.want {
+			t.Errorf("%s %q on %q = %v, %v; want %v", tc.typ, tc.value, tc.input, got, err, tc.want)
+		}
+	}
+	for _, c := range []studio.Condition{
+		{Type: "is_greater_than", Value: "ten"},
+		{Type: "is_less_than", Value: ""},
+		{Type: "is_between", Value: "10"},
+		{Type: "is_between", Value: "a-b"},
+		{Type: "regex", Value: "("},
+		{Type: "sounds_like", Value: "x"},
+	} {
+		if _, err := c.Holds("5"); !errors.Is(err, studio.ErrBadCondition) {
+			t.Errorf("%s %q: error %v, want ErrBadCondition", c.Type, c.Value, err)
+		}
+	}
+}
+
+func TestStateRoute(t *testing.T) {
+	cond := func(typ, value string) studio.Condition { return studio.Condition{Type: typ, Value: value} }
+	s := &studio.State{Name: "split", Type: studio.TypeSplit, Transitions: []studio.Transition{
+		tr("noMatch", "again"),
+		tr("match", "never"), // no conditions: never taken
+		tr("match", "low", cond("regex", `^\d+$`), cond("is_between", "0-5")),
+		tr("match", "any_number", cond("regex", `^\d+$`)),
+		tr("match", "low_too", cond("is_less_than", "5")), // shadowed for numbers by the one above
+	}}
+	for input, want := range map[string][2]string{
+		"3":   {"low", "match"},
+		"6":   {"any_number", "match"},
+		"2.5": {"low_too", "match"},
+		"abc": {"again", "noMatch"},
+	} {
+		next, event, err := s.Route(input)
+		if err != nil || next != want[0] || event != want[1] {
+			t.Errorf("Route(%q) = %q, %q, %v; want %q", input, next, event, err, want)
+		}
+	}
+	// No noMatch transition: the flow ends.
+	s.Transitions = s.Transitions[1:]
+	if next, event, err := s.Route("abc"); next != "" || event != "noMatch" || err != nil {
+		t.Errorf("Route without noMatch = %q, %q, %v", next, event, err)
+	}
+	// A bad condition is a StateError naming the widget, once reached.
+	s.Transitions = append(s.Transitions, tr("match", "x", cond("is_between", "oops")))
+	if _, _, err := s.Route("3"); err != nil {
+		t.Errorf("a bad condition after the one taken: %v", err)
+	}
+	var se *studio.StateError
+	if _, _, err := s.Route("abc"); !errors.As(err, &se) || se.State != "split" || !errors.Is(err, studio.ErrBadCondition) {
+		t.Errorf("bad condition: %v", err)
+	}
+}
