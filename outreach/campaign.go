@@ -77,13 +77,19 @@ func (r *Runner) AddRecipients(ctx context.Context, campaignID int64, recipients
 }
 
 func (r *Runner) conversations(c Campaign, recipients []Recipient) []Conversation {
-	now := r.opts.Clock.Now()
+	return NewConversations(c, recipients, r.opts.Window, r.opts.Clock.Now())
+}
+
+// NewConversations returns one pending conversation of campaign c per
+// recipient, due at now, with the recipient's quiet-hours zones for window
+// w resolved ([RecipientZones]). Runtimes use it to create campaigns.
+func NewConversations(c Campaign, recipients []Recipient, w Window, now time.Time) []Conversation {
 	twoWay := c.Flow.TwoWay()
 	convs := make([]Conversation, len(recipients))
 	for i, rec := range recipients {
 		convs[i] = Conversation{
 			Recipient: rec, From: c.From, TwoWay: twoWay,
-			Zones:  RecipientZones(rec, r.opts.Window),
+			Zones:  RecipientZones(rec, w),
 			Status: ConversationPending, NextAt: now,
 		}
 	}

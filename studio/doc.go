@@ -95,4 +95,63 @@
 // replies never reach Studio otherwise; while it points there, the
 // embedded runtime's webhook sees none of that number's replies or STOPs.
 // Every call honours its context and a per-call timeout.
+//
+// # Runtime
+//
+// [Runtime] runs campaigns as Studio executions and implements
+// [outreach.Runtime], so the example programs drive it exactly as they
+// drive the embedded [outreach.Runner]; both share one [outreach.Store],
+// and each claims only the campaigns it created ([outreach.Campaign]
+// Runtime). CreateCampaign deploys the flow (one Studio flow per friendly
+// name, a new revision each time) and, for a two-way flow, takes the
+// sending number: the store records the flow as its owner (refusing with
+// a *[outreach.NumberConflictError] a number that another flow, or an
+// unfinished embedded two-way campaign, holds) and the number's
+// incoming-message URL is pointed at the flow. Run then creates one
+// execution per recipient (To, From, and Parameters: the recipient's
+// fields as flow.data, plus [ConversationParam]), at most
+// [MaxExecutionsPerSecond], watches each until it ends, and collects its
+// answers into the same [outreach.Response] rows the engine records, so
+// the responses CSV is the same for both runtimes.
+//
+// What each runtime guarantees:
+//
+//	                          embedded (outreach.Runner)          Studio (studio.Runtime)
+//	sends at most once        every message: intent recorded,    every execution: intent recorded,
+//	                          then sent; reconciled after a      then created; reconciled after a
+//	                          crash (Sender.Lookup)              crash (executions listed by date,
+//	                                                             matched on contact and flow.data)
+//	                                                             and on 409/20409; Studio sends the
+//	                                                             messages itself
+//	opt-out (STOP)            checked before every message;      checked when the execution is
+//	                          STOP ends the conversation at      created; Twilio blocks messages to
+//	                          once                               opted-out numbers (21610); replies
+//	                                                             are scanned for STOP/START when the
+//	                                                             execution is collected
+//	quiet hours               before every message               when the execution is created only:
+//	                                                             follow-up questions go out when the
+//	                                                             patient answers, at any hour
+//	throttle                  every message, per number          execution creations (20/s); Studio
+//	                                                             paces its own messages
+//	answers                   recorded as they arrive            collected when the execution ends
+//	                          (reply time)                       (reply time: the step's date)
+//	one two-way conversation  yes (the pair rule)                yes (Studio refuses a second active
+//	per phone and number                                         execution per contact: it waits)
+//	replies understood        first word, punctuation and        Studio's split conditions, on the
+//	                          "7/10" forms are normalised        reply as written
+//	pause                     stops every send at once           stops new executions; running ones
+//	                                                             go on
+//	cancel                    ends every conversation            ends the executions in Studio;
+//	                                                             their answers are not read back
+//	progress                  conversations, messages,           conversations (pending, active,
+//	                          deliveries, replies                done) and outcomes
+//
+// # Running Studio locally
+//
+// [Interpreter] runs executions inside the fake Twilio of package
+// outreach/twiliotest: deploy a definition (or a Studio export) to the
+// fake, create executions through its API, and it sends the messages to
+// simulated phones, waits for their replies, evaluates splits and Liquid,
+// and fires timeouts on the fake's clock. The tests run the Studio runtime
+// end to end this way, and the example programs' dev mode uses it.
 package studio

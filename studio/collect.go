@@ -1,0 +1,217 @@
+package studio
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// collected is what an ended execution gives back.
+type collected struct {
+	responses []outreach.Response
+	answers   map[string]string
+	optOuts   []optChange
+	outcome   string
+}
+
+type optChange struct {
+	stop bool
+	at   time.Time
+}
+
+// step is an execution step, as collect needs it.
+type step struct {
+	sid, name, from, to string
+	at                  time.Time
+}
+
+// reaskWidget matches the re-ask widgets FromFlow writes: STEP_reaskN.
+var reaskWidget = regexp.MustCompile(`^(.+)_reask[0-9]+$`)
+
+// collect reads an ended execution's steps and context and turns its
+// replies into the same responses the embedded engine records: one per
+// reply to a question (re-asks included), with the normalised answer
+// ([outreach.MatchAnswer]; empty when the reply did not match) and the
+// time of the reply (the step's date). STOP and START replies are
+// opt-out changes, not answers; HELP is neither.
+func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation) (collected, error) {
+	sid := conv.State.Remote.ID
+	steps, err := rt.steps(ctx, c.RuntimeRef, sid)
+	if err != nil {
+		return collected{}, fmt.Errorf("studio: conversation %d: steps of %s: %w", conv.ID, sid, err)
+	}
+	ec, err := rt.executionContext(ctx, c.RuntimeRef, sid)
+	if err != nil {
+		return collected{}, fmt.Errorf("studio: conversation %d: %w", conv.ID, err)
+	}
+	asks := make(map[string]*outreach.Step)
+	for i := range c.Flow.Steps {
+		if st := &c.Flow.Steps[i]; st.Kind == outreach.StepAsk {
+			asks[st.ID] = st
+		}
+	}
+	// Replies to a widget visited more than once are read from each
+	// step's own context; the execution context keeps the last only.
+	visits := make(map[string]int)
+	for _, s := range steps {
+		if s.name == "incomingMessage" {
+			visits[s.from]++
+		}
+	}
+	var col collected
+	var last step
+	for _, s := range steps {
+		last = s
+		if s.name != "incomingMessage" {
+			continue
+		}
+		ask := askOf(asks, s.from)
+		var body string
+		if visits[s.from] > 1 {
+			sc, err := rt.stepContext(ctx, c.RuntimeRef, sid, s.sid)
+			if err != nil {
+				return collected{}, fmt.Errorf("studio: conversation %d: %w", conv.ID, err)
+			}
+			body = inboundBody(sc, s.from)
+		} else {
+			body = inboundBody(ec, s.from)
+		}
+		switch outreach.ParseKeyword(body) {
+		case outreach.KeywordStop:
+			col.optOuts = append(col.optOuts, optChange{stop: true, at: s.at})
+			continue
+		case outreach.KeywordStart:
+			col.optOuts = append(col.optOuts, optChange{stop: false, at: s.at})
+			continue
+		case outreach.KeywordHelp:
+			continue
+		}
+		if ask == nil {
+			continue // a reply to a widget that is not a question of the flow
+		}
+		answer, ok := outreach.MatchAnswer(ask.Answer, body)
+		if ok {
+			if col.answers == nil {
+				col.answers = make(map[string]string)
+			}
+			col.answers[ask.ID] = answer
+		}
+		col.responses = append(col.responses, outreach.Response{
+			CampaignID: conv.CampaignID, ConversationID: conv.ID, PatientID: conv.Recipient.ID,
+			QuestionID: ask.ID, Raw: body, Answer: answer, RepliedAt: s.at,
+		})
+	}
+	col.outcome = outcome(ec, last, col)
+	return col, nil
+}
+
+// outcome is the flow's outcome variable, else what ended the execution.
+func outcome(ec map[string]any, last step, col collected) string {
+	if v, ok := lookup(ec, "flow", "variables", "outcome").(string); ok && v != "" {
+		return v
+	}
+	if n := len(col.optOuts); n > 0 && col.optOuts[n-1].stop {
+		return outreach.OutcomeOptedOut
+	}
+	switch last.name {
+	case "timeout":
+		return outreach.OutcomeTimeout
+	case "deliveryFailure", "failed":
+		return outreach.OutcomeDeliveryFailed
+	case "noMatch":
+		return outreach.OutcomeNoAnswer
+	}
+	return outreach.OutcomeCompleted
+}
+
+// askOf returns the ask step that widget asks (STEP or STEP_reaskN).
+func askOf(asks map[string]*outreach.Step, widget string) *outreach.Step {
+	if st, ok := asks[widget]; ok {
+		return st
+	}
+	if m := reaskWidget.FindStringSubmatch(widget); m != nil {
+		return asks[m[1]]
+	}
+	return nil
+}
+
+// inboundBody finds the reply to widget in a context: an execution's
+// (widgets.W.inbound.Body) or a step's (the widget's own variables, or
+// the same path).
+func inboundBody(ctx map[string]any, widget string) string {
+	for _, path := range [][]string{
+		{"widgets", widget, "inbound", "Body"},
+		{"inbound", "Body"},
+		{widget, "inbound", "Body"},
+	} {
+		if s, ok := lookup(ctx, path...).(string); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// steps lists an execution's steps, oldest first.
+func (rt *Runtime) steps(ctx context.Context, flowSID, sid string) ([]step, error) {
+	var out []step
+	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
+		p := &studioapi.ListExecutionStepParams{}
+		p.SetPageSize(1000)
+		token, page := "", ""
+		for range 100 {
+			resp, err := s.PageExecutionStep(flowSID, sid, p, token, page)
+			if err != nil {
+				return err
+			}
+			for _, st := range resp.Steps {
+				x := step{sid: deref(st.Sid), name: deref(st.Name), from: deref(st.TransitionedFrom), to: deref(st.TransitionedTo)}
+				if st.DateCreated != nil {
+					x.at = *st.DateCreated
+				}
+				out = append(out, x)
+			}
+			next := resp.Meta.NextPageUrl
+			if next == nil || *next == "" {
+				return nil
+			}
+			if token, page, err = pageParams(*next); err != nil {
+				return err
+			}
+		}
+		return fmt.Errorf("more than %d steps", 100*1000)
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Oldest first. Whichever order the listing uses, steps of one instant
+	// keep it (reversed if it lists newest first).
+	if len(out) > 1 && out[0].at.After(out[len(out)-1].at) {
+		slices.Reverse(out)
+	}
+	slices.SortStableFunc(out, func(a, b step) int { return a.at.Compare(b.at) })
+	return out, nil
+}
+
+func (rt *Runtime) stepContext(ctx context.Context, flowSID, sid, stepSID string) (map[string]any, error) {
+	var sc map[string]any
+	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
+		resp, err := s.FetchExecutionStepContext(flowSID, sid, stepSID)
+		if err != nil {
+			return err
+		}
+		if resp.Context != nil {
+			sc, _ = (*resp.Context).(map[string]any)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("step %s context: %w", stepSID, err)
+	}
+	return sc, nil
+}

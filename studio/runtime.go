@@ -1,0 +1,825 @@
+package studio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twilio/twilio-go/client"
+	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// RuntimeName is the name of the Studio runtime ([Runtime.Name]) and the
+// Runtime of the campaigns it runs.
+const RuntimeName = "studio"
+
+// MaxExecutionsPerSecond is Twilio's limit on execution creations.
+const MaxExecutionsPerSecond = 20
+
+// ConversationParam is the Parameters key (flow.data.outreach_conversation)
+// that carries the conversation ID, so that an execution found after a
+// crash can be told apart from another campaign's for the same phone.
+const ConversationParam = "outreach_conversation"
+
+// RuntimeConfig configures a [Runtime].
+type RuntimeConfig struct {
+	// Deployer deploys the campaigns' flows and makes every call to
+	// Twilio (its credentials and transport). Required.
+	Deployer *Deployer
+	// From is the sending number of campaigns that do not name their own.
+	From string
+	// DefaultZone is the IANA zone of campaigns that do not name their
+	// own; default America/New_York.
+	DefaultZone string
+	// Window is the local sending window checked when an execution is
+	// created; default 08:00-21:00.
+	Window outreach.Window
+	// Clock tells the time; default the system clock.
+	Clock outreach.Clock
+	// PerSecond is how many executions are created per second at most;
+	// default (and at most) [MaxExecutionsPerSecond]. Creations are paced
+	// evenly, and a 429 from Twilio is retried after its Retry-After.
+	PerSecond float64
+	// NoThrottle turns the pacing off (tests on a manual clock, where
+	// waiting would never end; Twilio's 429s still slow creations down).
+	NoThrottle bool
+	// PollInterval is how often a running execution is looked at; default
+	// 30 seconds.
+	PollInterval time.Duration
+	// WakeInterval is the longest [Runtime.Run] sleeps between claims;
+	// default 1 second.
+	WakeInterval time.Duration
+	// BatchSize is how many conversations one claim takes; default 20.
+	BatchSize int
+	// Lease is how long a claim lasts; default 2 minutes.
+	Lease time.Duration
+	// Logger receives operational logs (SIDs, ids and masked numbers,
+	// never bodies); default slog.Default().
+	Logger *slog.Logger
+}
+
+// Runtime runs campaigns as Twilio Studio executions: one execution of
+// the campaign's flow, deployed to Studio, per recipient. It implements
+// [outreach.Runtime] over the same [outreach.Store] as the embedded
+// runner; each claims only its own campaigns.
+//
+// Guarantees, next to the embedded runtime's (see the package doc):
+//   - An execution is created at most once per conversation: the intent
+//     is recorded before the request; after a crash or an ambiguous
+//     answer the runtime looks for the execution (executions of the flow
+//     created since the intent, matched on contact_channel_address and the
+//     conversation ID in flow.data) and adopts it, and Studio's conflict
+//     (409, code 20409, one active execution per contact) is resolved the
+//     same way. Throttled requests (429) were not processed and are
+//     retried after Retry-After.
+//   - Opt-outs, quiet hours and the throttle are checked when the
+//     execution is created, not before each later message: Studio sends
+//     its follow-up questions itself.
+//   - Replies collected from ended executions are scanned for STOP and
+//     START, which are recorded as opt-outs (at the reply's time).
+type Runtime struct {
+	store outreach.Store
+	dep   *Deployer
+	cfg   RuntimeConfig
+	log   *slog.Logger
+	wake  chan struct{}
+
+	mu        sync.Mutex
+	campaigns map[int64]*outreach.Campaign
+	nextSlot  time.Time   // when the next execution may be created
+	recent    []time.Time // the latest creation slots, oldest first
+}
+
+var _ outreach.Runtime = (*Runtime)(nil)
+
+// NewRuntime returns a Studio runtime over store.
+func NewRuntime(store outreach.Store, cfg RuntimeConfig) (*Runtime, error) {
+	if store == nil || cfg.Deployer == nil {
+		return nil, errors.New("studio: NewRuntime needs a store and RuntimeConfig.Deployer")
+	}
+	if cfg.From != "" {
+		if _, err := outreach.NormalizePhone(cfg.From, ""); err != nil && !strings.HasPrefix(cfg.From, "MG") {
+			return nil, fmt.Errorf("studio: RuntimeConfig.From: %w", err)
+		}
+	}
+	if cfg.DefaultZone == "" {
+		cfg.DefaultZone = "America/New_York"
+	}
+	if _, err := outreach.LoadZones(nil, cfg.DefaultZone); err != nil {
+		return nil, fmt.Errorf("studio: RuntimeConfig.DefaultZone: %w", err)
+	}
+	if cfg.Window == (outreach.Window{}) {
+		cfg.Window = outreach.DefaultWindow
+	}
+	if err := cfg.Window.Validate(); err != nil {
+		return nil, fmt.Errorf("studio: RuntimeConfig.Window: %w", err)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = outreach.SystemClock{}
+	}
+	if cfg.PerSecond <= 0 || cfg.PerSecond > MaxExecutionsPerSecond {
+		cfg.PerSecond = MaxExecutionsPerSecond
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 30 * time.Second
+	}
+	if cfg.WakeInterval <= 0 {
+		cfg.WakeInterval = time.Second
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 20
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2 * time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Runtime{
+		store: store, dep: cfg.Deployer, cfg: cfg, log: cfg.Logger,
+		wake:      make(chan struct{}, 1),
+		campaigns: make(map[int64]*outreach.Campaign),
+	}, nil
+}
+
+// Name returns [RuntimeName].
+func (rt *Runtime) Name() string { return RuntimeName }
+
+// CreateCampaign exports the flow, deploys it to Studio (by friendly name:
+// the flow's Name, or its ID; deploying again adds a revision), and stores
+// a draft campaign with one conversation per recipient. For a two-way
+// flow, the sending number becomes the flow's: it is recorded as owned by
+// the flow (a *[outreach.NumberConflictError] when another runtime or
+// flow owns it) and its incoming-message URL is pointed at the flow's
+// webhook, since replies never reach Studio otherwise.
+func (rt *Runtime) CreateCampaign(ctx context.Context, nc outreach.NewCampaign, recipients []outreach.Recipient) (outreach.Campaign, int, error) {
+	if nc.Flow == nil {
+		return outreach.Campaign{}, 0, fmt.Errorf("studio: new campaign %q has no flow", nc.Name)
+	}
+	if err := nc.Flow.Validate(); err != nil {
+		return outreach.Campaign{}, 0, err
+	}
+	if len(recipients) == 0 {
+		return outreach.Campaign{}, 0, outreach.ErrNoRecipients
+	}
+	c := outreach.Campaign{
+		Name: nc.Name, Flow: nc.Flow.Clone(), From: cmpOr(nc.From, rt.cfg.From),
+		DefaultZone: cmpOr(nc.DefaultZone, rt.cfg.DefaultZone), Runtime: RuntimeName, Status: outreach.CampaignDraft,
+	}
+	if c.From == "" {
+		return outreach.Campaign{}, 0, fmt.Errorf("studio: new campaign %q has no sending number: set NewCampaign.From or RuntimeConfig.From", nc.Name)
+	}
+	if _, err := outreach.LoadZones(nil, c.DefaultZone); err != nil {
+		return outreach.Campaign{}, 0, fmt.Errorf("studio: new campaign %q: default zone: %w", nc.Name, err)
+	}
+	twoWay := c.Flow.TwoWay()
+	if twoWay {
+		// Refuse early, before deploying, when the number is taken.
+		if o, ok, err := rt.store.NumberOwner(ctx, c.From); err != nil {
+			return outreach.Campaign{}, 0, fmt.Errorf("studio: sending number owner: %w", err)
+		} else if ok && o.Runtime != RuntimeName {
+			return outreach.Campaign{}, 0, &outreach.NumberConflictError{Number: c.From, Owner: o,
+				Wanted: outreach.NumberOwner{Number: c.From, Runtime: RuntimeName, FlowName: flowName(c.Flow)}}
+		}
+	}
+	dep, err := rt.dep.Deploy(ctx, c.Flow, DeployOptions{CommitMessage: "campaign " + nc.Name})
+	if err != nil {
+		return outreach.Campaign{}, 0, err
+	}
+	c.RuntimeRef = dep.SID
+	if twoWay {
+		if err := rt.ownNumber(ctx, c.From, dep); err != nil {
+			return outreach.Campaign{}, 0, err
+		}
+	}
+	now := rt.cfg.Clock.Now()
+	created, added, err := rt.store.CreateCampaign(ctx, c, outreach.NewConversations(c, recipients, rt.cfg.Window, now))
+	if err != nil {
+		return outreach.Campaign{}, 0, fmt.Errorf("studio: create campaign: %w", err)
+	}
+	rt.log.Info("studio campaign created", "campaign", created.ID, "flow_sid", dep.SID, "revision", dep.Revision, "conversations", added)
+	return created, added, nil
+}
+
+// ownNumber records the flow as the number's owner and points the number
+// at the flow's webhook.
+func (rt *Runtime) ownNumber(ctx context.Context, number string, dep Deployed) error {
+	err := rt.store.ClaimNumber(ctx, outreach.NumberOwner{
+		Number: number, Runtime: RuntimeName, Flow: dep.SID, FlowName: dep.FriendlyName, Since: rt.cfg.Clock.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	if strings.HasPrefix(number, "MG") {
+		return fmt.Errorf("studio: sending from messaging service %s: point its incoming-message URL at %s in the Twilio console (not done by the library yet)", number, dep.WebhookURL)
+	}
+	return rt.dep.PointNumber(ctx, number, dep.WebhookURL)
+}
+
+// ReleaseNumber gives a sending number back to the embedded runtime: it
+// points the number's incoming-message URL at webhookURL (the embedded
+// runtime's inbound webhook) and removes the Studio flow's ownership. It
+// refuses while a Studio campaign from that number is unfinished.
+func (rt *Runtime) ReleaseNumber(ctx context.Context, number, webhookURL string) error {
+	o, ok, err := rt.store.NumberOwner(ctx, number)
+	if err != nil || !ok || o.Runtime != RuntimeName {
+		return err
+	}
+	cs, err := rt.store.Campaigns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.Runtime == RuntimeName && c.From == number && !c.Status.Finished() {
+			return fmt.Errorf("studio: release %s: Studio campaign %d (%s) from it is %s: cancel it first", outreach.MaskPhone(number), c.ID, c.Name, c.Status)
+		}
+	}
+	if err := rt.dep.PointNumber(ctx, number, webhookURL); err != nil {
+		return err
+	}
+	return rt.store.ReleaseNumber(ctx, number, o.Runtime, o.Flow)
+}
+
+// StartCampaign moves a draft or paused Studio campaign to running:
+// executions are then created by [Runtime.Run].
+func (rt *Runtime) StartCampaign(ctx context.Context, id int64) error {
+	c, err := rt.campaign(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.Flow.TwoWay() {
+		err := rt.store.ClaimNumber(ctx, outreach.NumberOwner{Number: c.From, Runtime: RuntimeName, Flow: c.RuntimeRef, Since: rt.cfg.Clock.Now()})
+		if err != nil {
+			return err
+		}
+	}
+	return rt.setStatus(ctx, id, outreach.CampaignRunning)
+}
+
+// PauseCampaign stops creating executions for a campaign. Executions
+// already running go on: Studio runs them.
+func (rt *Runtime) PauseCampaign(ctx context.Context, id int64) error {
+	return rt.setStatus(ctx, id, outreach.CampaignPaused)
+}
+
+// ResumeCampaign restarts a paused campaign.
+func (rt *Runtime) ResumeCampaign(ctx context.Context, id int64) error {
+	return rt.StartCampaign(ctx, id)
+}
+
+// CancelCampaign ends a campaign: conversations not started end
+// "cancelled", and the executions still running are ended in Studio.
+// Answers they collected before are not read back.
+func (rt *Runtime) CancelCampaign(ctx context.Context, id int64) error {
+	c, err := rt.campaign(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := rt.setStatus(ctx, id, outreach.CampaignCancelled); err != nil {
+		return err
+	}
+	var errs []error
+	for after := int64(0); ; {
+		convs, err := rt.store.Conversations(ctx, id, after, 500)
+		if err != nil {
+			return err
+		}
+		if len(convs) == 0 {
+			break
+		}
+		after = convs[len(convs)-1].ID
+		for _, conv := range convs {
+			if r := conv.State.Remote; r != nil && r.ID != "" && !r.Ended {
+				if err := rt.endExecution(ctx, c.RuntimeRef, r.ID); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (rt *Runtime) setStatus(ctx context.Context, id int64, to outreach.CampaignStatus) error {
+	if _, err := rt.campaign(ctx, id); err != nil {
+		return err
+	}
+	if err := rt.store.SetCampaignStatus(ctx, id, to, rt.cfg.Clock.Now()); err != nil {
+		return err
+	}
+	rt.Wake()
+	return nil
+}
+
+// Progress counts where a campaign stands: conversations pending (no
+// execution yet), active (execution running) and done, with outcomes.
+func (rt *Runtime) Progress(ctx context.Context, id int64) (outreach.Progress, error) {
+	return rt.store.Progress(ctx, id, rt.cfg.Clock.Now())
+}
+
+// Responses returns a page of a campaign's answers, collected from its
+// ended executions.
+func (rt *Runtime) Responses(ctx context.Context, id int64, page outreach.ResponsePage) ([]outreach.Response, error) {
+	return rt.store.Responses(ctx, id, page)
+}
+
+// Wake makes Run look for work now.
+func (rt *Runtime) Wake() {
+	select {
+	case rt.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run creates executions, watches them and collects their answers until
+// ctx is cancelled; it then returns ctx.Err() once the work in hand is
+// recorded.
+func (rt *Runtime) Run(ctx context.Context) error {
+	for {
+		n, err := rt.Tick(ctx)
+		if err != nil && ctx.Err() == nil {
+			rt.log.Error("studio runtime", "err", err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		wait := rt.cfg.WakeInterval
+		now := rt.cfg.Clock.Now()
+		if at, ok, err := rt.store.NextDue(ctx, RuntimeName, now); err == nil && ok && at.Sub(now) < wait {
+			wait = max(at.Sub(now), 0)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-rt.wake:
+		case <-rt.cfg.Clock.After(wait):
+		}
+	}
+}
+
+// Tick claims one batch of due conversations and works on them: creating
+// executions, looking at running ones, collecting ended ones. It returns
+// how many it claimed.
+func (rt *Runtime) Tick(ctx context.Context) (int, error) {
+	now := rt.cfg.Clock.Now()
+	claims, err := rt.store.ClaimDue(ctx, RuntimeName, now, rt.cfg.BatchSize, rt.cfg.Lease)
+	if err != nil || len(claims) == 0 {
+		return 0, err
+	}
+	phones := make([]string, len(claims))
+	for i, cl := range claims {
+		phones[i] = cl.Conversation.Recipient.Phone
+	}
+	opted, err := rt.store.OptedOut(ctx, phones)
+	if err != nil {
+		return len(claims), fmt.Errorf("studio: opt-outs: %w", err)
+	}
+	touched := make(map[int64]bool)
+	var errs []error
+	for _, cl := range claims {
+		// Work already claimed is finished and recorded even when ctx
+		// ends: each step is short and bounded by the Deployer's timeout.
+		wctx := context.WithoutCancel(ctx)
+		if ctx.Err() != nil {
+			rt.release(wctx, cl)
+			continue
+		}
+		c, err := rt.campaign(wctx, cl.Conversation.CampaignID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		u, err := rt.work(ctx, wctx, c, cl, opted[cl.Conversation.Recipient.Phone])
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if u == nil {
+			rt.release(wctx, cl)
+			continue
+		}
+		u.Lease, u.Release = cl.Lease, true
+		if res, err := rt.store.Commit(wctx, rt.cfg.Clock.Now(), []outreach.Update{*u}); err != nil {
+			errs = append(errs, err)
+		} else if res[0] != nil {
+			errs = append(errs, res[0])
+		}
+		if u.Conversation.Status == outreach.ConversationDone {
+			touched[c.ID] = true
+		}
+	}
+	for id := range touched {
+		if _, err := rt.store.FinishCampaignIfDone(context.WithoutCancel(ctx), id, rt.cfg.Clock.Now()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(claims), errors.Join(errs...)
+}
+
+// release gives a claim back untouched.
+func (rt *Runtime) release(ctx context.Context, cl outreach.Claim) {
+	u := outreach.Update{Lease: cl.Lease, Release: true, Conversation: cl.Conversation}
+	_, _ = rt.store.Commit(ctx, rt.cfg.Clock.Now(), []outreach.Update{u})
+}
+
+// work decides what to do with one claimed conversation and returns its
+// update (nil: nothing to commit). ctx stops waiting for the throttle;
+// wctx carries the calls whose outcome must be recorded.
+func (rt *Runtime) work(ctx, wctx context.Context, c *outreach.Campaign, cl outreach.Claim, optedOut bool) (*outreach.Update, error) {
+	conv := cl.Conversation
+	u := &outreach.Update{Conversation: conv}
+	r := conv.State.Remote
+	switch {
+	case r != nil && r.ID != "":
+		return rt.watch(wctx, c, conv, u)
+	case r != nil:
+		// An intent whose outcome is unknown: look before creating.
+		sid, err := rt.findExecution(wctx, c, conv, r.IntentAt)
+		if err != nil {
+			u.Conversation.NextAt = rt.cfg.Clock.Now().Add(rt.cfg.PollInterval)
+			return u, err
+		}
+		if sid != "" {
+			rt.log.Info("studio execution reconciled", "conversation", conv.ID, "execution", sid)
+			return rt.started(u, sid), nil
+		}
+	}
+	now := rt.cfg.Clock.Now()
+	if optedOut {
+		return rt.end(u, outreach.OutcomeOptedOut), nil
+	}
+	locs, err := outreach.LoadZones(conv.Zones, c.DefaultZone)
+	if err != nil {
+		locs, _ = outreach.LoadZones(nil, c.DefaultZone)
+	}
+	if !rt.cfg.Window.Contains(now, locs) {
+		start, _, ok := rt.cfg.Window.Next(now, locs)
+		if !ok {
+			start = now.Add(time.Hour)
+		}
+		u.Conversation.NextAt = start
+		return u, nil
+	}
+	if err := rt.throttle(ctx); err != nil {
+		return nil, nil // stopping: the claim lapses, nothing was done
+	}
+	// Record the intent before the request.
+	now = rt.cfg.Clock.Now()
+	intent := *u
+	intent.Lease = cl.Lease
+	intent.Conversation.State.Remote = &outreach.RemoteRun{IntentAt: now}
+	intent.Conversation.NextAt = now.Add(rt.cfg.Lease)
+	if res, err := rt.store.Commit(wctx, now, []outreach.Update{intent}); err != nil {
+		return nil, err
+	} else if res[0] != nil {
+		return nil, res[0]
+	}
+	u.Conversation = intent.Conversation
+	return rt.create(wctx, c, conv, u)
+}
+
+// throttle waits for the next creation slot. Slots are 1/PerSecond
+// apart, so creations are spread evenly rather than in bursts, and no
+// more than PerSecond start within any second and a little (windowSlack):
+// a request that leaves late must not crowd the window that Twilio
+// counts.
+func (rt *Runtime) throttle(ctx context.Context) error {
+	if rt.cfg.NoThrottle {
+		return ctx.Err()
+	}
+	interval := time.Duration(float64(time.Second) / rt.cfg.PerSecond)
+	limit := int(rt.cfg.PerSecond)
+	rt.mu.Lock()
+	now := rt.cfg.Clock.Now()
+	slot := rt.nextSlot
+	if slot.Before(now) {
+		slot = now
+	}
+	if len(rt.recent) >= limit {
+		// The creation limit places back makes room at this time.
+		if free := rt.recent[len(rt.recent)-limit].Add(time.Second + windowSlack); free.After(slot) {
+			slot = free
+		}
+	}
+	rt.nextSlot = slot.Add(interval)
+	rt.recent = append(rt.recent, slot)
+	if len(rt.recent) > 2*limit {
+		rt.recent = append(rt.recent[:0], rt.recent[len(rt.recent)-limit:]...)
+	}
+	rt.mu.Unlock()
+	if d := slot.Sub(now); d > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-rt.cfg.Clock.After(d):
+		}
+	}
+	return nil
+}
+
+// windowSlack is the margin kept over Twilio's one-second window.
+const windowSlack = 15 * time.Millisecond
+
+// create creates the execution of conv, whose intent is recorded in u.
+func (rt *Runtime) create(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation, u *outreach.Update) (*outreach.Update, error) {
+	p := &studioapi.CreateExecutionParams{}
+	p.SetTo(conv.Recipient.Phone).SetFrom(c.From).SetParameters(parameters(conv))
+	var sid string
+	resp, err := rt.dep.c.Do(ctx, func(cl *client.Client) error {
+		e, err := studioapi.NewApiServiceWithClient(cl).CreateExecution(c.RuntimeRef, p)
+		if err == nil && e.Sid != nil {
+			sid = *e.Sid
+		}
+		return err
+	})
+	now := rt.cfg.Clock.Now()
+	if err == nil && sid != "" {
+		rt.log.Info("studio execution created", "conversation", conv.ID, "execution", sid, "to", outreach.MaskPhone(conv.Recipient.Phone))
+		return rt.started(u, sid), nil
+	}
+	var te *client.TwilioRestError
+	switch {
+	case errors.As(err, &te) && (te.Status == http.StatusTooManyRequests || te.Code == 20429):
+		// Not processed: forget the intent and try again later.
+		u.Conversation.State.Remote = nil
+		u.Conversation.NextAt = now.Add(retryAfter(resp.Header))
+		return u, nil
+	case errors.As(err, &te) && (te.Status == http.StatusConflict || te.Code == 20409):
+		// An execution is active for this contact: ours, created by a
+		// request whose answer was lost, or another conversation's.
+		if sid := conflictSID(te.Message); sid != "" {
+			if mine, ferr := rt.isMine(ctx, c, sid, conv.ID); ferr == nil && mine {
+				rt.log.Info("studio execution adopted after conflict", "conversation", conv.ID, "execution", sid)
+				return rt.started(u, sid), nil
+			}
+		}
+		u.Conversation.State.Remote = nil
+		u.Conversation.NextAt = now.Add(rt.cfg.PollInterval)
+		return u, nil
+	case errors.As(err, &te) && te.Status >= 400 && te.Status < 500:
+		// Refused, and so not created: the conversation cannot run.
+		rt.log.Warn("studio execution refused", "conversation", conv.ID, "status", te.Status, "code", te.Code)
+		return rt.end(u, outreach.OutcomeDeliveryFailed), nil
+	}
+	// Ambiguous (a timeout, a dropped connection, a 5xx): the intent
+	// stays, and the next look reconciles.
+	rt.log.Warn("studio execution create: outcome unknown, will reconcile", "conversation", conv.ID, "err", errClass(err))
+	u.Conversation.NextAt = now.Add(time.Second)
+	return u, nil
+}
+
+func (rt *Runtime) started(u *outreach.Update, sid string) *outreach.Update {
+	r := *u.Conversation.State.Remote
+	r.ID = sid
+	u.Conversation.State.Remote = &r
+	u.Conversation.State.Started = true
+	u.Conversation.Status = outreach.ConversationActive
+	u.Conversation.NextAt = rt.cfg.Clock.Now().Add(rt.cfg.PollInterval)
+	return u
+}
+
+func (rt *Runtime) end(u *outreach.Update, outcome string) *outreach.Update {
+	u.Conversation.Status = outreach.ConversationDone
+	u.Conversation.Outcome = outcome
+	u.Conversation.State.Done = true
+	u.Conversation.State.Outcome = outcome
+	u.Conversation.NextAt = time.Time{}
+	return u
+}
+
+// parameters are an execution's Parameters (flow.data): the recipient's
+// fields as the CSV named them, and the conversation ID.
+func parameters(conv outreach.Conversation) map[string]any {
+	p := make(map[string]any, len(conv.Recipient.Attrs)+4)
+	for k, v := range conv.Recipient.Attrs {
+		p[k] = v
+	}
+	p["patient_id"] = conv.Recipient.ID
+	p["patient_first_name"] = conv.Recipient.FirstName
+	p["patient_phone"] = conv.Recipient.Phone
+	p[ConversationParam] = strconv.FormatInt(conv.ID, 10)
+	return p
+}
+
+// findExecution looks for the execution of conv created since its intent
+// (less a margin for clock skew): Studio lists executions by date only,
+// so they are matched on contact_channel_address, then on the
+// conversation ID in their context.
+func (rt *Runtime) findExecution(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation, since time.Time) (string, error) {
+	var candidates []string
+	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
+		p := &studioapi.ListExecutionParams{}
+		p.SetDateCreatedFrom(since.Add(-5 * time.Minute)).SetPageSize(1000)
+		token, page := "", ""
+		for range 100 {
+			resp, err := s.PageExecution(c.RuntimeRef, p, token, page)
+			if err != nil {
+				return err
+			}
+			for _, e := range resp.Executions {
+				if e.Sid != nil && e.ContactChannelAddress != nil && *e.ContactChannelAddress == conv.Recipient.Phone {
+					candidates = append(candidates, *e.Sid)
+				}
+			}
+			next := resp.Meta.NextPageUrl
+			if next == nil || *next == "" {
+				return nil
+			}
+			if token, page, err = pageParams(*next); err != nil {
+				return err
+			}
+		}
+		return errors.New("too many executions to look through")
+	})
+	if err != nil {
+		return "", fmt.Errorf("studio: reconcile conversation %d: list executions: %w", conv.ID, err)
+	}
+	for _, sid := range candidates {
+		mine, err := rt.isMine(ctx, c, sid, conv.ID)
+		if err != nil {
+			return "", fmt.Errorf("studio: reconcile conversation %d: %w", conv.ID, err)
+		}
+		if mine {
+			return sid, nil
+		}
+	}
+	return "", nil
+}
+
+// isMine reports whether execution sid runs conversation id.
+func (rt *Runtime) isMine(ctx context.Context, c *outreach.Campaign, sid string, id int64) (bool, error) {
+	ec, err := rt.executionContext(ctx, c.RuntimeRef, sid)
+	if err != nil {
+		return false, err
+	}
+	data, _ := lookup(ec, "flow", "data").(map[string]any)
+	return fmt.Sprint(data[ConversationParam]) == strconv.FormatInt(id, 10), nil
+}
+
+func (rt *Runtime) executionContext(ctx context.Context, flowSID, sid string) (map[string]any, error) {
+	var ec map[string]any
+	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
+		resp, err := s.FetchExecutionContext(flowSID, sid)
+		if err != nil {
+			return err
+		}
+		if resp.Context != nil {
+			ec, _ = (*resp.Context).(map[string]any)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("execution %s context: %w", sid, err)
+	}
+	return ec, nil
+}
+
+func (rt *Runtime) endExecution(ctx context.Context, flowSID, sid string) error {
+	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
+		p := &studioapi.UpdateExecutionParams{}
+		p.SetStatus("ended")
+		_, err := s.UpdateExecution(flowSID, sid, p)
+		return err
+	})
+	if err != nil && !notFound(err) {
+		return fmt.Errorf("studio: end execution %s: %w", sid, err)
+	}
+	return nil
+}
+
+// watch looks at a running execution: still active, it is looked at again
+// after PollInterval; ended, its answers are collected.
+func (rt *Runtime) watch(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation, u *outreach.Update) (*outreach.Update, error) {
+	sid := conv.State.Remote.ID
+	var status string
+	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
+		e, err := s.FetchExecution(c.RuntimeRef, sid)
+		if err == nil && e.Status != nil {
+			status = *e.Status
+		}
+		return err
+	})
+	now := rt.cfg.Clock.Now()
+	switch {
+	case err != nil && notFound(err):
+		// Deleted in Studio: nothing more to collect.
+		return rt.end(u, "execution_deleted"), nil
+	case err != nil:
+		u.Conversation.NextAt = now.Add(rt.cfg.PollInterval)
+		return u, fmt.Errorf("studio: conversation %d: fetch execution %s: %w", conv.ID, sid, err)
+	case status != "ended":
+		u.Conversation.NextAt = now.Add(rt.cfg.PollInterval)
+		return u, nil
+	}
+	col, err := rt.collect(ctx, c, conv)
+	if err != nil {
+		u.Conversation.NextAt = now.Add(rt.cfg.PollInterval)
+		return u, err
+	}
+	for _, o := range col.optOuts {
+		if err := rt.store.SetOptOut(ctx, conv.Recipient.Phone, o.stop, o.at); err != nil {
+			u.Conversation.NextAt = now.Add(rt.cfg.PollInterval)
+			return u, fmt.Errorf("studio: conversation %d: record opt-out: %w", conv.ID, err)
+		}
+	}
+	u.Responses = col.responses
+	r := *conv.State.Remote
+	r.Ended = true
+	u.Conversation.State.Remote = &r
+	if u.Conversation.State.Answers == nil && len(col.answers) > 0 {
+		u.Conversation.State.Answers = col.answers
+	}
+	return rt.end(u, col.outcome), nil
+}
+
+// campaign returns a campaign of this runtime, cached (flows are
+// immutable snapshots); statuses are read from the store by claims.
+func (rt *Runtime) campaign(ctx context.Context, id int64) (*outreach.Campaign, error) {
+	rt.mu.Lock()
+	c, ok := rt.campaigns[id]
+	rt.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	got, err := rt.store.Campaign(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if got.Runtime != RuntimeName {
+		return nil, fmt.Errorf("studio: campaign %d runs on the %s runtime, not on Studio", id, got.Runtime)
+	}
+	rt.mu.Lock()
+	rt.campaigns[id] = &got
+	rt.mu.Unlock()
+	return &got, nil
+}
+
+// retryAfter reads a Retry-After in seconds; default 1 second.
+func retryAfter(h http.Header) time.Duration {
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s > 0 && s < 3600 {
+		return time.Duration(s) * time.Second
+	}
+	return time.Second
+}
+
+// conflictSID reads the execution SID out of Studio's 20409 message
+// ("Execution FN... is already active for this contact...").
+func conflictSID(msg string) string {
+	i := strings.Index(msg, "FN")
+	if i < 0 || len(msg) < i+34 {
+		return ""
+	}
+	sid := msg[i : i+34]
+	for _, r := range sid[2:] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return ""
+		}
+	}
+	return sid
+}
+
+// errClass describes an error without its text, which could carry
+// request parameters.
+func errClass(err error) string {
+	var te *client.TwilioRestError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Sprintf("twilio %d (code %d)", te.Status, te.Code)
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case err == nil:
+		return "no execution SID in the answer"
+	}
+	return "transport error"
+}
+
+func flowName(f *outreach.Flow) string { return cmpOr(f.Name, f.ID) }
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// lookup walks nested JSON objects.
+func lookup(m map[string]any, path ...string) any {
+	var v any = m
+	for _, k := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}

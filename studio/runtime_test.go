@@ -1,0 +1,492 @@
+package studio_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
+
+	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/flows"
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/memstore"
+	"github.com/patient-outreach/sms/outreach/simphone"
+	"github.com/patient-outreach/sms/outreach/sqlitestore"
+	"github.com/patient-outreach/sms/outreach/twiliotest"
+	"github.com/patient-outreach/sms/studio"
+)
+
+// rtFrom is the sending number of the runtime tests.
+const rtFrom = "+15005550006"
+
+// rtNoon is 12:00 in New York, inside every US sending window.
+var rtNoon = time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// studioRig is a Studio runtime against the fake Twilio, whose executions
+// the Interpreter runs, with simulated phones.
+type studioRig struct {
+	t     *testing.T
+	ctx   context.Context
+	clock outreach.Clock
+	net   *simphone.Network
+	srv   *twiliotest.Server
+	dep   *studio.Deployer
+	store outreach.Store
+	rt    *studio.Runtime
+}
+
+type rigOptions struct {
+	clock      outreach.Clock
+	perSecond  int // the fake's execution limit
+	store      outreach.Store
+	noThrottle bool
+	poll       time.Duration
+}
+
+func newStudioRig(t *testing.T, o rigOptions) *studioRig {
+	t.Helper()
+	if o.clock == nil {
+		o.clock = outreach.NewManualClock(rtNoon)
+	}
+	if o.store == nil {
+		o.store = memstore.New()
+	}
+	net := simphone.New(o.clock, 7)
+	srv := twiliotest.New(twiliotest.Options{
+		Clock: o.clock, Network: net, Numbers: []string{rtFrom},
+		Studio: studio.NewInterpreter(studio.InterpreterOptions{}), ExecutionsPerSecond: o.perSecond,
+	})
+	t.Cleanup(srv.Close)
+	dep, err := studio.NewDeployer(studio.DeployConfig{AccountSID: srv.AccountSID(), AuthToken: srv.AuthToken(), HTTPClient: srv.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &studioRig{t: t, ctx: t.Context(), clock: o.clock, net: net, srv: srv, dep: dep, store: o.store}
+	r.rt = r.runtime(o)
+	return r
+}
+
+func (r *studioRig) runtime(o rigOptions) *studio.Runtime {
+	r.t.Helper()
+	poll := o.poll
+	if poll == 0 {
+		poll = time.Minute
+	}
+	rt, err := studio.NewRuntime(r.store, studio.RuntimeConfig{
+		Deployer: r.dep, From: rtFrom, Clock: r.clock, NoThrottle: o.noThrottle,
+		PollInterval: poll, WakeInterval: 20 * time.Millisecond, Logger: quiet,
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return rt
+}
+
+// drive runs campaign id on the manual clock until it is done: the
+// runtime's work, then the fake's (replies, timeouts), moving the clock
+// to whichever is due first.
+func (r *studioRig) drive(id int64) {
+	r.t.Helper()
+	clock := r.clock.(*outreach.ManualClock)
+	for range 100000 {
+		for {
+			n, err := r.rt.Tick(r.ctx)
+			if err != nil {
+				r.t.Fatalf("Tick: %v", err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+		if c, err := r.store.Campaign(r.ctx, id); err != nil || c.Status == outreach.CampaignDone {
+			return
+		}
+		next, ok := r.srv.Next()
+		if due, dok, _ := r.store.NextDue(r.ctx, studio.RuntimeName, clock.Now()); dok && (!ok || due.Before(next)) {
+			next, ok = due, true
+		}
+		if !ok {
+			r.t.Fatalf("campaign %d stalled at %v", id, clock.Now())
+		}
+		if next.After(clock.Now()) {
+			clock.Set(next)
+		}
+		if err := r.srv.Step(r.ctx, clock.Now()); err != nil {
+			r.t.Fatalf("Step: %v", err)
+		}
+	}
+	r.t.Fatalf("campaign %d not done after 100000 rounds", id)
+}
+
+// scripts are the patients' answers to the provider flow, each reached
+// by one path: a route, a re-ask after an out-of-range or unknown answer,
+// the last re-ask running out, silence (timeout) and STOP.
+var scripts = [][]string{
+	{"3", "yes"},
+	{"8", "yes", "no", "yes"},
+	{"12", "7", "n", "no", "no"},
+	{"maybe", "five", "x"},
+	{""},
+	{"STOP"},
+	{"0", "NO", "Y"},
+}
+
+func recipients(n int, net *simphone.Network, scripts [][]string) []outreach.Recipient {
+	recs := make([]outreach.Recipient, n)
+	for i := range recs {
+		recs[i] = outreach.Recipient{
+			ID: fmt.Sprintf("p%03d", i), FirstName: fmt.Sprintf("Pat%d", i), Phone: fmt.Sprintf("+1212555%04d", i),
+			Attrs: map[string]string{"clinic": "north"},
+		}
+		net.Add(recs[i].Phone, simphone.Persona{Responder: simphone.Scripted(scripts[i%len(scripts)]...), Delay: time.Minute})
+	}
+	return recs
+}
+
+func exportCSV(t *testing.T, s outreach.Store, id int64) string {
+	t.Helper()
+	var b bytes.Buffer
+	if _, err := csvio.ExportResponses(t.Context(), &b, s, id); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestStudioCampaignMatchesEmbedded runs the provider flow for 200
+// recipients through Studio (deployed to the fake, run by the
+// Interpreter, through the real twilio-go client) and through the
+// embedded runner, with the same patients' answers, and compares the
+// responses CSVs.
+func TestStudioCampaignMatchesEmbedded(t *testing.T) {
+	flow, err := flows.Builtin("provider")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, csv := compareRuntimes(t, flow, scripts, 200)
+	// STOP was recorded as an opt-out.
+	stopped := fmt.Sprintf("+1212555%04d", 5)
+	if got, err := r.store.OptedOut(r.ctx, []string{stopped, "+12125550000"}); err != nil || !got[stopped] || got["+12125550000"] {
+		t.Errorf("OptedOut = %v, %v; want only %s", got, err, stopped)
+	}
+	if lines := strings.Count(csv, "\n"); lines < 200 {
+		t.Errorf("responses CSV has %d lines, want at least 200", lines)
+	}
+	t.Logf("responses CSV (first lines):\n%s", strings.Join(strings.SplitN(csv, "\n", 12)[:11], "\n"))
+}
+
+// TestStudioCollectsRevisits checks answers to a question asked again by
+// a route back to it: Studio keeps only the last reply of a widget in the
+// execution context, so the others are read from the steps.
+func TestStudioCollectsRevisits(t *testing.T) {
+	f := &outreach.Flow{ID: "again", Name: "Again", Steps: []outreach.Step{
+		{ID: "q", Kind: outreach.StepAsk, Body: "Ready? Reply YES or NO",
+			Answer: &outreach.AnswerSpec{Kind: outreach.AnswerChoice, Choices: []outreach.Choice{{Value: "YES"}, {Value: "NO"}}},
+			Routes: []outreach.Route{{When: outreach.Condition{Equals: "NO"}, Next: "wait"}}, Next: "bye"},
+		{ID: "wait", Kind: outreach.StepSend, Body: "We will ask again.", Next: "q"},
+		{ID: "bye", Kind: outreach.StepEnd, Body: "Thanks.", Outcome: "ready"},
+	}}
+	compareRuntimes(t, f, [][]string{{"no", "no", "yes"}, {"NO", "maybe", "YES"}}, 4)
+}
+
+// compareRuntimes runs flow for n recipients, patient i answering
+// scripts[i%len(scripts)], through Studio and through the embedded runner,
+// checks that the responses CSVs and outcomes are equal and that every
+// recipient had one execution, and returns the Studio rig, campaign and
+// CSV.
+func compareRuntimes(t *testing.T, flow *outreach.Flow, scripts [][]string, n int) (*studioRig, outreach.Campaign, string) {
+	t.Helper()
+	r := newStudioRig(t, rigOptions{noThrottle: true})
+	c, added, err := r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "studio", Flow: flow}, recipients(n, r.net, scripts))
+	if err != nil || added != n {
+		t.Fatalf("CreateCampaign = %d, %v", added, err)
+	}
+	if c.Runtime != studio.RuntimeName || !strings.HasPrefix(c.RuntimeRef, "FW") {
+		t.Fatalf("campaign Runtime, RuntimeRef = %q, %q", c.Runtime, c.RuntimeRef)
+	}
+	if err := r.rt.StartCampaign(r.ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.drive(c.ID)
+	studioCSV := exportCSV(t, r.store, c.ID)
+
+	// One execution per recipient, all ended.
+	execs := r.srv.Executions(c.RuntimeRef)
+	perContact := make(map[string]int)
+	for _, e := range execs {
+		perContact[e.ContactChannelAddress]++
+		if e.Status != "ended" || e.RunError != "" {
+			t.Errorf("execution %s: status %s, error %q", e.SID, e.Status, e.RunError)
+		}
+	}
+	if len(execs) != n || len(perContact) != n {
+		t.Errorf("%d executions for %d contacts, want %d each once", len(execs), len(perContact), n)
+	}
+
+	// Embedded, same patients.
+	clock := outreach.NewManualClock(rtNoon)
+	net := simphone.New(clock, 7)
+	store := memstore.New()
+	runner := outreach.NewRunner(store, simphone.NewSender(net), outreach.RunnerOptions{
+		From: rtFrom, Clock: clock, NoThrottle: true, Logger: quiet,
+	})
+	ec, _, err := runner.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "embedded", Flow: flow}, recipients(n, net, scripts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.StartCampaign(r.ctx, ec.ID); err != nil {
+		t.Fatal(err)
+	}
+	sim := simphone.Simulation{Runner: runner, Store: store, Network: net, Clock: clock}
+	if _, err := sim.Run(r.ctx, ec.ID); err != nil {
+		t.Fatal(err)
+	}
+	embeddedCSV := exportCSV(t, store, ec.ID)
+
+	if studioCSV != embeddedCSV {
+		t.Errorf("responses CSVs differ:\n%s", lineDiff(embeddedCSV, studioCSV))
+	}
+	sp, _ := r.rt.Progress(r.ctx, c.ID)
+	ep, _ := runner.Progress(r.ctx, ec.ID)
+	if fmt.Sprint(sp.Outcomes) != fmt.Sprint(ep.Outcomes) || sp.Done != n {
+		t.Errorf("outcomes: studio %v (%d done), embedded %v", sp.Outcomes, sp.Done, ep.Outcomes)
+	}
+	return r, c, studioCSV
+}
+
+// lineDiff lists the lines of want and got that differ.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := range max(len(w), len(g)) {
+		var a, c string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			c = g[i]
+		}
+		if a != c {
+			fmt.Fprintf(&b, "line %d:\n  embedded: %s\n  studio:   %s\n", i+1, a, c)
+			if b.Len() > 4000 {
+				break
+			}
+		}
+	}
+	return b.String()
+}
+
+// TestStudioRateAndRestart runs a one-way campaign of 200 recipients in
+// real time against a fake that allows 20 executions per second and
+// answers more with 429, stops the runtime halfway (a new runtime on the
+// same database takes over), and drops the answer of some creations
+// (processed, then the connection closed): every recipient gets exactly
+// one execution.
+func TestStudioRateAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real time: about 10 seconds")
+	}
+	const n = 200
+	store, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "outreach.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	r := newStudioRig(t, rigOptions{clock: outreach.SystemClock{}, perSecond: studio.MaxExecutionsPerSecond, store: store, poll: 200 * time.Millisecond})
+	go r.srv.Run(r.ctx)
+	flow, err := flows.Builtin("payor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "welcome", Flow: flow, DefaultZone: "UTC"}, recipients(n, r.net, scripts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.rt.StartCampaign(r.ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.srv.SetFault(twiliotest.CreateExecution, twiliotest.Fault{Hijack: true, Times: 3})
+
+	first, stop := context.WithCancel(r.ctx)
+	done := make(chan error, 1)
+	go func() { done <- r.rt.Run(first) }()
+	waitFor(t, 30*time.Second, func() bool { return len(r.srv.Executions(c.RuntimeRef)) >= n/2 })
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	// The fake's rate window refuses a burst: a second runtime starts
+	// right away, as a restarted process would.
+	rt2 := r.runtime(rigOptions{poll: 200 * time.Millisecond})
+	second, stop2 := context.WithCancel(r.ctx)
+	defer stop2()
+	go func() { done <- rt2.Run(second) }()
+	waitFor(t, 60*time.Second, func() bool {
+		got, err := store.Campaign(r.ctx, c.ID)
+		return err == nil && got.Status == outreach.CampaignDone
+	})
+	stop2()
+	<-done
+
+	execs := r.srv.Executions(c.RuntimeRef)
+	perContact := make(map[string]int)
+	for _, e := range execs {
+		perContact[e.ContactChannelAddress]++
+	}
+	for phone, k := range perContact {
+		if k != 1 {
+			t.Errorf("%s: %d executions, want 1", outreach.MaskPhone(phone), k)
+		}
+	}
+	if len(perContact) != n {
+		t.Errorf("%d contacts got an execution, want %d", len(perContact), n)
+	}
+	first0, last := execs[0].DateCreated, execs[0].DateCreated
+	for _, e := range execs {
+		first0, last = minTime(first0, e.DateCreated), maxTime(last, e.DateCreated)
+	}
+	t.Logf("%d executions in %v (%.1f/s, restart included); %d create requests", len(execs), last.Sub(first0).Round(time.Millisecond),
+		float64(len(execs)-1)/last.Sub(first0).Seconds(), r.srv.Requests(twiliotest.CreateExecution))
+	p, err := store.Progress(r.ctx, c.ID, time.Now())
+	if err != nil || p.Done != n || p.Outcomes[outreach.OutcomeCompleted] != n {
+		t.Errorf("Progress = %+v, %v; want %d completed", p, err, n)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", limit)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStudioAdoptsActiveExecution checks the 409 path: an execution for
+// the conversation exists (its creation's answer was lost and the intent
+// forgotten), so creating again is refused with 20409 and the runtime
+// adopts it instead of giving up or creating a second.
+func TestStudioAdoptsActiveExecution(t *testing.T) {
+	r := newStudioRig(t, rigOptions{noThrottle: true})
+	flow, _ := flows.Builtin("provider")
+	recs := recipients(1, r.net, scripts)
+	c, _, err := r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "x", Flow: flow}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	convs, _ := r.store.Conversations(r.ctx, c.ID, 0, 0)
+	p := &studioapi.CreateExecutionParams{}
+	p.SetTo(recs[0].Phone).SetFrom(rtFrom).SetParameters(map[string]any{studio.ConversationParam: fmt.Sprint(convs[0].ID)})
+	e, err := r.srv.Client().StudioV2.CreateExecution(c.RuntimeRef, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.rt.StartCampaign(r.ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.rt.Tick(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	conv, _ := r.store.Conversation(r.ctx, convs[0].ID)
+	if conv.Status != outreach.ConversationActive || conv.State.Remote == nil || conv.State.Remote.ID != *e.Sid {
+		t.Fatalf("conversation %s, remote %+v; want active on %s", conv.Status, conv.State.Remote, *e.Sid)
+	}
+	if got := len(r.srv.Executions(c.RuntimeRef)); got != 1 {
+		t.Errorf("%d executions, want 1", got)
+	}
+}
+
+// TestStudioNumberOwnership checks that one number serves one two-way
+// Studio flow, and not the embedded runtime meanwhile.
+func TestStudioNumberOwnership(t *testing.T) {
+	r := newStudioRig(t, rigOptions{noThrottle: true})
+	provider, _ := flows.Builtin("provider")
+	pharma, _ := flows.Builtin("pharma")
+	recs := recipients(2, r.net, scripts)
+	runner := outreach.NewRunner(r.store, simphone.NewSender(r.net), outreach.RunnerOptions{From: rtFrom, Clock: r.clock, Logger: quiet})
+
+	// An unfinished embedded two-way campaign holds the number.
+	ec, _, err := runner.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "embedded", Flow: provider}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "studio", Flow: provider}, recs)
+	if !errors.Is(err, outreach.ErrNumberConflict) {
+		t.Fatalf("Studio campaign while an embedded one is unfinished = %v; want a conflict", err)
+	}
+	if err := runner.CancelCampaign(r.ctx, ec.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	c, _, err := r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "studio", Flow: provider}, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, ok, _ := r.store.NumberOwner(r.ctx, rtFrom)
+	if !ok || owner.Runtime != studio.RuntimeName || owner.Flow != c.RuntimeRef {
+		t.Fatalf("NumberOwner = %+v, %v; want the Studio flow %s", owner, ok, c.RuntimeRef)
+	}
+	dep, _, _ := r.dep.Find(r.ctx, provider.Name)
+	if !r.srv.SetSmsURL(rtFrom, dep.WebhookURL) {
+		t.Fatal("number missing")
+	}
+
+	// Another two-way flow, and the embedded runtime, are refused.
+	_, _, err = r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "other flow", Flow: pharma}, recs)
+	var conflict *outreach.NumberConflictError
+	if !errors.As(err, &conflict) || conflict.Owner.Flow != c.RuntimeRef {
+		t.Errorf("a second two-way Studio flow on the number = %v; want a conflict naming %s", err, c.RuntimeRef)
+	}
+	_, _, err = runner.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "embedded again", Flow: provider}, recs)
+	if !errors.As(err, &conflict) || !strings.Contains(err.Error(), rtFrom) {
+		t.Errorf("an embedded campaign on the Studio number = %v; want a conflict naming the number", err)
+	}
+	// The same flow again is fine.
+	if _, _, err := r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "same flow", Flow: provider}, recs); err != nil {
+		t.Errorf("a second campaign of the same flow: %v", err)
+	}
+
+	// Releasing waits for the Studio campaigns to finish.
+	if err := r.rt.ReleaseNumber(r.ctx, rtFrom, "https://clinic.example/twilio/sms"); err == nil {
+		t.Errorf("ReleaseNumber with unfinished Studio campaigns succeeded")
+	}
+	cs, _ := r.store.Campaigns(r.ctx)
+	for _, x := range cs {
+		if x.Runtime == studio.RuntimeName {
+			if err := r.rt.CancelCampaign(r.ctx, x.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := r.rt.ReleaseNumber(r.ctx, rtFrom, "https://clinic.example/twilio/sms"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := runner.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "embedded after release", Flow: provider}, recs); err != nil {
+		t.Errorf("embedded campaign after release: %v", err)
+	}
+}
