@@ -48,6 +48,32 @@ func (w Window) Validate() error {
 	return nil
 }
 
+// ParseWindow reads a window written HH:MM-HH:MM, such as "08:00-21:00";
+// "00:00-24:00" means at any hour.
+func ParseWindow(s string) (Window, error) {
+	bad := fmt.Errorf("outreach: sending window %q must be HH:MM-HH:MM, such as 08:00-21:00 (00:00-24:00 sends at any hour)", s)
+	a, b, ok := strings.Cut(strings.TrimSpace(s), "-")
+	if !ok {
+		return Window{}, bad
+	}
+	clock := func(s string) (time.Duration, bool) {
+		h, m, ok := strings.Cut(strings.TrimSpace(s), ":")
+		hh, err1 := strconv.Atoi(h)
+		mm, err2 := strconv.Atoi(m)
+		if !ok || err1 != nil || err2 != nil || hh < 0 || hh > 24 || mm < 0 || mm > 59 || (hh == 24 && mm != 0) {
+			return 0, false
+		}
+		return time.Duration(hh)*time.Hour + time.Duration(mm)*time.Minute, true
+	}
+	start, ok1 := clock(a)
+	end, ok2 := clock(b)
+	if !ok1 || !ok2 {
+		return Window{}, bad
+	}
+	w := Window{Start: start, End: end}
+	return w, w.Validate()
+}
+
 // String returns the window as "08:00-21:00".
 func (w Window) String() string {
 	return clockString(w.Start) + "-" + clockString(w.End)

@@ -1,332 +1,327 @@
-// Command cli is the command-line example of Patient Outreach: it validates
-// a recipients CSV, runs a campaign on SQLite with simulated phones, and
-// exports the responses.
+// Command cli is the command-line example of Patient Outreach: it checks
+// recipient lists and flows, runs campaigns through the library's
+// [outreach.Runtime] (the embedded runtime on SQLite with simulated phones,
+// or Twilio Studio), shows their progress, exports their responses, and
+// deploys flows to Twilio Studio.
 //
+// Usage:
+//
+//	cli validate FILE.csv
+//	cli run --csv FILE [--flow NAME|FILE.json] [--db PATH] [--runtime embedded|studio] [--name NAME] [--speed X | --realtime]
+//	cli status [--campaign ID] [--db PATH]
+//	cli export --campaign ID [--db PATH] [--out FILE]
+//	cli flows list [--dir DIR]
+//	cli flows show NAME|FILE.json
+//	cli flows validate FILE.json
+//	cli flows export-studio NAME|FILE.json [--out FILE]
+//	cli flows import-studio FILE.json [--out FILE] [--id ID]
+//	cli studio deploy NAME|FILE.json [--draft] [--point-number]
+//	cli studio list
+//	cli studio delete NAME|SID
+//
+// A five-minute tour, from the repository's root:
+//
+//	go run ./examples/cli validate flows/testdata/sample_recipients.csv
 //	go run ./examples/cli run --flow provider --csv flows/testdata/sample_recipients.csv
-//	go run ./examples/cli validate recipients.csv
+//	go run ./examples/cli status
 //	go run ./examples/cli export --campaign 1 --out responses.csv
-//	go run ./examples/cli campaigns
 //
-// Exit codes: 0 success, 1 invalid input (CSV rows or flow with errors),
-// 2 usage error, 3 any other failure.
+// run creates a campaign named --name (default: the flow's id and the CSV
+// file's name) and runs it until every conversation has ended. When the
+// database already holds an unfinished campaign of that name, run resumes
+// it instead: stop a run with Ctrl-C and run the same command again to go
+// on where it stopped, with no message sent twice. The embedded runtime
+// sends to simulated phones: by default on a simulated clock that jumps
+// from event to event, so hours of campaign time pass in seconds; with
+// --speed X campaign time runs X times faster than real time (--realtime
+// is --speed 1).
+//
+// Progress goes to standard output: on a terminal, a progress bar redrawn
+// in place; otherwise a plain line every few seconds (--every) and at
+// every tenth of the campaign, then a summary.
+//
+// Every command takes --json: its output is then one JSON document on
+// standard output (run writes JSON lines: one per progress report, the
+// last one the summary). Errors are written to standard error, and with
+// --json also as {"error": ..., "exit_code": ...} on standard output when
+// nothing else was written there.
+//
+// Twilio (the studio commands, --runtime studio) is configured from the
+// environment: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER
+// and TWILIO_MESSAGING_SERVICE_SID (ACCOUNT_SID and AUTH_TOKEN are read
+// too); TWILIO_API_BASE points every Twilio host at a fake Twilio, for
+// tests.
+//
+// Exit codes:
+//
+//	0    success
+//	1    invalid input: CSV rows, a flow file or a Studio definition with errors
+//	2    usage error: unknown command or flag, missing argument or file, missing configuration
+//	3    any other failure (database, network, Twilio)
+//	130  interrupted (Ctrl-C): run the same command again to resume
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"sort"
 	"strings"
-	"time"
+	"sync"
+	"syscall"
 	_ "time/tzdata" // quiet hours need zone data even where the system has none
 
-	"github.com/patient-outreach/sms/csvio"
-	"github.com/patient-outreach/sms/flows"
 	"github.com/patient-outreach/sms/outreach"
-	"github.com/patient-outreach/sms/outreach/simphone"
-	"github.com/patient-outreach/sms/outreach/sqlitestore"
 )
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitInvalid = 1
-	exitUsage   = 2
-	exitFailure = 3
+	exitOK          = 0
+	exitInvalid     = 1
+	exitUsage       = 2
+	exitFailure     = 3
+	exitInterrupted = 130
 )
 
-// errInvalid marks failures caused by the user's input (exit code 1).
-var errInvalid = errors.New("invalid input")
-
-// errUsage marks command-line mistakes (exit code 2).
-var errUsage = errors.New("usage")
+var (
+	// errInvalid marks failures caused by the user's input (exit code 1).
+	errInvalid = errors.New("invalid input")
+	// errUsage marks command-line mistakes and missing configuration (exit code 2).
+	errUsage = errors.New("usage")
+	// errInterrupted marks a command stopped by Ctrl-C (exit code 130).
+	errInterrupted = errors.New("interrupted")
+	// errReported marks a failure already explained on the output: only
+	// its exit code remains to give.
+	errReported = errors.New("reported")
+)
 
 const usage = `usage: cli <command> [flags]
 
 commands:
-  run        run a campaign on simulated phones (SQLite, simulated clock)
-  validate   check a recipients CSV: every row error and warning, by line
-  export     write a campaign's responses as CSV
-  campaigns  list the campaigns in the database
+  validate FILE.csv                     check a recipients CSV: every row error and warning, by line
+  run --csv FILE [--flow NAME|FILE]     run a campaign until it is done; the same command again
+      [--db PATH] [--name NAME]         resumes an unfinished campaign of that name
+      [--runtime embedded|studio]       (embedded: SQLite and simulated phones)
+      [--speed X | --realtime]
+  status [--campaign ID] [--db PATH]    campaigns and their progress
+  export --campaign ID [--db PATH]      a campaign's responses as CSV
+      [--out FILE]
+  flows list [--dir DIR]                the built-in flows, and the flow files in DIR
+  flows show NAME|FILE                  a flow's steps
+  flows validate FILE.json              check a flow file: every error, by line and field
+  flows export-studio NAME|FILE         a flow as a Twilio Studio definition
+      [--out FILE]
+  flows import-studio FILE.json         a Twilio Studio definition as a flow file
+      [--out FILE] [--id ID]
+  studio deploy NAME|FILE [--draft]     deploy a flow to Twilio Studio (published unless --draft)
+      [--point-number]                  and point TWILIO_PHONE_NUMBER's replies at it
+  studio list                           the account's Studio flows
+  studio delete NAME|SID                delete a Studio flow
 
-Run "cli <command> -h" for a command's flags.
+Every command takes --json (machine-readable output on stdout) and -h.
+Twilio comes from TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER.
+
+exit codes:
+  0    success
+  1    invalid input (CSV rows, flow, Studio definition)
+  2    usage error: unknown command or flag, missing argument or file, missing configuration
+  3    any other failure
+  130  interrupted (Ctrl-C): run the same command again to resume
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// After the first Ctrl-C, a second one kills the program at once.
+	context.AfterFunc(ctx, stop)
+	code := run(ctx, &app{
+		stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+		terminal: isTerminal(os.Stdout),
+	}, os.Args[1:])
+	stop()
+	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+// isTerminal reports whether f is a terminal (a character device).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// app is what every command works with.
+type app struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// terminal is true when stdout is a terminal: run draws a progress bar.
+	terminal bool
+	// json is set by a command's --json flag.
+	json bool
+	// wrote is set once something was written to stdout in JSON mode.
+	wrote bool
+
+	// mu serialises the progress bar and the log lines on a terminal.
+	mu sync.Mutex
+	// bar is the progress bar on the terminal's last line, if any.
+	bar string
+}
+
+// logWriter writes log lines to stderr; on a terminal it lifts the
+// progress bar out of their way and draws it again below them.
+type logWriter struct{ a *app }
+
+func (w logWriter) Write(p []byte) (int, error) {
+	a := w.a
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.bar != "" {
+		fmt.Fprint(a.stdout, "\r\x1b[K")
+	}
+	n, err := a.stderr.Write(p)
+	if a.bar != "" {
+		fmt.Fprint(a.stdout, a.bar)
+	}
+	return n, err
+}
+
+type command func(ctx context.Context, a *app, args []string) error
+
+func commands() map[string]command {
+	return map[string]command{
+		"validate": cmdValidate,
+		"run":      cmdRun,
+		"status":   cmdStatus,
+		"export":   cmdExport,
+		"flows":    cmdFlows,
+		"studio":   cmdStudio,
+		// campaigns is the name status had in earlier versions.
+		"campaigns": cmdStatus,
+	}
+}
+
+func run(ctx context.Context, a *app, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(a.stderr, usage)
 		return exitUsage
 	}
-	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"run": cmdRun, "validate": cmdValidate, "export": cmdExport, "campaigns": cmdCampaigns,
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(a.stdout, usage)
+		return exitOK
 	}
-	cmd, ok := cmds[args[0]]
+	cmd, ok := commands()[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "cli: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(a.stderr, "cli: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}
-	err := cmd(ctx, args[1:], stdout, stderr)
+	err := cmd(ctx, a, args[1:])
+	if err != nil && ctx.Err() != nil && !errors.Is(err, errInterrupted) {
+		// Whatever failed, it failed because of Ctrl-C.
+		err = fmt.Errorf("%w: %v", errInterrupted, err)
+	}
+	code := exitCode(err)
+	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errReported) {
+		msg := strings.TrimPrefix(err.Error(), "usage: ")
+		msg = strings.TrimPrefix(msg, "invalid input: ")
+		fmt.Fprintf(a.stderr, "cli %s: %s\n", args[0], msg)
+		if a.json && !a.wrote {
+			a.emit(map[string]any{"error": msg, "exit_code": code})
+		}
+	}
+	return code
+}
+
+func exitCode(err error) int {
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "cli %s: %v\n", args[0], err)
 		return exitUsage
 	case errors.Is(err, errInvalid), errors.Is(err, outreach.ErrInvalidFlow):
-		fmt.Fprintf(stderr, "cli %s: %v\n", args[0], err)
 		return exitInvalid
 	}
-	fmt.Fprintf(stderr, "cli %s: %v\n", args[0], err)
 	return exitFailure
 }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+// emit writes v as one line of JSON on stdout.
+func (a *app) emit(v any) {
+	a.wrote = true
+	enc := json.NewEncoder(a.stdout)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(a.stderr, "cli: writing JSON: %v\n", err)
+	}
+}
+
+// usageErr returns an error with exit code 2.
+func usageErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errUsage}, args...)...)
+}
+
+// invalidErr returns an error with exit code 1.
+func invalidErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{errInvalid}, args...)...)
+}
+
+// newFlagSet returns a flag set for a command, with --json bound to a.json.
+// synopsis is the command's usage line.
+func newFlagSet(a *app, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(a.stderr)
+	fs.BoolVar(&a.json, "json", false, "machine-readable output: JSON on stdout")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: cli %s\n\nflags:\n", synopsis)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), "\nexit codes: 0 ok, 1 invalid input, 2 usage, 3 other failure, 130 interrupted\n")
+	}
 	return fs
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+// parse parses args, flags and operands in any order ("validate x.csv
+// --json" works as "validate --json x.csv"), and checks the operand count.
+func parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) ([]string, error) {
+	var operands []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usageErr("%v", err)
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return nil
-}
-
-func cmdValidate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("validate", stderr)
-	region := fs.String("region", "US", "country of numbers written without +")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%w: validate takes one CSV file", errUsage)
-	}
-	res, err := readRecipients(ctx, fs.Arg(0), *region)
-	if err != nil {
-		return err
-	}
-	report(stdout, res)
-	if len(res.Errors) > 0 {
-		return fmt.Errorf("%w: %d of %d rows have errors", errInvalid, res.BadRows, res.Rows)
-	}
-	return nil
-}
-
-func readRecipients(ctx context.Context, path, region string) (csvio.Result, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return csvio.Result{}, err
-	}
-	defer f.Close()
-	res, err := csvio.ReadAll(ctx, f, csvio.Options{DefaultRegion: region})
-	if err != nil {
-		var he *csvio.HeaderError
-		var le *csvio.LimitError
-		if errors.As(err, &he) || errors.As(err, &le) {
-			return res, fmt.Errorf("%w: %s: %v", errInvalid, path, err)
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
 		}
-		return res, fmt.Errorf("%s: %w", path, err)
-	}
-	return res, nil
-}
-
-// report prints every row error and warning, by line, then a summary.
-func report(w io.Writer, res csvio.Result) {
-	for _, e := range res.Errors {
-		fmt.Fprintf(w, "error:   %v\n", e)
-	}
-	for _, e := range res.Warnings {
-		fmt.Fprintf(w, "warning: %v\n", e)
-	}
-	fmt.Fprintf(w, "%d rows: %d valid, %d with errors, %d warnings\n", res.Rows, len(res.Recipients), res.BadRows, len(res.Warnings))
-}
-
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr)
-	flowName := fs.String("flow", "provider", "built-in flow ("+strings.Join(flows.BuiltinNames(), ", ")+") or a flow JSON file")
-	csvPath := fs.String("csv", "", "recipients CSV (patient_id, patient_first_name, patient_phone)")
-	dbPath := fs.String("db", "outreach.db", "SQLite database file")
-	from := fs.String("from", "+15005550006", "sending number")
-	zone := fs.String("zone", "America/New_York", "time zone for recipients whose zone cannot be told")
-	region := fs.String("region", "US", "country of numbers written without +")
-	skipBad := fs.Bool("skip-bad-rows", false, "run with the valid rows when some rows have errors")
-	seed := fs.Uint64("seed", 1, "seed of the simulated patients' behaviour")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *csvPath == "" {
-		return fmt.Errorf("%w: --csv is required", errUsage)
-	}
-	flow, err := loadFlow(*flowName)
-	if err != nil {
-		return err
-	}
-	res, err := readRecipients(ctx, *csvPath, *region)
-	if err != nil {
-		return err
-	}
-	if len(res.Errors) > 0 || len(res.Warnings) > 0 {
-		report(stderr, res)
-	}
-	if len(res.Errors) > 0 && !*skipBad {
-		return fmt.Errorf("%w: %d rows have errors: fix them, or pass --skip-bad-rows to run the %d valid ones", errInvalid, res.BadRows, len(res.Recipients))
-	}
-	if len(res.Recipients) == 0 {
-		return fmt.Errorf("%w: no valid recipient: nothing to send", errInvalid)
-	}
-
-	store, err := sqlitestore.Open(ctx, *dbPath)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	clock := outreach.NewManualClock(time.Now())
-	net := simphone.New(clock, *seed)
-	net.SetDefault(simphone.RandomPersona)
-	runner := outreach.NewRunner(store, simphone.NewSender(net), outreach.RunnerOptions{
-		From: *from, DefaultZone: *zone, Clock: clock,
-		Logger: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
-	name := fmt.Sprintf("%s %s", flow.ID, time.Now().Format(time.DateTime))
-	camp, added, err := runner.CreateCampaign(ctx, outreach.NewCampaign{Name: name, Flow: flow}, res.Recipients)
-	if err != nil {
-		return err
-	}
-	if err := runner.StartCampaign(ctx, camp.ID); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "campaign %d: flow %s, %d recipients, sending from %s\n", camp.ID, flow.ID, added, *from)
-	fmt.Fprintln(stdout, "simulated phones on a simulated clock: campaign time jumps from event to event")
-
-	wall := time.Now()
-	sim := &simphone.Simulation{Runner: runner, Store: store, Network: net, Clock: clock}
-	took, err := sim.Run(ctx, camp.ID)
-	if err != nil {
-		return err
-	}
-	p, err := store.Progress(ctx, camp.ID, clock.Now())
-	if err != nil {
-		return err
-	}
-	st := runner.Stats()
-	fmt.Fprintf(stdout, "done: %s of simulated campaign time in %s\n", took.Round(time.Second), time.Since(wall).Round(time.Millisecond))
-	fmt.Fprintf(stdout, "messages: %d sent, %d replies, %d deferred by quiet hours, %d failed\n", st.Sent, p.Replies, st.Deferred, st.Failed)
-	fmt.Fprintln(stdout, "outcomes:")
-	keys := make([]string, 0, len(p.Outcomes))
-	for k := range p.Outcomes {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(stdout, "  %-20s %d\n", k, p.Outcomes[k])
-	}
-	fmt.Fprintf(stdout, "export the answers: go run ./examples/cli export --db %s --campaign %d --out responses.csv\n", *dbPath, camp.ID)
-	return nil
-}
-
-func loadFlow(name string) (*outreach.Flow, error) {
-	if strings.HasSuffix(name, ".json") {
-		return flows.LoadFile(name)
-	}
-	f, err := flows.Builtin(name)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	return f, nil
-}
-
-func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("export", stderr)
-	dbPath := fs.String("db", "outreach.db", "SQLite database file")
-	id := fs.Int64("campaign", 0, "campaign id (default: the newest)")
-	out := fs.String("out", "-", "output file, - for standard output")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	store, err := openExisting(ctx, *dbPath)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	if *id == 0 {
-		list, err := store.Campaigns(ctx)
-		if err != nil {
-			return err
+		if i := len(args) - len(rest) - 1; i >= 0 && args[i] == "--" {
+			operands = append(operands, rest...)
+			break
 		}
-		if len(list) == 0 {
-			return fmt.Errorf("%w: %s has no campaign", errUsage, *dbPath)
-		}
-		*id = list[0].ID
+		operands = append(operands, rest[0])
+		args = rest[1:]
 	}
-	if _, err := store.Campaign(ctx, *id); err != nil {
-		return fmt.Errorf("%w: campaign %d: %v", errUsage, *id, err)
+	switch {
+	case len(operands) < minArgs:
+		return nil, usageErr("missing argument; see cli %s -h", fs.Name())
+	case len(operands) > maxArgs:
+		return nil, usageErr("unexpected argument %q; see cli %s -h", operands[maxArgs], fs.Name())
 	}
-	w := stdout
-	if *out != "-" {
-		f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	n, err := csvio.ExportResponses(ctx, w, store, *id)
-	if err != nil {
-		return err
-	}
-	if *out != "-" {
-		fmt.Fprintf(stderr, "wrote %d rows to %s\n", n, *out)
-	}
-	return nil
+	return operands, nil
 }
 
-func cmdCampaigns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("campaigns", stderr)
-	dbPath := fs.String("db", "outreach.db", "SQLite database file")
-	if err := parse(fs, args); err != nil {
-		return err
+// output returns where a command writes its result: stdout for "" or "-",
+// else the file (mode 0600: responses hold health information). Call the
+// returned close function, which reports write errors.
+func (a *app) output(path string) (io.Writer, func() error, error) {
+	if path == "" || path == "-" {
+		return a.stdout, func() error { return nil }, nil
 	}
-	store, err := openExisting(ctx, *dbPath)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer store.Close()
-	list, err := store.Campaigns(ctx)
-	if err != nil {
-		return err
-	}
-	for _, c := range list {
-		p, err := store.Progress(ctx, c.ID, time.Now())
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%4d  %-9s  %-10s  %4d recipients, %4d done  %s\n", c.ID, c.Status, c.Flow.ID, p.Total, p.Done, c.Name)
-	}
-	return nil
-}
-
-// openExisting opens a database that must already exist, rather than
-// creating an empty one by mistake.
-func openExisting(ctx context.Context, path string) (*sqlitestore.Store, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("%w: %s: no such database (run a campaign first)", errUsage, path)
-	}
-	return sqlitestore.Open(ctx, path)
+	return f, f.Close, nil
 }

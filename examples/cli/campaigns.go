@@ -1,0 +1,402 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/internal/twilioenv"
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/sqlitestore"
+)
+
+// rowProblem is a CSV row error or warning in JSON output.
+type rowProblem struct {
+	Line    int    `json:"line"`
+	Column  string `json:"column,omitempty"`
+	Message string `json:"message"`
+}
+
+func rowProblems(errs []*csvio.RowError) []rowProblem {
+	out := make([]rowProblem, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, rowProblem{Line: e.Line, Column: e.Column, Message: e.Err.Error()})
+	}
+	return out
+}
+
+// csvReport is validate's JSON document.
+type csvReport struct {
+	File     string       `json:"file"`
+	Rows     int          `json:"rows"`
+	Valid    int          `json:"valid"`
+	BadRows  int          `json:"bad_rows"`
+	Errors   []rowProblem `json:"errors"`
+	Warnings []rowProblem `json:"warnings"`
+}
+
+func newCSVReport(file string, res csvio.Result) csvReport {
+	return csvReport{
+		File: file, Rows: res.Rows, Valid: len(res.Recipients), BadRows: res.BadRows,
+		Errors: rowProblems(res.Errors), Warnings: rowProblems(res.Warnings),
+	}
+}
+
+func cmdValidate(ctx context.Context, a *app, args []string) error {
+	fs := newFlagSet(a, "validate", "validate [--region CC] FILE.csv")
+	region := fs.String("region", "US", "country of numbers written without +")
+	ops, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	res, err := readRecipients(ctx, ops[0], *region)
+	if err != nil {
+		return err
+	}
+	if a.json {
+		a.emit(newCSVReport(ops[0], res))
+	} else {
+		report(a.stdout, res)
+	}
+	if len(res.Errors) > 0 {
+		return invalidErr("%d of %d rows have errors", res.BadRows, res.Rows)
+	}
+	return nil
+}
+
+func readRecipients(ctx context.Context, path, region string) (csvio.Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return csvio.Result{}, usageErr("%s: no such file", path)
+		}
+		return csvio.Result{}, err
+	}
+	defer f.Close()
+	res, err := csvio.ReadAll(ctx, f, csvio.Options{DefaultRegion: region})
+	if err != nil {
+		var he *csvio.HeaderError
+		var le *csvio.LimitError
+		if errors.As(err, &he) || errors.As(err, &le) {
+			return res, invalidErr("%s: %v", path, err)
+		}
+		return res, fmt.Errorf("%s: %w", path, err)
+	}
+	return res, nil
+}
+
+// report prints every row error and warning, by line, then a summary.
+func report(w io.Writer, res csvio.Result) {
+	for _, e := range res.Errors {
+		fmt.Fprintf(w, "error:   %v\n", e)
+	}
+	for _, e := range res.Warnings {
+		fmt.Fprintf(w, "warning: %v\n", e)
+	}
+	fmt.Fprintf(w, "%d rows: %d valid, %d with errors, %d warnings\n", res.Rows, len(res.Recipients), res.BadRows, len(res.Warnings))
+}
+
+// openStore opens (creating it if needed) the SQLite database at path.
+func openStore(ctx context.Context, path string) (*sqlitestore.Store, error) {
+	return sqlitestore.Open(ctx, path)
+}
+
+// openExisting opens a database that must already exist, rather than
+// creating an empty one by mistake.
+func openExisting(ctx context.Context, path string) (*sqlitestore.Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, usageErr("%s: no such database (run a campaign first, or pass --db)", path)
+	}
+	return sqlitestore.Open(ctx, path)
+}
+
+// runtimeFlags are the flags that choose and configure a runtime.
+type runtimeFlags struct {
+	name, from, zone, window string
+	poll                     time.Duration
+}
+
+func addRuntimeFlags(fs *flag.FlagSet, rf *runtimeFlags) {
+	fs.StringVar(&rf.name, "runtime", "embedded", "runtime: "+strings.Join(runtimeNames, " or "))
+	fs.StringVar(&rf.from, "from", "", "sending number (default: "+twilioenv.EnvPhoneNumber+" with the studio runtime, +15005550006 with the embedded runtime's simulated phones)")
+	fs.StringVar(&rf.zone, "zone", "America/New_York", "time zone for recipients whose zone cannot be told")
+	fs.StringVar(&rf.window, "window", "08:00-21:00", "local sending window, HH:MM-HH:MM (00:00-24:00: any hour)")
+	fs.DurationVar(&rf.poll, "studio-poll", 30*time.Second, "studio runtime: how often each running execution is looked at")
+}
+
+// config returns the runtime configuration the flags and the environment
+// give, over store. Twilio's settings are read only for the studio
+// runtime, so that a broken Twilio environment does not stop a simulation.
+func (rf *runtimeFlags) config(a *app, store outreach.Store, sim simConfig) (runtimeConfig, error) {
+	cfg := runtimeConfig{
+		Store: store, From: rf.from, DefaultZone: rf.zone, Sim: sim, StudioPoll: rf.poll,
+		Logger: slog.New(slog.NewTextHandler(logWriter{a}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	w, err := outreach.ParseWindow(rf.window)
+	if err != nil {
+		return cfg, usageErr("--window: %v", err)
+	}
+	cfg.Window = w
+	if rf.name == "studio" {
+		tw, err := twilioenv.FromEnv(a.getenv)
+		if err != nil {
+			return cfg, usageErr("%v", err)
+		}
+		cfg.Twilio = tw
+		if cfg.From == "" {
+			cfg.From = tw.PhoneNumber
+		}
+	}
+	if cfg.From == "" && rf.name == "embedded" {
+		cfg.From = "+15005550006"
+	}
+	if cfg.From != "" {
+		p, err := outreach.NormalizePhone(cfg.From, "US")
+		if err != nil {
+			return cfg, usageErr("--from: %v", err)
+		}
+		cfg.From = p
+	}
+	return cfg, nil
+}
+
+// counts are the figures a progress report shows.
+type counts struct {
+	Completed int `json:"completed"`
+	Total     int `json:"total"`
+	Sent      int `json:"sent"`
+	Replied   int `json:"replied"`
+	OptedOut  int `json:"opted_out"`
+	Failed    int `json:"failed"`
+	Deferred  int `json:"deferred"`
+}
+
+func countsOf(p outreach.Progress) counts {
+	return counts{
+		Completed: p.Done, Total: p.Total,
+		Sent: p.Messages[outreach.MessageSent], Replied: p.Replies,
+		OptedOut: p.Outcomes[outreach.OutcomeOptedOut],
+		Failed:   p.Outcomes[outreach.OutcomeFailed] + p.Outcomes[outreach.OutcomeDeliveryFailed],
+		Deferred: p.Deferred,
+	}
+}
+
+func (c counts) String() string {
+	return fmt.Sprintf("completed %d/%d, sent %d, replied %d, opted out %d, failed %d, deferred %d",
+		c.Completed, c.Total, c.Sent, c.Replied, c.OptedOut, c.Failed, c.Deferred)
+}
+
+// campaignStatus is one campaign in status's output.
+type campaignStatus struct {
+	ID        int64             `json:"id"`
+	Name      string            `json:"name"`
+	Flow      string            `json:"flow"`
+	Status    string            `json:"status"`
+	From      string            `json:"from"`
+	CreatedAt string            `json:"created_at"`
+	Counts    counts            `json:"counts"`
+	Progress  outreach.Progress `json:"progress"`
+}
+
+func cmdStatus(ctx context.Context, a *app, args []string) error {
+	fs := newFlagSet(a, "status", "status [--campaign ID] [--db PATH]")
+	dbPath := fs.String("db", "outreach.db", "SQLite database file")
+	id := fs.Int64("campaign", 0, "campaign id (default: every campaign)")
+	var rf runtimeFlags
+	addRuntimeFlags(fs, &rf)
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	store, err := openExisting(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	cfg, err := rf.config(a, store, simConfig{})
+	if err != nil {
+		return err
+	}
+	rt, err := newRuntime(rf.name, cfg)
+	if err != nil {
+		return err
+	}
+	var list []outreach.Campaign
+	if *id != 0 {
+		c, err := findCampaign(ctx, store, *id)
+		if err != nil {
+			return err
+		}
+		list = []outreach.Campaign{c}
+	} else if list, err = store.Campaigns(ctx); err != nil {
+		return err
+	}
+	out := make([]campaignStatus, 0, len(list))
+	for _, c := range list {
+		p, err := rt.Progress(ctx, c.ID)
+		if err != nil {
+			return fmt.Errorf("campaign %d: %w", c.ID, err)
+		}
+		out = append(out, campaignStatus{
+			ID: c.ID, Name: c.Name, Flow: c.Flow.ID, Status: string(c.Status), From: c.From,
+			CreatedAt: c.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"), Counts: countsOf(p), Progress: p,
+		})
+	}
+	if a.json {
+		if *id != 0 {
+			a.emit(out[0])
+		} else {
+			a.emit(map[string]any{"campaigns": out})
+		}
+		return nil
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(a.stdout, "%s has no campaign yet\n", *dbPath)
+		return nil
+	}
+	for _, c := range out {
+		fmt.Fprintf(a.stdout, "%4d  %-9s  %-10s  %s  %s\n", c.ID, c.Status, c.Flow, c.Counts, c.Name)
+		if *id != 0 {
+			printOutcomes(a.stdout, c.Progress)
+		}
+	}
+	return nil
+}
+
+// printOutcomes lists a campaign's outcomes, by name.
+func printOutcomes(w io.Writer, p outreach.Progress) {
+	if len(p.Outcomes) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "outcomes:")
+	keys := make([]string, 0, len(p.Outcomes))
+	for k := range p.Outcomes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-20s %d\n", k, p.Outcomes[k])
+	}
+}
+
+// findCampaign returns campaign id, or a usage error when there is none.
+func findCampaign(ctx context.Context, store outreach.Store, id int64) (outreach.Campaign, error) {
+	c, err := store.Campaign(ctx, id)
+	if errors.Is(err, outreach.ErrNotFound) {
+		return c, usageErr("no campaign %d in the database (see cli status)", id)
+	}
+	return c, err
+}
+
+// exportPage is how many conversations export reads at a time.
+const exportPage = 500
+
+func cmdExport(ctx context.Context, a *app, args []string) error {
+	fs := newFlagSet(a, "export", "export --campaign ID [--db PATH] [--out FILE]")
+	dbPath := fs.String("db", "outreach.db", "SQLite database file")
+	id := fs.Int64("campaign", 0, "campaign id (default: the newest)")
+	out := fs.String("out", "-", "output file, - for standard output")
+	var rf runtimeFlags
+	addRuntimeFlags(fs, &rf)
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if a.json && (*out == "" || *out == "-") {
+		return usageErr("--json with export needs --out FILE: the CSV goes to the file, the summary to stdout")
+	}
+	store, err := openExisting(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if *id == 0 {
+		list, err := store.Campaigns(ctx)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return usageErr("%s has no campaign", *dbPath)
+		}
+		*id = list[0].ID
+	}
+	if _, err := findCampaign(ctx, store, *id); err != nil {
+		return err
+	}
+	cfg, err := rf.config(a, store, simConfig{})
+	if err != nil {
+		return err
+	}
+	rt, err := newRuntime(rf.name, cfg)
+	if err != nil {
+		return err
+	}
+	w, closeOut, err := a.output(*out)
+	if err != nil {
+		return err
+	}
+	n, err := exportResponses(ctx, w, store, rt, *id)
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case a.json:
+		a.emit(map[string]any{"campaign": *id, "rows": n, "out": *out})
+	case *out != "-":
+		fmt.Fprintf(a.stderr, "wrote %d rows to %s\n", n, *out)
+	}
+	return nil
+}
+
+// exportResponses writes a campaign's responses file: the runtime's
+// Responses, a page of conversations at a time, one row per reply and one
+// row with an empty question for each recipient who gave none, so that
+// every recipient's outcome is in the file.
+func exportResponses(ctx context.Context, w io.Writer, store outreach.Store, rt outreach.Runtime, id int64) (int, error) {
+	rw := csvio.NewResponseWriter(w)
+	rows := 0
+	var after int64
+	for {
+		convs, err := store.Conversations(ctx, id, after, exportPage)
+		if err != nil {
+			return rows, err
+		}
+		if len(convs) == 0 {
+			break
+		}
+		last := convs[len(convs)-1].ID
+		resp, err := rt.Responses(ctx, id, outreach.ResponsePage{AfterConversation: after, Limit: len(convs)})
+		if err != nil {
+			return rows, err
+		}
+		byConv := make(map[int64][]outreach.Response, len(convs))
+		for _, r := range resp {
+			if r.ConversationID <= last {
+				byConv[r.ConversationID] = append(byConv[r.ConversationID], r)
+			}
+		}
+		for _, c := range convs {
+			list := byConv[c.ID]
+			if len(list) == 0 {
+				list = []outreach.Response{{}}
+			}
+			for _, r := range list {
+				if err := rw.Write(csvio.NewResponseRow(c, r)); err != nil {
+					return rows, err
+				}
+				rows++
+			}
+		}
+		after = last
+	}
+	return rows, rw.Flush()
+}

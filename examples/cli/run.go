@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/patient-outreach/sms/flows"
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// pollEvery is how often run reads the campaign's progress.
+const pollEvery = 200 * time.Millisecond
+
+func cmdRun(ctx context.Context, a *app, args []string) error {
+	fs := newFlagSet(a, "run", "run --csv FILE [--flow NAME|FILE.json] [--db PATH] [--name NAME] [--runtime embedded|studio] [flags]")
+	flowName := fs.String("flow", "provider", "built-in flow ("+strings.Join(flows.BuiltinNames(), ", ")+") or a flow JSON file")
+	csvPath := fs.String("csv", "", "recipients CSV (patient_id, patient_first_name, patient_phone)")
+	dbPath := fs.String("db", "outreach.db", "SQLite database file")
+	name := fs.String("name", "", "campaign name (default: FLOW-CSVNAME); running an unfinished campaign's name again resumes it")
+	region := fs.String("region", "US", "country of numbers written without +")
+	skipBad := fs.Bool("skip-bad-rows", false, "run with the valid rows when some rows have errors")
+	var rf runtimeFlags
+	addRuntimeFlags(fs, &rf)
+	seed := fs.Uint64("seed", 0, "embedded: seed of the simulated patients' behaviour (default random; reuse one only on a new database)")
+	speed := fs.Float64("speed", 0, "embedded: campaign time runs this many times faster than real time (0: a simulated clock that jumps from event to event)")
+	realtime := fs.Bool("realtime", false, "embedded: campaign time is real time (--speed 1)")
+	startAt := fs.String("start", "", "embedded: the campaign clock's time at start, RFC 3339 (default: now)")
+	every := fs.Duration("every", 5*time.Second, "without a terminal: write a progress line this often (and at every tenth)")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *csvPath == "" {
+		return usageErr("--csv is required")
+	}
+	sim := simConfig{Seed: *seed, Speed: *speed}
+	switch {
+	case *speed < 0:
+		return usageErr("--speed must not be negative")
+	case *realtime && *speed != 0 && *speed != 1:
+		return usageErr("--realtime is --speed 1: give one of them")
+	case *realtime:
+		sim.Speed = 1
+	}
+	if *startAt != "" {
+		t, err := time.Parse(time.RFC3339, *startAt)
+		if err != nil {
+			return usageErr("--start: %v (write it as 2026-03-10T09:00:00-05:00)", err)
+		}
+		sim.Start = t
+	}
+	if *every <= 0 {
+		return usageErr("--every must be positive")
+	}
+	flow, err := loadFlow(*flowName)
+	if err != nil {
+		return err
+	}
+	if *name == "" {
+		*name = flow.ID + "-" + strings.TrimSuffix(filepath.Base(*csvPath), filepath.Ext(*csvPath))
+	}
+	res, err := readRecipients(ctx, *csvPath, *region)
+	if err != nil {
+		return err
+	}
+	if len(res.Errors) > 0 || len(res.Warnings) > 0 {
+		report(a.stderr, res)
+	}
+	if len(res.Errors) > 0 && !*skipBad {
+		return invalidErr("%d rows have errors: fix them, or pass --skip-bad-rows to run the %d valid ones", res.BadRows, len(res.Recipients))
+	}
+	if len(res.Recipients) == 0 {
+		return invalidErr("no valid recipient: nothing to send")
+	}
+
+	store, err := openStore(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	cfg, err := rf.config(a, store, sim)
+	if err != nil {
+		return err
+	}
+	rt, err := newRuntime(rf.name, cfg)
+	if err != nil {
+		return err
+	}
+
+	camp, resumed, err := createOrResume(ctx, store, rt, *name, flow, cfg.From, res.Recipients)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w before the campaign started", errInterrupted)
+		}
+		return err
+	}
+	p, err := rt.Progress(ctx, camp.ID)
+	if err != nil {
+		return err
+	}
+	about := ""
+	if s, ok := rt.(fmt.Stringer); ok {
+		about = s.String()
+	}
+	if a.json {
+		a.emit(map[string]any{
+			"event": "start", "campaign": camp.ID, "name": camp.Name, "flow": camp.Flow.ID,
+			"resumed": resumed, "recipients": p.Total, "from": camp.From, "runtime": rt.Name(), "counts": countsOf(p),
+		})
+	} else {
+		if resumed {
+			fmt.Fprintf(a.stdout, "resuming campaign %d (%s): flow %s, %d of %d conversations done\n", camp.ID, camp.Name, camp.Flow.ID, p.Done, p.Total)
+			if p.Total != len(res.Recipients) {
+				fmt.Fprintf(a.stderr, "note: %s has %d valid rows; the campaign keeps the %d recipients it was created with (use another --name for a new campaign)\n", *csvPath, len(res.Recipients), p.Total)
+			}
+		} else {
+			fmt.Fprintf(a.stdout, "campaign %d: flow %s, %d recipients, sending from %s (%s)\n", camp.ID, camp.Flow.ID, p.Total, camp.From, camp.Name)
+		}
+		if about != "" {
+			fmt.Fprintln(a.stdout, about)
+		}
+	}
+
+	rep := newReporter(a, camp.ID, *every)
+	wall := time.Now()
+	err = runUntilDone(ctx, rt, store, camp.ID, rep)
+	// The context may be cancelled: read the last figures regardless.
+	last, lctx := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer lctx()
+	p, perr := rt.Progress(last, camp.ID)
+	if errors.Is(err, errInterrupted) {
+		hint := resumeHint(*flowName, *csvPath, *dbPath, *name, rf.name)
+		if perr == nil {
+			rep.final(p)
+		}
+		if a.json {
+			a.emit(map[string]any{"event": "interrupted", "campaign": camp.ID, "counts": countsOf(p), "resume": hint})
+		}
+		return fmt.Errorf("%w: campaign %d stopped with %d of %d conversations done; every message sent is recorded.\nRun the same command again to resume it:\n  %s", err, camp.ID, p.Done, p.Total, hint)
+	}
+	if err != nil {
+		return err
+	}
+	if perr != nil {
+		return perr
+	}
+	rep.final(p)
+	c, err := store.Campaign(last, camp.ID)
+	if err != nil {
+		return err
+	}
+	took := time.Since(wall)
+	if a.json {
+		a.emit(map[string]any{
+			"event": "done", "campaign": camp.ID, "name": camp.Name, "status": c.Status, "counts": countsOf(p),
+			"progress": p, "elapsed_seconds": took.Seconds(), "campaign_seconds": c.UpdatedAt.Sub(c.CreatedAt).Seconds(),
+		})
+		return nil
+	}
+	fmt.Fprintf(a.stdout, "done: campaign %d %s, %d conversations; %s of campaign time in %s\n",
+		camp.ID, c.Status, p.Total, c.UpdatedAt.Sub(c.CreatedAt).Round(time.Second), took.Round(time.Millisecond))
+	fmt.Fprintf(a.stdout, "messages: %d sent, %d replies, %d failed\n", p.Messages[outreach.MessageSent], p.Replies, p.Messages[outreach.MessageFailed])
+	printOutcomes(a.stdout, p)
+	fmt.Fprintf(a.stdout, "export the answers: cli export --db %s --campaign %d --out responses.csv\n", quote(*dbPath), camp.ID)
+	return nil
+}
+
+// createOrResume returns the unfinished campaign called name, started or
+// resumed, or creates and starts it.
+func createOrResume(ctx context.Context, store outreach.Store, rt outreach.Runtime, name string, flow *outreach.Flow, from string, recipients []outreach.Recipient) (outreach.Campaign, bool, error) {
+	list, err := store.Campaigns(ctx)
+	if err != nil {
+		return outreach.Campaign{}, false, err
+	}
+	for _, c := range list { // newest first
+		if c.Name != name || c.Status.Finished() {
+			continue
+		}
+		if c.Flow.ID != flow.ID {
+			return c, false, usageErr("campaign %d, named %q, runs flow %s, not %s: pass another --name to start a new campaign", c.ID, name, c.Flow.ID, flow.ID)
+		}
+		switch c.Status {
+		case outreach.CampaignDraft:
+			err = rt.StartCampaign(ctx, c.ID)
+		case outreach.CampaignPaused:
+			err = rt.ResumeCampaign(ctx, c.ID)
+		}
+		return c, true, err
+	}
+	c, _, err := rt.CreateCampaign(ctx, outreach.NewCampaign{Name: name, Flow: flow, From: from}, recipients)
+	if err != nil {
+		return c, false, err
+	}
+	return c, false, rt.StartCampaign(ctx, c.ID)
+}
+
+// runUntilDone runs rt until campaign id is finished, reporting progress,
+// or until ctx is cancelled (errInterrupted). The runtime's Run goroutine
+// is owned here: it has returned, its sends recorded, when this returns.
+func runUntilDone(ctx context.Context, rt outreach.Runtime, store outreach.Store, id int64, rep *reporter) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- rt.Run(runCtx) }()
+	stopped := false
+	stop := func() error {
+		cancel()
+		if stopped {
+			return nil
+		}
+		stopped = true
+		if err := <-errc; err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%s runtime: %w", rt.Name(), err)
+		}
+		return nil
+	}
+	defer stop()
+
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			rep.note("stopping: waiting for the messages being sent (Ctrl-C again to quit at once)")
+			if err := stop(); err != nil {
+				return err
+			}
+			return errInterrupted
+		case err := <-errc:
+			stopped = true
+			if ctx.Err() != nil {
+				return errInterrupted
+			}
+			if err == nil || errors.Is(err, context.Canceled) {
+				err = errors.New("stopped before the campaign finished")
+			}
+			return fmt.Errorf("%s runtime: %w", rt.Name(), err)
+		case <-tick.C:
+		}
+		p, err := rt.Progress(ctx, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			return err
+		}
+		c, err := store.Campaign(ctx, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			return err
+		}
+		if c.Status.Finished() {
+			return stop()
+		}
+		rep.update(p)
+	}
+}
+
+// loadFlow returns a built-in flow by name, or reads a flow file (a name
+// ending in .json, or holding a path separator).
+func loadFlow(name string) (*outreach.Flow, error) {
+	if strings.HasSuffix(name, ".json") || strings.ContainsRune(name, filepath.Separator) || strings.Contains(name, "/") {
+		f, err := flows.LoadFile(name)
+		if err != nil && !errors.Is(err, outreach.ErrInvalidFlow) {
+			return nil, usageErr("%v", err)
+		}
+		return f, err
+	}
+	f, err := flows.Builtin(name)
+	if err != nil {
+		return nil, usageErr("%v (or give a flow file ending in .json)", err)
+	}
+	return f, nil
+}
+
+// resumeHint is the command that resumes the campaign.
+func resumeHint(flow, csv, db, name, runtime string) string {
+	parts := []string{"cli", "run", "--flow", quote(flow), "--csv", quote(csv), "--db", quote(db), "--name", quote(name)}
+	if runtime != "embedded" {
+		parts = append(parts, "--runtime", runtime)
+	}
+	return strings.Join(parts, " ")
+}
+
+// quote quotes s for a shell when it needs it.
+func quote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./+:=@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
