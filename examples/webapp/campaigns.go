@@ -1,0 +1,459 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// An uploaded recipients file is parsed at once and kept in memory until
+// the operator starts the campaign or discards it: the key is random and
+// is also kept in the uploader's session, so no one else can use it, and
+// no recipient ever travels in a form field. Uploads expire after an hour.
+
+const (
+	uploadTTL  = time.Hour
+	maxUploads = 10 // a parsed 10 MB file takes a few tens of MB
+)
+
+type upload struct {
+	Key      string
+	FileName string
+	FlowID   string
+	FlowName string
+	Flow     *outreach.Flow
+	Runtime  string
+	Name     string
+	Result   csvio.Result
+	Created  time.Time
+}
+
+type uploads struct {
+	mu sync.Mutex
+	m  map[string]*upload
+}
+
+func newUploads() *uploads { return &uploads{m: map[string]*upload{}} }
+
+func (u *uploads) put(up *upload) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for k, old := range u.m {
+		if time.Since(old.Created) > uploadTTL {
+			delete(u.m, k)
+		}
+	}
+	for len(u.m) >= maxUploads { // drop the oldest
+		var oldest *upload
+		for _, x := range u.m {
+			if oldest == nil || x.Created.Before(oldest.Created) {
+				oldest = x
+			}
+		}
+		delete(u.m, oldest.Key)
+	}
+	u.m[up.Key] = up
+}
+
+func (u *uploads) get(key string) (*upload, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	up, ok := u.m[key]
+	if ok && time.Since(up.Created) > uploadTTL {
+		delete(u.m, key)
+		return nil, false
+	}
+	return up, ok
+}
+
+func (u *uploads) drop(key string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.m, key)
+}
+
+type newCampaignView struct {
+	Flows      []flowEntry
+	Runtimes   []string
+	FlowID     string
+	MaxUpload  string
+	NumberNote string
+}
+
+func (a *app) newCampaignPage(w http.ResponseWriter, r *http.Request) {
+	entries, err := a.flows.list()
+	if err != nil {
+		a.internalError(w, r, "listing the flows", err)
+		return
+	}
+	entries = slices.DeleteFunc(entries, func(e flowEntry) bool { return e.Err != nil })
+	a.render(w, r, http.StatusOK, "new", pageData{Title: "New campaign", Nav: "new", Page: newCampaignView{
+		Flows: entries, Runtimes: runtimeNames(a.runtimes), FlowID: r.URL.Query().Get("flow"),
+		MaxUpload: byteSize(a.cfg.MaxUploadBytes), NumberNote: a.numberOwner(r),
+	}})
+}
+
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MB", n>>20)
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// tooLarge answers 413 with a page that says what the limit is.
+func (a *app) tooLarge(w http.ResponseWriter, r *http.Request) {
+	a.errorPage(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+		"That file is too large: the limit is %s. Split the list into several files and run a campaign for each, or ask your administrator to raise MAX_UPLOAD_BYTES.",
+		byteSize(a.cfg.MaxUploadBytes)))
+}
+
+// uploadRecipients reads the CSV at once, keeps it server-side and shows
+// the preview. Nothing is sent before the operator confirms.
+func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
+	limit := a.cfg.MaxUploadBytes + 64<<10 // room for the form's other fields
+	if r.ContentLength > limit {
+		a.tooLarge(w, r)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseMultipartForm(1 << 20); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.tooLarge(w, r)
+			return
+		}
+		a.flashError(r, "The upload did not arrive complete. Try again.")
+		http.Redirect(w, r, "/campaigns/new", http.StatusSeeOther)
+		return
+	}
+	defer r.MultipartForm.RemoveAll()
+	back := "/campaigns/new?flow=" + r.FormValue("flow")
+	e, ok := a.flows.get(r.FormValue("flow"))
+	if !ok {
+		a.flashError(r, "Pick a flow.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	rtName := r.FormValue("runtime")
+	if _, ok := a.runtimes[rtName]; !ok {
+		a.flashError(r, "Pick a runtime.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	file, hdr, err := r.FormFile("recipients")
+	if err != nil {
+		a.flashError(r, "Choose the CSV file of recipients.")
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	defer file.Close()
+	res, err := csvio.ReadAll(r.Context(), file, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes})
+	if err != nil {
+		var le *csvio.LimitError
+		if errors.As(err, &le) && le.Limit == csvio.LimitBytes {
+			a.tooLarge(w, r)
+			return
+		}
+		var he *csvio.HeaderError
+		if errors.As(err, &he) || errors.As(err, &le) {
+			a.flashError(r, filepath.Base(hdr.Filename)+": "+err.Error())
+			http.Redirect(w, r, back, http.StatusSeeOther)
+			return
+		}
+		a.internalError(w, r, "reading the CSV", err)
+		return
+	}
+	name := strings.TrimSpace(r.FormValue("name"))
+	if name == "" {
+		name = e.Title() + ", " + time.Now().Format("Jan 2 15:04")
+	}
+	if len(name) > 200 {
+		name = name[:200]
+	}
+	up := &upload{
+		Key: rand.Text(), FileName: filepath.Base(hdr.Filename), FlowID: e.ID, FlowName: e.Title(), Flow: e.Flow,
+		Runtime: rtName, Name: name, Result: res, Created: time.Now(),
+	}
+	// One pending upload per session: a new one replaces the last.
+	if prev := a.sessions.GetString(r.Context(), "upload"); prev != "" {
+		a.uploads.drop(prev)
+	}
+	a.uploads.put(up)
+	a.sessions.Put(r.Context(), "upload", up.Key)
+	a.log.Info("recipients uploaded", "upload", up.Key[:6], "rows", res.Rows, "bad_rows", res.BadRows, "warnings", len(res.Warnings))
+	http.Redirect(w, r, "/uploads/"+up.Key, http.StatusSeeOther)
+}
+
+// ownUpload returns the session's upload named in the path.
+func (a *app) ownUpload(w http.ResponseWriter, r *http.Request) (*upload, bool) {
+	key := r.PathValue("key")
+	up, ok := a.uploads.get(key)
+	if !ok || a.sessions.GetString(r.Context(), "upload") != key {
+		a.errorPage(w, r, http.StatusNotFound, "This upload has expired or was already used. Upload the file again.")
+		return nil, false
+	}
+	return up, true
+}
+
+type previewRecipient struct {
+	ID, FirstName, Phone string
+	Zones                []string
+	Messages             []string
+	Err                  string
+}
+
+type previewView struct {
+	*upload
+	Valid    int
+	Previews []previewRecipient
+	TwoWay   bool
+}
+
+const previewRows = 3
+
+func (a *app) previewPage(w http.ResponseWriter, r *http.Request) {
+	up, ok := a.ownUpload(w, r)
+	if !ok {
+		return
+	}
+	v := previewView{upload: up, Valid: len(up.Result.Recipients), TwoWay: up.Flow.TwoWay()}
+	for _, rec := range up.Result.Recipients[:min(previewRows, len(up.Result.Recipients))] {
+		p := previewRecipient{ID: rec.ID, FirstName: rec.FirstName, Phone: rec.Phone, Zones: outreach.RecipientZones(rec, a.cfg.Window)}
+		msgs, err := outreach.Preview(up.Flow, rec)
+		if err != nil {
+			p.Err = err.Error()
+		}
+		p.Messages = msgs
+		v.Previews = append(v.Previews, p)
+	}
+	a.render(w, r, http.StatusOK, "preview", pageData{Title: "Check the recipients", Nav: "new", Page: v})
+}
+
+// confirmCampaign creates and starts the campaign through its runtime.
+func (a *app) confirmCampaign(w http.ResponseWriter, r *http.Request) {
+	up, ok := a.ownUpload(w, r)
+	if !ok {
+		return
+	}
+	rt, ok := a.runtimes[up.Runtime]
+	if !ok {
+		a.errorPage(w, r, http.StatusBadRequest, "That runtime is not available.")
+		return
+	}
+	if len(up.Result.Recipients) == 0 {
+		a.flashError(r, "No row of the file can be used: fix the errors and upload it again.")
+		http.Redirect(w, r, "/uploads/"+up.Key, http.StatusSeeOther)
+		return
+	}
+	if a.dev != nil {
+		a.dev.addPhones(up.Result.Recipients)
+	}
+	ctx := r.Context()
+	c, added, err := rt.CreateCampaign(ctx, outreach.NewCampaign{Name: up.Name, Flow: up.Flow}, up.Result.Recipients)
+	if err != nil {
+		a.log.Warn("create campaign", "runtime", up.Runtime, "err", err)
+		a.flashError(r, "The campaign could not be created: "+err.Error())
+		http.Redirect(w, r, "/uploads/"+up.Key, http.StatusSeeOther)
+		return
+	}
+	a.uploads.drop(up.Key)
+	a.sessions.Remove(ctx, "upload")
+	if err := rt.StartCampaign(ctx, c.ID); err != nil {
+		a.log.Warn("start campaign", "campaign", c.ID, "err", err)
+		a.flashError(r, "The campaign was created but could not start: "+err.Error())
+	} else {
+		a.log.Info("campaign started", "campaign", c.ID, "runtime", up.Runtime, "recipients", added)
+		a.flash(r, "Campaign started for "+plural(added, "recipient")+".")
+	}
+	http.Redirect(w, r, "/campaigns/"+strconv.FormatInt(c.ID, 10), http.StatusSeeOther)
+}
+
+func (a *app) discardUpload(w http.ResponseWriter, r *http.Request) {
+	if up, ok := a.ownUpload(w, r); ok {
+		a.uploads.drop(up.Key)
+		a.sessions.Remove(r.Context(), "upload")
+		a.flash(r, "Upload discarded: nothing was sent.")
+		http.Redirect(w, r, "/campaigns/new", http.StatusSeeOther)
+	}
+}
+
+type campaignRow struct {
+	outreach.Campaign
+	RuntimeName string
+	FlowName    string
+}
+
+func rowOf(c outreach.Campaign) campaignRow {
+	row := campaignRow{Campaign: c, RuntimeName: runtimeFor(c)}
+	if c.Flow != nil {
+		row.FlowName = flowEntry{ID: c.Flow.ID, Flow: c.Flow}.Title()
+	}
+	return row
+}
+
+func (a *app) campaignsPage(w http.ResponseWriter, r *http.Request) {
+	cs, err := a.store.Campaigns(r.Context())
+	if err != nil {
+		a.internalError(w, r, "listing the campaigns", err)
+		return
+	}
+	rows := make([]campaignRow, 0, len(cs))
+	for _, c := range cs {
+		rows = append(rows, rowOf(c))
+	}
+	a.render(w, r, http.StatusOK, "campaigns", pageData{Title: "Campaigns", Nav: "campaigns", Page: rows})
+}
+
+// campaign reads the campaign in the path and its runtime.
+func (a *app) campaign(w http.ResponseWriter, r *http.Request) (outreach.Campaign, outreach.Runtime, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such campaign.")
+		return outreach.Campaign{}, nil, false
+	}
+	c, err := a.store.Campaign(r.Context(), id)
+	if errors.Is(err, outreach.ErrNotFound) {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such campaign.")
+		return c, nil, false
+	} else if err != nil {
+		a.internalError(w, r, "reading the campaign", err)
+		return c, nil, false
+	}
+	rt, ok := a.runtimes[runtimeFor(c)]
+	if !ok {
+		a.errorPage(w, r, http.StatusServiceUnavailable, "This campaign runs on the "+runtimeFor(c)+" runtime, which this server is not configured for.")
+		return c, nil, false
+	}
+	return c, rt, true
+}
+
+type campaignView struct {
+	campaignRow
+	Counters counters
+}
+
+func (a *app) campaignPage(w http.ResponseWriter, r *http.Request) {
+	c, rt, ok := a.campaign(w, r)
+	if !ok {
+		return
+	}
+	p, err := rt.Progress(r.Context(), c.ID)
+	if err != nil {
+		a.internalError(w, r, "reading the progress", err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "campaign", pageData{Title: c.Name, Nav: "campaigns", Page: campaignView{
+		campaignRow: rowOf(c), Counters: countersOf(c.Status, p),
+	}})
+}
+
+// campaignActions are the lifecycle buttons of the campaign page.
+var campaignActions = map[string]struct {
+	run       func(rt outreach.Runtime, ctx context.Context, id int64) error
+	past, msg string
+}{
+	"start":  {outreach.Runtime.StartCampaign, "started", "Campaign started."},
+	"pause":  {outreach.Runtime.PauseCampaign, "paused", "Campaign paused: nothing more is sent until you resume it."},
+	"resume": {outreach.Runtime.ResumeCampaign, "resumed", "Campaign resumed."},
+	"cancel": {outreach.Runtime.CancelCampaign, "cancelled", "Campaign cancelled: nothing more will be sent."},
+}
+
+// campaignAction starts, pauses, resumes or cancels a campaign.
+func (a *app) campaignAction(w http.ResponseWriter, r *http.Request) {
+	action, ok := campaignActions[r.PathValue("action")]
+	if !ok {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such action.")
+		return
+	}
+	c, rt, ok := a.campaign(w, r)
+	if !ok {
+		return
+	}
+	err := action.run(rt, r.Context(), c.ID)
+	switch {
+	case err == nil:
+		a.log.Info("campaign "+r.PathValue("action"), "campaign", c.ID)
+		a.flash(r, action.msg)
+	case errors.Is(err, outreach.ErrInvalidTransition):
+		a.flashError(r, fmt.Sprintf("A %s campaign cannot be %s.", c.Status, action.past))
+	case errors.Is(err, outreach.ErrNoRecipients):
+		a.flashError(r, "The campaign has no valid recipient to start with.")
+	default:
+		// Runtimes' errors say what is wrong (a number taken by a Studio
+		// flow, Twilio unreachable, ...) and hold no PHI.
+		a.log.Warn("campaign action failed", "action", r.PathValue("action"), "campaign", c.ID, "err", err)
+		a.flashError(r, "The campaign could not be "+action.past+": "+err.Error())
+	}
+	http.Redirect(w, r, "/campaigns/"+strconv.FormatInt(c.ID, 10), http.StatusSeeOther)
+}
+
+// responsesCSV streams the campaign's answers, one row per answer and one
+// for each recipient who gave none, read through the runtime a page of
+// conversations at a time.
+func (a *app) responsesCSV(w http.ResponseWriter, r *http.Request) {
+	c, rt, ok := a.campaign(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="campaign-%d-responses.csv"`, c.ID))
+	rw := csvio.NewResponseWriter(w)
+	const page = 200
+	var after int64
+	rows := 0
+	for {
+		convs, err := a.store.Conversations(ctx, c.ID, after, page)
+		if err != nil {
+			a.log.Error("export: conversations", "campaign", c.ID, "err", err)
+			return // the client sees a truncated download
+		}
+		if len(convs) == 0 {
+			break
+		}
+		last := convs[len(convs)-1].ID
+		resps, err := rt.Responses(ctx, c.ID, outreach.ResponsePage{AfterConversation: after, Limit: len(convs)})
+		if err != nil {
+			a.log.Error("export: responses", "campaign", c.ID, "err", err)
+			return
+		}
+		byConv := map[int64][]outreach.Response{}
+		for _, x := range resps {
+			if x.ConversationID <= last {
+				byConv[x.ConversationID] = append(byConv[x.ConversationID], x)
+			}
+		}
+		for _, conv := range convs {
+			rs := byConv[conv.ID]
+			if len(rs) == 0 {
+				rs = []outreach.Response{{}}
+			}
+			for _, x := range rs {
+				if err := rw.Write(csvio.NewResponseRow(conv, x)); err != nil {
+					return
+				}
+				rows++
+			}
+		}
+		after = last
+	}
+	if err := rw.Flush(); err != nil {
+		a.log.Warn("export: write", "campaign", c.ID, "err", err)
+		return
+	}
+	a.log.Info("responses exported", "campaign", c.ID, "rows", rows)
+}

@@ -1,0 +1,515 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/patient-outreach/sms/flows"
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/studio"
+)
+
+// flowLibrary holds the flows the app offers: the built-in ones, and the
+// flow files uploaded on the flows page, kept as ID.json files in a folder
+// (next to the database by default), where they can also be edited or
+// versioned by hand. Each file is validated with flows.LoadFile whenever
+// it is read.
+type flowLibrary struct {
+	dir string
+	mu  sync.Mutex // serialises writes to dir
+}
+
+// flowEntry is one flow of the library.
+type flowEntry struct {
+	ID      string
+	Flow    *outreach.Flow
+	Builtin bool
+	// Err is set for an uploaded file that no longer loads (edited by hand).
+	Err error
+}
+
+// Title is the flow's name, or its id when it has none.
+func (e flowEntry) Title() string {
+	if e.Flow != nil && e.Flow.Name != "" {
+		return e.Flow.Name
+	}
+	return e.ID
+}
+
+// validFlowID is what an uploaded flow's id must look like: it names its file.
+var validFlowID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+
+func (l *flowLibrary) list() ([]flowEntry, error) {
+	var out []flowEntry
+	for _, name := range flows.BuiltinNames() {
+		f, err := flows.Builtin(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, flowEntry{ID: name, Flow: f, Builtin: true})
+	}
+	files, err := filepath.Glob(filepath.Join(l.dir, "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(files)
+	for _, file := range files {
+		id := strings.TrimSuffix(filepath.Base(file), ".json")
+		if slices.Contains(flows.BuiltinNames(), id) || !validFlowID.MatchString(id) {
+			continue
+		}
+		f, err := flows.LoadFile(file)
+		out = append(out, flowEntry{ID: id, Flow: f, Err: err})
+	}
+	return out, nil
+}
+
+// get returns a flow by id; false if there is none (or it does not load).
+func (l *flowLibrary) get(id string) (flowEntry, bool) {
+	if f, err := flows.Builtin(id); err == nil {
+		return flowEntry{ID: id, Flow: f, Builtin: true}, true
+	}
+	if !validFlowID.MatchString(id) {
+		return flowEntry{}, false
+	}
+	f, err := flows.LoadFile(filepath.Join(l.dir, id+".json"))
+	if err != nil {
+		return flowEntry{}, false
+	}
+	return flowEntry{ID: id, Flow: f}, true
+}
+
+// save writes an uploaded flow's file (mode 0600), replacing an older
+// upload with the same id.
+func (l *flowLibrary) save(id string, raw []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := os.MkdirAll(l.dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(l.dir, ".upload-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(l.dir, id+".json"))
+}
+
+func (l *flowLibrary) remove(id string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return os.Remove(filepath.Join(l.dir, id+".json"))
+}
+
+// studioName is the friendly name a flow is deployed under: what
+// studio.Deployer.Deploy uses by default.
+func studioName(f *outreach.Flow) string {
+	if f.Name != "" {
+		return f.Name
+	}
+	return f.ID
+}
+
+// stepView is a step written for people.
+type stepView struct {
+	ID, Kind, Body, Answer string
+	Goes                   []string
+}
+
+func describeSteps(f *outreach.Flow) []stepView {
+	var out []stepView
+	for _, s := range f.Steps {
+		v := stepView{ID: s.ID, Kind: string(s.Kind), Body: s.Body}
+		if s.Answer != nil {
+			v.Answer = describeAnswer(s.Answer)
+		}
+		for _, rt := range s.Routes {
+			v.Goes = append(v.Goes, describeCondition(s, rt.When)+" → "+rt.Next)
+		}
+		switch s.Kind {
+		case outreach.StepSend:
+			if s.Next == "" {
+				v.Goes = append(v.Goes, "then the conversation ends (completed)")
+			} else {
+				v.Goes = append(v.Goes, "then → "+s.Next)
+			}
+		case outreach.StepAsk:
+			if s.Next != "" {
+				v.Goes = append(v.Goes, map[bool]string{true: "any other answer", false: "a valid answer"}[len(s.Routes) > 0]+" → "+s.Next)
+			}
+			re := fmt.Sprintf("an answer that does not fit: re-asked up to %d times", s.Reasks())
+			if s.NoAnswer != "" {
+				re += ", then → " + s.NoAnswer
+			}
+			v.Goes = append(v.Goes, re)
+			to := "no reply within " + timeoutText(s.Timeout)
+			if s.OnTimeout != "" {
+				to += " → " + s.OnTimeout
+			} else {
+				to += ": ends (timeout)"
+			}
+			v.Goes = append(v.Goes, to)
+		case outreach.StepBranch:
+			v.Body = "(checks " + s.Var + ", sends nothing)"
+			if s.Next != "" {
+				v.Goes = append(v.Goes, "otherwise → "+s.Next)
+			}
+		case outreach.StepEnd:
+			v.Goes = append(v.Goes, "ends with outcome "+s.Outcome)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func timeoutText(d outreach.Duration) string {
+	if d == 0 {
+		return "6 minutes (first question) or 1 hour"
+	}
+	td := time.Duration(d)
+	switch {
+	case td%time.Hour == 0:
+		return plural(int(td/time.Hour), "hour")
+	case td%time.Minute == 0:
+		return plural(int(td/time.Minute), "minute")
+	}
+	return td.String()
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+func describeAnswer(a *outreach.AnswerSpec) string {
+	switch a.Kind {
+	case outreach.AnswerChoice:
+		var cs []string
+		for _, c := range a.Choices {
+			s := c.Value
+			if len(c.Synonyms) > 0 {
+				s += " (" + strings.Join(c.Synonyms, ", ") + ")"
+			}
+			cs = append(cs, s)
+		}
+		return "one of: " + strings.Join(cs, "; ")
+	case outreach.AnswerInteger, outreach.AnswerNumber:
+		s := "a whole number"
+		if a.Kind == outreach.AnswerNumber {
+			s = "a number"
+		}
+		return s + rangeText(a.Min, a.Max)
+	}
+	return "any text"
+}
+
+func rangeText(lo, hi *float64) string {
+	f := func(p *float64) string { return strconv.FormatFloat(*p, 'f', -1, 64) }
+	switch {
+	case lo != nil && hi != nil:
+		return " from " + f(lo) + " to " + f(hi)
+	case lo != nil:
+		return " of at least " + f(lo)
+	case hi != nil:
+		return " of at most " + f(hi)
+	}
+	return ""
+}
+
+func describeCondition(s outreach.Step, c outreach.Condition) string {
+	subject := "answer"
+	if s.Kind == outreach.StepBranch {
+		subject = s.Var
+	}
+	switch {
+	case c.Equals != "":
+		return subject + " is " + c.Equals
+	case len(c.AnyOf) > 0:
+		return subject + " is one of " + strings.Join(c.AnyOf, ", ")
+	}
+	return subject + rangeText(c.Min, c.Max)
+}
+
+// flowView is a flow on the flows pages, with its Studio status.
+type flowView struct {
+	flowEntry
+	TwoWay     bool
+	Steps      []stepView
+	StudioName string
+	Deployed   *studio.Deployed
+	StudioErr  string
+}
+
+type flowsView struct {
+	Flows      []flowView
+	Number     string
+	NumberNote string
+	MaxFlowKB  int
+}
+
+// numberOwner says who receives the replies to the sending number.
+func (a *app) numberOwner(r *http.Request) string {
+	number := sendingNumber(a.cfg)
+	o, ok, err := a.store.NumberOwner(r.Context(), number)
+	switch {
+	case err != nil:
+		a.log.Warn("number owner", "err", err)
+		return "unknown (the database did not answer)"
+	case !ok:
+		return "the embedded runtime: replies come to this app's webhook, " + a.cfg.PublicBaseURL + "/twilio/sms"
+	}
+	s := "the " + o.Runtime + " runtime"
+	if o.FlowName != "" {
+		s += " (Studio flow " + strconv.Quote(o.FlowName) + ")"
+	}
+	return s + ", since " + o.Since.Local().Format("Jan 2 15:04") + ": embedded campaigns cannot use it for two-way flows meanwhile"
+}
+
+func (a *app) flowsPage(w http.ResponseWriter, r *http.Request) {
+	entries, err := a.flows.list()
+	if err != nil {
+		a.internalError(w, r, "listing the flows", err)
+		return
+	}
+	deployed := map[string]studio.Deployed{}
+	studioErr := ""
+	if list, err := a.deployer.List(r.Context()); err != nil {
+		a.log.Warn("studio: list flows", "err", err)
+		studioErr = "Twilio Studio did not answer, so the deployed status is unknown."
+	} else {
+		for _, d := range list {
+			deployed[d.FriendlyName] = d
+		}
+	}
+	v := flowsView{Number: sendingNumber(a.cfg), NumberNote: a.numberOwner(r), MaxFlowKB: flows.MaxFileSize >> 10}
+	for _, e := range entries {
+		fv := flowView{flowEntry: e, StudioErr: studioErr}
+		if e.Flow != nil {
+			fv.TwoWay = e.Flow.TwoWay()
+			fv.StudioName = studioName(e.Flow)
+			if d, ok := deployed[fv.StudioName]; ok {
+				fv.Deployed = &d
+			}
+		}
+		v.Flows = append(v.Flows, fv)
+	}
+	a.render(w, r, http.StatusOK, "flows", pageData{Title: "Flows", Nav: "flows", Page: v})
+}
+
+func (a *app) flowPage(w http.ResponseWriter, r *http.Request) {
+	e, ok := a.flows.get(r.PathValue("id"))
+	if !ok {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
+		return
+	}
+	fv := flowView{flowEntry: e, TwoWay: e.Flow.TwoWay(), Steps: describeSteps(e.Flow), StudioName: studioName(e.Flow)}
+	d, found, err := a.deployer.Find(r.Context(), fv.StudioName)
+	switch {
+	case err != nil:
+		a.log.Warn("studio: find flow", "err", err)
+		fv.StudioErr = "Twilio Studio did not answer, so the deployed status is unknown."
+	case found:
+		fv.Deployed = &d
+	}
+	a.render(w, r, http.StatusOK, "flow", pageData{Title: e.Title(), Nav: "flows", Page: struct {
+		flowView
+		Number, NumberNote string
+	}{fv, sendingNumber(a.cfg), a.numberOwner(r)}})
+}
+
+// uploadFlow validates an uploaded flow file with flows.Load and keeps it.
+func (a *app) uploadFlow(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, flows.MaxFileSize+64<<10)
+	file, hdr, err := r.FormFile("flow")
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.errorPage(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("That flow file is too large: a flow file may be at most %d KB.", flows.MaxFileSize>>10))
+			return
+		}
+		a.flashError(r, "Choose a flow file (.json) to upload.")
+		http.Redirect(w, r, "/flows", http.StatusSeeOther)
+		return
+	}
+	defer file.Close()
+	raw, err := io.ReadAll(io.LimitReader(file, flows.MaxFileSize+1))
+	if err != nil {
+		a.internalError(w, r, "reading the upload", err)
+		return
+	}
+	name := filepath.Base(hdr.Filename)
+	f, err := flows.Load(bytes.NewReader(raw))
+	if err != nil {
+		a.flashError(r, name+": "+flowLoadMessage(err))
+		http.Redirect(w, r, "/flows", http.StatusSeeOther)
+		return
+	}
+	switch {
+	case !validFlowID.MatchString(f.ID):
+		a.flashError(r, name+": the flow's \"id\" names its file here: use letters, digits, - and _ (at most 64), starting with a letter or digit.")
+	case slices.Contains(flows.BuiltinNames(), f.ID):
+		a.flashError(r, name+": "+strconv.Quote(f.ID)+" is a built-in flow: give your flow another \"id\".")
+	default:
+		if err := a.flows.save(f.ID, raw); err != nil {
+			a.internalError(w, r, "saving the flow", err)
+			return
+		}
+		a.flash(r, "Flow "+strconv.Quote(f.ID)+" uploaded.")
+		http.Redirect(w, r, "/flows/"+f.ID, http.StatusSeeOther)
+		return
+	}
+	http.Redirect(w, r, "/flows", http.StatusSeeOther)
+}
+
+// flowLoadMessage writes a flows.Load error for people: where, then what.
+func flowLoadMessage(err error) string {
+	var le *flows.LoadError
+	if !errors.As(err, &le) {
+		return err.Error()
+	}
+	var b strings.Builder
+	if le.Line > 0 {
+		fmt.Fprintf(&b, "line %d, column %d: ", le.Line, le.Column)
+	}
+	if le.Field != "" {
+		fmt.Fprintf(&b, "%s: ", le.Field)
+	}
+	var fe *outreach.FlowError
+	if errors.As(err, &fe) {
+		b.WriteString("the flow is not valid:")
+		for _, p := range fe.Problems {
+			b.WriteString(" • " + p.String())
+		}
+		return b.String()
+	}
+	b.WriteString(strings.TrimPrefix(le.Err.Error(), "flows: "))
+	return b.String()
+}
+
+func (a *app) deployFlow(w http.ResponseWriter, r *http.Request) {
+	e, ok := a.flows.get(r.PathValue("id"))
+	if !ok {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
+		return
+	}
+	d, err := a.deployer.Deploy(r.Context(), e.Flow, studio.DeployOptions{CommitMessage: "deployed from the Patient Outreach web app"})
+	if err != nil {
+		a.log.Warn("studio: deploy", "flow", e.ID, "err", err)
+		var ve *studio.ValidationError
+		if errors.As(err, &ve) {
+			a.flashError(r, "Twilio Studio refused the flow: "+ve.Error())
+		} else {
+			a.flashError(r, "The flow could not be deployed to Twilio Studio: "+err.Error())
+		}
+	} else {
+		a.log.Info("studio: deployed", "flow", e.ID, "sid", d.SID, "revision", d.Revision)
+		a.flash(r, fmt.Sprintf("Deployed to Twilio Studio as %q, revision %d.", d.FriendlyName, d.Revision))
+	}
+	http.Redirect(w, r, "/flows/"+e.ID, http.StatusSeeOther)
+}
+
+func (a *app) undeployFlow(w http.ResponseWriter, r *http.Request) {
+	e, ok := a.flows.get(r.PathValue("id"))
+	if !ok {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
+		return
+	}
+	if err := a.deployer.Delete(r.Context(), studioName(e.Flow)); err != nil {
+		a.log.Warn("studio: delete", "flow", e.ID, "err", err)
+		if errors.Is(err, studio.ErrNotFound) {
+			a.flashError(r, "The flow is not deployed to Twilio Studio.")
+		} else {
+			a.flashError(r, "The flow could not be deleted from Twilio Studio: "+err.Error())
+		}
+	} else {
+		a.log.Info("studio: deleted", "flow", e.ID)
+		a.flash(r, "Deleted from Twilio Studio.")
+	}
+	http.Redirect(w, r, "/flows/"+e.ID, http.StatusSeeOther)
+}
+
+func (a *app) deleteFlow(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	e, ok := a.flows.get(id)
+	if ok && e.Builtin {
+		a.flashError(r, "Built-in flows cannot be deleted.")
+		http.Redirect(w, r, "/flows/"+id, http.StatusSeeOther)
+		return
+	}
+	if !validFlowID.MatchString(id) {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
+		return
+	}
+	if err := a.flows.remove(id); err != nil && !errors.Is(err, os.ErrNotExist) {
+		a.internalError(w, r, "deleting the flow", err)
+		return
+	}
+	a.flash(r, "Flow "+strconv.Quote(id)+" deleted. Campaigns that used it keep their copy.")
+	http.Redirect(w, r, "/flows", http.StatusSeeOther)
+}
+
+// sampleCSV is a recipients file for a flow: the required columns and
+// each extra column its messages use ({{data.COLUMN}}).
+func (a *app) sampleCSV(w http.ResponseWriter, r *http.Request) {
+	e, ok := a.flows.get(r.PathValue("id"))
+	if !ok {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
+		return
+	}
+	cols := dataColumns(e.Flow)
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
+	cw.Write(append([]string{"patient_id", "patient_first_name", "patient_phone"}, cols...))
+	rows := [][]string{
+		{"P-1001", "Maria", "(440) 555-0142"},
+		{"P-1002", "James", "208-555-0187"},
+		{"P-1003", "Aiyana", "602.555.0113"},
+	}
+	for _, row := range rows {
+		for _, c := range cols {
+			row = append(row, "example "+c)
+		}
+		cw.Write(row)
+	}
+	cw.Flush()
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+e.ID+`-recipients.csv"`)
+	w.Write(buf.Bytes())
+}
+
+// dataColumns lists the extra CSV columns a flow's templates read.
+func dataColumns(f *outreach.Flow) []string {
+	var cols []string
+	for _, s := range f.Steps {
+		for _, t := range []string{s.Body, s.Hint} {
+			vars, _ := outreach.TemplateVars(t)
+			for _, v := range vars {
+				if c, ok := strings.CutPrefix(v, "data."); ok && !slices.Contains(cols, c) {
+					cols = append(cols, c)
+				}
+			}
+		}
+	}
+	return cols
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"log/slog"
+	"maps"
+	"slices"
+
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/sqlitestore"
+	"github.com/patient-outreach/sms/outreach/twiliosms"
+	"github.com/patient-outreach/sms/studio"
+)
+
+// This file is the one place where the app decides which runtimes
+// campaigns can run on. Every page drives campaigns through the
+// outreach.Runtime interface only.
+
+// newEmbedded returns the embedded runtime: the library's own engine on
+// the SQLite store, sending through Twilio's Messages API (the fake's in
+// dev mode). The app's webhooks hand it replies and delivery statuses.
+func newEmbedded(store *sqlitestore.Store, account twilioAccount, cfg *config, logger *slog.Logger) (*outreach.Runner, error) {
+	sender, err := twiliosms.NewSender(twiliosms.Config{
+		AccountSID:          account.AccountSID,
+		AuthToken:           account.AuthToken,
+		From:                cfg.PhoneNumber,
+		MessagingServiceSID: cfg.MessagingServiceSID,
+		StatusCallbackURL:   cfg.PublicBaseURL + "/twilio/status",
+		HTTPClient:          account.HTTPClient,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return outreach.NewRunner(store, sender, outreach.RunnerOptions{
+		From:   sendingNumber(cfg),
+		Window: cfg.Window,
+		Logger: logger,
+	}), nil
+}
+
+// newRuntimes returns the runtimes by name. The new-campaign page offers
+// each of them.
+func newRuntimes(embedded *outreach.Runner, store *sqlitestore.Store, deployer *studio.Deployer, cfg *config, logger *slog.Logger) (map[string]outreach.Runtime, error) {
+	// The Studio runtime runs each conversation as an execution of the
+	// flow deployed to Studio (in dev mode, the fake's interpreter runs
+	// them), on the same store: each runtime claims only its campaigns.
+	st, err := studio.NewRuntime(store, studio.RuntimeConfig{
+		Deployer: deployer, From: sendingNumber(cfg), Window: cfg.Window,
+		PollInterval: cfg.StudioPoll, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]outreach.Runtime{embedded.Name(): embedded, st.Name(): st}, nil
+}
+
+// runtimeNames lists the runtimes' names, embedded first.
+func runtimeNames(rts map[string]outreach.Runtime) []string {
+	names := slices.Sorted(maps.Keys(rts))
+	slices.SortStableFunc(names, func(a, b string) int {
+		switch {
+		case a == outreach.RuntimeEmbedded:
+			return -1
+		case b == outreach.RuntimeEmbedded:
+			return 1
+		}
+		return 0
+	})
+	return names
+}
+
+// runtimeFor names the runtime of a campaign: the one recorded with it,
+// the embedded runtime when none is.
+func runtimeFor(c outreach.Campaign) string {
+	if c.Runtime == "" {
+		return outreach.RuntimeEmbedded
+	}
+	return c.Runtime
+}
+
+// sendingNumber is what campaigns send from: the number, else the
+// Messaging Service.
+func sendingNumber(cfg *config) string {
+	if cfg.PhoneNumber != "" {
+		return cfg.PhoneNumber
+	}
+	return cfg.MessagingServiceSID
+}

@@ -1,0 +1,562 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/sqlitestore"
+	"github.com/patient-outreach/sms/outreach/twiliosms"
+	"github.com/patient-outreach/sms/studio"
+	"github.com/patient-outreach/sms/verify"
+)
+
+//go:embed templates/*.html
+var templatesFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Dev mode's fake numbers.
+const (
+	devNumber     = "+15005550006" // the app's sending number
+	devAdminPhone = "+15005550100" // where login codes "go"
+)
+
+// twilioAccount is what every Twilio client of the app needs: the real
+// account, or the fake's in dev mode.
+type twilioAccount struct {
+	AccountSID, AuthToken string
+	// HTTPClient is nil for the real Twilio, the fake's client in dev mode.
+	HTTPClient *http.Client
+}
+
+// app is the web app: its store, runtimes, login and pages.
+type app struct {
+	cfg      *config
+	log      *slog.Logger
+	stderr   io.Writer
+	store    *sqlitestore.Store
+	runner   *outreach.Runner // the embedded runtime, which the webhooks feed
+	runtimes map[string]outreach.Runtime
+	deployer *studio.Deployer
+	login    *verify.Login
+	sessions *scs.SessionManager
+	flows    *flowLibrary
+	uploads  *uploads
+	dev      *devMode // nil unless in dev mode
+	pages    map[string]*template.Template
+	handler  http.Handler
+
+	// stopping is closed when the server starts shutting down: live
+	// progress streams end so that Shutdown need not wait for them.
+	stopping  chan struct{}
+	stopOnce  sync.Once
+	bgCancel  context.CancelFunc
+	bg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+// newServer builds the app: it opens the store, starts the fake Twilio in
+// dev mode and builds the runtimes, but starts no background work (see
+// app.start). cfg.PublicBaseURL must be set. Close the app when done.
+func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.Logger) (_ *app, err error) {
+	if cfg.PublicBaseURL == "" {
+		return nil, errors.New("newServer: PublicBaseURL is not set")
+	}
+	a := &app{cfg: cfg, log: logger, stderr: stderr, stopping: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if a.store, err = sqlitestore.Open(ctx, cfg.DatabasePath); err != nil {
+		return nil, fmt.Errorf("open the database %s: %w", cfg.DatabasePath, err)
+	}
+	dir := cfg.FlowsDir
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(cfg.DatabasePath), "uploaded-flows")
+	}
+	a.flows = &flowLibrary{dir: dir}
+	a.uploads = newUploads()
+
+	account := twilioAccount{AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken}
+	var codes verify.CodeSender
+	if cfg.Dev {
+		a.dev = newDevMode(cfg, logger)
+		account = a.dev.account()
+		codes = &verify.LocalCodes{Notify: func(to, code string) {
+			// The operator reads the code here; it never goes to the logger.
+			fmt.Fprintf(stderr, "\n  dev mode: login code for %s is %s\n\n", outreach.MaskPhone(to), code)
+		}}
+	} else {
+		if codes, err = verify.NewTwilioCodes(ctx, verify.TwilioConfig{
+			AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken, ServiceName: cfg.VerifyServiceName,
+		}); err != nil {
+			return nil, fmt.Errorf("twilio verify: %w", err)
+		}
+	}
+	if a.login, err = verify.New(verify.Config{
+		Account: "admin", PasswordHash: cfg.PasswordHash, Phone: cfg.AdminPhone,
+		Codes: codes, Attempts: a.store,
+	}); err != nil {
+		return nil, err
+	}
+	if a.deployer, err = studio.NewDeployer(studio.DeployConfig{
+		AccountSID: account.AccountSID, AuthToken: account.AuthToken, HTTPClient: account.HTTPClient,
+	}); err != nil {
+		return nil, err
+	}
+	if a.runner, err = newEmbedded(a.store, account, cfg, logger); err != nil {
+		return nil, err
+	}
+	if a.runtimes, err = newRuntimes(a.runner, a.store, a.deployer, cfg, logger); err != nil {
+		return nil, err
+	}
+
+	a.sessions = scs.New()
+	a.sessions.Store = a.store.Sessions()
+	a.sessions.HashTokenInStore = true // the database holds no usable token
+	a.sessions.IdleTimeout = cfg.IdleTimeout
+	a.sessions.Lifetime = cfg.Lifetime
+	a.sessions.Cookie = scs.SessionCookie{
+		// __Host-: only from a secure origin, no Domain, Path=/. Browsers
+		// take Secure cookies from http://localhost too, so dev mode works.
+		Name:     "__Host-session",
+		HttpOnly: true,
+		Secure:   true,
+		Path:     "/",
+		// Lax, not Strict: a link to the app from an e-mail or a chat
+		// opens it logged in. Cross-site POSTs are refused anyway by
+		// http.CrossOriginProtection.
+		SameSite: http.SameSiteLaxMode,
+		Persist:  true,
+	}
+	a.sessions.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		a.log.Error("session store", "err", err)
+		a.errorPage(w, r, http.StatusInternalServerError, "Something went wrong on our side. Try again in a moment.")
+	}
+
+	if a.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	if a.handler, err = a.routes(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// start starts the background work: each runtime's Run and, in dev mode,
+// the fake Twilio's. Each goroutine is owned by the app: stop cancels
+// them and waits.
+func (a *app) start(ctx context.Context) {
+	ctx, a.bgCancel = context.WithCancel(ctx)
+	for name, rt := range a.runtimes {
+		a.bg.Go(func() {
+			if err := rt.Run(ctx); err != nil && ctx.Err() == nil {
+				a.log.Error("runtime stopped", "runtime", name, "err", err)
+			}
+		})
+	}
+	if a.dev != nil {
+		a.bg.Go(func() { a.dev.run(ctx) })
+	}
+}
+
+// stop cancels the background work and waits for it: runtimes finish
+// the sends they have started.
+func (a *app) stop() {
+	if a.bgCancel != nil {
+		a.bgCancel()
+	}
+	a.bg.Wait()
+}
+
+// Close stops the background work and releases everything.
+func (a *app) Close() error {
+	var err error
+	a.closeOnce.Do(func() {
+		a.beginShutdown()
+		a.stop()
+		if a.dev != nil {
+			a.dev.close()
+		}
+		if a.store != nil {
+			err = a.store.Close()
+		}
+	})
+	return err
+}
+
+// beginShutdown ends the live progress streams.
+func (a *app) beginShutdown() {
+	a.stopOnce.Do(func() { close(a.stopping) })
+}
+
+// serve runs the server on cfg.ListenAddr until ctx is done, then shuts
+// down gracefully: it stops taking requests and waits for those in
+// progress, then stops the runtimes, which finish their in-flight sends.
+func serve(ctx context.Context, cfg *config, stderr io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr, err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	if cfg.PublicBaseURL == "" {
+		cfg.PublicBaseURL = "http://localhost:" + port
+	}
+	a, err := newServer(ctx, cfg, stderr, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	a.start(context.WithoutCancel(ctx))
+
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	srv.RegisterOnShutdown(a.beginShutdown)
+	for _, w := range cfg.Warnings {
+		logger.Warn(w)
+	}
+	a.printBanner(port)
+	logger.Info("listening", "addr", ln.Addr().String(), "public_base_url", cfg.PublicBaseURL, "dev", cfg.Dev)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }() // owned: serve waits for it below
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	<-errc
+	a.stop()
+	logger.Info("stopped")
+	return err
+}
+
+// printBanner tells the operator where the app is; in dev mode the
+// password too. Plain stderr, never the logger.
+func (a *app) printBanner(port string) {
+	url := "http://localhost:" + port
+	if !a.cfg.Dev {
+		fmt.Fprintf(a.stderr, "\nPatient Outreach is running: %s (public URL %s)\n"+
+			"  Twilio webhooks: set the number's \"A message comes in\" to POST %s/twilio/sms;\n"+
+			"  delivery statuses come to %s/twilio/status.\n\n",
+			url, a.cfg.PublicBaseURL, a.cfg.PublicBaseURL, a.cfg.PublicBaseURL)
+		return
+	}
+	pw := a.cfg.DevPassword
+	if pw == "" {
+		pw = "(the one configured)"
+	}
+	fmt.Fprintf(a.stderr, "\nPatient Outreach, dev mode (fake Twilio, simulated phones)\n"+
+		"  open:      %s\n"+
+		"  password:  %s\n"+
+		"  login codes appear on this terminal.\n\n", url, pw)
+}
+
+// randomPassword returns a dev password of 20 characters.
+func randomPassword() string {
+	return rand.Text()[:20]
+}
+
+// routes builds the handler: webhooks, static files and health checks
+// outside the session, every page behind it and behind CSRF protection.
+func (a *app) routes() (http.Handler, error) {
+	inbound, err := twiliosms.InboundHandler(a.runner, twiliosms.WebhookConfig{
+		AuthToken: a.authToken(), PublicURL: a.cfg.PublicBaseURL + "/twilio/sms", Logger: a.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	status, err := twiliosms.StatusHandler(a.runner, twiliosms.WebhookConfig{
+		AuthToken: a.authToken(), PublicURL: a.cfg.PublicBaseURL + "/twilio/status", Logger: a.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, err
+	}
+
+	pages := http.NewServeMux()
+	pages.HandleFunc("GET /login", a.loginPage)
+	pages.HandleFunc("POST /login", a.loginPassword)
+	pages.HandleFunc("POST /login/code", a.loginCode)
+	pages.HandleFunc("POST /login/restart", a.loginRestart)
+	pages.HandleFunc("POST /logout", a.logout)
+	auth := func(pattern string, h http.HandlerFunc) { pages.Handle(pattern, a.requireLogin(h)) }
+	auth("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/campaigns", http.StatusSeeOther)
+	})
+	auth("GET /flows", a.flowsPage)
+	auth("POST /flows", a.uploadFlow)
+	auth("GET /flows/{id}", a.flowPage)
+	auth("GET /flows/{id}/sample.csv", a.sampleCSV)
+	auth("POST /flows/{id}/deploy", a.deployFlow)
+	auth("POST /flows/{id}/undeploy", a.undeployFlow)
+	auth("POST /flows/{id}/delete", a.deleteFlow)
+	auth("GET /campaigns", a.campaignsPage)
+	auth("GET /campaigns/new", a.newCampaignPage)
+	auth("POST /campaigns/new", a.uploadRecipients)
+	auth("GET /uploads/{key}", a.previewPage)
+	auth("POST /uploads/{key}/start", a.confirmCampaign)
+	auth("POST /uploads/{key}/discard", a.discardUpload)
+	auth("GET /campaigns/{id}", a.campaignPage)
+	auth("GET /campaigns/{id}/events", a.progressEvents)
+	auth("GET /campaigns/{id}/responses.csv", a.responsesCSV)
+	auth("POST /campaigns/{id}/{action}", a.campaignAction) // start, pause, resume, cancel
+	if a.dev != nil {
+		auth("GET /simulator", a.simulatorPage)
+		auth("POST /simulator/reply", a.simulatorReply)
+	}
+	pages.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such page.")
+	})
+
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.errorPage(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused. Open the page in this app and send it again.")
+	}))
+
+	mux := http.NewServeMux()
+	// Twilio's webhooks: signed, so no session and no CSRF check.
+	mux.Handle("POST /twilio/sms", inbound)
+	mux.Handle("POST /twilio/status", status)
+	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(static)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("/", cop.Handler(a.sessions.LoadAndSave(pages)))
+	return a.accessLog(securityHeaders(mux)), nil
+}
+
+func (a *app) authToken() string {
+	if a.dev != nil {
+		return a.dev.srv.AuthToken()
+	}
+	return a.cfg.AuthToken
+}
+
+// readyz answers 200 when the database answers.
+func (a *app) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if _, err := a.store.SchemaVersion(ctx); err != nil {
+		a.log.Warn("readyz: database not reachable", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, "database not reachable\n")
+		return
+	}
+	io.WriteString(w, "ready\n")
+}
+
+func staticHandler(static fs.FS) http.Handler {
+	files := http.FileServerFS(static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		files.ServeHTTP(w, r)
+	})
+}
+
+// csp allows only the app's own scripts, styles and connections.
+const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+// securityHeaders sets the headers every response carries. Pages hold
+// PHI, so they are not cached.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		if !strings.HasPrefix(r.URL.Path, "/static/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// statusWriter records the status for the access log. It passes Flush
+// on (live progress streams) through Unwrap.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (sw *statusWriter) WriteHeader(code int) {
+	if sw.status == 0 {
+		sw.status = code
+	}
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+func (sw *statusWriter) Write(b []byte) (int, error) {
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	return sw.ResponseWriter.Write(b)
+}
+
+func (sw *statusWriter) Flush() { http.NewResponseController(sw.ResponseWriter).Flush() }
+
+func (sw *statusWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
+
+// accessLog logs each request: method, path (never the query), status and
+// duration. Paths hold ids only, never PHI.
+func (a *app) accessLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		a.log.Info("http", "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"duration", time.Since(start).Round(time.Microsecond))
+	})
+}
+
+// requireLogin lets logged-in sessions through; others go to the login
+// page (GET) or get 401 (anything else).
+func (a *app) requireLogin(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.sessions.GetString(r.Context(), "user") != "" {
+			h(w, r)
+			return
+		}
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		a.errorPage(w, r, http.StatusUnauthorized, "Your session has ended. Log in again, then repeat what you were doing.")
+	})
+}
+
+// pageData is what every page template gets.
+type pageData struct {
+	Title    string
+	Nav      string
+	Customer string
+	Dev      bool
+	LoggedIn bool
+	Flash    string
+	Error    string
+	Status   int
+	Page     any
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	funcs := template.FuncMap{
+		"mask":  outreach.MaskPhone,
+		"when":  func(t time.Time) string { return t.Local().Format("Jan 2, 2006 15:04") },
+		"clock": func(t time.Time) string { return t.Local().Format("15:04:05") },
+		"join":  strings.Join,
+		"plus1": func(i int) int { return i + 1 },
+	}
+	names, err := fs.Glob(templatesFS, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := filepath.Base(n)
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templatesFS, "templates/layout.html", n)
+		if err != nil {
+			return nil, err
+		}
+		pages[strings.TrimSuffix(base, ".html")] = t
+	}
+	return pages, nil
+}
+
+// render writes a page with the layout. The flash message, if any, is
+// shown once.
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	ctx := r.Context()
+	d.Customer = a.cfg.CustomerName
+	d.Dev = a.cfg.Dev
+	d.LoggedIn = a.sessions.GetString(ctx, "user") != ""
+	if d.Flash == "" {
+		d.Flash = a.sessions.PopString(ctx, "flash")
+	}
+	if d.Error == "" {
+		d.Error = a.sessions.PopString(ctx, "error")
+	}
+	d.Status = status
+	t, ok := a.pages[name]
+	if !ok {
+		panic("no page template " + name)
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
+		a.log.Error("render page", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// errorPage shows a message with a status. It works outside the session
+// too (CSRF refusals, session store failures).
+func (a *app) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	d := pageData{Title: http.StatusText(status), Customer: a.cfg.CustomerName, Dev: a.cfg.Dev, Status: status, Page: msg}
+	var buf bytes.Buffer
+	if err := a.pages["error"].ExecuteTemplate(&buf, "layout", d); err != nil {
+		http.Error(w, msg, status)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// flash keeps a message for the next page.
+func (a *app) flash(r *http.Request, msg string) { a.sessions.Put(r.Context(), "flash", msg) }
+
+// flashError keeps an error message for the next page.
+func (a *app) flashError(r *http.Request, msg string) { a.sessions.Put(r.Context(), "error", msg) }
+
+// internalError logs err (no PHI: errors of this module never hold any)
+// and shows a generic page.
+func (a *app) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	a.log.Error(what, "path", r.URL.Path, "err", err)
+	a.errorPage(w, r, http.StatusInternalServerError, "Something went wrong: "+what+". Try again; if it keeps happening, check the server's log.")
+}

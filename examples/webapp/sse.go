@@ -1,0 +1,142 @@
+package main
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// counters is a campaign's progress as the campaign page shows it, and as
+// the live stream sends it.
+type counters struct {
+	Status    string `json:"status"`
+	Finished  bool   `json:"finished"`
+	Total     int    `json:"total"`
+	Done      int    `json:"done"`
+	Percent   int    `json:"percent"`
+	Queued    int    `json:"queued"`    // recipients not reached yet
+	Sent      int    `json:"sent"`      // messages accepted by the provider
+	Delivered int    `json:"delivered"` // messages the carrier delivered
+	Replied   int    `json:"replied"`   // replies received
+	Completed int    `json:"completed"` // conversations that ran to an end
+	OptedOut  int    `json:"opted_out"`
+	Failed    int    `json:"failed"`   // conversations that could not be delivered or were refused
+	Deferred  int    `json:"deferred"` // messages held back by quiet hours (or a retry's backoff)
+	Outcomes  []kv   `json:"outcomes"`
+}
+
+type kv struct {
+	Key   string `json:"key"`
+	Value int    `json:"value"`
+}
+
+// countersOf maps the runtime's Progress to the page's counters.
+func countersOf(status outreach.CampaignStatus, p outreach.Progress) counters {
+	c := counters{
+		Status:    string(status),
+		Finished:  status.Finished(),
+		Total:     p.Total,
+		Done:      p.Done,
+		Queued:    p.Pending,
+		Sent:      p.Messages[outreach.MessageSent],
+		Delivered: p.Delivery["delivered"],
+		Replied:   p.Replies,
+		OptedOut:  p.Outcomes[outreach.OutcomeOptedOut],
+		Failed:    p.Outcomes[outreach.OutcomeDeliveryFailed] + p.Outcomes[outreach.OutcomeFailed],
+		Deferred:  p.Deferred,
+	}
+	if p.Total > 0 {
+		c.Percent = p.Done * 100 / p.Total
+	}
+	for k, v := range p.Outcomes {
+		switch k {
+		case outreach.OutcomeOptedOut, outreach.OutcomeDeliveryFailed, outreach.OutcomeFailed, outreach.OutcomeCancelled:
+		default:
+			c.Completed += v
+		}
+		c.Outcomes = append(c.Outcomes, kv{k, v})
+	}
+	slices.SortFunc(c.Outcomes, func(a, b kv) int {
+		if a.Value != b.Value {
+			return b.Value - a.Value
+		}
+		return cmp.Compare(a.Key, b.Key)
+	})
+	return c
+}
+
+// progressEvents streams a campaign's counters as Server-Sent Events: it
+// polls the runtime every ProgressInterval and sends an event when they
+// change, and a comment every 15 seconds to keep proxies from closing the
+// stream. It ends when the campaign is finished (after a last "progress"
+// event and a "finished" event), when the client goes away, or when the
+// server shuts down.
+func (a *app) progressEvents(w http.ResponseWriter, r *http.Request) {
+	c, rt, ok := a.campaign(w, r)
+	if !ok {
+		return
+	}
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	if _, err := fmt.Fprint(w, "retry: 2000\n\n"); err != nil {
+		return
+	}
+	ctx := r.Context()
+	tick := time.NewTicker(a.cfg.ProgressInterval)
+	defer tick.Stop()
+	var last []byte
+	lastWrite := time.Now()
+	for {
+		cur, err := a.store.Campaign(ctx, c.ID)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("progress stream: campaign", "campaign", c.ID, "err", err)
+			}
+			return
+		}
+		p, err := rt.Progress(ctx, c.ID)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("progress stream: progress", "campaign", c.ID, "err", err)
+			}
+			return
+		}
+		cnt := countersOf(cur.Status, p)
+		b, _ := json.Marshal(cnt)
+		switch {
+		case string(b) != string(last):
+			if _, err := fmt.Fprintf(w, "event: progress\ndata: %s\n\n", b); err != nil {
+				return
+			}
+			last, lastWrite = b, time.Now()
+		case time.Since(lastWrite) > 15*time.Second:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return
+			}
+			lastWrite = time.Now()
+		}
+		if cnt.Finished {
+			fmt.Fprint(w, "event: finished\ndata: {}\n\n")
+			rc.Flush()
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.stopping:
+			return
+		case <-tick.C:
+		}
+	}
+}
