@@ -100,7 +100,7 @@ func (a *app) newCampaignPage(w http.ResponseWriter, r *http.Request) {
 	entries = slices.DeleteFunc(entries, func(e flowEntry) bool { return e.Err != nil })
 	a.render(w, r, http.StatusOK, "new", pageData{Title: "New campaign", Nav: "new", Page: newCampaignView{
 		Flows: entries, Runtimes: runtimeNames(a.runtimes), FlowID: r.URL.Query().Get("flow"),
-		MaxUpload: byteSize(a.cfg.MaxUploadBytes), NumberNote: a.numberOwner(r),
+		MaxUpload: byteSize(a.cfg.MaxUploadBytes), NumberNote: a.ownerNote(r),
 	}})
 }
 

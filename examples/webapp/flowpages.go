@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -265,25 +266,68 @@ type flowsView struct {
 	Flows      []flowView
 	Number     string
 	NumberNote string
-	MaxFlowKB  int
+	// Owned is true while a runtime other than the embedded one owns the
+	// number: the page then offers to give it back.
+	Owned     bool
+	MaxFlowKB int
 }
 
-// numberOwner says who receives the replies to the sending number.
-func (a *app) numberOwner(r *http.Request) string {
+// numberOwner says who receives the replies to the sending number, and
+// whether a runtime other than the embedded one owns it.
+func (a *app) numberOwner(r *http.Request) (string, bool) {
 	number := sendingNumber(a.cfg)
 	o, ok, err := a.store.NumberOwner(r.Context(), number)
 	switch {
 	case err != nil:
 		a.log.Warn("number owner", "err", err)
-		return "unknown (the database did not answer)"
+		return "unknown (the database did not answer)", false
 	case !ok:
-		return "the embedded runtime: replies come to this app's webhook, " + a.cfg.PublicBaseURL + "/twilio/sms"
+		return "the embedded runtime: replies come to this app's webhook, " + a.cfg.PublicBaseURL + "/twilio/sms", false
 	}
 	s := "the " + o.Runtime + " runtime"
 	if o.FlowName != "" {
 		s += " (Studio flow " + strconv.Quote(o.FlowName) + ")"
 	}
-	return s + ", since " + o.Since.Local().Format("Jan 2 15:04") + ": embedded campaigns cannot use it for two-way flows meanwhile"
+	return s + ", since " + o.Since.Local().Format("Jan 2 15:04") + ": embedded campaigns cannot use it meanwhile", true
+}
+
+// ownerNote is numberOwner's description alone.
+func (a *app) ownerNote(r *http.Request) string {
+	note, _ := a.numberOwner(r)
+	return note
+}
+
+// numberReleaser is a runtime that can give the sending number back to
+// the embedded runtime (the Studio runtime).
+type numberReleaser interface {
+	ReleaseNumber(ctx context.Context, number, webhookURL string) error
+}
+
+// releaseNumber points the sending number back at this app's webhook and
+// removes the owner's record, through the runtime that owns it.
+func (a *app) releaseNumber(w http.ResponseWriter, r *http.Request) {
+	number := sendingNumber(a.cfg)
+	o, ok, err := a.store.NumberOwner(r.Context(), number)
+	if err != nil {
+		a.internalError(w, r, "reading the number's owner", err)
+		return
+	}
+	rel, can := a.runtimes[o.Runtime].(numberReleaser)
+	switch {
+	case !ok:
+		a.flash(r, "The embedded runtime already receives the replies.")
+	case !can:
+		a.flashError(r, "The "+o.Runtime+" runtime cannot give the number back.")
+	default:
+		if err := rel.ReleaseNumber(r.Context(), number, a.cfg.PublicBaseURL+"/twilio/sms"); err != nil {
+			a.log.Warn("release number", "runtime", o.Runtime, "err", err)
+			a.flashError(r, "The number was not given back: "+err.Error())
+		} else {
+			a.log.Info("number given back to the embedded runtime", "number", outreach.MaskPhone(number))
+			a.flash(r, "Replies to "+number+" now come to this app again.")
+		}
+	}
+	http.Redirect(w, r, "/flows", http.StatusSeeOther)
 }
 
 func (a *app) flowsPage(w http.ResponseWriter, r *http.Request) {
@@ -302,7 +346,8 @@ func (a *app) flowsPage(w http.ResponseWriter, r *http.Request) {
 			deployed[d.FriendlyName] = d
 		}
 	}
-	v := flowsView{Number: sendingNumber(a.cfg), NumberNote: a.numberOwner(r), MaxFlowKB: flows.MaxFileSize >> 10}
+	note, owned := a.numberOwner(r)
+	v := flowsView{Number: sendingNumber(a.cfg), NumberNote: note, Owned: owned, MaxFlowKB: flows.MaxFileSize >> 10}
 	for _, e := range entries {
 		fv := flowView{flowEntry: e, StudioErr: studioErr}
 		if e.Flow != nil {
@@ -335,7 +380,7 @@ func (a *app) flowPage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "flow", pageData{Title: e.Title(), Nav: "flows", Page: struct {
 		flowView
 		Number, NumberNote string
-	}{fv, sendingNumber(a.cfg), a.numberOwner(r)}})
+	}{fv, sendingNumber(a.cfg), a.ownerNote(r)}})
 }
 
 // uploadFlow validates an uploaded flow file with flows.Load and keeps it.

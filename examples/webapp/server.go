@@ -323,6 +323,7 @@ func (a *app) routes() (http.Handler, error) {
 	auth("POST /flows/{id}/deploy", a.deployFlow)
 	auth("POST /flows/{id}/undeploy", a.undeployFlow)
 	auth("POST /flows/{id}/delete", a.deleteFlow)
+	auth("POST /number/release", a.releaseNumber)
 	auth("GET /campaigns", a.campaignsPage)
 	auth("GET /campaigns/new", a.newCampaignPage)
 	auth("POST /campaigns/new", a.uploadRecipients)
