@@ -11,13 +11,41 @@ import (
 // exportPage is how many conversations ExportResponses reads at a time.
 const exportPage = 500
 
+// ResponseSource is what [ExportResponses] reads: any [outreach.Store]
+// has both methods. To export through an [outreach.Runtime], as the
+// example programs do, pair a store's Conversations with the runtime's
+// Responses (see [RuntimeSource]).
+type ResponseSource interface {
+	Conversations(ctx context.Context, campaignID, after int64, limit int) ([]outreach.Conversation, error)
+	Responses(ctx context.Context, campaignID int64, page outreach.ResponsePage) ([]outreach.Response, error)
+}
+
+// RuntimeSource returns a ResponseSource that reads the conversations from
+// store and the responses from rt.
+func RuntimeSource(store outreach.Store, rt outreach.Runtime) ResponseSource {
+	return runtimeSource{store, rt}
+}
+
+type runtimeSource struct {
+	store outreach.Store
+	rt    outreach.Runtime
+}
+
+func (s runtimeSource) Conversations(ctx context.Context, campaignID, after int64, limit int) ([]outreach.Conversation, error) {
+	return s.store.Conversations(ctx, campaignID, after, limit)
+}
+
+func (s runtimeSource) Responses(ctx context.Context, campaignID int64, page outreach.ResponsePage) ([]outreach.Response, error) {
+	return s.rt.Responses(ctx, campaignID, page)
+}
+
 // ExportResponses writes a campaign's responses file to w: one row per
 // reply each recipient gave (a reply that did not match a question has an
 // empty answer), in conversation order, and one row with an empty
 // question_id for each recipient who gave none, so every recipient's
 // outcome is in the file. It reads the store a page at a time and returns
 // how many rows it wrote.
-func ExportResponses(ctx context.Context, w io.Writer, s outreach.Store, campaignID int64) (int, error) {
+func ExportResponses(ctx context.Context, w io.Writer, s ResponseSource, campaignID int64) (int, error) {
 	rw := NewResponseWriter(w)
 	rows := 0
 	var after int64

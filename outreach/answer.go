@@ -120,6 +120,56 @@ func (c Condition) Holds(v string) bool {
 	return false
 }
 
+// Describe says what answers spec takes, for people reading a flow: "one
+// of: YES (Y, YEAH); NO", "a whole number from 0 to 10", "any text".
+func (spec *AnswerSpec) Describe() string {
+	if spec == nil {
+		return "any text"
+	}
+	switch spec.Kind {
+	case AnswerChoice:
+		cs := make([]string, len(spec.Choices))
+		for i, c := range spec.Choices {
+			cs[i] = c.Value
+			if len(c.Synonyms) > 0 {
+				cs[i] += " (" + strings.Join(c.Synonyms, ", ") + ")"
+			}
+		}
+		return "one of: " + strings.Join(cs, "; ")
+	case AnswerInteger:
+		return "a whole number" + rangeText(spec.Min, spec.Max)
+	case AnswerNumber:
+		return "a number" + rangeText(spec.Min, spec.Max)
+	}
+	return "any text"
+}
+
+// Describe says what the condition asks of a value, for people reading a
+// flow: "is NO", "is one of YES, MAYBE", "from 0 to 5", "of at least 18".
+func (c Condition) Describe() string {
+	switch {
+	case c.Equals != "":
+		return "is " + c.Equals
+	case len(c.AnyOf) > 0:
+		return "is one of " + strings.Join(c.AnyOf, ", ")
+	}
+	return strings.TrimSpace(rangeText(c.Min, c.Max))
+}
+
+// rangeText writes bounds as " from LO to HI", " of at least LO" or " of
+// at most HI"; no bounds, "".
+func rangeText(lo, hi *float64) string {
+	switch {
+	case lo != nil && hi != nil:
+		return " from " + fmtNum(*lo) + " to " + fmtNum(*hi)
+	case lo != nil:
+		return " of at least " + fmtNum(*lo)
+	case hi != nil:
+		return " of at most " + fmtNum(*hi)
+	}
+	return ""
+}
+
 // DefaultHint is the hint sent before a re-asked question when the step has
 // no Hint of its own.
 func DefaultHint(spec *AnswerSpec) string {

@@ -295,9 +295,6 @@ func findCampaign(ctx context.Context, store outreach.Store, id int64) (outreach
 	return c, err
 }
 
-// exportPage is how many conversations export reads at a time.
-const exportPage = 500
-
 func cmdExport(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "export", "export --campaign ID [--db PATH] [--out FILE]")
 	dbPath := fs.String("db", "outreach.db", "SQLite database file")
@@ -357,46 +354,8 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// exportResponses writes a campaign's responses file: the runtime's
-// Responses, a page of conversations at a time, one row per reply and one
-// row with an empty question for each recipient who gave none, so that
-// every recipient's outcome is in the file.
+// exportResponses writes a campaign's responses file (see
+// csvio.ExportResponses), with the answers as the runtime reports them.
 func exportResponses(ctx context.Context, w io.Writer, store outreach.Store, rt outreach.Runtime, id int64) (int, error) {
-	rw := csvio.NewResponseWriter(w)
-	rows := 0
-	var after int64
-	for {
-		convs, err := store.Conversations(ctx, id, after, exportPage)
-		if err != nil {
-			return rows, err
-		}
-		if len(convs) == 0 {
-			break
-		}
-		last := convs[len(convs)-1].ID
-		resp, err := rt.Responses(ctx, id, outreach.ResponsePage{AfterConversation: after, Limit: len(convs)})
-		if err != nil {
-			return rows, err
-		}
-		byConv := make(map[int64][]outreach.Response, len(convs))
-		for _, r := range resp {
-			if r.ConversationID <= last {
-				byConv[r.ConversationID] = append(byConv[r.ConversationID], r)
-			}
-		}
-		for _, c := range convs {
-			list := byConv[c.ID]
-			if len(list) == 0 {
-				list = []outreach.Response{{}}
-			}
-			for _, r := range list {
-				if err := rw.Write(csvio.NewResponseRow(c, r)); err != nil {
-					return rows, err
-				}
-				rows++
-			}
-		}
-		after = last
-	}
-	return rows, rw.Flush()
+	return csvio.ExportResponses(ctx, w, csvio.RuntimeSource(store, rt), id)
 }

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -178,13 +177,17 @@ func showFlow(w io.Writer, f *outreach.Flow) {
 		}
 		field("body", oneLine(st.Body))
 		if st.Kind == outreach.StepAsk {
-			field("answer", describeAnswer(st.Answer))
+			field("answer", st.Answer.Describe())
 			if st.Hint != "" {
 				field("hint", st.Hint)
 			}
 		}
+		subject := "answer"
+		if st.Kind == outreach.StepBranch {
+			subject = st.Var
+		}
 		for _, r := range st.Routes {
-			field("route", describeCondition(r.When)+" -> "+r.Next)
+			field("route", subject+" "+r.When.Describe()+" -> "+r.Next)
 		}
 		switch st.Kind {
 		case outreach.StepSend, outreach.StepAsk, outreach.StepBranch:
@@ -234,58 +237,6 @@ func orDefault(s, def string) string {
 	return s
 }
 
-func describeAnswer(a *outreach.AnswerSpec) string {
-	if a == nil {
-		return "any text"
-	}
-	switch a.Kind {
-	case outreach.AnswerChoice:
-		var parts []string
-		for _, c := range a.Choices {
-			s := c.Value
-			if len(c.Synonyms) > 0 {
-				s += " (" + strings.Join(c.Synonyms, ", ") + ")"
-			}
-			parts = append(parts, s)
-		}
-		return "one of " + strings.Join(parts, " | ")
-	case outreach.AnswerInteger, outreach.AnswerNumber:
-		s := "a whole number"
-		if a.Kind == outreach.AnswerNumber {
-			s = "a number"
-		}
-		if b := bounds(a.Min, a.Max); b != "" {
-			s += " " + b
-		}
-		return s
-	case outreach.AnswerText:
-		return "any text"
-	}
-	return string(a.Kind)
-}
-
-func bounds(lo, hi *float64) string {
-	num := func(f *float64) string { return strconv.FormatFloat(*f, 'f', -1, 64) }
-	switch {
-	case lo != nil && hi != nil:
-		return "from " + num(lo) + " to " + num(hi)
-	case lo != nil:
-		return "at least " + num(lo)
-	case hi != nil:
-		return "at most " + num(hi)
-	}
-	return ""
-}
-
-func describeCondition(c outreach.Condition) string {
-	switch {
-	case c.Equals != "":
-		return "= " + c.Equals
-	case len(c.AnyOf) > 0:
-		return "any of " + strings.Join(c.AnyOf, ", ")
-	}
-	return bounds(c.Min, c.Max)
-}
 
 // flowProblem is one problem of a flow file in flows validate's output.
 type flowProblem struct {

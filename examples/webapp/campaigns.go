@@ -402,58 +402,19 @@ func (a *app) campaignAction(w http.ResponseWriter, r *http.Request) {
 }
 
 // responsesCSV streams the campaign's answers, one row per answer and one
-// for each recipient who gave none, read through the runtime a page of
-// conversations at a time.
+// for each recipient who gave none (csvio.ExportResponses), read through
+// the runtime a page of conversations at a time.
 func (a *app) responsesCSV(w http.ResponseWriter, r *http.Request) {
 	c, rt, ok := a.campaign(w, r)
 	if !ok {
 		return
 	}
-	ctx := r.Context()
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="campaign-%d-responses.csv"`, c.ID))
-	rw := csvio.NewResponseWriter(w)
-	const page = 200
-	var after int64
-	rows := 0
-	for {
-		convs, err := a.store.Conversations(ctx, c.ID, after, page)
-		if err != nil {
-			a.log.Error("export: conversations", "campaign", c.ID, "err", err)
-			return // the client sees a truncated download
-		}
-		if len(convs) == 0 {
-			break
-		}
-		last := convs[len(convs)-1].ID
-		resps, err := rt.Responses(ctx, c.ID, outreach.ResponsePage{AfterConversation: after, Limit: len(convs)})
-		if err != nil {
-			a.log.Error("export: responses", "campaign", c.ID, "err", err)
-			return
-		}
-		byConv := map[int64][]outreach.Response{}
-		for _, x := range resps {
-			if x.ConversationID <= last {
-				byConv[x.ConversationID] = append(byConv[x.ConversationID], x)
-			}
-		}
-		for _, conv := range convs {
-			rs := byConv[conv.ID]
-			if len(rs) == 0 {
-				rs = []outreach.Response{{}}
-			}
-			for _, x := range rs {
-				if err := rw.Write(csvio.NewResponseRow(conv, x)); err != nil {
-					return
-				}
-				rows++
-			}
-		}
-		after = last
-	}
-	if err := rw.Flush(); err != nil {
-		a.log.Warn("export: write", "campaign", c.ID, "err", err)
-		return
+	rows, err := csvio.ExportResponses(r.Context(), w, csvio.RuntimeSource(a.store, rt), c.ID)
+	if err != nil {
+		a.log.Error("export", "campaign", c.ID, "rows", rows, "err", err)
+		return // the client sees a truncated download
 	}
 	a.log.Info("responses exported", "campaign", c.ID, "rows", rows)
 }

@@ -141,7 +141,7 @@ func describeSteps(f *outreach.Flow) []stepView {
 	for _, s := range f.Steps {
 		v := stepView{ID: s.ID, Kind: string(s.Kind), Body: s.Body}
 		if s.Answer != nil {
-			v.Answer = describeAnswer(s.Answer)
+			v.Answer = s.Answer.Describe()
 		}
 		for _, rt := range s.Routes {
 			v.Goes = append(v.Goes, describeCondition(s, rt.When)+" → "+rt.Next)
@@ -203,53 +203,12 @@ func plural(n int, unit string) string {
 	return strconv.Itoa(n) + " " + unit + "s"
 }
 
-func describeAnswer(a *outreach.AnswerSpec) string {
-	switch a.Kind {
-	case outreach.AnswerChoice:
-		var cs []string
-		for _, c := range a.Choices {
-			s := c.Value
-			if len(c.Synonyms) > 0 {
-				s += " (" + strings.Join(c.Synonyms, ", ") + ")"
-			}
-			cs = append(cs, s)
-		}
-		return "one of: " + strings.Join(cs, "; ")
-	case outreach.AnswerInteger, outreach.AnswerNumber:
-		s := "a whole number"
-		if a.Kind == outreach.AnswerNumber {
-			s = "a number"
-		}
-		return s + rangeText(a.Min, a.Max)
-	}
-	return "any text"
-}
-
-func rangeText(lo, hi *float64) string {
-	f := func(p *float64) string { return strconv.FormatFloat(*p, 'f', -1, 64) }
-	switch {
-	case lo != nil && hi != nil:
-		return " from " + f(lo) + " to " + f(hi)
-	case lo != nil:
-		return " of at least " + f(lo)
-	case hi != nil:
-		return " of at most " + f(hi)
-	}
-	return ""
-}
-
 func describeCondition(s outreach.Step, c outreach.Condition) string {
 	subject := "answer"
 	if s.Kind == outreach.StepBranch {
 		subject = s.Var
 	}
-	switch {
-	case c.Equals != "":
-		return subject + " is " + c.Equals
-	case len(c.AnyOf) > 0:
-		return subject + " is one of " + strings.Join(c.AnyOf, ", ")
-	}
-	return subject + rangeText(c.Min, c.Max)
+	return subject + " " + c.Describe()
 }
 
 // flowView is a flow on the flows pages, with its Studio status.
