@@ -237,7 +237,6 @@ func orDefault(s, def string) string {
 	return s
 }
 
-
 // flowProblem is one problem of a flow file in flows validate's output.
 type flowProblem struct {
 	Line    int    `json:"line,omitempty"`
