@@ -30,23 +30,29 @@ commands:
 `
 
 func cmdFlows(ctx context.Context, a *app, args []string) error {
+	return dispatch(ctx, a, args, "flows", flowsUsage, []string{"list", "show", "validate", "export-studio", "import-studio"},
+		map[string]command{
+			"list": cmdFlowsList, "show": cmdFlowsShow, "validate": cmdFlowsValidate,
+			"export-studio": cmdFlowsExport, "import-studio": cmdFlowsImport,
+		})
+}
+
+// dispatch runs the subcommand of group named by args[0]; names lists
+// them in the order the usage gives.
+func dispatch(ctx context.Context, a *app, args []string, group, usage string, names []string, sub map[string]command) error {
 	if len(args) == 0 {
-		fmt.Fprint(a.stderr, flowsUsage)
-		return usageErr("flows needs a command: list, show, validate, export-studio or import-studio")
-	}
-	sub := map[string]command{
-		"list": cmdFlowsList, "show": cmdFlowsShow, "validate": cmdFlowsValidate,
-		"export-studio": cmdFlowsExport, "import-studio": cmdFlowsImport,
+		fmt.Fprint(a.stderr, usage)
+		return usageErr("%s needs a command: %s", group, strings.Join(names, ", "))
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(a.stdout, flowsUsage)
+		fmt.Fprint(a.stdout, usage)
 		return nil
 	}
 	cmd, ok := sub[args[0]]
 	if !ok {
-		fmt.Fprint(a.stderr, flowsUsage)
-		return usageErr("unknown flows command %q", args[0])
+		fmt.Fprint(a.stderr, usage)
+		return usageErr("unknown %s command %q", group, args[0])
 	}
 	return cmd(ctx, a, args[1:])
 }

@@ -25,22 +25,8 @@ also needs TWILIO_PHONE_NUMBER).
 `
 
 func cmdStudio(ctx context.Context, a *app, args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(a.stderr, studioUsage)
-		return usageErr("studio needs a command: deploy, list or delete")
-	}
-	sub := map[string]command{"deploy": cmdStudioDeploy, "list": cmdStudioList, "delete": cmdStudioDelete}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		fmt.Fprint(a.stdout, studioUsage)
-		return nil
-	}
-	cmd, ok := sub[args[0]]
-	if !ok {
-		fmt.Fprint(a.stderr, studioUsage)
-		return usageErr("unknown studio command %q", args[0])
-	}
-	return cmd(ctx, a, args[1:])
+	return dispatch(ctx, a, args, "studio", studioUsage, []string{"deploy", "list", "delete"},
+		map[string]command{"deploy": cmdStudioDeploy, "list": cmdStudioList, "delete": cmdStudioDelete})
 }
 
 // deployer returns a Studio deployer for the account the environment
