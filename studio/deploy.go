@@ -12,6 +12,7 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
+	messaging "github.com/twilio/twilio-go/rest/messaging/v1"
 	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
 
 	"github.com/patient-outreach/sms/internal/twiliocall"
@@ -41,8 +42,9 @@ const (
 )
 
 // ErrNotFound is returned (wrapped) by [Deployer.Delete] for a flow that
-// does not exist, and by [Deployer.PointNumber] for a number the account
-// does not have.
+// does not exist, by [Deployer.PointNumber] for a number the account
+// does not have, and by [Deployer.PointMessagingService] for a Messaging
+// Service the account does not have.
 var ErrNotFound = errors.New("studio: not found")
 
 // DeployConfig configures a [Deployer].
@@ -61,7 +63,7 @@ type DeployConfig struct {
 }
 
 // Deployer deploys Studio flows to a Twilio account and points phone
-// numbers at them, through the twilio-go client. It is safe for
+// numbers and Messaging Services at them, through the twilio-go client. It is safe for
 // concurrent use, but it does not lock the account: two processes that
 // deploy the same new friendly name at the same moment can both create a
 // flow (Deploy and Find then report the name as ambiguous).
@@ -77,6 +79,9 @@ var alphanumeric = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 
 // flowSID matches a Studio flow SID.
 var flowSID = regexp.MustCompile(`^FW[0-9a-fA-F]{32}$`)
+
+// mgSID matches a Messaging Service SID.
+var mgSID = regexp.MustCompile(`^MG[0-9a-fA-F]{32}$`)
 
 // NewDeployer checks cfg and returns a Deployer.
 func NewDeployer(cfg DeployConfig) (*Deployer, error) {
@@ -121,7 +126,7 @@ type Deployed struct {
 	Status string
 	// WebhookURL is the flow's webhook: the URL that a number's
 	// incoming-message URL must point at for Studio to get its replies
-	// (see [Deployer.PointNumber]).
+	// (see [Deployer.PointNumber] and [Deployer.PointMessagingService]).
 	WebhookURL string
 	// ConsoleURL is the flow's page in the Twilio console:
 	// [ConsoleFlowURL] and the SID.
@@ -192,8 +197,9 @@ func (d *Deployer) Deploy(ctx context.Context, f *outreach.Flow, opts DeployOpti
 // unless opts.Draft.
 //
 // Deploying does not point any number at the flow: for a two-way flow,
-// call [Deployer.PointNumber] with the number and the Deployed's
-// WebhookURL.
+// call [Deployer.PointNumber] with the number (or
+// [Deployer.PointMessagingService] with the Messaging Service) and the
+// Deployed's WebhookURL.
 func (d *Deployer) DeployDefinition(ctx context.Context, def *Definition, opts DeployOptions) (Deployed, error) {
 	name := opts.FriendlyName
 	if name == "" {
@@ -473,6 +479,54 @@ func (d *Deployer) PointNumber(ctx context.Context, phoneNumber, webhookURL stri
 		return fmt.Errorf("studio: point number %s (%s): %w", outreach.MaskPhone(phoneNumber), sid, err)
 	}
 	return nil
+}
+
+// PointMessagingService sets the incoming-message URL of the account's
+// Messaging Service serviceSID ("MG" and 32 hex digits) to webhookURL:
+// InboundRequestUrl, method POST, with UseInboundWebhookOnNumber false
+// so that the service's URL, not each sender number's SmsUrl, gets the
+// texts to every number of its sender pool. For a two-way Studio flow
+// that sends from the service, webhookURL is the Deployed's WebhookURL;
+// to give the service back to the embedded runtime, it is the webhook's
+// public URL. A service the account does not have is an error wrapping
+// [ErrNotFound].
+//
+// As with [Deployer.PointNumber], while the service points at a Studio
+// flow the embedded runtime's webhook sees none of the replies to its
+// numbers, STOPs included.
+func (d *Deployer) PointMessagingService(ctx context.Context, serviceSID, webhookURL string) error {
+	if !mgSID.MatchString(serviceSID) {
+		shown := outreach.MaskPhone(serviceSID) // it may be a phone number
+		if strings.HasPrefix(serviceSID, "MG") {
+			shown = truncate(serviceSID, 40)
+		}
+		return fmt.Errorf("studio: point messaging service: %q is not a Messaging Service SID (MG and 32 hex digits, as the Twilio console shows)", shown)
+	}
+	if u, err := url.Parse(webhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("studio: point messaging service %s: webhook URL must be a full http(s) URL", serviceSID)
+	}
+	err := d.c.messaging(ctx, func(s *messaging.ApiService) error {
+		p := &messaging.UpdateServiceParams{}
+		p.SetInboundRequestUrl(webhookURL).SetInboundMethod(http.MethodPost).SetUseInboundWebhookOnNumber(false)
+		_, err := s.UpdateService(serviceSID, p)
+		return err
+	})
+	if err != nil {
+		if notFound(err) {
+			return fmt.Errorf("studio: point messaging service %s: the account has no such service: %w", serviceSID, ErrNotFound)
+		}
+		return fmt.Errorf("studio: point messaging service %s: %w", serviceSID, err)
+	}
+	return nil
+}
+
+// truncate shortens s to n bytes at most, for quoting bad input in
+// errors.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func isE164(s string) bool {

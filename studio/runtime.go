@@ -210,7 +210,8 @@ func (rt *Runtime) CreateCampaign(ctx context.Context, nc outreach.NewCampaign, 
 }
 
 // ownNumber records the flow as the number's owner and points the number
-// at the flow's webhook.
+// (or, for a sending number that is a Messaging Service SID, the
+// service's incoming-message URL) at the flow's webhook.
 func (rt *Runtime) ownNumber(ctx context.Context, number string, dep Deployed) error {
 	err := rt.store.ClaimNumber(ctx, outreach.NumberOwner{
 		Number: number, Runtime: RuntimeName, Flow: dep.SID, FlowName: dep.FriendlyName, Since: rt.cfg.Clock.Now(),
@@ -219,15 +220,16 @@ func (rt *Runtime) ownNumber(ctx context.Context, number string, dep Deployed) e
 		return err
 	}
 	if strings.HasPrefix(number, "MG") {
-		return fmt.Errorf("studio: sending from messaging service %s: point its incoming-message URL at %s in the Twilio console (not done by the library yet)", number, dep.WebhookURL)
+		return rt.dep.PointMessagingService(ctx, number, dep.WebhookURL)
 	}
 	return rt.dep.PointNumber(ctx, number, dep.WebhookURL)
 }
 
 // ReleaseNumber gives a sending number back to the embedded runtime: it
-// points the number's incoming-message URL at webhookURL (the embedded
-// runtime's inbound webhook) and removes the Studio flow's ownership. It
-// refuses while a Studio campaign from that number is unfinished.
+// points the number's incoming-message URL (for a Messaging Service SID,
+// the service's) at webhookURL (the embedded runtime's inbound webhook)
+// and removes the Studio flow's ownership. It refuses while a Studio
+// campaign from that number is unfinished.
 func (rt *Runtime) ReleaseNumber(ctx context.Context, number, webhookURL string) error {
 	o, ok, err := rt.store.NumberOwner(ctx, number)
 	if err != nil || !ok || o.Runtime != RuntimeName {
@@ -242,7 +244,11 @@ func (rt *Runtime) ReleaseNumber(ctx context.Context, number, webhookURL string)
 			return fmt.Errorf("studio: release %s: Studio campaign %d (%s) from it is %s: cancel it first", outreach.MaskPhone(number), c.ID, c.Name, c.Status)
 		}
 	}
-	if err := rt.dep.PointNumber(ctx, number, webhookURL); err != nil {
+	point := rt.dep.PointNumber
+	if strings.HasPrefix(number, "MG") {
+		point = rt.dep.PointMessagingService
+	}
+	if err := point(ctx, number, webhookURL); err != nil {
 		return err
 	}
 	return rt.store.ReleaseNumber(ctx, number, o.Runtime, o.Flow)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
+	messaging "github.com/twilio/twilio-go/rest/messaging/v1"
 	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
 
 	"github.com/patient-outreach/sms/internal/twiliocall"
@@ -28,6 +29,15 @@ func (c *twilioCaller) studio(ctx context.Context, fn func(*studioapi.ApiService
 func (c *twilioCaller) api(ctx context.Context, fn func(*api.ApiService) error) error {
 	_, err := c.Do(ctx, func(cl *client.Client) error {
 		return fn(api.NewApiServiceWithClient(cl))
+	})
+	return err
+}
+
+// messaging runs fn with a Messaging v1 service whose every request
+// carries ctx, bounded by the per-call timeout.
+func (c *twilioCaller) messaging(ctx context.Context, fn func(*messaging.ApiService) error) error {
+	_, err := c.Do(ctx, func(cl *client.Client) error {
+		return fn(messaging.NewApiServiceWithClient(cl))
 	})
 	return err
 }

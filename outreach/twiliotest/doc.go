@@ -41,10 +41,20 @@
 //     DuplicateCallbacks). A message's status never moves backwards.
 //   - IncomingPhoneNumbers: list, fetch, update (SmsUrl). A phone's text to
 //     a provisioned number is recorded as an inbound message and POSTed to
-//     the number's SmsUrl, or, when the SmsUrl is the webhook of a Studio
-//     flow the fake holds (https://webhooks.twilio.com/v1/Accounts/{AccountSid}/Flows/{FlowSid}),
+//     the number's incoming-message URL, or, when that URL is the webhook
+//     of a Studio flow the fake holds (https://webhooks.twilio.com/v1/Accounts/{AccountSid}/Flows/{FlowSid}),
 //     handed to the flow's active execution for the sender through a
-//     [ReplyRunner]; with no active execution it is only recorded.
+//     [ReplyRunner]; with no active execution it is only recorded. The
+//     incoming-message URL is the number's SmsUrl, unless the number is in
+//     the sender pool of a Messaging Service that has an InboundRequestUrl
+//     and UseInboundWebhookOnNumber false: then it is the service's
+//     InboundRequestUrl (and the webhook carries MessagingServiceSid).
+//   - Messaging v1 Services ([Server.AddMessagingService] creates them):
+//     list, fetch and update (https://messaging.twilio.com/v1/Services/{Sid}:
+//     FriendlyName, InboundRequestUrl, InboundMethod, FallbackUrl,
+//     FallbackMethod, StatusCallback, UseInboundWebhookOnNumber; other
+//     parameters are accepted and ignored; bad values get 400, code 20001).
+//     [Server.SetServiceInboundURL] sets the inbound URL directly.
 //   - Verify v2: services (create, list, fetch), verifications (create,
 //     fetch; 10-minute expiry, at most 5 sends) and verification checks (at
 //     most 5, then canceled). [Server.VerifyCode] reads the code.
@@ -76,6 +86,11 @@
 //
 // Not served yet: Studio test users, Studio executions started by an
 // incoming message (the trigger's incomingMessage), media, message
-// update/delete, SmsMethod GET, the Verify channels' actual delivery
-// (codes are not texted to the phones).
+// update/delete, SmsMethod and InboundMethod GET (webhooks are always
+// POSTed), Messaging Service create and delete and their sender pool
+// resources (PhoneNumbers; a number in two pools belongs to the first
+// created), fallback URLs, the dropping of texts to a service that has
+// neither an InboundRequestUrl nor UseInboundWebhookOnNumber (the fake
+// falls back to the number's SmsUrl), the Verify channels' actual
+// delivery (codes are not texted to the phones).
 package twiliotest

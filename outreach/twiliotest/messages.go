@@ -62,21 +62,6 @@ func (s *Server) Message(sid string) (Message, bool) {
 	return m.Message, true
 }
 
-// AddMessagingService creates a Messaging Service whose sender pool is
-// numbers (each provisioned as with [Server.AddNumber]) and returns its
-// SID. A message created with this MessagingServiceSid and no From is
-// sent from the pool's first number.
-func (s *Server) AddMessagingService(numbers ...string) string {
-	for _, n := range numbers {
-		s.AddNumber(n)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sid := s.sid("MG")
-	s.services[sid] = slices.Clone(numbers)
-	return sid
-}
-
 // Twilio's status order: a status never moves back to an earlier rank.
 var statusRank = map[string]int{
 	"accepted": 0, "scheduled": 0, "queued": 1, "sending": 2, "sent": 3,
@@ -147,16 +132,16 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, _ map[str
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if mg != "" {
-		pool, ok := s.services[mg]
+		sv := s.msgService(mg)
 		switch {
-		case !ok:
+		case sv == nil:
 			twilioError(w, 21701)
 			return
-		case from == "" && len(pool) == 0:
+		case from == "" && len(sv.pool) == 0:
 			twilioError(w, 21704)
 			return
 		case from == "":
-			from = pool[0]
+			from = sv.pool[0]
 		}
 	}
 	if s.numberByPhone(from) == nil {

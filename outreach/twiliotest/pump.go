@@ -18,9 +18,11 @@ import (
 // StatusCallback); then, merged by time (a text before a timer due at the
 // same instant), the texts the simulated phones sent and the timers set
 // with [Server.AfterFunc]. A text is recorded as an inbound message and
-// POSTed, signed, to the SmsUrl of the number it was sent to, or, when
-// that SmsUrl is the webhook of a Studio flow the fake holds, handed to
-// the flow's execution (see [ReplyRunner]). Tests on an
+// POSTed, signed, to the incoming-message URL of the number it was sent
+// to (its SmsUrl, or the InboundRequestUrl of its Messaging Service: see
+// [Server.SetServiceInboundURL]), or, when that URL is the webhook of a
+// Studio flow the fake holds, handed to the flow's execution (see
+// [ReplyRunner]). Tests on an
 // [outreach.ManualClock] move the clock and call Step; see [Server.Next].
 // Each webhook is tried once; Step returns the failures (a transport
 // error or a non-2xx answer) and the errors of [ReplyRunner] joined.
@@ -132,10 +134,14 @@ func (s *Server) statusParams(m *message, ev event) url.Values {
 }
 
 // receive records a text from a phone as an inbound message and says
-// what to do with it: POST it to its number's SmsUrl, or, when the SmsUrl
-// is the webhook of a Studio flow the fake holds, hand it to the flow's
-// active execution for the sender (if any, and if the runner is a
-// [ReplyRunner]). Texts to numbers that are not provisioned are dropped.
+// what to do with it: POST it to the incoming-message URL of the number
+// it was sent to, or, when that URL is the webhook of a Studio flow the
+// fake holds, hand it to the flow's active execution for the sender (if
+// any, and if the runner is a [ReplyRunner]). The URL is the
+// InboundRequestUrl of the Messaging Service whose sender pool holds the
+// number, when that service has one and UseInboundWebhookOnNumber is
+// false; else the number's SmsUrl. Texts to numbers that are not
+// provisioned are dropped.
 func (s *Server) receive(in outreach.InboundMessage) delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -147,19 +153,27 @@ func (s *Server) receive(in outreach.InboundMessage) delivery {
 	if sid == "" || s.bySID[sid] != nil {
 		sid = s.sid("SM")
 	}
+	svc := s.serviceOfNumber(num.phone)
 	m := &message{Message{
 		SID: sid, From: in.From, To: in.To, Body: in.Body, Status: "received",
 		Direction: "inbound", DateCreated: in.ReceivedAt, DateUpdated: in.ReceivedAt, DateSent: in.ReceivedAt,
 	}}
+	if svc != nil {
+		m.MessagingServiceSID = svc.sid
+	}
 	s.msgs = append(s.msgs, m)
 	s.bySID[sid] = m
-	if num.smsURL == "" {
+	target, owner := num.smsURL, "the SmsUrl of number "+num.sid
+	if svc != nil && svc.inboundURL != "" && !svc.useNumberWebhook {
+		target, owner = svc.inboundURL, "the InboundRequestUrl of messaging service "+svc.sid
+	}
+	if target == "" {
 		return delivery{}
 	}
-	if flowSID, ok := s.studioWebhook(num.smsURL); ok {
-		return s.studioReply(flowSID, num, m.Message)
+	if flowSID, ok := s.studioWebhook(target); ok {
+		return s.studioReply(flowSID, owner, m.Message)
 	}
-	return delivery{hook: &webhook{num.smsURL, url.Values{
+	params := url.Values{
 		"AccountSid":    {s.accountSID},
 		"ApiVersion":    {"2010-04-01"},
 		"Body":          {in.Body},
@@ -171,7 +185,11 @@ func (s *Server) receive(in outreach.InboundMessage) delivery {
 		"SmsSid":        {sid},
 		"SmsStatus":     {"received"},
 		"To":            {in.To},
-	}}}
+	}
+	if svc != nil {
+		params.Set("MessagingServiceSid", svc.sid)
+	}
+	return delivery{hook: &webhook{target, params}}
 }
 
 // studioWebhookPrefix starts the webhook URL of every Studio flow:
@@ -192,14 +210,16 @@ func (s *Server) studioWebhook(u string) (flowSID string, ok bool) {
 	return flowSID, true
 }
 
-// studioReply finds what to do with a text m to num, whose SmsUrl is the
-// webhook of Studio flow flowSID (empty if the URL is not a flow webhook
-// of this account). Called with s.mu held.
-func (s *Server) studioReply(flowSID string, num *number, m Message) delivery {
+// studioReply finds what to do with a text m whose incoming-message URL
+// (named by owner, such as "the SmsUrl of number PN...") is the webhook
+// of Studio flow flowSID (empty if the URL is not a flow webhook of this
+// account): the same for a number's SmsUrl and a Messaging Service's
+// InboundRequestUrl. Called with s.mu held.
+func (s *Server) studioReply(flowSID, owner string, m Message) delivery {
 	f := s.flow(flowSID)
 	if f == nil {
-		return delivery{err: fmt.Errorf("twiliotest: the SmsUrl of number %s is a Studio webhook of no flow this fake holds; text %s not delivered",
-			num.sid, m.SID)}
+		return delivery{err: fmt.Errorf("twiliotest: %s is a Studio webhook of no flow this fake holds; text %s not delivered",
+			owner, m.SID)}
 	}
 	rr, ok := s.studio.runner.(ReplyRunner)
 	if !ok {

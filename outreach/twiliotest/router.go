@@ -26,6 +26,10 @@ const (
 	FetchNumber  Endpoint = "numbers.fetch"  // GET  /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json
 	UpdateNumber Endpoint = "numbers.update" // POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json
 
+	ListMessagingServices  Endpoint = "messaging.services.list"   // GET  https://messaging.twilio.com/v1/Services
+	FetchMessagingService  Endpoint = "messaging.services.fetch"  // GET  https://messaging.twilio.com/v1/Services/{Sid}
+	UpdateMessagingService Endpoint = "messaging.services.update" // POST https://messaging.twilio.com/v1/Services/{Sid}
+
 	CreateVerifyService Endpoint = "verify.services.create" // POST https://verify.twilio.com/v2/Services
 	ListVerifyServices  Endpoint = "verify.services.list"   // GET  https://verify.twilio.com/v2/Services
 	FetchVerifyService  Endpoint = "verify.services.fetch"  // GET  https://verify.twilio.com/v2/Services/{Sid}
@@ -177,6 +181,9 @@ func (s *Server) buildRoutes() []route {
 		r(http.MethodGet, acct+"/IncomingPhoneNumbers.json", ListNumbers, s.listNumbers),
 		r(http.MethodGet, acct+"/IncomingPhoneNumbers/{sid}.json", FetchNumber, s.fetchNumber),
 		r(http.MethodPost, acct+"/IncomingPhoneNumbers/{sid}.json", UpdateNumber, s.updateNumber),
+		r(http.MethodGet, "/v1/Services", ListMessagingServices, s.listMessagingServices),
+		r(http.MethodGet, "/v1/Services/{sid}", FetchMessagingService, s.fetchMessagingService),
+		r(http.MethodPost, "/v1/Services/{sid}", UpdateMessagingService, s.updateMessagingService),
 		r(http.MethodPost, "/v2/Services", CreateVerifyService, s.createService),
 		r(http.MethodGet, "/v2/Services", ListVerifyServices, s.listServices),
 		r(http.MethodGet, "/v2/Services/{sid}", FetchVerifyService, s.fetchService),

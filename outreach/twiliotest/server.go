@@ -86,7 +86,7 @@ type Server struct {
 	msgs     []*message // in creation order
 	bySID    map[string]*message
 	numbers  []*number
-	services map[string][]string // messaging service SID -> sender pool
+	services []*mservice // Messaging Services, in creation order
 	events   []event
 	seq      uint64
 	faults   map[Endpoint][]*Fault
@@ -121,7 +121,6 @@ func New(opts Options) *Server {
 		done:       make(chan struct{}),
 		rnd:        rand.New(rand.NewPCG(opts.Seed, 0x7a11)),
 		bySID:      make(map[string]*message),
-		services:   make(map[string][]string),
 		faults:     make(map[Endpoint][]*Fault),
 		counts:     make(map[Endpoint]int),
 		wake:       make(chan struct{}),

@@ -115,13 +115,16 @@ type ExecutionRunner interface {
 
 // ReplyRunner is an [ExecutionRunner] that also takes the replies to its
 // executions, as Studio does when a number's incoming-message URL is a
-// flow's webhook. When a phone texts a provisioned number whose SmsUrl is
-// exactly the webhook of a flow the fake holds,
+// flow's webhook. When a phone texts a provisioned number whose
+// incoming-message URL (its SmsUrl, or the InboundRequestUrl of the
+// Messaging Service whose sender pool holds it, when set and
+// UseInboundWebhookOnNumber is false) is exactly the webhook of a flow
+// the fake holds,
 //
 //	https://webhooks.twilio.com/v1/Accounts/{AccountSid}/Flows/{FlowSid}
 //
 // (the webhook_url of the flow resource, which studio.Deployer.PointNumber
-// sets), [Server.Step] records the text as an inbound message, as it
+// and PointMessagingService set), [Server.Step] records the text as an inbound message, as it
 // always does, but POSTs it nowhere: it finds the flow's active execution
 // whose ContactChannelAddress is the text's From and, if the runner
 // implements ReplyRunner, calls ExecutionReply with a copy of that
@@ -131,9 +134,9 @@ type ExecutionRunner interface {
 //
 // A text with no active execution for its sender is only recorded: the
 // fake does not start executions from incoming messages (the trigger's
-// incomingMessage transition). An SmsUrl on webhooks.twilio.com that is
-// not the webhook of a flow the fake holds is an error from Step; nothing
-// is ever sent to the real host.
+// incomingMessage transition). An incoming-message URL on
+// webhooks.twilio.com that is not the webhook of a flow the fake holds is
+// an error from Step; nothing is ever sent to the real host.
 type ReplyRunner interface {
 	ExecutionRunner
 	ExecutionReply(ctx context.Context, srv *Server, e Execution, m Message) error
