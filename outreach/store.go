@@ -192,6 +192,12 @@ type Update struct {
 	Messages []Message
 	// Responses adds recorded answers.
 	Responses []Response
+	// Received adds inbound messages of this conversation that did not
+	// come through RecordInbound, such as the replies a Studio execution
+	// received, which the Studio runtime collects: stored as received,
+	// once per ProviderID (one already stored is skipped), with no inbox
+	// event.
+	Received []Message
 }
 
 // Progress counts where a campaign stands.

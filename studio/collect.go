@@ -18,6 +18,10 @@ type collected struct {
 	answers   map[string]string
 	optOuts   []optChange
 	outcome   string
+	// sent are the messages the execution sent, received its replies:
+	// recorded so that progress counts them as it does the embedded
+	// runtime's.
+	sent, received []outreach.Message
 }
 
 type optChange struct {
@@ -58,30 +62,41 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 	}
 	// Replies to a widget visited more than once are read from each
 	// step's own context; the execution context keeps the last only.
+	// Each visit of a widget ends with one step leaving it.
 	visits := make(map[string]int)
 	for _, s := range steps {
-		if s.name == "incomingMessage" {
-			visits[s.from]++
-		}
+		visits[s.from]++
 	}
 	var col collected
 	var last step
+	entered := make(map[string]time.Time) // when each widget was last entered
+	attempts := make(map[string]int)
 	for _, s := range steps {
 		last = s
+		src := ec
+		if visits[s.from] > 1 && s.from != "" {
+			if _, isMsg := sentMessage(ec, s.from); isMsg || s.name == "incomingMessage" {
+				if src, err = rt.stepContext(ctx, c.RuntimeRef, sid, s.sid); err != nil {
+					return collected{}, fmt.Errorf("studio: conversation %d: %w", conv.ID, err)
+				}
+			}
+		}
+		if m, ok := sentMessage(src, s.from); ok {
+			attempts[s.from]++
+			m.Key = outreach.SendKey{Conversation: conv.ID, Step: s.from, Attempt: attempts[s.from]}
+			m.SentAt = entered[s.from]
+			col.sent = append(col.sent, m)
+		}
+		entered[s.to] = s.at
 		if s.name != "incomingMessage" {
 			continue
 		}
 		ask := askOf(asks, s.from)
-		var body string
-		if visits[s.from] > 1 {
-			sc, err := rt.stepContext(ctx, c.RuntimeRef, sid, s.sid)
-			if err != nil {
-				return collected{}, fmt.Errorf("studio: conversation %d: %w", conv.ID, err)
-			}
-			body = inboundBody(sc, s.from)
-		} else {
-			body = inboundBody(ec, s.from)
-		}
+		body := inboundBody(src, s.from)
+		msgSID, _ := inbound(src, s.from)["MessageSid"].(string)
+		col.received = append(col.received, outreach.Message{
+			From: conv.Recipient.Phone, To: c.From, Body: body, ProviderID: msgSID, SentAt: s.at,
+		})
 		switch outreach.ParseKeyword(body) {
 		case outreach.KeywordStop:
 			col.optOuts = append(col.optOuts, optChange{stop: true, at: s.at})
@@ -109,6 +124,33 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 	}
 	col.outcome = outcome(ec, last, col)
 	return col, nil
+}
+
+// sentMessage is the message that widget sent, found in src (the
+// execution's context, or the context of the step that left the widget):
+// a send-message widget's own variables, a send-and-wait-for-reply's
+// outbound. ok is false when it sent none (not a message widget, or
+// refused).
+func sentMessage(src map[string]any, widget string) (m outreach.Message, ok bool) {
+	w, _ := lookup(src, "widgets", widget).(map[string]any)
+	if w == nil {
+		w = src // a step's context: the widget's own variables
+	}
+	if o, ok := w["outbound"].(map[string]any); ok {
+		w = o
+	}
+	sid, _ := w["MessageSid"].(string)
+	if sid == "" {
+		sid, _ = w["Sid"].(string)
+	}
+	if sid == "" {
+		return m, false
+	}
+	m.ProviderID = sid
+	m.Body, _ = w["Body"].(string)
+	m.DeliveryStatus, _ = w["Status"].(string)
+	m.Status = outreach.MessageSent
+	return m, true
 }
 
 // outcome is the flow's outcome variable, else what ended the execution.
@@ -141,20 +183,26 @@ func askOf(asks map[string]*outreach.Step, widget string) *outreach.Step {
 	return nil
 }
 
-// inboundBody finds the reply to widget in a context: an execution's
-// (widgets.W.inbound.Body) or a step's (the widget's own variables, or
-// the same path).
-func inboundBody(ctx map[string]any, widget string) string {
+// inbound finds the reply to widget in a context: an execution's
+// (widgets.W.inbound) or a step's (the widget's own variables, or the
+// same path).
+func inbound(ctx map[string]any, widget string) map[string]any {
 	for _, path := range [][]string{
-		{"widgets", widget, "inbound", "Body"},
-		{"inbound", "Body"},
-		{widget, "inbound", "Body"},
+		{"widgets", widget, "inbound"},
+		{"inbound"},
+		{widget, "inbound"},
 	} {
-		if s, ok := lookup(ctx, path...).(string); ok {
-			return s
+		if m, ok := lookup(ctx, path...).(map[string]any); ok {
+			return m
 		}
 	}
-	return ""
+	return nil
+}
+
+// inboundBody is the Body of the reply to widget in a context.
+func inboundBody(ctx map[string]any, widget string) string {
+	s, _ := inbound(ctx, widget)["Body"].(string)
+	return s
 }
 
 // steps lists an execution's steps, oldest first.

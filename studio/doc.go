@@ -144,7 +144,8 @@
 //	cancel                    ends every conversation            ends the executions in Studio;
 //	                                                             their answers are not read back
 //	progress                  conversations, messages,           conversations (pending, active,
-//	                          deliveries, replies                done) and outcomes
+//	                          deliveries, replies, as they       done) and outcomes; messages and
+//	                          happen                             replies once each execution ends
 //
 // # Running Studio locally
 //

@@ -738,6 +738,8 @@ func (rt *Runtime) watch(ctx context.Context, c *outreach.Campaign, conv outreac
 		}
 	}
 	u.Responses = col.responses
+	u.Enqueue = col.sent
+	u.Received = col.received
 	r := *conv.State.Remote
 	r.Ended = true
 	u.Conversation.State.Remote = &r

@@ -260,6 +260,11 @@ func compareRuntimes(t *testing.T, flow *outreach.Flow, scripts [][]string, n in
 	if fmt.Sprint(sp.Outcomes) != fmt.Sprint(ep.Outcomes) || sp.Done != n {
 		t.Errorf("outcomes: studio %v (%d done), embedded %v", sp.Outcomes, sp.Done, ep.Outcomes)
 	}
+	// Progress counts Studio's messages and replies as the engine's.
+	if sp.Replies != ep.Replies || sp.Messages[outreach.MessageSent] != ep.Messages[outreach.MessageSent] {
+		t.Errorf("progress: studio %d sent, %d replies; embedded %d sent, %d replies",
+			sp.Messages[outreach.MessageSent], sp.Replies, ep.Messages[outreach.MessageSent], ep.Replies)
+	}
 	return r, c, studioCSV
 }
 

@@ -639,6 +639,18 @@ func (s *Store) apply(now time.Time, u outreach.Update) error {
 		old.SentAt = utc(m.SentAt)
 		s.indexOutbound(old)
 	}
+	for _, m := range u.Received {
+		if _, dup := s.inbound[m.ProviderID]; dup && m.ProviderID != "" {
+			continue
+		}
+		m.Direction, m.Status, m.Key = outreach.Inbound, outreach.MessageReceived, outreach.SendKey{}
+		m.ConversationID, m.CampaignID = id, conv.c.CampaignID
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = m.SentAt
+		}
+		m.CreatedAt = orNow(m.CreatedAt)
+		s.addMessage(normMessage(m))
+	}
 	camp := s.campaigns[conv.c.CampaignID]
 	for _, r := range u.Responses {
 		r.CampaignID = conv.c.CampaignID

@@ -317,6 +317,26 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 			return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d has no outbound message %d: %w", id, m.ID, outreach.ErrNotFound)}
 		}
 	}
+	for _, m := range u.Received {
+		if m.ProviderID != "" {
+			_, err := scanMessage(c.stmt(c.st.inboundByProvider).QueryRowContext(c.ctx, m.ProviderID))
+			if err == nil {
+				continue // stored already
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return nil, wrap("add received message", err)
+			}
+		}
+		created := m.CreatedAt
+		if created.IsZero() {
+			created = m.SentAt
+		}
+		_, err := c.exec(c.st.insertMessage, id, campaignID, outreach.Inbound, 0, "", 0, m.From, m.To, m.Body,
+			outreach.MessageReceived, m.ProviderID, m.DeliveryStatus, m.Error, 0, 0, 0, nanos(m.SentAt), nanos(orNow(created)))
+		if err != nil {
+			return nil, wrap("add received message", err)
+		}
+	}
 	for _, r := range u.Responses {
 		if r.PatientID == "" {
 			r.PatientID = patient

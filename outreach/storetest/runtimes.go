@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -112,5 +113,41 @@ func testNumberOwners(h *harness) {
 	h.campaign(outreach.CampaignRunning, oneWay(conv("y", 2, at(0))))
 	if err := h.s.ClaimNumber(h.ctx, outreach.NumberOwner{Number: from, Runtime: "studio", Flow: "FWc"}); err != nil {
 		h.Errorf("ClaimNumber with only finished or one-way conversations: %v", err)
+	}
+}
+
+// testCommitReceived checks Update.Received: inbound messages stored as
+// the conversation's, once per provider id, with no inbox event.
+func testCommitReceived(h *harness) {
+	c, convs := h.campaign(outreach.CampaignRunning, conv("r", 1, at(0)))
+	cl := h.claimOne(at(0), convs[0].ID)
+	u := update(cl)
+	u.Received = []outreach.Message{
+		{From: phone(1), To: from, Body: "7", ProviderID: "SMr1", SentAt: at(time.Minute)},
+		{From: phone(1), To: from, Body: "yes", ProviderID: "SMr2", SentAt: at(2 * time.Minute)},
+	}
+	h.commitOK(at(3*time.Minute), u)
+	u = update(cl)
+	u.Received = []outreach.Message{{From: phone(1), To: from, Body: "7", ProviderID: "SMr1", SentAt: at(time.Minute)}}
+	h.commitOK(at(4*time.Minute), u)
+
+	var got []string
+	for _, m := range h.messages(convs[0].ID) {
+		if m.Direction == outreach.Inbound {
+			if m.Status != outreach.MessageReceived || m.CampaignID != c.ID || !m.SentAt.Equal(at(time.Minute)) && m.Body == "7" {
+				h.Errorf("received message %+v: want status received, campaign %d, sent at its time", m, c.ID)
+			}
+			got = append(got, m.Body+"/"+m.ProviderID)
+		}
+	}
+	if want := []string{"7/SMr1", "yes/SMr2"}; !slices.Equal(got, want) {
+		h.Errorf("inbound messages %v, want %v (each once)", got, want)
+	}
+	p, err := h.s.Progress(h.ctx, c.ID, at(5*time.Minute))
+	if err != nil || p.Replies != 2 {
+		h.Errorf("Progress = %+v, %v; want 2 replies", p, err)
+	}
+	if cs := h.claim(at(time.Hour), 10); len(cs) == 1 && len(cs[0].Inbox) > 0 {
+		h.Errorf("received messages made inbox events: %+v", cs[0].Inbox)
 	}
 }

@@ -105,6 +105,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"Responses", testResponses},
 		{"Runtimes", testRuntimes},
 		{"NumberOwners", testNumberOwners},
+		{"CommitReceived", testCommitReceived},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
