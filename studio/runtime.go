@@ -94,8 +94,9 @@ type Runtime struct {
 
 	mu        sync.Mutex
 	campaigns map[int64]*outreach.Campaign
-	nextSlot  time.Time   // when the next execution may be created
-	recent    []time.Time // the latest creation slots, oldest first
+	ended     map[int64]endedList // by campaign
+	nextSlot  time.Time           // when the next execution may be created
+	recent    []time.Time         // the latest creation slots, oldest first
 }
 
 var _ outreach.Runtime = (*Runtime)(nil)
@@ -147,6 +148,7 @@ func NewRuntime(store outreach.Store, cfg RuntimeConfig) (*Runtime, error) {
 		store: store, dep: cfg.Deployer, cfg: cfg, log: cfg.Logger,
 		wake:      make(chan struct{}, 1),
 		campaigns: make(map[int64]*outreach.Campaign),
+		ended:     make(map[int64]endedList),
 	}, nil
 }
 
@@ -201,6 +203,7 @@ func (rt *Runtime) CreateCampaign(ctx context.Context, nc outreach.NewCampaign, 
 		}
 	}
 	now := rt.cfg.Clock.Now()
+	c.CreatedAt = now // executions are listed from then on
 	created, added, err := rt.store.CreateCampaign(ctx, c, outreach.NewConversations(c, recipients, rt.cfg.Window, now))
 	if err != nil {
 		return outreach.Campaign{}, 0, fmt.Errorf("studio: create campaign: %w", err)
@@ -706,6 +709,11 @@ func (rt *Runtime) endExecution(ctx context.Context, flowSID, sid string) error 
 // after PollInterval; ended, its answers are collected.
 func (rt *Runtime) watch(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation, u *outreach.Update) (*outreach.Update, error) {
 	sid := conv.State.Remote.ID
+	if ended, ok := rt.endedExecutions(ctx, c); ok && !ended[sid] {
+		// Still running (or ended since the listing: seen next time).
+		u.Conversation.NextAt = rt.cfg.Clock.Now().Add(rt.cfg.PollInterval)
+		return u, nil
+	}
 	var status string
 	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
 		e, err := s.FetchExecution(c.RuntimeRef, sid)
@@ -747,6 +755,60 @@ func (rt *Runtime) watch(ctx context.Context, c *outreach.Campaign, conv outreac
 		u.Conversation.State.Answers = col.answers
 	}
 	return rt.end(u, col.outcome), nil
+}
+
+// endedExecutions returns the SIDs of the campaign's flow's ended
+// executions created since the campaign was, listed at most every half
+// PollInterval: one listing, a page per thousand executions, instead of a
+// request per running execution. ok is false when the listing failed;
+// each execution is then fetched on its own.
+func (rt *Runtime) endedExecutions(ctx context.Context, c *outreach.Campaign) (map[string]bool, bool) {
+	now := rt.cfg.Clock.Now()
+	rt.mu.Lock()
+	e, ok := rt.ended[c.ID]
+	rt.mu.Unlock()
+	if ok && now.Sub(e.at) < rt.cfg.PollInterval/2 {
+		return e.sids, true
+	}
+	sids := make(map[string]bool)
+	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
+		p := &studioapi.ListExecutionParams{}
+		p.SetStatus("ended").SetDateCreatedFrom(c.CreatedAt.Add(-5 * time.Minute)).SetPageSize(1000)
+		token, page := "", ""
+		for range 1000 {
+			resp, err := s.PageExecution(c.RuntimeRef, p, token, page)
+			if err != nil {
+				return err
+			}
+			for _, x := range resp.Executions {
+				if x.Sid != nil {
+					sids[*x.Sid] = true
+				}
+			}
+			next := resp.Meta.NextPageUrl
+			if next == nil || *next == "" {
+				return nil
+			}
+			if token, page, err = pageParams(*next); err != nil {
+				return err
+			}
+		}
+		return errors.New("too many executions to list")
+	})
+	if err != nil {
+		rt.log.Warn("studio: list ended executions", "campaign", c.ID, "err", errClass(err))
+		return nil, false
+	}
+	rt.mu.Lock()
+	rt.ended[c.ID] = endedList{at: now, sids: sids}
+	rt.mu.Unlock()
+	return sids, true
+}
+
+// endedList is a listing of a campaign's ended executions.
+type endedList struct {
+	at   time.Time
+	sids map[string]bool
 }
 
 // campaign returns a campaign of this runtime, cached (flows are

@@ -231,6 +231,11 @@ func compareRuntimes(t *testing.T, flow *outreach.Flow, scripts [][]string, n in
 	if len(execs) != n || len(perContact) != n {
 		t.Errorf("%d executions for %d contacts, want %d each once", len(execs), len(perContact), n)
 	}
+	// Running executions are watched by listing the ended ones, not one
+	// request each per poll: each is fetched once, when it has ended.
+	if fetches := r.srv.Requests(twiliotest.FetchExecution); fetches > n {
+		t.Errorf("%d execution fetches for %d executions (%d listings)", fetches, n, r.srv.Requests(twiliotest.ListExecutions))
+	}
 
 	// Embedded, same patients.
 	clock := outreach.NewManualClock(rtNoon)
