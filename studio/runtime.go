@@ -198,7 +198,7 @@ func (rt *Runtime) CreateCampaign(ctx context.Context, nc outreach.NewCampaign, 
 	}
 	c.RuntimeRef = dep.SID
 	if twoWay {
-		if err := rt.ownNumber(ctx, c.From, dep); err != nil {
+		if err := rt.TakeNumber(ctx, c.From, dep); err != nil {
 			return outreach.Campaign{}, 0, err
 		}
 	}
@@ -212,10 +212,14 @@ func (rt *Runtime) CreateCampaign(ctx context.Context, nc outreach.NewCampaign, 
 	return created, added, nil
 }
 
-// ownNumber records the flow as the number's owner and points the number
-// (or, for a sending number that is a Messaging Service SID, the
-// service's incoming-message URL) at the flow's webhook.
-func (rt *Runtime) ownNumber(ctx context.Context, number string, dep Deployed) error {
+// TakeNumber gives a sending number to a deployed two-way flow: it
+// records the flow as the number's owner in the store (a
+// *[outreach.NumberConflictError] when another flow, or an unfinished
+// embedded two-way campaign, holds it) and then points the number's (for
+// a Messaging Service SID, the service's) incoming-message URL at the
+// flow's webhook. CreateCampaign does this for two-way flows; call it to
+// point a number at a flow deployed on its own.
+func (rt *Runtime) TakeNumber(ctx context.Context, number string, dep Deployed) error {
 	err := rt.store.ClaimNumber(ctx, outreach.NumberOwner{
 		Number: number, Runtime: RuntimeName, Flow: dep.SID, FlowName: dep.FriendlyName, Since: rt.cfg.Clock.Now(),
 	})

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -138,7 +137,7 @@ func addRuntimeFlags(fs *flag.FlagSet, rf *runtimeFlags) {
 func (rf *runtimeFlags) config(a *app, store outreach.Store, sim simConfig) (runtimeConfig, error) {
 	cfg := runtimeConfig{
 		Store: store, From: rf.from, DefaultZone: rf.zone, Sim: sim, StudioPoll: rf.poll,
-		Logger: slog.New(slog.NewTextHandler(logWriter{a}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: a.logger(),
 	}
 	w, err := outreach.ParseWindow(rf.window)
 	if err != nil {

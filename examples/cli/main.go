@@ -68,6 +68,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -171,6 +172,12 @@ type app struct {
 // logWriter writes log lines to stderr; on a terminal it lifts the
 // progress bar out of their way and draws it again below them.
 type logWriter struct{ a *app }
+
+// logger returns the logger of the runtimes: warnings and errors only,
+// written around the progress bar.
+func (a *app) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(logWriter{a}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
 
 func (w logWriter) Write(p []byte) (int, error) {
 	a := w.a

@@ -669,8 +669,14 @@ func TestStudio(t *testing.T) {
 	if r := cli(t, dir, env, "studio", "deploy", "payor"); r.code != exitOK {
 		t.Fatalf("studio deploy payor: %v", r)
 	}
+	// The number now belongs to the provider flow (recorded in the
+	// database): another two-way flow is deployed but cannot take it.
+	r = cli(t, dir, env, "studio", "deploy", "pharma", "--point-number")
+	if r.code != exitInvalid || !strings.Contains(r.stderr, "is owned by the studio runtime") {
+		t.Fatalf("studio deploy pharma --point-number over provider's number: %v", r)
+	}
 	r = cli(t, dir, env, "studio", "list", "--json")
-	if r.code != exitOK || len(jsonDoc(t, r.stdout)["flows"].([]any)) != 2 {
+	if r.code != exitOK || len(jsonDoc(t, r.stdout)["flows"].([]any)) != 3 {
 		t.Fatalf("studio list --json: %v", r)
 	}
 	if r := cli(t, dir, env, "studio", "delete", sid); r.code != exitOK || !strings.Contains(r.stdout, "deleted") {

@@ -66,6 +66,7 @@ func cmdStudioDeploy(ctx context.Context, a *app, args []string) error {
 	point := fs.Bool("point-number", false, "point "+twilioenv.EnvPhoneNumber+"'s incoming messages at the flow (two-way flows get their replies this way)")
 	friendly := fs.String("friendly-name", "", "the flow's friendly name in Studio (default: the flow's name, else its id)")
 	message := fs.String("message", "", "commit message of the revision")
+	db := fs.String("db", "outreach.db", "with --point-number: the database that records which runtime owns the number")
 	ops, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -90,9 +91,23 @@ func cmdStudioDeploy(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	if *point {
-		if err := d.PointNumber(ctx, cfg.PhoneNumber, dep.WebhookURL); err != nil {
-			if errors.Is(err, studio.ErrNotFound) {
+		// Through the Studio runtime, so that the database records that
+		// the flow owns the number and refuses what would conflict.
+		store, err := openStore(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		rt, err := studio.NewRuntime(store, studio.RuntimeConfig{Deployer: d, From: cfg.PhoneNumber, Logger: a.logger()})
+		if err != nil {
+			return err
+		}
+		if err := rt.TakeNumber(ctx, cfg.PhoneNumber, dep); err != nil {
+			switch {
+			case errors.Is(err, studio.ErrNotFound):
 				return usageErr("%v (is %s a number of this account?)", err, twilioenv.EnvPhoneNumber)
+			case errors.Is(err, outreach.ErrNumberConflict):
+				return invalidErr("%v", err)
 			}
 			return err
 		}
