@@ -53,6 +53,13 @@ type Store interface {
 	// Only conversations of campaigns whose Runtime is runtime are
 	// claimed: each runtime works on its own campaigns.
 	ClaimDue(ctx context.Context, runtime string, now time.Time, limit int, lease time.Duration) ([]Claim, error)
+	// ClaimConversation leases one conversation whatever its status, its
+	// campaign's status and when its work is due, to record what a
+	// runtime learned about it (the Studio runtime collects a cancelled
+	// campaign's executions this way). It fails with an error matching
+	// ErrNotFound for an unknown conversation and ErrLeaseLost when an
+	// unexpired lease holds it.
+	ClaimConversation(ctx context.Context, id int64, now time.Time, lease time.Duration) (Claim, error)
 	// NextDue returns the earliest NextAt among unfinished conversations of
 	// running campaigns, or now when one has an unprocessed inbox event;
 	// ok is false when nothing is scheduled. Runners sleep until then.

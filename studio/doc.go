@@ -142,7 +142,7 @@
 //	pause                     stops every send at once           stops new executions; running ones
 //	                                                             go on
 //	cancel                    ends every conversation            ends the executions in Studio;
-//	                                                             their answers are not read back
+//	                                                             the answers they had are collected
 //	progress                  conversations, messages,           conversations (pending, active,
 //	                          deliveries, replies, as they       done) and outcomes; messages and
 //	                          happen                             replies once each execution ends

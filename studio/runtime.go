@@ -288,9 +288,10 @@ func (rt *Runtime) ResumeCampaign(ctx context.Context, id int64) error {
 	return rt.StartCampaign(ctx, id)
 }
 
-// CancelCampaign ends a campaign: conversations not started end
-// "cancelled", and the executions still running are ended in Studio.
-// Answers they collected before are not read back.
+// CancelCampaign ends a campaign: every unfinished conversation ends
+// "cancelled", the executions still running are ended in Studio, and the
+// answers they had collected are read back into the campaign's responses
+// (opt-outs among them recorded), as when an execution ends by itself.
 func (rt *Runtime) CancelCampaign(ctx context.Context, id int64) error {
 	c, err := rt.campaign(ctx, id)
 	if err != nil {
@@ -313,11 +314,45 @@ func (rt *Runtime) CancelCampaign(ctx context.Context, id int64) error {
 			if r := conv.State.Remote; r != nil && r.ID != "" && !r.Ended {
 				if err := rt.endExecution(ctx, c.RuntimeRef, r.ID); err != nil {
 					errs = append(errs, err)
+					continue
+				}
+				if err := rt.collectCancelled(ctx, c, conv.ID); err != nil {
+					errs = append(errs, err)
 				}
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// collectCancelled reads back the answers of a cancelled conversation's
+// ended execution. A conversation that a runtime holds at that moment is
+// left to it: it records what it collects.
+func (rt *Runtime) collectCancelled(ctx context.Context, c *outreach.Campaign, id int64) error {
+	cl, err := rt.store.ClaimConversation(ctx, id, rt.cfg.Clock.Now(), rt.cfg.Lease)
+	if errors.Is(err, outreach.ErrLeaseLost) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	u := outreach.Update{Lease: cl.Lease, Release: true, Conversation: cl.Conversation}
+	col, err := rt.collect(ctx, c, cl.Conversation)
+	if err == nil {
+		for _, o := range col.optOuts {
+			if err = rt.store.SetOptOut(ctx, cl.Conversation.Recipient.Phone, o.stop, o.at); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil {
+		u.Responses, u.Enqueue, u.Received = col.responses, col.sent, col.received
+	}
+	res, cerr := rt.store.Commit(ctx, rt.cfg.Clock.Now(), []outreach.Update{u})
+	if cerr == nil {
+		cerr = res[0]
+	}
+	return errors.Join(err, cerr)
 }
 
 func (rt *Runtime) setStatus(ctx context.Context, id int64, to outreach.CampaignStatus) error {

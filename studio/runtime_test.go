@@ -500,3 +500,58 @@ func TestStudioNumberOwnership(t *testing.T) {
 		t.Errorf("embedded campaign after release: %v", err)
 	}
 }
+
+// TestStudioCancelCollects cancels a campaign whose executions wait for
+// a second answer: the executions are ended in Studio and the answers
+// given so far are in the responses.
+func TestStudioCancelCollects(t *testing.T) {
+	r := newStudioRig(t, rigOptions{noThrottle: true})
+	flow, _ := flows.Builtin("provider")
+	const n = 3
+	c, _, err := r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "x", Flow: flow}, recipients(n, r.net, [][]string{{"8", ""}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.rt.StartCampaign(r.ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	clock := r.clock.(*outreach.ManualClock)
+	for clock.Now().Before(rtNoon.Add(10 * time.Minute)) {
+		for {
+			if k, err := r.rt.Tick(r.ctx); err != nil {
+				t.Fatal(err)
+			} else if k == 0 {
+				break
+			}
+		}
+		next, ok := r.srv.Next()
+		if !ok || next.After(rtNoon.Add(10*time.Minute)) {
+			next = rtNoon.Add(10 * time.Minute)
+		}
+		clock.Set(next)
+		if err := r.srv.Step(r.ctx, next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.rt.CancelCampaign(r.ctx, c.ID); err != nil {
+		t.Fatalf("CancelCampaign: %v", err)
+	}
+	for _, e := range r.srv.Executions(c.RuntimeRef) {
+		if e.Status != "ended" {
+			t.Errorf("execution %s is %s after cancel", e.SID, e.Status)
+		}
+	}
+	resp, err := r.rt.Responses(r.ctx, c.ID, outreach.ResponsePage{})
+	if err != nil || len(resp) != n {
+		t.Fatalf("responses %+v, %v; want the %d first answers", resp, err, n)
+	}
+	for _, x := range resp {
+		if x.QuestionID != "ask_pain" || x.Answer != "8" || !x.RepliedAt.Equal(rtNoon.Add(time.Minute)) {
+			t.Errorf("response %+v; want ask_pain 8 at %v", x, rtNoon.Add(time.Minute))
+		}
+	}
+	p, _ := r.rt.Progress(r.ctx, c.ID)
+	if p.Outcomes[outreach.OutcomeCancelled] != n || p.Replies != n {
+		t.Errorf("progress %+v; want %d cancelled and %d replies", p, n, n)
+	}
+}

@@ -433,25 +433,49 @@ func (s *Store) ClaimDue(ctx context.Context, runtime string, now time.Time, lim
 	}
 	claims := make([]outreach.Claim, 0, len(due))
 	for _, d := range due {
-		conv := d.conv
-		conv.leaseToken = newToken()
-		conv.leaseUntil = now.Add(lease)
-		cl := outreach.Claim{
-			Lease:        outreach.Lease{ConversationID: conv.c.ID, Token: conv.leaseToken, Expires: conv.leaseUntil},
-			Conversation: copyConversation(conv.c),
-		}
-		for _, mid := range s.convMessages[conv.c.ID] {
-			m := s.messages[mid]
-			if m.Direction == outreach.Outbound && m.Status.Pending() {
-				cl.Pending = append(cl.Pending, *m)
-			}
-		}
-		for _, eid := range conv.inbox {
-			cl.Inbox = append(cl.Inbox, *s.events[eid])
-		}
-		claims = append(claims, cl)
+		claims = append(claims, s.lease(d.conv, now, lease))
 	}
 	return claims, nil
+}
+
+// lease leases conv until now+lease and returns its claim.
+func (s *Store) lease(conv *conversation, now time.Time, lease time.Duration) outreach.Claim {
+	conv.leaseToken = newToken()
+	conv.leaseUntil = now.Add(lease)
+	cl := outreach.Claim{
+		Lease:        outreach.Lease{ConversationID: conv.c.ID, Token: conv.leaseToken, Expires: conv.leaseUntil},
+		Conversation: copyConversation(conv.c),
+	}
+	for _, mid := range s.convMessages[conv.c.ID] {
+		m := s.messages[mid]
+		if m.Direction == outreach.Outbound && m.Status.Pending() {
+			cl.Pending = append(cl.Pending, *m)
+		}
+	}
+	for _, eid := range conv.inbox {
+		cl.Inbox = append(cl.Inbox, *s.events[eid])
+	}
+	return cl
+}
+
+// ClaimConversation implements [outreach.Store].
+func (s *Store) ClaimConversation(ctx context.Context, id int64, now time.Time, lease time.Duration) (outreach.Claim, error) {
+	if lease <= 0 {
+		return outreach.Claim{}, fmt.Errorf("memstore: lease duration %v is not positive", lease)
+	}
+	if err := s.lock(ctx); err != nil {
+		return outreach.Claim{}, err
+	}
+	defer s.mu.Unlock()
+	now = utc(now)
+	conv, ok := s.convs[id]
+	switch {
+	case !ok:
+		return outreach.Claim{}, fmt.Errorf("memstore: conversation %d: %w", id, outreach.ErrNotFound)
+	case conv.leaseUntil.After(now):
+		return outreach.Claim{}, fmt.Errorf("memstore: conversation %d: %w", id, outreach.ErrLeaseLost)
+	}
+	return s.lease(conv, now, lease), nil
 }
 
 // claimable reports whether conv may be claimed once its work is due and

@@ -67,25 +67,37 @@ func (s *Store) ClaimDue(ctx context.Context, runtime string, now time.Time, lim
 		return cmp.Or(cmp.Compare(a.due, b.due), cmp.Compare(a.claim.Conversation.ID, b.claim.Conversation.ID))
 	})
 	claims := make([]outreach.Claim, len(cs))
-	index := make(map[int64]int, len(cs))
-	ids := make([]int64, len(cs))
 	for i, c := range cs {
 		claims[i] = c.claim
-		index[c.claim.Conversation.ID] = i
-		ids[i] = c.claim.Conversation.ID
+	}
+	if err := s.fillClaims(ctx, tx, claims); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap("claim", err)
+	}
+	return claims, nil
+}
+
+// fillClaims reads the pending messages and inbox events of claims.
+func (s *Store) fillClaims(ctx context.Context, tx *sql.Tx, claims []outreach.Claim) error {
+	index := make(map[int64]int, len(claims))
+	ids := make([]int64, len(claims))
+	for i, c := range claims {
+		index[c.Conversation.ID] = i
+		ids[i] = c.Conversation.ID
 	}
 	idsJSON, err := marshal(ids)
 	if err != nil {
-		return nil, wrap("claim", err)
+		return wrap("claim", err)
 	}
-
-	rows, err = tx.StmtContext(ctx, s.st.claimPending).QueryContext(ctx, idsJSON)
+	rows, err := tx.StmtContext(ctx, s.st.claimPending).QueryContext(ctx, idsJSON)
 	if err != nil {
-		return nil, wrap("claim", err)
+		return wrap("claim", err)
 	}
 	msgs, err := scanAll(rows, scanMessage)
 	if err != nil {
-		return nil, wrap("claim", err)
+		return wrap("claim", err)
 	}
 	for _, m := range msgs {
 		cl := &claims[index[m.ConversationID]]
@@ -93,20 +105,54 @@ func (s *Store) ClaimDue(ctx context.Context, runtime string, now time.Time, lim
 	}
 	rows, err = tx.StmtContext(ctx, s.st.claimInbox).QueryContext(ctx, idsJSON)
 	if err != nil {
-		return nil, wrap("claim", err)
+		return wrap("claim", err)
 	}
 	events, err := scanAll(rows, scanEvent)
 	if err != nil {
-		return nil, wrap("claim", err)
+		return wrap("claim", err)
 	}
 	for _, e := range events {
 		cl := &claims[index[e.ConversationID]]
 		cl.Inbox = append(cl.Inbox, e)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, wrap("claim", err)
+	return nil
+}
+
+// ClaimConversation implements [outreach.Store].
+func (s *Store) ClaimConversation(ctx context.Context, id int64, now time.Time, lease time.Duration) (outreach.Claim, error) {
+	if lease <= 0 {
+		return outreach.Claim{}, fmt.Errorf("sqlitestore: lease duration %v is not positive", lease)
 	}
-	return claims, nil
+	b := make([]byte, 16)
+	rand.Read(b)
+	until := now.Add(lease)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return outreach.Claim{}, wrap("claim conversation", err)
+	}
+	defer tx.Rollback()
+	cl := outreach.Claim{Lease: outreach.Lease{ConversationID: id, Expires: until.UTC()}}
+	cl.Conversation, err = scanConv(tx.QueryRowContext(ctx, `UPDATE conversations SET lease_token = ?1 || id, lease_until = ?2
+		WHERE id = ?3 AND lease_until <= ?4 RETURNING lease_token, `+convCols,
+		hex.EncodeToString(b)+"-", nanos(until), id, nanos(now)), &cl.Lease.Token)
+	if errors.Is(err, sql.ErrNoRows) {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM conversations WHERE id = ?`, id).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			return outreach.Claim{}, fmt.Errorf("sqlitestore: conversation %d: %w", id, outreach.ErrNotFound)
+		}
+		return outreach.Claim{}, fmt.Errorf("sqlitestore: conversation %d: %w", id, outreach.ErrLeaseLost)
+	}
+	if err != nil {
+		return outreach.Claim{}, wrap("claim conversation", err)
+	}
+	claims := []outreach.Claim{cl}
+	if err := s.fillClaims(ctx, tx, claims); err != nil {
+		return outreach.Claim{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return outreach.Claim{}, wrap("claim conversation", err)
+	}
+	return claims[0], nil
 }
 
 // NextDue implements [outreach.Store]. It considers the conversations

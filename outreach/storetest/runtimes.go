@@ -151,3 +151,44 @@ func testCommitReceived(h *harness) {
 		h.Errorf("received messages made inbox events: %+v", cs[0].Inbox)
 	}
 }
+
+// testClaimConversation checks ClaimConversation: any conversation, in
+// any campaign status, unless a lease holds it; a done conversation stays
+// done but takes responses.
+func testClaimConversation(h *harness) {
+	if _, err := h.s.ClaimConversation(h.ctx, 999, base, lease); !errors.Is(err, outreach.ErrNotFound) {
+		h.Errorf("ClaimConversation of an unknown conversation = %v; want ErrNotFound", err)
+	}
+	if _, err := h.s.ClaimConversation(h.ctx, 1, base, 0); err == nil {
+		h.Errorf("ClaimConversation with a zero lease succeeded")
+	}
+	c, convs := h.campaign(outreach.CampaignDraft, conv("d", 1, time.Time{}))
+	cl, err := h.s.ClaimConversation(h.ctx, convs[0].ID, base, lease)
+	if err != nil {
+		h.Fatalf("ClaimConversation of a draft campaign's conversation: %v", err)
+	}
+	if cl.Conversation.ID != convs[0].ID || cl.Lease.Token == "" || !cl.Lease.Expires.Equal(at(lease)) {
+		h.Errorf("claim %+v", cl)
+	}
+	if _, err := h.s.ClaimConversation(h.ctx, convs[0].ID, at(time.Second), lease); !errors.Is(err, outreach.ErrLeaseLost) {
+		h.Errorf("ClaimConversation under an unexpired lease = %v; want ErrLeaseLost", err)
+	}
+	h.commitOK(at(time.Second), release(update(cl)))
+
+	if err := h.s.SetCampaignStatus(h.ctx, c.ID, outreach.CampaignCancelled, at(2*time.Second)); err != nil {
+		h.Fatal(err)
+	}
+	cl, err = h.s.ClaimConversation(h.ctx, convs[0].ID, at(3*time.Second), lease)
+	if err != nil {
+		h.Fatalf("ClaimConversation of a cancelled conversation: %v", err)
+	}
+	u := release(set(update(cl), outreach.ConversationActive, at(time.Hour)))
+	u.Responses = []outreach.Response{{QuestionID: "pain", Raw: "3", Answer: "3", RepliedAt: at(time.Second)}}
+	h.commitOK(at(4*time.Second), u)
+	if got := h.conversation(convs[0].ID); got.Status != outreach.ConversationDone || got.Outcome != outreach.OutcomeCancelled {
+		h.Errorf("after a commit, the cancelled conversation is %s/%s; want it to stay done, cancelled", got.Status, got.Outcome)
+	}
+	if resp := h.responses(c.ID, outreach.ResponsePage{}); len(resp) != 1 || resp[0].Answer != "3" {
+		h.Errorf("responses %+v; want the one committed", resp)
+	}
+}

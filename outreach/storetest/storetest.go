@@ -106,6 +106,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"Runtimes", testRuntimes},
 		{"NumberOwners", testNumberOwners},
 		{"CommitReceived", testCommitReceived},
+		{"ClaimConversation", testClaimConversation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
