@@ -54,6 +54,11 @@ type RuntimeConfig struct {
 	// PollInterval is how often a running execution is looked at; default
 	// 30 seconds.
 	PollInterval time.Duration
+	// ReconcileGrace is how long after an intent whose outcome is unknown
+	// the runtime still looks for its execution before concluding that it
+	// was never created and creating it; default 30 seconds. (A request
+	// whose answer was lost may still be processed for a while.)
+	ReconcileGrace time.Duration
 	// WakeInterval is the longest [Runtime.Run] sleeps between claims;
 	// default 1 second.
 	WakeInterval time.Duration
@@ -131,6 +136,9 @@ func NewRuntime(store outreach.Store, cfg RuntimeConfig) (*Runtime, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 30 * time.Second
+	}
+	if cfg.ReconcileGrace <= 0 {
+		cfg.ReconcileGrace = 30 * time.Second
 	}
 	if cfg.WakeInterval <= 0 {
 		cfg.WakeInterval = time.Second
@@ -500,6 +508,12 @@ func (rt *Runtime) work(ctx, wctx context.Context, c *outreach.Campaign, cl outr
 			rt.log.Info("studio execution reconciled", "conversation", conv.ID, "execution", sid)
 			return rt.started(u, sid), nil
 		}
+		if wait := r.IntentAt.Add(rt.cfg.ReconcileGrace); wait.After(rt.cfg.Clock.Now()) {
+			// A request whose answer was lost may still be processed:
+			// look again once it would have been.
+			u.Conversation.NextAt = wait
+			return u, nil
+		}
 	}
 	now := rt.cfg.Clock.Now()
 	if optedOut {
@@ -621,7 +635,7 @@ func (rt *Runtime) create(ctx context.Context, c *outreach.Campaign, conv outrea
 	// Ambiguous (a timeout, a dropped connection, a 5xx): the intent
 	// stays, and the next look reconciles.
 	rt.log.Warn("studio execution create: outcome unknown, will reconcile", "conversation", conv.ID, "err", errClass(err))
-	u.Conversation.NextAt = now.Add(time.Second)
+	u.Conversation.NextAt = now.Add(min(time.Second, rt.cfg.ReconcileGrace))
 	return u, nil
 }
 

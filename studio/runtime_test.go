@@ -82,9 +82,13 @@ func (r *studioRig) runtime(o rigOptions) *studio.Runtime {
 	if poll == 0 {
 		poll = time.Minute
 	}
+	grace := 30 * time.Second
+	if _, real := r.clock.(outreach.SystemClock); real {
+		grace = time.Second
+	}
 	rt, err := studio.NewRuntime(r.store, studio.RuntimeConfig{
 		Deployer: r.dep, From: rtFrom, Clock: r.clock, NoThrottle: o.noThrottle,
-		PollInterval: poll, WakeInterval: 20 * time.Millisecond, Logger: quiet,
+		PollInterval: poll, ReconcileGrace: grace, WakeInterval: 20 * time.Millisecond, Logger: quiet,
 	})
 	if err != nil {
 		r.t.Fatal(err)
@@ -553,5 +557,44 @@ func TestStudioCancelCollects(t *testing.T) {
 	p, _ := r.rt.Progress(r.ctx, c.ID)
 	if p.Outcomes[outreach.OutcomeCancelled] != n || p.Replies != n {
 		t.Errorf("progress %+v; want %d cancelled and %d replies", p, n, n)
+	}
+}
+
+// TestStudioAmbiguousCreateWaits checks that after a create whose outcome
+// is unknown (a 500 here, which Twilio may still have processed) the
+// runtime does not create again until the reconcile grace has passed,
+// and then looks before it creates.
+func TestStudioAmbiguousCreateWaits(t *testing.T) {
+	r := newStudioRig(t, rigOptions{noThrottle: true})
+	flow, _ := flows.Builtin("payor")
+	c, _, err := r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "x", Flow: flow}, recipients(1, r.net, scripts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.rt.StartCampaign(r.ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	r.srv.SetFault(twiliotest.CreateExecution, twiliotest.Fault{Status: 500, Times: 1})
+	clock := r.clock.(*outreach.ManualClock)
+	tick := func(at time.Duration) {
+		clock.Set(rtNoon.Add(at))
+		if _, err := r.rt.Tick(r.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tick(0)
+	for _, at := range []time.Duration{time.Second, 10 * time.Second, 29 * time.Second} {
+		tick(at)
+		if n := r.srv.Requests(twiliotest.CreateExecution); n != 1 {
+			t.Fatalf("%d create requests %v after an ambiguous one; want none again within the grace", n, at)
+		}
+	}
+	lists := r.srv.Requests(twiliotest.ListExecutions)
+	tick(31 * time.Second)
+	if n := r.srv.Requests(twiliotest.CreateExecution); n != 2 || r.srv.Requests(twiliotest.ListExecutions) == lists {
+		t.Fatalf("after the grace: %d create requests and no new listing; want a look, then the second create", n)
+	}
+	if got := len(r.srv.Executions(c.RuntimeRef)); got != 1 {
+		t.Errorf("%d executions, want 1", got)
 	}
 }
