@@ -183,6 +183,21 @@ func countDigits(s string) int {
 	return n
 }
 
+// IsE164 reports whether s is written as E.164: "+" and 2 to 15 digits,
+// the first not 0. It checks the form only; [NormalizePhone] checks that
+// the number can exist.
+func IsE164(s string) bool {
+	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // MaskPhone hides all but the last four digits of a phone number, for logs:
 // "+14406443709" gives "***3709". Input with fewer than seven digits, where
 // four would give too much away, is masked entirely ("***"); the empty

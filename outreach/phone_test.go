@@ -334,3 +334,15 @@ func ExampleNormalizePhone() {
 	// outreach: phone number is in scientific notation: format the phone column as Text in the spreadsheet and type the numbers again
 	// outreach: phone number is too short: check for missing digits or a missing area code
 }
+
+func TestIsE164(t *testing.T) {
+	for s, want := range map[string]bool{
+		"+15005550006": true, "+44": true, "+123456789012345": true,
+		"": false, "+": false, "+1": false, "15005550006": false, "+05005550006": false,
+		"+1234567890123456": false, "+1 500 555 0006": false, "+1500555000a": false,
+	} {
+		if got := outreach.IsE164(s); got != want {
+			t.Errorf("IsE164(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

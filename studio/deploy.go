@@ -432,7 +432,7 @@ func notFound(err error) bool {
 // PointNumber and the webhook's public URL) before running a campaign
 // from that number with the embedded runtime.
 func (d *Deployer) PointNumber(ctx context.Context, phoneNumber, webhookURL string) error {
-	if !isE164(phoneNumber) {
+	if !outreach.IsE164(phoneNumber) {
 		return fmt.Errorf("studio: point number: %q is not an E.164 number such as +15005550006", outreach.MaskPhone(phoneNumber))
 	}
 	if u, err := url.Parse(webhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -527,18 +527,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
-}
-
-func isE164(s string) bool {
-	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
-		return false
-	}
-	for _, c := range s[1:] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func (d *Deployer) deployed(fl *studioapi.StudioV2Flow) Deployed {

@@ -175,7 +175,7 @@ func (n *Network) Deliver(ctx context.Context, m outreach.OutboundMessage) (sid 
 		return "", &outreach.SendError{Kind: outreach.Permanent, Code: code, Reason: reason, OptedOut: code == CodeOptedOut}
 	}
 	switch {
-	case !isE164(m.To):
+	case !outreach.IsE164(m.To):
 		return refuse(CodeInvalidTo, "the To number is not a valid E.164 number")
 	case m.From == "":
 		return refuse(CodeNoFrom, "a From number is required")
@@ -219,19 +219,6 @@ func (n *Network) Deliver(ctx context.Context, m outreach.OutboundMessage) (sid 
 		p.receive(msg, now)
 	}
 	return msg.SID, nil
-}
-
-// isE164 reports whether s is "+" and 2 to 15 digits, the first not 0.
-func isE164(s string) bool {
-	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // newSID returns an SID not used before on the network. Called with n.mu held.

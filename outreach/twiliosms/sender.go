@@ -74,7 +74,7 @@ func NewSender(cfg Config) (*Sender, error) {
 		return nil, errors.New("twiliosms: AccountSID and AuthToken must be alphanumeric (copy them from the Twilio console)")
 	case cfg.From == "" && cfg.MessagingServiceSID == "":
 		return nil, errors.New("twiliosms: Config needs From (an E.164 number) or MessagingServiceSID")
-	case cfg.From != "" && !isE164(cfg.From):
+	case cfg.From != "" && !outreach.IsE164(cfg.From):
 		return nil, fmt.Errorf("twiliosms: From %s is not an E.164 number such as +15005550006", outreach.MaskPhone(cfg.From))
 	case cfg.MessagingServiceSID != "" && !strings.HasPrefix(cfg.MessagingServiceSID, "MG"):
 		return nil, errors.New("twiliosms: MessagingServiceSID must start with MG")
@@ -98,18 +98,6 @@ func NewSender(cfg Config) (*Sender, error) {
 		s.caller.Base = cfg.HTTPClient.Transport
 	}
 	return s, nil
-}
-
-func isE164(s string) bool {
-	if len(s) < 3 || len(s) > 16 || s[0] != '+' || s[1] == '0' {
-		return false
-	}
-	for _, c := range s[1:] {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // call runs fn with a twilio-go API service whose every request carries
@@ -174,7 +162,7 @@ func (s *Sender) Send(ctx context.Context, m outreach.OutboundMessage) (string, 
 
 // from is the From number to send m with.
 func (s *Sender) from(m outreach.OutboundMessage) string {
-	if isE164(m.From) {
+	if outreach.IsE164(m.From) {
 		return m.From
 	}
 	return s.cfg.From
