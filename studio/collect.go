@@ -9,6 +9,7 @@ import (
 
 	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
 
+	"github.com/patient-outreach/sms/internal/twiliocall"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -211,11 +212,10 @@ func (rt *Runtime) steps(ctx context.Context, flowSID, sid string) ([]step, erro
 	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
 		p := &studioapi.ListExecutionStepParams{}
 		p.SetPageSize(1000)
-		token, page := "", ""
-		for range 100 {
+		complete, err := twiliocall.Pages(100, func(token, page string) (string, error) {
 			resp, err := s.PageExecutionStep(flowSID, sid, p, token, page)
 			if err != nil {
-				return err
+				return "", err
 			}
 			for _, st := range resp.Steps {
 				x := step{sid: deref(st.Sid), name: deref(st.Name), from: deref(st.TransitionedFrom), to: deref(st.TransitionedTo)}
@@ -224,15 +224,12 @@ func (rt *Runtime) steps(ctx context.Context, flowSID, sid string) ([]step, erro
 				}
 				out = append(out, x)
 			}
-			next := resp.Meta.NextPageUrl
-			if next == nil || *next == "" {
-				return nil
-			}
-			if token, page, err = pageParams(*next); err != nil {
-				return err
-			}
+			return deref(resp.Meta.NextPageUrl), nil
+		})
+		if err == nil && !complete {
+			err = fmt.Errorf("more than %d steps", 100*1000)
 		}
-		return fmt.Errorf("more than %d steps", 100*1000)
+		return err
 	})
 	if err != nil {
 		return nil, err

@@ -358,35 +358,21 @@ func (d *Deployer) eachFlow(ctx context.Context, fn func(*studioapi.StudioV2Flow
 	return d.c.studio(ctx, func(s *studioapi.ApiService) error {
 		p := &studioapi.ListFlowParams{}
 		p.SetPageSize(flowPageSize)
-		token, page := "", ""
-		for range flowMaxPages {
+		complete, err := twiliocall.Pages(flowMaxPages, func(token, page string) (string, error) {
 			resp, err := s.PageFlow(p, token, page)
 			if err != nil {
-				return err
+				return "", err
 			}
 			for i := range resp.Flows {
 				fn(&resp.Flows[i])
 			}
-			next := resp.Meta.NextPageUrl
-			if next == nil || *next == "" {
-				return nil
-			}
-			if token, page, err = pageParams(*next); err != nil {
-				return err
-			}
+			return deref(resp.Meta.NextPageUrl), nil
+		})
+		if err == nil && !complete {
+			err = fmt.Errorf("more than %d flows: stopped listing", flowPageSize*flowMaxPages)
 		}
-		return fmt.Errorf("more than %d flows: stopped listing", flowPageSize*flowMaxPages)
+		return err
 	})
-}
-
-// pageParams reads the PageToken and Page of a next-page URL.
-func pageParams(next string) (token, page string, err error) {
-	u, err := url.Parse(next)
-	if err != nil {
-		return "", "", fmt.Errorf("bad next page URL: %w", err)
-	}
-	q := u.Query()
-	return q.Get("PageToken"), q.Get("Page"), nil
 }
 
 // Delete deletes a flow, given its SID ("FW" and 32 hex digits) or its
@@ -442,26 +428,20 @@ func (d *Deployer) PointNumber(ctx context.Context, phoneNumber, webhookURL stri
 	err := d.c.api(ctx, func(s *api.ApiService) error {
 		p := &api.ListIncomingPhoneNumberParams{}
 		p.SetPhoneNumber(phoneNumber).SetPageSize(numberPageSize)
-		token, page := "", ""
-		for range numberMaxPages {
+		_, err := twiliocall.Pages(numberMaxPages, func(token, page string) (string, error) {
 			resp, err := s.PageIncomingPhoneNumber(p, token, page)
 			if err != nil {
-				return err
+				return "", err
 			}
 			for _, n := range resp.IncomingPhoneNumbers {
 				if n.PhoneNumber != nil && *n.PhoneNumber == phoneNumber && n.Sid != nil {
 					sid = *n.Sid
-					return nil
+					return "", nil
 				}
 			}
-			if resp.NextPageUri == nil || *resp.NextPageUri == "" {
-				return nil
-			}
-			if token, page, err = pageParams(*resp.NextPageUri); err != nil {
-				return err
-			}
-		}
-		return nil
+			return deref(resp.NextPageUri), nil
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("studio: point number %s: find it: %w", outreach.MaskPhone(phoneNumber), err)

@@ -14,6 +14,7 @@ import (
 	"github.com/twilio/twilio-go/client"
 	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
 
+	"github.com/patient-outreach/sms/internal/twiliocall"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -681,26 +682,22 @@ func (rt *Runtime) findExecution(ctx context.Context, c *outreach.Campaign, conv
 	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
 		p := &studioapi.ListExecutionParams{}
 		p.SetDateCreatedFrom(since.Add(-5 * time.Minute)).SetPageSize(1000)
-		token, page := "", ""
-		for range 100 {
+		complete, err := twiliocall.Pages(100, func(token, page string) (string, error) {
 			resp, err := s.PageExecution(c.RuntimeRef, p, token, page)
 			if err != nil {
-				return err
+				return "", err
 			}
 			for _, e := range resp.Executions {
 				if e.Sid != nil && e.ContactChannelAddress != nil && *e.ContactChannelAddress == conv.Recipient.Phone {
 					candidates = append(candidates, *e.Sid)
 				}
 			}
-			next := resp.Meta.NextPageUrl
-			if next == nil || *next == "" {
-				return nil
-			}
-			if token, page, err = pageParams(*next); err != nil {
-				return err
-			}
+			return deref(resp.Meta.NextPageUrl), nil
+		})
+		if err == nil && !complete {
+			err = errors.New("too many executions to look through")
 		}
-		return errors.New("too many executions to look through")
+		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("studio: reconcile conversation %d: list executions: %w", conv.ID, err)
@@ -827,26 +824,22 @@ func (rt *Runtime) endedExecutions(ctx context.Context, c *outreach.Campaign) (m
 	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
 		p := &studioapi.ListExecutionParams{}
 		p.SetStatus("ended").SetDateCreatedFrom(c.CreatedAt.Add(-5 * time.Minute)).SetPageSize(1000)
-		token, page := "", ""
-		for range 1000 {
+		complete, err := twiliocall.Pages(1000, func(token, page string) (string, error) {
 			resp, err := s.PageExecution(c.RuntimeRef, p, token, page)
 			if err != nil {
-				return err
+				return "", err
 			}
 			for _, x := range resp.Executions {
 				if x.Sid != nil {
 					sids[*x.Sid] = true
 				}
 			}
-			next := resp.Meta.NextPageUrl
-			if next == nil || *next == "" {
-				return nil
-			}
-			if token, page, err = pageParams(*next); err != nil {
-				return err
-			}
+			return deref(resp.Meta.NextPageUrl), nil
+		})
+		if err == nil && !complete {
+			err = errors.New("too many executions to list")
 		}
-		return errors.New("too many executions to list")
+		return err
 	})
 	if err != nil {
 		rt.log.Warn("studio: list ended executions", "campaign", c.ID, "err", errClass(err))

@@ -128,29 +128,26 @@ func (t *TwilioCodes) findService(ctx context.Context) (string, error) {
 	err := t.call(ctx, func(api *openapi.ApiService) error {
 		p := &openapi.ListServiceParams{}
 		p.SetPageSize(servicePageSize)
-		token, page := "", ""
-		for range serviceMaxPages {
+		complete, err := twiliocall.Pages(serviceMaxPages, func(token, page string) (string, error) {
 			resp, err := api.PageService(p, token, page)
 			if err != nil {
-				return err
+				return "", err
 			}
 			for _, sv := range resp.Services {
 				if sv.FriendlyName != nil && *sv.FriendlyName == t.cfg.ServiceName && sv.Sid != nil && *sv.Sid != "" {
 					sid = *sv.Sid
-					return nil
+					return "", nil
 				}
 			}
-			next := resp.Meta.NextPageUrl
-			if next == nil || *next == "" {
-				return nil
+			if next := resp.Meta.NextPageUrl; next != nil {
+				return *next, nil
 			}
-			u, err := url.Parse(*next)
-			if err != nil {
-				return fmt.Errorf("bad next_page_url: %w", err)
-			}
-			token, page = u.Query().Get("PageToken"), u.Query().Get("Page")
+			return "", nil
+		})
+		if err == nil && !complete {
+			err = fmt.Errorf("read %d services without reaching the end of the list", serviceMaxPages*servicePageSize)
 		}
-		return fmt.Errorf("read %d services without reaching the end of the list", serviceMaxPages*servicePageSize)
+		return err
 	})
 	if err != nil {
 		return "", wrapTwilio("listing the Verify services", err, nil, nil)

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -109,4 +110,26 @@ func (t *transport) finish() {
 		_ = b.Close()
 	}
 	t.bodies = nil
+}
+
+// Pages walks a Twilio list a page at a time: page fetches the page named
+// by token and number (the PageToken and Page of the previous page's
+// next-page URL; both empty for the first page) and returns the list's
+// next-page URL, or "" to stop: at the end of the list, or once it has
+// read what it needed. Pages stops after maxPages pages; complete reports
+// whether page stopped it before that.
+func Pages(maxPages int, page func(token, number string) (next string, err error)) (complete bool, err error) {
+	token, number := "", ""
+	for range maxPages {
+		next, err := page(token, number)
+		if err != nil || next == "" {
+			return err == nil, err
+		}
+		u, err := url.Parse(next)
+		if err != nil {
+			return false, fmt.Errorf("bad next page URL: %w", err)
+		}
+		token, number = u.Query().Get("PageToken"), u.Query().Get("Page")
+	}
+	return false, nil
 }

@@ -261,16 +261,15 @@ func (s *Sender) Lookup(ctx context.Context, m outreach.OutboundMessage, intentA
 		found bool
 	)
 	_, err := s.call(ctx, func(api *openapi.ApiService) error {
-		token, page := "", ""
-		for range lookupMaxPages {
+		complete, err := twiliocall.Pages(lookupMaxPages, func(token, page string) (string, error) {
 			resp, err := api.PageMessage(p, token, page)
 			if err != nil {
-				return err
+				return "", err
 			}
 			for _, msg := range resp.Messages {
 				sent, hasSent := parseDate(msg.DateSent)
 				if hasSent && sent.Before(since) {
-					return nil // the list is newest first: nothing older matters
+					return "", nil // the list is newest first: nothing older matters
 				}
 				created, ok := parseDate(msg.DateCreated)
 				if !ok || created.Before(since) || deref(msg.Body) != m.Body || deref(msg.To) != m.To ||
@@ -283,19 +282,12 @@ func (s *Sender) Lookup(ctx context.Context, m outreach.OutboundMessage, intentA
 				// Keep the oldest match: the one closest to the intent.
 				sid, found = deref(msg.Sid), true
 			}
-			if resp.NextPageUri == nil || *resp.NextPageUri == "" {
-				return nil
-			}
-			u, err := url.Parse(*resp.NextPageUri)
-			if err != nil {
-				return fmt.Errorf("twiliosms: bad next_page_uri: %w", err)
-			}
-			token, page = u.Query().Get("PageToken"), u.Query().Get("Page")
-		}
-		if !found {
+			return deref(resp.NextPageUri), nil
+		})
+		if err == nil && !complete && !found {
 			return fmt.Errorf("twiliosms: lookup read %d messages to %s and did not reach the intent time; try again later", lookupMaxPages*lookupPageSize, outreach.MaskPhone(m.To))
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return "", false, fmt.Errorf("twiliosms: lookup: %w", err)
