@@ -238,6 +238,19 @@ type Message struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// AsReceived returns m as stores keep an inbound message: direction
+// inbound, status received, no send key, and created when it was received
+// (SentAt) unless CreatedAt is set.
+func (m Message) AsReceived() Message {
+	m.Direction = Inbound
+	m.Status = MessageReceived
+	m.Key = SendKey{}
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = m.SentAt
+	}
+	return m
+}
+
 // Response is one answer a recipient gave to a question.
 type Response struct {
 	CampaignID     int64  `json:"campaign_id"`

@@ -667,11 +667,8 @@ func (s *Store) apply(now time.Time, u outreach.Update) error {
 		if _, dup := s.inbound[m.ProviderID]; dup && m.ProviderID != "" {
 			continue
 		}
-		m.Direction, m.Status, m.Key = outreach.Inbound, outreach.MessageReceived, outreach.SendKey{}
+		m = m.AsReceived()
 		m.ConversationID, m.CampaignID = id, conv.c.CampaignID
-		if m.CreatedAt.IsZero() {
-			m.CreatedAt = m.SentAt
-		}
 		m.CreatedAt = orNow(m.CreatedAt)
 		s.addMessage(normMessage(m))
 	}
@@ -741,13 +738,8 @@ func (s *Store) RecordInbound(ctx context.Context, m outreach.Message, event out
 			return *s.messages[id], false, nil
 		}
 	}
-	m.Direction = outreach.Inbound
-	m.Status = outreach.MessageReceived
-	m.Key = outreach.SendKey{}
+	m = m.AsReceived()
 	m.ConversationID, m.CampaignID = 0, 0
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = m.SentAt
-	}
 	m.CreatedAt = orNow(m.CreatedAt)
 	var conv *conversation
 	if event != "" {

@@ -373,12 +373,9 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 				return nil, wrap("add received message", err)
 			}
 		}
-		created := m.CreatedAt
-		if created.IsZero() {
-			created = m.SentAt
-		}
-		_, err := c.exec(c.st.insertMessage, id, campaignID, outreach.Inbound, 0, "", 0, m.From, m.To, m.Body,
-			outreach.MessageReceived, m.ProviderID, m.DeliveryStatus, m.Error, 0, 0, 0, nanos(m.SentAt), nanos(orNow(created)))
+		m = m.AsReceived()
+		_, err := c.exec(c.st.insertMessage, id, campaignID, m.Direction, 0, "", 0, m.From, m.To, m.Body,
+			m.Status, m.ProviderID, m.DeliveryStatus, m.Error, 0, 0, 0, nanos(m.SentAt), nanos(orNow(m.CreatedAt)))
 		if err != nil {
 			return nil, wrap("add received message", err)
 		}

@@ -28,13 +28,8 @@ func (s *Store) RecordInbound(ctx context.Context, m outreach.Message, event out
 			return outreach.Message{}, false, wrap("record inbound", err)
 		}
 	}
-	m.Direction = outreach.Inbound
-	m.Status = outreach.MessageReceived
-	m.Key = outreach.SendKey{}
+	m = m.AsReceived()
 	m.ConversationID, m.CampaignID = 0, 0
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = m.SentAt
-	}
 	m.CreatedAt = orNow(m.CreatedAt)
 	if event != "" {
 		err := tx.StmtContext(ctx, s.st.matchConv).QueryRowContext(ctx, m.From, m.To).Scan(&m.ConversationID, &m.CampaignID)
