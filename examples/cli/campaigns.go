@@ -167,6 +167,15 @@ func (rf *runtimeFlags) config(a *app, store outreach.Store, sim simConfig) (run
 	return cfg, nil
 }
 
+// runtime builds the runtime the flags choose, over store.
+func (rf *runtimeFlags) runtime(a *app, store outreach.Store, sim simConfig) (outreach.Runtime, error) {
+	cfg, err := rf.config(a, store, sim)
+	if err != nil {
+		return nil, err
+	}
+	return newRuntime(rf.name, cfg)
+}
+
 // counts are the figures a progress report shows.
 type counts struct {
 	Completed int `json:"completed"`
@@ -219,11 +228,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer store.Close()
-	cfg, err := rf.config(a, store, simConfig{})
-	if err != nil {
-		return err
-	}
-	rt, err := newRuntime(rf.name, cfg)
+	rt, err := rf.runtime(a, store, simConfig{})
 	if err != nil {
 		return err
 	}
@@ -325,11 +330,7 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	if _, err := findCampaign(ctx, store, *id); err != nil {
 		return err
 	}
-	cfg, err := rf.config(a, store, simConfig{})
-	if err != nil {
-		return err
-	}
-	rt, err := newRuntime(rf.name, cfg)
+	rt, err := rf.runtime(a, store, simConfig{})
 	if err != nil {
 		return err
 	}
