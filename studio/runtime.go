@@ -100,9 +100,9 @@ type Runtime struct {
 
 	mu        sync.Mutex
 	campaigns map[int64]*outreach.Campaign
-	ended     map[int64]endedList // by campaign
-	nextSlot  time.Time           // when the next execution may be created
-	recent    []time.Time         // the latest creation slots, oldest first
+	listed    map[int64]executionList // by campaign
+	nextSlot  time.Time               // when the next execution may be created
+	recent    []time.Time             // the latest creation slots, oldest first
 }
 
 var _ outreach.Runtime = (*Runtime)(nil)
@@ -157,7 +157,7 @@ func NewRuntime(store outreach.Store, cfg RuntimeConfig) (*Runtime, error) {
 		store: store, dep: cfg.Deployer, cfg: cfg, log: cfg.Logger,
 		wake:      make(chan struct{}, 1),
 		campaigns: make(map[int64]*outreach.Campaign),
-		ended:     make(map[int64]endedList),
+		listed:    make(map[int64]executionList),
 	}, nil
 }
 
@@ -679,25 +679,10 @@ func parameters(conv outreach.Conversation) map[string]any {
 // conversation ID in their context.
 func (rt *Runtime) findExecution(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation, since time.Time) (string, error) {
 	var candidates []string
-	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
-		p := &studioapi.ListExecutionParams{}
-		p.SetDateCreatedFrom(since.Add(-5 * time.Minute)).SetPageSize(1000)
-		complete, err := twiliocall.Pages(100, func(token, page string) (string, error) {
-			resp, err := s.PageExecution(c.RuntimeRef, p, token, page)
-			if err != nil {
-				return "", err
-			}
-			for _, e := range resp.Executions {
-				if e.Sid != nil && e.ContactChannelAddress != nil && *e.ContactChannelAddress == conv.Recipient.Phone {
-					candidates = append(candidates, *e.Sid)
-				}
-			}
-			return deref(resp.Meta.NextPageUrl), nil
-		})
-		if err == nil && !complete {
-			err = errors.New("too many executions to look through")
+	err := rt.eachExecution(ctx, c.RuntimeRef, since, 100, func(e *studioapi.StudioV2Execution) {
+		if e.Sid != nil && e.ContactChannelAddress != nil && *e.ContactChannelAddress == conv.Recipient.Phone {
+			candidates = append(candidates, *e.Sid)
 		}
-		return err
 	})
 	if err != nil {
 		return "", fmt.Errorf("studio: reconcile conversation %d: list executions: %w", conv.ID, err)
@@ -759,19 +744,19 @@ func (rt *Runtime) endExecution(ctx context.Context, flowSID, sid string) error 
 // after PollInterval; ended, its answers are collected.
 func (rt *Runtime) watch(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation, u *outreach.Update) (*outreach.Update, error) {
 	sid := conv.State.Remote.ID
-	if ended, ok := rt.endedExecutions(ctx, c); ok && !ended[sid] {
-		// Still running (or ended since the listing: seen next time).
-		u.Conversation.NextAt = rt.cfg.Clock.Now().Add(rt.cfg.PollInterval)
-		return u, nil
+	// The campaign's listing says where most executions stand; one it
+	// does not show (created since, or deleted) is fetched.
+	status, listed := rt.executionStatuses(ctx, c)[sid]
+	var err error
+	if !listed {
+		err = rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
+			e, err := s.FetchExecution(c.RuntimeRef, sid)
+			if err == nil && e.Status != nil {
+				status = *e.Status
+			}
+			return err
+		})
 	}
-	var status string
-	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
-		e, err := s.FetchExecution(c.RuntimeRef, sid)
-		if err == nil && e.Status != nil {
-			status = *e.Status
-		}
-		return err
-	})
 	now := rt.cfg.Clock.Now()
 	switch {
 	case err != nil && notFound(err):
@@ -807,54 +792,63 @@ func (rt *Runtime) watch(ctx context.Context, c *outreach.Campaign, conv outreac
 	return rt.end(u, col.outcome), nil
 }
 
-// endedExecutions returns the SIDs of the campaign's flow's ended
-// executions created since the campaign was, listed at most every half
-// PollInterval: one listing, a page per thousand executions, instead of a
-// request per running execution. ok is false when the listing failed;
-// each execution is then fetched on its own.
-func (rt *Runtime) endedExecutions(ctx context.Context, c *outreach.Campaign) (map[string]bool, bool) {
+// executionStatuses returns the status of each execution of the
+// campaign's flow created since the campaign was, listed at most every
+// half PollInterval: one listing, a page per thousand executions, instead
+// of a request per running execution. It is empty when the listing
+// failed; each execution is then fetched on its own.
+func (rt *Runtime) executionStatuses(ctx context.Context, c *outreach.Campaign) map[string]string {
 	now := rt.cfg.Clock.Now()
 	rt.mu.Lock()
-	e, ok := rt.ended[c.ID]
+	l, ok := rt.listed[c.ID]
 	rt.mu.Unlock()
-	if ok && now.Sub(e.at) < rt.cfg.PollInterval/2 {
-		return e.sids, true
+	if ok && now.Sub(l.at) < rt.cfg.PollInterval/2 {
+		return l.status
 	}
-	sids := make(map[string]bool)
-	err := rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
+	status := make(map[string]string)
+	err := rt.eachExecution(ctx, c.RuntimeRef, c.CreatedAt, 1000, func(e *studioapi.StudioV2Execution) {
+		if e.Sid != nil && e.Status != nil {
+			status[*e.Sid] = *e.Status
+		}
+	})
+	if err != nil {
+		rt.log.Warn("studio: list executions", "campaign", c.ID, "err", errClass(err))
+		return nil
+	}
+	rt.mu.Lock()
+	rt.listed[c.ID] = executionList{at: now, status: status}
+	rt.mu.Unlock()
+	return status
+}
+
+// executionList is a listing of a campaign's executions.
+type executionList struct {
+	at     time.Time
+	status map[string]string // by execution SID
+}
+
+// eachExecution calls fn with each execution of a flow created since
+// since, less 5 minutes for the clocks' difference, reading at most
+// maxPages pages of a thousand (more is an error).
+func (rt *Runtime) eachExecution(ctx context.Context, flowSID string, since time.Time, maxPages int, fn func(*studioapi.StudioV2Execution)) error {
+	return rt.dep.c.studio(ctx, func(s *studioapi.ApiService) error {
 		p := &studioapi.ListExecutionParams{}
-		p.SetStatus("ended").SetDateCreatedFrom(c.CreatedAt.Add(-5 * time.Minute)).SetPageSize(1000)
-		complete, err := twiliocall.Pages(1000, func(token, page string) (string, error) {
-			resp, err := s.PageExecution(c.RuntimeRef, p, token, page)
+		p.SetDateCreatedFrom(since.Add(-5 * time.Minute)).SetPageSize(1000)
+		complete, err := twiliocall.Pages(maxPages, func(token, page string) (string, error) {
+			resp, err := s.PageExecution(flowSID, p, token, page)
 			if err != nil {
 				return "", err
 			}
-			for _, x := range resp.Executions {
-				if x.Sid != nil {
-					sids[*x.Sid] = true
-				}
+			for i := range resp.Executions {
+				fn(&resp.Executions[i])
 			}
 			return deref(resp.Meta.NextPageUrl), nil
 		})
 		if err == nil && !complete {
-			err = errors.New("too many executions to list")
+			err = fmt.Errorf("more than %d executions to look through", maxPages*1000)
 		}
 		return err
 	})
-	if err != nil {
-		rt.log.Warn("studio: list ended executions", "campaign", c.ID, "err", errClass(err))
-		return nil, false
-	}
-	rt.mu.Lock()
-	rt.ended[c.ID] = endedList{at: now, sids: sids}
-	rt.mu.Unlock()
-	return sids, true
-}
-
-// endedList is a listing of a campaign's ended executions.
-type endedList struct {
-	at   time.Time
-	sids map[string]bool
 }
 
 // campaign returns a campaign of this runtime, cached (flows are

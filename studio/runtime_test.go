@@ -598,3 +598,40 @@ func TestStudioAmbiguousCreateWaits(t *testing.T) {
 		t.Errorf("%d executions, want 1", got)
 	}
 }
+
+// TestStudioDeletedExecution checks that an execution deleted in Studio
+// (absent from the listing, 404 when fetched) ends its conversation
+// instead of being watched for ever, while the others are watched from
+// the listing alone.
+func TestStudioDeletedExecution(t *testing.T) {
+	r := newStudioRig(t, rigOptions{noThrottle: true})
+	flow, _ := flows.Builtin("provider")
+	c, _, err := r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "x", Flow: flow}, recipients(2, r.net, [][]string{{""}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.rt.StartCampaign(r.ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.rt.Tick(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	execs := r.srv.Executions(c.RuntimeRef)
+	if len(execs) != 2 {
+		t.Fatalf("%d executions, want 2", len(execs))
+	}
+	if err := r.srv.Client().StudioV2.DeleteExecution(c.RuntimeRef, execs[0].SID); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.(*outreach.ManualClock).Set(rtNoon.Add(2 * time.Minute))
+	if _, err := r.rt.Tick(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := r.rt.Progress(r.ctx, c.ID)
+	if p.Outcomes["execution_deleted"] != 1 || p.Active != 1 {
+		t.Errorf("progress %+v; want one conversation ended execution_deleted and one still active", p)
+	}
+	if got := r.srv.Requests(twiliotest.FetchExecution); got != 1 {
+		t.Errorf("%d execution fetches; want 1, for the one the listing did not show", got)
+	}
+}
