@@ -349,24 +349,27 @@ func TestPointNumber(t *testing.T) {
 // and leaves no request running at the fake (Close waits for requests).
 func TestCancelMidCall(t *testing.T) {
 	f := builtin(t, "provider")
-	calls := map[twiliotest.Endpoint]func(context.Context, *studio.Deployer) error{
-		twiliotest.ValidateFlow: func(ctx context.Context, d *studio.Deployer) error {
+	calls := map[twiliotest.Endpoint]func(context.Context, *twiliotest.Server, *studio.Deployer) error{
+		twiliotest.ValidateFlow: func(ctx context.Context, _ *twiliotest.Server, d *studio.Deployer) error {
 			_, err := d.Deploy(ctx, f, studio.DeployOptions{})
 			return err
 		},
-		twiliotest.CreateFlow: func(ctx context.Context, d *studio.Deployer) error {
+		twiliotest.CreateFlow: func(ctx context.Context, _ *twiliotest.Server, d *studio.Deployer) error {
 			_, err := d.Deploy(ctx, f, studio.DeployOptions{})
 			return err
 		},
-		twiliotest.ListFlows: func(ctx context.Context, d *studio.Deployer) error {
+		twiliotest.ListFlows: func(ctx context.Context, _ *twiliotest.Server, d *studio.Deployer) error {
 			_, err := d.List(ctx)
 			return err
 		},
-		twiliotest.ListNumbers: func(ctx context.Context, d *studio.Deployer) error {
+		twiliotest.ListNumbers: func(ctx context.Context, _ *twiliotest.Server, d *studio.Deployer) error {
 			return d.PointNumber(ctx, sendingNumber, "https://example.org/flow")
 		},
-		twiliotest.UpdateNumber: func(ctx context.Context, d *studio.Deployer) error {
+		twiliotest.UpdateNumber: func(ctx context.Context, _ *twiliotest.Server, d *studio.Deployer) error {
 			return d.PointNumber(ctx, sendingNumber, "https://example.org/flow")
+		},
+		twiliotest.UpdateMessagingService: func(ctx context.Context, srv *twiliotest.Server, d *studio.Deployer) error {
+			return d.PointMessagingService(ctx, srv.AddMessagingService(poolNumber), "https://example.org/flow")
 		},
 	}
 	for ep, call := range calls {
@@ -387,7 +390,7 @@ func TestCancelMidCall(t *testing.T) {
 				}
 				srv.SetFault(ep, twiliotest.Fault{Latency: time.Minute})
 				start := time.Now()
-				err := call(ctx, d)
+				err := call(ctx, srv, d)
 				cancel()
 				if took := time.Since(start); took > 5*time.Second {
 					t.Errorf("timeout=%v: returned after %v", timeout, took)
