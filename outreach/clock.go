@@ -79,3 +79,90 @@ func (c *ManualClock) NextTimer() (time.Time, bool) {
 	}
 	return min, !min.IsZero()
 }
+
+// OffsetClock is a [Clock] that runs at real speed from an instant chosen by
+// its maker, and that can be moved forward ([OffsetClock.SkipTo]). Tests
+// that need real elapsed time (rate limits, leases, kill tests) use it so
+// that their result does not depend on when they run; dev mode uses it so
+// that an operator can skip the quiet hours of a simulated world. Timers
+// from After fire when their time comes, by real time or by a skip. It is
+// safe for concurrent use.
+type OffsetClock struct {
+	mu      sync.Mutex
+	offset  time.Duration // added to the system clock
+	next    uint64
+	waiters map[uint64]*offsetWaiter
+}
+
+type offsetWaiter struct {
+	at    time.Time
+	ch    chan time.Time
+	timer *time.Timer
+}
+
+// NewOffsetClock returns a clock whose Now is start at the moment it is
+// made, and that advances with real time from there.
+func NewOffsetClock(start time.Time) *OffsetClock {
+	return &OffsetClock{offset: start.Sub(time.Now()), waiters: map[uint64]*offsetWaiter{}}
+}
+
+// Now returns the system time plus the clock's offset.
+func (c *OffsetClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now()
+}
+
+func (c *OffsetClock) now() time.Time {
+	// Round(0) drops the monotonic reading, which the offset would not move.
+	return time.Now().Add(c.offset).Round(0)
+}
+
+// After returns a channel that receives the clock's time once d has passed
+// on the clock: in real time, or sooner when a skip moves the clock past it.
+func (c *OffsetClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now()
+		return ch
+	}
+	c.next++
+	id := c.next
+	w := &offsetWaiter{at: c.now().Add(d), ch: ch}
+	w.timer = time.AfterFunc(d, func() { c.fire(id) })
+	c.waiters[id] = w
+	return ch
+}
+
+// fire sends the clock's time to waiter id, unless it has fired already.
+func (c *OffsetClock) fire(id uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if w, ok := c.waiters[id]; ok {
+		delete(c.waiters, id)
+		w.ch <- c.now()
+	}
+}
+
+// SkipTo moves the clock forward to t (never backwards) and fires the
+// timers that are then due. Time goes on at real speed from t.
+func (c *OffsetClock) SkipTo(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d := t.Sub(c.now()); d > 0 {
+		c.offset += d
+	}
+	now := c.now()
+	for id, w := range c.waiters {
+		if !w.at.After(now) {
+			w.timer.Stop()
+			delete(c.waiters, id)
+			w.ch <- now
+		}
+	}
+}
+
+// Skip moves the clock forward by d; see [OffsetClock.SkipTo].
+func (c *OffsetClock) Skip(d time.Duration) { c.SkipTo(c.Now().Add(d)) }

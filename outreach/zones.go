@@ -33,6 +33,10 @@ type Window struct {
 // DefaultWindow is 08:00 to 21:00 local time.
 var DefaultWindow = Window{Start: 8 * time.Hour, End: 21 * time.Hour}
 
+// AnyHour is the window that is always open: quiet hours off. Tests that
+// mean "quiet hours do not matter here" say so with it.
+var AnyHour = Window{Start: 0, End: day}
+
 // nextHorizon is how far ahead [Window.Next] looks for an allowed instant,
 // and how far its end may lie after its start.
 const nextHorizon = 48 * time.Hour
