@@ -22,8 +22,9 @@ type NewCampaign struct {
 
 // CreateCampaign validates the flow and stores a draft campaign with one
 // conversation per recipient, in one transaction. Recipients whose ID
-// repeats an earlier one are skipped; added counts those stored. Each
-// recipient's quiet-hours zones are resolved now ([RecipientZones]).
+// repeats an earlier one are refused with a *[DuplicateRecipientsError]
+// and nothing is stored. Each recipient's quiet-hours zones are resolved
+// now ([RecipientZones]).
 func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients []Recipient) (Campaign, int, error) {
 	if nc.Flow == nil {
 		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q has no flow", nc.Name)
@@ -33,6 +34,9 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 	}
 	if len(recipients) == 0 {
 		return Campaign{}, 0, ErrNoRecipients
+	}
+	if err := CheckRecipients(recipients); err != nil {
+		return Campaign{}, 0, err
 	}
 	c := Campaign{Name: nc.Name, Flow: nc.Flow.Clone(), From: nc.From, DefaultZone: nc.DefaultZone, Status: CampaignDraft}
 	if c.From == "" {
@@ -60,8 +64,12 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 
 // AddRecipients adds recipients to a campaign that is not finished;
 // recipients it already has (by ID) are skipped, so uploading the same file
-// twice adds nothing.
+// twice adds nothing. Recipients that repeat an ID within recipients are
+// refused as by CreateCampaign.
 func (r *Runner) AddRecipients(ctx context.Context, campaignID int64, recipients []Recipient) (int, error) {
+	if err := CheckRecipients(recipients); err != nil {
+		return 0, err
+	}
 	c, err := r.store.Campaign(ctx, campaignID)
 	if err != nil {
 		return 0, err

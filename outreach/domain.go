@@ -265,6 +265,9 @@ type Response struct {
 	Answer string `json:"answer"`
 	// RepliedAt is when the reply was received, not when the question was sent.
 	RepliedAt time.Time `json:"replied_at"`
+	// Outcome is the conversation's outcome (empty while it runs). Runtimes
+	// set it ([CampaignResponses]); stores do not keep it.
+	Outcome string `json:"outcome,omitempty"`
 }
 
 // Outcomes a conversation ends with, besides the flow's own end outcomes.

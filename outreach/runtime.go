@@ -21,10 +21,13 @@ type Runtime interface {
 	PauseCampaign(ctx context.Context, id int64) error
 	ResumeCampaign(ctx context.Context, id int64) error
 	CancelCampaign(ctx context.Context, id int64) error
-	// Progress counts where a campaign stands.
+	// Progress counts where a campaign stands, with its status.
 	Progress(ctx context.Context, id int64) (Progress, error)
 	// Responses returns a page of a campaign's answers, the same rows
-	// whichever runtime collected them.
+	// whichever runtime collected them and the same rows as the responses
+	// CSV: one per reply, and one with an empty QuestionID for each
+	// recipient who gave none, each with its conversation's outcome (see
+	// [CampaignResponses]).
 	Responses(ctx context.Context, id int64, page ResponsePage) ([]Response, error)
 	// Run does the runtime's background work until ctx is cancelled.
 	Run(ctx context.Context) error
@@ -70,10 +73,82 @@ func (r *Runner) Name() string { return "embedded" }
 
 // Progress counts where a campaign stands, as of the runner's clock.
 func (r *Runner) Progress(ctx context.Context, id int64) (Progress, error) {
-	return r.store.Progress(ctx, id, r.opts.Clock.Now())
+	return CampaignProgress(ctx, r.store, id, r.opts.Clock.Now())
 }
 
-// Responses returns a page of a campaign's answers.
+// Responses returns a page of a campaign's answers, with a row for each
+// recipient who gave none ([CampaignResponses]).
 func (r *Runner) Responses(ctx context.Context, id int64, page ResponsePage) ([]Response, error) {
-	return r.store.Responses(ctx, id, page)
+	return CampaignResponses(ctx, r.store, id, page)
+}
+
+// CampaignProgress returns the store's progress of campaign id as of now,
+// with the campaign's status. Runtimes implement Progress with it.
+func CampaignProgress(ctx context.Context, s Store, id int64, now time.Time) (Progress, error) {
+	c, err := s.Campaign(ctx, id)
+	if err != nil {
+		return Progress{}, err
+	}
+	p, err := s.Progress(ctx, id, now)
+	if err != nil {
+		return Progress{}, err
+	}
+	p.Status = c.Status
+	return p, nil
+}
+
+// responsesChunk is how many conversations CampaignResponses reads at a
+// time when the page has no limit.
+const responsesChunk = 1000
+
+// CampaignResponses returns a page of campaign id's answers as runtimes
+// give them: the store's responses of the page's conversations, in
+// conversation order, and a row with an empty QuestionID for each
+// conversation with none, each row with its conversation's PatientID and
+// Outcome. So every recipient is in the result, as in the responses CSV.
+// Runtimes implement Responses with it.
+func CampaignResponses(ctx context.Context, s Store, id int64, page ResponsePage) ([]Response, error) {
+	if _, err := s.Campaign(ctx, id); err != nil {
+		return nil, err
+	}
+	var out []Response
+	after := page.AfterConversation
+	left := page.Limit // 0: no limit
+	for page.Limit == 0 || left > 0 {
+		n := responsesChunk
+		if page.Limit > 0 {
+			n = min(n, left)
+		}
+		convs, err := s.Conversations(ctx, id, after, n)
+		if err != nil {
+			return nil, err
+		}
+		if len(convs) == 0 {
+			break
+		}
+		resp, err := s.Responses(ctx, id, ResponsePage{AfterConversation: after, Limit: len(convs)})
+		if err != nil {
+			return nil, err
+		}
+		byConv := make(map[int64][]Response, len(convs))
+		for _, r := range resp {
+			byConv[r.ConversationID] = append(byConv[r.ConversationID], r)
+		}
+		for _, c := range convs {
+			list := byConv[c.ID]
+			if len(list) == 0 {
+				list = []Response{{CampaignID: id, ConversationID: c.ID, PatientID: c.Recipient.ID}}
+			}
+			for _, r := range list {
+				r.Outcome = c.Outcome
+				out = append(out, r)
+			}
+		}
+		after = convs[len(convs)-1].ID
+		left -= len(convs)
+		if len(convs) < n {
+			break
+		}
+	}
+	return out, nil
 }

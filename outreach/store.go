@@ -209,6 +209,9 @@ type Update struct {
 
 // Progress counts where a campaign stands.
 type Progress struct {
+	// Status is the campaign's status. Runtimes set it ([CampaignProgress]);
+	// a Store's Progress leaves it empty.
+	Status   CampaignStatus `json:"status,omitempty"`
 	Total    int            `json:"total"`
 	Pending  int            `json:"pending"`
 	Active   int            `json:"active"`

@@ -181,6 +181,9 @@ func (rt *Runtime) CreateCampaign(ctx context.Context, nc outreach.NewCampaign, 
 	if len(recipients) == 0 {
 		return outreach.Campaign{}, 0, outreach.ErrNoRecipients
 	}
+	if err := outreach.CheckRecipients(recipients); err != nil {
+		return outreach.Campaign{}, 0, err
+	}
 	c := outreach.Campaign{
 		Name: nc.Name, Flow: nc.Flow.Clone(), From: cmpOr(nc.From, rt.cfg.From),
 		DefaultZone: cmpOr(nc.DefaultZone, rt.cfg.DefaultZone), Runtime: RuntimeName, Status: outreach.CampaignDraft,
@@ -378,13 +381,14 @@ func (rt *Runtime) setStatus(ctx context.Context, id int64, to outreach.Campaign
 // Progress counts where a campaign stands: conversations pending (no
 // execution yet), active (execution running) and done, with outcomes.
 func (rt *Runtime) Progress(ctx context.Context, id int64) (outreach.Progress, error) {
-	return rt.store.Progress(ctx, id, rt.cfg.Clock.Now())
+	return outreach.CampaignProgress(ctx, rt.store, id, rt.cfg.Clock.Now())
 }
 
 // Responses returns a page of a campaign's answers, collected from its
-// ended executions.
+// ended executions, with a row for each recipient who gave none
+// ([outreach.CampaignResponses]).
 func (rt *Runtime) Responses(ctx context.Context, id int64, page outreach.ResponsePage) ([]outreach.Response, error) {
-	return rt.store.Responses(ctx, id, page)
+	return outreach.CampaignResponses(ctx, rt.store, id, page)
 }
 
 // Wake makes Run look for work now.
