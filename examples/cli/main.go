@@ -232,6 +232,8 @@ func run(ctx context.Context, a *app, args []string) int {
 	if err != nil && !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errReported) {
 		msg := strings.TrimPrefix(err.Error(), "usage: ")
 		msg = strings.TrimPrefix(msg, "invalid input: ")
+		// A package's own prefix ("flows: ...") would repeat the command's.
+		msg = strings.TrimPrefix(msg, args[0]+": ")
 		fmt.Fprintf(a.stderr, "cli %s: %s\n", args[0], msg)
 		if a.json && !a.wrote {
 			a.emit(map[string]any{"error": msg, "exit_code": code})
