@@ -838,8 +838,10 @@ func (r *Runner) send(ctx context.Context, w *work, m *Message) {
 	if m.Status != MessageSending {
 		return // an earlier failure in this conversation reverted it
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.opts.SendTimeout)
-	id, err := r.sender.Send(ctx, OutboundMessage{Key: m.Key, From: m.From, To: m.To, Body: m.Body, ValidUntil: w.window})
+	// The call gets its own deadline; what is recorded after it (an
+	// opt-out) uses ctx, which is live.
+	sctx, cancel := context.WithTimeout(ctx, r.opts.SendTimeout)
+	id, err := r.sender.Send(sctx, OutboundMessage{Key: m.Key, From: m.From, To: m.To, Body: m.Body, ValidUntil: w.window})
 	cancel()
 	now := r.opts.Clock.Now()
 	if err == nil {
