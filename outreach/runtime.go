@@ -68,6 +68,13 @@ var _ Runtime = (*Runner)(nil)
 // Name returns "embedded".
 func (r *Runner) Name() string { return "embedded" }
 
+// World returns the runner's world (RunnerOptions.World).
+func (r *Runner) World() string { return r.opts.World }
+
+// Scope returns the campaigns the runner works on: the embedded
+// runtime's, of its world.
+func (r *Runner) Scope() Scope { return Scope{Runtime: RuntimeEmbedded, World: r.opts.World} }
+
 // Progress counts where a campaign stands, as of the runner's clock.
 func (r *Runner) Progress(ctx context.Context, id int64) (Progress, error) {
 	return r.store.Progress(ctx, id, r.opts.Clock.Now())
