@@ -16,7 +16,9 @@ type Runtime interface {
 	// CreateCampaign stores a draft campaign of flow over recipients.
 	CreateCampaign(ctx context.Context, nc NewCampaign, recipients []Recipient) (Campaign, int, error)
 	// StartCampaign, PauseCampaign, ResumeCampaign and CancelCampaign move
-	// a campaign along its lifecycle.
+	// a campaign along its lifecycle. A runtime works only in its own
+	// world (see [Campaign.World]): a campaign of another is refused with
+	// a *[WorldError].
 	StartCampaign(ctx context.Context, id int64) error
 	PauseCampaign(ctx context.Context, id int64) error
 	ResumeCampaign(ctx context.Context, id int64) error
@@ -26,7 +28,8 @@ type Runtime interface {
 	// Responses returns a page of a campaign's answers, the same rows
 	// whichever runtime collected them.
 	Responses(ctx context.Context, id int64, page ResponsePage) ([]Response, error)
-	// Run does the runtime's background work until ctx is cancelled.
+	// Run does the runtime's background work until ctx is cancelled, on
+	// its own world's campaigns only.
 	Run(ctx context.Context) error
 }
 
