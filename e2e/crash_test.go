@@ -33,11 +33,11 @@ func (s *crashingStore) Commit(ctx context.Context, now time.Time, u []outreach.
 	return s.Store.Commit(ctx, now, u)
 }
 
-func (s *crashingStore) ClaimDue(ctx context.Context, runtime string, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
+func (s *crashingStore) ClaimDue(ctx context.Context, scope outreach.Scope, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
 	if s.crashed.Load() {
 		return nil, errCrashed
 	}
-	return s.Store.ClaimDue(ctx, runtime, now, limit, lease)
+	return s.Store.ClaimDue(ctx, scope, now, limit, lease)
 }
 
 func (s *crashingStore) SetOptOut(ctx context.Context, phone string, opted bool, at time.Time) error {

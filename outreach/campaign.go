@@ -54,7 +54,7 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 	if err := checkNumber(ctx, r.store, c.From, RuntimeEmbedded); err != nil {
 		return Campaign{}, 0, err
 	}
-	c.Runtime = RuntimeEmbedded
+	c.Runtime, c.World = RuntimeEmbedded, r.opts.World
 	created, added, err := r.store.CreateCampaign(ctx, c, r.conversations(c, recipients))
 	if err != nil {
 		return Campaign{}, 0, fmt.Errorf("outreach: create campaign: %w", err)
@@ -65,13 +65,17 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 // AddRecipients adds recipients to a campaign that is not finished;
 // recipients it already has (by ID) are skipped, so uploading the same file
 // twice adds nothing. Recipients that repeat an ID within recipients are
-// refused as by CreateCampaign.
+// refused as by CreateCampaign; a campaign of another world is refused
+// with a *[WorldError].
 func (r *Runner) AddRecipients(ctx context.Context, campaignID int64, recipients []Recipient) (int, error) {
 	if err := CheckRecipients(recipients); err != nil {
 		return 0, err
 	}
 	c, err := r.store.Campaign(ctx, campaignID)
 	if err != nil {
+		return 0, err
+	}
+	if err := CheckWorld(c, r.opts.World); err != nil {
 		return 0, err
 	}
 	if c.Status.Finished() {
@@ -106,10 +110,15 @@ func NewConversations(c Campaign, recipients []Recipient, w Window, now time.Tim
 
 // StartCampaign moves a draft (or paused) campaign to running. It fails
 // with a *[NumberConflictError] while another runtime owns the campaign's
-// sending number (see [NumberOwner]).
+// sending number (see [NumberOwner]), and with a *[WorldError] for a
+// campaign of another world than the runner's (as do PauseCampaign,
+// ResumeCampaign and CancelCampaign).
 func (r *Runner) StartCampaign(ctx context.Context, id int64) error {
 	c, err := r.store.Campaign(ctx, id)
 	if err != nil {
+		return err
+	}
+	if err := CheckWorld(c, r.opts.World); err != nil {
 		return err
 	}
 	if err := checkNumber(ctx, r.store, c.From, RuntimeEmbedded); err != nil {
@@ -150,6 +159,13 @@ func (r *Runner) CancelCampaign(ctx context.Context, id int64) error {
 }
 
 func (r *Runner) setStatus(ctx context.Context, id int64, to CampaignStatus) error {
+	c, err := r.store.Campaign(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := CheckWorld(c, r.opts.World); err != nil {
+		return err
+	}
 	if err := r.store.SetCampaignStatus(ctx, id, to, r.opts.Clock.Now()); err != nil {
 		return err
 	}
@@ -253,9 +269,14 @@ func ParseKeyword(body string) Keyword {
 // STOP and its synonyms opt the number out of every campaign at once;
 // START opts it back in; HELP gets the help reply. Any other message is a
 // reply for the patient's active two-way conversation with that sending
-// number, handled by the runner at once (Run is woken); a message with no
-// such conversation, or one that came before the question it would answer
-// was sent, is stored, never lost, but answers nothing.
+// number in a campaign of the runner's world, handled by the runner at
+// once (Run is woken); a message with no such conversation, or one that
+// came before the question it would answer was sent, is stored, never
+// lost, but answers nothing. A message whose (phone, number) pair has an
+// active conversation in another world only (see [Campaign.World]) is
+// such a message: it is stored unmatched and reaches no conversation,
+// since it came from this runner's world (its webhook, its simulated
+// phones), not from the other's.
 func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, error) {
 	if in.From == "" || in.To == "" {
 		return "", fmt.Errorf("outreach: inbound message needs From and To")
@@ -281,7 +302,7 @@ func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, 
 	default:
 		event = EventReply
 	}
-	stored, isNew, err := r.store.RecordInbound(ctx, m, event)
+	stored, isNew, err := r.store.RecordInbound(ctx, r.opts.World, m, event)
 	if err != nil {
 		return "", fmt.Errorf("outreach: record inbound message: %w", err)
 	}

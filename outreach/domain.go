@@ -78,10 +78,17 @@ type Campaign struct {
 	Runtime string `json:"runtime"`
 	// RuntimeRef is what the runtime runs the campaign as, if anything:
 	// the Studio runtime keeps the SID of the Studio flow.
-	RuntimeRef string         `json:"runtime_ref,omitempty"`
-	Status     CampaignStatus `json:"status"`
-	CreatedAt  time.Time      `json:"created_at"`
-	UpdatedAt  time.Time      `json:"updated_at"`
+	RuntimeRef string `json:"runtime_ref,omitempty"`
+	// World says which world made the campaign and may run it: a real
+	// Twilio account ([TwilioWorld]), a dev-mode fake ([WorldDev]), a
+	// simulation ([WorldSim]), or empty for embedders that set none
+	// (RunnerOptions.World). A runtime claims only the conversations of
+	// its own world's campaigns, and refuses to start, pause, resume or
+	// cancel another world's (see [WorldError]).
+	World     string         `json:"world,omitempty"`
+	Status    CampaignStatus `json:"status"`
+	CreatedAt time.Time      `json:"created_at"`
+	UpdatedAt time.Time      `json:"updated_at"`
 }
 
 // ConversationStatus is where a conversation stands.
@@ -111,7 +118,8 @@ type Conversation struct {
 	// From is the sending number this conversation uses.
 	From string `json:"from"`
 	// TwoWay is true when the flow waits for replies; only one two-way
-	// conversation per (Recipient.Phone, From) is active at a time.
+	// conversation per (Recipient.Phone, From) is active at a time in a
+	// world (see [Campaign.World]).
 	TwoWay bool `json:"two_way"`
 	// Zones are the IANA zones whose sending windows all apply (see
 	// [RecipientZones]); empty means the campaign's default zone.

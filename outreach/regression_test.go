@@ -110,7 +110,7 @@ func (r *rig) settle() {
 	r.t.Helper()
 	for range 100 {
 		r.tick()
-		at, ok, err := r.store.NextDue(r.ctx, outreach.RuntimeEmbedded, r.clock.Now())
+		at, ok, err := r.store.NextDue(r.ctx, outreach.Scope{Runtime: outreach.RuntimeEmbedded}, r.clock.Now())
 		if err != nil {
 			r.t.Fatal(err)
 		}

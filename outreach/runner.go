@@ -15,6 +15,12 @@ import (
 type RunnerOptions struct {
 	// From is the sending number of campaigns that do not name their own.
 	From string
+	// World is the world of the campaigns the runner creates, and the
+	// only world whose campaigns it claims, changes or answers replies
+	// for (see [Campaign.World]): [TwilioWorld] of the account for a real
+	// one, [WorldDev] with a dev-mode fake, [WorldSim] in a simulation.
+	// Empty is the world of embedders that set none.
+	World string
 	// Clock tells the time; default the system clock.
 	Clock Clock
 	// Limiter throttles sends per sending number; default an in-process
@@ -205,7 +211,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 		wait := r.opts.PollInterval
 		now := r.opts.Clock.Now()
-		if at, ok, err := r.store.NextDue(ctx, RuntimeEmbedded, now); err == nil && ok && at.Sub(now) < wait {
+		if at, ok, err := r.store.NextDue(ctx, r.Scope(), now); err == nil && ok && at.Sub(now) < wait {
 			wait = max(at.Sub(now), 0)
 		}
 		if wait > 0 {
@@ -228,7 +234,7 @@ func (r *Runner) Tick(ctx context.Context) (int, error) {
 			return total, err
 		}
 		now := r.opts.Clock.Now()
-		claims, err := r.store.ClaimDue(ctx, RuntimeEmbedded, now, r.opts.BatchSize, r.opts.Lease)
+		claims, err := r.store.ClaimDue(ctx, r.Scope(), now, r.opts.BatchSize, r.opts.Lease)
 		if err != nil {
 			return total, fmt.Errorf("outreach: claim: %w", err)
 		}
@@ -1029,9 +1035,9 @@ func (r *Runner) takeEarlyStatuses(w *work) []StatusUpdate {
 	return todo
 }
 
-// sweep marks done the running campaigns that have no unfinished
-// conversation left, in case a crash came between a campaign's last
-// conversation ending and the campaign being marked done.
+// sweep marks done the running campaigns of the runner's scope that have
+// no unfinished conversation left, in case a crash came between a
+// campaign's last conversation ending and the campaign being marked done.
 func (r *Runner) sweep(ctx context.Context) {
 	list, err := r.store.Campaigns(ctx)
 	if err != nil {
@@ -1039,8 +1045,9 @@ func (r *Runner) sweep(ctx context.Context) {
 		return
 	}
 	now := r.opts.Clock.Now()
+	scope := r.Scope()
 	for _, c := range list {
-		if c.Status == CampaignRunning {
+		if c.Status == CampaignRunning && scope.Holds(c) {
 			if _, err := r.store.FinishCampaignIfDone(ctx, c.ID, now); err != nil {
 				r.log.Warn("outreach: finishing campaign", "campaign", c.ID, "err", err)
 			}

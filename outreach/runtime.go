@@ -16,7 +16,9 @@ type Runtime interface {
 	// CreateCampaign stores a draft campaign of flow over recipients.
 	CreateCampaign(ctx context.Context, nc NewCampaign, recipients []Recipient) (Campaign, int, error)
 	// StartCampaign, PauseCampaign, ResumeCampaign and CancelCampaign move
-	// a campaign along its lifecycle.
+	// a campaign along its lifecycle. A runtime works only in its own
+	// world (see [Campaign.World]): a campaign of another is refused with
+	// a *[WorldError].
 	StartCampaign(ctx context.Context, id int64) error
 	PauseCampaign(ctx context.Context, id int64) error
 	ResumeCampaign(ctx context.Context, id int64) error
@@ -29,7 +31,8 @@ type Runtime interface {
 	// recipient who gave none, each with its conversation's outcome (see
 	// [CampaignResponses]).
 	Responses(ctx context.Context, id int64, page ResponsePage) ([]Response, error)
-	// Run does the runtime's background work until ctx is cancelled.
+	// Run does the runtime's background work until ctx is cancelled, on
+	// its own world's campaigns only.
 	Run(ctx context.Context) error
 }
 
@@ -70,6 +73,13 @@ var _ Runtime = (*Runner)(nil)
 
 // Name returns "embedded".
 func (r *Runner) Name() string { return "embedded" }
+
+// World returns the runner's world (RunnerOptions.World).
+func (r *Runner) World() string { return r.opts.World }
+
+// Scope returns the campaigns the runner works on: the embedded
+// runtime's, of its world.
+func (r *Runner) Scope() Scope { return Scope{Runtime: RuntimeEmbedded, World: r.opts.World} }
 
 // Progress counts where a campaign stands, as of the runner's clock.
 func (r *Runner) Progress(ctx context.Context, id int64) (Progress, error) {

@@ -16,7 +16,7 @@ import (
 // which lets many processes share one database.
 type Store interface {
 	// CreateCampaign stores c (ID and timestamps are assigned; an empty
-	// Runtime is stored as [RuntimeEmbedded]) with one
+	// Runtime is stored as [RuntimeEmbedded]; World is kept as given) with one
 	// conversation per recipient, in one transaction. Conversations whose
 	// Recipient.ID repeats one already in the campaign are skipped: added
 	// counts those stored.
@@ -47,12 +47,14 @@ type Store interface {
 	// ClaimDue leases up to limit conversations of running campaigns that
 	// have work due: NextAt at or before now, or an unprocessed inbox event.
 	// A pending two-way conversation is not due while another two-way
-	// conversation for the same (phone, From) is active. Conversations are
-	// claimed in NextAt order; none is held by two unexpired leases.
+	// conversation for the same (phone, From) in a campaign of the same
+	// world is active. Conversations are claimed in NextAt order; none is
+	// held by two unexpired leases.
 	//
-	// Only conversations of campaigns whose Runtime is runtime are
-	// claimed: each runtime works on its own campaigns.
-	ClaimDue(ctx context.Context, runtime string, now time.Time, limit int, lease time.Duration) ([]Claim, error)
+	// Only conversations of campaigns of scope (their Runtime is
+	// scope.Runtime and their World is scope.World) are claimed: each
+	// runtime works on its own campaigns, in its own world.
+	ClaimDue(ctx context.Context, scope Scope, now time.Time, limit int, lease time.Duration) ([]Claim, error)
 	// ClaimConversation leases one conversation whatever its status, its
 	// campaign's status and when its work is due, to record what a
 	// runtime learned about it (the Studio runtime collects a cancelled
@@ -63,8 +65,8 @@ type Store interface {
 	// NextDue returns the earliest NextAt among unfinished conversations of
 	// running campaigns, or now when one has an unprocessed inbox event;
 	// ok is false when nothing is scheduled. Runners sleep until then.
-	// Like ClaimDue, it looks only at campaigns of that runtime.
-	NextDue(ctx context.Context, runtime string, now time.Time) (at time.Time, ok bool, err error)
+	// Like ClaimDue, it looks only at campaigns of scope.
+	NextDue(ctx context.Context, scope Scope, now time.Time) (at time.Time, ok bool, err error)
 	// ExtendLease moves a lease's expiry, or fails with ErrLeaseLost.
 	ExtendLease(ctx context.Context, l Lease, until time.Time) (Lease, error)
 	// Commit applies updates of claimed conversations in one transaction.
@@ -78,9 +80,11 @@ type Store interface {
 	// call with the same ProviderID returns the first message and
 	// isNew=false. When event is not empty, the message is matched to the
 	// active two-way conversation for (From = patient phone, To = sending
-	// number), if any, and an inbox event of that kind is added to it. An
-	// unmatched message is stored with ConversationID 0, never lost.
-	RecordInbound(ctx context.Context, m Message, event EventKind) (stored Message, isNew bool, err error)
+	// number) in a campaign of world, if any, and an inbox event of that
+	// kind is added to it: a message never reaches another world's
+	// conversation. An unmatched message is stored with ConversationID 0,
+	// never lost.
+	RecordInbound(ctx context.Context, world string, m Message, event EventKind) (stored Message, isNew bool, err error)
 	// UpdateDelivery records a provider's delivery status for the outbound
 	// message with that ProviderID, unless the stored status ranks higher
 	// ([DeliveryRank]: callbacks arrive out of order). A status of "undelivered" or "failed"

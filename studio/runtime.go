@@ -37,6 +37,12 @@ type RuntimeConfig struct {
 	Deployer *Deployer
 	// From is the sending number of campaigns that do not name their own.
 	From string
+	// World is the world of the campaigns the runtime creates, and the
+	// only world whose campaigns it claims or changes (see
+	// [outreach.Campaign.World]): [outreach.TwilioWorld] of the account
+	// for a real one, [outreach.WorldDev] with a dev-mode fake Twilio.
+	// Empty is the world of embedders that set none.
+	World string
 	// DefaultZone is the IANA zone of campaigns that do not name their
 	// own; default America/New_York.
 	DefaultZone string
@@ -164,6 +170,15 @@ func NewRuntime(store outreach.Store, cfg RuntimeConfig) (*Runtime, error) {
 // Name returns [RuntimeName].
 func (rt *Runtime) Name() string { return RuntimeName }
 
+// World returns the runtime's world (RuntimeConfig.World).
+func (rt *Runtime) World() string { return rt.cfg.World }
+
+// Scope returns the campaigns the runtime works on: the Studio runtime's,
+// of its world.
+func (rt *Runtime) Scope() outreach.Scope {
+	return outreach.Scope{Runtime: RuntimeName, World: rt.cfg.World}
+}
+
 // CreateCampaign exports the flow, deploys it to Studio (by friendly name:
 // the flow's Name, or its ID; deploying again adds a revision), and stores
 // a draft campaign with one conversation per recipient. For a two-way
@@ -186,7 +201,8 @@ func (rt *Runtime) CreateCampaign(ctx context.Context, nc outreach.NewCampaign, 
 	}
 	c := outreach.Campaign{
 		Name: nc.Name, Flow: nc.Flow.Clone(), From: cmpOr(nc.From, rt.cfg.From),
-		DefaultZone: cmpOr(nc.DefaultZone, rt.cfg.DefaultZone), Runtime: RuntimeName, Status: outreach.CampaignDraft,
+		DefaultZone: cmpOr(nc.DefaultZone, rt.cfg.DefaultZone), Runtime: RuntimeName, World: rt.cfg.World,
+		Status: outreach.CampaignDraft,
 	}
 	if c.From == "" {
 		return outreach.Campaign{}, 0, fmt.Errorf("studio: new campaign %q has no sending number: set NewCampaign.From or RuntimeConfig.From", nc.Name)
@@ -416,7 +432,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 		}
 		wait := rt.cfg.WakeInterval
 		now := rt.cfg.Clock.Now()
-		if at, ok, err := rt.store.NextDue(ctx, RuntimeName, now); err == nil && ok && at.Sub(now) < wait {
+		if at, ok, err := rt.store.NextDue(ctx, rt.Scope(), now); err == nil && ok && at.Sub(now) < wait {
 			wait = max(at.Sub(now), 0)
 		}
 		select {
@@ -433,7 +449,7 @@ func (rt *Runtime) Run(ctx context.Context) error {
 // how many it claimed.
 func (rt *Runtime) Tick(ctx context.Context) (int, error) {
 	now := rt.cfg.Clock.Now()
-	claims, err := rt.store.ClaimDue(ctx, RuntimeName, now, rt.cfg.BatchSize, rt.cfg.Lease)
+	claims, err := rt.store.ClaimDue(ctx, rt.Scope(), now, rt.cfg.BatchSize, rt.cfg.Lease)
 	if err != nil || len(claims) == 0 {
 		return 0, err
 	}
@@ -856,7 +872,10 @@ func (rt *Runtime) eachExecution(ctx context.Context, flowSID string, since time
 }
 
 // campaign returns a campaign of this runtime, cached (flows are
-// immutable snapshots); statuses are read from the store by claims.
+// immutable snapshots); statuses are read from the store by claims. A
+// campaign of another world is refused with a *[outreach.WorldError], so
+// StartCampaign, PauseCampaign, ResumeCampaign and CancelCampaign refuse
+// it too.
 func (rt *Runtime) campaign(ctx context.Context, id int64) (*outreach.Campaign, error) {
 	rt.mu.Lock()
 	c, ok := rt.campaigns[id]
@@ -870,6 +889,9 @@ func (rt *Runtime) campaign(ctx context.Context, id int64) (*outreach.Campaign, 
 	}
 	if got.Runtime != RuntimeName {
 		return nil, fmt.Errorf("studio: campaign %d runs on the %s runtime, not on Studio", id, got.Runtime)
+	}
+	if err := outreach.CheckWorld(got, rt.cfg.World); err != nil {
+		return nil, err
 	}
 	rt.mu.Lock()
 	rt.campaigns[id] = &got

@@ -116,7 +116,7 @@ func (r *studioRig) drive(id int64) {
 			return
 		}
 		next, ok := r.srv.Next()
-		if due, dok, _ := r.store.NextDue(r.ctx, studio.RuntimeName, clock.Now()); dok && (!ok || due.Before(next)) {
+		if due, dok, _ := r.store.NextDue(r.ctx, outreach.Scope{Runtime: studio.RuntimeName}, clock.Now()); dok && (!ok || due.Before(next)) {
 			next, ok = due, true
 		}
 		if !ok {

@@ -103,6 +103,39 @@ func report(w io.Writer, res csvio.Result) {
 	fmt.Fprintf(w, "%d rows: %d valid, %d with errors, %d warnings\n", res.Rows, len(res.Recipients), res.BadRows, len(res.Warnings))
 }
 
+// Default database files. Each world has its own, so that a simulation
+// never shares the web app's outreach.db (a dev-mode fake or a real
+// account) by accident; --db chooses another file. Even in one file,
+// each runtime works only on its own world's campaigns.
+const (
+	// simDB is the embedded runtime's: a simulation with simulated phones.
+	simDB = "outreach-sim.db"
+	// studioDB is the studio runtime's, on a real Twilio account: the
+	// web app's default file, where the owners of sending numbers are
+	// recorded.
+	studioDB = "outreach.db"
+)
+
+// dbUsage is the help of --db.
+const dbUsage = "SQLite database file (default " + simDB + " with the embedded runtime's simulation, " + studioDB + " with --runtime studio)"
+
+// defaultDB is the database file of the runtime called runtime when --db
+// is not given.
+func defaultDB(runtime string) string {
+	if runtime == "studio" {
+		return studioDB
+	}
+	return simDB
+}
+
+// worldName shows a campaign's world (see outreach.Campaign.World).
+func worldName(w string) string {
+	if w == "" {
+		return "-"
+	}
+	return w
+}
+
 // openStore opens (creating it if needed) the SQLite database at path.
 func openStore(ctx context.Context, path string) (*sqlitestore.Store, error) {
 	return sqlitestore.Open(ctx, path)
@@ -144,12 +177,16 @@ func (rf *runtimeFlags) config(a *app, store outreach.Store, sim simConfig) (run
 		return cfg, usageErr("--window: %v", err)
 	}
 	cfg.Window = w
+	if rf.name == "embedded" {
+		cfg.World = outreach.WorldSim
+	}
 	if rf.name == "studio" {
 		tw, err := twilioenv.FromEnv(a.getenv)
 		if err != nil {
 			return cfg, usageErr("%v", err)
 		}
 		cfg.Twilio = tw
+		cfg.World = outreach.TwilioWorld(tw.AccountSID)
 		if cfg.From == "" {
 			cfg.From = tw.PhoneNumber
 		}
@@ -209,6 +246,7 @@ type campaignStatus struct {
 	Flow      string            `json:"flow"`
 	Status    string            `json:"status"`
 	From      string            `json:"from"`
+	World     string            `json:"world"`
 	CreatedAt string            `json:"created_at"`
 	Counts    counts            `json:"counts"`
 	Progress  outreach.Progress `json:"progress"`
@@ -216,12 +254,15 @@ type campaignStatus struct {
 
 func cmdStatus(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "status", "status [--campaign ID] [--db PATH]")
-	dbPath := fs.String("db", "outreach.db", "SQLite database file")
+	dbPath := fs.String("db", "", dbUsage)
 	id := fs.Int64("campaign", 0, "campaign id (default: every campaign)")
 	var rf runtimeFlags
 	addRuntimeFlags(fs, &rf)
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
+	}
+	if *dbPath == "" {
+		*dbPath = defaultDB(rf.name)
 	}
 	store, err := openExisting(ctx, *dbPath)
 	if err != nil {
@@ -249,7 +290,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 			return fmt.Errorf("campaign %d: %w", c.ID, err)
 		}
 		out = append(out, campaignStatus{
-			ID: c.ID, Name: c.Name, Flow: c.Flow.ID, Status: string(c.Status), From: c.From,
+			ID: c.ID, Name: c.Name, Flow: c.Flow.ID, Status: string(c.Status), From: c.From, World: c.World,
 			CreatedAt: c.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"), Counts: countsOf(p), Progress: p,
 		})
 	}
@@ -266,7 +307,7 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 		return nil
 	}
 	for _, c := range out {
-		fmt.Fprintf(a.stdout, "%4d  %-9s  %-10s  %s  %s\n", c.ID, c.Status, c.Flow, c.Counts, c.Name)
+		fmt.Fprintf(a.stdout, "%4d  %-9s  %-10s  %-6s  %s  %s\n", c.ID, c.Status, c.Flow, worldName(c.World), c.Counts, c.Name)
 		if *id != 0 {
 			printOutcomes(a.stdout, c.Progress)
 		}
@@ -301,7 +342,7 @@ func findCampaign(ctx context.Context, store outreach.Store, id int64) (outreach
 
 func cmdExport(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "export", "export --campaign ID [--db PATH] [--out FILE]")
-	dbPath := fs.String("db", "outreach.db", "SQLite database file")
+	dbPath := fs.String("db", "", dbUsage)
 	id := fs.Int64("campaign", 0, "campaign id (default: the newest)")
 	out := fs.String("out", "-", "output file, - for standard output")
 	var rf runtimeFlags
@@ -311,6 +352,9 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	}
 	if a.json && (*out == "" || *out == "-") {
 		return usageErr("--json with export needs --out FILE: the CSV goes to the file, the summary to stdout")
+	}
+	if *dbPath == "" {
+		*dbPath = defaultDB(rf.name)
 	}
 	store, err := openExisting(ctx, *dbPath)
 	if err != nil {
@@ -327,7 +371,8 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 		}
 		*id = list[0].ID
 	}
-	if _, err := findCampaign(ctx, store, *id); err != nil {
+	camp, err := findCampaign(ctx, store, *id)
+	if err != nil {
 		return err
 	}
 	rt, err := rf.runtime(a, store, simConfig{})
@@ -347,9 +392,9 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	}
 	switch {
 	case a.json:
-		a.emit(map[string]any{"campaign": *id, "rows": n, "out": *out})
+		a.emit(map[string]any{"campaign": *id, "world": camp.World, "rows": n, "out": *out})
 	case *out != "-":
-		fmt.Fprintf(a.stderr, "wrote %d rows to %s\n", n, *out)
+		fmt.Fprintf(a.stderr, "wrote %d rows of campaign %d (world %s) to %s\n", n, *id, worldName(camp.World), *out)
 	}
 	return nil
 }

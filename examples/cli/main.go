@@ -36,6 +36,15 @@
 // --speed X campaign time runs X times faster than real time (--realtime
 // is --speed 1).
 //
+// Each campaign records its world (outreach.Campaign.World): the
+// embedded runtime's simulated phones are world "sim", the studio runtime
+// on a Twilio account is "twilio:" and the account SID. A runtime works
+// only on its own world's campaigns, and the simulation keeps its own
+// database, outreach-sim.db by default (the studio runtime's is
+// outreach.db, the web app's default), so that it never runs the web
+// app's campaigns on its simulated clock. --db chooses the file; status
+// and export show each campaign's world.
+//
 // Progress goes to standard output: on a terminal, a progress bar redrawn
 // in place; otherwise a plain line every few seconds (--every) and at
 // every tenth of the campaign, then a summary.
@@ -106,7 +115,8 @@ commands:
   validate FILE.csv                     check a recipients CSV: every row error and warning, by line
   run --csv FILE [--flow NAME|FILE]     run a campaign until it is done; the same command again
       [--db PATH] [--name NAME]         resumes an unfinished campaign of that name
-      [--runtime embedded|studio]       (embedded: SQLite and simulated phones)
+      [--runtime embedded|studio]       (embedded: SQLite and simulated phones; the database
+                                        is outreach-sim.db, or outreach.db with studio)
       [--speed X | --realtime]
   status [--campaign ID] [--db PATH]    campaigns and their progress
   export --campaign ID [--db PATH]      a campaign's responses as CSV

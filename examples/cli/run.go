@@ -19,7 +19,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "run", "run --csv FILE [--flow NAME|FILE.json] [--db PATH] [--name NAME] [--runtime embedded|studio] [flags]")
 	flowName := fs.String("flow", "provider", "built-in flow ("+strings.Join(flows.BuiltinNames(), ", ")+") or a flow JSON file")
 	csvPath := fs.String("csv", "", "recipients CSV (patient_id, patient_first_name, patient_phone)")
-	dbPath := fs.String("db", "outreach.db", "SQLite database file")
+	dbPath := fs.String("db", "", dbUsage)
 	name := fs.String("name", "", "campaign name (default: FLOW-CSVNAME); running an unfinished campaign's name again resumes it")
 	region := fs.String("region", "US", "country of numbers written without +")
 	skipBad := fs.Bool("skip-bad-rows", false, "run with the valid rows when some rows have errors")
@@ -35,6 +35,9 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	}
 	if *csvPath == "" {
 		return usageErr("--csv is required")
+	}
+	if *dbPath == "" {
+		*dbPath = defaultDB(rf.name)
 	}
 	sim := simConfig{Seed: *seed, Speed: *speed}
 	switch {
@@ -90,7 +93,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 
-	camp, resumed, err := createOrResume(ctx, store, rt, *name, flow, cfg.From, res.Recipients)
+	camp, resumed, err := createOrResume(ctx, store, rt, cfg.World, *name, flow, cfg.From, res.Recipients)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w before the campaign started", errInterrupted)
@@ -108,7 +111,8 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	if a.json {
 		a.emit(map[string]any{
 			"event": "start", "campaign": camp.ID, "name": camp.Name, "flow": camp.Flow.ID,
-			"resumed": resumed, "recipients": p.Total, "from": camp.From, "runtime": rt.Name(), "counts": countsOf(p),
+			"resumed": resumed, "recipients": p.Total, "from": camp.From, "runtime": rt.Name(), "world": camp.World,
+			"db": *dbPath, "counts": countsOf(p),
 		})
 	} else {
 		if resumed {
@@ -119,6 +123,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		} else {
 			fmt.Fprintf(a.stdout, "campaign %d: flow %s, %d recipients, sending from %s (%s)\n", camp.ID, camp.Flow.ID, p.Total, camp.From, camp.Name)
 		}
+		fmt.Fprintf(a.stdout, "database %s, world %s\n", *dbPath, worldName(camp.World))
 		if about != "" {
 			fmt.Fprintln(a.stdout, about)
 		}
@@ -168,15 +173,16 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// createOrResume returns the unfinished campaign called name, started or
-// resumed, or creates and starts it.
-func createOrResume(ctx context.Context, store outreach.Store, rt outreach.Runtime, name string, flow *outreach.Flow, from string, recipients []outreach.Recipient) (outreach.Campaign, bool, error) {
+// createOrResume returns the unfinished campaign of world called name,
+// started or resumed, or creates and starts it. Campaigns of other worlds
+// are never resumed, whatever their names: another program made them.
+func createOrResume(ctx context.Context, store outreach.Store, rt outreach.Runtime, world, name string, flow *outreach.Flow, from string, recipients []outreach.Recipient) (outreach.Campaign, bool, error) {
 	list, err := store.Campaigns(ctx)
 	if err != nil {
 		return outreach.Campaign{}, false, err
 	}
 	for _, c := range list { // newest first
-		if c.Name != name || c.Status.Finished() {
+		if c.Name != name || c.Status.Finished() || c.World != world {
 			continue
 		}
 		if c.Flow.ID != flow.ID {

@@ -23,6 +23,11 @@ var runtimeNames = []string{"embedded", "studio"}
 type runtimeConfig struct {
 	// Store keeps the campaigns, whichever runtime runs them.
 	Store outreach.Store
+	// World is the world of the runtime's campaigns (see
+	// outreach.Campaign.World): outreach.WorldSim for the embedded
+	// runtime's simulated phones, the Twilio account's for the studio
+	// runtime. A runtime works only on its own world's campaigns.
+	World string
 	// From is the sending number; DefaultZone the zone of recipients whose
 	// zone cannot be told.
 	From, DefaultZone string
@@ -73,7 +78,8 @@ func newRuntime(name string, cfg runtimeConfig) (outreach.Runtime, error) {
 			return nil, usageErr("%v", err)
 		}
 		return studio.NewRuntime(cfg.Store, studio.RuntimeConfig{
-			Deployer: dep, From: cfg.From, DefaultZone: cfg.DefaultZone, Window: cfg.Window, PollInterval: cfg.StudioPoll, Logger: cfg.Logger,
+			Deployer: dep, From: cfg.From, World: cfg.World, DefaultZone: cfg.DefaultZone, Window: cfg.Window,
+			PollInterval: cfg.StudioPoll, Logger: cfg.Logger,
 		})
 	}
 	return nil, usageErr("unknown runtime %q: use embedded or studio", name)
@@ -105,7 +111,7 @@ func newSimulated(cfg runtimeConfig) *simulated {
 		seed = rand.Uint64()
 	}
 	s := &simulated{store: cfg.Store, speed: cfg.Sim.Speed, seed: seed}
-	opts := outreach.RunnerOptions{From: cfg.From, DefaultZone: cfg.DefaultZone, Window: cfg.Window, Logger: cfg.Logger}
+	opts := outreach.RunnerOptions{From: cfg.From, World: cfg.World, DefaultZone: cfg.DefaultZone, Window: cfg.Window, Logger: cfg.Logger}
 	if s.speed > 0 {
 		clock := newScaledClock(start, s.speed)
 		opts.Clock = clock
@@ -140,10 +146,13 @@ func (s *simulated) Run(ctx context.Context) error {
 	return err
 }
 
-// runSimulated drives every running campaign with a simphone.Simulation,
-// which moves the manual clock from one event to the next, then waits for
-// more work (a campaign started later) until ctx is cancelled.
+// runSimulated drives every running campaign of its own (the embedded
+// runtime's, of its world: another program's campaigns in the same
+// database are left alone) with a simphone.Simulation, which moves the
+// manual clock from one event to the next, then waits for more work (a
+// campaign started later) until ctx is cancelled.
 func (s *simulated) runSimulated(ctx context.Context) error {
+	scope := s.Runner.Scope()
 	for {
 		list, err := s.store.Campaigns(ctx)
 		if err != nil {
@@ -153,7 +162,7 @@ func (s *simulated) runSimulated(ctx context.Context) error {
 			return err
 		}
 		for _, c := range list {
-			if c.Status != outreach.CampaignRunning {
+			if c.Status != outreach.CampaignRunning || !scope.Holds(c) {
 				continue
 			}
 			// A run stopped between a campaign's last conversation ending

@@ -66,7 +66,7 @@ func cmdStudioDeploy(ctx context.Context, a *app, args []string) error {
 	point := fs.Bool("point-number", false, "point "+twilioenv.EnvPhoneNumber+"'s incoming messages at the flow (two-way flows get their replies this way)")
 	friendly := fs.String("friendly-name", "", "the flow's friendly name in Studio (default: the flow's name, else its id)")
 	message := fs.String("message", "", "commit message of the revision")
-	db := fs.String("db", "outreach.db", "with --point-number: the database that records which runtime owns the number")
+	db := fs.String("db", studioDB, "with --point-number: the database that records which runtime owns the number")
 	ops, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err

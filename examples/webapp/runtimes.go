@@ -32,6 +32,7 @@ func newEmbedded(store *sqlitestore.Store, account twilioAccount, cfg *config, l
 	}
 	return outreach.NewRunner(store, sender, outreach.RunnerOptions{
 		From:   sendingNumber(cfg),
+		World:  world(cfg),
 		Window: cfg.Window,
 		Logger: logger,
 	}), nil
@@ -44,7 +45,7 @@ func newRuntimes(embedded *outreach.Runner, store *sqlitestore.Store, deployer *
 	// flow deployed to Studio (in dev mode, the fake's interpreter runs
 	// them), on the same store: each runtime claims only its campaigns.
 	st, err := studio.NewRuntime(store, studio.RuntimeConfig{
-		Deployer: deployer, From: sendingNumber(cfg), Window: cfg.Window,
+		Deployer: deployer, From: sendingNumber(cfg), World: world(cfg), Window: cfg.Window,
 		PollInterval: cfg.StudioPoll, Logger: logger,
 	})
 	if err != nil {
@@ -75,6 +76,16 @@ func runtimeFor(c outreach.Campaign) string {
 		return outreach.RuntimeEmbedded
 	}
 	return c.Runtime
+}
+
+// world is the world of the app's campaigns (outreach.Campaign.World):
+// dev mode's fake Twilio, or the Twilio account. Its runtimes work only on
+// that world's campaigns, whoever else shares the database.
+func world(cfg *config) string {
+	if cfg.Dev {
+		return outreach.WorldDev
+	}
+	return outreach.TwilioWorld(cfg.AccountSID)
 }
 
 // sendingNumber is what campaigns send from: the number, else the

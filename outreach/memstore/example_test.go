@@ -24,7 +24,7 @@ func ExampleNew() {
 	if err := store.SetCampaignStatus(ctx, c.ID, outreach.CampaignRunning, now); err != nil {
 		log.Fatal(err)
 	}
-	claims, err := store.ClaimDue(ctx, outreach.RuntimeEmbedded, now, 10, time.Minute)
+	claims, err := store.ClaimDue(ctx, outreach.Scope{Runtime: outreach.RuntimeEmbedded}, now, 10, time.Minute)
 	if err != nil {
 		log.Fatal(err)
 	}

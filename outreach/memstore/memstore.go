@@ -67,12 +67,14 @@ type conversation struct {
 	leaseToken string
 	leaseUntil time.Time
 	inbox      []int64 // unprocessed inbox events in ID order
+	world      string  // its campaign's world
 }
 
-// pair is a (patient phone, sending number) pair.
-type pair struct{ phone, from string }
+// pair is a (patient phone, sending number) pair in a world: the pair
+// rule holds in each world apart.
+type pair struct{ world, phone, from string }
 
-func (c *conversation) pair() pair { return pair{c.c.Recipient.Phone, c.c.From} }
+func (c *conversation) pair() pair { return pair{c.world, c.c.Recipient.Phone, c.c.From} }
 
 // New returns an empty store.
 func New() *Store {
@@ -217,7 +219,7 @@ func (s *Store) prepare(camp *campaign, convs []outreach.Conversation, now time.
 			c.UpdatedAt = c.CreatedAt
 		}
 		c.UpdatedAt = utc(c.UpdatedAt)
-		conv := &conversation{c: c}
+		conv := &conversation{c: c, world: camp.c.World}
 		if c.TwoWay && c.Status == outreach.ConversationActive {
 			p := conv.pair()
 			if _, ok := s.active[p]; ok || busy[p] {
@@ -397,7 +399,7 @@ func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (
 // ClaimDue implements [outreach.Store]. Conversations with unprocessed
 // inbox events come first, then the others in NextAt order; ties go to the
 // lower ID.
-func (s *Store) ClaimDue(ctx context.Context, runtime string, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
+func (s *Store) ClaimDue(ctx context.Context, scope outreach.Scope, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
 	if lease <= 0 {
 		return nil, fmt.Errorf("memstore: lease duration %v is not positive", lease)
 	}
@@ -415,7 +417,7 @@ func (s *Store) ClaimDue(ctx context.Context, runtime string, now time.Time, lim
 	}
 	var due []candidate
 	for _, conv := range s.convs {
-		if !s.claimable(conv, runtime) || conv.leaseUntil.After(now) {
+		if !s.claimable(conv, scope) || conv.leaseUntil.After(now) {
 			continue
 		}
 		switch {
@@ -480,12 +482,12 @@ func (s *Store) ClaimConversation(ctx context.Context, id int64, now time.Time, 
 
 // claimable reports whether conv may be claimed once its work is due and
 // its lease, if any, has expired: it is unfinished, its campaign is
-// running under runtime, and it is not a pending two-way conversation
-// whose pair is busy.
-func (s *Store) claimable(conv *conversation, runtime string) bool {
+// running in scope, and it is not a pending two-way conversation whose
+// pair is busy.
+func (s *Store) claimable(conv *conversation, scope outreach.Scope) bool {
 	camp := s.campaigns[conv.c.CampaignID].c
 	if conv.c.Status == outreach.ConversationDone ||
-		camp.Status != outreach.CampaignRunning || camp.Runtime != runtime {
+		camp.Status != outreach.CampaignRunning || !scope.Holds(camp) {
 		return false
 	}
 	if conv.c.TwoWay && conv.c.Status == outreach.ConversationPending {
@@ -500,7 +502,7 @@ func (s *Store) claimable(conv *conversation, runtime string) bool {
 // ClaimDue would consider: a conversation under an unexpired lease counts
 // from the lease's expiry, and a pending two-way conversation waiting for
 // its pair is left out (it becomes due when the active one ends).
-func (s *Store) NextDue(ctx context.Context, runtime string, now time.Time) (time.Time, bool, error) {
+func (s *Store) NextDue(ctx context.Context, scope outreach.Scope, now time.Time) (time.Time, bool, error) {
 	if err := s.lock(ctx); err != nil {
 		return time.Time{}, false, err
 	}
@@ -508,7 +510,7 @@ func (s *Store) NextDue(ctx context.Context, runtime string, now time.Time) (tim
 	now = utc(now)
 	var next time.Time
 	for _, conv := range s.convs {
-		if !s.claimable(conv, runtime) {
+		if !s.claimable(conv, scope) {
 			continue
 		}
 		at := conv.c.NextAt
@@ -728,7 +730,7 @@ func (s *Store) addEvent(conv *conversation, ev outreach.InboxEvent) {
 
 // RecordInbound implements [outreach.Store]. A zero CreatedAt becomes
 // SentAt (the time received), or the current time.
-func (s *Store) RecordInbound(ctx context.Context, m outreach.Message, event outreach.EventKind) (outreach.Message, bool, error) {
+func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Message, event outreach.EventKind) (outreach.Message, bool, error) {
 	if err := s.lock(ctx); err != nil {
 		return outreach.Message{}, false, err
 	}
@@ -743,7 +745,7 @@ func (s *Store) RecordInbound(ctx context.Context, m outreach.Message, event out
 	m.CreatedAt = orNow(m.CreatedAt)
 	var conv *conversation
 	if event != "" {
-		if id, ok := s.active[pair{m.From, m.To}]; ok {
+		if id, ok := s.active[pair{world, m.From, m.To}]; ok {
 			conv = s.convs[id]
 			m.ConversationID, m.CampaignID = conv.c.ID, conv.c.CampaignID
 		}

@@ -31,8 +31,17 @@ var ErrStalled = errors.New("simphone: the simulation stalled before the campaig
 // Run drives campaign campaignID until it is done or cancelled, or ctx is
 // cancelled. It hands every due reply to Runner.HandleInbound and every
 // delivery report to Runner.HandleStatus, and returns the simulated time
-// that passed.
+// that passed. A campaign of another world than the runner's is refused
+// with a *[outreach.WorldError]: the simulated phones and clock would
+// otherwise answer another world's patients.
 func (s *Simulation) Run(ctx context.Context, campaignID int64) (time.Duration, error) {
+	c, err := s.Store.Campaign(ctx, campaignID)
+	if err != nil {
+		return 0, err
+	}
+	if err := outreach.CheckWorld(c, s.Runner.World()); err != nil {
+		return 0, err
+	}
 	start := s.Clock.Now()
 	limit := s.MaxDuration
 	if limit <= 0 {
@@ -96,7 +105,7 @@ func (s *Simulation) next(ctx context.Context, now time.Time) (time.Time, bool) 
 			at = t
 		}
 	}
-	t, ok, err := s.Store.NextDue(ctx, outreach.RuntimeEmbedded, now)
+	t, ok, err := s.Store.NextDue(ctx, s.Runner.Scope(), now)
 	consider(t, ok && err == nil)
 	consider(s.Network.NextDue())
 	consider(s.Network.NextReport())

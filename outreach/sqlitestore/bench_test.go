@@ -52,7 +52,7 @@ func benchClaimCommit(b *testing.B, opts sqlitestore.Options, batch int) {
 	b.ResetTimer()
 	sent := 0
 	for sent < b.N {
-		claims, err := s.ClaimDue(ctx, outreach.RuntimeEmbedded, now, batch, time.Minute)
+		claims, err := s.ClaimDue(ctx, outreach.Scope{Runtime: outreach.RuntimeEmbedded}, now, batch, time.Minute)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func benchRecordInbound(b *testing.B, opts sqlitestore.Options) {
 	for b.Loop() {
 		m := outreach.Message{From: fmt.Sprintf("+1440%07d", i%patients), To: "+15005550006", Body: "7",
 			ProviderID: fmt.Sprint("SMin", i), SentAt: now}
-		got, _, err := s.RecordInbound(ctx, m, outreach.EventReply)
+		got, _, err := s.RecordInbound(ctx, "", m, outreach.EventReply)
 		if err != nil {
 			b.Fatal(err)
 		}

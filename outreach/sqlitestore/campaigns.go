@@ -38,9 +38,9 @@ func (s *Store) CreateCampaign(ctx context.Context, c outreach.Campaign, convs [
 	if c.Runtime == "" {
 		c.Runtime = outreach.RuntimeEmbedded
 	}
-	err = tx.QueryRowContext(ctx, `INSERT INTO campaigns (name, flow, from_number, default_zone, runtime, runtime_ref, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		c.Name, flow, c.From, c.DefaultZone, c.Runtime, c.RuntimeRef, c.Status, nanos(c.CreatedAt), nanos(c.UpdatedAt)).Scan(&c.ID)
+	err = tx.QueryRowContext(ctx, `INSERT INTO campaigns (name, flow, from_number, default_zone, runtime, runtime_ref, world, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		c.Name, flow, c.From, c.DefaultZone, c.Runtime, c.RuntimeRef, c.World, c.Status, nanos(c.CreatedAt), nanos(c.UpdatedAt)).Scan(&c.ID)
 	if err != nil {
 		return outreach.Campaign{}, 0, wrap("create campaign", err)
 	}

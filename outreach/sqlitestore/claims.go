@@ -21,7 +21,7 @@ import (
 // It is one write transaction of three statements whatever the batch size:
 // one UPDATE ... RETURNING leases the conversations, then one query each
 // fetches their pending messages and their inbox events.
-func (s *Store) ClaimDue(ctx context.Context, runtime string, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
+func (s *Store) ClaimDue(ctx context.Context, scope outreach.Scope, now time.Time, limit int, lease time.Duration) ([]outreach.Claim, error) {
 	if lease <= 0 {
 		return nil, fmt.Errorf("sqlitestore: lease duration %v is not positive", lease)
 	}
@@ -40,7 +40,7 @@ func (s *Store) ClaimDue(ctx context.Context, runtime string, now time.Time, lim
 		return nil, wrap("claim", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.StmtContext(ctx, s.st.claim).QueryContext(ctx, prefix, nanos(until), nanos(now), limit, runtime)
+	rows, err := tx.StmtContext(ctx, s.st.claim).QueryContext(ctx, prefix, nanos(until), nanos(now), limit, runtimeOf(scope), scope.World)
 	if err != nil {
 		return nil, wrap("claim", err)
 	}
@@ -159,13 +159,14 @@ func (s *Store) ClaimConversation(ctx context.Context, id int64, now time.Time, 
 // ClaimDue would consider: one under an unexpired lease counts from the
 // lease's expiry, and a pending two-way conversation waiting for its pair
 // is left out (it becomes due when the active one ends).
-func (s *Store) NextDue(ctx context.Context, runtime string, now time.Time) (time.Time, bool, error) {
+func (s *Store) NextDue(ctx context.Context, scope outreach.Scope, now time.Time) (time.Time, bool, error) {
 	var free, leased sql.NullInt64
-	err := s.r.QueryRowContext(ctx, nextDueFreeQuery, nanos(now), runtime).Scan(&free)
+	runtime := runtimeOf(scope)
+	err := s.r.QueryRowContext(ctx, nextDueFreeQuery, nanos(now), runtime, scope.World).Scan(&free)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, wrap("next due", err)
 	}
-	if err := s.r.QueryRowContext(ctx, nextDueLeasedQuery, nanos(now), runtime).Scan(&leased); err != nil {
+	if err := s.r.QueryRowContext(ctx, nextDueLeasedQuery, nanos(now), runtime, scope.World).Scan(&leased); err != nil {
 		return time.Time{}, false, wrap("next due", err)
 	}
 	switch {
@@ -175,6 +176,12 @@ func (s *Store) NextDue(ctx context.Context, runtime string, now time.Time) (tim
 		return fromNanos(leased.Int64), true, nil
 	}
 	return time.Time{}, false, nil
+}
+
+// runtimeOf is the runtime column value of scope's campaigns: an empty
+// Runtime is stored as the embedded runtime.
+func runtimeOf(scope outreach.Scope) string {
+	return cmp.Or(scope.Runtime, outreach.RuntimeEmbedded)
 }
 
 // ExtendLease implements [outreach.Store]. A lease that expired but that

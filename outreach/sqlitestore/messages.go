@@ -13,7 +13,7 @@ import (
 
 // RecordInbound implements [outreach.Store]. A zero CreatedAt becomes
 // SentAt (the time received), or the current time.
-func (s *Store) RecordInbound(ctx context.Context, m outreach.Message, event outreach.EventKind) (outreach.Message, bool, error) {
+func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Message, event outreach.EventKind) (outreach.Message, bool, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return outreach.Message{}, false, wrap("record inbound", err)
@@ -32,7 +32,7 @@ func (s *Store) RecordInbound(ctx context.Context, m outreach.Message, event out
 	m.ConversationID, m.CampaignID = 0, 0
 	m.CreatedAt = orNow(m.CreatedAt)
 	if event != "" {
-		err := tx.StmtContext(ctx, s.st.matchConv).QueryRowContext(ctx, m.From, m.To).Scan(&m.ConversationID, &m.CampaignID)
+		err := tx.StmtContext(ctx, s.st.matchConv).QueryRowContext(ctx, world, m.From, m.To).Scan(&m.ConversationID, &m.CampaignID)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return outreach.Message{}, false, wrap("record inbound", err)
 		}

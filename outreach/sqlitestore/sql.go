@@ -15,7 +15,7 @@ import (
 
 // Column lists, in the order the scan functions read them.
 const (
-	campaignCols = `id, name, flow, from_number, default_zone, runtime, runtime_ref, status, created_at, updated_at`
+	campaignCols = `id, name, flow, from_number, default_zone, runtime, runtime_ref, world, status, created_at, updated_at`
 	convCols     = `id, campaign_id, patient_id, first_name, phone, time_zone, attrs, from_number, two_way,
 		zones, status, state, outcome, next_at, created_at, updated_at`
 	msgCols = `id, coalesce(conversation_id, 0), coalesce(campaign_id, 0), direction,
@@ -27,27 +27,27 @@ const (
 
 // claimable is the condition, on conversations c, that a conversation may
 // be claimed once its work is due and its lease has expired: unfinished,
-// in a running campaign of the runtime given by the parameter rt (such as
-// "?2"), and not a pending two-way conversation whose pair already has an
-// active one.
-func claimable(rt string) string {
+// in a running campaign of the runtime and the world given by the
+// parameters rt and world (such as "?2" and "?3"), and not a pending
+// two-way conversation whose pair already has an active one in its world.
+func claimable(rt, world string) string {
 	return `c.status != 'done' AND c.due > 0
-	AND c.campaign_id IN (SELECT id FROM campaigns WHERE status = 'running' AND runtime = ` + rt + `)
+	AND c.campaign_id IN (SELECT id FROM campaigns WHERE status = 'running' AND runtime = ` + rt + ` AND world = ` + world + `)
 	AND NOT (c.two_way AND c.status = 'pending' AND EXISTS (
 		SELECT 1 FROM conversations a
-		WHERE a.phone = c.phone AND a.from_number = c.from_number AND a.two_way AND a.status = 'active'))`
+		WHERE a.world = c.world AND a.phone = c.phone AND a.from_number = c.from_number AND a.two_way AND a.status = 'active'))`
 }
 
-// NextDue's queries, with ?1 now and ?2 the runtime.
+// NextDue's queries, with ?1 now, ?2 the runtime and ?3 the world.
 var (
 	// nextDueFreeQuery walks the due index and stops at the first
 	// claimable conversation under no lease; due 1 means an inbox event.
 	nextDueFreeQuery = `SELECT CASE WHEN c.due = 1 THEN ?1 ELSE c.due END
 		FROM conversations c INDEXED BY conversations_due
-		WHERE ` + claimable("?2") + ` AND c.lease_until <= ?1 ORDER BY c.due, c.id LIMIT 1`
+		WHERE ` + claimable("?2", "?3") + ` AND c.lease_until <= ?1 ORDER BY c.due, c.id LIMIT 1`
 	// nextDueLeasedQuery looks at the few conversations under a lease.
 	nextDueLeasedQuery = `SELECT min(max(CASE WHEN c.inbox > 0 THEN ?1 ELSE c.next_at END, c.lease_until))
-		FROM conversations c INDEXED BY conversations_leased WHERE c.lease_until > 0 AND c.lease_until > ?1 AND ` + claimable("?2")
+		FROM conversations c INDEXED BY conversations_leased WHERE c.lease_until > 0 AND c.lease_until > ?1 AND ` + claimable("?2", "?3")
 )
 
 // Queries run unprepared: they are not on the runner's hot path.
@@ -111,16 +111,19 @@ type prepared struct {
 
 func (s *stmts) queries() []prepared {
 	return []prepared{
+		// The conversation's world is its campaign's (?1).
 		{&s.insertConv, `INSERT INTO conversations (campaign_id, patient_id, first_name, phone, time_zone, attrs,
-				from_number, two_way, zones, status, state, outcome, next_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				from_number, two_way, zones, status, state, outcome, next_at, created_at, updated_at, world)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+				(SELECT world FROM campaigns WHERE id = ?1))
 			ON CONFLICT (campaign_id, patient_id) DO NOTHING`},
 
-		// ?1 token prefix, ?2 lease expiry, ?3 now, ?4 limit, ?5 runtime.
+		// ?1 token prefix, ?2 lease expiry, ?3 now, ?4 limit, ?5 runtime,
+		// ?6 world.
 		{&s.claim, `UPDATE conversations SET lease_token = ?1 || id, lease_until = ?2
 			WHERE id IN (
 				SELECT c.id FROM conversations c INDEXED BY conversations_due
-				WHERE ` + claimable("?5") + ` AND c.due <= ?3 AND c.lease_until <= ?3
+				WHERE ` + claimable("?5", "?6") + ` AND c.due <= ?3 AND c.lease_until <= ?3
 				ORDER BY c.due, c.id LIMIT ?4)
 			RETURNING lease_token, due, ` + convCols},
 		{&s.claimPending, `SELECT ` + msgCols + ` FROM messages
@@ -168,8 +171,9 @@ func (s *stmts) queries() []prepared {
 		{&s.insertResponse, `INSERT INTO responses (` + respCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`},
 
 		{&s.inboundByProvider, `SELECT ` + msgCols + ` FROM messages WHERE provider_id = ? AND direction = 'inbound' AND provider_id != ''`},
+		// ?1 world, ?2 phone, ?3 sending number.
 		{&s.matchConv, `SELECT id, campaign_id FROM conversations
-			WHERE phone = ? AND from_number = ? AND two_way AND status = 'active'`},
+			WHERE world = ?1 AND phone = ?2 AND from_number = ?3 AND two_way AND status = 'active'`},
 		{&s.insertEvent, `INSERT INTO inbox (conversation_id, kind, message_id, body, key_conversation, key_step,
 				key_attempt, error, at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`},
@@ -261,7 +265,7 @@ func scanCampaign(sc scanner) (outreach.Campaign, error) {
 		flow             string
 		created, updated int64
 	)
-	if err := sc.Scan(&c.ID, &c.Name, &flow, &c.From, &c.DefaultZone, &c.Runtime, &c.RuntimeRef, &c.Status, &created, &updated); err != nil {
+	if err := sc.Scan(&c.ID, &c.Name, &flow, &c.From, &c.DefaultZone, &c.Runtime, &c.RuntimeRef, &c.World, &c.Status, &created, &updated); err != nil {
 		return c, err
 	}
 	if err := json.Unmarshal([]byte(flow), &c.Flow); err != nil {

@@ -23,10 +23,10 @@ func testClaimDue(h *harness) {
 	h.campaign(outreach.CampaignDraft, conv("draft", 8, at(-5*time.Minute)))
 	h.campaign(outreach.CampaignCancelled, conv("cancelled", 9, at(-5*time.Minute)))
 
-	if cls, err := h.s.ClaimDue(h.ctx, outreach.RuntimeEmbedded, base, 0, lease); err != nil || len(cls) != 0 {
+	if cls, err := h.s.ClaimDue(h.ctx, outreach.Scope{Runtime: outreach.RuntimeEmbedded}, base, 0, lease); err != nil || len(cls) != 0 {
 		h.Fatalf("ClaimDue with limit 0 = %v, %v; want nothing", claimIDs(cls), err)
 	}
-	if _, err := h.s.ClaimDue(h.ctx, outreach.RuntimeEmbedded, base, 10, 0); err == nil {
+	if _, err := h.s.ClaimDue(h.ctx, outreach.Scope{Runtime: outreach.RuntimeEmbedded}, base, 10, 0); err == nil {
 		h.Fatalf("ClaimDue with a zero lease succeeded")
 	}
 
@@ -106,7 +106,7 @@ func testClaimDuePairRule(h *harness) {
 func testNextDue(h *harness) {
 	next := func(now, want time.Time) {
 		h.Helper()
-		got, ok, err := h.s.NextDue(h.ctx, outreach.RuntimeEmbedded, now)
+		got, ok, err := h.s.NextDue(h.ctx, outreach.Scope{Runtime: outreach.RuntimeEmbedded}, now)
 		if err != nil {
 			h.Fatalf("NextDue: %v", err)
 		}
@@ -216,7 +216,7 @@ func testConcurrentClaims(h *harness) {
 	for range workers {
 		wg.Go(func() {
 			for {
-				cls, err := h.s.ClaimDue(h.ctx, outreach.RuntimeEmbedded, base, 10, time.Hour)
+				cls, err := h.s.ClaimDue(h.ctx, outreach.Scope{Runtime: outreach.RuntimeEmbedded}, base, 10, time.Hour)
 				if err == nil && len(cls) > 0 {
 					var ups []outreach.Update
 					for _, cl := range cls {

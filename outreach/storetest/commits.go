@@ -251,7 +251,7 @@ func testCancelledContext(h *harness) {
 	_, convs := h.campaign(outreach.CampaignRunning, conv("a", 1, base))
 	cancelled, cancel := context.WithCancel(h.ctx)
 	cancel()
-	if _, err := h.s.ClaimDue(cancelled, outreach.RuntimeEmbedded, base, 10, lease); err == nil {
+	if _, err := h.s.ClaimDue(cancelled, outreach.Scope{Runtime: outreach.RuntimeEmbedded}, base, 10, lease); err == nil {
 		h.Fatalf("ClaimDue with a cancelled context succeeded")
 	}
 	cl := h.claimOne(base, convs[0].ID)
@@ -262,7 +262,7 @@ func testCancelledContext(h *harness) {
 	if _, err := h.s.ExtendLease(cancelled, cl.Lease, at(time.Hour)); err == nil {
 		h.Fatalf("ExtendLease with a cancelled context succeeded")
 	}
-	if _, _, err := h.s.RecordInbound(cancelled, outreach.Message{From: phone(1), To: from, Body: "x", ProviderID: "SMx"}, outreach.EventReply); err == nil {
+	if _, _, err := h.s.RecordInbound(cancelled, "", outreach.Message{From: phone(1), To: from, Body: "x", ProviderID: "SMx"}, outreach.EventReply); err == nil {
 		h.Fatalf("RecordInbound with a cancelled context succeeded")
 	}
 	if ms := h.messages(0); len(ms) != 0 {

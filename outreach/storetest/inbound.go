@@ -13,7 +13,7 @@ func testRecordInbound(h *harness) {
 	h.activate(base, id)
 
 	in := outreach.Message{Direction: outreach.Inbound, From: phone(1), To: from, Body: "7", ProviderID: "SMin1", SentAt: at(time.Minute)}
-	m, isNew, err := h.s.RecordInbound(h.ctx, in, outreach.EventReply)
+	m, isNew, err := h.s.RecordInbound(h.ctx, "", in, outreach.EventReply)
 	if err != nil || !isNew {
 		h.Fatalf("RecordInbound = %v, %v; want a new message", isNew, err)
 	}
@@ -28,7 +28,7 @@ func testRecordInbound(h *harness) {
 	// A provider retrying its webhook has one effect.
 	retry := in
 	retry.Body = "8"
-	again, isNew, err := h.s.RecordInbound(h.ctx, retry, outreach.EventReply)
+	again, isNew, err := h.s.RecordInbound(h.ctx, "", retry, outreach.EventReply)
 	if err != nil || isNew {
 		h.Fatalf("second RecordInbound = %v, %v; want isNew false", isNew, err)
 	}
@@ -39,7 +39,7 @@ func testRecordInbound(h *harness) {
 	// different sending number, a conversation that is only pending, or no
 	// event kind.
 	stray := h.inbound(9, "who is this?", "SMin2", at(time.Minute), outreach.EventReply)
-	m3, _, err := h.s.RecordInbound(h.ctx, outreach.Message{From: phone(1), To: "+15005550009", Body: "hi", ProviderID: "SMin3", SentAt: at(time.Minute)}, outreach.EventReply)
+	m3, _, err := h.s.RecordInbound(h.ctx, "", outreach.Message{From: phone(1), To: "+15005550009", Body: "hi", ProviderID: "SMin3", SentAt: at(time.Minute)}, outreach.EventReply)
 	if err != nil {
 		h.Fatalf("RecordInbound: %v", err)
 	}

@@ -41,11 +41,11 @@ func testRuntimes(h *harness) {
 		{outreach.RuntimeEmbedded, emb.ID, at(0)},
 		{"studio", st.ID, at(-time.Minute)},
 	} {
-		next, ok, err := h.s.NextDue(h.ctx, tt.runtime, at(-time.Hour))
+		next, ok, err := h.s.NextDue(h.ctx, outreach.Scope{Runtime: tt.runtime}, at(-time.Hour))
 		if err != nil || !ok || !next.Equal(tt.next) {
 			h.Errorf("NextDue(%s) = %v, %v, %v; want %v", tt.runtime, next, ok, err, tt.next)
 		}
-		cs, err := h.s.ClaimDue(h.ctx, tt.runtime, at(time.Hour), 10, lease)
+		cs, err := h.s.ClaimDue(h.ctx, outreach.Scope{Runtime: tt.runtime}, at(time.Hour), 10, lease)
 		if err != nil {
 			h.Fatalf("ClaimDue(%s): %v", tt.runtime, err)
 		}
@@ -53,7 +53,7 @@ func testRuntimes(h *harness) {
 			h.Errorf("ClaimDue(%s) claimed %v, want the one conversation of campaign %d", tt.runtime, claimIDs(cs), tt.want)
 		}
 	}
-	if cs, err := h.s.ClaimDue(h.ctx, "other", at(time.Hour), 10, lease); err != nil || len(cs) != 0 {
+	if cs, err := h.s.ClaimDue(h.ctx, outreach.Scope{Runtime: "other"}, at(time.Hour), 10, lease); err != nil || len(cs) != 0 {
 		h.Errorf("ClaimDue(other) = %v, %v; want nothing", claimIDs(cs), err)
 	}
 }

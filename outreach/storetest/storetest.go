@@ -62,7 +62,12 @@ import (
 //     Enqueue.
 //   - RecordInbound matches only when event is not empty: with an empty
 //     event the message is stored unmatched (ConversationID 0). Only an
-//     active two-way conversation matches.
+//     active two-way conversation of a campaign of the world given
+//     matches.
+//   - Worlds: a campaign keeps its World as given (empty included);
+//     ClaimDue and NextDue look only at campaigns whose Runtime (an empty
+//     one read as embedded) and World are the scope's; the pair rule
+//     holds in each world apart.
 //   - UpdateDelivery finds outbound messages only; a non-empty error code
 //     is stored as the message's Error.
 //   - SetOptOut: of two changes at the same time, the later call wins.
@@ -107,6 +112,8 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"NumberOwners", testNumberOwners},
 		{"CommitReceived", testCommitReceived},
 		{"ClaimConversation", testClaimConversation},
+		{"Worlds", testWorlds},
+		{"WorldPairs", testWorldPairs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -245,7 +252,7 @@ func (h *harness) responses(campaignID int64, page outreach.ResponsePage) []outr
 // claim claims up to limit conversations at now with the default lease.
 func (h *harness) claim(now time.Time, limit int) []outreach.Claim {
 	h.Helper()
-	cs, err := h.s.ClaimDue(h.ctx, outreach.RuntimeEmbedded, now, limit, lease)
+	cs, err := h.s.ClaimDue(h.ctx, outreach.Scope{Runtime: outreach.RuntimeEmbedded}, now, limit, lease)
 	if err != nil {
 		h.Fatalf("ClaimDue(%v, %d): %v", now, limit, err)
 	}
@@ -352,7 +359,7 @@ func (h *harness) end(now time.Time, id int64, outcome string) {
 // inbound records a message from patient phone n to the campaigns' number.
 func (h *harness) inbound(n int, body, providerID string, when time.Time, ev outreach.EventKind) outreach.Message {
 	h.Helper()
-	m, isNew, err := h.s.RecordInbound(h.ctx, outreach.Message{
+	m, isNew, err := h.s.RecordInbound(h.ctx, "", outreach.Message{
 		Direction: outreach.Inbound, From: phone(n), To: from, Body: body, ProviderID: providerID, SentAt: when,
 	}, ev)
 	if err != nil {

@@ -137,7 +137,7 @@ func TestEndToEndCampaign(t *testing.T) {
 			break
 		}
 		next, ok := srv.Next()
-		if at, due, _ := store.NextDue(ctx, outreach.RuntimeEmbedded, clock.Now()); due && (!ok || at.Before(next)) {
+		if at, due, _ := store.NextDue(ctx, outreach.Scope{Runtime: outreach.RuntimeEmbedded}, clock.Now()); due && (!ok || at.Before(next)) {
 			next, ok = at, true
 		}
 		if !ok || next.After(deadline) {
