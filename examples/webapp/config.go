@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -57,6 +58,10 @@ type config struct {
 	StudioPoll time.Duration
 	// Warnings are printed at start (never secrets).
 	Warnings []string
+
+	// twilioHTTP, set by tests only, carries the calls to "real" Twilio
+	// to a fake (nil: Twilio itself).
+	twilioHTTP *http.Client
 }
 
 // usageError is a configuration error: run exits with status 2.

@@ -89,7 +89,9 @@ func (d *devMode) addPhones(recipients []outreach.Recipient) {
 
 // devWorld is what dev mode finds in the store at start: the recipients
 // of unfinished campaigns, what their phones received and sent, and the
-// latest time the simulated world had reached.
+// latest time the simulated world had reached (that of the latest
+// message sent or received: the store dates some records by the system
+// clock).
 type devWorld struct {
 	recipients []outreach.Recipient
 	history    map[string][]simEntry
@@ -112,7 +114,6 @@ func loadDevWorld(ctx context.Context, store outreach.Store) (devWorld, error) {
 		return w, err
 	}
 	for _, c := range cs {
-		later(c.UpdatedAt)
 		if c.Status.Finished() {
 			continue
 		}
@@ -126,7 +127,6 @@ func loadDevWorld(ctx context.Context, store outreach.Store) (devWorld, error) {
 			}
 			for _, cv := range convs {
 				after = cv.ID
-				later(cv.UpdatedAt)
 				w.recipients = append(w.recipients, cv.Recipient)
 				msgs, err := store.Messages(ctx, cv.ID)
 				if err != nil {
@@ -355,7 +355,7 @@ func (a *app) skipClock(w http.ResponseWriter, r *http.Request) {
 		a.dev.clock.SkipTo(to)
 		a.runner.Wake()
 		a.log.Info("dev clock skipped", "by", to.Sub(now).Round(time.Second).String())
-		a.flash(r, fmt.Sprintf("The simulated clock moved forward %s, to the next sending window.", untilText(to.Sub(now))))
+		a.flash(r, fmt.Sprintf("The simulated clock moved forward %s, to the next sending window.", strings.TrimPrefix(untilText(to.Sub(now)), "in ")))
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

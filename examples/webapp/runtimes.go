@@ -29,6 +29,8 @@ func newEmbedded(store *sqlitestore.Store, account twilioAccount, clock outreach
 		MessagingServiceSID: cfg.MessagingServiceSID,
 		StatusCallbackURL:   cfg.PublicBaseURL + "/twilio/status",
 		HTTPClient:          account.HTTPClient,
+		// The sender dates the ValidityPeriod by the runner's clock.
+		Clock: clock,
 	})
 	if err != nil {
 		return nil, err

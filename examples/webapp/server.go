@@ -124,8 +124,10 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 			fmt.Fprintf(stderr, "\n  dev mode: login code for %s is %s\n\n", outreach.MaskPhone(to), code)
 		}}
 	} else {
+		account.HTTPClient = cfg.twilioHTTP
 		if codes, err = verify.NewTwilioCodes(ctx, verify.TwilioConfig{
 			AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken, ServiceName: cfg.VerifyServiceName,
+			HTTPClient: cfg.twilioHTTP,
 		}); err != nil {
 			return nil, fmt.Errorf("twilio verify: %w", err)
 		}
