@@ -509,7 +509,7 @@ type pageData struct {
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"mask":  outreach.MaskPhone,
+		"mask": outreach.MaskPhone,
 		// Instants are shown in UTC, labelled, and app.js shows them in
 		// the viewer's zone, labelled with its abbreviation.
 		"when":  func(t time.Time) template.HTML { return timeHTML(t, "Jan 2, 2006 15:04", "datetime") },
