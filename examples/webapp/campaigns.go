@@ -179,7 +179,7 @@ func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(r.FormValue("name"))
 	if name == "" {
-		name = e.Title() + ", " + time.Now().Format("Jan 2 15:04")
+		name = e.Title() + ", " + a.now().UTC().Format("Jan 2 15:04 UTC")
 	}
 	if len(name) > 200 {
 		name = name[:200]

@@ -32,6 +32,8 @@ type counters struct {
 	Schedule campaignSchedule `json:"schedule"`
 	// Skip is dev mode's "Skip to the next sending window" control.
 	Skip skipView `json:"skip"`
+	// SimNow is the simulated clock's time in dev mode, for the banner.
+	SimNow *time.Time `json:"sim_now,omitempty"`
 }
 
 type kv struct {
@@ -135,6 +137,12 @@ func (a *app) progressEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		cnt := countersOf(cur.Status, p, sched)
 		cnt.Skip = skip
+		if a.dev != nil && cnt.Skip.Show {
+			// Only while a skip is possible (or just made): otherwise the
+			// ticking clock would send an event every tick.
+			now := a.dev.clock.Now().Truncate(time.Minute)
+			cnt.SimNow = &now
+		}
 		b, _ := json.Marshal(cnt)
 		switch {
 		case string(b) != string(last):

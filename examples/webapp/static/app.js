@@ -4,15 +4,15 @@
 "use strict";
 
 // localize shows a <time datetime> (an instant in UTC) in the viewer's
-// zone, labelled with the zone's abbreviation; the server's UTC text
-// stays as the tooltip.
+// zone, labelled with the zone's abbreviation, with the UTC time as its
+// tooltip.
 function localize(el) {
   var d = new Date(el.getAttribute("datetime"));
   if (isNaN(d.getTime())) { return; }
   var opts = { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" };
   if (el.dataset.local === "time") { opts.second = "2-digit"; }
   if (el.dataset.local === "datetime") { opts.year = "numeric"; }
-  if (!el.title) { el.title = el.textContent; }
+  el.title = d.toUTCString();
   el.textContent = d.toLocaleString(undefined, opts);
 }
 
@@ -29,14 +29,19 @@ function timeEl(iso, kind) {
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("time[data-local]").forEach(localize);
 
-  // The dev banner's simulated time moves on at real speed.
+  // The dev banner's simulated time moves on at real speed, and jumps
+  // when the live progress says it was skipped.
   var sim = document.querySelector("#simclock time");
+  var simBase = 0, simAt = 0;
+  function setSim(iso) {
+    simBase = new Date(iso).getTime();
+    simAt = Date.now();
+    sim.setAttribute("datetime", new Date(simBase).toISOString());
+    localize(sim);
+  }
   if (sim) {
-    var base = new Date(sim.getAttribute("datetime")).getTime(), loaded = Date.now();
-    setInterval(function () {
-      sim.setAttribute("datetime", new Date(base + Date.now() - loaded).toISOString());
-      localize(sim);
-    }, 15000);
+    setSim(sim.getAttribute("datetime"));
+    setInterval(function () { setSim(new Date(simBase + Date.now() - simAt).toISOString()); }, 15000);
   }
 
   var box = document.getElementById("progress");
@@ -92,6 +97,7 @@ document.addEventListener("DOMContentLoaded", function () {
     });
     showActions(c.status);
     showSchedule(c.schedule, c.skip);
+    if (sim && c.sim_now && new Date(c.sim_now).getTime() > simBase + Date.now() - simAt + 60000) { setSim(c.sim_now); }
     var list = document.getElementById("outcomes");
     if (list) {
       list.replaceChildren();
