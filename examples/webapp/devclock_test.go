@@ -163,3 +163,15 @@ func TestSkipAbsentWithRealTwilio(t *testing.T) {
 		}
 	}
 }
+
+// TestDevClockStartSetting: DEV_CLOCK_START is an RFC 3339 instant.
+func TestDevClockStartSetting(t *testing.T) {
+	none := func(string) string { return "" }
+	cfg, err := loadConfig([]string{"-env-file", "", "-dev-clock-start", "2026-03-11T03:00:00-04:00"}, none, &syncBuffer{})
+	if err != nil || !cfg.DevClockStart.Equal(nightNY) || !cfg.Dev {
+		t.Fatalf("config %+v, %v", cfg, err)
+	}
+	if _, err := loadConfig([]string{"-env-file", "", "-dev-clock-start", "tomorrow 3am"}, none, &syncBuffer{}); err == nil || !strings.Contains(err.Error(), "RFC 3339") {
+		t.Fatalf("a bad DEV_CLOCK_START: %v", err)
+	}
+}
