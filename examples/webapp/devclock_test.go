@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 	"github.com/patient-outreach/sms/verify"
 )
@@ -97,7 +98,13 @@ func TestDeferredNoticeAndSkip(t *testing.T) {
 	}
 
 	id := strings.TrimPrefix(page, "/campaigns/")
-	resp, body := c.postForm("/dev/skip", url.Values{"campaign": {id}})
+	// A cross-site form cannot move the clock.
+	resp, body := c.postForm("/dev/skip", url.Values{"campaign": {id}}, "Sec-Fetch-Site", "cross-site")
+	mustStatus(t, "cross-site skip", resp, body, http.StatusForbidden)
+	if _, body = c.get(page); !strings.Contains(body, `Simulated time: <time datetime="2026-03-11T07:`) {
+		t.Fatalf("a cross-site skip moved the clock:\n%s", body)
+	}
+	resp, body = c.postForm("/dev/skip", url.Values{"campaign": {id}})
 	mustStatus(t, "skip", resp, body, http.StatusSeeOther)
 	if loc := resp.Header.Get("Location"); loc != page {
 		t.Fatalf("skip went to %s", loc)
@@ -124,7 +131,7 @@ func TestDeferredNoticeAndSkip(t *testing.T) {
 // for it, outside dev mode) the skip endpoint does not exist, nor the
 // simulator, nor DEV_CLOCK_START.
 func TestSkipAbsentWithRealTwilio(t *testing.T) {
-	fake := twiliotest.New(twiliotest.Options{Numbers: []string{"+15005550006"}})
+	fake := twiliotest.New(twiliotest.Options{Clock: clocktest.Manual(t), Numbers: []string{"+15005550006"}})
 	t.Cleanup(fake.Close)
 	hash, err := verify.HashPassword("correct horse battery")
 	if err != nil {
