@@ -56,7 +56,8 @@
 //     [OptOutConfirmation]; START, UNSTOP (and YES from an opted-out
 //     phone) opt it back in, answered with [OptInConfirmation]. The text
 //     still goes on to the webhook. HELP and INFO get no answer from the
-//     fake: the application's TwiML answers them.
+//     fake: the application's TwiML answers them. Opt-outs are kept per
+//     number (Twilio keeps a Messaging Service's for its whole pool).
 //   - TwiML answers of incoming-message webhooks: each <Message> is sent
 //     from the number texted to the phone that texted (Direction
 //     "outbound-reply", no status callback); an answer that is not XML is
