@@ -51,6 +51,7 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 	if _, err := time.LoadLocation(c.DefaultZone); err != nil {
 		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q: default zone: %w", nc.Name, err)
 	}
+	c.CreatedAt = r.opts.Clock.Now() // dated by the runner's clock, as the Studio runtime's are
 	if err := checkNumber(ctx, r.store, c.From, RuntimeEmbedded); err != nil {
 		return Campaign{}, 0, err
 	}

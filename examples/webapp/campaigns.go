@@ -179,7 +179,7 @@ func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimSpace(r.FormValue("name"))
 	if name == "" {
-		name = e.Title() + ", " + time.Now().Format("Jan 2 15:04")
+		name = e.Title() + ", " + a.now().UTC().Format("Jan 2 15:04 UTC")
 	}
 	if len(name) > 200 {
 		name = name[:200]
@@ -344,6 +344,7 @@ func (a *app) campaign(w http.ResponseWriter, r *http.Request) (outreach.Campaig
 type campaignView struct {
 	campaignRow
 	Counters counters
+	Window   string // the sending window, such as 08:00-21:00
 }
 
 func (a *app) campaignPage(w http.ResponseWriter, r *http.Request) {
@@ -356,8 +357,15 @@ func (a *app) campaignPage(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, r, "reading the progress", err)
 		return
 	}
+	s, err := a.schedule(r.Context(), c)
+	if err != nil {
+		a.internalError(w, r, "reading the schedule", err)
+		return
+	}
+	cnt := countersOf(c.Status, p, s)
+	cnt.Skip = a.skipOf(c, s)
 	a.render(w, r, http.StatusOK, "campaign", pageData{Title: c.Name, Nav: "campaigns", Page: campaignView{
-		campaignRow: rowOf(c), Counters: countersOf(c.Status, p),
+		campaignRow: rowOf(c), Counters: cnt, Window: a.cfg.Window.String(),
 	}})
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -42,6 +43,10 @@ type config struct {
 	Dev bool
 	// DevPassword is the generated dev-mode password, printed at start.
 	DevPassword string
+	// DevClockStart (DEV_CLOCK_START, RFC 3339, dev mode only) is where
+	// the simulated clock of dev mode starts; zero means now. The clock
+	// then runs at real speed and the operator can skip quiet hours.
+	DevClockStart time.Time
 
 	// Session timeouts: 15 minutes idle and 8 hours in all, shorter in
 	// tests.
@@ -53,6 +58,10 @@ type config struct {
 	StudioPoll time.Duration
 	// Warnings are printed at start (never secrets).
 	Warnings []string
+
+	// twilioHTTP, set by tests only, carries the calls to "real" Twilio
+	// to a fake (nil: Twilio itself).
+	twilioHTTP *http.Client
 }
 
 // usageError is a configuration error: run exits with status 2.
@@ -84,6 +93,7 @@ var settings = []struct {
 	{"MAX_UPLOAD_BYTES", "", "largest CSV upload in bytes (default 10485760)"},
 	{"CUSTOMER_NAME", "", "organisation name shown in the page header"},
 	{"FLOWS_DIR", "", "folder of uploaded flow files (default: uploaded-flows next to the database)"},
+	{"DEV_CLOCK_START", "", "dev mode only: RFC 3339 instant the simulated clock starts at (such as 2026-03-11T07:00:00Z); default now"},
 }
 
 // loadConfig reads the configuration. args are the command-line
@@ -217,11 +227,22 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		}
 	}
 
+	devStart := strings.TrimSpace(get("DEV_CLOCK_START"))
 	switch {
 	case cfg.AccountSID == "" && cfg.AuthToken == "":
+		if devStart != "" {
+			t, err := time.Parse(time.RFC3339, devStart)
+			if err != nil {
+				return nil, usagef("DEV_CLOCK_START %q is not an RFC 3339 instant such as 2026-03-11T07:00:00Z", devStart)
+			}
+			cfg.DevClockStart = t.UTC()
+		}
 		return cfg, cfg.devDefaults()
 	case cfg.AccountSID == "" || cfg.AuthToken == "":
 		return nil, usagef("set both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN, or neither for dev mode")
+	}
+	if devStart != "" {
+		return nil, usagef("DEV_CLOCK_START is for dev mode only (no Twilio credentials): with real Twilio the clock is the real one")
 	}
 	if cfg.PhoneNumber == "" && cfg.MessagingServiceSID == "" {
 		return nil, usagef("set TWILIO_PHONE_NUMBER or TWILIO_MESSAGING_SERVICE_SID: the number (or service) campaigns send from")

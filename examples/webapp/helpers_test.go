@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/patient-outreach/sms/outreach/clocktest"
 )
 
 // syncBuffer is the app's stderr in tests: the banner, the login codes and
@@ -64,17 +66,20 @@ type testApp struct {
 	Stderr   *syncBuffer
 	DBPath   string
 	codes    int // login codes read so far
+	stop     func()
 }
 
-// startApp runs serve in dev mode with a fresh database and an
-// always-open sending window; mod changes the configuration first. The
-// server is shut down (gracefully) when the test ends.
+// startApp runs serve in dev mode with a fresh database, an always-open
+// sending window and the dev clock starting at clocktest.Start; mod
+// changes the configuration first. The server is shut down (gracefully)
+// when the test ends, or by ta.Stop.
 func startApp(t *testing.T, mod func(*config)) *testApp {
 	t.Helper()
 	stderr := &syncBuffer{}
 	db := filepath.Join(t.TempDir(), "outreach.db")
 	cfg, err := loadConfig([]string{
 		"-env-file", "", "-listen-addr", "127.0.0.1:0", "-database-url", db, "-send-window", "00:00-24:00",
+		"-dev-clock-start", clocktest.Start(t).Format(time.RFC3339),
 	}, func(string) string { return "" }, stderr)
 	if err != nil {
 		t.Fatal(err)
@@ -85,23 +90,32 @@ func startApp(t *testing.T, mod func(*config)) *testApp {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("serve did not return after its context was cancelled")
 			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("serve did not return after its context was cancelled")
-		}
+		})
+	}
+	t.Cleanup(func() {
+		stop()
 		if t.Failed() {
 			t.Logf("stderr:\n%s", stderr.String())
 		}
 	})
 	u := stderr.waitFor(t, bannerURL, 1)
-	return &testApp{URL: u, Password: cfg.DevPassword, Stderr: stderr, DBPath: db}
+	return &testApp{URL: u, Password: cfg.DevPassword, Stderr: stderr, DBPath: cfg.DatabasePath, stop: stop}
 }
+
+// Stop shuts the server down gracefully, as SIGTERM does.
+func (ta *testApp) Stop() { ta.stop() }
 
 // nextCode waits for the next login code printed on stderr.
 func (ta *testApp) nextCode(t testing.TB) string {

@@ -29,7 +29,7 @@ func TestProtectedPagesNeedLogin(t *testing.T) {
 	for _, path := range []string{
 		"/campaigns/new", "/campaigns/1/start", "/campaigns/1/pause", "/campaigns/1/resume", "/campaigns/1/cancel", "/flows",
 		"/flows/provider/deploy", "/flows/provider/undeploy", "/flows/x/delete", "/uploads/abc/start",
-		"/uploads/abc/discard", "/simulator/reply",
+		"/uploads/abc/discard", "/simulator/reply", "/dev/skip",
 	} {
 		resp, body := c.postForm(path, url.Values{"x": {"1"}})
 		if resp.StatusCode != http.StatusUnauthorized {

@@ -18,7 +18,10 @@ import (
 // newEmbedded returns the embedded runtime: the library's own engine on
 // the SQLite store, sending through Twilio's Messages API (the fake's in
 // dev mode). The app's webhooks hand it replies and delivery statuses.
-func newEmbedded(store *sqlitestore.Store, account twilioAccount, cfg *config, logger *slog.Logger) (*outreach.Runner, error) {
+// clock is the system clock, or dev mode's simulated one. Replies to
+// STOP and START are left to Twilio (and to the fake in dev mode), which
+// sends its own confirmations: StopReply and StartReply stay empty.
+func newEmbedded(store *sqlitestore.Store, account twilioAccount, clock outreach.Clock, cfg *config, logger *slog.Logger) (*outreach.Runner, error) {
 	sender, err := twiliosms.NewSender(twiliosms.Config{
 		AccountSID:          account.AccountSID,
 		AuthToken:           account.AuthToken,
@@ -26,6 +29,8 @@ func newEmbedded(store *sqlitestore.Store, account twilioAccount, cfg *config, l
 		MessagingServiceSID: cfg.MessagingServiceSID,
 		StatusCallbackURL:   cfg.PublicBaseURL + "/twilio/status",
 		HTTPClient:          account.HTTPClient,
+		// The sender dates the ValidityPeriod by the runner's clock.
+		Clock: clock,
 	})
 	if err != nil {
 		return nil, err
@@ -33,6 +38,7 @@ func newEmbedded(store *sqlitestore.Store, account twilioAccount, cfg *config, l
 	return outreach.NewRunner(store, sender, outreach.RunnerOptions{
 		From:   sendingNumber(cfg),
 		World:  world(cfg),
+		Clock:  clock,
 		Window: cfg.Window,
 		Logger: logger,
 	}), nil
@@ -40,13 +46,13 @@ func newEmbedded(store *sqlitestore.Store, account twilioAccount, cfg *config, l
 
 // newRuntimes returns the runtimes by name. The new-campaign page offers
 // each of them.
-func newRuntimes(embedded *outreach.Runner, store *sqlitestore.Store, deployer *studio.Deployer, cfg *config, logger *slog.Logger) (map[string]outreach.Runtime, error) {
+func newRuntimes(embedded *outreach.Runner, store *sqlitestore.Store, deployer *studio.Deployer, clock outreach.Clock, cfg *config, logger *slog.Logger) (map[string]outreach.Runtime, error) {
 	// The Studio runtime runs each conversation as an execution of the
 	// flow deployed to Studio (in dev mode, the fake's interpreter runs
 	// them), on the same store: each runtime claims only its campaigns.
 	st, err := studio.NewRuntime(store, studio.RuntimeConfig{
 		Deployer: deployer, From: sendingNumber(cfg), World: world(cfg), Window: cfg.Window,
-		PollInterval: cfg.StudioPoll, Logger: logger,
+		PollInterval: cfg.StudioPoll, Logger: logger, Clock: clock,
 	})
 	if err != nil {
 		return nil, err

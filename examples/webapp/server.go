@@ -61,6 +61,7 @@ type app struct {
 	flows    *flowLibrary
 	uploads  *uploads
 	dev      *devMode // nil unless in dev mode
+	zones    zoneCache
 	pages    map[string]*template.Template
 	handler  http.Handler
 
@@ -99,15 +100,34 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 	account := twilioAccount{AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken}
 	var codes verify.CodeSender
 	if cfg.Dev {
-		a.dev = newDevMode(cfg, logger)
+		// The simulated world starts at DEV_CLOCK_START (or now), and never
+		// before the latest time it had reached when the app last ran.
+		world, err := loadDevWorld(ctx, a.store)
+		if err != nil {
+			return nil, fmt.Errorf("dev mode: read the simulated world back from the database: %w", err)
+		}
+		start := cfg.DevClockStart
+		if start.IsZero() {
+			start = time.Now()
+		}
+		if world.latest.After(start) {
+			start = world.latest
+		}
+		a.dev = newDevMode(cfg, logger, start)
+		a.dev.restore(world)
+		if n := len(world.recipients); n > 0 {
+			logger.Info("dev mode: phones recreated for unfinished campaigns", "recipients", n)
+		}
 		account = a.dev.account()
 		codes = &verify.LocalCodes{Notify: func(to, code string) {
 			// The operator reads the code here; it never goes to the logger.
 			fmt.Fprintf(stderr, "\n  dev mode: login code for %s is %s\n\n", outreach.MaskPhone(to), code)
 		}}
 	} else {
+		account.HTTPClient = cfg.twilioHTTP
 		if codes, err = verify.NewTwilioCodes(ctx, verify.TwilioConfig{
 			AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken, ServiceName: cfg.VerifyServiceName,
+			HTTPClient: cfg.twilioHTTP,
 		}); err != nil {
 			return nil, fmt.Errorf("twilio verify: %w", err)
 		}
@@ -123,10 +143,14 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 	}); err != nil {
 		return nil, err
 	}
-	if a.runner, err = newEmbedded(a.store, account, cfg, logger); err != nil {
+	var clock outreach.Clock = outreach.SystemClock{}
+	if a.dev != nil {
+		clock = a.dev.clock
+	}
+	if a.runner, err = newEmbedded(a.store, account, clock, cfg, logger); err != nil {
 		return nil, err
 	}
-	if a.runtimes, err = newRuntimes(a.runner, a.store, a.deployer, cfg, logger); err != nil {
+	if a.runtimes, err = newRuntimes(a.runner, a.store, a.deployer, clock, cfg, logger); err != nil {
 		return nil, err
 	}
 
@@ -337,6 +361,8 @@ func (a *app) routes() (http.Handler, error) {
 	if a.dev != nil {
 		auth("GET /simulator", a.simulatorPage)
 		auth("POST /simulator/reply", a.simulatorReply)
+		// Dev mode only: with real Twilio this route does not exist (404).
+		auth("POST /dev/skip", a.skipClock)
 	}
 	pages.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such page.")
@@ -468,6 +494,8 @@ func (a *app) requireLogin(h http.HandlerFunc) http.Handler {
 
 // pageData is what every page template gets.
 type pageData struct {
+	// DevNow is the simulated clock's time in dev mode.
+	DevNow   time.Time
 	Title    string
 	Nav      string
 	Customer string
@@ -481,9 +509,11 @@ type pageData struct {
 
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
-		"mask":  outreach.MaskPhone,
-		"when":  func(t time.Time) string { return t.Local().Format("Jan 2, 2006 15:04") },
-		"clock": func(t time.Time) string { return t.Local().Format("15:04:05") },
+		"mask": outreach.MaskPhone,
+		// Instants are shown in UTC, labelled, and app.js shows them in
+		// the viewer's zone, labelled with its abbreviation.
+		"when":  func(t time.Time) template.HTML { return timeHTML(t, "Jan 2, 2006 15:04", "datetime") },
+		"clock": func(t time.Time) template.HTML { return timeHTML(t, "Jan 2 15:04:05", "time") },
 		"join":  strings.Join,
 		"plus1": func(i int) int { return i + 1 },
 	}
@@ -512,6 +542,9 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 	ctx := r.Context()
 	d.Customer = a.cfg.CustomerName
 	d.Dev = a.cfg.Dev
+	if a.dev != nil {
+		d.DevNow = a.dev.clock.Now()
+	}
 	d.LoggedIn = a.sessions.GetString(ctx, "user") != ""
 	if d.Flash == "" {
 		d.Flash = a.sessions.PopString(ctx, "flash")
@@ -539,6 +572,9 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 // too (CSRF refusals, session store failures).
 func (a *app) errorPage(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	d := pageData{Title: http.StatusText(status), Customer: a.cfg.CustomerName, Dev: a.cfg.Dev, Status: status, Page: msg}
+	if a.dev != nil {
+		d.DevNow = a.dev.clock.Now()
+	}
 	var buf bytes.Buffer
 	if err := a.pages["error"].ExecuteTemplate(&buf, "layout", d); err != nil {
 		http.Error(w, msg, status)

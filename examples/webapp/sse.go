@@ -19,7 +19,7 @@ type counters struct {
 	Total     int    `json:"total"`
 	Done      int    `json:"done"`
 	Percent   int    `json:"percent"`
-	Queued    int    `json:"queued"`    // recipients not reached yet
+	Queued    int    `json:"queued"`    // recipients not reached yet (no message accepted by the provider)
 	Sent      int    `json:"sent"`      // messages accepted by the provider
 	Delivered int    `json:"delivered"` // messages the carrier delivered
 	Replied   int    `json:"replied"`   // replies received
@@ -28,6 +28,12 @@ type counters struct {
 	Failed    int    `json:"failed"`   // conversations that could not be delivered or were refused
 	Deferred  int    `json:"deferred"` // messages held back by quiet hours (or a retry's backoff)
 	Outcomes  []kv   `json:"outcomes"`
+	// Schedule says who waits for the sending window, and until when.
+	Schedule campaignSchedule `json:"schedule"`
+	// Skip is dev mode's "Skip to the next sending window" control.
+	Skip skipView `json:"skip"`
+	// SimNow is the simulated clock's time in dev mode, for the banner.
+	SimNow *time.Time `json:"sim_now,omitempty"`
 }
 
 type kv struct {
@@ -35,20 +41,25 @@ type kv struct {
 	Value int    `json:"value"`
 }
 
-// countersOf maps the runtime's Progress to the page's counters.
-func countersOf(status outreach.CampaignStatus, p outreach.Progress) counters {
+// countersOf maps the runtime's Progress and the campaign's schedule to
+// the page's counters.
+func countersOf(status outreach.CampaignStatus, p outreach.Progress, s campaignSchedule) counters {
 	c := counters{
 		Status:    string(status),
 		Finished:  status.Finished(),
 		Total:     p.Total,
 		Done:      p.Done,
-		Queued:    p.Pending,
+		Queued:    s.NotReached,
 		Sent:      p.Messages[outreach.MessageSent],
 		Delivered: p.Delivery["delivered"],
 		Replied:   p.Replies,
 		OptedOut:  p.Outcomes[outreach.OutcomeOptedOut],
 		Failed:    p.Outcomes[outreach.OutcomeDeliveryFailed] + p.Outcomes[outreach.OutcomeFailed],
 		Deferred:  p.Deferred,
+		Schedule:  s,
+	}
+	if c.Schedule.Zones == nil {
+		c.Schedule.Zones = []zoneWait{}
 	}
 	if p.Total > 0 {
 		c.Percent = p.Done * 100 / p.Total
@@ -92,9 +103,13 @@ func (a *app) progressEvents(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	tick := time.NewTicker(a.cfg.ProgressInterval)
 	defer tick.Stop()
-	var last []byte
+	var (
+		last  []byte
+		sched campaignSchedule
+		skip  skipView
+	)
 	lastWrite := time.Now()
-	for {
+	for n := 0; ; n++ {
 		cur, err := a.store.Campaign(ctx, c.ID)
 		if err != nil {
 			if ctx.Err() == nil {
@@ -109,7 +124,25 @@ func (a *app) progressEvents(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		cnt := countersOf(cur.Status, p)
+		// A large campaign's schedule costs a query per unfinished
+		// conversation: it is read again every 10 seconds only.
+		if p.Total <= 500 || n%20 == 0 || cur.Status.Finished() {
+			if sched, err = a.schedule(ctx, cur); err != nil {
+				if ctx.Err() == nil {
+					a.log.Warn("progress stream: schedule", "campaign", c.ID, "err", err)
+				}
+				return
+			}
+			skip = a.skipOf(cur, sched)
+		}
+		cnt := countersOf(cur.Status, p, sched)
+		cnt.Skip = skip
+		if a.dev != nil && cnt.Skip.Show {
+			// Only while a skip is possible (or just made): otherwise the
+			// ticking clock would send an event every tick.
+			now := a.dev.clock.Now().Truncate(time.Minute)
+			cnt.SimNow = &now
+		}
 		b, _ := json.Marshal(cnt)
 		switch {
 		case string(b) != string(last):

@@ -164,6 +164,18 @@ func (n *Network) Phones() []*Phone {
 // Deliver has no fault injection and no idempotency: each call that
 // succeeds delivers one more message. See [NewSender] for both.
 func (n *Network) Deliver(ctx context.Context, m outreach.OutboundMessage) (sid string, err error) {
+	return n.deliver(ctx, m, false)
+}
+
+// Notify delivers a provider's own answer to a keyword, such as Twilio's
+// opt-out confirmation ("You have successfully been unsubscribed..."),
+// as [Network.Deliver] does, except that it reaches a phone that has
+// opted out of m.From, and that the phone never answers it.
+func (n *Network) Notify(ctx context.Context, m outreach.OutboundMessage) (sid string, err error) {
+	return n.deliver(ctx, m, true)
+}
+
+func (n *Network) deliver(ctx context.Context, m outreach.OutboundMessage, notice bool) (sid string, err error) {
 	if err := ctx.Err(); err != nil {
 		return "", &outreach.SendError{Kind: outreach.Retryable, Reason: "cancelled before submitting", Err: err}
 	}
@@ -192,7 +204,7 @@ func (n *Network) Deliver(ctx context.Context, m outreach.OutboundMessage) (sid 
 	if p == nil || p.persona.Unreachable {
 		return refuse(CodeUnreachable, "the To number cannot be reached by SMS")
 	}
-	if p.optedOut(m.From, now) {
+	if !notice && p.optedOut(m.From, now) {
 		return refuse(CodeOptedOut, "the recipient has opted out of messages from this sender (STOP)")
 	}
 
@@ -215,7 +227,7 @@ func (n *Network) Deliver(ctx context.Context, m outreach.OutboundMessage) (sid 
 	if n.reports.push(entry[DeliveryReport]{at: rep.At, seq: n.seq, v: rep}) {
 		n.wakeUp()
 	}
-	if msg.Delivered {
+	if msg.Delivered && !notice {
 		p.receive(msg, now)
 	}
 	return msg.SID, nil

@@ -169,8 +169,8 @@ func (p *Phone) OptedOut(from string) bool {
 
 // Text makes the phone send body to the sending number to, at once: it is
 // due from [Network.Due] at the clock's current time. STOP, START and
-// their synonyms change the phone's opt-out state for that sender, as the
-// carrier network does.
+// their synonyms (and YES after a STOP) change the phone's opt-out state
+// for that sender, as Twilio does.
 func (p *Phone) Text(to, body string) Reply {
 	p.net.mu.Lock()
 	defer p.net.mu.Unlock()
@@ -251,7 +251,12 @@ func (p *Phone) send(to, body string, at time.Time, m *Message) Reply {
 	if m != nil {
 		r.InReplyTo, r.Key, r.Question = m.SID, m.Key, m.Body
 	}
-	switch keyword(body) {
+	kw := keyword(body)
+	if kw == noKeyword && p.stopping[to] && isYes(body) {
+		// Twilio takes YES as START from a number that opted out.
+		kw = optIn
+	}
+	switch kw {
 	case optOut:
 		p.stopping[to] = true
 		p.optEvents = append(p.optEvents, optEvent{at: at, to: to, stop: true})
@@ -268,6 +273,13 @@ func (p *Phone) send(to, body string, at time.Time, m *Message) Reply {
 		ReceivedAt: r.At,
 	})
 	return r
+}
+
+// isYes reports whether body is YES, read as [keyword] reads keywords.
+func isYes(body string) bool {
+	return strings.EqualFold(strings.TrimFunc(body, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}), "YES")
 }
 
 type optKeyword int

@@ -49,6 +49,19 @@
 //     the sender pool of a Messaging Service that has an InboundRequestUrl
 //     and UseInboundWebhookOnNumber false: then it is the service's
 //     InboundRequestUrl (and the webhook carries MessagingServiceSid).
+//   - Keywords, as Twilio handles them on long codes: a text of STOP,
+//     STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE or OPTOUT opts the
+//     phone out of the number texted (creates from it to the phone are
+//     refused with 21610, [Server.OptedOut]) and is answered with
+//     [OptOutConfirmation]; START, UNSTOP (and YES from an opted-out
+//     phone) opt it back in, answered with [OptInConfirmation]. The text
+//     still goes on to the webhook. HELP and INFO get no answer from the
+//     fake: the application's TwiML answers them. Opt-outs are kept per
+//     number (Twilio keeps a Messaging Service's for its whole pool).
+//   - TwiML answers of incoming-message webhooks: each <Message> is sent
+//     from the number texted to the phone that texted (Direction
+//     "outbound-reply", no status callback); an answer that is not XML is
+//     a webhook error (Twilio's 12100).
 //   - Messaging v1 Services ([Server.AddMessagingService] creates them):
 //     list, fetch and update (https://messaging.twilio.com/v1/Services/{Sid}:
 //     FriendlyName, InboundRequestUrl, InboundMethod, FallbackUrl,

@@ -148,6 +148,10 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request, _ map[str
 		twilioError(w, 21606)
 		return
 	}
+	if s.optOuts[optKey(from, to)] {
+		twilioError(w, 21610)
+		return
+	}
 	now := s.clock.Now()
 	sid, err := s.net.Deliver(r.Context(), outreach.OutboundMessage{From: from, To: to, Body: body})
 	if err != nil {

@@ -34,6 +34,9 @@ func (s *Server) Step(ctx context.Context, now time.Time) error {
 type webhook struct {
 	url    string
 	params url.Values
+	// For an incoming message: the number texted and the phone that
+	// texted, between which the TwiML answer's <Message>s go.
+	replyFrom, replyTo string
 }
 
 func (s *Server) step(ctx context.Context, now time.Time) []error {
@@ -57,7 +60,7 @@ func (s *Server) step(ctx context.Context, now time.Time) []error {
 		m := s.bySID[ev.sid]
 		m.apply(ev, now)
 		if m.StatusCallback != "" {
-			hooks = append(hooks, webhook{m.StatusCallback, s.statusParams(m, ev)})
+			hooks = append(hooks, webhook{url: m.StatusCallback, params: s.statusParams(m, ev)})
 		}
 	}
 	s.mu.Unlock()
@@ -74,7 +77,7 @@ func (s *Server) step(ctx context.Context, now time.Time) []error {
 	s.mu.Unlock()
 	for len(texts) > 0 || len(timers) > 0 {
 		if len(timers) == 0 || len(texts) > 0 && !texts[0].ReceivedAt.After(timers[0].at) {
-			if err := s.deliver(ctx, s.receive(texts[0])); err != nil {
+			if err := s.deliver(ctx, s.receive(ctx, texts[0])); err != nil {
 				errs = append(errs, err)
 			}
 			texts = texts[1:]
@@ -142,7 +145,7 @@ func (s *Server) statusParams(m *message, ev event) url.Values {
 // number, when that service has one and UseInboundWebhookOnNumber is
 // false; else the number's SmsUrl. Texts to numbers that are not
 // provisioned are dropped.
-func (s *Server) receive(in outreach.InboundMessage) delivery {
+func (s *Server) receive(ctx context.Context, in outreach.InboundMessage) delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	num := s.numberByPhone(in.To)
@@ -163,6 +166,7 @@ func (s *Server) receive(in outreach.InboundMessage) delivery {
 	}
 	s.msgs = append(s.msgs, m)
 	s.bySID[sid] = m
+	s.keywordAnswer(ctx, num.phone, in.From, in.Body)
 	target, owner := num.smsURL, "the SmsUrl of number "+num.sid
 	if svc != nil && svc.inboundURL != "" && !svc.useNumberWebhook {
 		target, owner = svc.inboundURL, "the InboundRequestUrl of messaging service "+svc.sid
@@ -189,7 +193,7 @@ func (s *Server) receive(in outreach.InboundMessage) delivery {
 	if svc != nil {
 		params.Set("MessagingServiceSid", svc.sid)
 	}
-	return delivery{hook: &webhook{target, params}}
+	return delivery{hook: &webhook{url: target, params: params, replyFrom: num.phone, replyTo: in.From}}
 }
 
 // studioWebhookPrefix starts the webhook URL of every Studio flow:
@@ -243,11 +247,15 @@ func (s *Server) post(ctx context.Context, h webhook) error {
 	if err != nil {
 		return fmt.Errorf("twiliotest: webhook %s: %w", h.url, err)
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-	_ = resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 		return fmt.Errorf("twiliotest: webhook %s answered %s", h.url, resp.Status)
 	}
+	if h.replyTo != "" {
+		return s.answerTwiML(ctx, h, resp.Body)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	return nil
 }
 

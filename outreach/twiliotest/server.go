@@ -92,7 +92,8 @@ type Server struct {
 	faults   map[Endpoint][]*Fault
 	counts   map[Endpoint]int
 	wake     chan struct{}
-	timers   []*timer // in due order
+	timers   []*timer        // in due order
+	optOuts  map[string]bool // number|phone pairs opted out by a keyword
 	verify   verifyState
 	studio   studioState
 }
@@ -123,6 +124,7 @@ func New(opts Options) *Server {
 		bySID:      make(map[string]*message),
 		faults:     make(map[Endpoint][]*Fault),
 		counts:     make(map[Endpoint]int),
+		optOuts:    make(map[string]bool),
 		wake:       make(chan struct{}),
 		studio:     studioState{execs: make(map[string]*execution), runner: opts.Studio},
 	}

@@ -165,14 +165,15 @@ func TestErrors(t *testing.T) {
 	restError(t, create(ours, ann, "hi", 36001), 400, 21624)
 	restError(t, create(ours, ann, strings.Repeat("x", 1601), 0), 400, 21617)
 
-	// Opt-out: the phone texts STOP, then the network refuses.
+	// Opt-out: the phone texts STOP, gets Twilio's confirmation, then
+	// the fake refuses.
 	f.net.Phone(ann).Text(ours, "STOP")
 	if err := f.srv.Step(context.Background(), f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	restError(t, create(ours, ann, "hi", 0), 400, 21610)
-	if n := len(f.srv.Messages()); n != 1 { // only the inbound STOP
-		t.Fatalf("%d messages stored, want 1", n)
+	if n := len(f.srv.Messages()); n != 2 { // the inbound STOP and the confirmation
+		t.Fatalf("%d messages stored, want 2", n)
 	}
 
 	// Wrong method on a known path.
