@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,18 +21,7 @@ import (
 // and download the responses. Screenshots of each page are kept in a
 // temporary folder (logged), or in $WEBAPP_SCREENSHOTS.
 func TestBrowser(t *testing.T) {
-	// CI sets OUTREACH_TEST_CHROMIUM, so there the test always runs;
-	// elsewhere it runs when chromium is installed.
-	chromium := os.Getenv("OUTREACH_TEST_CHROMIUM")
-	if chromium == "" {
-		var err error
-		if chromium, err = exec.LookPath("chromium"); err != nil {
-			t.Skip("chromium is not installed (apt-get install chromium), and OUTREACH_TEST_CHROMIUM is not set: the browser test needs it")
-		}
-	}
-	if testing.Short() {
-		t.Skip("the browser test is skipped with -short")
-	}
+	chromium := chromiumPath(t)
 	ta := startApp(t, nil)
 	shots := t.TempDir()
 	if dir := os.Getenv("WEBAPP_SCREENSHOTS"); dir != "" { // keep them after the test
