@@ -154,6 +154,8 @@ func parseOptInHelp(body string) Keyword {
 type optTok struct {
 	w      string
 	clause int
+	class  int      // from optWords
+	f      optFlags // from optLex
 }
 
 // Tokens made from symbols. They start with '#', which the normalised text
@@ -177,26 +179,14 @@ func appendOptOutText(b []byte, body string) []byte {
 	}
 	if ascii {
 		for i := 0; i < len(body); i++ {
-			c := body[i]
-			switch {
-			case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
-				b = append(b, c)
-			case 'A' <= c && c <= 'Z':
-				b = append(b, c+'a'-'A')
-			case c == '\'' || c == '`':
-				// joined: "don't" is "dont"
-			case c == '.' || c == '!' || c == '?' || c == ',' || c == ';' || c == ':' || c == '\n' || c == '\r':
-				b = append(b, '.')
-			default:
-				b = append(b, ' ')
-			}
+			b = appendOptOutByte(b, body[i])
 		}
 		return b
 	}
 	for _, r := range norm.NFKD.String(body) {
 		switch {
 		case r < utf8.RuneSelf:
-			b = appendOptOutText(b, string(rune(r)))
+			b = appendOptOutByte(b, byte(r))
 		case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
 			// combining accents, variation selectors, zero-width joiners
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
@@ -216,6 +206,21 @@ func appendOptOutText(b []byte, body string) []byte {
 		}
 	}
 	return b
+}
+
+// appendOptOutByte appends an ASCII character as appendOptOutText does.
+func appendOptOutByte(b []byte, c byte) []byte {
+	switch {
+	case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		return append(b, c)
+	case 'A' <= c && c <= 'Z':
+		return append(b, c+'a'-'A')
+	case c == '\'' || c == '`':
+		return b // joined: "don't" is "dont"
+	case c == '.' || c == '!' || c == '?' || c == ',' || c == ';' || c == ':' || c == '\n' || c == '\r':
+		return append(b, '.')
+	}
+	return append(b, ' ')
 }
 
 // optTokens splits normalised text into words with their clause numbers.
@@ -464,6 +469,70 @@ var (
 	)
 )
 
+// optFlags are the word lists a word belongs to, one bit a list: each
+// word of a message is looked up once.
+type optFlags uint32
+
+// One flag per word list (named for the list), and fNeedDe for the stop
+// verbs that need "de".
+const (
+	fContactNouns optFlags = 1 << iota
+	fStopVerbs
+	fWeakVerbs
+	fPluralContact
+	fVerbFill
+	fNegators
+	fSubjects
+	fPoliteAsk
+	fContactVerbs
+	fContactVerbsES
+	fClosing
+	fRemoveVerbs
+	fRemoveObjects
+	fListWords
+	fSacarES
+	fSacarObjES
+	fListWordsES
+	fWantVerbs
+	fWantFill
+	fStopBefore
+	fStopSkip
+	fStopAfter
+	fWholeObjects
+	fStopObjects
+	fWrongNumberWords
+	fNeedDe
+)
+
+// optLexEntry is what the classifier knows of a word.
+type optLexEntry struct {
+	class int
+	f     optFlags
+}
+
+// optLex maps every word the classifier knows to its class and lists.
+var optLex = func() map[string]optLexEntry {
+	m := map[string]optLexEntry{}
+	for w, c := range optWords {
+		e := m[w]
+		e.class = c
+		m[w] = e
+	}
+	// In the order of the flags.
+	lists := []map[string]bool{contactNouns, stopVerbs, weakVerbs, pluralContact, verbFill, negators, subjects, politeAsk, contactVerbs, contactVerbsES, closing, removeVerbs, removeObjects, listWords, sacarES, sacarObjES, listWordsES, wantVerbs, wantFill, stopBefore, stopSkip, stopAfter, wholeObjects, stopObjects, wrongNumberWords}
+	for i, l := range lists {
+		for w, v := range l {
+			e := m[w]
+			e.f |= 1 << i
+			if 1<<i == fStopVerbs && v { // needs "de"
+				e.f |= fNeedDe
+			}
+			m[w] = e
+		}
+	}
+	return m
+}()
+
 func set(words ...string) map[string]bool {
 	m := make(map[string]bool, len(words))
 	for _, w := range words {
@@ -578,24 +647,40 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 	out := toks[:0]
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
-		t.w = canonical(t.w)
+		e, known := optLex[t.w]
+		if !known {
+			if c := canonical(t.w); c != t.w {
+				t.w = c
+				e, known = optLex[c]
+			}
+		}
 		if i+1 < len(toks) {
 			next := toks[i+1].w
 			switch {
 			case t.w == "opt" && next == "out":
 				t.w = "optout"
-				i++
 			case t.w == "no" && next == "mas":
 				t.w = "nomas"
-				i++
 			case t.w == "un" && next == "subscribe":
 				t.w = "unsubscribe"
+			}
+			if t.w != toks[i].w {
+				e, known = optLex[t.w]
 				i++
 			}
+		}
+		if known {
+			t.class, t.f = e.class, e.f
 		}
 		out = append(out, t)
 	}
 	toks = out
+	fl := func(i int) optFlags {
+		if i < 0 || i >= len(toks) {
+			return 0
+		}
+		return toks[i].f
+	}
 
 	var strong, amb, otherStop bool
 	word := func(i int) string {
@@ -607,7 +692,7 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 	// tailCloses reports whether every word from i on is a closing word.
 	tailCloses := func(i int) bool {
 		for ; i < len(toks); i++ {
-			if !closing[toks[i].w] {
+			if !(toks[i].f&fClosing != 0) {
 				return false
 			}
 		}
@@ -627,21 +712,21 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 	{
 		kw, stopKW, ok := false, false, true
 		for _, t := range toks {
-			switch optWords[t.w] {
+			switch t.class {
 			case wStopKW:
 				kw, stopKW = true, true
 			case wWholeKW, wStrong:
 				kw = true
 			case wPolite:
 			default:
-				if !stopObjects[t.w] {
+				if !(t.f&fStopObjects != 0) {
 					ok = false
 				}
 			}
 		}
 		if ok && kw {
 			for _, t := range toks {
-				if stopObjects[t.w] && !stopKW {
+				if (t.f&fStopObjects != 0) && !stopKW {
 					ok = false
 				}
 			}
@@ -660,14 +745,14 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 			j := i
 			stopKW, wholeKW, ok := false, false, true
 			for ; j < len(toks) && toks[j].clause == c; j++ {
-				switch optWords[toks[j].w] {
+				switch toks[j].class {
 				case wStopKW:
 					stopKW = true
 				case wWholeKW:
 					wholeKW = true
 				case wPolite:
 				default:
-					if !stopObjects[toks[j].w] {
+					if !(toks[j].f&fStopObjects != 0) {
 						ok = false
 					}
 				}
@@ -686,11 +771,11 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 
 	for i, t := range toks {
 		w := t.w
-		class := optWords[w]
+		class := t.class
 
 		// UNSUBSCRIBE, OPTOUT, REVOKE, STOPALL anywhere.
 		if class == wStrong {
-			if negators[word(i-1)] || negators[word(i-2)] || negators[word(i-3)] {
+			if (fl(i-1)&fNegators != 0) || (fl(i-2)&fNegators != 0) || (fl(i-3)&fNegators != 0) {
 				amb = true
 			} else {
 				strong = true
@@ -698,7 +783,8 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 		}
 
 		// "stop texting me", "end these messages", "dejen de enviarme".
-		if needDe, ok := stopVerbs[w]; ok {
+		if t.f&fStopVerbs != 0 {
+			needDe := t.f&fNeedDe != 0
 			j := i + 1
 			if needDe {
 				if word(j) != "de" {
@@ -708,31 +794,31 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 				}
 			}
 			if j > 0 {
-				for k := 0; k < 4 && j < len(toks) && verbFill[toks[j].w] && !contactNouns[toks[j].w]; k++ {
+				for k := 0; k < 4 && j < len(toks) && (toks[j].f&fVerbFill != 0) && !(toks[j].f&fContactNouns != 0); k++ {
 					j++
 				}
-				noun := word(j)
-				if weakVerbs[w] && !pluralContact[noun] {
+				noun := j
+				if t.f&fWeakVerbs != 0 && fl(j)&fPluralContact == 0 {
 					// "at the end, text me": END, CANCEL, QUIT take
 					// "texts", "messages", not "text" the verb.
-					noun = ""
-					if (word(j) == "text" || word(j) == "sms") && pluralContact[word(j+1)] {
-						noun = word(j + 1)
+					noun = -1
+					if (word(j) == "text" || word(j) == "sms") && fl(j+1)&fPluralContact != 0 {
+						noun = j + 1
 					}
 				}
-				if contactNouns[noun] && toks[j].clause == t.clause {
+				if fl(noun)&fContactNouns != 0 && toks[j].clause == t.clause {
 					switch prev := word(i - 1); {
-					case negators[prev]:
+					case fl(i-1)&fNegators != 0:
 						amb = true
 					case prev == "you" || prev == "u":
-						if politeAsk[word(i-2)] || word(i-2) == "" {
+						if (fl(i-2)&fPoliteAsk != 0) || word(i-2) == "" {
 							strong = true
 						} else {
 							amb = true
 						}
 					case prev == "i" && (word(i-2) == "do" || word(i-2) == "can") && word(i-3) == "how":
 						strong = true // "how do I stop these texts?"
-					case subjects[prev]:
+					case fl(i-1)&fSubjects != 0:
 						amb = true
 					default:
 						strong = true
@@ -745,12 +831,12 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 		// won't stop", "stop the medication", "stop by"), or ambiguous.
 		if class == wStopKW && w != "basta" {
 			j := i + 1
-			for k := 0; k < 3 && stopSkip[word(j)]; k++ {
+			for k := 0; k < 3 && (fl(j)&fStopSkip != 0); k++ {
 				j++
 			}
 			switch {
-			case stopBefore[word(i-1)] || stopAfter[word(i+1)] || (j > i+1 && stopAfter[word(j)]):
-				if !contactNouns[word(j)] {
+			case (fl(i-1)&fStopBefore != 0) || (fl(i+1)&fStopAfter != 0) || (j > i+1 && (fl(j)&fStopAfter != 0)):
+				if !(fl(j)&fContactNouns != 0) {
 					otherStop = true
 				}
 			default:
@@ -759,12 +845,12 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 		}
 
 		// "don't text me", "never text me again", "no me envíen más".
-		if (w == "dont" || w == "never" || (w == "not" && word(i-1) == "do")) && !subjects[word(i-1)] && word(i-1) != "you" {
+		if (w == "dont" || w == "never" || (w == "not" && word(i-1) == "do")) && !(fl(i-1)&fSubjects != 0) && word(i-1) != "you" {
 			j := i + 1
 			if word(j) == "please" || word(j) == "ever" || word(j) == "pls" {
 				j++
 			}
-			if v := word(j); contactVerbs[v] && (v != "send" && v != "call" || word(j+1) == "me" || word(j+1) == "us") {
+			if v := word(j); fl(j)&fContactVerbs != 0 && (v != "send" && v != "call" || word(j+1) == "me" || word(j+1) == "us") {
 				phrase(j + 1)
 			}
 		}
@@ -773,13 +859,13 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 			for k := 0; k < 2 && (word(j) == "me" || word(j) == "nos" || word(j) == "mas"); k++ {
 				j++
 			}
-			if contactVerbsES[word(j)] {
+			if fl(j)&fContactVerbsES != 0 {
 				phrase(j + 1)
 			}
 		}
 
 		// "remove me", "take me off your list", "delete my number".
-		if removeVerbs[w] && removeObjects[word(i+1)] {
+		if (t.f&fRemoveVerbs != 0) && (fl(i+1)&fRemoveObjects != 0) {
 			j := i + 1
 			switch word(j) {
 			case "me", "us":
@@ -806,20 +892,20 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 				}
 			}
 			if j > 0 {
-				for j < len(toks) && listWords[toks[j].w] {
+				for j < len(toks) && (toks[j].f&fListWords != 0) {
 					j++
 				}
 				phrase(j)
 			}
 		}
-		if sacarES[w] {
+		if t.f&fSacarES != 0 {
 			j := i + 1
-			for j < len(toks) && listWordsES[toks[j].w] {
+			for j < len(toks) && (toks[j].f&fListWordsES != 0) {
 				j++
 			}
 			phrase(j)
 		}
-		if sacarObjES[w] && word(i+1) == "mi" && (word(i+2) == "numero" || word(i+2) == "telefono") {
+		if (t.f&fSacarObjES != 0) && word(i+1) == "mi" && (word(i+2) == "numero" || word(i+2) == "telefono") {
 			phrase(i + 3)
 		}
 		if w == "de" && word(i+1) == "baja" {
@@ -831,7 +917,7 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 
 		// "I don't want (to get) any more texts", "no quiero más mensajes",
 		// "I no longer wish to receive messages".
-		if wantVerbs[w] {
+		if t.f&fWantVerbs != 0 {
 			neg := false
 			switch word(i - 1) {
 			case "dont", "no", "never":
@@ -843,10 +929,10 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 			}
 			if neg {
 				j := i + 1
-				for k := 0; k < 5 && wantFill[word(j)]; k++ {
+				for k := 0; k < 5 && (fl(j)&fWantFill != 0); k++ {
 					j++
 				}
-				if contactNouns[word(j)] {
+				if fl(j)&fContactNouns != 0 {
 					strong = true
 				}
 			}
@@ -855,10 +941,10 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 		// "no more texts", "no más mensajes", "no texts please".
 		if w == "nomas" || (w == "more" && word(i-1) == "no") {
 			j := i + 1
-			for k := 0; k < 3 && verbFill[word(j)]; k++ {
+			for k := 0; k < 3 && (fl(j)&fVerbFill != 0); k++ {
 				j++
 			}
-			if contactNouns[word(j)] {
+			if fl(j)&fContactNouns != 0 {
 				strong = true
 			}
 		}
@@ -917,10 +1003,10 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 	real := 0
 	var kw string
 	for _, t := range toks {
-		if optWords[t.w] != wPolite {
+		if t.class != wPolite {
 			real++
 		}
-		if c := optWords[t.w]; c == wWholeKW && kw == "" {
+		if c := t.class; c == wWholeKW && kw == "" {
 			kw = t.w
 		}
 	}
@@ -930,10 +1016,10 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 			for i, t := range toks {
 				if t.w == kw {
 					j := i + 1
-					for k := 0; k < 2 && stopSkip[word(j)]; k++ {
+					for k := 0; k < 2 && (fl(j)&fStopSkip != 0); k++ {
 						j++
 					}
-					if wholeObjects[word(j)] || word(i+1) == "of" {
+					if (fl(j)&fWholeObjects != 0) || word(i+1) == "of" {
 						return NotOptOut
 					}
 					break
@@ -965,7 +1051,7 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 // words around it ("you have the wrong number", "wrong number, stop").
 func wrongNumberOnly(toks []optTok) bool {
 	for _, t := range toks {
-		if optWords[t.w] != wNone || closing[t.w] || wrongNumberWords[t.w] {
+		if t.class != wNone || (t.f&fClosing != 0) || (t.f&fWrongNumberWords != 0) {
 			continue
 		}
 		return false
