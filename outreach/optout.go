@@ -1,6 +1,7 @@
 package outreach
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -274,7 +275,7 @@ var optWords = map[string]int{
 	"arret": wWholeKW, "arrete": wWholeKW, "baja": wWholeKW, "para": wWholeKW,
 	"cancelar": wWholeKW, "nomas": wWholeKW, "unsub": wWholeKW, "desuscribir": wStrong,
 	"unsubscribe": wStrong, "optout": wStrong, "revoke": wStrong, "stopall": wStrong,
-	"revoco": wStrong, "revocar": wStrong, "desuscribirme": wStrong, "unsubscribed": wStrong,
+	"revoco": wStrong, "revocar": wStrong, "revoking": wStrong, "revoked": wStrong, "detenganse": wStopKW, "desuscribirme": wStrong, "unsubscribed": wStrong,
 	// Polite words and noise around a keyword.
 	"please": wPolite, "pls": wPolite, "plz": wPolite, "plse": wPolite, "pleas": wPolite,
 	"now": wPolite, "right": wPolite, "immediately": wPolite, "asap": wPolite,
@@ -292,7 +293,8 @@ var optWords = map[string]int{
 // "stop this", "stop all", "basta ya".
 var stopObjects = map[string]bool{
 	"it": true, "this": true, "that": true, "all": true, "these": true, "esto": true, "eso": true, "todo": true,
-	"i": true, // "I said stop", but not "I quit"
+	"i":     true, // "I said stop", but not "I quit"
+	tokHand: true, // "stop ✋"
 }
 
 // optCollapsed finds keywords and polite words written with repeated
@@ -328,18 +330,20 @@ var contactNouns = set(
 	"mensajes", "mensaje", "textos", "texto", "enviar", "enviarme", "enviarnos", "mandar", "mandarme",
 	"escribir", "escribirme", "escribiendome", "molestar", "molestarme", "notificaciones", "recordatorios",
 	"llamar", "llamarme", "contactar", "contactarme", "textear", "textearme", "mensajear", "mensajearme",
-	"enviando", "mandando", "escribiendo", "suscripcion", "subscription",
+	"enviando", "mandando", "escribiendo", "suscripcion", "subscription", "bugging", "harassing", "pestering",
+	"hounding", "annoying", "asking", "molestarnos", "molestandome",
 )
 
 // stopVerbs start "stop texting me": the verb, a few filler words, a
-// contact noun. Those marked "de" need "de" next ("dejen de enviarme",
+// contact noun. Those marked true need "de" next ("with" after "done") ("dejen de enviarme",
 // "para de escribir"), since "dejen mensaje" is "leave a message" and
 // "para enviar" is "in order to send".
 var stopVerbs = map[string]bool{
 	"stop": false, "quit": false, "cease": false, "end": false, "halt": false, "cancel": false,
 	"discontinue": false, "parar": false, "paren": false, "pare": false, "detener": false,
 	"detengan": false, "detenga": false, "cancelar": false, "cancelen": false, "terminar": false,
-	"terminen": false, "suspender": false, "suspendan": false,
+	"terminen": false, "suspender": false, "suspendan": false, "stp": false, "enough": false,
+	"done": true, // "done with these texts"
 	"para": true, "deja": true, "dejen": true, "dejar": true, "deje": true, "dejes": true, "basta": true,
 }
 
@@ -352,7 +356,8 @@ var pluralContact = set(
 	"texts", "texting", "txts", "messages", "messaging", "msgs", "notifications", "reminders", "alerts",
 	"robotexts", "calls", "spam", "outreach", "mensajes", "textos", "notificaciones", "recordatorios",
 	"suscripcion", "subscription", "sending", "contacting", "calling", "bothering", "spamming", "enviarme",
-	"mandarme", "enviar", "mandar", "escribirme",
+	"mandarme", "enviar", "mandar", "escribirme", "bugging", "harassing", "pestering", "hounding", "annoying",
+	"asking",
 )
 
 // verbFill may stand between a stop verb and its contact noun.
@@ -404,7 +409,7 @@ var listWords = set(
 	"list", "lists", "texting", "messaging", "mailing", "contact", "contacts", "system", "database", "texts",
 	"messages", "program", "line", "roster", "registry", "outreach", "alerts", "notifications", "sms",
 	"study", "number", "phone", "info", "information", "out", "off", "from", "of", "the", "your", "ur",
-	"this", "these", "all", "text", "reminders", "list.", "number.",
+	"this", "these", "all", "text", "reminders", "everything", "it",
 )
 
 // sacarES are the Spanish "take me off" verbs, with the pronoun attached
@@ -454,7 +459,7 @@ var (
 		"dose", "doses", "dosing", "insulin", "antibiotics", "antibiotic", "therapy", "drug", "drugs",
 		"inhaler", "aspirin", "ibuprofen", "tylenol", "prednisone", "metformin", "chemo", "dialysis", "diet",
 		"exercise", "exercising", "blood", "thinner", "thinners", "pain", "it", "them", "prescription",
-		"birth", "statin", "statins", "study", "trial", "medicamento", "medicamentos", "medicina",
+		"birth", "statin", "statins", "medicamento", "medicamentos", "medicina",
 		"medicinas", "pastilla", "pastillas", "tratamiento", "dosis", "insulina", "fumar", "tomar",
 		"tomarlo", "tomarla", "sangrado", "dolor", "toser", "beber", "comer", "cold", "turkey",
 		"to", "before", "after", "when", "until", "once",
@@ -708,6 +713,23 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 		}
 	}
 
+	// "go away" (and polite words) as the whole message.
+	{
+		n := 0
+		for i, t := range toks {
+			if t.class != wPolite && !(t.w == "go" && word(i+1) == "away") && !(t.w == "away" && word(i-1) == "go") {
+				n = -1
+				break
+			}
+			if t.w == "go" && word(i+1) == "away" {
+				n++
+			}
+		}
+		if n > 0 {
+			return OptOut
+		}
+	}
+
 	// A whole message made of keywords and polite words.
 	{
 		kw, stopKW, ok := false, false, true
@@ -787,7 +809,7 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 			needDe := t.f&fNeedDe != 0
 			j := i + 1
 			if needDe {
-				if word(j) != "de" {
+				if word(j) != "de" && !(w == "done" && word(j) == "with") {
 					j = -1
 				} else {
 					j++
@@ -798,7 +820,10 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 					j++
 				}
 				noun := j
-				if t.f&fWeakVerbs != 0 && fl(j)&fPluralContact == 0 {
+				if fl(j)&fContactNouns == 0 && fl(j+1)&fPluralContact != 0 && strings.HasSuffix(word(j+1), "s") {
+					noun = j + 1 // "stop the study texts", "cancel appointment reminders"
+				}
+				if t.f&fWeakVerbs != 0 && fl(noun)&fPluralContact == 0 {
 					// "at the end, text me": END, CANCEL, QUIT take
 					// "texts", "messages", not "text" the verb.
 					noun = -1
@@ -834,8 +859,15 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 			for k := 0; k < 3 && (fl(j)&fStopSkip != 0); k++ {
 				j++
 			}
+			gerund := strings.HasSuffix(word(i+1), "ing") && fl(i+1)&fContactNouns == 0
+			switch word(i + 1) {
+			case "participating", "responding", "answering", "replying":
+				gerund = false // "I'd like to stop participating": ask a person
+			}
 			switch {
-			case (fl(i-1)&fStopBefore != 0) || (fl(i+1)&fStopAfter != 0) || (j > i+1 && (fl(j)&fStopAfter != 0)):
+			case gerund && (word(i+2) == "me" || word(i+2) == "us"):
+				amb = true // "stop hassling me"
+			case (fl(i-1)&fStopBefore != 0) || (fl(i+1)&fStopAfter != 0) || (j > i+1 && (fl(j)&fStopAfter != 0)) || gerund:
 				if !(fl(j)&fContactNouns != 0) {
 					otherStop = true
 				}
@@ -934,6 +966,12 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 				}
 				if fl(j)&fContactNouns != 0 {
 					strong = true
+				} else if j == len(toks) && j > i+1 {
+					for k := i + 1; k < j; k++ {
+						if w := toks[k].w; w == "receive" || w == "get" || w == "recibir" || w == "getting" {
+							amb = true // "I don't want to receive these"
+						}
+					}
 				}
 			}
 		}
@@ -973,7 +1011,7 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 
 		// "wrong number": this is not the patient; texting on is
 		// texting someone who never consented.
-		if w == "wrong" && (word(i+1) == "number" || word(i+1) == "person" || word(i+1) == "phone" || word(i+1) == "num") ||
+		if w == "wrong" && (word(i+1) == "" || toks[i+1].class == wStopKW || word(i+1) == "number" || word(i+1) == "person" || word(i+1) == "phone" || word(i+1) == "num") ||
 			w == "numero" && (word(i+1) == "equivocado" || word(i+1) == "incorrecto") ||
 			w == "persona" && word(i+1) == "equivocada" {
 			if wrongNumberOnly(toks) {
@@ -1026,6 +1064,19 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 				}
 			}
 			return OptOutAmbiguous
+		}
+	}
+	if real <= 3 {
+		for i, t := range toks {
+			switch t.w {
+			case "enough", "spam", "scam":
+				return OptOutAmbiguous // "Enough!", "this is spam"
+			case "off":
+				switch word(i - 1) {
+				case "f", "fuck", "piss", "bugger", "sod", "back":
+					return OptOutAmbiguous // hostile, most likely "stop"
+				}
+			}
 		}
 	}
 	if real <= 2 {
