@@ -470,7 +470,8 @@ var (
 	wholeObjects = set(
 		"appointment", "appointments", "appt", "visit", "cita", "citas", "surgery", "procedure", "order",
 		"refill", "prescription", "smoking", "drinking", "vaping", "job", "work", "of", "cirugia", "consulta",
-		"meds", "medication", "pills", "insulin", "program", "call",
+		"meds", "medication", "pills", "insulin", "program", "call", "and", "coffee", "caffeine", "alcohol",
+		"soda", "sugar", "cigarettes", "cigs", "tobacco", "taking", "using", "weed", "drugs",
 	)
 )
 
@@ -852,6 +853,11 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 			}
 		}
 
+		// "I want these texts to stop", "make the texts stop".
+		if w == "stop" && (fl(i-1)&fPluralContact != 0 || word(i-1) == "to" && fl(i-2)&fPluralContact != 0) {
+			phrase(i + 1)
+		}
+
 		// STOP inside a longer sentence: about something else ("the pain
 		// won't stop", "stop the medication", "stop by"), or ambiguous.
 		if class == wStopKW && w != "basta" {
@@ -882,8 +888,19 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 			if word(j) == "please" || word(j) == "ever" || word(j) == "pls" {
 				j++
 			}
-			if v := word(j); fl(j)&fContactVerbs != 0 && (v != "send" && v != "call" || word(j+1) == "me" || word(j+1) == "us") {
-				phrase(j + 1)
+			if v := word(j); fl(j)&fContactVerbs != 0 {
+				if v != "send" && v != "call" || word(j+1) == "me" || word(j+1) == "us" {
+					phrase(j + 1)
+				} else {
+					// "don't send any more texts"
+					k := j + 1
+					for n := 0; n < 3 && fl(k)&fVerbFill != 0 && fl(k)&fContactNouns == 0; n++ {
+						k++
+					}
+					if fl(k)&fPluralContact != 0 {
+						phrase(k + 1)
+					}
+				}
 			}
 		}
 		if w == "no" && word(i-1) != "yo" {
@@ -930,6 +947,20 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 				phrase(j)
 			}
 		}
+		if (t.f&fRemoveVerbs != 0 && (word(i+1) == "from" || word(i+1) == "off") || w == "removed" && word(i-1) == "be") && w != "take" {
+			// "remove from list", "I would like to be removed"
+			j, list := i+1, w == "removed"
+			for j < len(toks) && (toks[j].f&fListWords != 0) {
+				switch toks[j].w {
+				case "list", "lists", "texts", "messages", "database", "system", "contacts", "sms", "alerts", "reminders", "texting", "messaging":
+					list = true
+				}
+				j++
+			}
+			if list {
+				phrase(j)
+			}
+		}
 		if t.f&fSacarES != 0 {
 			j := i + 1
 			for j < len(toks) && (toks[j].f&fListWordsES != 0) {
@@ -938,7 +969,11 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 			phrase(j)
 		}
 		if (t.f&fSacarObjES != 0) && word(i+1) == "mi" && (word(i+2) == "numero" || word(i+2) == "telefono") {
-			phrase(i + 3)
+			j := i + 3
+			for j < len(toks) && (toks[j].f&fListWordsES != 0) {
+				j++
+			}
+			phrase(j)
 		}
 		if w == "de" && word(i+1) == "baja" {
 			switch word(i - 1) {
@@ -966,6 +1001,8 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 				}
 				if fl(j)&fContactNouns != 0 {
 					strong = true
+				} else if word(i+1) == "que" && (fl(i+2)&fContactVerbsES != 0 || word(i+2) == "me" && fl(i+3)&fContactVerbsES != 0) {
+					strong = true // "no quiero que me manden mensajes"
 				} else if j == len(toks) && j > i+1 {
 					for k := i + 1; k < j; k++ {
 						if w := toks[k].w; w == "receive" || w == "get" || w == "recibir" || w == "getting" {
@@ -1021,6 +1058,17 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 			}
 		}
 
+		// Complaints that may or may not revoke consent: "why do you keep
+		// texting me", "I never signed up", "who gave you my number", "I'm
+		// not the patient".
+		switch {
+		case w == "keep" && (word(i-1) == "you" || word(i-1) == "u") && fl(i+1)&fContactNouns != 0,
+			(w == "sign" || w == "signed") && word(i+1) == "up" && (fl(i-1)&fNegators != 0 || word(i-1) == "didnt" || word(i-1) == "never"),
+			w == "number" && word(i-1) == "my" && (word(i-2) == "get" || word(i-2) == "got" || word(i-2) == "gave" || word(i-2) == "find" || word(i-2) == "found" || word(i-2) == "you" && (word(i-3) == "gave" || word(i-3) == "give")),
+			w == "patient" && word(i-1) == "the" && (word(i-2) == "not" || word(i-2) == "isnt"):
+			amb = true
+		}
+
 		// "not interested", "no me interesa": maybe an answer, maybe not.
 		if (w == "interested" && (word(i-1) == "not" || word(i-1) == "longer") || w == "interesa" && word(i-1) == "me" && word(i-2) == "no") && tailCloses(i+1) {
 			amb = true
@@ -1057,7 +1105,7 @@ func classifyOptTokens(toks []optTok) OptOutClass {
 					for k := 0; k < 2 && (fl(j)&fStopSkip != 0); k++ {
 						j++
 					}
-					if (fl(j)&fWholeObjects != 0) || word(i+1) == "of" {
+					if (fl(j)&fWholeObjects != 0) || (fl(i+1)&fWholeObjects != 0) {
 						return NotOptOut
 					}
 					break
