@@ -180,6 +180,16 @@ func FuzzClassifyOptOut(f *testing.F) {
 			t.Fatalf("ClassifyOptOut(%q) = %d", body, c)
 		}
 		_ = outreach.ParseKeyword(body)
+		// Case, doubled spaces and a final "!" never change an ASCII
+		// message's class.
+		if ascii(body) {
+			want := outreach.ClassifyOptOut(body)
+			for _, v := range []string{strings.ToUpper(body), strings.ToLower(body), strings.ReplaceAll(body, " ", "  "), body + "!"} {
+				if got := outreach.ClassifyOptOut(v); got != want {
+					t.Errorf("ClassifyOptOut(%q) = %v but ClassifyOptOut(%q) = %v", body, want, v, got)
+				}
+			}
+		}
 		kw := keywords[int(k)%len(keywords)]
 		vs := optOutVariants(kw)
 		v := vs[len(body)%len(vs)]
@@ -197,6 +207,15 @@ func FuzzClassifyOptOut(f *testing.F) {
 			t.Errorf("ClassifyOptOut(%q) = %v, want optout", v, outreach.ClassifyOptOut(v))
 		}
 	})
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func TestOptOutVariantsOfEveryKeyword(t *testing.T) {
