@@ -91,7 +91,9 @@ func (c OptOutClass) String() string {
 // clinical use of the same verb ("stop the meds or stop the texts?"), a
 // negated or conditional phrase ("don't stop texting me", "don't text me
 // before 9"), a bare "i quit" / "end it" / "cancel everything", "no more",
-// "not interested", "✋", "⛔", "🚫", and near misses of STOP ("stpo").
+// "not interested", "✋", "⛔", "🚫", near misses of STOP ("stpo"), and
+// complaints ("why do you keep texting me?", "who gave you my number?",
+// "this is spam", "I'm not the patient").
 // ✋ and friends are ambiguous rather than opt-outs: a raised hand also
 // means "wait" or "I have a question", and the FCC's test is what a
 // reasonable person would read; 🛑 is the stop sign itself.

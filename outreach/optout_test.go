@@ -33,6 +33,7 @@ func readOptOutCorpus(t testing.TB) []optOutRow {
 	var rows []optOutRow
 	sc := bufio.NewScanner(f)
 	header := false
+	seen := map[string]int{}
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		if strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
@@ -54,6 +55,10 @@ func readOptOutCorpus(t testing.TB) []optOutRow {
 		default:
 			t.Fatalf("line %d: label %q", n, f[1])
 		}
+		if seen[f[0]] != 0 {
+			t.Fatalf("line %d: %q already on line %d", n, f[0], seen[f[0]])
+		}
+		seen[f[0]] = n
 		rows = append(rows, optOutRow{line: n, reply: f[0], label: f[1], source: f[2]})
 	}
 	if err := sc.Err(); err != nil {
