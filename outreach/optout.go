@@ -56,12 +56,13 @@ func (c OptOutClass) String() string {
 //     "STOP PLEASE" or "PLEASE CANCEL" do not. Twilio handles English only;
 //     other languages are left to Advanced Opt-Out's custom keywords, so
 //     Spanish is ours to read.
-//   - The FCC's consent-revocation order (Report and Order in CG Docket
-//     02-278, FR Doc 2024-04587, 47 CFR 64.1200(a)(10)): revocation may be
-//     made by any reasonable means; a reply of "stop", "quit", "end",
-//     "revoke", "opt out", "cancel" or "unsubscribe" is definitively a
-//     revocation, and other wording counts when a reasonable person would
-//     read it as one (the totality of the circumstances).
+//   - The FCC's consent-revocation order (Report and Order FCC 24-24 in CG
+//     Docket 02-278, Federal Register doc 2024-04587, adding 47 CFR
+//     64.1200(a)(10)): revocation may be made by any reasonable means; a
+//     reply of "stop", "quit", "end", "revoke", "opt out", "cancel" or
+//     "unsubscribe" is definitively a revocation, and other wording counts
+//     when a reasonable person would read it as one (the totality of the
+//     circumstances).
 //   - CTIA Messaging Principles and Best Practices: opt-out requests in
 //     normal language ("stop", "end", "unsubscribe", "cancel", "quit",
 //     "please opt me out") should be read and acted upon.
