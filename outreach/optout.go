@@ -187,29 +187,100 @@ func appendOptOutText(b []byte, body string) []byte {
 		}
 		return b
 	}
-	for _, r := range norm.NFKD.String(body) {
-		switch {
-		case r < utf8.RuneSelf:
+	for _, r := range body {
+		if r < utf8.RuneSelf {
 			b = appendOptOutByte(b, byte(r))
-		case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
-			// combining accents, variation selectors, zero-width joiners
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			b = utf8.AppendRune(b, unicode.ToLower(r))
-		case r == '\u2019' || r == '\u2018' || r == '\u02bc' || r == '\u00b4':
-			// typographic apostrophes
-		case r == '\U0001F6D1': // 🛑 octagonal sign
-			b = append(b, " stop "...)
-		case r == '\u270b' || r == '\U0001F91A' || r == '\u26d4' || r == '\U0001F6AB': // ✋ 🤚 ⛔ 🚫
-			b = append(b, " "+tokHand+" "...)
-		case '\U0001F1E6' <= r && r <= '\U0001F1FF': // regional indicator letters
-			b = append(b, byte('a'+r-'\U0001F1E6'))
-		case r == '\u00a1' || r == '\u00bf' || r == '\u2026' || r == '\u3002' || r == '\u2028' || r == '\u2029':
-			b = append(b, '.') // ¡ ¿ … 。 start or end a sentence
-		default:
-			b = append(b, ' ')
+			continue
+		}
+		if c := latin1Fold(r); c != 0 {
+			// Spanish and other Latin-1 text folds without Unicode
+			// normalisation.
+			b = appendOptOutByte(b, c)
+			continue
+		}
+		// Compatibility decomposition, rune by rune (the same as
+		// normalising the whole text, since the marks that reordering
+		// would move are dropped), from the tables, without allocating.
+		var rb [utf8.UTFMax]byte
+		d := norm.NFKD.Properties(rb[:utf8.EncodeRune(rb[:], r)]).Decomposition()
+		if d == nil {
+			b = appendOptOutRune(b, r)
+			continue
+		}
+		for len(d) > 0 {
+			dr, size := utf8.DecodeRune(d)
+			d = d[size:]
+			b = appendOptOutRune(b, dr)
 		}
 	}
 	return b
+}
+
+// appendOptOutRune appends a rune of a decomposed text as
+// appendOptOutText does.
+func appendOptOutRune(b []byte, r rune) []byte {
+	switch {
+	case r < utf8.RuneSelf:
+		return appendOptOutByte(b, byte(r))
+	case unicode.In(r, unicode.Mn, unicode.Me, unicode.Cf):
+		return b // combining accents, variation selectors, zero-width joiners
+	case unicode.IsLetter(r) || unicode.IsDigit(r):
+		return utf8.AppendRune(b, unicode.ToLower(r))
+	case r == '\u2019' || r == '\u2018' || r == '\u02bc':
+		return b // typographic apostrophes
+	case r == '\U0001F6D1': // 🛑 octagonal sign
+		return append(b, " stop "...)
+	case r == '\u270b' || r == '\U0001F91A' || r == '\u26d4' || r == '\U0001F6AB': // ✋ 🤚 ⛔ 🚫
+		return append(b, " "+tokHand+" "...)
+	case '\U0001F1E6' <= r && r <= '\U0001F1FF': // regional indicator letters
+		return append(b, byte('a'+r-'\U0001F1E6'))
+	case r == '\u2026' || r == '\u3002' || r == '\u2028' || r == '\u2029':
+		return append(b, '.') // … 。 and line breaks end a sentence
+	}
+	return append(b, ' ')
+}
+
+// latin1Fold returns the ASCII character a Latin-1 letter or Spanish
+// punctuation folds to ('á' -> 'a', 'Ñ' -> 'N', '¿' -> '?', '’' -> '\”),
+// or 0 for any other rune.
+func latin1Fold(r rune) byte {
+	switch r {
+	case 'á', 'à', 'â', 'ä', 'ã', 'å':
+		return 'a'
+	case 'Á', 'À', 'Â', 'Ä', 'Ã', 'Å':
+		return 'A'
+	case 'é', 'è', 'ê', 'ë':
+		return 'e'
+	case 'É', 'È', 'Ê', 'Ë':
+		return 'E'
+	case 'í', 'ì', 'î', 'ï':
+		return 'i'
+	case 'Í', 'Ì', 'Î', 'Ï':
+		return 'I'
+	case 'ó', 'ò', 'ô', 'ö', 'õ':
+		return 'o'
+	case 'Ó', 'Ò', 'Ô', 'Ö', 'Õ':
+		return 'O'
+	case 'ú', 'ù', 'û', 'ü':
+		return 'u'
+	case 'Ú', 'Ù', 'Û', 'Ü':
+		return 'U'
+	case 'ñ':
+		return 'n'
+	case 'Ñ':
+		return 'N'
+	case 'ç':
+		return 'c'
+	case 'Ç':
+		return 'C'
+	case '¿', '¡':
+		return '.' // they open a sentence
+	case '\u2019', '\u2018', '\u00b4':
+		return '\''
+	case '\u00a0': // no-break space
+		return ' '
+	}
+	return 0
 }
 
 // appendOptOutByte appends an ASCII character as appendOptOutText does.

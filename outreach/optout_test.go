@@ -332,7 +332,7 @@ func TestOptOutPhraseMidConversation(t *testing.T) {
 // BenchmarkClassifyOptOut measures the classifier on typical replies: it
 // runs on every inbound message.
 func BenchmarkClassifyOptOut(b *testing.B) {
-	bodies := []string{"7", "yes", "STOP", "please stop texting me", "should I stop the medication?", "no quiero más mensajes", "I'll stop by the clinic tomorrow after work, is that ok?"}
+	bodies := []string{"7", "yes", "STOP", "please stop texting me", "should I stop the medication?", "no quiero más mensajes", "ＳＴＯＰ 🛑", "I'll stop by the clinic tomorrow after work, is that ok?"}
 	for _, body := range bodies {
 		b.Run(strings.ReplaceAll(body, " ", "_"), func(b *testing.B) {
 			b.ReportAllocs()
