@@ -99,6 +99,9 @@ func (c OptOutClass) String() string {
 // means "wait" or "I have a question", and the FCC's test is what a
 // reasonable person would read; 🛑 is the stop sign itself.
 //
+// A phone's reaction to one of our messages (`Liked “... Reply STOP to opt
+// out.”`) quotes our text: only what the patient added is read.
+//
 // Everything else is not an opt-out, notably ordinary answers that contain
 // the keywords: "no", "not now", "I stopped smoking", "should I stop the
 // medication?", "cancel my appointment?", "the pain won't stop", "end of
@@ -107,6 +110,7 @@ func (c OptOutClass) String() string {
 // It allocates little (the normalised text, and Unicode normalisation for
 // non-ASCII messages) and runs on every inbound message.
 func ClassifyOptOut(body string) OptOutClass {
+	body = stripReaction(body)
 	var bufArr [256]byte
 	b := appendOptOutText(bufArr[:0], body)
 	if len(b) == 0 {
@@ -119,6 +123,35 @@ func ClassifyOptOut(body string) OptOutClass {
 		return NotOptOut
 	}
 	return classifyOptTokens(toks)
+}
+
+// reactionPrefixes start the text a phone sends for a reaction (an iMessage
+// "tapback", or its SMS rendering on Android) to one of our messages,
+// followed by our message in quotes: `Liked “... Reply STOP to opt out.”`.
+var reactionPrefixes = []string{
+	"Liked ", "Loved ", "Laughed at ", "Emphasized ", "Questioned ", "Disliked ", "Reacted ",
+	"Le gustó ", "Le encantó ", "Se rió de ", "Enfatizó ", "Cuestionó ", "No le gustó ", "Reaccionó ",
+}
+
+// stripReaction returns what a reaction adds beyond the message it quotes
+// (usually nothing), or body when it is not a reaction: the quoted text is
+// ours, and its "Reply STOP" is not the patient's.
+func stripReaction(body string) string {
+	for _, p := range reactionPrefixes {
+		if !strings.HasPrefix(body, p) {
+			continue
+		}
+		open := strings.IndexAny(body[len(p):], "“\"")
+		if open < 0 || open > 24 { // "Reacted 👍 to “"
+			return body
+		}
+		if end := strings.LastIndexAny(body, "”\""); end > len(p)+open {
+			_, size := utf8.DecodeRuneInString(body[end:])
+			return body[end+size:]
+		}
+		return body
+	}
+	return body
 }
 
 // parseOptInHelp reads a whole message as START/UNSTOP (opt back in) or
