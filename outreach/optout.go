@@ -135,10 +135,11 @@ var reactionPrefixes = []string{
 
 // stripReaction returns what a reaction adds beyond the message it quotes
 // (usually nothing), or body when it is not a reaction: the quoted text is
-// ours, and its "Reply STOP" is not the patient's.
+// ours, and its "Reply STOP" is not the patient's. The prefix is matched in
+// any case, as every other rule is.
 func stripReaction(body string) string {
 	for _, p := range reactionPrefixes {
-		if !strings.HasPrefix(body, p) {
+		if len(body) < len(p) || !strings.EqualFold(body[:len(p)], p) {
 			continue
 		}
 		open := strings.IndexAny(body[len(p):], "“\"")
