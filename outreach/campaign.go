@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -245,22 +244,19 @@ const (
 	KeywordHelp
 )
 
-// ParseKeyword reads a whole message as a keyword: STOP, STOPALL,
-// UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT opt out; START and UNSTOP
-// opt back in; HELP and INFO ask for help. Case,
-// surrounding spaces and punctuation are ignored; a keyword inside a longer
-// message does not count.
+// ParseKeyword reads a message as a keyword. Every message that
+// [ClassifyOptOut] reads as an opt-out is KeywordStop: STOP, STOPALL,
+// UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT in any case, spacing,
+// punctuation or Unicode form, and clear English and Spanish phrases such as
+// "please stop texting me" or "no más mensajes". START and UNSTOP opt back
+// in and HELP, INFO and AYUDA ask for help, as whole messages only. An
+// ambiguous message ([OptOutAmbiguous]) is NoKeyword here: callers that
+// route those to a person call ClassifyOptOut.
 func ParseKeyword(body string) Keyword {
-	w := strings.ToUpper(normalizeWords(body))
-	switch w {
-	case "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT", "STOP ALL":
+	if ClassifyOptOut(body) == OptOut {
 		return KeywordStop
-	case "START", "UNSTOP":
-		return KeywordStart
-	case "HELP", "INFO":
-		return KeywordHelp
 	}
-	return NoKeyword
+	return parseOptInHelp(body)
 }
 
 // HandleInbound handles a message from a patient and returns the text to

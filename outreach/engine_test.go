@@ -282,7 +282,7 @@ func TestParseKeyword(t *testing.T) {
 		"revoke": outreach.KeywordStop, "OPTOUT": outreach.KeywordStop, "stopall": outreach.KeywordStop,
 		"start": outreach.KeywordStart, "UNSTOP": outreach.KeywordStart,
 		"help": outreach.KeywordHelp, "Info?": outreach.KeywordHelp,
-		"please stop": outreach.NoKeyword, "yes": outreach.NoKeyword, "": outreach.NoKeyword,
+		"please stop": outreach.KeywordStop, "yes": outreach.NoKeyword, "": outreach.NoKeyword,
 	}
 	for in, want := range tests {
 		if got := outreach.ParseKeyword(in); got != want {
