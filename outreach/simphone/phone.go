@@ -290,9 +290,11 @@ const (
 	optIn
 )
 
-// keyword reads an opt-out or opt-in keyword: the whole text, in any case,
-// with surrounding spaces and punctuation. The lists are those the core
-// library honours.
+// keyword reads an opt-out or opt-in keyword as Twilio's carrier-level
+// filter does: Twilio's default keywords, the whole text, in any case,
+// with surrounding spaces and punctuation (the fake Twilio reads them the
+// same way). The library's own reading is wider: see
+// outreach.ClassifyOptOut.
 func keyword(body string) optKeyword {
 	w := strings.ToUpper(strings.TrimFunc(body, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
