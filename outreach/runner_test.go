@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/outreach/memstore"
 	"github.com/patient-outreach/sms/outreach/simphone"
 )
@@ -381,12 +382,13 @@ func TestHandleInboundIdempotent(t *testing.T) {
 func TestRunnerRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	net := simphone.New(outreach.SystemClock{}, 1)
+	clock := clocktest.Real(t)
+	net := simphone.New(clock, 1)
 	net.Add("+14406443709", simphone.Persona{Responder: simphone.Scripted("yes", "2"), Delay: -1})
 	store := memstore.New()
 	r := outreach.NewRunner(store, simphone.NewSender(net), outreach.RunnerOptions{
-		From: sender, NoThrottle: true, PollInterval: 20 * time.Millisecond,
-		Window: outreach.Window{Start: 0, End: 24 * time.Hour},
+		From: sender, NoThrottle: true, PollInterval: 20 * time.Millisecond, Clock: clock,
+		Window: outreach.AnyHour,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	c, _, err := r.CreateCampaign(ctx, outreach.NewCampaign{Name: "live", Flow: loopFlow()}, []outreach.Recipient{{ID: "p1", FirstName: "Ana", Phone: "+14406443709"}})
