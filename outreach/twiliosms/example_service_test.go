@@ -26,7 +26,11 @@ import (
 func Example_service() {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	fake := twiliotest.New(twiliotest.Options{Numbers: []string{"+15005550006"}})
+	// Your service leaves every Clock out: the system clock. The example
+	// runs at real speed from a fixed instant instead, so that it gives the
+	// same result whenever it runs.
+	clock := outreach.NewOffsetClock(time.Date(2026, 3, 10, 19, 0, 0, 0, time.UTC))
+	fake := twiliotest.New(twiliotest.Options{Clock: clock, Numbers: []string{"+15005550006"}})
 	defer fake.Close()
 	fake.Network().Add("+14406443709", simphone.Persona{Responder: simphone.Scripted("3", "yes"), Delay: -1})
 	go fake.Run(ctx)
@@ -49,6 +53,7 @@ func Example_service() {
 		AccountSID: fake.AccountSID(), AuthToken: fake.AuthToken(), From: "+15005550006",
 		StatusCallbackURL: publicURL + "/twilio/status",
 		HTTPClient:        fake.HTTPClient(), // leave out to reach Twilio
+		Clock:             clock,
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -56,7 +61,8 @@ func Example_service() {
 	}
 	runner := outreach.NewRunner(store, sender, outreach.RunnerOptions{
 		From:   "+15005550006",
-		Window: outreach.Window{Start: 0, End: 24 * time.Hour}, // any hour, so the example runs at night too
+		Window: outreach.AnyHour, // quiet hours off: leave out for 08:00-21:00
+		Clock:  clock,
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	inbound, err := twiliosms.InboundHandler(runner, twiliosms.WebhookConfig{AuthToken: fake.AuthToken(), PublicURL: publicURL + "/twilio/sms"})
