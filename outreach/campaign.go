@@ -41,6 +41,9 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 	if c.From == "" {
 		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q has no sending number: set NewCampaign.From or RunnerOptions.From", nc.Name)
 	}
+	// The campaign's clock, as for its later times: a store would take
+	// the system clock's.
+	c.CreatedAt = r.opts.Clock.Now()
 	if c.DefaultZone == "" {
 		c.DefaultZone = r.opts.DefaultZone
 	}

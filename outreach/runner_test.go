@@ -131,6 +131,21 @@ func TestRunnerConversation(t *testing.T) {
 	r.assertOnce()
 }
 
+// A campaign is created at its clock's time, not the system clock's: a
+// simulated campaign's duration is UpdatedAt - CreatedAt.
+func TestCampaignCreatedOnItsClock(t *testing.T) {
+	r := newRig(t, clocktest.Start(t), outreach.RunnerOptions{})
+	rec := r.phone("+14406443709", ana, simphone.Persona{Silent: true})
+	c := r.campaign(oneWayFlow(), rec)
+	if !c.CreatedAt.Equal(r.clock.Now()) {
+		t.Fatalf("CreatedAt %v, want the clock's %v", c.CreatedAt, r.clock.Now())
+	}
+	convs, err := r.store.Conversations(r.ctx, c.ID, 0, 0)
+	if err != nil || len(convs) != 1 || !convs[0].CreatedAt.Equal(r.clock.Now()) {
+		t.Fatalf("conversations %+v, %v; want one created at %v", convs, err, r.clock.Now())
+	}
+}
+
 func TestPreviewCampaign(t *testing.T) {
 	r := newRig(t, noon, outreach.RunnerOptions{})
 	recs := []outreach.Recipient{
