@@ -103,7 +103,7 @@ type offsetWaiter struct {
 // NewOffsetClock returns a clock whose Now is start at the moment it is
 // made, and that advances with real time from there.
 func NewOffsetClock(start time.Time) *OffsetClock {
-	return &OffsetClock{offset: start.Sub(time.Now()), waiters: map[uint64]*offsetWaiter{}}
+	return &OffsetClock{offset: time.Until(start), waiters: map[uint64]*offsetWaiter{}}
 }
 
 // Now returns the system time plus the clock's offset.
