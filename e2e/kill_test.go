@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/outreach/sqlitestore"
 )
 
@@ -84,8 +85,11 @@ func TestKillChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	// TestKill9 passes each child the campaign time it has reached in
+	// OUTREACH_TEST_START, so that leases written by a killed child keep
+	// their meaning and time never runs backwards.
 	r := outreach.NewRunner(db, fileSender{logPath}, outreach.RunnerOptions{
-		From: from, NoThrottle: true, Window: outreach.Window{Start: 0, End: 24 * time.Hour},
+		From: from, NoThrottle: true, Window: outreach.AnyHour, Clock: clocktest.Real(t),
 		BatchSize: 10, PollInterval: 10 * time.Millisecond, ReconcileGrace: 50 * time.Millisecond, Logger: quiet,
 		// A killed process holds its leases until they expire; a lease is
 		// at least four send timeouts long.
@@ -133,9 +137,13 @@ func TestKill9(t *testing.T) {
 	}
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "provider.log")
+	// One campaign clock for all the children: each starts where the
+	// clock is when it starts.
+	clock := clocktest.Real(t)
 	child := func() *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), "OUTREACH_KILL_DB="+filepath.Join(dir, "kill.db"), "OUTREACH_KILL_LOG="+logPath)
+		cmd.Env = append(os.Environ(), "OUTREACH_KILL_DB="+filepath.Join(dir, "kill.db"), "OUTREACH_KILL_LOG="+logPath,
+			clocktest.EnvStart+"="+clock.Now().Format(time.RFC3339Nano))
 		return cmd
 	}
 	total := killRecipients * killSends

@@ -44,13 +44,15 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 	if c.From == "" {
 		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q has no sending number: set NewCampaign.From or RunnerOptions.From", nc.Name)
 	}
+	// The campaign's clock, as for its later times: a store would take
+	// the system clock's.
+	c.CreatedAt = r.opts.Clock.Now()
 	if c.DefaultZone == "" {
 		c.DefaultZone = r.opts.DefaultZone
 	}
 	if _, err := time.LoadLocation(c.DefaultZone); err != nil {
 		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q: default zone: %w", nc.Name, err)
 	}
-	c.CreatedAt = r.opts.Clock.Now() // dated by the runner's clock, as the Studio runtime's are
 	if err := checkNumber(ctx, r.store, c.From, RuntimeEmbedded); err != nil {
 		return Campaign{}, 0, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/outreach/memstore"
 	"github.com/patient-outreach/sms/outreach/simphone"
 )
@@ -128,6 +129,21 @@ func TestRunnerConversation(t *testing.T) {
 		t.Fatalf("campaign status %s, want done", cs.Status)
 	}
 	r.assertOnce()
+}
+
+// A campaign is created at its clock's time, not the system clock's: a
+// simulated campaign's duration is UpdatedAt - CreatedAt.
+func TestCampaignCreatedOnItsClock(t *testing.T) {
+	r := newRig(t, clocktest.Start(t), outreach.RunnerOptions{})
+	rec := r.phone("+14406443709", ana, simphone.Persona{Silent: true})
+	c := r.campaign(oneWayFlow(), rec)
+	if !c.CreatedAt.Equal(r.clock.Now()) {
+		t.Fatalf("CreatedAt %v, want the clock's %v", c.CreatedAt, r.clock.Now())
+	}
+	convs, err := r.store.Conversations(r.ctx, c.ID, 0, 0)
+	if err != nil || len(convs) != 1 || !convs[0].CreatedAt.Equal(r.clock.Now()) {
+		t.Fatalf("conversations %+v, %v; want one created at %v", convs, err, r.clock.Now())
+	}
 }
 
 func TestPreviewCampaign(t *testing.T) {
@@ -381,12 +397,13 @@ func TestHandleInboundIdempotent(t *testing.T) {
 func TestRunnerRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	net := simphone.New(outreach.SystemClock{}, 1)
+	clock := clocktest.Real(t)
+	net := simphone.New(clock, 1)
 	net.Add("+14406443709", simphone.Persona{Responder: simphone.Scripted("yes", "2"), Delay: -1})
 	store := memstore.New()
 	r := outreach.NewRunner(store, simphone.NewSender(net), outreach.RunnerOptions{
-		From: sender, NoThrottle: true, PollInterval: 20 * time.Millisecond,
-		Window: outreach.Window{Start: 0, End: 24 * time.Hour},
+		From: sender, NoThrottle: true, PollInterval: 20 * time.Millisecond, Clock: clock,
+		Window: outreach.AnyHour,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	c, _, err := r.CreateCampaign(ctx, outreach.NewCampaign{Name: "live", Flow: loopFlow()}, []outreach.Recipient{{ID: "p1", FirstName: "Ana", Phone: "+14406443709"}})

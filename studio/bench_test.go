@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/outreach/memstore"
 	"github.com/patient-outreach/sms/outreach/simphone"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
@@ -88,13 +89,13 @@ func BenchmarkExecutionCreation(b *testing.B) {
 	dups := 0
 	for i := 0; b.Loop(); i++ {
 		ctx, cancel := context.WithCancel(context.Background())
-		clock := outreach.SystemClock{}
+		clock := clocktest.Real(b)
 		net := simphone.New(clock, 1)
 		srv := twiliotest.New(twiliotest.Options{Clock: clock, Network: net, Numbers: []string{rtFrom},
 			Studio: studio.NewInterpreter(studio.InterpreterOptions{}), ExecutionsPerSecond: studio.MaxExecutionsPerSecond})
 		dep, _ := studio.NewDeployer(studio.DeployConfig{AccountSID: srv.AccountSID(), AuthToken: srv.AuthToken(), HTTPClient: srv.HTTPClient()})
 		rt, _ := studio.NewRuntime(memstore.New(), studio.RuntimeConfig{Deployer: dep, From: rtFrom, DefaultZone: "UTC",
-			Window: outreach.Window{Start: 0, End: 24 * time.Hour}, PollInterval: time.Hour, Logger: quiet})
+			Window: outreach.AnyHour, Clock: clock, PollInterval: time.Hour, Logger: quiet})
 		recs := make([]outreach.Recipient, n)
 		for j := range recs {
 			recs[j] = outreach.Recipient{ID: fmt.Sprint(j), FirstName: "P", Phone: fmt.Sprintf("+1212555%04d", j)}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/verify"
 )
 
@@ -122,7 +123,7 @@ func TestLocalCodes(t *testing.T) {
 func TestLocalCodesFormat(t *testing.T) {
 	ctx := context.Background()
 	var in inbox
-	l := &verify.LocalCodes{Notify: in.notify}
+	l := &verify.LocalCodes{Notify: in.notify, Clock: clocktest.Manual(t)}
 	six := regexp.MustCompile(`^[0-9]{6}$`)
 	seen := make(map[string]bool)
 	for range 200 {
@@ -156,7 +157,7 @@ func TestLocalCodesErrors(t *testing.T) {
 		t.Error("SendCode without Notify succeeded")
 	}
 	var in inbox
-	l := &verify.LocalCodes{Notify: in.notify}
+	l := &verify.LocalCodes{Notify: in.notify, Clock: clocktest.Manual(t)}
 	if err := l.SendCode(ctx, ""); err == nil {
 		t.Error("SendCode to an empty number succeeded")
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/verify"
 )
 
@@ -545,8 +546,9 @@ func TestChallenge(t *testing.T) {
 }
 
 func TestNewConfig(t *testing.T) {
-	codes := &verify.LocalCodes{Notify: func(string, string) {}}
-	good := verify.Config{Account: admin, PasswordHash: hash, Phone: phone, Codes: codes}
+	clock := clocktest.Manual(t)
+	codes := &verify.LocalCodes{Notify: func(string, string) {}, Clock: clock}
+	good := verify.Config{Account: admin, PasswordHash: hash, Phone: phone, Codes: codes, Clock: clock}
 	if _, err := verify.New(good); err != nil {
 		t.Fatalf("New(good) = %v", err)
 	}

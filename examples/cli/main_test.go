@@ -21,6 +21,7 @@ import (
 
 	"github.com/patient-outreach/sms/flows"
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/outreach/simphone"
 	"github.com/patient-outreach/sms/outreach/sqlitestore"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
@@ -291,7 +292,8 @@ func TestRunStatusExport(t *testing.T) {
 	db := filepath.Join(dir, "outreach.db")
 	sample := abs(t, sample)
 
-	r := cli(t, dir, nil, "run", "--flow", "provider", "--csv", sample, "--db", db, "--seed", "7")
+	start := clocktest.Start(t).Format(time.RFC3339)
+	r := cli(t, dir, nil, "run", "--flow", "provider", "--csv", sample, "--db", db, "--seed", "7", "--start", start)
 	if r.code != exitOK {
 		t.Fatalf("run: %v", r)
 	}
@@ -309,7 +311,7 @@ func TestRunStatusExport(t *testing.T) {
 	}
 
 	// The same command on a finished campaign creates a new one.
-	r = cli(t, dir, nil, "run", "--flow", "payor", "--csv", sample, "--db", db, "--name", "welcome", "--json")
+	r = cli(t, dir, nil, "run", "--flow", "payor", "--csv", sample, "--db", db, "--name", "welcome", "--json", "--start", start)
 	if r.code != exitOK {
 		t.Fatalf("run --json: %v", r)
 	}
@@ -439,7 +441,8 @@ func TestResume(t *testing.T) {
 		t.Errorf("%d messages left sending or unknown by the interrupted run: in-flight sends must be recorded", first.unsettled)
 	}
 
-	r := cli(t, dir, nil, args...)
+	// An hour later: the first run's campaign time went on for less.
+	r := cli(t, dir, nil, append(args, "--start", "2026-03-10T11:00:00-04:00")...)
 	if r.code != exitOK {
 		t.Fatalf("resumed run: %v", r)
 	}
@@ -696,7 +699,11 @@ func TestStudio(t *testing.T) {
 
 // TestStudioRun runs a one-way campaign through the studio runtime: the
 // binary talks to a fake Twilio in this process, whose executions the
-// studio Interpreter runs against simulated phones.
+// studio Interpreter runs against simulated phones. The binary's studio
+// runtime tells the time by the system clock, as it must with the real
+// Twilio (it lists executions created since its campaign began), so the
+// fake keeps the system clock too; with quiet hours off (--window) the
+// result does not depend on the hour.
 func TestStudioRun(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -748,7 +755,7 @@ func TestRunInProcess(t *testing.T) {
 	sample := abs(t, sample)
 	var out, errb bytes.Buffer
 	a := &app{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
-	if code := run(context.Background(), a, []string{"run", "--csv", sample, "--db", db, "--flow", "pharma"}); code != exitOK {
+	if code := run(context.Background(), a, []string{"run", "--csv", sample, "--db", db, "--flow", "pharma", "--start", clocktest.Start(t).Format(time.RFC3339)}); code != exitOK {
 		t.Fatalf("run exited %d\n%s\n%s", code, out.String(), errb.String())
 	}
 
@@ -763,7 +770,10 @@ func TestRunInProcess(t *testing.T) {
 	}
 	out.Reset()
 	errb.Reset()
-	if code := run(context.Background(), a, args[:len(args)-4]); code != exitOK {
+	// Resumed on the simulated clock an hour later: the run at speed 50
+	// went on for about a minute of campaign time.
+	resume := append(args[:len(args)-4:len(args)-4], "--start", "2026-03-10T13:00:00-04:00")
+	if code := run(context.Background(), a, resume); code != exitOK {
 		t.Fatalf("resumed run exited %d\n%s\n%s", code, out.String(), errb.String())
 	}
 }

@@ -12,6 +12,7 @@ import (
 	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
 
 	"github.com/patient-outreach/sms/internal/twilioenv"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/outreach/simphone"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 )
@@ -138,9 +139,10 @@ func TestIsTwilioHost(t *testing.T) {
 // builds: the 2010 API (a message, and a listing whose second page comes
 // from a pagination link) and Studio v2 hosts are all rewritten to the fake.
 func TestRoundTrip(t *testing.T) {
-	net := simphone.New(nil, 1)
+	clock := clocktest.Real(t)
+	net := simphone.New(clock, 1)
 	net.Add("+14155550100", simphone.Persona{Silent: true})
-	srv := twiliotest.New(twiliotest.Options{Network: net, Numbers: []string{"+15005550006"}})
+	srv := twiliotest.New(twiliotest.Options{Clock: clock, Network: net, Numbers: []string{"+15005550006"}})
 	defer srv.Close()
 
 	cfg, err := twilioenv.FromEnv(env(map[string]string{

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/outreach/memstore"
 	"github.com/patient-outreach/sms/outreach/twiliosms"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
@@ -43,7 +44,7 @@ func BenchmarkSend(b *testing.B) {
 func BenchmarkInboundWebhook(b *testing.B) {
 	store := memstore.New()
 	defer store.Close()
-	runner := outreach.NewRunner(store, nil, outreach.RunnerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	runner := outreach.NewRunner(store, nil, outreach.RunnerOptions{Clock: clocktest.Manual(b), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	h, err := twiliosms.InboundHandler(runner, twiliosms.WebhookConfig{AuthToken: token, PublicURL: smsURL})
 	if err != nil {
 		b.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/outreach/simphone"
 	"github.com/patient-outreach/sms/outreach/twiliosms"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
@@ -156,7 +157,7 @@ func TestSendValidityPeriod(t *testing.T) {
 func TestSendMessagingService(t *testing.T) {
 	f := newFixture(t, nil)
 	mg := f.srv.AddMessagingService("+15005550007")
-	s, err := twiliosms.NewSender(twiliosms.Config{AccountSID: f.srv.AccountSID(), AuthToken: f.srv.AuthToken(), MessagingServiceSID: mg, HTTPClient: f.srv.HTTPClient()})
+	s, err := twiliosms.NewSender(twiliosms.Config{AccountSID: f.srv.AccountSID(), AuthToken: f.srv.AuthToken(), MessagingServiceSID: mg, HTTPClient: f.srv.HTTPClient(), Clock: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +227,7 @@ func TestSendServerError(t *testing.T) {
 
 func TestSendBadCredentials(t *testing.T) {
 	f := newFixture(t, nil)
-	s, err := twiliosms.NewSender(twiliosms.Config{AccountSID: f.srv.AccountSID(), AuthToken: "wrong0token", From: ourNumber, HTTPClient: f.srv.HTTPClient()})
+	s, err := twiliosms.NewSender(twiliosms.Config{AccountSID: f.srv.AccountSID(), AuthToken: "wrong0token", From: ourNumber, HTTPClient: f.srv.HTTPClient(), Clock: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +379,7 @@ func TestSendConnectionRefused(t *testing.T) {
 }
 
 func TestNewSenderConfig(t *testing.T) {
-	ok := twiliosms.Config{AccountSID: "AC0123", AuthToken: "tok", From: ourNumber}
+	ok := twiliosms.Config{AccountSID: "AC0123", AuthToken: "tok", From: ourNumber, Clock: clocktest.Manual(t)}
 	for name, edit := range map[string]func(*twiliosms.Config){
 		"no sid":         func(c *twiliosms.Config) { c.AccountSID = "" },
 		"no token":       func(c *twiliosms.Config) { c.AuthToken = "" },

@@ -11,6 +11,7 @@ import (
 
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 
+	"github.com/patient-outreach/sms/outreach/clocktest"
 	"github.com/patient-outreach/sms/outreach/simphone"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 )
@@ -366,10 +367,11 @@ func TestInboundToSmsURL(t *testing.T) {
 }
 
 func TestRunRealTime(t *testing.T) {
-	net := simphone.New(nil, 1)
+	clock := clocktest.Real(t)
+	net := simphone.New(clock, 1)
 	net.Add(ann, simphone.Persona{Responder: simphone.Scripted("yes")})
 	errs := make(chan error, 10)
-	srv := twiliotest.New(twiliotest.Options{Network: net, Numbers: []string{ours}, OnWebhookError: func(err error) { errs <- err }})
+	srv := twiliotest.New(twiliotest.Options{Clock: clock, Network: net, Numbers: []string{ours}, OnWebhookError: func(err error) { errs <- err }})
 	defer srv.Close()
 	h := newHook(t, srv.AuthToken())
 	srv.SetSmsURL(ours, h.srv.URL+"/sms")
