@@ -312,7 +312,11 @@ func (a *app) campaignsPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rows := make([]campaignRow, 0, len(cs))
+	own := world(a.cfg)
 	for _, c := range cs {
+		if c.World != own {
+			continue // another world's (a CLI simulation's, another account's): not ours to show or run
+		}
 		rows = append(rows, rowOf(c))
 	}
 	a.render(w, r, http.StatusOK, "campaigns", pageData{Title: "Campaigns", Nav: "campaigns", Page: rows})
@@ -326,6 +330,9 @@ func (a *app) campaign(w http.ResponseWriter, r *http.Request) (outreach.Campaig
 		return outreach.Campaign{}, nil, false
 	}
 	c, err := a.store.Campaign(r.Context(), id)
+	if err == nil && c.World != world(a.cfg) {
+		err = fmt.Errorf("campaign %d: %w", id, outreach.ErrNotFound) // another world's
+	}
 	if errors.Is(err, outreach.ErrNotFound) {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such campaign.")
 		return c, nil, false

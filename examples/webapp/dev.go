@@ -88,7 +88,7 @@ func (d *devMode) addPhones(recipients []outreach.Recipient) {
 }
 
 // devWorld is what dev mode finds in the store at start: the recipients
-// of unfinished campaigns, what their phones received and sent, and the
+// of unfinished campaigns of the dev world, what their phones received and sent, and the
 // latest time the simulated world had reached (that of the latest
 // message sent or received: the store dates some records by the system
 // clock).
@@ -114,8 +114,8 @@ func loadDevWorld(ctx context.Context, store outreach.Store) (devWorld, error) {
 		return w, err
 	}
 	for _, c := range cs {
-		if c.Status.Finished() {
-			continue
+		if c.Status.Finished() || c.World != outreach.WorldDev {
+			continue // another world's phones are not ours to recreate
 		}
 		for after := int64(0); ; {
 			convs, err := store.Conversations(ctx, c.ID, after, 500)
@@ -292,7 +292,7 @@ func (a *app) nextWindow(ctx context.Context, id int64) (time.Time, bool, error)
 			return time.Time{}, false, err
 		}
 		for _, c := range cs {
-			if c.Status == outreach.CampaignRunning {
+			if c.Status == outreach.CampaignRunning && c.World == outreach.WorldDev {
 				ids = append(ids, c.ID)
 			}
 		}
