@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,14 +75,6 @@ func TestBrowserNight(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	text := func(ctx context.Context, sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
 	waitJS := func(ctx context.Context, what, expr string) {
 		t.Helper()
 		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
@@ -89,6 +82,19 @@ func TestBrowserNight(t *testing.T) {
 			shot(ctx, "failure")
 			t.Fatalf("waiting for %s: %v", what, err)
 		}
+	}
+	// text reads an element's text in the page by script, waiting for the
+	// element to exist: chromedp.Text holds DOM node ids, which a page
+	// that has just navigated (a form's redirect) can invalidate under it.
+	text := func(ctx context.Context, sel string) string {
+		t.Helper()
+		q := strconv.Quote(sel)
+		waitJS(ctx, sel, `document.querySelector(`+q+`) !== null`)
+		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(`+q+`).innerText`))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return s
 	}
 
 	do(ctx, "open the app", chromedp.Navigate(ta.URL+"/"), chromedp.WaitVisible("#password"),
