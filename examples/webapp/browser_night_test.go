@@ -1,39 +1,14 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 )
-
-// chromiumPath returns Debian's chromium: OUTREACH_TEST_CHROMIUM, else
-// chromium on the PATH. Without it the browser tests skip, except in CI
-// (CI set), where a browser test that does not run is a failure.
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	chromium := os.Getenv("OUTREACH_TEST_CHROMIUM")
-	if chromium == "" {
-		var err error
-		if chromium, err = exec.LookPath("chromium"); err != nil {
-			const why = "chromium is not installed (apt-get install chromium), and OUTREACH_TEST_CHROMIUM is not set: the browser tests need it"
-			if os.Getenv("CI") != "" {
-				t.Fatal(why)
-			}
-			t.Skip(why)
-		}
-	}
-	if testing.Short() {
-		t.Skip("the browser test is skipped with -short")
-	}
-	return chromium
-}
 
 // TestBrowserNight is the newcomer's trial: the dev clock starts at 03:00
 // in New York (07:00 UTC), so every US recipient is in quiet hours. The
@@ -43,59 +18,10 @@ func chromiumPath(t *testing.T) string {
 // patient answers on the simulator, a second skip reaches Honolulu's
 // 08:00, and the campaign finishes.
 func TestBrowserNight(t *testing.T) {
-	chromium := chromiumPath(t)
 	ta := startNightApp(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.WindowSize(1200, 900),
-		chromedp.Env("TZ=America/Chicago"),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 55*time.Second)
-	defer cancelTimeout()
-	shots := os.Getenv("WEBAPP_SCREENSHOTS")
-	shot := func(ctx context.Context, name string) {
-		if shots == "" {
-			return
-		}
-		if buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-			_ = os.WriteFile(filepath.Join(shots, "night-"+name+".png"), buf, 0o644)
-		}
-	}
-	do := func(ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			shot(ctx, "failure")
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	waitJS := func(ctx context.Context, what, expr string) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(20*time.Second))); err != nil {
-			shot(ctx, "failure")
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-	}
-	// text reads an element's text in the page by script, waiting for the
-	// element to exist: chromedp.Text holds DOM node ids, which a page
-	// that has just navigated (a form's redirect) can invalidate under it.
-	text := func(ctx context.Context, sel string) string {
-		t.Helper()
-		q := strconv.Quote(sel)
-		waitJS(ctx, sel, `document.querySelector(`+q+`) !== null`)
-		s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector(`+q+`).innerText`))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
+	b := newBrowser(t, "night", 55*time.Second, chromedp.Env("TZ=America/Chicago"))
+	ctx := b.ctx
+	do, waitJS, text, flash, shot := b.do, b.waitJS, b.text, b.flash, b.shot
 
 	do(ctx, "open the app", chromedp.Navigate(ta.URL+"/"), chromedp.WaitVisible("#password"),
 		chromedp.SendKeys("#password", ta.Password), chromedp.Click("#password-submit"), chromedp.WaitVisible("#code"))
@@ -127,36 +53,13 @@ func TestBrowserNight(t *testing.T) {
 	}
 
 	// Skip to New York's window: Ann gets her first question.
-	do(ctx, "skip", chromedp.Click("#skip"), chromedp.WaitVisible("p.flash"))
-	if s := text(ctx, "p.flash"); !strings.Contains(s, "moved forward 5 h") {
-		t.Errorf("skip flash %q", s)
-	}
+	do(ctx, "skip", chromedp.Click("#skip"))
+	flash(ctx, "the skip's flash", "moved forward 5 h")
 	waitJS(ctx, "Ann's first message", `document.querySelector("[data-counter=sent]").textContent === "2" && document.querySelector("[data-wait=count]").textContent === "1"`)
 	shot(ctx, "after-skip")
 
-	sim, cancelSim := chromedp.NewContext(ctx)
-	defer cancelSim()
-	answer := func(phone, reply string) {
-		t.Helper()
-		sel := "#phone-" + phone
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			do(sim, "simulator", chromedp.Navigate(ta.URL+"/simulator"), chromedp.WaitVisible(sel))
-			ok, err := chromedp.Run(sim, chromedp.Evaluate[bool](`document.querySelector("`+sel+` .badge.ok") !== null`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				shot(sim, "failure-simulator")
-				t.Fatalf("%s got no question to answer with %q", phone, reply)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		do(sim, "reply "+reply, chromedp.SendKeys(sel+" input[name=body]", reply), chromedp.Click(sel+" button"), chromedp.WaitVisible("p.flash"))
-	}
+	sim := b.tab()
+	answer := func(phone, reply string) { t.Helper(); b.reply(sim, ta.URL, phone, reply) }
 	answer("14405550142", "3")
 	if s := text(sim, "#phone-14405550142 h2"); !strings.Contains(s, "Ann") {
 		t.Errorf("the simulator does not name the patient: %q", s)
@@ -167,7 +70,8 @@ func TestBrowserNight(t *testing.T) {
 	answer("14405550142", "yes")
 
 	// Skip again, from the simulator: Honolulu's window opens.
-	do(sim, "skip from the simulator", chromedp.Navigate(ta.URL+"/simulator"), chromedp.WaitVisible("#skip"), chromedp.Click("#skip"), chromedp.WaitVisible("p.flash"))
+	do(sim, "skip from the simulator", chromedp.Navigate(ta.URL+"/simulator"), chromedp.WaitVisible("#skip"), chromedp.Click("#skip"))
+	flash(sim, "the second skip's flash", "moved forward")
 	shot(sim, "simulator-after-skip")
 	answer("18085550100", "2")
 	answer("18085550100", "yes")

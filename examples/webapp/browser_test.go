@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/csv"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,41 +20,15 @@ import (
 // and download the responses. Screenshots of each page are kept in a
 // temporary folder (logged), or in $WEBAPP_SCREENSHOTS.
 func TestBrowser(t *testing.T) {
-	chromium := chromiumPath(t)
 	ta := startApp(t, nil)
-	shots := t.TempDir()
-	if dir := os.Getenv("WEBAPP_SCREENSHOTS"); dir != "" { // keep them after the test
-		shots = dir
+	b := newBrowser(t, "blueprint", 75*time.Second)
+	if b.shots == "" {
+		b.shots = t.TempDir()
 	}
-	t.Logf("screenshots in %s", shots)
-
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.WindowSize(1200, 900),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 75*time.Second)
-	defer cancelTimeout()
-
-	n := 0
-	shot := func(ctx context.Context, name string) {
-		t.Helper()
-		n++
-		buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Logf("screenshot %s: %v", name, err)
-			return
-		}
-		if err := os.WriteFile(filepath.Join(shots, fmt.Sprintf("%02d-%s.png", n, name)), buf, 0o644); err != nil {
-			t.Log(err)
-		}
-	}
+	t.Logf("screenshots in %s", b.shots)
+	ctx := b.ctx
+	do, text, shot := b.do, b.text, b.shot
+	waitJS := b.waitJS
 	var simTab context.Context
 	defer func() {
 		if t.Failed() {
@@ -65,28 +38,6 @@ func TestBrowser(t *testing.T) {
 			}
 		}
 	}()
-	do := func(ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(ctx context.Context, sel string) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return s
-	}
-	// waitJS waits for a JavaScript predicate on the page.
-	waitJS := func(ctx context.Context, what, expr string, timeout time.Duration) {
-		t.Helper()
-		if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-			chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-	}
 
 	// Log in: the password, then a wrong code, then the right one.
 	do(ctx, "open the app", chromedp.Navigate(ta.URL+"/"), chromedp.WaitVisible("#password"))
@@ -155,40 +106,17 @@ func TestBrowser(t *testing.T) {
 	}
 	// A mark that a reload or navigation would wipe out.
 	do(ctx, "mark the page", chromedp.Evaluate[chromedp.Void](`window.__noReload = true`))
-	waitJS(ctx, "the first messages to be sent", `document.querySelector("[data-counter=sent]").textContent === "2"`, 20*time.Second)
+	waitJS(ctx, "the first messages to be sent", `document.querySelector("[data-counter=sent]").textContent === "2"`)
 	shot(ctx, "campaign-running")
 
 	// Answer as the patient, in a second tab.
-	simTab, cancelSim := chromedp.NewContext(ctx)
-	defer cancelSim()
-	answer := func(reply string) {
-		t.Helper()
-		waiting := `document.querySelector("#phone-14405550142 .badge.ok") !== null`
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			do(simTab, "simulator", chromedp.Navigate(ta.URL+"/simulator"), chromedp.WaitVisible("#phone-14405550142"))
-			ok, err := chromedp.Run(simTab, chromedp.Evaluate[bool](waiting))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("the patient's phone got no question to answer with %q", reply)
-			}
-			time.Sleep(300 * time.Millisecond)
-		}
-		shot(simTab, "simulator-before-"+reply)
-		do(simTab, "reply "+reply, chromedp.SendKeys("#phone-14405550142 input[name=body]", reply),
-			chromedp.Click("#phone-14405550142 button"), chromedp.WaitVisible("p.flash"))
-	}
+	simTab = b.tab()
+	answer := func(reply string) { t.Helper(); b.reply(simTab, ta.URL, "14405550142", reply) }
 	answer("3")
-	waitJS(ctx, "the first reply on the campaign page", `document.querySelector("[data-counter=replied]").textContent === "1"`, 20*time.Second)
+	waitJS(ctx, "the first reply on the campaign page", `document.querySelector("[data-counter=replied]").textContent === "1"`)
 	answer("yes")
 	waitJS(ctx, "the campaign to finish on the open page",
-		`document.querySelector("[data-counter=status]").textContent === "done" && document.querySelector("[data-counter=completed]").textContent === "1" && document.querySelector("[data-counter=replied]").textContent === "2"`,
-		30*time.Second)
+		`document.querySelector("[data-counter=status]").textContent === "done" && document.querySelector("[data-counter=completed]").textContent === "1" && document.querySelector("[data-counter=replied]").textContent === "2"`)
 	shot(simTab, "simulator-done")
 	stayed, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__noReload === true`))
 	if err != nil || !stayed {
