@@ -31,7 +31,7 @@ func ExampleBuiltin() {
 	// outcome: eligible
 	// outcome: not_eligible
 	// outcome: not_interested
-	// outcome: no_answer
+	// outcome: needs_review
 	// outcome: timeout
 }
 

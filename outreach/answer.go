@@ -2,89 +2,311 @@ package outreach
 
 import (
 	"math"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
-// MatchAnswer reads a reply against an answer spec and returns the
-// normalised answer and whether the reply is valid. A nil spec accepts any
-// non-empty reply as text.
-//
-//   - choice: the reply, or its first word, equals a choice's value or one of
-//     its synonyms, ignoring case, spaces and punctuation ("Yes!", " y ",
-//     "yeah sure", but not "N/A" for "n"); the answer is the choice's value.
-//   - integer: the reply holds exactly one whole number ("7", "7/10",
-//     "about 7", "150 lbs"); within [Min, Max] when set.
-//   - number: the same with decimals ("22.5").
-//   - text: any reply with a letter or digit; the answer is the trimmed reply.
+// MatchAnswer reads a reply against an answer spec, as [ReadAnswer]
+// does, and returns the normalised answer and whether the reply could be
+// read with confidence.
 func MatchAnswer(spec *AnswerSpec, reply string) (string, bool) {
+	rd := ReadAnswer(spec, reply)
+	return rd.Value, rd.OK
+}
+
+// Reading is what [ReadAnswer] made of a reply.
+type Reading struct {
+	// Value is the normalised answer: a choice's value, a number as
+	// strconv.FormatFloat(v, 'f', -1, 64) writes it, or the trimmed text.
+	// Empty unless OK.
+	Value string
+	// OK is true when the reply was read with confidence.
+	OK bool
+	// Doubt says why it was not (empty when OK).
+	Doubt Doubt
+}
+
+// Doubt says why a reply could not be read with confidence. A reply in
+// doubt is re-asked, and then goes to a person ("needs review") rather
+// than down a branch of the flow.
+type Doubt string
+
+// Reasons a reply is in doubt.
+const (
+	DoubtEmpty      Doubt = "empty"        // nothing but spaces, punctuation or emoji
+	DoubtQuestion   Doubt = "question"     // the patient asks something ("is 7 bad?")
+	DoubtNoNumber   Doubt = "no_number"    // words where a number was asked for ("bad")
+	DoubtNumbers    Doubt = "two_numbers"  // more than one number ("7 or 8", "808-555-0164")
+	DoubtWords      Doubt = "extra_words"  // words beyond the answer ("I took 2 pills")
+	DoubtRange      Doubt = "out_of_range" // a number outside the question's bounds
+	DoubtWhole      Doubt = "not_whole"    // a decimal where a whole number was asked for
+	DoubtNoChoice   Doubt = "no_choice"    // none of the choices ("maybe")
+	DoubtTwoChoices Doubt = "two_choices"  // more than one choice ("yes and no")
+	// DoubtOptOut: the reply may revoke consent ([OptOutAmbiguous]); the
+	// conversation sends nothing more and a person decides.
+	DoubtOptOut Doubt = "possible_opt_out"
+)
+
+// Describe says what the doubt is, for the people who review replies.
+func (d Doubt) Describe() string {
+	switch d {
+	case DoubtEmpty:
+		return "nothing to read"
+	case DoubtQuestion:
+		return "a question"
+	case DoubtNoNumber:
+		return "no number"
+	case DoubtNumbers:
+		return "more than one number"
+	case DoubtWords:
+		return "words besides the answer"
+	case DoubtRange:
+		return "out of range"
+	case DoubtWhole:
+		return "not a whole number"
+	case DoubtNoChoice:
+		return "none of the choices"
+	case DoubtTwoChoices:
+		return "more than one choice"
+	case DoubtOptOut:
+		return "may be an opt-out"
+	}
+	return string(d)
+}
+
+// ReadAnswer reads a reply against an answer spec, conservatively: a
+// reply is read only when nothing in it could change its meaning. A nil
+// spec reads any reply as text.
+//
+//   - choice: every word is part of one choice's value or synonym (any
+//     case, accents, punctuation and emoji ignored: "Yes!", "sí", "yeah
+//     sure"), or polite filler ("yes please", "no thank you"). Words of
+//     two choices ("yes and no"), other words ("yes but not Monday",
+//     "N/A") or a question mark put the reply in doubt.
+//   - integer and number: exactly one number, with at most words that
+//     restate the question or its unit ("7", "7/10", "7 out of 10",
+//     "pain 7", "it's a 7", "about 7", "seven", "siete", "150 lbs",
+//     "98.6F"), within [Min, Max] when they are set. "was 2 yesterday,
+//     today it's worse", "I took 2 pills", "7 or 8", "is 7 bad?" are in
+//     doubt.
+//   - text: any reply with a letter or digit; the value is the trimmed
+//     reply.
+func ReadAnswer(spec *AnswerSpec, reply string) Reading {
 	kind := AnswerText
 	if spec != nil {
 		kind = spec.Kind
 	}
 	switch kind {
 	case AnswerChoice:
-		norm := normalizeWords(reply)
-		// The first word as written: "N/A" is not "N", nor "y'all" "Y".
-		first := ""
-		if f := strings.Fields(reply); len(f) > 0 {
-			first = normalizeWords(f[0])
-		}
-		for _, try := range []string{norm, first} {
-			if try == "" {
-				continue
-			}
-			for _, c := range spec.Choices {
-				if normalizeWords(c.Value) == try {
-					return c.Value, true
-				}
-				for _, syn := range c.Synonyms {
-					if normalizeWords(syn) == try {
-						return c.Value, true
-					}
-				}
-			}
-		}
-		return "", false
+		return readChoice(spec, tokenize(reply))
 	case AnswerInteger, AnswerNumber:
-		v, ok := singleNumber(reply, kind == AnswerInteger)
-		if !ok || !inRange(v, spec.Min, spec.Max) {
-			return "", false
-		}
-		return strconv.FormatFloat(v, 'f', -1, 64), true
+		return readNumber(spec, tokenize(reply), kind == AnswerInteger)
 	default:
 		t := strings.TrimSpace(reply)
 		if strings.IndexFunc(t, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }) < 0 {
-			return "", false
+			return Reading{Doubt: DoubtEmpty}
 		}
-		return t, true
+		return Reading{Value: t, OK: true}
 	}
 }
 
-var (
-	numberRE   = regexp.MustCompile(`-?\d+(?:[.,]\d+)?`)
-	outOfTenRE = regexp.MustCompile(`^\s*(-?\d+(?:[.,]\d+)?)\s*(?:/|out of)\s*10\s*$`)
+// answerTokens is a reply split for reading: lower-case words without
+// accents or apostrophes ("it's" -> "its"), numbers ("7", "98.6", "-2"),
+// and "/" between a number and what follows; question says whether it
+// holds a question mark.
+type answerTokens struct {
+	toks     []string
+	question bool
+}
+
+func tokenize(reply string) answerTokens {
+	var (
+		at  answerTokens
+		cur []byte
+		num bool // cur is a number
+	)
+	flush := func() {
+		if len(cur) > 0 {
+			at.toks = append(at.toks, string(cur))
+		}
+		cur, num = cur[:0:0], false
+	}
+	rs := []rune(reply)
+	for i := 0; i < len(rs); i++ {
+		r := rs[i]
+		if c := latin1Fold(r); c != 0 {
+			r = rune(c)
+		}
+		next := rune(0)
+		if i+1 < len(rs) {
+			next = rs[i+1]
+		}
+		switch {
+		case '0' <= r && r <= '9':
+			if len(cur) > 0 && !num {
+				flush()
+			}
+			num = true
+			cur = append(cur, byte(r))
+		case (r == '.' || r == ',') && num && '0' <= next && next <= '9':
+			cur = append(cur, '.')
+		case r == '-' && len(cur) == 0 && '0' <= next && next <= '9':
+			// A minus sign: "-2", but not the dash of "2-3".
+			num = true
+			cur = append(cur, '-')
+		case unicode.IsLetter(r):
+			if num {
+				flush()
+			}
+			cur = utf8.AppendRune(cur, unicode.ToLower(r))
+		case r == '\'' || r == '`' || r == '\u2019' || r == '\u2018' || r == '\u02bc':
+			// "it's" is "its", "can't" "cant"
+		case r == '?' || r == '\u00bf':
+			flush()
+			at.question = true
+		case r == '/':
+			flush()
+			at.toks = append(at.toks, "/")
+		default:
+			flush() // spaces, other punctuation, emoji
+		}
+	}
+	flush()
+	return at
+}
+
+func isNumberToken(t string) bool {
+	return t != "" && (t[0] >= '0' && t[0] <= '9' || t[0] == '-')
+}
+
+// numberWords are the number words read as numbers: English zero to
+// twenty, Spanish cero to diez (accents folded).
+var numberWords = map[string]string{
+	"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+	"six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10", "eleven": "11",
+	"twelve": "12", "thirteen": "13", "fourteen": "14", "fifteen": "15", "sixteen": "16",
+	"seventeen": "17", "eighteen": "18", "nineteen": "19", "twenty": "20",
+	"cero": "0", "uno": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5",
+	"seis": "6", "siete": "7", "ocho": "8", "nueve": "9", "diez": "10",
+}
+
+// numberFiller are words that may stand around a number without changing
+// it: they restate the question ("pain", "level"), hedge ("about"), name
+// the unit ("lbs") or are polite ("thanks").
+var numberFiller = set(
+	"pain", "my", "is", "its", "it", "a", "an", "the", "about", "around", "approximately",
+	"approx", "roughly", "like", "level", "today", "now", "right", "currently", "i", "im",
+	"am", "id", "say", "would", "score", "rating", "number", "years", "year", "yrs", "yr",
+	"old", "lbs", "lb", "pounds", "pound", "f", "degrees", "degree", "deg", "fahrenheit",
+	"temp", "temperature", "weight", "weigh", "age", "please", "thanks", "thank", "you",
+	"thx", "ty", "ok", "okay",
+	"mi", "dolor", "es", "un", "una", "como", "hoy", "ahora", "tengo", "anos", "libras",
+	"grados", "gracias", "nivel",
 )
 
-func singleNumber(reply string, integer bool) (float64, bool) {
-	s := strings.ToLower(reply)
-	if m := outOfTenRE.FindStringSubmatch(s); m != nil {
-		s = m[1]
+func readNumber(spec *AnswerSpec, at answerTokens, integer bool) Reading {
+	if at.question {
+		return Reading{Doubt: DoubtQuestion}
 	}
-	nums := numberRE.FindAllString(s, 2)
-	if len(nums) != 1 {
-		return 0, false
+	toks := at.toks
+	if len(toks) == 0 {
+		return Reading{Doubt: DoubtEmpty}
 	}
-	v, err := strconv.ParseFloat(strings.Replace(nums[0], ",", ".", 1), 64)
+	var (
+		nums  []string
+		words bool
+	)
+	for i := 0; i < len(toks); i++ {
+		t := toks[i]
+		if w, ok := numberWords[t]; ok {
+			t = w
+		}
+		switch {
+		case isNumberToken(t):
+			// "7/10", "7 out of 10", "7 de 10": a score out of ten.
+			if i+2 < len(toks) && toks[i+1] == "/" && toks[i+2] == "10" {
+				i += 2
+			} else if i+3 < len(toks) && toks[i+1] == "out" && toks[i+2] == "of" && toks[i+3] == "10" {
+				i += 3
+			} else if i+2 < len(toks) && toks[i+1] == "de" && toks[i+2] == "10" {
+				i += 2
+			}
+			nums = append(nums, t)
+		case numberFiller[t]:
+		default:
+			words = true
+		}
+	}
+	switch {
+	case len(nums) > 1:
+		return Reading{Doubt: DoubtNumbers}
+	case len(nums) == 0:
+		return Reading{Doubt: DoubtNoNumber}
+	case words:
+		return Reading{Doubt: DoubtWords}
+	}
+	v, err := strconv.ParseFloat(nums[0], 64)
 	if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
-		return 0, false
+		return Reading{Doubt: DoubtNoNumber}
 	}
 	if integer && v != math.Trunc(v) {
-		return 0, false
+		return Reading{Doubt: DoubtWhole}
 	}
-	return v, true
+	if spec != nil && !inRange(v, spec.Min, spec.Max) {
+		return Reading{Doubt: DoubtRange}
+	}
+	if v == 0 {
+		v = 0 // no "-0"
+	}
+	return Reading{Value: strconv.FormatFloat(v, 'f', -1, 64), OK: true}
+}
+
+// choiceFiller are polite words that may stand around a choice.
+var choiceFiller = set(
+	"please", "pls", "plz", "thanks", "thank", "you", "thx", "ty", "tyvm", "much", "very",
+	"so", "oh", "um", "uh", "hi", "hello", "hey", "gracias", "por", "favor",
+)
+
+func readChoice(spec *AnswerSpec, at answerTokens) Reading {
+	if at.question {
+		return Reading{Doubt: DoubtQuestion}
+	}
+	toks := at.toks
+	if len(toks) == 0 {
+		return Reading{Doubt: DoubtEmpty}
+	}
+	value := ""
+	for i := 0; i < len(toks); {
+		// The longest value or synonym that starts here.
+		best, bestLen := "", 0
+		for _, c := range spec.Choices {
+			for _, phrase := range append([]string{c.Value}, c.Synonyms...) {
+				p := tokenize(phrase).toks
+				if len(p) > bestLen && len(p) <= len(toks)-i && slices.Equal(p, toks[i:i+len(p)]) {
+					best, bestLen = c.Value, len(p)
+				}
+			}
+		}
+		switch {
+		case bestLen > 0:
+			if value != "" && value != best {
+				return Reading{Doubt: DoubtTwoChoices}
+			}
+			value = best
+			i += bestLen
+		case choiceFiller[toks[i]]:
+			i++
+		default:
+			return Reading{Doubt: DoubtWords}
+		}
+	}
+	if value == "" {
+		return Reading{Doubt: DoubtNoChoice}
+	}
+	return Reading{Value: value, OK: true}
 }
 
 func inRange(v float64, lo, hi *float64) bool {

@@ -269,8 +269,11 @@ type Response struct {
 	// Raw is the reply as the patient wrote it.
 	Raw string `json:"raw"`
 	// Answer is the normalised answer ("yes", "7", ...); empty when the
-	// reply did not match.
+	// reply could not be read with confidence.
 	Answer string `json:"answer"`
+	// Doubt says why the reply was not read (see [ReadAnswer]); empty when
+	// it was.
+	Doubt Doubt `json:"doubt,omitempty"`
 	// RepliedAt is when the reply was received, not when the question was sent.
 	RepliedAt time.Time `json:"replied_at"`
 	// Outcome is the conversation's outcome (empty while it runs). Runtimes
@@ -284,7 +287,8 @@ const (
 	OutcomeOptedOut       = "opted_out"       // the number opted out
 	OutcomeDeliveryFailed = "delivery_failed" // a message could not be delivered
 	OutcomeTimeout        = "timeout"         // a question timed out with no timeout path
-	OutcomeNoAnswer       = "no_answer"       // re-asks ran out with no no-answer path
+	OutcomeNoAnswer       = "no_answer"       // the built-in flows' outcome before needs_review; kept for old campaigns
+	OutcomeNeedsReview    = "needs_review"    // a reply a person must read: in doubt after the re-asks, or maybe an opt-out
 	OutcomeCancelled      = "cancelled"       // the campaign was cancelled
 	OutcomeFailed         = "failed"          // the provider refused a message for good
 )

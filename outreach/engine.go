@@ -46,12 +46,26 @@ type State struct {
 	Attempts map[string]int `json:"attempts,omitempty"`
 	// Answers holds normalised answers by ask step id.
 	Answers map[string]string `json:"answers,omitempty"`
+	// Review is set when a reply could not be read with confidence after
+	// the re-asks: a person must read it.
+	Review *Review `json:"review,omitempty"`
 	// Done is true when the conversation has ended, with Outcome.
 	Done    bool   `json:"done,omitempty"`
 	Outcome string `json:"outcome,omitempty"`
 	// Remote is set when a runtime other than the embedded engine runs the
 	// conversation, such as a Twilio Studio execution.
 	Remote *RemoteRun `json:"remote,omitempty"`
+}
+
+// Review marks a conversation whose reply a person must read: the flow
+// could not read it with confidence (see [ReadAnswer]).
+type Review struct {
+	// Step is the ask step the reply answered.
+	Step string `json:"step"`
+	// Doubt says why the reply was not read.
+	Doubt Doubt `json:"doubt"`
+	// At is when the reply came.
+	At time.Time `json:"at"`
 }
 
 // RemoteRun is a conversation run outside the engine, by another runtime.
@@ -112,9 +126,11 @@ type ScheduleTimeout struct {
 type RecordAnswer struct {
 	Step string
 	// Raw is the reply as written; Answer is the normalised answer, empty
-	// when the reply did not match.
+	// when the reply could not be read with confidence.
 	Raw, Answer string
-	At          time.Time
+	// Doubt says why the reply was not read (empty when it was).
+	Doubt Doubt
+	At    time.Time
 }
 
 // Finish ends the conversation with Outcome.
@@ -224,23 +240,35 @@ func (e *engine) reply(ev Event) error {
 	if err != nil {
 		return err
 	}
-	answer, ok := MatchAnswer(st.Answer, ev.Body)
-	e.act(RecordAnswer{Step: st.ID, Raw: ev.Body, Answer: answer, At: ev.At})
-	if !ok {
+	if ClassifyOptOut(ev.Body) == OptOutAmbiguous {
+		// The patient may be revoking consent ("stop the texts or the
+		// meds?"): nothing more is sent, and a person decides.
+		e.act(RecordAnswer{Step: st.ID, Raw: ev.Body, Doubt: DoubtOptOut, At: ev.At})
+		e.s.Waiting = false
+		e.s.Review = &Review{Step: st.ID, Doubt: DoubtOptOut, At: ev.At}
+		e.finish(OutcomeNeedsReview)
+		return nil
+	}
+	rd := ReadAnswer(st.Answer, ev.Body)
+	e.act(RecordAnswer{Step: st.ID, Raw: ev.Body, Answer: rd.Value, Doubt: rd.Doubt, At: ev.At})
+	if !rd.OK {
 		if e.s.Reasks < st.Reasks() {
 			e.s.Reasks++
 			return e.ask(st, true)
 		}
+		// Still in doubt after the re-asks: a person reads it, and the
+		// flow goes where its author said, never down an answer's branch.
 		e.s.Waiting = false
+		e.s.Review = &Review{Step: st.ID, Doubt: rd.Doubt, At: ev.At}
 		if st.NoAnswer == "" {
-			e.finish(OutcomeNoAnswer)
+			e.finish(OutcomeNeedsReview)
 			return nil
 		}
 		return e.run(st.NoAnswer)
 	}
-	e.s.Answers[st.ID] = answer
+	e.s.Answers[st.ID] = rd.Value
 	e.s.Waiting = false
-	return e.run(route(st.Routes, answer, st.Next))
+	return e.run(route(st.Routes, rd.Value, st.Next))
 }
 
 // run executes steps from id until one waits or the conversation ends.

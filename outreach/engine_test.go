@@ -235,11 +235,11 @@ func TestMatchAnswer(t *testing.T) {
 		want  string
 		ok    bool
 	}{
-		{yn, "YES", "yes", true}, {yn, " y. ", "yes", true}, {yn, "Yeah sure", "yes", true},
+		{yn, "YES", "yes", true}, {yn, " y. ", "yes", true}, {yn, "Yeah yep", "yes", true}, {yn, "Yeah sure", "", false},
 		{yn, "nope!", "no", true}, {yn, "maybe", "", false}, {yn, "", "", false},
 		{yn, "N/A", "", false}, {yn, "y'all know", "", false}, {yn, "Y, thanks", "yes", true},
 		{pain, "7", "7", true}, {pain, "7/10", "7", true}, {pain, "about 7", "7", true},
-		{pain, "11", "", false}, {pain, "3 or 4", "", false}, {pain, "7.5", "", false}, {pain, "seven", "", false},
+		{pain, "11", "", false}, {pain, "3 or 4", "", false}, {pain, "7.5", "", false}, {pain, "seven", "7", true}, {pain, "I took 2 pills", "", false}, {pain, "was 2 yesterday, today it's worse", "", false},
 		{bmi, "22.5", "22.5", true}, {bmi, "22,5", "22.5", true}, {bmi, "5", "", false},
 		{nil, " hello ", "hello", true}, {nil, "?!", "", false},
 	}

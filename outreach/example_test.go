@@ -83,7 +83,7 @@ func ExampleAdvance() {
 	// Output:
 	// outreach.Send {1/ask_pain/1 Hi Ana, how is your pain from 0 to 10? Reply with a number.}
 	// outreach.ScheduleTimeout {1/ask_pain/1 6m0s}
-	// outreach.RecordAnswer {ask_pain 10 10 2026-03-02 15:04:00 +0000 UTC}
+	// outreach.RecordAnswer {ask_pain 10 10  2026-03-02 15:04:00 +0000 UTC}
 	// outreach.Send {1/call/1 A nurse will call you today.}
 	// outreach.Finish {call}
 }

@@ -26,10 +26,12 @@ const (
 	// StepSend sends Body (one-way) and goes on to Next; no Next ends the
 	// conversation with outcome "completed".
 	StepSend StepKind = "send"
-	// StepAsk sends Body and waits for a reply, which must match Answer. A
-	// matching reply is recorded and routed by Routes (else Next); a reply
-	// that does not match is re-asked with Hint up to MaxReasks times, then
-	// goes to NoAnswer; no reply within Timeout goes to OnTimeout.
+	// StepAsk sends Body and waits for a reply, read against Answer by
+	// [ReadAnswer]. A reply read with confidence is recorded and routed by
+	// Routes (else Next); a reply in doubt is re-asked with Hint up to
+	// MaxReasks times, then marks the conversation for review
+	// ([State.Review]) and goes to NoAnswer; no reply within Timeout goes
+	// to OnTimeout.
 	StepAsk StepKind = "ask"
 	// StepBranch routes on a variable (Var) without sending anything.
 	StepBranch StepKind = "branch"
@@ -56,11 +58,12 @@ type Step struct {
 	// Hint is sent before the question when a reply did not match (ask).
 	// Empty means a hint derived from Answer.
 	Hint string `json:"hint,omitempty"`
-	// MaxReasks is how many times a non-matching reply is re-asked (ask);
-	// nil means 2.
+	// MaxReasks is how many times a reply in doubt is re-asked (ask);
+	// nil means 1.
 	MaxReasks *int `json:"max_reasks,omitempty"`
-	// NoAnswer is where to go after the re-asks run out (ask); empty ends
-	// with outcome "no_answer".
+	// NoAnswer is where to go after the re-asks run out (ask), with the
+	// conversation marked for review; empty ends with outcome
+	// "needs_review".
 	NoAnswer string `json:"no_answer,omitempty"`
 	// Timeout is how long to wait for a reply (ask); zero means 6 minutes
 	// for the conversation's first question and 60 minutes after.
@@ -83,7 +86,7 @@ type Step struct {
 const (
 	DefaultFirstTimeout = 6 * time.Minute
 	DefaultLaterTimeout = 60 * time.Minute
-	DefaultMaxReasks    = 2
+	DefaultMaxReasks    = 1
 	// MaxBodyLen is the longest message body a flow may hold (Twilio's limit).
 	MaxBodyLen = 1600
 )

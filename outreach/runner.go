@@ -707,7 +707,7 @@ func (r *Runner) apply(w *work, now time.Time, ev Event) {
 		case RecordAnswer:
 			w.upd.Responses = append(w.upd.Responses, Response{
 				CampaignID: w.conv.CampaignID, ConversationID: w.conv.ID, PatientID: w.conv.Recipient.ID,
-				QuestionID: a.Step, Raw: a.Raw, Answer: a.Answer, RepliedAt: a.At,
+				QuestionID: a.Step, Raw: a.Raw, Answer: a.Answer, Doubt: a.Doubt, RepliedAt: a.At,
 			})
 		}
 	}
