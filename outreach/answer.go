@@ -115,7 +115,8 @@ func ReadAnswer(spec *AnswerSpec, reply string) Reading {
 
 // answerTokens is a reply split for reading: lower-case words without
 // accents or apostrophes ("it's" -> "its"), numbers ("7", "98.6", "-2"),
-// and "/" between a number and what follows; question says whether it
+// and symbols that can change a number ("/", "+", "%", ...); emoji and
+// other punctuation separate tokens. question says whether the reply
 // holds a question mark.
 type answerTokens struct {
 	toks     []string
@@ -151,7 +152,9 @@ func tokenize(reply string) answerTokens {
 			}
 			num = true
 			cur = append(cur, byte(r))
-		case (r == '.' || r == ',') && num && '0' <= next && next <= '9':
+		case r == '.' && num && '0' <= next && next <= '9':
+			// A decimal point; a decimal comma ("98,6") is in doubt, as
+			// "98, 6" would be.
 			cur = append(cur, '.')
 		case r == '-' && len(cur) == 0 && '0' <= next && next <= '9':
 			// A minus sign: "-2", but not the dash of "2-3".
@@ -167,14 +170,22 @@ func tokenize(reply string) answerTokens {
 		case r == '?' || r == '\u00bf':
 			flush()
 			at.question = true
-		case r == '/':
+		case r == '/' || r < utf8.RuneSelf && strings.ContainsRune("+%#@&*=<>~$^|_", r):
+			// Symbols that can change a number's meaning ("10+", "50%")
+			// are tokens, never ignored.
 			flush()
-			at.toks = append(at.toks, "/")
+			at.toks = append(at.toks, string(r))
 		default:
 			flush() // spaces, other punctuation, emoji
 		}
 	}
 	flush()
+	// "y/o" is "yo" (years old).
+	for i := 0; i+2 < len(at.toks); i++ {
+		if at.toks[i] == "y" && at.toks[i+1] == "/" && at.toks[i+2] == "o" {
+			at.toks = slices.Replace(at.toks, i, i+3, "yo")
+		}
+	}
 	return at
 }
 
@@ -204,7 +215,7 @@ var numberFiller = set(
 	"temp", "temperature", "weight", "weigh", "age", "please", "thanks", "thank", "you",
 	"thx", "ty", "ok", "okay",
 	"mi", "dolor", "es", "un", "una", "como", "hoy", "ahora", "tengo", "anos", "libras",
-	"grados", "gracias", "nivel",
+	"grados", "gracias", "nivel", "at", "yo",
 )
 
 func readNumber(spec *AnswerSpec, at answerTokens, integer bool) Reading {
@@ -219,11 +230,14 @@ func readNumber(spec *AnswerSpec, at answerTokens, integer bool) Reading {
 		nums  []string
 		words bool
 	)
+	toks = slices.Clone(toks)
+	for i, t := range toks {
+		if w, ok := numberWords[t]; ok {
+			toks[i] = w
+		}
+	}
 	for i := 0; i < len(toks); i++ {
 		t := toks[i]
-		if w, ok := numberWords[t]; ok {
-			t = w
-		}
 		switch {
 		case isNumberToken(t):
 			// "7/10", "7 out of 10", "7 de 10": a score out of ten.

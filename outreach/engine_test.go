@@ -240,7 +240,7 @@ func TestMatchAnswer(t *testing.T) {
 		{yn, "N/A", "", false}, {yn, "y'all know", "", false}, {yn, "Y, thanks", "yes", true},
 		{pain, "7", "7", true}, {pain, "7/10", "7", true}, {pain, "about 7", "7", true},
 		{pain, "11", "", false}, {pain, "3 or 4", "", false}, {pain, "7.5", "", false}, {pain, "seven", "7", true}, {pain, "I took 2 pills", "", false}, {pain, "was 2 yesterday, today it's worse", "", false},
-		{bmi, "22.5", "22.5", true}, {bmi, "22,5", "22.5", true}, {bmi, "5", "", false},
+		{bmi, "22.5", "22.5", true}, {bmi, "22,5", "", false}, {bmi, "5", "", false},
 		{nil, " hello ", "hello", true}, {nil, "?!", "", false},
 	}
 	for _, tc := range tests {
