@@ -305,6 +305,12 @@ func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, 
 	if err != nil {
 		return "", fmt.Errorf("outreach: record inbound message: %w", err)
 	}
+	// Urgent words raise an alert whatever the message is (a STOP too).
+	// Not only when isNew: a webhook retried after a failure here adds it
+	// then, once (alerts are kept once per message).
+	if err := r.raiseAlert(ctx, stored); err != nil {
+		return "", err
+	}
 	if kw == KeywordStop || kw == KeywordStart {
 		if isNew {
 			r.noteStop(in.From, kw == KeywordStop, r.opts.Clock.Now())

@@ -57,6 +57,17 @@ type RunnerOptions struct {
 	// HelpReply answers HELP and INFO; StopReply and StartReply answer STOP
 	// and START (empty: no reply, as when the provider answers itself).
 	HelpReply, StopReply, StartReply string
+	// Urgent finds the urgent words that raise an [Alert] in any message
+	// a patient sends; nil means [DefaultUrgentTerms]. (An empty list,
+	// MustUrgentTerms(nil), raises none.)
+	Urgent *UrgentTerms
+	// Notifier is told of every alert of the runner's world, by [Runner.Run],
+	// until it succeeds (at most once per AlertRetry); nil records the
+	// alerts without telling anyone.
+	Notifier Notifier
+	// AlertRetry is the least time between two notifications of one alert
+	// that failed; default 1 minute.
+	AlertRetry time.Duration
 	// Logger receives operational logs (ids and masked numbers only, never
 	// bodies); default slog.Default().
 	Logger *slog.Logger
@@ -108,6 +119,12 @@ func (o *RunnerOptions) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Urgent == nil {
+		o.Urgent = MustUrgentTerms(DefaultUrgentTerms)
+	}
+	if o.AlertRetry <= 0 {
+		o.AlertRetry = time.Minute
 	}
 }
 
@@ -203,6 +220,7 @@ func (r *Runner) Wake() {
 func (r *Runner) Run(ctx context.Context) error {
 	r.sweep(ctx)
 	for {
+		r.NotifyAlerts(ctx)
 		if _, err := r.Tick(ctx); err != nil && ctx.Err() == nil {
 			r.log.Error("outreach: runner tick failed", "err", err)
 		}

@@ -124,6 +124,10 @@ type Store interface {
 	// NumberOwner returns the owner of number; ok is false when none is
 	// recorded (the embedded runtime then receives its replies).
 	NumberOwner(ctx context.Context, number string) (o NumberOwner, ok bool, err error)
+
+	// AlertStore keeps the alerts raised by urgent replies.
+	AlertStore
+
 	// Close releases the store's resources.
 	Close() error
 }

@@ -42,7 +42,8 @@ var reaskWidget = regexp.MustCompile(`^(.+)_reask[0-9]+$`)
 // collect reads an ended execution's steps and context and turns its
 // replies into the same responses the embedded engine records: one per
 // reply to a question (re-asks included), with the normalised answer
-// ([outreach.MatchAnswer]; empty when the reply did not match) and the
+// ([outreach.ReadAnswer]; empty, with its doubt, when the reply could not
+// be read with confidence) and the
 // time of the reply (the step's date). STOP and START replies are
 // opt-out changes, not answers; HELP is neither.
 func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation) (collected, error) {
@@ -111,16 +112,16 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 		if ask == nil {
 			continue // a reply to a widget that is not a question of the flow
 		}
-		answer, ok := outreach.MatchAnswer(ask.Answer, body)
-		if ok {
+		rd := outreach.ReadAnswer(ask.Answer, body)
+		if rd.OK {
 			if col.answers == nil {
 				col.answers = make(map[string]string)
 			}
-			col.answers[ask.ID] = answer
+			col.answers[ask.ID] = rd.Value
 		}
 		col.responses = append(col.responses, outreach.Response{
 			CampaignID: conv.CampaignID, ConversationID: conv.ID, PatientID: conv.Recipient.ID,
-			QuestionID: ask.ID, Raw: body, Answer: answer, RepliedAt: s.at,
+			QuestionID: ask.ID, Raw: body, Answer: rd.Value, Doubt: rd.Doubt, RepliedAt: s.at,
 		})
 	}
 	col.outcome = outcome(ec, last, col)
@@ -168,7 +169,7 @@ func outcome(ec map[string]any, last step, col collected) string {
 	case "deliveryFailure", "failed":
 		return outreach.OutcomeDeliveryFailed
 	case "noMatch":
-		return outreach.OutcomeNoAnswer
+		return outreach.OutcomeNeedsReview
 	}
 	return outreach.OutcomeCompleted
 }

@@ -33,7 +33,7 @@ func TestAskSplitRoutesOnlyValidAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"ask_weight_split", "ask_weight_reask1_split", "ask_weight_reask2_split"} {
+	for _, name := range []string{"ask_weight_split", "ask_weight_reask1_split"} {
 		s := d.StateByName(name)
 		if s == nil {
 			t.Fatalf("no widget %q", name)

@@ -46,6 +46,8 @@ type Store struct {
 	owners map[string]outreach.NumberOwner
 	// logins holds failed login attempts (see attempts.go).
 	logins map[string]loginFailures
+	// alerts holds the alerts in ID order (see alerts.go).
+	alerts []outreach.Alert
 }
 
 // optOut is the latest opt-out change of a phone.

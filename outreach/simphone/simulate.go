@@ -48,6 +48,7 @@ func (s *Simulation) Run(ctx context.Context, campaignID int64) (time.Duration, 
 		limit = 30 * 24 * time.Hour
 	}
 	for iter := 0; ; {
+		s.Runner.NotifyAlerts(ctx) // as Runner.Run does
 		if _, err := s.Runner.Tick(ctx); err != nil {
 			return s.Clock.Now().Sub(start), err
 		}

@@ -391,7 +391,7 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 		if r.PatientID == "" {
 			r.PatientID = patient
 		}
-		_, err := c.exec(c.st.insertResponse, campaignID, id, r.PatientID, r.QuestionID, r.Raw, r.Answer, nanos(r.RepliedAt))
+		_, err := c.exec(c.st.insertResponse, campaignID, id, r.PatientID, r.QuestionID, r.Raw, r.Answer, nanos(r.RepliedAt), string(r.Doubt))
 		if err != nil {
 			return nil, wrap("add response", err)
 		}

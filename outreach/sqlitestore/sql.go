@@ -22,7 +22,7 @@ const (
 		key_conversation, key_step, key_attempt, from_number, to_number, body, status, provider_id,
 		delivery_status, error, tries, send_after, intent_at, sent_at, created_at`
 	eventCols = `id, conversation_id, kind, message_id, body, key_conversation, key_step, key_attempt, error, at`
-	respCols  = `campaign_id, conversation_id, patient_id, question_id, raw, answer, replied_at`
+	respCols  = `campaign_id, conversation_id, patient_id, question_id, raw, answer, replied_at, doubt`
 )
 
 // claimable is the condition, on conversations c, that a conversation may
@@ -168,7 +168,7 @@ func (s *stmts) queries() []prepared {
 		{&s.updateMessage, `UPDATE messages SET status = ?, provider_id = ?, error = ?, tries = ?,
 				send_after = ?, intent_at = ?, sent_at = ?
 			WHERE id = ? AND conversation_id = ? AND direction = 'outbound'`},
-		{&s.insertResponse, `INSERT INTO responses (` + respCols + `) VALUES (?, ?, ?, ?, ?, ?, ?)`},
+		{&s.insertResponse, `INSERT INTO responses (` + respCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`},
 
 		{&s.inboundByProvider, `SELECT ` + msgCols + ` FROM messages WHERE provider_id = ? AND direction = 'inbound' AND provider_id != ''`},
 		// ?1 world, ?2 phone, ?3 sending number.
@@ -329,7 +329,7 @@ func scanResponse(sc scanner) (outreach.Response, error) {
 		r  outreach.Response
 		at int64
 	)
-	err := sc.Scan(&r.CampaignID, &r.ConversationID, &r.PatientID, &r.QuestionID, &r.Raw, &r.Answer, &at)
+	err := sc.Scan(&r.CampaignID, &r.ConversationID, &r.PatientID, &r.QuestionID, &r.Raw, &r.Answer, &at, &r.Doubt)
 	r.RepliedAt = fromNanos(at)
 	return r, err
 }

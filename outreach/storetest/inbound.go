@@ -192,7 +192,9 @@ func testResponses(h *harness) {
 	ua, ub, uc, uz := update(cls[0]), update(cls[1]), update(cls[2]), update(cls[3])
 	ua.Responses = []outreach.Response{resp("a", "q2", "yes", "yes", 2*time.Minute), resp("a", "q1", "7", "7", time.Minute)}
 	ub.Responses = []outreach.Response{resp("b", "q1", "Y", "yes", 30*time.Second)}
-	uc.Responses = []outreach.Response{resp("c", "q1", "maybe", "", 5*time.Minute)}
+	maybe := resp("c", "q1", "maybe", "", 5*time.Minute)
+	maybe.Doubt = outreach.DoubtNoNumber
+	uc.Responses = []outreach.Response{maybe}
 	uz.Responses = []outreach.Response{resp("z", "q1", "1", "1", time.Minute)}
 	h.commitOK(base, ua, ub, uc, uz)
 	uc = update(cls[2])
@@ -207,7 +209,7 @@ func testResponses(h *harness) {
 		withIDs(resp("a", "q1", "7", "7", time.Minute), 0),
 		withIDs(resp("a", "q2", "yes", "yes", 2*time.Minute), 0),
 		withIDs(resp("b", "q1", "Y", "yes", 30*time.Second), 1),
-		withIDs(resp("c", "q1", "maybe", "", 5*time.Minute), 2),
+		withIDs(maybe, 2),
 		withIDs(resp("c", "q1", "7", "7", 6*time.Minute), 2),
 	}
 	h.equal("all responses", h.responses(c.ID, outreach.ResponsePage{}), all)

@@ -71,6 +71,8 @@ import (
 //   - UpdateDelivery finds outbound messages only; a non-empty error code
 //     is stored as the message's Error.
 //   - SetOptOut: of two changes at the same time, the later call wins.
+//   - Alerts: times come back in UTC; ClaimAlerts takes alerts in ID
+//     order; AlertNotified and AckAlert keep the first time recorded.
 func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) outreach.Store) {
 	tests := []struct {
 		name string
@@ -114,6 +116,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"ClaimConversation", testClaimConversation},
 		{"Worlds", testWorlds},
 		{"WorldPairs", testWorldPairs},
+		{"Alerts", testAlerts},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
