@@ -110,9 +110,9 @@ func ExampleResponseWriter() {
 	// The file starts with a UTF-8 byte order mark, for Excel.
 	os.Stdout.Write(bytes.TrimPrefix(buf.Bytes(), []byte("\ufeff")))
 	// Output:
-	// patient_id,patient_first_name,patient_phone,question_id,answer,raw_reply,replied_at,outcome
-	// A-1,Maya,'+14406443709,pain,3,3 I think,2026-03-01T14:05:00Z,completed
-	// A-2,Jonah,'+14408921177,pain,,"'=HYPERLINK(""http://evil.example"")",,no_answer
+	// patient_id,patient_first_name,patient_phone,question_id,answer,raw_reply,replied_at,outcome,review,alert
+	// A-1,Maya,'+14406443709,pain,3,3 I think,2026-03-01T14:05:00Z,completed,,
+	// A-2,Jonah,'+14408921177,pain,,"'=HYPERLINK(""http://evil.example"")",,no_answer,,
 }
 
 func ExampleNeutralize() {

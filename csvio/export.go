@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/patient-outreach/sms/outreach"
 )
@@ -35,6 +36,24 @@ func (s runtimeSource) Conversations(ctx context.Context, campaignID, after int6
 	return s.store.Conversations(ctx, campaignID, after, limit)
 }
 
+// Alerts reads the alerts from the store.
+func (s runtimeSource) Alerts(ctx context.Context, campaignID int64) ([]outreach.Alert, error) {
+	return s.store.Alerts(ctx, campaignID)
+}
+
+// alertSource is a ResponseSource that also has the campaign's alerts
+// (any [outreach.Store] does): ExportResponses then fills the alert
+// column.
+type alertSource interface {
+	Alerts(ctx context.Context, campaignID int64) ([]outreach.Alert, error)
+}
+
+// alertKey finds the alert of a reply: its conversation and time.
+type alertKey struct {
+	conv int64
+	at   int64
+}
+
 func (s runtimeSource) Responses(ctx context.Context, campaignID int64, page outreach.ResponsePage) ([]outreach.Response, error) {
 	return s.rt.Responses(ctx, campaignID, page)
 }
@@ -43,11 +62,24 @@ func (s runtimeSource) Responses(ctx context.Context, campaignID int64, page out
 // reply each recipient gave (a reply that did not match a question has an
 // empty answer), in conversation order, and one row with an empty
 // question_id for each recipient who gave none, so every recipient's
-// outcome is in the file. It reads the store a page at a time and returns
+// outcome is in the file. A reply that could not be read says why in the
+// review column; when s also lists the campaign's alerts (every
+// [outreach.Store] does), a reply that raised one lists its urgent terms
+// in the alert column. It reads the store a page at a time and returns
 // how many rows it wrote.
 func ExportResponses(ctx context.Context, w io.Writer, s ResponseSource, campaignID int64) (int, error) {
 	rw := NewResponseWriter(w)
 	rows := 0
+	alerts := map[alertKey][]string{}
+	if as, ok := s.(alertSource); ok {
+		list, err := as.Alerts(ctx, campaignID)
+		if err != nil {
+			return 0, fmt.Errorf("csvio: export campaign %d: %w", campaignID, err)
+		}
+		for _, a := range list {
+			alerts[alertKey{a.ConversationID, a.At.UnixNano()}] = a.Terms
+		}
+	}
 	var after int64
 	for {
 		convs, err := s.Conversations(ctx, campaignID, after, exportPage)
@@ -74,7 +106,11 @@ func ExportResponses(ctx context.Context, w io.Writer, s ResponseSource, campaig
 				list = []outreach.Response{{}}
 			}
 			for _, r := range list {
-				if err := rw.Write(NewResponseRow(c, r)); err != nil {
+				row := NewResponseRow(c, r)
+				if !r.RepliedAt.IsZero() {
+					row.Alert = strings.Join(alerts[alertKey{c.ID, r.RepliedAt.UnixNano()}], "; ")
+				}
+				if err := rw.Write(row); err != nil {
 					return rows, err
 				}
 				rows++

@@ -15,6 +15,7 @@ import (
 var responseHeader = []string{
 	"patient_id", "patient_first_name", "patient_phone",
 	"question_id", "answer", "raw_reply", "replied_at", "outcome",
+	"review", "alert",
 }
 
 // ResponseRow is one line of a responses file: one recipient's answer to
@@ -35,6 +36,12 @@ type ResponseRow struct {
 	// Outcome is how the recipient's conversation ended (see the
 	// outreach.Outcome constants), empty while it runs.
 	Outcome string
+	// Review says why the reply could not be read with confidence
+	// ([outreach.Doubt.Describe]); empty when it was read.
+	Review string
+	// Alert lists the urgent terms the reply held ("chest pain; call
+	// me"), empty when none (see [outreach.Alert]).
+	Alert string
 }
 
 // NewResponseRow returns the row for a response of a conversation.
@@ -48,13 +55,21 @@ func NewResponseRow(c outreach.Conversation, r outreach.Response) ResponseRow {
 		Raw:        r.Raw,
 		RepliedAt:  r.RepliedAt,
 		Outcome:    c.Outcome,
+		Review:     describeDoubt(r.Doubt),
 	}
+}
+
+func describeDoubt(d outreach.Doubt) string {
+	if d == "" {
+		return ""
+	}
+	return d.Describe()
 }
 
 // ResponseWriter writes a responses file: a UTF-8 byte order mark (so that
 // Excel reads names with accents correctly), the header row
 //
-//	patient_id,patient_first_name,patient_phone,question_id,answer,raw_reply,replied_at,outcome
+//	patient_id,patient_first_name,patient_phone,question_id,answer,raw_reply,replied_at,outcome,review,alert
 //
 // then one row per Write, with replied_at in RFC 3339 form in UTC.
 // Readers of the file that do not expect the byte order mark must skip it
@@ -89,7 +104,7 @@ func (rw *ResponseWriter) Write(r ResponseRow) error {
 	if !r.RepliedAt.IsZero() {
 		replied = r.RepliedAt.UTC().Format(time.RFC3339)
 	}
-	for i, v := range []string{r.PatientID, r.FirstName, r.Phone, r.QuestionID, r.Answer, r.Raw, replied, r.Outcome} {
+	for i, v := range []string{r.PatientID, r.FirstName, r.Phone, r.QuestionID, r.Answer, r.Raw, replied, r.Outcome, r.Review, r.Alert} {
 		rw.cells[i] = Neutralize(v)
 	}
 	return rw.w.Write(rw.cells)

@@ -61,24 +61,30 @@ func TestResponseWriter(t *testing.T) {
 			name: "answered",
 			row: ResponseRow{PatientID: "A1", FirstName: "Maya", Phone: "+14406443709", QuestionID: "pain",
 				Answer: "7", Raw: " 7 ", RepliedAt: time.Date(2026, 3, 1, 10, 30, 0, 0, honolulu), Outcome: "completed"},
-			want: []string{"A1", "Maya", "'+14406443709", "pain", "7", " 7 ", "2026-03-01T20:30:00Z", "completed"},
+			want: []string{"A1", "Maya", "'+14406443709", "pain", "7", " 7 ", "2026-03-01T20:30:00Z", "completed", "", ""},
 		},
 		{
 			name: "no reply",
 			row:  ResponseRow{PatientID: "A2", FirstName: "Jonah", Phone: "+14408921177", QuestionID: "pain", Outcome: "timeout"},
-			want: []string{"A2", "Jonah", "'+14408921177", "pain", "", "", "", "timeout"},
+			want: []string{"A2", "Jonah", "'+14408921177", "pain", "", "", "", "timeout", "", ""},
 		},
 		{
 			name: "injection in every cell a patient or an upload controls",
 			row: ResponseRow{PatientID: "=cmd|' /C calc'!A0", FirstName: "@SUM(1+1)", Phone: "-2+3", QuestionID: "q",
-				Answer: "+1", Raw: "=HYPERLINK(\"http://evil.example\",\"click\")", Outcome: "\tdone"},
+				Answer: "+1", Raw: "=HYPERLINK(\"http://evil.example\",\"click\")", Outcome: "\tdone", Alert: "=1"},
 			want: []string{"'=cmd|' /C calc'!A0", "'@SUM(1+1)", "'-2+3", "q", "'+1",
-				"'=HYPERLINK(\"http://evil.example\",\"click\")", "", "'\tdone"},
+				"'=HYPERLINK(\"http://evil.example\",\"click\")", "", "'\tdone", "", "'=1"},
 		},
 		{
 			name: "commas, quotes and line breaks survive",
 			row:  ResponseRow{PatientID: "A3", FirstName: "Ann, \"Jr\"", QuestionID: "q", Raw: "yes\nand no\r\n=1"},
-			want: []string{"A3", "Ann, \"Jr\"", "", "q", "", "yes\nand no\n=1", "", ""},
+			want: []string{"A3", "Ann, \"Jr\"", "", "q", "", "yes\nand no\n=1", "", "", "", ""},
+		},
+		{
+			name: "in doubt, with an alert",
+			row: ResponseRow{PatientID: "A4", QuestionID: "pain", Raw: "was 2 yesterday, today it's worse", Outcome: "needs_review",
+				Review: "words besides the answer", Alert: "worse"},
+			want: []string{"A4", "", "", "pain", "", "was 2 yesterday, today it's worse", "", "needs_review", "words besides the answer", "worse"},
 		},
 	}
 	var buf bytes.Buffer
@@ -110,7 +116,7 @@ func TestResponseWriterHeaderOnly(t *testing.T) {
 	if err := NewResponseWriter(&buf).Flush(); err != nil {
 		t.Fatal(err)
 	}
-	want := "\ufeffpatient_id,patient_first_name,patient_phone,question_id,answer,raw_reply,replied_at,outcome\n"
+	want := "\ufeffpatient_id,patient_first_name,patient_phone,question_id,answer,raw_reply,replied_at,outcome,review,alert\n"
 	if buf.String() != want {
 		t.Errorf("got %q, want %q", buf.String(), want)
 	}

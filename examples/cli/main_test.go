@@ -350,7 +350,7 @@ func TestRunStatusExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRows, convs := responsesIn(t, db, 1)
-	if strings.Join(recs[0], ",") != "patient_id,patient_first_name,patient_phone,question_id,answer,raw_reply,replied_at,outcome" {
+	if strings.Join(recs[0], ",") != "patient_id,patient_first_name,patient_phone,question_id,answer,raw_reply,replied_at,outcome,review,alert" {
 		t.Errorf("header %v", recs[0])
 	}
 	if len(recs)-1 != wantRows || convs != 12 {

@@ -145,7 +145,7 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("responses CSV: %v\n%s", err, dl.Body)
 	}
 	want := [][]string{
-		{"patient_id", "patient_first_name", "patient_phone", "question_id", "answer", "raw_reply", "replied_at", "outcome"},
+		{"patient_id", "patient_first_name", "patient_phone", "question_id", "answer", "raw_reply", "replied_at", "outcome", "review", "alert"},
 		{"P-1", "Ann", "'+14405550142", "ask_pain", "3", "3", "*", "followup_scheduled"},
 		{"P-1", "Ann", "'+14405550142", "ask_followup", "YES", "yes", "*", "followup_scheduled"},
 	}
