@@ -73,6 +73,11 @@ type RuntimeConfig struct {
 	BatchSize int
 	// Lease is how long a claim lasts; default 2 minutes.
 	Lease time.Duration
+	// Urgent finds the urgent words that raise an [outreach.Alert] in the
+	// replies collected from executions; nil means
+	// [outreach.DefaultUrgentTerms]. The runtime records the alerts; an
+	// [outreach.Runner] of the same world with a Notifier tells people.
+	Urgent *outreach.UrgentTerms
 	// Logger receives operational logs (SIDs, ids and masked numbers,
 	// never bodies); default slog.Default().
 	Logger *slog.Logger
@@ -158,6 +163,9 @@ func NewRuntime(store outreach.Store, cfg RuntimeConfig) (*Runtime, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Urgent == nil {
+		cfg.Urgent = outreach.MustUrgentTerms(outreach.DefaultUrgentTerms)
 	}
 	return &Runtime{
 		store: store, dep: cfg.Deployer, cfg: cfg, log: cfg.Logger,
@@ -380,7 +388,45 @@ func (rt *Runtime) collectCancelled(ctx context.Context, c *outreach.Campaign, i
 	if cerr == nil {
 		cerr = res[0]
 	}
+	if cerr == nil {
+		cerr = rt.raiseAlerts(ctx, c, cl.Conversation, u.Received)
+	}
 	return errors.Join(err, cerr)
+}
+
+// raiseAlerts records an alert for each collected reply of conv with
+// urgent words, as the embedded runner does for the replies it receives.
+// The replies are stored already (by the commit that collected them);
+// alerts are kept once per message, so collecting again adds none.
+func (rt *Runtime) raiseAlerts(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation, received []outreach.Message) error {
+	found := map[string][]string{} // provider id -> terms
+	for _, m := range received {
+		if terms := rt.cfg.Urgent.Find(m.Body); len(terms) > 0 {
+			found[m.ProviderID] = terms
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	msgs, err := rt.store.Messages(ctx, conv.ID)
+	if err != nil {
+		return fmt.Errorf("studio: conversation %d: alerts: %w", conv.ID, err)
+	}
+	for _, m := range msgs {
+		terms, ok := found[m.ProviderID]
+		if !ok || m.Direction != outreach.Inbound {
+			continue
+		}
+		a, isNew, err := rt.store.AddAlert(ctx, outreach.Alert{World: c.World, CampaignID: c.ID, ConversationID: conv.ID,
+			MessageID: m.ID, PatientID: conv.Recipient.ID, Terms: terms, At: m.SentAt, RetryAt: m.SentAt})
+		if err != nil {
+			return fmt.Errorf("studio: conversation %d: record alert: %w", conv.ID, err)
+		}
+		if isNew {
+			rt.log.Warn("studio: urgent reply", "alert", a.ID, "campaign", c.ID, "conversation", conv.ID, "message", m.ID)
+		}
+	}
+	return nil
 }
 
 func (rt *Runtime) setStatus(ctx context.Context, id int64, to outreach.CampaignStatus) error {
@@ -489,6 +535,8 @@ func (rt *Runtime) Tick(ctx context.Context) (int, error) {
 			errs = append(errs, err)
 		} else if res[0] != nil {
 			errs = append(errs, res[0])
+		} else if err := rt.raiseAlerts(wctx, c, u.Conversation, u.Received); err != nil {
+			errs = append(errs, err)
 		}
 		if u.Conversation.Status == outreach.ConversationDone {
 			touched[c.ID] = true
