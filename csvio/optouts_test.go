@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -315,4 +316,18 @@ func FuzzReadOptOuts(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSampleOptOutsFile: the sample the README's tour imports reads
+// without errors.
+func TestSampleOptOutsFile(t *testing.T) {
+	f, err := os.Open("testdata/optouts.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := ReadOptOuts(f, Options{})
+	if err != nil || len(got.Errors) != 0 || len(got.OptOuts) != 3 {
+		t.Fatalf("ReadOptOuts = %+v, %v; want 3 opt-outs and no error", got, err)
+	}
 }
