@@ -7,7 +7,8 @@ import (
 )
 
 // testOptOuts checks OptOuts: the latest change of every phone, opted out
-// or back in, in phone order, in pages, with its time in UTC.
+// or back in, in phone order, in pages, with its time in UTC. A limit of
+// zero or less lists every phone.
 func testOptOuts(h *harness) {
 	list := func(after string, limit int) []outreach.OptOutRecord {
 		h.Helper()

@@ -71,7 +71,6 @@ import (
 //   - UpdateDelivery finds outbound messages only; a non-empty error code
 //     is stored as the message's Error.
 //   - SetOptOut: of two changes at the same time, the later call wins.
-//     OptOuts with a limit of zero or less lists every phone.
 func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) outreach.Store) {
 	tests := []struct {
 		name string
