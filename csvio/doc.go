@@ -1,5 +1,6 @@
 // Package csvio reads recipient lists from CSV files and writes responses
-// to CSV files, for the outreach package.
+// to CSV files, for the outreach package; it also exchanges opt-outs with
+// a CRM as CSV.
 //
 // # Reading recipients
 //
@@ -54,4 +55,17 @@
 // '@', a tab or a carriage return) gets a leading single quote, as OWASP
 // advises against CSV injection; see [Neutralize]. That includes E.164
 // phone numbers, which start with '+'.
+//
+// # Opt-outs
+//
+// [ExportOptOuts] writes every phone's latest opt-out change
+// (phone,opted_out,changed_at) from a store; [ReadOptOuts] reads a CRM's
+// file (a phone or patient_phone column, optional opted_out and
+// changed_at) with the same row-level errors as recipients, and
+// [ImportOptOuts] records its rows, each at its own time, so an older CRM
+// entry never overrides a newer STOP or START:
+//
+//	file, err := csvio.ReadOptOuts(r, csvio.Options{})
+//	...
+//	n, refused, err := csvio.ImportOptOuts(ctx, store, file.OptOuts, clock.Now())
 package csvio

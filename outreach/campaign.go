@@ -385,6 +385,7 @@ func (r *Runner) park(u StatusUpdate, now time.Time) {
 func (r *Runner) HandleStatus(ctx context.Context, u StatusUpdate) error {
 	now := r.opts.Clock.Now()
 	if u.ErrorCode == "21610" && u.To != "" {
+		r.noteStop(u.To, true, now) // for the batches under way
 		if err := r.store.SetOptOut(ctx, u.To, true, now); err != nil {
 			return fmt.Errorf("outreach: record opt-out: %w", err)
 		}
@@ -403,6 +404,7 @@ func (r *Runner) HandleStatus(ctx context.Context, u StatusUpdate) error {
 		return fmt.Errorf("outreach: delivery status: %w", err)
 	}
 	if u.ErrorCode == "21610" && u.To == "" {
+		r.noteStop(m.To, true, now)
 		if err := r.store.SetOptOut(ctx, m.To, true, now); err != nil {
 			return fmt.Errorf("outreach: record opt-out: %w", err)
 		}

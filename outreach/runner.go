@@ -904,6 +904,9 @@ func (r *Runner) send(ctx context.Context, w *work, m *Message) {
 	m.Status, m.Error = MessageFailed, se.Error()
 	r.log.Warn("outreach: send failed", attrs...)
 	if se.OptedOut {
+		// The rest of this batch (other campaigns, other sending numbers)
+		// must not text the number either.
+		r.noteStop(m.To, true, now)
 		if err := r.store.SetOptOut(ctx, m.To, true, now); err != nil {
 			r.log.Error("outreach: recording an opt-out failed", "to", MaskPhone(m.To), "err", err)
 		}

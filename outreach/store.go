@@ -98,6 +98,11 @@ type Store interface {
 	SetOptOut(ctx context.Context, phone string, optedOut bool, at time.Time) error
 	// OptedOut returns the subset of phones that are opted out.
 	OptedOut(ctx context.Context, phones []string) (map[string]bool, error)
+	// OptOuts lists the latest opt-out change of each phone ever recorded
+	// (opted out or back in, and when), for phones greater than after, in
+	// phone order, at most limit of them (zero or less: no limit). Call
+	// again with after set to the last Phone seen to page through them.
+	OptOuts(ctx context.Context, after string, limit int) ([]OptOutRecord, error)
 
 	// Conversations lists a campaign's conversations with ID > after, in ID
 	// order, at most limit of them.

@@ -10,6 +10,8 @@
 //	cli run --csv FILE [--flow NAME|FILE.json] [--db PATH] [--runtime embedded|studio] [--name NAME] [--speed X | --realtime]
 //	cli status [--campaign ID] [--db PATH]
 //	cli export --campaign ID [--db PATH] [--out FILE]
+//	cli optouts export [--db PATH] [--out FILE]
+//	cli optouts import [--db PATH] FILE.csv
 //	cli flows list [--dir DIR]
 //	cli flows show NAME|FILE.json
 //	cli flows validate FILE.json
@@ -64,7 +66,7 @@
 // Exit codes:
 //
 //	0    success
-//	1    invalid input: CSV rows, a flow file or a Studio definition with errors
+//	1    invalid input: CSV rows (recipients, opt-outs), a flow file or a Studio definition with errors
 //	2    usage error: unknown command or flag, missing argument or file, missing configuration
 //	3    any other failure (database, network, Twilio)
 //	130  interrupted (Ctrl-C): run the same command again to resume
@@ -121,6 +123,10 @@ commands:
   status [--campaign ID] [--db PATH]    campaigns and their progress
   export --campaign ID [--db PATH]      a campaign's responses as CSV
       [--out FILE]
+  optouts export [--db PATH]            every opt-out (and opt-in) as CSV, for a CRM; the
+      [--out FILE]                      database is the web app's, outreach.db
+  optouts import [--db PATH] FILE.csv   a CRM's opt-outs (exit 1 on bad rows; the good ones
+                                        are recorded)
   flows list [--dir DIR]                the built-in flows, and the flow files in DIR
   flows show NAME|FILE                  a flow's steps
   flows validate FILE.json              check a flow file: every error, by line and field
@@ -211,6 +217,7 @@ func commands() map[string]command {
 		"run":      cmdRun,
 		"status":   cmdStatus,
 		"export":   cmdExport,
+		"optouts":  cmdOptOuts,
 		"flows":    cmdFlows,
 		"studio":   cmdStudio,
 		// campaigns is the name status had in earlier versions.

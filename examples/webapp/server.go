@@ -358,6 +358,9 @@ func (a *app) routes() (http.Handler, error) {
 	auth("GET /campaigns/{id}/events", a.progressEvents)
 	auth("GET /campaigns/{id}/responses.csv", a.responsesCSV)
 	auth("POST /campaigns/{id}/{action}", a.campaignAction) // start, pause, resume, cancel
+	auth("GET /optouts", a.optOutsPage)
+	auth("GET /optouts.csv", a.optOutsCSV)
+	auth("POST /optouts", a.importOptOuts)
 	if a.dev != nil {
 		auth("GET /simulator", a.simulatorPage)
 		auth("POST /simulator/reply", a.simulatorReply)
