@@ -141,7 +141,7 @@ var scripts = [][]string{
 	{"3", "yes"},
 	{"8", "yes", "no", "yes"},
 	{"12", "7", "n", "no", "no"},
-	{"maybe", "x"}, // in doubt twice: needs review (Studio reads bare numbers only, so no "five" here)
+	{"maybe", "worse"}, // in doubt twice: needs review, and an alert (Studio reads bare numbers only, so no "five" here)
 	{""},
 	{"STOP"},
 	{"0", "NO", "Y"},
@@ -183,6 +183,10 @@ func TestStudioCampaignMatchesEmbedded(t *testing.T) {
 	stopped := fmt.Sprintf("+1212555%04d", 5)
 	if got, err := r.store.OptedOut(r.ctx, []string{stopped, "+12125550000"}); err != nil || !got[stopped] || got["+12125550000"] {
 		t.Errorf("OptedOut = %v, %v; want only %s", got, err, stopped)
+	}
+	// The urgent reply raised an alert in both runtimes (the CSVs agree).
+	if n := strings.Count(csv, ",needs_review,no number,worse\n"); n == 0 {
+		t.Errorf("no alert for %q in the responses CSV", "worse")
 	}
 	if lines := strings.Count(csv, "\n"); lines < 200 {
 		t.Errorf("responses CSV has %d lines, want at least 200", lines)
