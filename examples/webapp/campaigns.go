@@ -352,6 +352,8 @@ type campaignView struct {
 	campaignRow
 	Counters counters
 	Window   string // the sending window, such as 08:00-21:00
+	Alerts   []alertRow
+	Reviews  []reviewRow
 }
 
 func (a *app) campaignPage(w http.ResponseWriter, r *http.Request) {
@@ -371,8 +373,23 @@ func (a *app) campaignPage(w http.ResponseWriter, r *http.Request) {
 	}
 	cnt := countersOf(c.Status, p, s)
 	cnt.Skip = a.skipOf(c, s)
+	alerts, err := a.alertRows(r.Context(), c.ID)
+	if err != nil {
+		a.internalError(w, r, "reading the alerts", err)
+		return
+	}
+	for _, al := range alerts {
+		if al.AckedAt.IsZero() {
+			cnt.Urgent++
+		}
+	}
+	reviews, err := a.reviewRows(r.Context(), c)
+	if err != nil {
+		a.internalError(w, r, "reading the replies to review", err)
+		return
+	}
 	a.render(w, r, http.StatusOK, "campaign", pageData{Title: c.Name, Nav: "campaigns", Page: campaignView{
-		campaignRow: rowOf(c), Counters: cnt, Window: a.cfg.Window.String(),
+		campaignRow: rowOf(c), Counters: cnt, Window: a.cfg.Window.String(), Alerts: alerts, Reviews: reviews,
 	}})
 }
 

@@ -37,6 +37,12 @@ type config struct {
 	MaxUploadBytes      int64  // MAX_UPLOAD_BYTES
 	CustomerName        string // CUSTOMER_NAME, shown in the page header
 	FlowsDir            string // FLOWS_DIR: uploaded flow files; default "uploaded-flows" next to the database
+	AlertSMSTo          string // ALERT_SMS_TO, E.164: the on-call phone texted on urgent replies
+	AlertWebhookURL     string // ALERT_WEBHOOK_URL: where alerts are POSTed, signed
+	AlertWebhookSecret  string // ALERT_WEBHOOK_SECRET: the webhook's signing key
+	// Urgent (URGENT_TERMS, comma-separated; "none" for none) are the
+	// words that raise an alert; default outreach.DefaultUrgentTerms.
+	Urgent *outreach.UrgentTerms
 
 	// Dev is true when no Twilio credentials are given: the fake Twilio
 	// runs in-process with simulated phones.
@@ -93,6 +99,10 @@ var settings = []struct {
 	{"MAX_UPLOAD_BYTES", "", "largest CSV upload in bytes (default 10485760)"},
 	{"CUSTOMER_NAME", "", "organisation name shown in the page header"},
 	{"FLOWS_DIR", "", "folder of uploaded flow files (default: uploaded-flows next to the database)"},
+	{"ALERT_SMS_TO", "", "on-call phone, E.164: texted (ids and urgent words only) when a patient's reply holds urgent words"},
+	{"ALERT_WEBHOOK_URL", "", "URL that gets a signed JSON POST for each urgent reply (needs ALERT_WEBHOOK_SECRET)"},
+	{"ALERT_WEBHOOK_SECRET", "", "key of the webhook's Outreach-Signature (HMAC-SHA256; see outreach/notify)"},
+	{"URGENT_TERMS", "", "comma-separated words that raise an alert (a final * matches word beginnings; none for none); default worse, emergency, chest pain, 911, call me, ..."},
 	{"DEV_CLOCK_START", "", "dev mode only: RFC 3339 instant the simulated clock starts at (such as 2026-03-11T07:00:00Z); default now"},
 }
 
@@ -192,6 +202,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 		if cfg.Window, err = parseWindow(v); err != nil {
 			return nil, err
 		}
+	}
+	if err := cfg.alertSettings(get); err != nil {
+		return nil, err
 	}
 	if v := get("MAX_UPLOAD_BYTES"); v != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
@@ -403,4 +416,39 @@ func parseDotEnv(b []byte) (map[string]string, error) {
 		out[key] = val
 	}
 	return out, sc.Err()
+}
+
+// alertSettings reads who is told of urgent replies, and which words are.
+func (cfg *config) alertSettings(get func(string) string) error {
+	cfg.AlertWebhookURL = strings.TrimSpace(get("ALERT_WEBHOOK_URL"))
+	cfg.AlertWebhookSecret = strings.TrimSpace(get("ALERT_WEBHOOK_SECRET"))
+	if to := strings.TrimSpace(get("ALERT_SMS_TO")); to != "" {
+		var err error
+		if cfg.AlertSMSTo, err = outreach.NormalizePhone(to, "US"); err != nil {
+			return usagef("ALERT_SMS_TO: %v", err)
+		}
+	}
+	if cfg.AlertWebhookURL != "" {
+		u, err := url.Parse(cfg.AlertWebhookURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return usagef("ALERT_WEBHOOK_URL %q must be an http(s) URL", cfg.AlertWebhookURL)
+		}
+		if len(cfg.AlertWebhookSecret) < 16 {
+			return usagef("ALERT_WEBHOOK_URL needs ALERT_WEBHOOK_SECRET, at least 16 characters: its receiver checks the Outreach-Signature with it")
+		}
+	}
+	terms := outreach.DefaultUrgentTerms
+	switch v := strings.TrimSpace(get("URGENT_TERMS")); v {
+	case "":
+	case "none":
+		terms = nil
+	default:
+		terms = strings.Split(v, ",")
+	}
+	u, err := outreach.NewUrgentTerms(terms)
+	if err != nil {
+		return usagef("URGENT_TERMS: %v", err)
+	}
+	cfg.Urgent = u
+	return nil
 }

@@ -36,11 +36,13 @@ func newEmbedded(store *sqlitestore.Store, account twilioAccount, clock outreach
 		return nil, err
 	}
 	return outreach.NewRunner(store, sender, outreach.RunnerOptions{
-		From:   sendingNumber(cfg),
-		World:  world(cfg),
-		Clock:  clock,
-		Window: cfg.Window,
-		Logger: logger,
+		From:     sendingNumber(cfg),
+		World:    world(cfg),
+		Clock:    clock,
+		Window:   cfg.Window,
+		Urgent:   cfg.Urgent,
+		Notifier: notifierOf(cfg, sender),
+		Logger:   logger,
 	}), nil
 }
 
@@ -52,7 +54,7 @@ func newRuntimes(embedded *outreach.Runner, store *sqlitestore.Store, deployer *
 	// them), on the same store: each runtime claims only its campaigns.
 	st, err := studio.NewRuntime(store, studio.RuntimeConfig{
 		Deployer: deployer, From: sendingNumber(cfg), World: world(cfg), Window: cfg.Window,
-		PollInterval: cfg.StudioPoll, Logger: logger, Clock: clock,
+		PollInterval: cfg.StudioPoll, Logger: logger, Clock: clock, Urgent: cfg.Urgent,
 	})
 	if err != nil {
 		return nil, err

@@ -27,7 +27,11 @@ type counters struct {
 	OptedOut  int    `json:"opted_out"`
 	Failed    int    `json:"failed"`   // conversations that could not be delivered or were refused
 	Deferred  int    `json:"deferred"` // messages held back by quiet hours (or a retry's backoff)
-	Outcomes  []kv   `json:"outcomes"`
+	// NeedsReview counts conversations that ended for a person to read a
+	// reply; Urgent the alerts nobody has acknowledged.
+	NeedsReview int  `json:"needs_review"`
+	Urgent      int  `json:"urgent"`
+	Outcomes    []kv `json:"outcomes"`
 	// Schedule says who waits for the sending window, and until when.
 	Schedule campaignSchedule `json:"schedule"`
 	// Skip is dev mode's "Skip to the next sending window" control.
@@ -45,18 +49,19 @@ type kv struct {
 // the page's counters.
 func countersOf(status outreach.CampaignStatus, p outreach.Progress, s campaignSchedule) counters {
 	c := counters{
-		Status:    string(status),
-		Finished:  status.Finished(),
-		Total:     p.Total,
-		Done:      p.Done,
-		Queued:    s.NotReached,
-		Sent:      p.Messages[outreach.MessageSent],
-		Delivered: p.Delivery["delivered"],
-		Replied:   p.Replies,
-		OptedOut:  p.Outcomes[outreach.OutcomeOptedOut],
-		Failed:    p.Outcomes[outreach.OutcomeDeliveryFailed] + p.Outcomes[outreach.OutcomeFailed],
-		Deferred:  p.Deferred,
-		Schedule:  s,
+		Status:      string(status),
+		Finished:    status.Finished(),
+		Total:       p.Total,
+		Done:        p.Done,
+		Queued:      s.NotReached,
+		Sent:        p.Messages[outreach.MessageSent],
+		Delivered:   p.Delivery["delivered"],
+		Replied:     p.Replies,
+		OptedOut:    p.Outcomes[outreach.OutcomeOptedOut],
+		Failed:      p.Outcomes[outreach.OutcomeDeliveryFailed] + p.Outcomes[outreach.OutcomeFailed],
+		Deferred:    p.Deferred,
+		Schedule:    s,
+		NeedsReview: p.Outcomes[outreach.OutcomeNeedsReview],
 	}
 	if c.Schedule.Zones == nil {
 		c.Schedule.Zones = []zoneWait{}
@@ -137,6 +142,12 @@ func (a *app) progressEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		cnt := countersOf(cur.Status, p, sched)
 		cnt.Skip = skip
+		if cnt.Urgent, err = a.unacked(ctx, c.ID); err != nil {
+			if ctx.Err() == nil {
+				a.log.Warn("progress stream: alerts", "campaign", c.ID, "err", err)
+			}
+			return
+		}
 		if a.dev != nil && cnt.Skip.Show {
 			// Only while a skip is possible (or just made): otherwise the
 			// ticking clock would send an event every tick.

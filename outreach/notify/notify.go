@@ -63,7 +63,13 @@ func (n *SMS) Notify(ctx context.Context, a outreach.Alert) error {
 	// each try of one alert as the same message.
 	key := outreach.SendKey{Step: "alert-" + strconv.FormatInt(a.ID, 10), Attempt: a.Tries}
 	if _, err := n.Sender.Send(ctx, outreach.OutboundMessage{Key: key, From: n.From, To: n.To, Body: n.Text(a)}); err != nil {
-		return fmt.Errorf("notify: SMS for alert %d: %w", a.ID, err)
+		// Only the kind and code: a provider's message can quote the
+		// on-call number, and this error reaches logs.
+		var se *outreach.SendError
+		if errors.As(err, &se) {
+			return fmt.Errorf("notify: SMS for alert %d to %s: send %s (code %s)", a.ID, outreach.MaskPhone(n.To), se.Kind, se.Code)
+		}
+		return fmt.Errorf("notify: SMS for alert %d to %s failed", a.ID, outreach.MaskPhone(n.To))
 	}
 	return nil
 }

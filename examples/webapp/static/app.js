@@ -95,6 +95,9 @@ document.addEventListener("DOMContentLoaded", function () {
       if (v === undefined) { return; }
       if (el.tagName === "PROGRESS") { el.value = v; } else { el.textContent = String(v); }
     });
+    document.querySelectorAll("[data-show-if]").forEach(function (el) {
+      el.hidden = !(c[el.dataset.showIf] > 0);
+    });
     showActions(c.status);
     showSchedule(c.schedule, c.skip);
     if (sim && c.sim_now && new Date(c.sim_now).getTime() > simBase + Date.now() - simAt + 60000) { setSim(c.sim_now); }

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/notify"
+)
+
+// This file shows the replies a person must read on the campaign page:
+// alerts for urgent words, with a button to acknowledge each, and the
+// conversations marked for review. It also builds the notifier that
+// tells the on-call phone and the webhook (ALERT_SMS_TO,
+// ALERT_WEBHOOK_URL).
+
+// alertRow is one alert as the campaign page lists it.
+type alertRow struct {
+	ID        int64
+	PatientID string
+	Terms     string
+	Reply     string
+	At        time.Time
+	Notified  time.Time
+	AckedAt   time.Time
+	AckedBy   string
+}
+
+// reviewRow is one conversation marked for review.
+type reviewRow struct {
+	PatientID, FirstName string
+	Question             string
+	Why                  string
+	Reply                string
+	At                   time.Time
+}
+
+// maxReviewRows bounds the conversations the campaign page lists for
+// review (the responses CSV has them all).
+const maxReviewRows = 200
+
+// unacked counts the campaign's alerts nobody has acknowledged.
+func (a *app) unacked(ctx context.Context, id int64) (int, error) {
+	as, err := a.store.Alerts(ctx, id)
+	n := 0
+	for _, al := range as {
+		if al.AckedAt.IsZero() {
+			n++
+		}
+	}
+	return n, err
+}
+
+// alertRows lists the campaign's alerts, newest first, with each reply.
+func (a *app) alertRows(ctx context.Context, id int64) ([]alertRow, error) {
+	as, err := a.store.Alerts(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]alertRow, 0, len(as))
+	bodies := map[int64]map[int64]string{} // conversation -> message -> body
+	for _, al := range slices.Backward(as) {
+		if bodies[al.ConversationID] == nil {
+			msgs, err := a.store.Messages(ctx, al.ConversationID)
+			if err != nil {
+				return nil, err
+			}
+			bodies[al.ConversationID] = map[int64]string{}
+			for _, m := range msgs {
+				bodies[al.ConversationID][m.ID] = m.Body
+			}
+		}
+		rows = append(rows, alertRow{ID: al.ID, PatientID: al.PatientID, Terms: strings.Join(al.Terms, ", "),
+			Reply: bodies[al.ConversationID][al.MessageID], At: al.At, Notified: al.NotifiedAt, AckedAt: al.AckedAt, AckedBy: al.AckedBy})
+	}
+	return rows, nil
+}
+
+// reviewRows lists the campaign's conversations marked for review, with
+// the reply that put each there.
+func (a *app) reviewRows(ctx context.Context, c outreach.Campaign) ([]reviewRow, error) {
+	var rows []reviewRow
+	var after int64
+	for len(rows) < maxReviewRows {
+		convs, err := a.store.Conversations(ctx, c.ID, after, 500)
+		if err != nil || len(convs) == 0 {
+			return rows, err
+		}
+		after = convs[len(convs)-1].ID
+		for _, cv := range convs {
+			rv := cv.State.Review
+			if rv == nil || len(rows) >= maxReviewRows {
+				continue
+			}
+			row := reviewRow{PatientID: cv.Recipient.ID, FirstName: cv.Recipient.FirstName, Question: rv.Step, Why: rv.Doubt.Describe(), At: rv.At}
+			if c.Flow != nil {
+				if st := c.Flow.StepByID(rv.Step); st != nil {
+					row.Question = st.Body
+				}
+			}
+			msgs, err := a.store.Messages(ctx, cv.ID)
+			if err != nil {
+				return rows, err
+			}
+			for _, m := range msgs {
+				if m.Direction == outreach.Inbound && m.SentAt.Equal(rv.At) {
+					row.Reply = m.Body
+				}
+			}
+			rows = append(rows, row)
+		}
+	}
+	return rows, nil
+}
+
+// ackAlert records that the logged-in user read an alert.
+func (a *app) ackAlert(w http.ResponseWriter, r *http.Request) {
+	c, _, ok := a.campaign(w, r)
+	if !ok {
+		return
+	}
+	id, err := strconv.ParseInt(r.PathValue("alert"), 10, 64)
+	as, lerr := a.store.Alerts(r.Context(), c.ID)
+	if lerr != nil {
+		a.internalError(w, r, "reading the alerts", lerr)
+		return
+	}
+	if err != nil || !slices.ContainsFunc(as, func(al outreach.Alert) bool { return al.ID == id }) {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such alert in this campaign.")
+		return
+	}
+	user := a.sessions.GetString(r.Context(), "user")
+	if err := a.store.AckAlert(r.Context(), id, user, a.now()); err != nil {
+		a.internalError(w, r, "acknowledging the alert", err)
+		return
+	}
+	a.log.Info("alert acknowledged", "campaign", c.ID, "alert", id)
+	a.flash(r, "Alert acknowledged.")
+	http.Redirect(w, r, "/campaigns/"+strconv.FormatInt(c.ID, 10)+"#alerts", http.StatusSeeOther)
+}
+
+// notifierOf returns the notifier the settings ask for (nil: none): an
+// SMS to ALERT_SMS_TO through the campaigns' sender, and a signed POST to
+// ALERT_WEBHOOK_URL.
+func notifierOf(cfg *config, sender outreach.Sender) outreach.Notifier {
+	var ns []outreach.Notifier
+	if cfg.AlertSMSTo != "" {
+		ns = append(ns, &notify.SMS{Sender: sender, From: cfg.PhoneNumber, To: cfg.AlertSMSTo, Link: cfg.PublicBaseURL + "/campaigns/"})
+	}
+	if cfg.AlertWebhookURL != "" {
+		ns = append(ns, &notify.Webhook{URL: cfg.AlertWebhookURL, Secret: []byte(cfg.AlertWebhookSecret)})
+	}
+	if len(ns) == 0 {
+		return nil
+	}
+	return notify.All(ns...)
+}
