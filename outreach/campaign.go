@@ -26,7 +26,7 @@ type NewCampaign struct {
 // now ([RecipientZones]).
 func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients []Recipient) (Campaign, int, error) {
 	if nc.Flow == nil {
-		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q has no flow", nc.Name)
+		return Campaign{}, 0, errors.New("outreach: new campaign has no flow")
 	}
 	if err := nc.Flow.Validate(); err != nil {
 		return Campaign{}, 0, err
@@ -42,7 +42,7 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 		c.From = r.opts.From
 	}
 	if c.From == "" {
-		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q has no sending number: set NewCampaign.From or RunnerOptions.From", nc.Name)
+		return Campaign{}, 0, errors.New("outreach: new campaign has no sending number: set NewCampaign.From or RunnerOptions.From")
 	}
 	// The campaign's clock, as for its later times: a store would take
 	// the system clock's.
@@ -51,7 +51,7 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 		c.DefaultZone = r.opts.DefaultZone
 	}
 	if _, err := time.LoadLocation(c.DefaultZone); err != nil {
-		return Campaign{}, 0, fmt.Errorf("outreach: new campaign %q: default zone: %w", nc.Name, err)
+		return Campaign{}, 0, fmt.Errorf("outreach: new campaign: default zone: %w", err)
 	}
 	if err := checkNumber(ctx, r.store, c.From, RuntimeEmbedded); err != nil {
 		return Campaign{}, 0, err

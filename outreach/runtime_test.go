@@ -156,3 +156,31 @@ func TestCreateCampaignRefusesDuplicateIDs(t *testing.T) {
 		t.Errorf("AddRecipients with one id twice: err = %v, want ErrDuplicateRecipient", err)
 	}
 }
+
+// TestCreateCampaignErrorsHoldNoName: a campaign's name is typed by an
+// operator and may hold PHI; CreateCampaign's errors, which the examples
+// log, never repeat it.
+func TestCreateCampaignErrorsHoldNoName(t *testing.T) {
+	const name = "Oncology follow-up Zebulon"
+	recipients := []outreach.Recipient{{ID: "p-1", FirstName: "Zebulon", Phone: "+14406443709"}}
+	for what, nc := range map[string]outreach.NewCampaign{
+		"no flow":  {Name: name},
+		"bad zone": {Name: name, Flow: checkIn(), DefaultZone: "Mars/Olympus_Mons"},
+	} {
+		rig := newRuntimeRig(t)
+		_, _, err := rig.runner.CreateCampaign(context.Background(), nc, recipients)
+		if err == nil {
+			t.Errorf("%s: no error", what)
+			continue
+		}
+		if strings.Contains(err.Error(), "Zebulon") {
+			t.Errorf("%s: the error holds the campaign name: %v", what, err)
+		}
+	}
+	// No sending number at all.
+	runner := outreach.NewRunner(memstore.New(), nil, outreach.RunnerOptions{Clock: clocktest.Manual(t), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	_, _, err := runner.CreateCampaign(context.Background(), outreach.NewCampaign{Name: name, Flow: checkIn()}, recipients)
+	if err == nil || strings.Contains(err.Error(), "Zebulon") {
+		t.Errorf("no sending number: error %v", err)
+	}
+}

@@ -196,7 +196,7 @@ func (rt *Runtime) Scope() outreach.Scope {
 // webhook, since replies never reach Studio otherwise.
 func (rt *Runtime) CreateCampaign(ctx context.Context, nc outreach.NewCampaign, recipients []outreach.Recipient) (outreach.Campaign, int, error) {
 	if nc.Flow == nil {
-		return outreach.Campaign{}, 0, fmt.Errorf("studio: new campaign %q has no flow", nc.Name)
+		return outreach.Campaign{}, 0, errors.New("studio: new campaign has no flow")
 	}
 	if err := nc.Flow.Validate(); err != nil {
 		return outreach.Campaign{}, 0, err
@@ -213,10 +213,10 @@ func (rt *Runtime) CreateCampaign(ctx context.Context, nc outreach.NewCampaign, 
 		Status: outreach.CampaignDraft,
 	}
 	if c.From == "" {
-		return outreach.Campaign{}, 0, fmt.Errorf("studio: new campaign %q has no sending number: set NewCampaign.From or RuntimeConfig.From", nc.Name)
+		return outreach.Campaign{}, 0, errors.New("studio: new campaign has no sending number: set NewCampaign.From or RuntimeConfig.From")
 	}
 	if _, err := outreach.LoadZones(nil, c.DefaultZone); err != nil {
-		return outreach.Campaign{}, 0, fmt.Errorf("studio: new campaign %q: default zone: %w", nc.Name, err)
+		return outreach.Campaign{}, 0, fmt.Errorf("studio: new campaign: default zone: %w", err)
 	}
 	twoWay := c.Flow.TwoWay()
 	if twoWay {
@@ -284,7 +284,7 @@ func (rt *Runtime) ReleaseNumber(ctx context.Context, number, webhookURL string)
 	}
 	for _, c := range cs {
 		if c.Runtime == RuntimeName && c.From == number && !c.Status.Finished() {
-			return fmt.Errorf("studio: release %s: Studio campaign %d (%s) from it is %s: cancel it first", outreach.MaskPhone(number), c.ID, c.Name, c.Status)
+			return fmt.Errorf("studio: release %s: Studio campaign %d from it is %s: cancel it first", outreach.MaskPhone(number), c.ID, c.Status)
 		}
 	}
 	point := rt.dep.PointNumber

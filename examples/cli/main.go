@@ -179,6 +179,10 @@ type app struct {
 	// wrote is set once something was written to stdout in JSON mode.
 	wrote bool
 
+	// logLevel is the least level logged; nil means slog.LevelWarn.
+	// Tests lower it to see every line the runtimes log.
+	logLevel slog.Leveler
+
 	// mu serialises the progress bar and the log lines on a terminal.
 	mu sync.Mutex
 	// bar is the progress bar on the terminal's last line, if any.
@@ -189,10 +193,14 @@ type app struct {
 // progress bar out of their way and draws it again below them.
 type logWriter struct{ a *app }
 
-// logger returns the logger of the runtimes: warnings and errors only,
-// written around the progress bar.
+// logger returns the logger of the runtimes: warnings and errors only
+// (unless a.logLevel says otherwise), written around the progress bar.
 func (a *app) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(logWriter{a}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := a.logLevel
+	if level == nil {
+		level = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(logWriter{a}, &slog.HandlerOptions{Level: level}))
 }
 
 func (w logWriter) Write(p []byte) (int, error) {

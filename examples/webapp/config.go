@@ -292,6 +292,19 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	return cfg, nil
 }
 
+// sendsHSTS reports whether responses carry Strict-Transport-Security:
+// in real mode, when PUBLIC_BASE_URL is https (TLS may end at a proxy in
+// front of the app). Never in dev mode: on http://localhost the header
+// would be ignored at best, and would pin every other app the developer
+// serves on localhost to https at worst.
+func (cfg *config) sendsHSTS() bool {
+	if cfg.Dev {
+		return false
+	}
+	u, err := url.Parse(cfg.PublicBaseURL)
+	return err == nil && strings.EqualFold(u.Scheme, "https")
+}
+
 // devDefaults fills in dev mode: a fake number, a fake administrator
 // phone, and a random password unless one is configured.
 func (cfg *config) devDefaults() error {

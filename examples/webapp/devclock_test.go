@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -11,9 +10,6 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
-	"github.com/patient-outreach/sms/outreach/clocktest"
-	"github.com/patient-outreach/sms/outreach/twiliotest"
-	"github.com/patient-outreach/sms/verify"
 )
 
 // nightNY is 03:00 in New York (07:00 UTC) on a Wednesday: every US
@@ -131,32 +127,10 @@ func TestDeferredNoticeAndSkip(t *testing.T) {
 // for it, outside dev mode) the skip endpoint does not exist, nor the
 // simulator, nor DEV_CLOCK_START.
 func TestSkipAbsentWithRealTwilio(t *testing.T) {
-	fake := twiliotest.New(twiliotest.Options{Clock: clocktest.Manual(t), Numbers: []string{"+15005550006"}})
-	t.Cleanup(fake.Close)
-	hash, err := verify.HashPassword("correct horse battery")
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{
-		"TWILIO_ACCOUNT_SID": fake.AccountSID(), "TWILIO_AUTH_TOKEN": fake.AuthToken(),
-		"TWILIO_PHONE_NUMBER": "+15005550006", "ADMINISTRATOR_PHONE": "+14155550100",
-		"PASSWORD_HASH": hash, "PUBLIC_BASE_URL": "https://outreach.example.org",
-	}
-	getenv := func(k string) string { return env[k] }
+	a, getenv := newRealServer(t, "https://outreach.example.org")
 	if _, err := loadConfig([]string{"-env-file", "", "-dev-clock-start", "2026-03-11T07:00:00Z"}, getenv, &syncBuffer{}); err == nil {
 		t.Error("DEV_CLOCK_START was taken with real Twilio")
 	}
-	stderr := &syncBuffer{}
-	cfg, err := loadConfig([]string{"-env-file", "", "-listen-addr", "127.0.0.1:0", "-database-url", t.TempDir() + "/o.db"}, getenv, stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.twilioHTTP = fake.HTTPClient()
-	a, err := newServer(t.Context(), cfg, stderr, slog.New(slog.NewTextHandler(stderr, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
 	if a.dev != nil {
 		t.Fatal("dev mode with Twilio credentials")
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/outreach/clocktest"
+	"github.com/patient-outreach/sms/outreach/twiliotest"
+	"github.com/patient-outreach/sms/verify"
 )
 
 // syncBuffer is the app's stderr in tests: the banner, the login codes and
@@ -227,4 +230,36 @@ func mustStatus(t *testing.T, what string, resp *http.Response, body string, wan
 
 func csvOf(rows ...string) []byte {
 	return []byte(strings.Join(rows, "\n") + "\n")
+}
+
+// newRealServer returns the app in real mode (Twilio credentials given),
+// a fake Twilio standing in for Twilio, with PUBLIC_BASE_URL publicURL,
+// and the environment it was configured from. It is not listening: call
+// its handler. It is closed when the test ends.
+func newRealServer(t *testing.T, publicURL string) (*app, func(string) string) {
+	t.Helper()
+	fake := twiliotest.New(twiliotest.Options{Clock: clocktest.Manual(t), Numbers: []string{"+15005550006"}})
+	t.Cleanup(fake.Close)
+	hash, err := verify.HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"TWILIO_ACCOUNT_SID": fake.AccountSID(), "TWILIO_AUTH_TOKEN": fake.AuthToken(),
+		"TWILIO_PHONE_NUMBER": "+15005550006", "ADMINISTRATOR_PHONE": "+14155550100",
+		"PASSWORD_HASH": hash, "PUBLIC_BASE_URL": publicURL,
+	}
+	getenv := func(k string) string { return env[k] }
+	stderr := &syncBuffer{}
+	cfg, err := loadConfig([]string{"-env-file", "", "-listen-addr", "127.0.0.1:0", "-database-url", t.TempDir() + "/o.db"}, getenv, stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.twilioHTTP = fake.HTTPClient()
+	a, err := newServer(t.Context(), cfg, stderr, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a, getenv
 }

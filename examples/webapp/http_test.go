@@ -59,6 +59,40 @@ func TestSecurityHeaders(t *testing.T) {
 		if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") == "" {
 			t.Errorf("GET %s: headers %v", path, h)
 		}
+		if v := h.Get("Strict-Transport-Security"); v != "" {
+			t.Errorf("GET %s: dev mode on http://localhost sent Strict-Transport-Security %q", path, v)
+		}
+	}
+}
+
+// TestHSTS: in real mode with an https PUBLIC_BASE_URL every response
+// carries Strict-Transport-Security; served over plain http, or in dev
+// mode on localhost, none does.
+func TestHSTS(t *testing.T) {
+	for _, tc := range []struct {
+		publicURL string
+		want      string
+	}{
+		{"https://outreach.example.org", "max-age=63072000; includeSubDomains"},
+		{"HTTPS://outreach.example.org:8443", "max-age=63072000; includeSubDomains"},
+		{"http://outreach.internal:8080", ""},
+	} {
+		a, _ := newRealServer(t, tc.publicURL)
+		for _, req := range []*http.Request{
+			httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/login", nil),
+			httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/campaigns", nil),
+			httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/static/app.css", nil),
+			httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/healthz", nil),
+			httptest.NewRequestWithContext(t.Context(), http.MethodGet, "/nope", nil),
+			httptest.NewRequestWithContext(t.Context(), http.MethodPost, "/twilio/sms", strings.NewReader("Body=x")),
+		} {
+			rec := httptest.NewRecorder()
+			a.handler.ServeHTTP(rec, req)
+			if got := rec.Header().Get("Strict-Transport-Security"); got != tc.want {
+				t.Errorf("PUBLIC_BASE_URL %s, %s %s (%d): Strict-Transport-Security %q; want %q",
+					tc.publicURL, req.Method, req.URL.Path, rec.Code, got, tc.want)
+			}
+		}
 	}
 }
 

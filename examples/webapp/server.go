@@ -388,7 +388,7 @@ func (a *app) routes() (http.Handler, error) {
 	})
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("/", cop.Handler(a.sessions.LoadAndSave(pages)))
-	return a.accessLog(securityHeaders(mux)), nil
+	return a.accessLog(securityHeaders(mux, a.cfg.sendsHSTS())), nil
 }
 
 func (a *app) authToken() string {
@@ -424,11 +424,19 @@ func staticHandler(static fs.FS) http.Handler {
 const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
-// securityHeaders sets the headers every response carries. Pages hold
-// PHI, so they are not cached.
-func securityHeaders(next http.Handler) http.Handler {
+// hsts is the Strict-Transport-Security of an app served over https:
+// browsers use https only, for two years, on its subdomains too.
+const hsts = "max-age=63072000; includeSubDomains"
+
+// securityHeaders sets the headers every response carries, and
+// Strict-Transport-Security when withHSTS is set. Pages hold PHI, so they
+// are not cached.
+func securityHeaders(next http.Handler, withHSTS bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if withHSTS {
+			h.Set("Strict-Transport-Security", hsts)
+		}
 		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -24,7 +25,8 @@ func (s *Store) ClaimNumber(ctx context.Context, o outreach.NumberOwner) error {
 		if conv.c.From == o.Number && conv.c.TwoWay && conv.c.Status != outreach.ConversationDone && camp.Runtime != o.Runtime {
 			return &outreach.NumberConflictError{
 				Number: o.Number, Owner: outreach.NumberOwner{Number: o.Number, Runtime: camp.Runtime}, Wanted: o,
-				Reason: "campaign " + camp.Name + " of the " + camp.Runtime + " runtime has unfinished two-way conversations from it",
+				// By id: the name may hold PHI, and this error reaches logs.
+				Reason: fmt.Sprintf("campaign %d of the %s runtime has unfinished two-way conversations from it", camp.ID, camp.Runtime),
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 
 	"github.com/patient-outreach/sms/outreach"
 )
@@ -25,15 +26,18 @@ func (s *Store) ClaimNumber(ctx context.Context, o outreach.NumberOwner) error {
 		}
 		return &outreach.NumberConflictError{Number: o.Number, Owner: cur, Wanted: o}
 	}
-	var name, runtime string
-	err = tx.QueryRowContext(ctx, `SELECT k.name, k.runtime FROM conversations c JOIN campaigns k ON k.id = c.campaign_id
+	// The campaign is named by its id: its name, typed by an operator,
+	// may hold PHI, and this error reaches logs.
+	var campaign int64
+	var runtime string
+	err = tx.QueryRowContext(ctx, `SELECT k.id, k.runtime FROM conversations c JOIN campaigns k ON k.id = c.campaign_id
 		WHERE c.from_number = ? AND c.two_way AND c.status != 'done' AND k.runtime != ? LIMIT 1`,
-		o.Number, o.Runtime).Scan(&name, &runtime)
+		o.Number, o.Runtime).Scan(&campaign, &runtime)
 	switch {
 	case err == nil:
 		return &outreach.NumberConflictError{
 			Number: o.Number, Owner: outreach.NumberOwner{Number: o.Number, Runtime: runtime}, Wanted: o,
-			Reason: "campaign " + name + " of the " + runtime + " runtime has unfinished two-way conversations from it",
+			Reason: fmt.Sprintf("campaign %d of the %s runtime has unfinished two-way conversations from it", campaign, runtime),
 		}
 	case !errors.Is(err, sql.ErrNoRows):
 		return wrap("claim number", err)

@@ -2,7 +2,9 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -100,6 +102,10 @@ func testNumberOwners(h *harness) {
 	err = h.s.ClaimNumber(h.ctx, outreach.NumberOwner{Number: from, Runtime: "studio", Flow: "FWc"})
 	if !errors.Is(err, outreach.ErrNumberConflict) {
 		h.Errorf("ClaimNumber with an unfinished embedded two-way conversation = %v; want a conflict", err)
+	} else if want := fmt.Sprintf("campaign %d of the", c.ID); !strings.Contains(err.Error(), want) {
+		// Campaigns are named by id: their names may hold PHI, and this
+		// error reaches logs.
+		h.Errorf("the conflict %q does not name the campaign by its id (%q)", err, want)
 	}
 	if err := h.s.ClaimNumber(h.ctx, outreach.NumberOwner{Number: from, Runtime: outreach.RuntimeEmbedded}); err != nil {
 		h.Errorf("ClaimNumber by the runtime of the unfinished conversation: %v", err)

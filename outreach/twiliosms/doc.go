@@ -37,7 +37,9 @@
 // The handlers validate X-Twilio-Signature with twilio-go's request
 // validator against WebhookConfig.PublicURL (the URL configured at
 // Twilio, never the request's Host), so a request with a missing or bad
-// signature gets 403 and changes nothing. They log nothing unless given
+// signature gets 403 and changes nothing. They take only what Twilio
+// sends, a body of Content-Type application/x-www-form-urlencoded: any
+// other content type gets 415 before the signature is even read. They log nothing unless given
 // a logger, and then never a message body or a full phone number.
 //
 // Test with the fake Twilio of outreach/twiliotest: pass its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -65,7 +66,11 @@ func (c *WebhookConfig) check() error {
 	return nil
 }
 
-// webhook is what both handlers share: method, size and signature checks.
+// formContentType is the only Content-Type Twilio sends its webhooks with.
+const formContentType = "application/x-www-form-urlencoded"
+
+// webhook is what both handlers share: method, content type, size and
+// signature checks.
 type webhook struct {
 	cfg       WebhookConfig
 	validator client.RequestValidator
@@ -78,6 +83,13 @@ func (h *webhook) form(w http.ResponseWriter, r *http.Request) (url.Values, bool
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		http.Error(w, "use POST", http.StatusMethodNotAllowed)
+		return nil, false
+	}
+	// Twilio posts its parameters as a form, and signs only them: a body
+	// labelled anything else (JSON, multipart) is not one of its requests.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != formContentType {
+		h.log(r.Context(), slog.LevelWarn, "twilio webhook: content type is not a form; refused")
+		http.Error(w, "the body must be "+formContentType, http.StatusUnsupportedMediaType)
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
@@ -132,8 +144,9 @@ func (h *webhook) log(ctx context.Context, level slog.Level, msg string, args ..
 // with TwiML: an empty <Response/>, or the reply (HELP text) as a
 // <Message>.
 //
-// Answers: 405 for anything but POST, 413 for a body over
-// cfg.MaxBodyBytes, 403 for a missing or bad signature, 400 without
+// Answers: 405 for anything but POST, 415 unless the Content-Type is
+// application/x-www-form-urlencoded (parameters such as charset
+// allowed), 413 for a body over cfg.MaxBodyBytes, 403 for a missing or bad signature, 400 without
 // MessageSid, From or To, 500 if HandleInbound fails (Twilio retries;
 // HandleInbound is idempotent on the MessageSid). Nothing is called
 // unless the signature is good.
@@ -195,7 +208,7 @@ func TwiML(reply string) string {
 //
 // Answers: 204 when handled, and also for a message no one knows (an
 // error matching [outreach.ErrNotFound], as for messages sent by another
-// application on the account); 405, 413, 403 and 400 as [InboundHandler];
+// application on the account); 405, 415, 413, 403 and 400 as [InboundHandler];
 // 500 if HandleStatus fails otherwise.
 func StatusHandler(rcv StatusReceiver, cfg WebhookConfig) (http.Handler, error) {
 	if rcv == nil {

@@ -282,3 +282,63 @@ func TestTwiML(t *testing.T) {
 		}
 	}
 }
+
+// TestWebhooksRequireFormContentType: Twilio posts webhooks as
+// application/x-www-form-urlencoded; a correctly signed body labelled
+// anything else is refused with 415 before the receiver is called.
+func TestWebhooksRequireFormContentType(t *testing.T) {
+	status := url.Values{"MessageSid": {"SM0002"}, "To": {patient}, "From": {ourNumber}, "MessageStatus": {"delivered"}}
+	hooks := []struct {
+		name   string
+		url    string
+		params url.Values
+		new    func(*recorder) (http.Handler, error)
+		ok     int
+	}{
+		{"inbound", smsURL, inboundParams("7"), func(rec *recorder) (http.Handler, error) {
+			return twiliosms.InboundHandler(rec, twiliosms.WebhookConfig{AuthToken: token, PublicURL: smsURL})
+		}, http.StatusOK},
+		{"status", statusURL, status, func(rec *recorder) (http.Handler, error) {
+			return twiliosms.StatusHandler(rec, twiliosms.WebhookConfig{AuthToken: token, PublicURL: statusURL})
+		}, http.StatusNoContent},
+	}
+	for _, tc := range []struct {
+		contentType string // "-" removes the header
+		code        int    // 0: the hook's success code
+	}{
+		{"application/x-www-form-urlencoded", 0},
+		{"application/x-www-form-urlencoded; charset=utf-8", 0},
+		{"Application/X-WWW-Form-Urlencoded; charset=UTF-8", 0},
+		{"application/json", http.StatusUnsupportedMediaType},
+		{"application/json; charset=utf-8", http.StatusUnsupportedMediaType},
+		{"multipart/form-data; boundary=x", http.StatusUnsupportedMediaType},
+		{"text/plain", http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded-json", http.StatusUnsupportedMediaType},
+		{"application/x-www-form-urlencoded; charset", http.StatusUnsupportedMediaType},
+		{"", http.StatusUnsupportedMediaType},
+		{"-", http.StatusUnsupportedMediaType},
+	} {
+		for _, hook := range hooks {
+			rec := &recorder{}
+			h, err := hook.new(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := signed(t, hook.url, hook.params)
+			if tc.contentType == "-" {
+				r.Header.Del("Content-Type")
+			} else {
+				r.Header.Set("Content-Type", tc.contentType)
+			}
+			want, calls := tc.code, 0
+			if want == 0 {
+				want, calls = hook.ok, 1
+			}
+			w := serve(h, r)
+			if w.Code != want || rec.calls() != calls {
+				t.Errorf("%s, Content-Type %q: answered %d (want %d), %d calls (want %d): %s",
+					hook.name, tc.contentType, w.Code, want, rec.calls(), calls, w.Body)
+			}
+		}
+	}
+}

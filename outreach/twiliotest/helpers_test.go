@@ -59,7 +59,8 @@ func restError(t *testing.T, err error, status, code int) {
 }
 
 // hook is a webhook receiver that checks signatures with twilio-go's
-// validator and records the form of each valid request.
+// validator and the form content type (as twiliosms's handlers do), and
+// records the form of each valid request.
 type hook struct {
 	t     *testing.T
 	token string
@@ -78,7 +79,8 @@ func newHook(t *testing.T, token string) *hook {
 		fullURL := h.srv.URL + r.URL.RequestURI()
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		if r.Method != http.MethodPost || !v.ValidateBody(fullURL, body, r.Header.Get(twiliotest.SignatureHeader)) {
+		if r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" ||
+			!v.ValidateBody(fullURL, body, r.Header.Get(twiliotest.SignatureHeader)) {
 			h.bad++
 			w.WriteHeader(http.StatusForbidden)
 			return

@@ -261,7 +261,7 @@ func TestStatusCallbacks(t *testing.T) {
 	}
 	got, bad := h.received()
 	if bad != 0 {
-		t.Fatalf("%d callbacks with a bad signature", bad)
+		t.Fatalf("%d callbacks with a bad signature or content type", bad)
 	}
 	seq := map[string][]string{}
 	for _, v := range got {
