@@ -310,6 +310,9 @@ func cmdStatus(ctx context.Context, a *app, args []string) error {
 		fmt.Fprintf(a.stdout, "%4d  %-9s  %-10s  %-6s  %s  %s\n", c.ID, c.Status, c.Flow, worldName(c.World), c.Counts, c.Name)
 		if *id != 0 {
 			printOutcomes(a.stdout, c.Progress)
+			if err := printAttention(ctx, a.stdout, store, c.ID, c.Progress); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -329,6 +332,28 @@ func printOutcomes(w io.Writer, p outreach.Progress) {
 	for _, k := range keys {
 		fmt.Fprintf(w, "  %-20s %d\n", k, p.Outcomes[k])
 	}
+}
+
+// printAttention says what a person must read: conversations ended for
+// review, and urgent replies nobody has acknowledged.
+func printAttention(ctx context.Context, w io.Writer, store outreach.Store, id int64, p outreach.Progress) error {
+	alerts, err := store.Alerts(ctx, id)
+	if err != nil {
+		return err
+	}
+	urgent := 0
+	for _, al := range alerts {
+		if al.AckedAt.IsZero() {
+			urgent++
+		}
+	}
+	if n := p.Outcomes[outreach.OutcomeNeedsReview]; n > 0 {
+		fmt.Fprintf(w, "needs review: %d conversation(s) whose reply a person must read (the export's review column says why)\n", n)
+	}
+	if urgent > 0 {
+		fmt.Fprintf(w, "urgent: %d repl(ies) with urgent words, not acknowledged (the export's alert column lists the words)\n", urgent)
+	}
+	return nil
 }
 
 // findCampaign returns campaign id, or a usage error when there is none.

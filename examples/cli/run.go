@@ -169,6 +169,9 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		camp.ID, c.Status, p.Total, c.UpdatedAt.Sub(c.CreatedAt).Round(time.Second), took.Round(time.Millisecond))
 	fmt.Fprintf(a.stdout, "messages: %d sent, %d replies, %d failed\n", p.Messages[outreach.MessageSent], p.Replies, p.Messages[outreach.MessageFailed])
 	printOutcomes(a.stdout, p)
+	if err := printAttention(last, a.stdout, store, camp.ID, p); err != nil {
+		return err
+	}
 	fmt.Fprintf(a.stdout, "export the answers: cli export --db %s --campaign %d --out responses.csv\n", quote(*dbPath), camp.ID)
 	return nil
 }
