@@ -37,16 +37,10 @@ func TestExportReviewAndAlert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, _, err := runner.CreateCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, []outreach.Recipient{
+	sim := &simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
+	c, err := sim.RunCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, []outreach.Recipient{
 		{ID: "p-1", FirstName: "Ana", Phone: "+14406443709"}, {ID: "p-2", FirstName: "Bo", Phone: "+14406443710"}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := runner.StartCampaign(ctx, c.ID); err != nil {
-		t.Fatal(err)
-	}
-	sim := &simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
-	if _, err := sim.Run(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	want := [][]string{

@@ -260,15 +260,9 @@ func TestOptOutPhraseMidConversation(t *testing.T) {
 			{ID: "bye", Kind: outreach.StepEnd, Body: "Thank you.", Outcome: "ok"},
 		},
 	}
-	c, _, err := runner.CreateCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, []outreach.Recipient{{ID: "p-1", FirstName: "Ana", Phone: patient}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := runner.StartCampaign(ctx, c.ID); err != nil {
-		t.Fatal(err)
-	}
 	sim := &simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
-	if _, err := sim.Run(ctx, c.ID); err != nil {
+	c, err := sim.RunCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, []outreach.Recipient{{ID: "p-1", FirstName: "Ana", Phone: patient}})
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -310,14 +304,8 @@ func TestOptOutPhraseMidConversation(t *testing.T) {
 	one := &outreach.Flow{ID: "one-question", Steps: flow.Steps[:1:1]}
 	one.Steps = append(one.Steps, flow.Steps[3])
 	one.Steps[0].Next = "bye"
-	c2, _, err := runner.CreateCampaign(ctx, outreach.NewCampaign{Name: "again", Flow: one}, []outreach.Recipient{{ID: "p-1", FirstName: "Ana", Phone: patient}})
+	c2, err := sim.RunCampaign(ctx, outreach.NewCampaign{Name: "again", Flow: one}, []outreach.Recipient{{ID: "p-1", FirstName: "Ana", Phone: patient}})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := runner.StartCampaign(ctx, c2.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := sim.Run(ctx, c2.ID); err != nil {
 		t.Fatal(err)
 	}
 	convs, err = store.Conversations(ctx, c2.ID, 0, 0)

@@ -91,15 +91,9 @@ func TestRepliesAHumanMustSee(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c, _, err := runner.CreateCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, []outreach.Recipient{{ID: "p-1", FirstName: "Ana", Phone: patient}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := runner.StartCampaign(ctx, c.ID); err != nil {
-				t.Fatal(err)
-			}
 			sim := &simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
-			if _, err := sim.Run(ctx, c.ID); err != nil {
+			c, err := sim.RunCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, []outreach.Recipient{{ID: "p-1", FirstName: "Ana", Phone: patient}})
+			if err != nil {
 				t.Fatal(err)
 			}
 			runner.NotifyAlerts(ctx)

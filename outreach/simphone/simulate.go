@@ -112,3 +112,17 @@ func (s *Simulation) next(ctx context.Context, now time.Time) (time.Time, bool) 
 	consider(s.Network.NextReport())
 	return at, !at.IsZero()
 }
+
+// RunCampaign creates a campaign of recipients with the runner, starts it
+// and runs it as [Simulation.Run] does, and returns it.
+func (s *Simulation) RunCampaign(ctx context.Context, nc outreach.NewCampaign, recipients []outreach.Recipient) (outreach.Campaign, error) {
+	c, _, err := s.Runner.CreateCampaign(ctx, nc, recipients)
+	if err != nil {
+		return c, err
+	}
+	if err := s.Runner.StartCampaign(ctx, c.ID); err != nil {
+		return c, err
+	}
+	_, err = s.Run(ctx, c.ID)
+	return c, err
+}
