@@ -294,6 +294,7 @@ func TestUploadRequireConsent(t *testing.T) {
 	resp, body = c.postFile("/campaigns/new", fields, "recipients", "list.csv", csvOf("patient_id,patient_first_name,patient_phone", "P-1,Ann,(440) 555-0142"))
 	mustStatus(t, "upload without the column", resp, body, http.StatusSeeOther)
 	resp, body = c.get(resp.Header.Get("Location"))
+	mustStatus(t, "back to the form", resp, body, http.StatusOK)
 	if !strings.Contains(body, "missing required column consent") {
 		t.Errorf("the refusal does not name the consent column:\n%s", body)
 	}
