@@ -627,7 +627,7 @@ func TestFlows(t *testing.T) {
 			t.Errorf("flows show lacks step %s (%s):\n%s", st.ID, st.Kind, r.stdout)
 		}
 	}
-	for _, want := range []string{"answer:", "a whole number from 0 to 10", "route:", "timeout:"} {
+	for _, want := range []string{"answer:", "a whole number from 0 to 10", "route:", "timeout:", `opt-out footer: " Reply STOP to opt out.", on the first message unless it mentions STOP`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("flows show lacks %q:\n%s", want, r.stdout)
 		}
