@@ -94,3 +94,20 @@ func ExamplePreview() {
 	fmt.Println(msgs, err)
 	// Output: [Hi Ana, how is your pain from 0 to 10? Reply with a number. Reply STOP to opt out.] <nil>
 }
+
+// The first message of a two-way flow tells the patient how to opt out,
+// unless it already says so.
+func ExampleFlow_WithOptOut() {
+	f := checkIn()
+	fmt.Println(f.WithOptOut("Hi Ana, how is your pain?"))
+	fmt.Println(f.WithOptOut("Hi Ana. Text STOP to end."))
+	f.OptOutFooter = " Text STOP to end these messages."
+	fmt.Println(f.WithOptOut("Hi Ana, how is your pain?"))
+	f.NoOptOutFooter, f.OptOutFooter = true, ""
+	fmt.Println(f.WithOptOut("Hi Ana, how is your pain?"))
+	// Output:
+	// Hi Ana, how is your pain? Reply STOP to opt out.
+	// Hi Ana. Text STOP to end.
+	// Hi Ana, how is your pain? Text STOP to end these messages.
+	// Hi Ana, how is your pain?
+}
