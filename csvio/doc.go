@@ -33,8 +33,15 @@
 //
 // A [RecipientReader] reads the same rows one at a time, holding neither the
 // file nor the rows in memory (only the ids and phones seen, to report
-// duplicates). Limits on the file size, row count and cell length
-// ([Options]) keep a bad upload from exhausting memory.
+// duplicates). Limits on the file size, row count, header columns, line
+// length and cell length ([Options]) keep a bad upload from exhausting
+// memory: a line over the limit (64 KiB by default) is refused while it is
+// read, before it is held whole.
+//
+// A campaign that may only write to patients who agreed sets
+// Options.RequireConsent: the file must then have a consent column, and a
+// row whose consent is not yes, y, true or 1 is reported as a row error
+// (ErrNoConsent) and never becomes a recipient.
 //
 // A row's problems are either errors, which make the row unusable (empty or
 // duplicate patient_id, missing or invalid phone, unknown time zone, cell

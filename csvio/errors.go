@@ -3,6 +3,7 @@ package csvio
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -28,6 +29,9 @@ var (
 	// ErrNotUTF8: a cell is not valid UTF-8, as when a spreadsheet saves
 	// "CSV" in a legacy encoding.
 	ErrNotUTF8 = errors.New("text is not UTF-8: save the file as \"CSV UTF-8\"")
+	// ErrNoConsent: with Options.RequireConsent, the consent cell does not
+	// record consent (yes, y, true or 1); the row is skipped.
+	ErrNoConsent = errors.New("no consent recorded (consent must be yes, true or 1)")
 	// ErrMalformed: the row breaks CSV syntax (a stray quote, a wrong number
 	// of cells). The [*RowError] also matches the [encoding/csv] error
 	// (csv.ErrBareQuote, csv.ErrQuote, csv.ErrFieldCount).
@@ -49,7 +53,8 @@ var (
 var (
 	// ErrNoHeader: the file is empty, or holds only blank lines.
 	ErrNoHeader = errors.New("the file is empty: the first line must be the header")
-	// ErrMissingColumn: a required column is missing from the header.
+	// ErrMissingColumn: a required column is missing from the header
+	// (consent too, with Options.RequireConsent).
 	ErrMissingColumn = errors.New("missing required column")
 	// ErrDuplicateColumn: two header cells name the same column.
 	ErrDuplicateColumn = errors.New("duplicate column")
@@ -106,6 +111,9 @@ func (e *HeaderError) Error() string {
 	if errors.Is(e.Err, ErrMissingColumn) && len(e.Columns) == len(required) {
 		msg += " (the first line must be a header naming them)"
 	}
+	if errors.Is(e.Err, ErrMissingColumn) && slices.Contains(e.Columns, ColumnConsent) {
+		msg += " (this campaign requires consent: add a consent column saying yes, true or 1 for each patient)"
+	}
 	return msg
 }
 
@@ -117,8 +125,10 @@ type Limit string
 
 // Limits a file can exceed.
 const (
-	LimitBytes Limit = "bytes" // Options.MaxBytes
-	LimitRows  Limit = "rows"  // Options.MaxRows
+	LimitBytes     Limit = "bytes"      // Options.MaxBytes
+	LimitRows      Limit = "rows"       // Options.MaxRows
+	LimitColumns   Limit = "columns"    // Options.MaxColumns
+	LimitLineBytes Limit = "line_bytes" // Options.MaxLineLen
 )
 
 // LimitError reports a file over one of the limits of [Options]. The
@@ -128,14 +138,20 @@ type LimitError struct {
 	Limit Limit
 	// Max is the limit that was exceeded.
 	Max int64
-	// Line is the line where the first row over the limit starts (zero for
-	// LimitBytes).
+	// Line is the line where the first row over the limit starts
+	// (LimitRows), the header's line (LimitColumns), or the line that is
+	// too long (LimitLineBytes); zero for LimitBytes.
 	Line int
 }
 
 func (e *LimitError) Error() string {
-	if e.Limit == LimitRows {
+	switch e.Limit {
+	case LimitRows:
 		return fmt.Sprintf("csvio: the file has more than %d rows (line %d is over the limit); split it", e.Max, e.Line)
+	case LimitColumns:
+		return fmt.Sprintf("csvio: the header on line %d has more than %d columns; remove the columns the campaign does not need", e.Line, e.Max)
+	case LimitLineBytes:
+		return fmt.Sprintf("csvio: line %d is longer than %d bytes; is this a recipients file?", e.Line, e.Max)
 	}
 	return fmt.Sprintf("csvio: the file is larger than %d bytes; split it", e.Max)
 }

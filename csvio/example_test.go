@@ -56,6 +56,34 @@ func ExampleReadAll_stopOnError() {
 	// true
 }
 
+// A campaign that may only write to patients who agreed: rows without
+// consent are reported and skipped.
+func ExampleReadAll_requireConsent() {
+	file := strings.NewReader(`patient_id,patient_first_name,patient_phone,consent
+A-1,Maya,(440) 644-3709,Yes
+A-2,Jonah,(208) 555-0187,no
+A-3,Lena,(602) 555-0113,
+`)
+	res, err := csvio.ReadAll(context.Background(), file, csvio.Options{RequireConsent: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range res.Recipients {
+		fmt.Println(r.ID, r.Phone)
+	}
+	for _, e := range res.Errors {
+		fmt.Println("skipped:", e)
+	}
+
+	_, err = csvio.ReadAll(context.Background(), strings.NewReader("patient_id,patient_first_name,patient_phone\n"), csvio.Options{RequireConsent: true})
+	fmt.Println(err)
+	// Output:
+	// A-1 +14406443709
+	// skipped: line 3, column consent: no consent recorded (consent must be yes, true or 1)
+	// skipped: line 4, column consent: no consent recorded (consent must be yes, true or 1)
+	// csvio: header: missing required column consent (this campaign requires consent: add a consent column saying yes, true or 1 for each patient)
+}
+
 func ExampleNewRecipientReader() {
 	file := strings.NewReader("patient_id,patient_first_name,patient_phone,timezone\n" +
 		"A-1,Maya,440-644-3709,America/New_York\n" +

@@ -26,6 +26,7 @@ const (
 	ColumnFirstName = "patient_first_name" // required; "patient_first" is accepted too
 	ColumnPhone     = "patient_phone"      // required
 	ColumnTimeZone  = "timezone"           // optional; "time_zone" is accepted too
+	ColumnConsent   = "consent"            // required with Options.RequireConsent; else an extra column
 )
 
 // required lists the required columns in the order they are checked.
@@ -47,6 +48,8 @@ const (
 	DefaultMaxBytes    = 10 << 20
 	DefaultMaxRows     = 100_000
 	DefaultMaxFieldLen = 1_000
+	DefaultMaxColumns  = 200
+	DefaultMaxLineLen  = 64 << 10
 )
 
 // Options configures a [RecipientReader] and [ReadAll]. The zero value is
@@ -67,6 +70,22 @@ type Options struct {
 	// MaxFieldLen limits the length of a cell, in bytes after trimming.
 	// Zero means DefaultMaxFieldLen (1,000); negative, no limit.
 	MaxFieldLen int
+	// MaxColumns limits the number of header cells. Zero means
+	// DefaultMaxColumns (200); negative, no limit.
+	MaxColumns int
+	// MaxLineLen limits the length of a line of the file, in bytes, line
+	// end included; a quoted cell that holds line breaks spans several
+	// lines, each within the limit. It is enforced while reading, before
+	// a line is held whole in memory. Zero means DefaultMaxLineLen
+	// (64 KiB); negative, no limit.
+	MaxLineLen int
+	// RequireConsent makes the file need a consent column (else a
+	// [*HeaderError] matching ErrMissingColumn) and refuses every row
+	// whose consent cell is not yes, y, true or 1 (in any case, spaces
+	// trimmed): such a row gets a [*RowError] matching ErrNoConsent and
+	// never becomes a recipient. Without it a consent column is an extra
+	// column like any other.
+	RequireConsent bool
 	// StopOnError makes [ReadAll] stop at the first row with an error and
 	// return that error. A [RecipientReader] leaves the choice to its caller.
 	StopOnError bool
@@ -94,6 +113,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.MaxFieldLen == 0 {
 		o.MaxFieldLen = DefaultMaxFieldLen
+	}
+	if o.MaxColumns == 0 {
+		o.MaxColumns = DefaultMaxColumns
+	}
+	if o.MaxLineLen == 0 {
+		o.MaxLineLen = DefaultMaxLineLen
 	}
 	return o, nil
 }
@@ -148,7 +173,8 @@ type RecipientReader struct {
 // timezone and any other columns, which end up in Recipient.Attrs.
 //
 // A header that cannot be used gives a [*HeaderError]; a file over
-// Options.MaxBytes, a [*LimitError].
+// Options.MaxBytes, a header line over Options.MaxLineLen or a header with
+// more cells than Options.MaxColumns, a [*LimitError].
 func NewRecipientReader(r io.Reader, opts Options) (*RecipientReader, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
@@ -156,6 +182,12 @@ func NewRecipientReader(r io.Reader, opts Options) (*RecipientReader, error) {
 	}
 	if opts.MaxBytes > 0 {
 		r = &limitedReader{r: r, n: opts.MaxBytes}
+	}
+	if opts.MaxLineLen > 0 {
+		// Below the buffer: encoding/csv holds a whole line (a whole
+		// record) before it returns anything, so a line over the limit
+		// must fail while it is read.
+		r = &lineLimitReader{r: r, max: opts.MaxLineLen, line: 1}
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	comma, err := sniff(br, opts.Comma)
@@ -196,6 +228,9 @@ func NewRecipientReader(r io.Reader, opts Options) (*RecipientReader, error) {
 		zones:   map[string]bool{},
 	}
 	rr.lastLine, _ = cr.FieldPos(0) // the header's line
+	if opts.MaxColumns > 0 && len(um.Headers) > opts.MaxColumns {
+		return nil, &LimitError{Limit: LimitColumns, Max: int64(opts.MaxColumns), Line: rr.lastLine}
+	}
 	keys, err := rr.header(um.Headers)
 	if err != nil {
 		return nil, err
@@ -272,6 +307,9 @@ func (rr *RecipientReader) header(cells []string) ([]string, error) {
 	}
 	if dups != nil {
 		return nil, &HeaderError{Columns: dups, Err: ErrDuplicateColumn}
+	}
+	if rr.opts.RequireConsent && seen[ColumnConsent] == 0 {
+		return nil, &HeaderError{Columns: []string{ColumnConsent}, Err: ErrMissingColumn}
 	}
 	return keys, nil
 }
@@ -422,7 +460,14 @@ func (rr *RecipientReader) check(line int, rec *record, extra map[string]string)
 	}
 
 	for _, k := range rr.extras {
-		if v, ok := cell(k, extra[k]); ok {
+		v, ok := cell(k, extra[k])
+		if rr.opts.RequireConsent && k == ColumnConsent && !(ok && consented(v)) {
+			if ok {
+				fail(k, ErrNoConsent)
+			}
+			// else cell reported why the value cannot be read.
+		}
+		if ok {
 			if r.Attrs == nil {
 				r.Attrs = make(map[string]string, len(rr.extras))
 			}
@@ -443,6 +488,16 @@ func (rr *RecipientReader) check(line int, rec *record, extra map[string]string)
 		}
 	}
 	return row
+}
+
+// consented reports whether a trimmed consent cell records consent: yes,
+// y, true or 1, in any case.
+func consented(v string) bool {
+	switch strings.ToLower(v) {
+	case "yes", "y", "true", "1":
+		return true
+	}
+	return false
 }
 
 // knownZone reports whether name is an IANA time zone this system knows.
@@ -531,11 +586,14 @@ func malformed(pe *csv.ParseError, columns int) error {
 // readError turns an error from the underlying reader into the error Next
 // and NewRecipientReader return.
 func readError(err error, opts Options, line int) error {
+	var le *lineTooLongError
 	switch {
 	case err == io.EOF:
 		return io.EOF
 	case errors.Is(err, errTooLarge):
 		return &LimitError{Limit: LimitBytes, Max: opts.MaxBytes}
+	case errors.As(err, &le):
+		return &LimitError{Limit: LimitLineBytes, Max: int64(opts.MaxLineLen), Line: le.line}
 	case line == 0:
 		return fmt.Errorf("csvio: reading the file: %w", err)
 	}
@@ -552,6 +610,12 @@ var (
 // outside quotes.
 func sniff(br *bufio.Reader, comma rune) (rune, error) {
 	head, err := br.Peek(br.Size())
+	var le *lineTooLongError
+	if errors.As(err, &le) {
+		// A line within the read-ahead is too long: sniff from what was
+		// read; encoding/csv meets the error again at that line.
+		err = nil
+	}
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return 0, err
 	}
@@ -657,4 +721,43 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	l.n = 0
 	l.err = errTooLarge
 	return n, l.err
+}
+
+// lineTooLongError is returned by lineLimitReader at a line over its limit.
+type lineTooLongError struct {
+	line int // the line's number, from 1
+}
+
+func (e *lineTooLongError) Error() string {
+	return fmt.Sprintf("csvio: line %d is too long", e.line)
+}
+
+// lineLimitReader reads from r and fails with a *lineTooLongError as soon
+// as a line (counted in bytes up to and including its '\n') grows past
+// max, before the rest of it is read. Once failed it keeps failing.
+type lineLimitReader struct {
+	r    io.Reader
+	max  int
+	cur  int // bytes of the current line read so far
+	line int // the current line's number
+	err  error
+}
+
+func (l *lineLimitReader) Read(p []byte) (int, error) {
+	if l.err != nil {
+		return 0, l.err
+	}
+	n, err := l.r.Read(p)
+	for i, c := range p[:n] {
+		l.cur++
+		if l.cur > l.max {
+			l.err = &lineTooLongError{line: l.line}
+			return i, l.err
+		}
+		if c == '\n' {
+			l.line++
+			l.cur = 0
+		}
+	}
+	return n, err
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -73,6 +74,13 @@ func checkProblems(t *testing.T, kind string, line int, got []*RowError, want []
 
 func rcpt(id, name, phone string) outreach.Recipient {
 	return outreach.Recipient{ID: id, FirstName: name, Phone: phone}
+}
+
+// consenting returns a recipient whose file has a consent column.
+func consenting(id, name, phone, consent string) outreach.Recipient {
+	r := rcpt(id, name, phone)
+	r.Attrs = map[string]string{ColumnConsent: consent}
+	return r
 }
 
 const header = "patient_id,patient_first_name,patient_phone\n"
@@ -273,6 +281,44 @@ func TestRecipientReader(t *testing.T) {
 			},
 		},
 		{
+			name: "consent required: yes, y, true and 1 in any case; anything else is a row error",
+			in: "patient_id,patient_first_name,patient_phone, Consent \n" +
+				"A1,Maya,4406443709,yes\n" +
+				"A2,Jonah,4408921177, TRUE \n" +
+				"A3,Lena,6022538890,1\n" +
+				"A4,Rosa,8089412275,Y\n" +
+				"A5,Wes,6024951732,no\n" +
+				"A6,Ana,6024951733,\n" +
+				"A7,Ben,6024951734,0\n" +
+				"A8,Cy,6024951735,maybe\n" +
+				"A9,Di,6024951736,yes please\n" +
+				",Ed,,no\n",
+			opts: Options{RequireConsent: true},
+			want: []want{
+				{line: 2, rcpt: consenting("A1", "Maya", "+14406443709", "yes")},
+				{line: 3, rcpt: consenting("A2", "Jonah", "+14408921177", "TRUE")},
+				{line: 4, rcpt: consenting("A3", "Lena", "+16022538890", "1")},
+				{line: 5, rcpt: consenting("A4", "Rosa", "+18089412275", "Y")},
+				{line: 6, errs: []problem{p(ColumnConsent, ErrNoConsent)}},
+				{line: 7, errs: []problem{p(ColumnConsent, ErrNoConsent)}},
+				{line: 8, errs: []problem{p(ColumnConsent, ErrNoConsent)}},
+				{line: 9, errs: []problem{p(ColumnConsent, ErrNoConsent)}},
+				{line: 10, errs: []problem{p(ColumnConsent, ErrNoConsent)}},
+				{line: 11, errs: []problem{p(ColumnID, ErrEmptyID), p(ColumnPhone, ErrMissingPhone), p(ColumnConsent, ErrNoConsent)}},
+			},
+		},
+		{
+			name: "consent column not required: an extra column, whatever it says",
+			in:   "patient_id,patient_first_name,patient_phone,consent\nA1,Maya,4406443709,no\n",
+			want: []want{{line: 2, rcpt: consenting("A1", "Maya", "+14406443709", "no")}},
+		},
+		{
+			name: "consent cell too long is reported once, as too long",
+			in:   "patient_id,patient_first_name,patient_phone,consent\nA1,Maya,4406443709," + strings.Repeat("yes", 7) + "\n",
+			opts: Options{RequireConsent: true, MaxFieldLen: 18},
+			want: []want{{line: 2, errs: []problem{p(ColumnConsent, ErrFieldTooLong)}}},
+		},
+		{
 			name: "header only",
 			in:   header,
 		},
@@ -412,6 +458,13 @@ func TestLimits(t *testing.T) {
 		{"size limit in the header", rows, Options{MaxBytes: 10}, 0, LimitBytes, 0},
 		{"size at the limit", rows, Options{MaxBytes: int64(len(rows))}, 3, "", 0},
 		{"one byte over", rows + "\n", Options{MaxBytes: int64(len(rows))}, 0, LimitBytes, 0},
+		{"too many columns", "patient_id,patient_first_name,patient_phone,a,b\nA1,Maya,4406443709,,\n", Options{MaxColumns: 4}, 0, LimitColumns, 1},
+		{"columns at the limit", "patient_id,patient_first_name,patient_phone,a\nA1,Maya,4406443709,\n", Options{MaxColumns: 4}, 1, "", 0},
+		{"header line too long", "\n" + header[:len(header)-1] + ",note\n", Options{MaxLineLen: len(header)}, 0, LimitLineBytes, 2},
+		{"row line too long", rows + "A4,Rosa,8089412275," + strings.Repeat("x", 40) + "\n", Options{MaxLineLen: len(header)}, 3, LimitLineBytes, 6},
+		{"line at the limit", header + "A1,Maya,4406443709" + strings.Repeat(" ", len(header)-19) + "\n", Options{MaxLineLen: len(header)}, 1, "", 0},
+		{"no line limit", header + "A1,Maya,4406443709" + strings.Repeat(" ", 70<<10) + "\n", Options{MaxLineLen: -1}, 1, "", 0},
+		{"line past the read-ahead", bigFile(300) + "A4,Rosa,8089412275," + strings.Repeat("x", 70<<10) + "\n", Options{MaxFieldLen: -1}, 300, LimitLineBytes, 302},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -587,6 +640,93 @@ func TestSampleFile(t *testing.T) {
 	for _, z := range []string{"America/New_York", "America/Phoenix", "Pacific/Honolulu"} {
 		if !zones[z] {
 			t.Errorf("no recipient in %s (zones %v)", z, zones)
+		}
+	}
+}
+
+func TestConsentColumnRequired(t *testing.T) {
+	_, err := NewRecipientReader(strings.NewReader(header+"A1,Maya,4406443709\n"), Options{RequireConsent: true})
+	var he *HeaderError
+	if !errors.As(err, &he) || !errors.Is(err, ErrMissingColumn) || !reflect.DeepEqual(he.Columns, []string{ColumnConsent}) {
+		t.Fatalf("error %v, want a *HeaderError for the missing consent column", err)
+	}
+	want := "csvio: header: missing required column consent (this campaign requires consent: add a consent column saying yes, true or 1 for each patient)"
+	if err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
+	}
+	// The usual columns are still checked first.
+	_, err = NewRecipientReader(strings.NewReader("patient_id,patient_first_name\n"), Options{RequireConsent: true})
+	if !errors.As(err, &he) || !reflect.DeepEqual(he.Columns, []string{ColumnPhone}) {
+		t.Errorf("error %v, want patient_phone missing", err)
+	}
+}
+
+// TestConsentSkippedRows checks that ReadAll reports every row without
+// consent, by line and column, and never makes it a recipient.
+func TestConsentSkippedRows(t *testing.T) {
+	in := "patient_id,patient_first_name,patient_phone,consent\n" +
+		"A1,Maya,4406443709,yes\n" +
+		"A2,Jonah,4408921177,no\n" +
+		"A3,Lena,4408921177,\n" +
+		"A4,Rosa,4408921177,1\n"
+	res, err := ReadAll(context.Background(), strings.NewReader(in), Options{RequireConsent: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids, msgs []string
+	for _, r := range res.Recipients {
+		ids = append(ids, r.ID)
+	}
+	for _, e := range res.Errors {
+		msgs = append(msgs, e.Error())
+	}
+	if !reflect.DeepEqual(ids, []string{"A1", "A4"}) || res.Rows != 4 || res.BadRows != 2 {
+		t.Errorf("recipients %v, rows %d, bad rows %d; want A1 and A4 of 4 rows, 2 bad", ids, res.Rows, res.BadRows)
+	}
+	wantMsgs := []string{
+		"line 3, column consent: no consent recorded (consent must be yes, true or 1)",
+		"line 4, column consent: no consent recorded (consent must be yes, true or 1)",
+	}
+	if !reflect.DeepEqual(msgs, wantMsgs) {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(msgs, "\n"), strings.Join(wantMsgs, "\n"))
+	}
+	// A skipped row does not claim its phone: A4 shares A2's and A3's
+	// number but is the first usable row with it.
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings %v, want none", res.Warnings)
+	}
+}
+
+// heapGrowth returns how many bytes were allocated while f ran (an upper
+// bound on how much the heap grew).
+func heapGrowth(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// TestMillionColumnLineRefused checks that a one-line file of a million
+// columns is refused while its line is read, allocating little. Without
+// the caps (MaxLineLen and MaxColumns negative) encoding/csv and gocsv
+// hold the whole line and every cell: a million "patient_id" cells
+// allocated about 550 MB.
+func TestMillionColumnLineRefused(t *testing.T) {
+	for _, cell := range []string{"a", "patient_id"} {
+		in := strings.Repeat(cell+",", 1_000_000) + "\n"
+		var err error
+		grew := heapGrowth(func() {
+			_, err = NewRecipientReader(strings.NewReader(in), Options{})
+		})
+		var le *LimitError
+		if !errors.As(err, &le) || le.Limit != LimitLineBytes || le.Line != 1 || le.Max != DefaultMaxLineLen {
+			t.Fatalf("%s: error %v, want a *LimitError for line 1's length", cell, err)
+		}
+		t.Logf("%s: allocated %d KiB in all before refusing a %d-byte line", cell, grew>>10, len(in))
+		if grew > 8<<20 {
+			t.Errorf("%s: allocated %d KiB before refusing the line; want under 8 MiB", cell, grew>>10)
 		}
 	}
 }

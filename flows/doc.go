@@ -12,6 +12,19 @@
 //   - pharma: eligibility for a kidney disease research study: interest,
 //     age 18-55, BMI 18-35, weight at least 110 lb, non-smoker.
 //
+// Every built-in flow's first message already tells the patient to reply
+// STOP to opt out.
+//
+// The first message of every conversation of a two-way flow (one with an
+// ask step) ends with opt-out instructions, unless it already mentions
+// STOP: " Reply STOP to opt out." by default. A flow file can set its own
+// text, which must mention STOP, or turn the footer off (for recipients
+// told how to opt out some other way); the footer counts towards the
+// 1,600-character limit of that message:
+//
+//	{"id": "checkin", "opt_out_footer": " Text STOP to end these messages.", "steps": [...]}
+//	{"id": "checkin", "no_opt_out_footer": true, "steps": [...]}
+//
 // [Builtin] returns a fresh copy of one, which the caller may change:
 //
 //	flow, err := flows.Builtin("provider")

@@ -227,3 +227,20 @@ func TestPharmaEligibility(t *testing.T) {
 		}
 	}
 }
+
+// TestBuiltinFirstMessagesMentionStop checks that each built-in flow tells
+// the patient how to opt out in its own words, so the engine adds no
+// footer to its first message.
+func TestBuiltinFirstMessagesMentionStop(t *testing.T) {
+	for _, name := range BuiltinNames() {
+		f, err := Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range f.FirstSteps() {
+			if body := f.StepByID(id).Body; !outreach.MentionsStop(body) || f.WithOptOut(body) != body {
+				t.Errorf("%s: first step %s does not mention STOP: %q", name, id, body)
+			}
+		}
+	}
+}

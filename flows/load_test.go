@@ -43,6 +43,7 @@ func TestLoadBadFiles(t *testing.T) {
 		{file: "route_unknown_choice.json", step: "ask_mood", want: `routes[0]: "OKAY" is not one of the answer's choices`},
 		{file: "unknown_kind.json", step: "ask_mood", want: `unknown kind "question"`},
 		{file: "no_steps.json", step: "", want: "the flow has no steps"},
+		{file: "footer_no_stop.json", step: "", want: "opt_out_footer: the footer must tell how to opt out, with the word STOP"},
 
 		// Found while decoding.
 		{file: "unknown_field.json", field: "steps[0].nxt", line: 9, want: `unknown field "nxt": did you mean "next"?`},

@@ -35,7 +35,9 @@
 // accepted it ([Sender.Lookup]) and sends only what was not accepted.
 //
 // Opt-out is absolute: STOP and its synonyms suppress the number across
-// every campaign until START. No message is submitted outside the
+// every campaign until START; the first message of every conversation of a
+// two-way flow says so, with the flow's opt-out footer unless it already
+// mentions STOP ([Flow.WithOptOut]). No message is submitted outside the
 // recipient's local sending window (default 08:00-21:00); it is deferred,
 // never dropped.
 package outreach

@@ -152,6 +152,10 @@ const maxHops = 1000
 // inputs always give the same outputs. conv is the conversation id used in
 // send keys; r fills message templates.
 //
+// The first message of a conversation gets the flow's opt-out footer
+// ([Flow.WithOptOut]): a two-way flow tells the recipient how to opt out
+// before it asks anything.
+//
 // The error is non-nil only for a flow that fails [Flow.Validate]; the
 // state returned with it is then finished with outcome "failed".
 func Advance(f *Flow, conv int64, r Recipient, s State, ev Event) (State, []Action, error) {
@@ -358,10 +362,24 @@ func (e *engine) sendKey(st *Step, tmpl string) (SendKey, error) {
 	if err != nil {
 		return SendKey{}, fmt.Errorf("outreach: flow %q step %q: %w", e.f.ID, st.ID, err)
 	}
+	if e.firstSend() {
+		body = e.f.WithOptOut(body)
+	}
 	e.s.Attempts[st.ID]++
 	key := SendKey{Conversation: e.conv, Step: st.ID, Attempt: e.s.Attempts[st.ID]}
 	e.act(Send{Key: key, Body: body})
 	return key, nil
+}
+
+// firstSend reports whether no message of the conversation was sent yet:
+// the next one is the first, which carries the flow's opt-out footer.
+func (e *engine) firstSend() bool {
+	for _, n := range e.s.Attempts {
+		if n > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (e *engine) step(id string) (*Step, error) {

@@ -69,45 +69,45 @@ func TestAdvance(t *testing.T) {
 		steps []step
 	}{
 		{"happy path low pain", []step{
-			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
+			{start, []string{"send hello#1: Hi Ana Reply STOP to opt out.", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{reply(" Yeah! "), []string{"answer q  Yeah!  => yes", "send pain#1: Pain 0-10?", "timeout pain#1 10m0s"}},
 			{reply("3"), []string{"answer pain 3 => 3", "send low#1: Glad to hear.", "finish ok"}},
 		}},
 		{"revisit counts attempts, answers fill templates", []step{
-			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
+			{start, []string{"send hello#1: Hi Ana Reply STOP to opt out.", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{reply("n"), []string{"answer q n => no", "send q#2: Ready? Reply YES or NO", "timeout q#2 1h0m0s"}},
 			{reply("y"), []string{"answer q y => yes", "send pain#1: Pain 0-10?", "timeout pain#1 10m0s"}},
 			{reply("8/10"), []string{"answer pain 8/10 => 8", "send high#1: We will call, Ana. You said 8.", "finish call"}},
 		}},
 		{"invalid reply re-asks with hint, then no-answer path", []step{
-			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
+			{start, []string{"send hello#1: Hi Ana Reply STOP to opt out.", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{reply("maybe"), []string{"answer q maybe => ", "send q#2: Sorry, please reply YES or NO. Ready? Reply YES or NO", "timeout q#2 6m0s"}},
 			{reply("dunno"), []string{"answer q dunno => ", "finish gave_up"}},
 			{reply("yes"), nil},
 		}},
 		{"timeout with the current key takes the timeout path; stale key does nothing", []step{
-			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
+			{start, []string{"send hello#1: Hi Ana Reply STOP to opt out.", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{outreach.Event{Type: outreach.EventTimedOut, Key: outreach.SendKey{Conversation: 7, Step: "q", Attempt: 9}}, nil},
 			{outreach.Event{Type: outreach.EventTimedOut, Key: outreach.SendKey{Conversation: 7, Step: "q", Attempt: 1}}, []string{"finish gave_up"}},
 		}},
 		{"opt-out mid-flow ends it and nothing follows", []step{
-			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
+			{start, []string{"send hello#1: Hi Ana Reply STOP to opt out.", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{outreach.Event{Type: outreach.EventOptedOut}, []string{"finish opted_out"}},
 			{reply("yes"), nil},
 			{start, nil},
 		}},
 		{"delivery failure takes the step's failure path", []step{
-			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
+			{start, []string{"send hello#1: Hi Ana Reply STOP to opt out.", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "q", Attempt: 1}}, []string{"finish gave_up"}},
 		}},
 		{"delivery failure of a key never sent changes nothing", []step{
-			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
+			{start, []string{"send hello#1: Hi Ana Reply STOP to opt out.", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "q", Attempt: 2}}, nil},
 			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "pain", Attempt: 1}}, nil},
 			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 8, Step: "q", Attempt: 1}}, nil},
 		}},
 		{"delivery failure of the question awaited with no path ends delivery_failed; an earlier message's does nothing", []step{
-			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
+			{start, []string{"send hello#1: Hi Ana Reply STOP to opt out.", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{reply("yes"), []string{"answer q yes => yes", "send pain#1: Pain 0-10?", "timeout pain#1 10m0s"}},
 			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "hello", Attempt: 1}}, nil},
 			{outreach.Event{Type: outreach.EventDeliveryFailure, Key: outreach.SendKey{Conversation: 7, Step: "q", Attempt: 1}}, nil},
@@ -115,7 +115,7 @@ func TestAdvance(t *testing.T) {
 		}},
 		{"reply before start and a second start are ignored", []step{
 			{reply("yes"), nil},
-			{start, []string{"send hello#1: Hi Ana", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
+			{start, []string{"send hello#1: Hi Ana Reply STOP to opt out.", "send q#1: Ready? Reply YES or NO", "timeout q#1 6m0s"}},
 			{start, nil},
 		}},
 	}
@@ -163,6 +163,92 @@ func TestAdvanceBrokenFlowFails(t *testing.T) {
 	}
 }
 
+// TestAdvanceOptOutFooter checks that the first message of a two-way flow's
+// conversation, and only it, ends with the opt-out footer.
+func TestAdvanceOptOutFooter(t *testing.T) {
+	start := outreach.Event{Type: outreach.EventStart}
+	rec := outreach.Recipient{ID: "p1", FirstName: "Ana", Phone: "+14406443709"}
+	yesNo := &outreach.AnswerSpec{Kind: outreach.AnswerChoice, Choices: []outreach.Choice{{Value: "yes"}, {Value: "no"}}}
+	tests := []struct {
+		name  string
+		edit  func(f *outreach.Flow)
+		flow  *outreach.Flow // instead of loopFlow with edit
+		reply string         // a reply after the start, if any
+		want  []string       // bodies sent, in order
+	}{
+		{name: "default footer on the first message only", reply: "n",
+			want: []string{"Hi Ana Reply STOP to opt out.", "Ready? Reply YES or NO", "Ready? Reply YES or NO"}},
+		{name: "re-ask of a first question gets no footer", reply: "what?",
+			flow: &outreach.Flow{ID: "q", Steps: []outreach.Step{{ID: "q", Kind: outreach.StepAsk, Body: "Ready?", Answer: yesNo, Hint: "Yes or no."}}},
+			want: []string{"Ready? Reply STOP to opt out.", "Yes or no. Ready?"}},
+		{name: "custom footer", edit: func(f *outreach.Flow) { f.OptOutFooter = " Text STOP to end." },
+			want: []string{"Hi Ana Text STOP to end.", "Ready? Reply YES or NO"}},
+		{name: "footer turned off", edit: func(f *outreach.Flow) { f.NoOptOutFooter = true },
+			want: []string{"Hi Ana", "Ready? Reply YES or NO"}},
+		{name: "first message already mentions STOP", edit: func(f *outreach.Flow) { f.Steps[0].Body = "Hi {{recipient.first_name}}. Text stop to quit." },
+			want: []string{"Hi Ana. Text stop to quit.", "Ready? Reply YES or NO"}},
+		{name: "a word containing stop is no opt-out instruction", edit: func(f *outreach.Flow) { f.Steps[0].Body = "Hi {{recipient.first_name}}, nonstop care." },
+			want: []string{"Hi Ana, nonstop care. Reply STOP to opt out.", "Ready? Reply YES or NO"}},
+		{name: "one-way flow gets no footer",
+			flow: &outreach.Flow{ID: "info", Steps: []outreach.Step{
+				{ID: "a", Kind: outreach.StepSend, Body: "Your card is on its way.", Next: "b"},
+				{ID: "b", Kind: outreach.StepEnd, Body: "Welcome!"}}},
+			want: []string{"Your card is on its way.", "Welcome!"}},
+		{name: "first message after a branch",
+			flow: &outreach.Flow{ID: "br", Steps: []outreach.Step{
+				{ID: "b", Kind: outreach.StepBranch, Var: "data.lang", Routes: []outreach.Route{{When: outreach.Condition{Equals: "es"}, Next: "es"}}, Next: "en"},
+				{ID: "en", Kind: outreach.StepAsk, Body: "Ready?", Answer: yesNo},
+				{ID: "es", Kind: outreach.StepAsk, Body: "¿Listo?", Answer: yesNo}}},
+			want: []string{"Ready? Reply STOP to opt out."}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := tc.flow
+			if f == nil {
+				f = loopFlow()
+			}
+			if tc.edit != nil {
+				tc.edit(f)
+			}
+			if err := f.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			s, acts, err := outreach.Advance(f, 7, rec, outreach.State{}, start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.reply != "" {
+				var more []outreach.Action
+				_, more, err = outreach.Advance(f, 7, rec, s, outreach.Event{Type: outreach.EventReplied, Body: tc.reply})
+				if err != nil {
+					t.Fatal(err)
+				}
+				acts = append(acts, more...)
+			}
+			var got []string
+			for _, a := range acts {
+				if send, ok := a.(outreach.Send); ok {
+					got = append(got, send.Body)
+				}
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("sent %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMentionsStop(t *testing.T) {
+	for s, want := range map[string]bool{
+		"Reply STOP to opt out.": true, "reply stop": true, "(Stop)": true, "STOP!": true,
+		"nonstop": false, "stopped": false, "": false, "S T O P": false, "Reply END": false,
+	} {
+		if got := outreach.MentionsStop(s); got != want {
+			t.Errorf("MentionsStop(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
 func TestValidate(t *testing.T) {
 	long := strings.Repeat("x", outreach.MaxBodyLen+1)
 	tests := []struct {
@@ -188,6 +274,32 @@ func TestValidate(t *testing.T) {
 		{"route to a value that is no choice", func(f *outreach.Flow) { f.Steps[1].Routes[0].When.Equals = "maybe" }, []string{`"maybe" is not one of`}},
 		{"unknown kind", func(f *outreach.Flow) { f.Steps[4].Kind = "wait" }, []string{`low: kind: unknown kind "wait"`}},
 		{"end step with a failure path", func(f *outreach.Flow) { f.Steps[4].OnFailure = "bye" }, []string{"low: on_failure: not a field of end steps"}},
+		{"first message too long with the footer", func(f *outreach.Flow) {
+			f.Steps[0].Body = strings.Repeat("x", outreach.MaxBodyLen-10)
+		}, []string{"hello: body: the first message with the opt-out footer is 1613 characters"}},
+		{"first message at the limit with the footer", func(f *outreach.Flow) {
+			f.Steps[0].Body = strings.Repeat("x", outreach.MaxBodyLen-len(outreach.DefaultOptOutFooter))
+		}, nil},
+		{"long first message that mentions STOP gets no footer", func(f *outreach.Flow) {
+			f.Steps[0].Body = strings.Repeat("x", outreach.MaxBodyLen-20) + " Text STOP to quit"
+		}, nil},
+		{"long first message with the footer off", func(f *outreach.Flow) {
+			f.Steps[0].Body = strings.Repeat("x", outreach.MaxBodyLen)
+			f.NoOptOutFooter = true
+		}, nil},
+		{"later message is not the first", func(f *outreach.Flow) { f.Steps[4].Body = strings.Repeat("x", outreach.MaxBodyLen) }, nil},
+		{"footer without STOP", func(f *outreach.Flow) { f.OptOutFooter = " Reply END to quit." }, []string{"opt_out_footer: the footer must tell how to opt out"}},
+		{"footer with a variable", func(f *outreach.Flow) { f.OptOutFooter = " {{recipient.first_name}}, reply STOP." }, []string{"opt_out_footer: the footer is plain text"}},
+		{"blank footer", func(f *outreach.Flow) { f.OptOutFooter = "  " }, []string{"opt_out_footer: the footer is blank"}},
+		{"footer set and turned off", func(f *outreach.Flow) {
+			f.OptOutFooter = " Reply STOP to quit."
+			f.NoOptOutFooter = true
+		}, []string{"opt_out_footer: no_opt_out_footer turns the footer off"}},
+		{"footer too long", func(f *outreach.Flow) { f.OptOutFooter = " STOP" + strings.Repeat("!", 160) }, []string{"opt_out_footer: the footer is 165 characters"}},
+		{"custom footer counts in the first message", func(f *outreach.Flow) {
+			f.OptOutFooter = " Text STOP to end these messages."
+			f.Steps[0].Body = strings.Repeat("x", outreach.MaxBodyLen-30)
+		}, []string{"hello: body: the first message with the opt-out footer is 1603 characters"}},
 		{"re-ask too long", func(f *outreach.Flow) {
 			f.Steps[1].Body = strings.Repeat("q", 900)
 			f.Steps[1].Hint = strings.Repeat("h", 900)

@@ -61,12 +61,13 @@ func ExampleRunner() {
 	resp, _ := store.Responses(ctx, c.ID, outreach.ResponsePage{})
 	fmt.Printf("%s: %q -> %s\n", resp[0].QuestionID, resp[0].Raw, resp[0].Answer)
 	// Output:
-	// Hi Ana, how is your pain from 0 to 10? Reply with a number.
+	// Hi Ana, how is your pain from 0 to 10? Reply with a number. Reply STOP to opt out.
 	// Thank you, Ana. You said 3.
 	// ask_pain: "about a 3" -> 3
 }
 
-// The engine is pure: state and event in, state and actions out.
+// The engine is pure: state and event in, state and actions out. The first
+// message of a two-way flow ends with the opt-out footer.
 func ExampleAdvance() {
 	f := checkIn()
 	ana := outreach.Recipient{ID: "p-1", FirstName: "Ana", Phone: "+14406443709"}
@@ -81,7 +82,7 @@ func ExampleAdvance() {
 	_, acts, _ = outreach.Advance(f, 1, ana, s, outreach.Event{Type: outreach.EventReplied, Body: "10", At: at})
 	show(acts)
 	// Output:
-	// outreach.Send {1/ask_pain/1 Hi Ana, how is your pain from 0 to 10? Reply with a number.}
+	// outreach.Send {1/ask_pain/1 Hi Ana, how is your pain from 0 to 10? Reply with a number. Reply STOP to opt out.}
 	// outreach.ScheduleTimeout {1/ask_pain/1 6m0s}
 	// outreach.RecordAnswer {ask_pain 10 10  2026-03-02 15:04:00 +0000 UTC}
 	// outreach.Send {1/call/1 A nurse will call you today.}
@@ -91,5 +92,22 @@ func ExampleAdvance() {
 func ExamplePreview() {
 	msgs, err := outreach.Preview(checkIn(), outreach.Recipient{FirstName: "Ana"})
 	fmt.Println(msgs, err)
-	// Output: [Hi Ana, how is your pain from 0 to 10? Reply with a number.] <nil>
+	// Output: [Hi Ana, how is your pain from 0 to 10? Reply with a number. Reply STOP to opt out.] <nil>
+}
+
+// The first message of a two-way flow tells the patient how to opt out,
+// unless it already says so.
+func ExampleFlow_WithOptOut() {
+	f := checkIn()
+	fmt.Println(f.WithOptOut("Hi Ana, how is your pain?"))
+	fmt.Println(f.WithOptOut("Hi Ana. Text STOP to end."))
+	f.OptOutFooter = " Text STOP to end these messages."
+	fmt.Println(f.WithOptOut("Hi Ana, how is your pain?"))
+	f.NoOptOutFooter, f.OptOutFooter = true, ""
+	fmt.Println(f.WithOptOut("Hi Ana, how is your pain?"))
+	// Output:
+	// Hi Ana, how is your pain? Reply STOP to opt out.
+	// Hi Ana. Text STOP to end.
+	// Hi Ana, how is your pain? Text STOP to end these messages.
+	// Hi Ana, how is your pain?
 }

@@ -3,7 +3,9 @@ package outreach
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 )
 
 // Flow is a conversation script: steps, each of which sends, asks, branches
@@ -16,6 +18,91 @@ type Flow struct {
 	// Start is the id of the first step; empty means the first in Steps.
 	Start string `json:"start,omitempty"`
 	Steps []Step `json:"steps"`
+
+	// OptOutFooter is appended to the first message of every conversation
+	// of a two-way flow (one with an ask step), unless that message already
+	// mentions STOP: see [Flow.WithOptOut]. Empty means
+	// DefaultOptOutFooter. It is plain text (no template variables) and
+	// must mention STOP.
+	OptOutFooter string `json:"opt_out_footer,omitempty"`
+	// NoOptOutFooter turns the opt-out footer off, for flows whose
+	// recipients were told how to opt out some other way.
+	NoOptOutFooter bool `json:"no_opt_out_footer,omitempty"`
+}
+
+// DefaultOptOutFooter is the opt-out footer of a flow that sets none.
+const DefaultOptOutFooter = " Reply STOP to opt out."
+
+// Footer returns the text appended to the first message of a
+// conversation: empty for a one-way flow or a flow with NoOptOutFooter,
+// else OptOutFooter or DefaultOptOutFooter.
+func (f *Flow) Footer() string {
+	if f.NoOptOutFooter || !f.TwoWay() {
+		return ""
+	}
+	if f.OptOutFooter != "" {
+		return f.OptOutFooter
+	}
+	return DefaultOptOutFooter
+}
+
+// WithOptOut returns body, the first message of a conversation, with the
+// flow's [Flow.Footer] appended, unless the footer is off or body already
+// mentions STOP ([MentionsStop]).
+func (f *Flow) WithOptOut(body string) string {
+	footer := f.Footer()
+	if footer == "" || MentionsStop(body) {
+		return body
+	}
+	return body + footer
+}
+
+// MentionsStop reports whether s holds the word STOP, in any case: "Reply
+// STOP to opt out" does, "unstoppable" does not.
+func MentionsStop(s string) bool {
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if strings.EqualFold(w, "stop") {
+			return true
+		}
+	}
+	return false
+}
+
+// FirstSteps returns the steps that may send the first message of a
+// conversation: those with a message reached from the start through
+// branch steps only, in the order of Steps. It ignores targets that name
+// no step.
+func (f *Flow) FirstSteps() []string {
+	seen := map[string]bool{}
+	first := map[string]bool{}
+	var walk func(id string)
+	walk = func(id string) {
+		if id == "" || seen[id] {
+			return
+		}
+		seen[id] = true
+		st := f.StepByID(id)
+		if st == nil {
+			return
+		}
+		switch {
+		case st.Kind == StepBranch:
+			for _, n := range answeredEdges(st) {
+				walk(n)
+			}
+		case st.Kind == StepSend || st.Kind == StepAsk || st.Kind == StepEnd && st.Body != "":
+			first[id] = true
+		}
+	}
+	walk(f.StartStep())
+	var out []string
+	for i := range f.Steps {
+		if id := f.Steps[i].ID; first[id] {
+			out = append(out, id)
+			delete(first, id) // once, should ids repeat
+		}
+	}
+	return out
 }
 
 // StepKind says what a step does.

@@ -160,7 +160,7 @@ func TestPreviewCampaign(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[1].Messages[0] != "Hi Bo" || len(got[0].Messages) != 2 {
+	if len(got) != 2 || got[1].Messages[0] != "Hi Bo Reply STOP to opt out." || len(got[0].Messages) != 2 {
 		t.Fatalf("preview %+v", got)
 	}
 	if z := got[0].Zones; len(z) != 2 { // area code 208 spans two zones

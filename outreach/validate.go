@@ -52,8 +52,9 @@ func (e *FlowError) Is(target error) bool { return target == ErrInvalidFlow }
 // Validate checks f and returns a *FlowError listing every problem, each
 // with its step id: missing or duplicate ids, unknown step kinds, missing
 // targets, unreachable steps, loops with no wait, malformed templates,
-// unknown variables, empty bodies, bodies over 1,600 characters, and answer
-// specs or routes that cannot work.
+// unknown variables, empty bodies, bodies over 1,600 characters (the first
+// message of a two-way flow with its opt-out footer), a footer that does
+// not mention STOP, and answer specs or routes that cannot work.
 func (f *Flow) Validate() error {
 	v := &validator{f: f, ids: map[string]*Step{}}
 	v.run()
@@ -109,6 +110,43 @@ func (v *validator) run() {
 	v.reachability()
 	v.loops()
 	v.answeredBeforeUse()
+	v.optOut()
+}
+
+// MaxFooterLen is the longest opt-out footer a flow may set.
+const MaxFooterLen = 160
+
+// optOut checks the opt-out footer, and that the messages that may open a
+// conversation stay within MaxBodyLen once it is appended.
+func (v *validator) optOut() {
+	f := v.f
+	if footer := f.OptOutFooter; footer != "" {
+		switch {
+		case f.NoOptOutFooter:
+			v.add("", "opt_out_footer", "no_opt_out_footer turns the footer off: remove one of them")
+		case strings.TrimSpace(footer) == "":
+			v.add("", "opt_out_footer", "the footer is blank: leave it out for the default %q", DefaultOptOutFooter)
+		case strings.Contains(footer, "{{") || strings.Contains(footer, "}}") || strings.Contains(footer, "{%"):
+			v.add("", "opt_out_footer", "the footer is plain text: it takes no template variables")
+		case !MentionsStop(footer):
+			v.add("", "opt_out_footer", "the footer must tell how to opt out, with the word STOP")
+		case utf8.RuneCountInString(footer) > MaxFooterLen:
+			v.add("", "opt_out_footer", "the footer is %d characters long; the limit is %d", utf8.RuneCountInString(footer), MaxFooterLen)
+		}
+	}
+	footer := f.Footer()
+	if footer == "" {
+		return
+	}
+	for _, id := range f.FirstSteps() {
+		st := v.ids[id]
+		if st == nil || MentionsStop(st.Body) {
+			continue
+		}
+		if n := utf8.RuneCountInString(st.Body) + utf8.RuneCountInString(footer); n > MaxBodyLen && utf8.RuneCountInString(st.Body) <= MaxBodyLen {
+			v.add(id, "body", "the first message with the opt-out footer is %d characters long; the limit is %d", n, MaxBodyLen)
+		}
+	}
 }
 
 // MaxSteps is the most steps a flow may have.

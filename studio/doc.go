@@ -39,6 +39,18 @@
 //     STEP_outcome setting the variable "outcome", whose empty next ends
 //     the flow; an end step with no body is just set-variables STEP.
 //
+// Opt-out footer: in a two-way flow, the widgets that may send a
+// conversation's first message (the steps of [outreach.Flow.FirstSteps])
+// get the flow's footer appended ([outreach.Flow.WithOptOut]), as the
+// engine appends it; a re-ask of a first question does not. Studio
+// definitions are static, so a first step that the flow visits again
+// later carries the footer then too, where the engine sends it once.
+// ToFlow reads the footer back off those widgets into the flow's setting:
+// the default footer, or the text after the question of a first question
+// whose re-ask shows where the question ends (a custom footer); a first
+// message that neither ends with the footer nor mentions STOP reads back
+// as NoOptOutFooter.
+//
 // Conditions: Equals is equal_to, AnyOf matches_any_of (a comma list), Min
 // and Max is_between "MIN-MAX". Studio's is_greater_than and is_less_than
 // are strict while outreach bounds are inclusive, so a one-sided bound is

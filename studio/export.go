@@ -33,7 +33,10 @@ func FromFlow(f *outreach.Flow) (*Definition, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	x := &exporter{f: f, kinds: map[string]outreach.AnswerKind{}}
+	x := &exporter{f: f, kinds: map[string]outreach.AnswerKind{}, first: map[string]bool{}}
+	for _, id := range f.FirstSteps() {
+		x.first[id] = true
+	}
 	for i := range f.Steps {
 		st := &f.Steps[i]
 		if !widgetName(st.ID) {
@@ -131,6 +134,18 @@ type exporter struct {
 	// legacy writes an ask's route transitions without the answer's
 	// validity conditions, as older exports did (see answerTransitions).
 	legacy bool
+	// first holds the steps that may send a conversation's first message,
+	// whose body gets the flow's opt-out footer (outreach.Flow.WithOptOut).
+	first map[string]bool
+}
+
+// body returns the body a step's widget sends: the first message of a
+// conversation gets the flow's opt-out footer, as the engine adds it.
+func (x *exporter) body(st *outreach.Step) string {
+	if x.first[st.ID] && x.f != nil {
+		return x.f.WithOptOut(st.Body)
+	}
+	return st.Body
 }
 
 func message(body string, timeout Seconds, row, col int) json.RawMessage {
@@ -146,7 +161,7 @@ func (x *exporter) step(st *outreach.Step, timeout Seconds, row int) ([]State, e
 		return []State{{
 			Name: st.ID, Type: TypeSendMessage,
 			Transitions: []Transition{{Event: "sent", Next: st.Next}, {Event: "failed"}},
-			Properties:  message(st.Body, 0, row, 0),
+			Properties:  message(x.body(st), 0, row, 0),
 		}}, nil
 	case outreach.StepEnd:
 		outcome := st.Outcome
@@ -172,7 +187,7 @@ func (x *exporter) step(st *outreach.Step, timeout Seconds, row int) ([]State, e
 		return []State{{
 			Name: st.ID, Type: TypeSendMessage,
 			Transitions: []Transition{{Event: "sent", Next: set.Name}, {Event: "failed"}},
-			Properties:  message(st.Body, 0, row, 0),
+			Properties:  message(x.body(st), 0, row, 0),
 		}, set}, nil
 	case outreach.StepBranch:
 		input := "{{" + varToLiquid(st.Var) + "}}"
@@ -211,7 +226,7 @@ func (x *exporter) ask(st *outreach.Step, timeout Seconds, row int) ([]State, er
 		}
 	}
 	if answerKind(st) == outreach.AnswerText && len(st.Routes) == 0 {
-		return []State{{Name: st.ID, Type: TypeSendAndWait, Transitions: waitTransitions(st.Next), Properties: message(st.Body, timeout, row, 0)}}, nil
+		return []State{{Name: st.ID, Type: TypeSendAndWait, Transitions: waitTransitions(st.Next), Properties: message(x.body(st), timeout, row, 0)}}, nil
 	}
 	hint := st.Hint
 	if hint == "" {
@@ -220,7 +235,7 @@ func (x *exporter) ask(st *outreach.Step, timeout Seconds, row int) ([]State, er
 	var states []State
 	n := st.Reasks()
 	for attempt := 0; attempt <= n; attempt++ {
-		name, body := st.ID, st.Body
+		name, body := st.ID, x.body(st)
 		if attempt > 0 {
 			name, body = fmt.Sprintf("%s_reask%d", st.ID, attempt), hint+" "+st.Body
 		}

@@ -1,6 +1,7 @@
 package studio
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -52,9 +53,18 @@ func ToFlow(d *Definition) (*outreach.Flow, error) {
 		return nil, err
 	}
 	f.Start = start
+	// Read the first messages without the opt-out footer FromFlow appends
+	// (a copy of the definition: the caller's is left alone).
+	var strip map[string]string
+	strip, f.OptOutFooter, f.NoOptOutFooter = im.optOut(start)
+	if len(strip) > 0 {
+		if err := im.rewriteBodies(strip); err != nil {
+			return nil, err
+		}
+	}
 	var branches []int // indexes in f.Steps of split widgets, read last
-	for i := range d.States {
-		s := &d.States[i]
+	for i := range im.d.States {
+		s := &im.d.States[i]
 		if im.used[s.Name] {
 			continue
 		}
@@ -89,6 +99,117 @@ func ToFlow(d *Definition) (*outreach.Flow, error) {
 		return nil, fmt.Errorf("studio: imported flow: %w", err)
 	}
 	return f, nil
+}
+
+// optOut reads the opt-out footer off the widgets that may send a
+// conversation's first message (those reached from start through splits
+// only), in a definition with a send-and-wait-for-reply widget: FromFlow
+// appended the flow's footer to each of them that does not mention STOP.
+// The footer is DefaultOptOutFooter, or the text that follows the
+// question in a first question widget whose first re-ask (STEP_reask1,
+// the hint and the question) shows where the question ends. strip maps
+// the widgets ending with the footer to their bodies without it; footer
+// is the flow's OptOutFooter (empty for the default). A first message
+// that neither ends with the footer nor mentions STOP means the flow had
+// the footer turned off: off is true and nothing is stripped.
+func (im *importer) optOut(start string) (strip map[string]string, footer string, off bool) {
+	twoWay := slices.ContainsFunc(im.d.States, func(s State) bool { return s.Type == TypeSendAndWait })
+	if !twoWay {
+		return nil, "", false
+	}
+	body := func(s *State) string {
+		var p MessageProperties
+		_ = s.DecodeProperties(&p)
+		return p.Body
+	}
+	var firsts []*State
+	seen := map[string]bool{}
+	var walk func(name string)
+	walk = func(name string) {
+		s := im.byName[name]
+		if s == nil || seen[name] {
+			return
+		}
+		seen[name] = true
+		switch s.Type {
+		case TypeSplit:
+			for _, t := range s.Transitions {
+				walk(t.Next)
+			}
+		case TypeSendMessage, TypeSendAndWait:
+			firsts = append(firsts, s)
+		}
+	}
+	walk(start)
+	footer = outreach.DefaultOptOutFooter
+	for _, s := range firsts {
+		if re := im.byName[s.Name+"_reask1"]; s.Type == TypeSendAndWait && re != nil && re.Type == TypeSendAndWait {
+			if f, ok := footerOf(body(s), body(re)); ok {
+				footer = f
+				break
+			}
+		}
+	}
+	strip = map[string]string{}
+	for _, s := range firsts {
+		b := body(s)
+		if rest, ok := strings.CutSuffix(b, footer); ok && strings.TrimSpace(rest) != "" && !outreach.MentionsStop(rest) {
+			strip[s.Name] = rest
+			continue
+		}
+		if !outreach.MentionsStop(b) {
+			return nil, "", true
+		}
+	}
+	if footer == outreach.DefaultOptOutFooter {
+		footer = ""
+	}
+	return strip, footer, false
+}
+
+// footerOf splits a first question's body, the question and the footer,
+// by its first re-ask, the hint and the question: it returns the shortest
+// end of question that mentions STOP and follows a part that does not and
+// that the re-ask ends with.
+func footerOf(question, reask string) (string, bool) {
+	for i := len(question) - 1; i > 0; i-- {
+		q, f := question[:i], question[i:]
+		if outreach.MentionsStop(f) && !outreach.MentionsStop(q) && strings.HasSuffix(reask, " "+q) {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// rewriteBodies makes im.d a copy of the definition whose widgets named in
+// bodies have those bodies, their other properties kept.
+func (im *importer) rewriteBodies(bodies map[string]string) error {
+	d := *im.d
+	d.States = slices.Clone(d.States)
+	for i := range d.States {
+		s := &d.States[i]
+		b, ok := bodies[s.Name]
+		if !ok {
+			continue
+		}
+		var props map[string]json.RawMessage
+		if err := json.Unmarshal(s.Properties, &props); err != nil {
+			return stateErr(s, "properties: %v", err)
+		}
+		raw, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		props["body"] = raw
+		if s.Properties, err = json.Marshal(props); err != nil {
+			return err
+		}
+	}
+	im.d = &d
+	for i := range d.States {
+		im.byName[d.States[i].Name] = &d.States[i]
+	}
+	return nil
 }
 
 type importer struct {

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patient-outreach/sms/flows"
 	"github.com/patient-outreach/sms/outreach"
@@ -359,5 +360,117 @@ func TestRenderConcurrent(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// TestOptOutFooterRoundTrip checks that FromFlow appends the opt-out footer
+// to the first message of a two-way flow as the engine does, and that
+// ToFlow reads it back as the flow's setting, never into the body, so that
+// exporting again does not double it.
+func TestOptOutFooterRoundTrip(t *testing.T) {
+	yesNo := &outreach.AnswerSpec{Kind: outreach.AnswerChoice, Choices: []outreach.Choice{{Value: "YES"}, {Value: "NO"}}}
+	twoWay := func(first outreach.Step) *outreach.Flow {
+		steps := []outreach.Step{first}
+		if first.Kind != outreach.StepAsk {
+			steps = append(steps, outreach.Step{ID: "q", Kind: outreach.StepAsk, Body: "Ready? Reply YES or NO", Answer: yesNo, Hint: "Sorry.", Next: "bye", Timeout: outreach.Duration(6 * time.Minute)})
+		}
+		steps = append(steps, outreach.Step{ID: "bye", Kind: outreach.StepEnd, Body: "Thanks.", Outcome: "done"})
+		return &outreach.Flow{ID: "t", Start: first.ID, Steps: steps}
+	}
+	hello := outreach.Step{ID: "hello", Kind: outreach.StepSend, Body: "Hi {{recipient.first_name}}.", Next: "q"}
+	ask := outreach.Step{ID: "q", Kind: outreach.StepAsk, Body: "Hi {{recipient.first_name}}, ready? Reply YES or NO", Answer: yesNo, Hint: "Sorry.", Next: "bye", Timeout: outreach.Duration(6 * time.Minute)}
+	tests := []struct {
+		name   string
+		flow   *outreach.Flow
+		widget string // the first message's widget
+		body   string // its body in Studio
+		reask  string // the body of widget_reask1, if any
+	}{
+		{name: "default footer on a send step", flow: twoWay(hello),
+			widget: "hello", body: "Hi {{flow.data.patient_first_name}}. Reply STOP to opt out."},
+		{name: "default footer on a first question, not on its re-asks", flow: twoWay(ask),
+			widget: "q", body: "Hi {{flow.data.patient_first_name}}, ready? Reply YES or NO Reply STOP to opt out.",
+			reask: "Sorry. Hi {{flow.data.patient_first_name}}, ready? Reply YES or NO"},
+		{name: "custom footer on a first question", flow: func() *outreach.Flow {
+			f := twoWay(ask)
+			f.OptOutFooter = " Text STOP to end."
+			return f
+		}(), widget: "q", body: "Hi {{flow.data.patient_first_name}}, ready? Reply YES or NO Text STOP to end."},
+		{name: "footer off", flow: func() *outreach.Flow {
+			f := twoWay(hello)
+			f.NoOptOutFooter = true
+			return f
+		}(), widget: "hello", body: "Hi {{flow.data.patient_first_name}}."},
+		{name: "first message mentions STOP already", flow: func() *outreach.Flow {
+			f := twoWay(hello)
+			f.Steps[0].Body = "Hi {{recipient.first_name}}. Reply STOP anytime."
+			return f
+		}(), widget: "hello", body: "Hi {{flow.data.patient_first_name}}. Reply STOP anytime."},
+		{name: "one-way flow", flow: &outreach.Flow{ID: "t", Start: "hello", Steps: []outreach.Step{
+			{ID: "hello", Kind: outreach.StepSend, Body: "Hi.", Next: "bye"},
+			{ID: "bye", Kind: outreach.StepEnd, Body: "Thanks.", Outcome: "done"}}},
+			widget: "hello", body: "Hi."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.flow.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			d, err := studio.FromFlow(tt.flow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodyOf := func(d *studio.Definition, name string) string {
+				for _, s := range d.States {
+					if s.Name == name {
+						var p studio.MessageProperties
+						if err := s.DecodeProperties(&p); err != nil {
+							t.Fatal(err)
+						}
+						return p.Body
+					}
+				}
+				t.Fatalf("no widget %q", name)
+				return ""
+			}
+			if got := bodyOf(d, tt.widget); got != tt.body {
+				t.Errorf("widget %s body %q, want %q", tt.widget, got, tt.body)
+			}
+			if tt.reask != "" {
+				if got := bodyOf(d, tt.widget+"_reask1"); got != tt.reask {
+					t.Errorf("re-ask body %q, want %q", got, tt.reask)
+				}
+			}
+			data, err := d.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			d2, err := studio.Decode(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := studio.ToFlow(d2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got.ID = tt.flow.ID
+			if want := tt.flow.Clone(); !reflect.DeepEqual(want, got.Clone()) {
+				t.Errorf("round trip changed the flow:\nwant %+v\ngot  %+v", want, got)
+			}
+			if again := bodyOf(d2, tt.widget); again != tt.body {
+				t.Errorf("ToFlow changed its input: body %q", again)
+			}
+			d3, err := studio.FromFlow(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data3, err := d3.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(data, data3) {
+				t.Errorf("exporting the imported flow changed the definition:\n%s\nwant\n%s", data3, data)
+			}
+		})
 	}
 }

@@ -50,13 +50,14 @@ func newCSVReport(file string, res csvio.Result) csvReport {
 }
 
 func cmdValidate(ctx context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "validate", "validate [--region CC] FILE.csv")
+	fs := newFlagSet(a, "validate", "validate [--region CC] [--require-consent] FILE.csv")
 	region := fs.String("region", "US", "country of numbers written without +")
+	consent := fs.Bool("require-consent", false, consentUsage)
 	ops, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
-	res, err := readRecipients(ctx, ops[0], *region)
+	res, err := readRecipients(ctx, ops[0], csvio.Options{DefaultRegion: *region, RequireConsent: *consent})
 	if err != nil {
 		return err
 	}
@@ -71,7 +72,22 @@ func cmdValidate(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-func readRecipients(ctx context.Context, path, region string) (csvio.Result, error) {
+// consentUsage is the help of --require-consent.
+const consentUsage = "the file must have a consent column; rows whose consent is not yes, true or 1 are skipped and reported"
+
+// onlyNoConsent reports whether every row error of res is a missing
+// consent: rows that --require-consent skips, not rows to fix.
+func onlyNoConsent(res csvio.Result) bool {
+	for _, e := range res.Errors {
+		if !errors.Is(e, csvio.ErrNoConsent) {
+			return false
+		}
+	}
+	return true
+}
+
+// readRecipients reads the recipients file at path with opts.
+func readRecipients(ctx context.Context, path string, opts csvio.Options) (csvio.Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -80,7 +96,7 @@ func readRecipients(ctx context.Context, path, region string) (csvio.Result, err
 		return csvio.Result{}, err
 	}
 	defer f.Close()
-	res, err := csvio.ReadAll(ctx, f, csvio.Options{DefaultRegion: region})
+	res, err := csvio.ReadAll(ctx, f, opts)
 	if err != nil {
 		var he *csvio.HeaderError
 		var le *csvio.LimitError

@@ -169,6 +169,12 @@ func showFlow(w io.Writer, f *outreach.Flow) {
 	if f.Description != "" {
 		fmt.Fprintf(w, "%s\n", f.Description)
 	}
+	switch {
+	case f.TwoWay() && f.NoOptOutFooter:
+		fmt.Fprintln(w, "opt-out footer: off")
+	case f.TwoWay():
+		fmt.Fprintf(w, "opt-out footer: %q, on the first message unless it mentions STOP\n", f.Footer())
+	}
 	for i := range f.Steps {
 		st := &f.Steps[i]
 		fmt.Fprintf(w, "\n%d. %s: %s", i+1, st.ID, st.Kind)

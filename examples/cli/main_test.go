@@ -286,6 +286,62 @@ func responsesIn(t *testing.T, db string, id int64) (rows, convs int) {
 	return rows, len(cs)
 }
 
+// TestRequireConsent checks --require-consent: validate reports rows
+// without consent by line and column, run skips them and sends to the
+// others, and a file without a consent column is refused.
+func TestRequireConsent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	withConsent := writeFile(t, filepath.Join(dir, "consent.csv"),
+		"patient_id,patient_first_name,patient_phone,consent\n1,Ana,(440) 555-0142,yes\n2,Bo,208-555-0187,no\n3,Cy,602.555.0113,\n4,Di,+1 808 555 0164,TRUE\n")
+	badAndNoConsent := writeFile(t, filepath.Join(dir, "bad.csv"),
+		"patient_id,patient_first_name,patient_phone,consent\n1,Ana,(440) 555-0142,yes\n2,Bo,555-1234,yes\n3,Cy,602.555.0113,no\n")
+	start := clocktest.Start(t).Format(time.RFC3339)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"validate without the flag: consent is an extra column", []string{"validate", withConsent}, exitOK, []string{"4 rows: 4 valid, 0 with errors"}},
+		{"validate reports rows without consent", []string{"validate", "--require-consent", withConsent}, exitInvalid, []string{
+			"error:   line 3, column consent: no consent recorded (consent must be yes, true or 1)",
+			"error:   line 4, column consent: no consent recorded",
+			"4 rows: 2 valid, 2 with errors",
+		}},
+		{"validate refuses a file without a consent column", []string{"validate", "--require-consent", abs(t, sample)}, exitInvalid, []string{
+			"missing required column consent", "add a consent column",
+		}},
+		{"run skips rows without consent", []string{"run", "--require-consent", "--flow", "payor", "--csv", withConsent,
+			"--db", filepath.Join(dir, "a.db"), "--seed", "7", "--start", start}, exitOK, []string{
+			"line 3, column consent: no consent recorded", "campaign 1: flow payor, 2 recipients", "done: campaign 1 done",
+		}},
+		{"run still refuses other row errors", []string{"run", "--require-consent", "--csv", badAndNoConsent,
+			"--db", filepath.Join(dir, "b.db"), "--start", start}, exitInvalid, []string{"line 3, column patient_phone", "line 4, column consent", "--skip-bad-rows"}},
+	}
+	for _, tc := range tests {
+		r := cli(t, dir, nil, tc.args...)
+		if r.code != tc.code {
+			t.Errorf("%s: %v", tc.name, r)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(r.stdout+r.stderr, w) {
+				t.Errorf("%s: output lacks %q:\n%v", tc.name, w, r)
+			}
+		}
+	}
+	r := cli(t, dir, nil, "validate", "--require-consent", "--json", withConsent)
+	doc := jsonDoc(t, r.stdout)
+	errs, _ := doc["errors"].([]any)
+	if r.code != exitInvalid || doc["valid"] != 2.0 || len(errs) != 2 {
+		t.Fatalf("validate --json: %v", r)
+	}
+	if first := errs[0].(map[string]any); first["line"] != 3.0 || first["column"] != "consent" {
+		t.Errorf("first error: %v", first)
+	}
+}
+
 func TestRunStatusExport(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -571,7 +627,7 @@ func TestFlows(t *testing.T) {
 			t.Errorf("flows show lacks step %s (%s):\n%s", st.ID, st.Kind, r.stdout)
 		}
 	}
-	for _, want := range []string{"answer:", "a whole number from 0 to 10", "route:", "timeout:"} {
+	for _, want := range []string{"answer:", "a whole number from 0 to 10", "route:", "timeout:", `opt-out footer: " Reply STOP to opt out.", on the first message unless it mentions STOP`} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("flows show lacks %q:\n%s", want, r.stdout)
 		}

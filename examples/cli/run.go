@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patient-outreach/sms/csvio"
 	"github.com/patient-outreach/sms/flows"
 	"github.com/patient-outreach/sms/outreach"
 )
@@ -16,13 +17,14 @@ import (
 const pollEvery = 200 * time.Millisecond
 
 func cmdRun(ctx context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "run", "run --csv FILE [--flow NAME|FILE.json] [--db PATH] [--name NAME] [--runtime embedded|studio] [flags]")
+	fs := newFlagSet(a, "run", "run --csv FILE [--flow NAME|FILE.json] [--db PATH] [--name NAME] [--runtime embedded|studio] [--require-consent] [flags]")
 	flowName := fs.String("flow", "provider", "built-in flow ("+strings.Join(flows.BuiltinNames(), ", ")+") or a flow JSON file")
 	csvPath := fs.String("csv", "", "recipients CSV (patient_id, patient_first_name, patient_phone)")
 	dbPath := fs.String("db", "", dbUsage)
 	name := fs.String("name", "", "campaign name (default: FLOW-CSVNAME); running an unfinished campaign's name again resumes it")
 	region := fs.String("region", "US", "country of numbers written without +")
 	skipBad := fs.Bool("skip-bad-rows", false, "run with the valid rows when some rows have errors")
+	consent := fs.Bool("require-consent", false, consentUsage+" (without needing --skip-bad-rows)")
 	var rf runtimeFlags
 	addRuntimeFlags(fs, &rf)
 	seed := fs.Uint64("seed", 0, "embedded: seed of the simulated patients' behaviour (default random; reuse one only on a new database)")
@@ -65,14 +67,15 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	if *name == "" {
 		*name = flow.ID + "-" + strings.TrimSuffix(filepath.Base(*csvPath), filepath.Ext(*csvPath))
 	}
-	res, err := readRecipients(ctx, *csvPath, *region)
+	res, err := readRecipients(ctx, *csvPath, csvio.Options{DefaultRegion: *region, RequireConsent: *consent})
 	if err != nil {
 		return err
 	}
 	if len(res.Errors) > 0 || len(res.Warnings) > 0 {
 		report(a.stderr, res)
 	}
-	if len(res.Errors) > 0 && !*skipBad {
+	// Rows without consent are skipped: --require-consent asked for it.
+	if len(res.Errors) > 0 && !*skipBad && !onlyNoConsent(res) {
 		return invalidErr("%d rows have errors: fix them, or pass --skip-bad-rows to run the %d valid ones", res.BadRows, len(res.Recipients))
 	}
 	if len(res.Recipients) == 0 {

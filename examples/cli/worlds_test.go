@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patient-outreach/sms/csvio"
 	"github.com/patient-outreach/sms/flows"
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/clocktest"
@@ -120,7 +121,7 @@ func TestRunLeavesOtherWorldsAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := readRecipients(ctx, abs(t, sample), "US")
+	res, err := readRecipients(ctx, abs(t, sample), csvio.Options{DefaultRegion: "US"})
 	if err != nil {
 		t.Fatal(err)
 	}

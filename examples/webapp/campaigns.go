@@ -36,7 +36,10 @@ type upload struct {
 	Runtime  string
 	Name     string
 	Result   csvio.Result
-	Created  time.Time
+	// RequireConsent is the new campaign form's "Require a consent
+	// column": rows without consent are among Result's errors.
+	RequireConsent bool
+	Created        time.Time
 }
 
 type uploads struct {
@@ -161,7 +164,8 @@ func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer file.Close()
-	res, err := csvio.ReadAll(r.Context(), file, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes})
+	consent := r.FormValue("require_consent") != ""
+	res, err := csvio.ReadAll(r.Context(), file, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes, RequireConsent: consent})
 	if err != nil {
 		var le *csvio.LimitError
 		if errors.As(err, &le) && le.Limit == csvio.LimitBytes {
@@ -186,7 +190,7 @@ func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 	}
 	up := &upload{
 		Key: rand.Text(), FileName: filepath.Base(hdr.Filename), FlowID: e.ID, FlowName: e.Title(), Flow: e.Flow,
-		Runtime: rtName, Name: name, Result: res, Created: time.Now(),
+		Runtime: rtName, Name: name, Result: res, RequireConsent: consent, Created: time.Now(),
 	}
 	// One pending upload per session: a new one replaces the last.
 	if prev := a.sessions.GetString(r.Context(), "upload"); prev != "" {

@@ -277,6 +277,63 @@ func TestUploadPreviewAndStart(t *testing.T) {
 	}
 }
 
+// TestUploadRequireConsent checks the new campaign form's "Require a
+// consent column": the choice reaches csvio, the preview lists rows
+// without consent with the other row errors, and only consenting rows
+// become recipients; a file without the column is refused.
+func TestUploadRequireConsent(t *testing.T) {
+	ta := startApp(t, nil)
+	c := ta.client(t)
+	c.login(ta)
+	resp, body := c.get("/campaigns/new")
+	mustStatus(t, "new campaign page", resp, body, http.StatusOK)
+	if !strings.Contains(body, `name="require_consent"`) || !strings.Contains(body, "Require a consent column") {
+		t.Errorf("the new campaign page has no consent checkbox:\n%s", body)
+	}
+	file := csvOf("patient_id,patient_first_name,patient_phone,consent",
+		"P-1,Ann,(440) 555-0142,yes",
+		"P-2,Bob,208-555-0187,no",
+		"P-3,Cy,602-555-0113,",
+		"P-4,Di,12,yes")
+	fields := map[string]string{"flow": "provider", "runtime": "embedded", "require_consent": "1"}
+	resp, body = c.postFile("/campaigns/new", fields, "recipients", "list.csv", file)
+	mustStatus(t, "upload", resp, body, http.StatusSeeOther)
+	preview := resp.Header.Get("Location")
+	resp, body = c.get(preview)
+	mustStatus(t, "preview", resp, body, http.StatusOK)
+	for _, want := range []string{
+		`id="consent-note"`,
+		"Line 3, column consent: no consent recorded (consent must be yes, true or 1)",
+		"Line 4, column consent: no consent recorded",
+		"Line 5, column patient_phone",
+		"Start the campaign for 1 recipient<",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the preview lacks %q:\n%s", want, body)
+		}
+	}
+
+	// Without the box, the same file has no consent errors.
+	delete(fields, "require_consent")
+	resp, body = c.postFile("/campaigns/new", fields, "recipients", "list.csv", file)
+	mustStatus(t, "upload without consent", resp, body, http.StatusSeeOther)
+	resp, body = c.get(resp.Header.Get("Location"))
+	mustStatus(t, "preview without consent", resp, body, http.StatusOK)
+	if strings.Contains(body, "column consent") || strings.Contains(body, `id="consent-note"`) || !strings.Contains(body, "Start the campaign for 3 recipients") {
+		t.Errorf("without the box the preview reports consent:\n%s", body)
+	}
+
+	// A file without the column is refused, saying why.
+	fields["require_consent"] = "1"
+	resp, body = c.postFile("/campaigns/new", fields, "recipients", "list.csv", csvOf("patient_id,patient_first_name,patient_phone", "P-1,Ann,(440) 555-0142"))
+	mustStatus(t, "upload without the column", resp, body, http.StatusSeeOther)
+	resp, body = c.get(resp.Header.Get("Location"))
+	mustStatus(t, "back to the form", resp, body, http.StatusOK)
+	if !strings.Contains(body, "missing required column consent") {
+		t.Errorf("the refusal does not name the consent column:\n%s", body)
+	}
+}
+
 func TestWebhooksRefuseBadSignatures(t *testing.T) {
 	ta := startApp(t, nil)
 	c := ta.client(t)
