@@ -55,12 +55,16 @@ func (a *app) unacked(ctx context.Context, id int64) (int, error) {
 	return n, err
 }
 
-// alertRows lists the campaign's alerts, newest first, with each reply.
+// alertRows lists the campaign's alerts of the app's world, newest first,
+// with each reply. Campaign 0 holds the alerts of replies that matched no
+// conversation (a patient writing after the conversation ended).
 func (a *app) alertRows(ctx context.Context, id int64) ([]alertRow, error) {
 	as, err := a.store.Alerts(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	own := world(a.cfg)
+	as = slices.DeleteFunc(as, func(al outreach.Alert) bool { return al.World != own })
 	rows := make([]alertRow, 0, len(as))
 	bodies := map[int64]map[int64]string{} // conversation -> message -> body
 	for _, al := range slices.Backward(as) {
@@ -141,6 +145,28 @@ func (a *app) ackAlert(w http.ResponseWriter, r *http.Request) {
 	a.log.Info("alert acknowledged", "campaign", c.ID, "alert", id)
 	a.flash(r, "Alert acknowledged.")
 	http.Redirect(w, r, "/campaigns/"+strconv.FormatInt(c.ID, 10)+"#alerts", http.StatusSeeOther)
+}
+
+// ackStrayAlert acknowledges an alert of a reply that matched no
+// conversation, listed on the campaigns page.
+func (a *app) ackStrayAlert(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("alert"), 10, 64)
+	rows, lerr := a.alertRows(r.Context(), 0)
+	if lerr != nil {
+		a.internalError(w, r, "reading the alerts", lerr)
+		return
+	}
+	if err != nil || !slices.ContainsFunc(rows, func(al alertRow) bool { return al.ID == id }) {
+		a.errorPage(w, r, http.StatusNotFound, "There is no such alert.")
+		return
+	}
+	if err := a.store.AckAlert(r.Context(), id, a.sessions.GetString(r.Context(), "user"), a.now()); err != nil {
+		a.internalError(w, r, "acknowledging the alert", err)
+		return
+	}
+	a.log.Info("alert acknowledged", "campaign", 0, "alert", id)
+	a.flash(r, "Alert acknowledged.")
+	http.Redirect(w, r, "/campaigns#stray-alerts", http.StatusSeeOther)
 }
 
 // notifierOf returns the notifier the settings ask for (nil: none): an

@@ -94,4 +94,22 @@ func TestUrgentAndReviewOnCampaignPage(t *testing.T) {
 			t.Errorf("responses CSV lacks %q:\n%s", want, csv)
 		}
 	}
+
+	// After the conversation ended, the patient writes again with urgent
+	// words: no conversation waits, so the campaigns page shows it.
+	reply(t, c, "now I have chest pain")
+	waitUntil(t, func() bool {
+		_, body = c.get("/campaigns")
+		return strings.Contains(body, `id="stray-alerts"`) && strings.Contains(body, "now I have chest pain")
+	})
+	if !strings.Contains(body, "<strong>chest pain</strong>") {
+		t.Errorf("the stray alert does not show its words:\n%s", body)
+	}
+	resp, b = c.postForm("/alerts/2/ack", nil)
+	mustStatus(t, "acknowledge the stray alert", resp, b, http.StatusSeeOther)
+	if _, body = c.get("/campaigns"); !strings.Contains(body, "acknowledged by admin") {
+		t.Errorf("the stray alert is not acknowledged:\n%s", body)
+	}
+	resp, b = c.postForm("/alerts/1/ack", nil) // a campaign's alert, not a stray one
+	mustStatus(t, "acknowledge a campaign's alert as stray", resp, b, http.StatusNotFound)
 }

@@ -323,7 +323,19 @@ func (a *app) campaignsPage(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, rowOf(c))
 	}
-	a.render(w, r, http.StatusOK, "campaigns", pageData{Title: "Campaigns", Nav: "campaigns", Page: rows})
+	stray, err := a.alertRows(r.Context(), 0)
+	if err != nil {
+		a.internalError(w, r, "reading the alerts", err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "campaigns", pageData{Title: "Campaigns", Nav: "campaigns", Page: campaignsView{Campaigns: rows, Stray: stray}})
+}
+
+// campaignsView is the campaigns page: the app's campaigns, and the
+// urgent replies that matched no conversation.
+type campaignsView struct {
+	Campaigns []campaignRow
+	Stray     []alertRow
 }
 
 // campaign reads the campaign in the path and its runtime.

@@ -359,6 +359,7 @@ func (a *app) routes() (http.Handler, error) {
 	auth("GET /campaigns/{id}/responses.csv", a.responsesCSV)
 	auth("POST /campaigns/{id}/{action}", a.campaignAction) // start, pause, resume, cancel
 	auth("POST /campaigns/{id}/alerts/{alert}/ack", a.ackAlert)
+	auth("POST /alerts/{alert}/ack", a.ackStrayAlert)
 	auth("GET /optouts", a.optOutsPage)
 	auth("GET /optouts.csv", a.optOutsCSV)
 	auth("POST /optouts", a.importOptOuts)
