@@ -74,5 +74,5 @@
 //
 //	file, err := csvio.ReadOptOuts(r, csvio.Options{})
 //	...
-//	n, refused, err := csvio.ImportOptOuts(ctx, store, file.OptOuts, clock.Now())
+//	n, refused, err := csvio.ImportOptOuts(ctx, store, world, file.OptOuts, clock.Now())
 package csvio

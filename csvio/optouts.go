@@ -351,7 +351,7 @@ func checkOptOut(line int, rec []string, cols optOutCols, opts Options) (OptOut,
 // OptOutSetter is what [ImportOptOuts] writes to: any [outreach.Store]
 // has it.
 type OptOutSetter interface {
-	SetOptOut(ctx context.Context, phone string, optedOut bool, at time.Time) error
+	SetOptOut(ctx context.Context, world, phone string, optedOut bool, at time.Time) error
 }
 
 // futureSlack is how far ahead of the import's time a changed_at may be
@@ -365,9 +365,11 @@ const futureSlack = 5 * time.Minute
 // [ErrOptInNeedsTime], and a row whose time is more than five minutes after now is
 // refused with [ErrFutureChange] (it would hide every STOP or START
 // until then) and returned in refused; one less far ahead is recorded at
-// now. It returns how many rows it recorded, and stops at the first store
-// error.
-func ImportOptOuts(ctx context.Context, s OptOutSetter, list []OptOut, now time.Time) (recorded int, refused []*RowError, err error) {
+// now. The changes are recorded in world, that of the program importing
+// (see [outreach.Store.SetOptOut]: an opt-in lifts only an opt-out of its
+// own world, or a simulated one). It returns how many rows it recorded,
+// and stops at the first store error.
+func ImportOptOuts(ctx context.Context, s OptOutSetter, world string, list []OptOut, now time.Time) (recorded int, refused []*RowError, err error) {
 	if now.IsZero() {
 		return 0, nil, errors.New("csvio: import opt-outs: the import's time is zero")
 	}
@@ -385,7 +387,7 @@ func ImportOptOuts(ctx context.Context, s OptOutSetter, list []OptOut, now time.
 		case at.After(now):
 			at = now
 		}
-		if err := s.SetOptOut(ctx, o.Phone, o.OptedOut, at); err != nil {
+		if err := s.SetOptOut(ctx, world, o.Phone, o.OptedOut, at); err != nil {
 			return recorded, refused, fmt.Errorf("csvio: import opt-out of line %d: %w", o.Line, err)
 		}
 		recorded++

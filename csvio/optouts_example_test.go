@@ -31,7 +31,7 @@ Rosa,440.644.3701,no,
 	store := memstore.New()
 	defer store.Close()
 	now := time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC) // rows without changed_at take this time
-	n, refused, err := csvio.ImportOptOuts(ctx, store, file.OptOuts, now)
+	n, refused, err := csvio.ImportOptOuts(ctx, store, "", file.OptOuts, now)
 	if err != nil {
 		log.Fatal(err)
 	}

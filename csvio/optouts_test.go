@@ -162,7 +162,7 @@ type recorder struct {
 	recs  map[string]outreach.OptOutRecord
 }
 
-func (r *recorder) SetOptOut(ctx context.Context, phone string, out bool, at time.Time) error {
+func (r *recorder) SetOptOut(ctx context.Context, world, phone string, out bool, at time.Time) error {
 	r.calls = append(r.calls, fmt.Sprintf("%s %v %s", phone, out, at.Format(time.RFC3339)))
 	if r.recs == nil {
 		r.recs = map[string]outreach.OptOutRecord{}
@@ -183,7 +183,7 @@ func TestImportOptOuts(t *testing.T) {
 		{Line: 7, Phone: "+14406443701", OptedOut: true, At: t0.Add(-2 * time.Hour)},  // older than line 3: kept out
 	}
 	r := &recorder{}
-	n, refused, err := ImportOptOuts(context.Background(), r, list, t0)
+	n, refused, err := ImportOptOuts(context.Background(), r, "", list, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestImportOptOuts(t *testing.T) {
 	if r.recs["+14406443701"].OptedOut {
 		t.Error("an older CRM opt-out overrode a newer opt-in")
 	}
-	if _, _, err := ImportOptOuts(context.Background(), r, list, time.Time{}); err == nil {
+	if _, _, err := ImportOptOuts(context.Background(), r, "", list, time.Time{}); err == nil {
 		t.Error("ImportOptOuts with a zero time succeeded")
 	}
 }

@@ -40,11 +40,11 @@ func (s *crashingStore) ClaimDue(ctx context.Context, scope outreach.Scope, now 
 	return s.Store.ClaimDue(ctx, scope, now, limit, lease)
 }
 
-func (s *crashingStore) SetOptOut(ctx context.Context, phone string, opted bool, at time.Time) error {
+func (s *crashingStore) SetOptOut(ctx context.Context, world, phone string, opted bool, at time.Time) error {
 	if s.crashed.Load() {
 		return errCrashed
 	}
-	return s.Store.SetOptOut(ctx, phone, opted, at)
+	return s.Store.SetOptOut(ctx, world, phone, opted, at)
 }
 
 // crashingSender crashes the process during its n-th send: after the

@@ -318,7 +318,7 @@ func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, 
 		// Stamped with the time the message was first received: a retried
 		// webhook (or one retried after a crash right here) repeats the
 		// same change at the same time, and never overrides a newer one.
-		if err := r.store.SetOptOut(ctx, in.From, kw == KeywordStop, stored.SentAt); err != nil {
+		if err := r.store.SetOptOut(ctx, r.opts.World, in.From, kw == KeywordStop, stored.SentAt); err != nil {
 			return "", fmt.Errorf("outreach: record opt-out: %w", err)
 		}
 	}
@@ -386,7 +386,7 @@ func (r *Runner) HandleStatus(ctx context.Context, u StatusUpdate) error {
 	now := r.opts.Clock.Now()
 	if u.ErrorCode == "21610" && u.To != "" {
 		r.noteStop(u.To, true, now) // for the batches under way
-		if err := r.store.SetOptOut(ctx, u.To, true, now); err != nil {
+		if err := r.store.SetOptOut(ctx, r.opts.World, u.To, true, now); err != nil {
 			return fmt.Errorf("outreach: record opt-out: %w", err)
 		}
 	}
@@ -405,7 +405,7 @@ func (r *Runner) HandleStatus(ctx context.Context, u StatusUpdate) error {
 	}
 	if u.ErrorCode == "21610" && u.To == "" {
 		r.noteStop(m.To, true, now)
-		if err := r.store.SetOptOut(ctx, m.To, true, now); err != nil {
+		if err := r.store.SetOptOut(ctx, r.opts.World, m.To, true, now); err != nil {
 			return fmt.Errorf("outreach: record opt-out: %w", err)
 		}
 	}

@@ -12,4 +12,6 @@ type OptOutRecord struct {
 	OptedOut bool `json:"opted_out"`
 	// At is when the change was made, in UTC.
 	At time.Time `json:"changed_at"`
+	// World is the world the change was made in (see [Store.SetOptOut]).
+	World string `json:"world"`
 }

@@ -907,7 +907,7 @@ func (r *Runner) send(ctx context.Context, w *work, m *Message) {
 		// The rest of this batch (other campaigns, other sending numbers)
 		// must not text the number either.
 		r.noteStop(m.To, true, now)
-		if err := r.store.SetOptOut(ctx, m.To, true, now); err != nil {
+		if err := r.store.SetOptOut(ctx, r.opts.World, m.To, true, now); err != nil {
 			r.log.Error("outreach: recording an opt-out failed", "to", MaskPhone(m.To), "err", err)
 		}
 		r.endOptedOut(w, now)

@@ -93,9 +93,14 @@ type Store interface {
 	UpdateDelivery(ctx context.Context, providerID, status, errorCode string, at time.Time) (Message, error)
 
 	// SetOptOut records that phone opted out (true) or back in (false) at
-	// the given time. A change older than the one stored is ignored, so a
-	// retried webhook cannot undo a newer STOP or START.
-	SetOptOut(ctx context.Context, phone string, optedOut bool, at time.Time) error
+	// the given time, in world (the world of the runtime or program that
+	// learned it: see [Campaign.World]). A change older than the one
+	// stored is ignored, so a retried webhook cannot undo a newer STOP or
+	// START; an opt-in that [OptInLifts] says cannot lift the stored
+	// opt-out is ignored too. An opt-out holds in every world; one made
+	// while another is in force keeps the world of the first, unless that
+	// was simulated (so a later START must come from that world).
+	SetOptOut(ctx context.Context, world, phone string, optedOut bool, at time.Time) error
 	// OptedOut returns the subset of phones that are opted out.
 	OptedOut(ctx context.Context, phones []string) (map[string]bool, error)
 	// OptOuts lists the latest opt-out change of each phone ever recorded

@@ -24,6 +24,21 @@ const (
 	WorldSim = "sim"
 )
 
+// Simulated reports whether world is a simulated one ([WorldDev],
+// [WorldSim]), whose patients are simulated phones.
+func Simulated(world string) bool { return world == WorldDev || world == WorldSim }
+
+// OptInLifts reports whether an opt-in (START) made in world lifts an
+// opt-out recorded in optOutWorld: when both are the same world, when the
+// opt-out was simulated, or when it has the empty world (embedders that
+// set none, and opt-outs recorded before worlds were) and the opt-in is
+// not simulated. A START typed on a simulated phone never undoes a real
+// patient's STOP (an opt-out from any world applies in every world:
+// suppressing a simulated message is safe).
+func OptInLifts(world, optOutWorld string) bool {
+	return world == optOutWorld || Simulated(optOutWorld) || optOutWorld == "" && !Simulated(world)
+}
+
 // TwilioWorld returns the world of a real Twilio account:
 // "twilio:" followed by the account SID.
 func TwilioWorld(accountSID string) string { return "twilio:" + accountSID }

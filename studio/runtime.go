@@ -376,7 +376,7 @@ func (rt *Runtime) collectCancelled(ctx context.Context, c *outreach.Campaign, i
 	col, err := rt.collect(ctx, c, cl.Conversation)
 	if err == nil {
 		for _, o := range col.optOuts {
-			if err = rt.store.SetOptOut(ctx, cl.Conversation.Recipient.Phone, o.stop, o.at); err != nil {
+			if err = rt.store.SetOptOut(ctx, c.World, cl.Conversation.Recipient.Phone, o.stop, o.at); err != nil {
 				break
 			}
 		}
@@ -843,7 +843,7 @@ func (rt *Runtime) watch(ctx context.Context, c *outreach.Campaign, conv outreac
 		return u, err
 	}
 	for _, o := range col.optOuts {
-		if err := rt.store.SetOptOut(ctx, conv.Recipient.Phone, o.stop, o.at); err != nil {
+		if err := rt.store.SetOptOut(ctx, c.World, conv.Recipient.Phone, o.stop, o.at); err != nil {
 			u.Conversation.NextAt = now.Add(rt.cfg.PollInterval)
 			return u, fmt.Errorf("studio: conversation %d: record opt-out: %w", conv.ID, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/internal/twilioenv"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -117,7 +118,14 @@ func cmdOptOutsImport(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer store.Close()
-	n, refused, err := csvio.ImportOptOuts(ctx, store, file.OptOuts, outreach.SystemClock{}.Now())
+	// The changes belong to the web app's world: its Twilio account's when
+	// the environment names one, else dev mode's (whose opt-ins cannot
+	// lift a real account's opt-outs).
+	world := outreach.WorldDev
+	if tw, err := twilioenv.FromEnv(a.getenv); err == nil {
+		world = outreach.TwilioWorld(tw.AccountSID)
+	}
+	n, refused, err := csvio.ImportOptOuts(ctx, store, world, file.OptOuts, outreach.SystemClock{}.Now())
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,7 @@ func (a *app) importOptOuts(w http.ResponseWriter, r *http.Request) {
 		a.internalError(w, r, "reading the CSV", err)
 		return
 	}
-	n, refused, err := csvio.ImportOptOuts(r.Context(), a.store, res.OptOuts, a.now())
+	n, refused, err := csvio.ImportOptOuts(r.Context(), a.store, world(a.cfg), res.OptOuts, a.now())
 	if err != nil {
 		a.internalError(w, r, "recording the opt-outs", err)
 		return

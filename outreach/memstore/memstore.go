@@ -52,8 +52,9 @@ type Store struct {
 
 // optOut is the latest opt-out change of a phone.
 type optOut struct {
-	out bool
-	at  time.Time
+	out   bool
+	at    time.Time
+	world string
 }
 
 type campaign struct {
@@ -789,7 +790,7 @@ func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCod
 
 // SetOptOut implements [outreach.Store]. Of two changes at the same time,
 // the later call wins.
-func (s *Store) SetOptOut(ctx context.Context, phone string, optedOut bool, at time.Time) error {
+func (s *Store) SetOptOut(ctx context.Context, world, phone string, optedOut bool, at time.Time) error {
 	if phone == "" {
 		return errors.New("memstore: opt-out of an empty phone number")
 	}
@@ -797,10 +798,14 @@ func (s *Store) SetOptOut(ctx context.Context, phone string, optedOut bool, at t
 		return err
 	}
 	defer s.mu.Unlock()
-	if old, ok := s.optOuts[phone]; ok && at.Before(old.at) {
+	old, ok := s.optOuts[phone]
+	if ok && (at.Before(old.at) || !optedOut && old.out && !outreach.OptInLifts(world, old.world)) {
 		return nil
 	}
-	s.optOuts[phone] = optOut{out: optedOut, at: utc(at)}
+	if ok && optedOut && old.out && !outreach.Simulated(old.world) {
+		world = old.world // an opt-out in force keeps the world that can lift it
+	}
+	s.optOuts[phone] = optOut{out: optedOut, at: utc(at), world: world}
 	return nil
 }
 

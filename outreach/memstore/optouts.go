@@ -27,7 +27,7 @@ func (s *Store) OptOuts(ctx context.Context, after string, limit int) ([]outreac
 	out := make([]outreach.OptOutRecord, 0, len(phones))
 	for _, p := range phones {
 		o := s.optOuts[p]
-		out = append(out, outreach.OptOutRecord{Phone: p, OptedOut: o.out, At: o.at})
+		out = append(out, outreach.OptOutRecord{Phone: p, OptedOut: o.out, At: o.at, World: o.world})
 	}
 	return out, nil
 }

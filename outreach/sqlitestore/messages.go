@@ -96,13 +96,21 @@ func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCod
 
 // SetOptOut implements [outreach.Store]. Of two changes at the same time,
 // the later call wins.
-func (s *Store) SetOptOut(ctx context.Context, phone string, optedOut bool, at time.Time) error {
+func (s *Store) SetOptOut(ctx context.Context, world, phone string, optedOut bool, at time.Time) error {
 	if phone == "" {
 		return errors.New("sqlitestore: opt-out of an empty phone number")
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO opt_outs (phone, opted_out, changed_at) VALUES (?, ?, ?)
-		ON CONFLICT (phone) DO UPDATE SET opted_out = excluded.opted_out, changed_at = excluded.changed_at
-		WHERE excluded.changed_at >= opt_outs.changed_at`, phone, optedOut, nanos(at))
+	// The last condition is outreach.OptInLifts: an opt-in lifts only an
+	// opt-out of its own world, or a simulated one. An opt-out in force
+	// keeps the world that can lift it, unless it was simulated.
+	_, err := s.w.ExecContext(ctx, `INSERT INTO opt_outs (phone, opted_out, changed_at, world) VALUES (?1, ?2, ?3, ?4)
+		ON CONFLICT (phone) DO UPDATE SET opted_out = excluded.opted_out, changed_at = excluded.changed_at,
+			world = CASE WHEN excluded.opted_out AND opt_outs.opted_out AND opt_outs.world NOT IN (?5, ?6)
+				THEN opt_outs.world ELSE excluded.world END
+		WHERE excluded.changed_at >= opt_outs.changed_at
+		  AND (excluded.opted_out OR NOT opt_outs.opted_out OR opt_outs.world = excluded.world OR opt_outs.world IN (?5, ?6)
+		       OR opt_outs.world = '' AND excluded.world NOT IN (?5, ?6))`,
+		phone, optedOut, nanos(at), world, outreach.WorldDev, outreach.WorldSim)
 	return wrap("set opt-out", err)
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 // optOutsQuery pages through opt_outs in phone order (its primary key).
-const optOutsQuery = `SELECT phone, opted_out, changed_at FROM opt_outs
+const optOutsQuery = `SELECT phone, opted_out, changed_at, world FROM opt_outs
 	WHERE phone > ? ORDER BY phone LIMIT ?`
 
 // OptOuts implements [outreach.Store]. A limit of zero or less means no
@@ -23,7 +23,7 @@ func (s *Store) OptOuts(ctx context.Context, after string, limit int) ([]outreac
 	out, err := scanAll(rows, func(sc scanner) (outreach.OptOutRecord, error) {
 		var r outreach.OptOutRecord
 		var at int64
-		err := sc.Scan(&r.Phone, &r.OptedOut, &at)
+		err := sc.Scan(&r.Phone, &r.OptedOut, &at, &r.World)
 		r.At = fromNanos(at)
 		return r, err
 	})

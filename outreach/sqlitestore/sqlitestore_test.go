@@ -38,7 +38,7 @@ func TestFileMode(t *testing.T) {
 	defer s.Close()
 	// A write makes SQLite create the -wal file: it must not be readable
 	// by others either.
-	if err := s.SetOptOut(ctx, "+14406443709", true, clocktest.Start(t)); err != nil {
+	if err := s.SetOptOut(ctx, "", "+14406443709", true, clocktest.Start(t)); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
@@ -105,7 +105,7 @@ func TestReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetOptOut(ctx, "+14406443702", true, clocktest.Start(t)); err != nil {
+	if err := s.SetOptOut(ctx, "", "+14406443702", true, clocktest.Start(t)); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

@@ -134,7 +134,7 @@ func testOptOut(h *harness) {
 	}
 	set := func(n int, out bool, when time.Time) {
 		h.Helper()
-		if err := h.s.SetOptOut(h.ctx, phone(n), out, when); err != nil {
+		if err := h.s.SetOptOut(h.ctx, "", phone(n), out, when); err != nil {
 			h.Fatalf("SetOptOut: %v", err)
 		}
 	}
@@ -220,5 +220,48 @@ func testResponses(h *harness) {
 	}
 	if rs := h.responses(other.ID, outreach.ResponsePage{}); len(rs) != 1 || rs[0].PatientID != "z" {
 		h.Fatalf("responses of the other campaign: %v", rs)
+	}
+}
+
+// testOptOutWorlds: an opt-out holds in every world, but only an opt-in
+// of its own world lifts it, unless it was simulated: a START typed on a
+// dev-mode phone never undoes a real patient's STOP.
+func testOptOutWorlds(h *harness) {
+	const real, other = "twilio:AC1", "twilio:AC2"
+	p := phone(1)
+	steps := []struct {
+		world string
+		out   bool
+		want  bool // opted out afterwards
+		what  string
+	}{
+		{real, true, true, "a real STOP"},
+		{outreach.WorldDev, false, true, "a dev START does not lift it"},
+		{outreach.WorldSim, false, true, "nor does a simulation's"},
+		{other, false, true, "nor another account's"},
+		{outreach.WorldDev, true, true, "a dev STOP over it"},
+		{outreach.WorldDev, false, true, "keeps the real world: a dev START still does not lift it"},
+		{real, false, false, "a START of the real world does"},
+		{outreach.WorldDev, true, true, "a dev STOP"},
+		{real, false, false, "is lifted by a real START"},
+		{outreach.WorldSim, true, true, "a simulation's STOP"},
+		{outreach.WorldSim, false, false, "is lifted by its own START"},
+		{"", true, true, "an opt-out of the empty world (or from before worlds)"},
+		{outreach.WorldDev, false, true, "is not lifted by a dev START"},
+		{outreach.WorldDev, true, true, "nor after a dev STOP over it"},
+		{outreach.WorldDev, false, true, "by a dev START"},
+		{other, false, false, "but is by a real account's"},
+	}
+	for i, st := range steps {
+		if err := h.s.SetOptOut(h.ctx, st.world, p, st.out, at(time.Duration(i)*time.Minute)); err != nil {
+			h.Fatalf("%s: SetOptOut: %v", st.what, err)
+		}
+		got, err := h.s.OptedOut(h.ctx, []string{p})
+		if err != nil {
+			h.Fatal(err)
+		}
+		if got[p] != st.want {
+			h.Fatalf("step %d, %s: opted out %v, want %v", i, st.what, got[p], st.want)
+		}
 	}
 }

@@ -20,7 +20,7 @@ func testOptOuts(h *harness) {
 	}
 	set := func(n int, out bool, when time.Time) {
 		h.Helper()
-		if err := h.s.SetOptOut(h.ctx, phone(n), out, when); err != nil {
+		if err := h.s.SetOptOut(h.ctx, "", phone(n), out, when); err != nil {
 			h.Fatalf("SetOptOut: %v", err)
 		}
 	}

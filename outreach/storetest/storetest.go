@@ -108,6 +108,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"RecordInbound", testRecordInbound},
 		{"UpdateDelivery", testUpdateDelivery},
 		{"OptOut", testOptOut},
+		{"OptOutWorlds", testOptOutWorlds},
 		{"OptOuts", testOptOuts},
 		{"ConversationsPaging", testConversationsPaging},
 		{"Responses", testResponses},
