@@ -292,16 +292,25 @@ func readChoice(spec *AnswerSpec, at answerTokens) Reading {
 	if len(toks) == 0 {
 		return Reading{Doubt: DoubtEmpty}
 	}
+	// Each value and synonym as words, once per reply.
+	type phrase struct {
+		value string
+		words []string
+	}
+	var phrases []phrase
+	for _, c := range spec.Choices {
+		phrases = append(phrases, phrase{c.Value, tokenize(c.Value).toks})
+		for _, syn := range c.Synonyms {
+			phrases = append(phrases, phrase{c.Value, tokenize(syn).toks})
+		}
+	}
 	value := ""
 	for i := 0; i < len(toks); {
 		// The longest value or synonym that starts here.
 		best, bestLen := "", 0
-		for _, c := range spec.Choices {
-			for _, phrase := range append([]string{c.Value}, c.Synonyms...) {
-				p := tokenize(phrase).toks
-				if len(p) > bestLen && len(p) <= len(toks)-i && slices.Equal(p, toks[i:i+len(p)]) {
-					best, bestLen = c.Value, len(p)
-				}
+		for _, p := range phrases {
+			if n := len(p.words); n > bestLen && n <= len(toks)-i && slices.Equal(p.words, toks[i:i+n]) {
+				best, bestLen = p.value, n
 			}
 		}
 		switch {

@@ -129,3 +129,20 @@ func FuzzReadAnswer(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadAnswer measures the reader on typical replies: it runs on
+// every reply to a question.
+func BenchmarkReadAnswer(b *testing.B) {
+	for _, tc := range []struct{ spec, reply string }{
+		{"pain", "7"}, {"pain", "it's a 7 today"}, {"pain", "was 2 yesterday, today it's worse"},
+		{"yesno", "Yes please!"}, {"yesno", "no thank you"}, {"weight", "150 lbs"},
+	} {
+		b.Run(tc.spec+"/"+strings.ReplaceAll(tc.reply, " ", "_"), func(b *testing.B) {
+			spec := corpusSpecs[tc.spec]
+			b.ReportAllocs()
+			for b.Loop() {
+				outreach.ReadAnswer(spec, tc.reply)
+			}
+		})
+	}
+}
