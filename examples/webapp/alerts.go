@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -134,7 +135,9 @@ func (a *app) ackAlert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := a.sessions.GetString(r.Context(), "user")
-	if err := a.store.AckAlert(r.Context(), id, user, a.now()); err != nil {
+	err = a.store.AckAlert(r.Context(), id, user, a.now())
+	a.audit(r, outreach.ActionAlertAcknowledged, resultOf(err), "alert", strconv.FormatInt(id, 10), fmt.Sprintf("campaign=%d", c.ID))
+	if err != nil {
 		a.internalError(w, r, "acknowledging the alert", err)
 		return
 	}
