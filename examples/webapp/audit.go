@@ -13,6 +13,7 @@ import (
 
 	"github.com/patient-outreach/sms/csvio"
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/studio"
 	"github.com/patient-outreach/sms/verify"
 )
 
@@ -240,6 +241,15 @@ func (a *app) auditCSV(w http.ResponseWriter, r *http.Request) {
 		a.log.Error("audit export", "rows", rows, "err", err)
 		return // the client sees a truncated download
 	}
+}
+
+// deployDetail is the audit detail of a deployment to Studio: the
+// revision made, if any.
+func deployDetail(d studio.Deployed, err error) string {
+	if err != nil {
+		return "to studio"
+	}
+	return fmt.Sprintf("to studio, revision %d", d.Revision)
 }
 
 // idOrEmpty is id in decimal, or empty for zero (nothing was created).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -175,6 +176,22 @@ func TestAuditDenied(t *testing.T) {
 	}
 	if e := es[1]; e.Actor != "anonymous" {
 		t.Errorf("entry without a user %+v", e)
+	}
+
+	// A store that fails: the request goes on, the failure is logged
+	// with ids only.
+	var logs syncBuffer
+	a.log = slog.New(slog.NewTextHandler(&logs, nil))
+	if err := a.store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.auditAs(r, "viewer1", outreach.ActionCampaignStarted, outreach.ResultDenied, "campaign", "12", "")
+		w.WriteHeader(http.StatusForbidden)
+	}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/campaigns/12/start", nil))
+	if rec.Code != http.StatusForbidden || !strings.Contains(logs.String(), `msg="audit entry not recorded" action=campaign.started result=denied object_type=campaign object_id=12`) {
+		t.Errorf("with a closed store: status %d, logs %q", rec.Code, logs.String())
 	}
 }
 

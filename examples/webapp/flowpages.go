@@ -418,7 +418,7 @@ func (a *app) deployFlow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := a.deployer.Deploy(r.Context(), e.Flow, studio.DeployOptions{CommitMessage: "deployed from the Patient Outreach web app"})
-	a.audit(r, outreach.ActionFlowDeployed, resultOf(err), "flow", e.ID, fmt.Sprintf("studio revision=%d", d.Revision))
+	a.audit(r, outreach.ActionFlowDeployed, resultOf(err), "flow", e.ID, deployDetail(d, err))
 	if err != nil {
 		a.log.Warn("studio: deploy", "flow", e.ID, "err", err)
 		var ve *studio.ValidationError
