@@ -75,4 +75,12 @@
 //	file, err := csvio.ReadOptOuts(r, csvio.Options{})
 //	...
 //	n, refused, err := csvio.ImportOptOuts(ctx, store, world, file.OptOuts, clock.Now())
+//
+// # Audit trail
+//
+// [ExportAudit] writes the audit entries a filter selects
+// (id,at,actor,action,result,object_type,object_id,client,detail), with
+// the same protection against formulas:
+//
+//	n, err := csvio.ExportAudit(ctx, w, store, outreach.AuditFilter{Since: since})
 package csvio

@@ -40,4 +40,15 @@
 // mentions STOP ([Flow.WithOptOut]). No message is submitted outside the
 // recipient's local sending window (default 08:00-21:00); it is deferred,
 // never dropped.
+//
+// # Audit trail
+//
+// Every [Store] keeps an append-only audit trail ([AuditStore]): who did
+// what, to which object, when and with what result, in ids only. The
+// application records each administrative action, refused ones too:
+//
+//	_, err := store.Append(ctx, outreach.AuditEntry{At: clock.Now(), Actor: user,
+//		Action: outreach.ActionCampaignStarted, Result: outreach.ResultOK,
+//		ObjectType: "campaign", ObjectID: strconv.FormatInt(c.ID, 10)})
+//	entries, err := store.Audit(ctx, outreach.AuditFilter{Actor: user, Since: since})
 package outreach

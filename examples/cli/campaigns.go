@@ -386,6 +386,7 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	dbPath := fs.String("db", "", dbUsage)
 	id := fs.Int64("campaign", 0, "campaign id (default: the newest)")
 	out := fs.String("out", "-", "output file, - for standard output")
+	actor := actorFlag(fs)
 	var rf runtimeFlags
 	addRuntimeFlags(fs, &rf)
 	if _, err := parse(fs, args, 0, 0); err != nil {
@@ -428,6 +429,7 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
+	a.audit(ctx, store, a.actor(*actor), outreach.ActionResponsesExported, resultOf(err), "campaign", fmt.Sprint(*id), fmt.Sprintf("rows=%d", n))
 	if err != nil {
 		return err
 	}

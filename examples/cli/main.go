@@ -12,6 +12,7 @@
 //	cli export --campaign ID [--db PATH] [--out FILE]
 //	cli optouts export [--db PATH] [--out FILE]
 //	cli optouts import [--db PATH] FILE.csv
+//	cli audit [--db PATH] [--since RFC3339] [--actor NAME] [--action A] [--csv FILE|-]
 //	cli flows list [--dir DIR]
 //	cli flows show NAME|FILE.json
 //	cli flows validate FILE.json
@@ -62,6 +63,10 @@
 // and TWILIO_MESSAGING_SERVICE_SID (ACCOUNT_SID and AUTH_TOKEN are read
 // too); TWILIO_API_BASE points every Twilio host at a fake Twilio, for
 // tests.
+//
+// run, export and optouts import and export append entries to the
+// database's audit trail (outreach.AuditEntry: ids only, never PHI), with
+// the user from --actor or $USER and client "cli"; audit lists them.
 //
 // Exit codes:
 //
@@ -127,6 +132,9 @@ commands:
       [--out FILE]                      database is the web app's, outreach.db
   optouts import [--db PATH] FILE.csv   a CRM's opt-outs (exit 1 on bad rows; the good ones
                                         are recorded)
+  audit [--db PATH] [--since RFC3339]   the audit trail: who did what and when (ids only);
+      [--actor NAME] [--action A]       --csv FILE (- for stdout) writes it as CSV
+      [--csv FILE|-]
   flows list [--dir DIR]                the built-in flows, and the flow files in DIR
   flows show NAME|FILE                  a flow's steps
   flows validate FILE.json              check a flow file: every error, by line and field
@@ -226,6 +234,7 @@ func commands() map[string]command {
 		"status":   cmdStatus,
 		"export":   cmdExport,
 		"optouts":  cmdOptOuts,
+		"audit":    cmdAudit,
 		"flows":    cmdFlows,
 		"studio":   cmdStudio,
 		// campaigns is the name status had in earlier versions.

@@ -41,6 +41,7 @@ func cmdOptOutsExport(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "optouts export", "optouts export [--db PATH] [--out FILE]")
 	dbPath := fs.String("db", studioDB, optOutsDBUsage)
 	out := fs.String("out", "-", "output file, - for standard output")
+	actor := actorFlag(fs)
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -63,6 +64,7 @@ func cmdOptOutsExport(ctx context.Context, a *app, args []string) error {
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
+	a.audit(ctx, store, a.actor(*actor), outreach.ActionOptOutsExported, resultOf(err), "", "", fmt.Sprintf("rows=%d", n))
 	if err != nil {
 		return err
 	}
@@ -89,6 +91,7 @@ func cmdOptOutsImport(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "optouts import", "optouts import [--db PATH] [--region CC] FILE.csv")
 	dbPath := fs.String("db", studioDB, optOutsDBUsage)
 	region := fs.String("region", "US", "country of numbers written without +")
+	actor := actorFlag(fs)
 	ops, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
@@ -126,6 +129,8 @@ func cmdOptOutsImport(ctx context.Context, a *app, args []string) error {
 		world = outreach.TwilioWorld(tw.AccountSID)
 	}
 	n, refused, err := csvio.ImportOptOuts(ctx, store, world, file.OptOuts, outreach.SystemClock{}.Now())
+	a.audit(ctx, store, a.actor(*actor), outreach.ActionOptOutsImported, resultOf(err), "", "",
+		fmt.Sprintf("rows=%d recorded=%d refused=%d", file.Rows, n, file.BadRows+len(refused)))
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	realtime := fs.Bool("realtime", false, "embedded: campaign time is real time (--speed 1)")
 	startAt := fs.String("start", "", "embedded: the campaign clock's time at start, RFC 3339 (default: now)")
 	every := fs.Duration("every", 5*time.Second, "without a terminal: write a progress line this often (and at every tenth)")
+	actor := actorFlag(fs)
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -97,6 +98,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	}
 
 	camp, resumed, err := createOrResume(ctx, store, rt, cfg.World, *name, flow, cfg.From, res.Recipients)
+	a.auditRun(ctx, store, a.actor(*actor), camp, resumed, rt.Name(), len(res.Recipients), err)
 	if err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w before the campaign started", errInterrupted)

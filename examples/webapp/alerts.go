@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -138,7 +139,9 @@ func (a *app) ackAlert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	user := a.sessions.GetString(r.Context(), "user")
-	if err := a.store.AckAlert(r.Context(), id, user, a.now()); err != nil {
+	err = a.store.AckAlert(r.Context(), id, user, a.now())
+	a.audit(r, outreach.ActionAlertAcknowledged, resultOf(err), "alert", strconv.FormatInt(id, 10), fmt.Sprintf("campaign=%d", c.ID))
+	if err != nil {
 		a.internalError(w, r, "acknowledging the alert", err)
 		return
 	}
@@ -160,7 +163,9 @@ func (a *app) ackStrayAlert(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such alert.")
 		return
 	}
-	if err := a.store.AckAlert(r.Context(), id, a.sessions.GetString(r.Context(), "user"), a.now()); err != nil {
+	err = a.store.AckAlert(r.Context(), id, a.sessions.GetString(r.Context(), "user"), a.now())
+	a.audit(r, outreach.ActionAlertAcknowledged, resultOf(err), "alert", strconv.FormatInt(id, 10), "campaign=0")
+	if err != nil {
 		a.internalError(w, r, "acknowledging the alert", err)
 		return
 	}

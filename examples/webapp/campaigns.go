@@ -268,6 +268,7 @@ func (a *app) confirmCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	c, added, err := rt.CreateCampaign(ctx, outreach.NewCampaign{Name: up.Name, Flow: up.Flow}, up.Result.Recipients)
+	a.audit(r, outreach.ActionCampaignCreated, resultOf(err), "campaign", idOrEmpty(c.ID), fmt.Sprintf("runtime=%s recipients=%d", up.Runtime, added))
 	if err != nil {
 		a.log.Warn("create campaign", "runtime", up.Runtime, "err", err)
 		a.flashError(r, "The campaign could not be created: "+err.Error())
@@ -276,7 +277,9 @@ func (a *app) confirmCampaign(w http.ResponseWriter, r *http.Request) {
 	}
 	a.uploads.drop(up.Key)
 	a.sessions.Remove(ctx, "upload")
-	if err := rt.StartCampaign(ctx, c.ID); err != nil {
+	err = rt.StartCampaign(ctx, c.ID)
+	a.audit(r, outreach.ActionCampaignStarted, resultOf(err), "campaign", idOrEmpty(c.ID), "")
+	if err != nil {
 		a.log.Warn("start campaign", "campaign", c.ID, "err", err)
 		a.flashError(r, "The campaign was created but could not start: "+err.Error())
 	} else {
@@ -432,6 +435,7 @@ func (a *app) campaignAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := action.run(rt, r.Context(), c.ID)
+	a.audit(r, campaignAuditActions[r.PathValue("action")], resultOf(err), "campaign", idOrEmpty(c.ID), "")
 	switch {
 	case err == nil:
 		a.log.Info("campaign "+r.PathValue("action"), "campaign", c.ID)
@@ -460,6 +464,7 @@ func (a *app) responsesCSV(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="campaign-%d-responses.csv"`, c.ID))
 	rows, err := csvio.ExportResponses(r.Context(), w, csvio.RuntimeSource(a.store, rt), c.ID)
+	a.audit(r, outreach.ActionResponsesExported, resultOf(err), "campaign", idOrEmpty(c.ID), fmt.Sprintf("rows=%d", rows))
 	if err != nil {
 		a.log.Error("export", "campaign", c.ID, "rows", rows, "err", err)
 		return // the client sees a truncated download

@@ -418,6 +418,7 @@ func (a *app) deployFlow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := a.deployer.Deploy(r.Context(), e.Flow, studio.DeployOptions{CommitMessage: "deployed from the Patient Outreach web app"})
+	a.audit(r, outreach.ActionFlowDeployed, resultOf(err), "flow", e.ID, deployDetail(d, err))
 	if err != nil {
 		a.log.Warn("studio: deploy", "flow", e.ID, "err", err)
 		var ve *studio.ValidationError
@@ -439,7 +440,9 @@ func (a *app) undeployFlow(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
 		return
 	}
-	if err := a.deployer.Delete(r.Context(), studioName(e.Flow)); err != nil {
+	err := a.deployer.Delete(r.Context(), studioName(e.Flow))
+	a.audit(r, outreach.ActionFlowDeleted, resultOf(err), "flow", e.ID, "from studio")
+	if err != nil {
 		a.log.Warn("studio: delete", "flow", e.ID, "err", err)
 		if errors.Is(err, studio.ErrNotFound) {
 			a.flashError(r, "The flow is not deployed to Twilio Studio.")
@@ -465,7 +468,9 @@ func (a *app) deleteFlow(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
 		return
 	}
-	if err := a.flows.remove(id); err != nil && !errors.Is(err, os.ErrNotExist) {
+	err := a.flows.remove(id)
+	a.audit(r, outreach.ActionFlowDeleted, resultOf(err), "flow", id, "from the library")
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		a.internalError(w, r, "deleting the flow", err)
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/verify"
 )
 
@@ -68,6 +69,7 @@ func (a *app) loginCode(w http.ResponseWriter, r *http.Request) {
 	a.sessions.Remove(ctx, "challenge")
 	a.sessions.Remove(ctx, "challenge_phone")
 	a.sessions.Put(ctx, "user", account)
+	a.audit(r, outreach.ActionLoginSucceeded, outreach.ResultOK, "user", account, "")
 	a.log.Info("login", "account", account)
 	http.Redirect(w, r, "/campaigns", http.StatusSeeOther)
 }
@@ -76,6 +78,7 @@ func (a *app) loginCode(w http.ResponseWriter, r *http.Request) {
 // saying whether the account name or the password was wrong.
 func (a *app) loginFailed(w http.ResponseWriter, r *http.Request, err error, codeStep bool) {
 	ctx := r.Context()
+	a.auditAs(r, account, outreach.ActionLoginFailed, outreach.ResultFailed, "user", account, loginFailure(err, codeStep))
 	var locked *verify.LockedOutError
 	var msg string
 	switch {

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/outreach"
 )
 
 // optOutsPage is what the opt-outs page shows.
@@ -63,6 +64,7 @@ func (a *app) optOutsCSV(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="optouts.csv"`)
 	rows, err := csvio.ExportOptOuts(r.Context(), w, a.store)
+	a.audit(r, outreach.ActionOptOutsExported, resultOf(err), "", "", fmt.Sprintf("rows=%d", rows))
 	if err != nil {
 		a.log.Error("opt-outs export", "rows", rows, "err", err)
 		return // the client sees a truncated download
@@ -115,6 +117,7 @@ func (a *app) importOptOuts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n, refused, err := csvio.ImportOptOuts(r.Context(), a.store, world(a.cfg), res.OptOuts, a.now())
+	a.audit(r, outreach.ActionOptOutsImported, resultOf(err), "", "", fmt.Sprintf("rows=%d recorded=%d refused=%d", res.Rows, n, len(res.Errors)+len(refused)))
 	if err != nil {
 		a.internalError(w, r, "recording the opt-outs", err)
 		return

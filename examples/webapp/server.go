@@ -363,6 +363,8 @@ func (a *app) routes() (http.Handler, error) {
 	auth("GET /optouts", a.optOutsPage)
 	auth("GET /optouts.csv", a.optOutsCSV)
 	auth("POST /optouts", a.importOptOuts)
+	auth("GET /audit", a.auditPage)
+	auth("GET /audit.csv", a.auditCSV)
 	if a.dev != nil {
 		auth("GET /simulator", a.simulatorPage)
 		auth("POST /simulator/reply", a.simulatorReply)

@@ -48,6 +48,8 @@ type Store struct {
 	logins map[string]loginFailures
 	// alerts holds the alerts in ID order (see alerts.go).
 	alerts []outreach.Alert
+	// audit holds the audit trail in ID order (see audit.go).
+	audit []outreach.AuditEntry
 }
 
 // optOut is the latest opt-out change of a phone.

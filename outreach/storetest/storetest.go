@@ -73,6 +73,10 @@ import (
 //   - SetOptOut: of two changes at the same time, the later call wins.
 //   - Alerts: times come back in UTC; ClaimAlerts takes alerts in ID
 //     order; AlertNotified and AckAlert keep the first time recorded.
+//   - Audit: entries are listed in the order appended (by ID), whatever
+//     their times; Since is inclusive and Until exclusive; times come back
+//     in UTC; an entry without Actor, Action or At is refused with an
+//     *outreach.AuditError; an empty Result is stored as ok.
 func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) outreach.Store) {
 	tests := []struct {
 		name string
@@ -119,6 +123,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"Worlds", testWorlds},
 		{"WorldPairs", testWorldPairs},
 		{"Alerts", testAlerts},
+		{"Audit", testAudit},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
