@@ -132,6 +132,7 @@ type Store interface {
 
 	// AlertStore keeps the alerts raised by urgent replies.
 	AlertStore
+	RetentionStore
 
 	// Close releases the store's resources.
 	Close() error

@@ -141,6 +141,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c outreach.Campaign, convs [
 		c.UpdatedAt = c.CreatedAt
 	}
 	c.UpdatedAt = utc(c.UpdatedAt)
+	c.PurgedAt = time.Time{}
 	c.Flow = nil
 	if c.Runtime == "" {
 		c.Runtime = outreach.RuntimeEmbedded

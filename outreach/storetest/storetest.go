@@ -73,6 +73,8 @@ import (
 //   - SetOptOut: of two changes at the same time, the later call wins.
 //   - Alerts: times come back in UTC; ClaimAlerts takes alerts in ID
 //     order; AlertNotified and AckAlert keep the first time recorded.
+//   - PurgeContent: a campaign's finish time is its UpdatedAt; PurgedAt
+//     comes back in UTC; counts are of texts that were not empty.
 func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) outreach.Store) {
 	tests := []struct {
 		name string
@@ -118,6 +120,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"Worlds", testWorlds},
 		{"WorldPairs", testWorldPairs},
 		{"Alerts", testAlerts},
+		{"Retention", testRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
