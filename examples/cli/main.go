@@ -12,6 +12,7 @@
 //	cli export --campaign ID [--db PATH] [--out FILE]
 //	cli optouts export [--db PATH] [--out FILE]
 //	cli optouts import [--db PATH] FILE.csv
+//	cli purge --db PATH --older-than AGE
 //	cli flows list [--dir DIR]
 //	cli flows show NAME|FILE.json
 //	cli flows validate FILE.json
@@ -127,6 +128,9 @@ commands:
       [--out FILE]                      database is the web app's, outreach.db
   optouts import [--db PATH] FILE.csv   a CRM's opt-outs (exit 1 on bad rows; the good ones
                                         are recorded)
+  purge --db PATH --older-than AGE      delete the message texts and replies of campaigns that
+                                        finished more than AGE (90d, 36h) ago; ids, outcomes,
+                                        counts and answers stay
   flows list [--dir DIR]                the built-in flows, and the flow files in DIR
   flows show NAME|FILE                  a flow's steps
   flows validate FILE.json              check a flow file: every error, by line and field
@@ -228,6 +232,7 @@ func commands() map[string]command {
 		"optouts":  cmdOptOuts,
 		"flows":    cmdFlows,
 		"studio":   cmdStudio,
+		"purge":    cmdPurge,
 		// campaigns is the name status had in earlier versions.
 		"campaigns": cmdStatus,
 	}
