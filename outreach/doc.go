@@ -40,4 +40,14 @@
 // mentions STOP ([Flow.WithOptOut]). No message is submitted outside the
 // recipient's local sending window (default 08:00-21:00); it is deferred,
 // never dropped.
+//
+// # Retention
+//
+// A [Retention] run beside the runner deletes the message texts and raw
+// replies of campaigns finished more than its Period ago
+// ([RetentionStore.PurgeContent]); ids, outcomes, counts, answers and
+// alerts stay:
+//
+//	ret := &outreach.Retention{Store: store, Period: 365 * 24 * time.Hour}
+//	go ret.Run(ctx) // purges now and every hour
 package outreach
