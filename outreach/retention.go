@@ -24,6 +24,9 @@ type RetentionStore interface {
 	// inbound messages (conversation 0) received (SentAt) before
 	// finishedBefore lose their body too. A campaign that is running,
 	// paused or a draft is never touched, nor is any audit record.
+	// Texts a Commit adds later to a purged campaign's conversations (its
+	// Enqueue, Received and Responses: a Studio execution's replies
+	// collected late) are stored without them.
 	PurgeContent(ctx context.Context, finishedBefore, now time.Time, limit int) (PurgeResult, error)
 }
 

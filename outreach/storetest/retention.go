@@ -110,7 +110,8 @@ func (sn snapshot) purged(now time.Time) snapshot {
 // messages received before it; everything else stays (ids, statuses,
 // outcomes, delivery statuses, answers, doubts, alerts, Progress), and
 // campaigns finished after the cutoff or still running are untouched. A
-// second purge changes nothing.
+// second purge changes nothing, and texts committed to a purged campaign
+// later are not kept.
 func testRetention(h *harness) {
 	done, dc := h.campaign(outreach.CampaignRunning, conv("a", 1, base))
 	h.talk(at(time.Minute), dc[0].ID, 1, "a", "done", true)
@@ -197,4 +198,23 @@ func testRetention(h *harness) {
 	h.equal("a purge with nothing left", purge(10), outreach.PurgeResult{})
 	check("after a second purge")
 	h.equal("a purge of no campaign", purge(0), outreach.PurgeResult{})
+
+	// Texts committed to a purged campaign later (a Studio execution's
+	// replies, collected late) are stored without them.
+	u := release(update(cl))
+	u.Received = []outreach.Message{{From: phone(2), To: from, Body: "collected late", ProviderID: "SMcollected", SentAt: at(3 * time.Minute)}}
+	u.Responses = []outreach.Response{{QuestionID: "pain", Raw: "collected late", Answer: "5", RepliedAt: at(3 * time.Minute)}}
+	h.commitOK(now, u)
+	ms := h.messages(cc[0].ID)
+	if last := ms[len(ms)-1]; last.ProviderID != "SMcollected" || last.Body != "" {
+		h.Fatalf("message collected after the purge %+v; want it stored without its body", last)
+	}
+	for _, r := range h.responses(cancelled.ID, outreach.ResponsePage{}) {
+		if r.Raw != "" {
+			h.Fatalf("response collected after the purge kept its reply: %+v", r)
+		}
+	}
+	if rs := h.responses(cancelled.ID, outreach.ResponsePage{}); len(rs) != 3 || rs[2].Answer != "5" {
+		h.Fatalf("responses after the late collection %+v; want three, the last answered 5", rs)
+	}
 }
