@@ -19,8 +19,11 @@ const (
 		WHERE id = ?2 AND purged_at = 0 AND status IN ('done', 'cancelled') AND updated_at < ?3`
 	purgeMessagesQuery = `UPDATE messages SET body = ''
 		WHERE conversation_id IN (SELECT id FROM conversations WHERE campaign_id = ?1) AND body != ''`
+	// Only events of inbound messages (replies, opt-outs) have a body:
+	// found through their messages, which are indexed.
 	purgeInboxQuery = `UPDATE inbox SET body = ''
-		WHERE conversation_id IN (SELECT id FROM conversations WHERE campaign_id = ?1) AND body != ''`
+		WHERE message_id IN (SELECT id FROM messages
+			WHERE conversation_id IN (SELECT id FROM conversations WHERE campaign_id = ?1)) AND body != ''`
 	purgeResponsesQuery = `UPDATE responses SET raw = '' WHERE campaign_id = ?1 AND raw != ''`
 	// ?1 received before.
 	purgeUnmatchedQuery = `UPDATE messages SET body = ''
