@@ -51,4 +51,14 @@
 //		Action: outreach.ActionCampaignStarted, Result: outreach.ResultOK,
 //		ObjectType: "campaign", ObjectID: strconv.FormatInt(c.ID, 10)})
 //	entries, err := store.Audit(ctx, outreach.AuditFilter{Actor: user, Since: since})
+
+// # Retention
+//
+// A [Retention] run beside the runner deletes the message texts and raw
+// replies of campaigns finished more than its Period ago
+// ([RetentionStore.PurgeContent]); ids, outcomes, counts, answers and
+// alerts stay:
+//
+//	ret := &outreach.Retention{Store: store, Period: 365 * 24 * time.Hour}
+//	go ret.Run(ctx) // purges now and every hour
 package outreach

@@ -88,7 +88,12 @@ type Campaign struct {
 	World     string         `json:"world,omitempty"`
 	Status    CampaignStatus `json:"status"`
 	CreatedAt time.Time      `json:"created_at"`
-	UpdatedAt time.Time      `json:"updated_at"`
+	// UpdatedAt is when the status last changed: for a finished campaign,
+	// when it finished (retention counts from then, see [RetentionStore]).
+	UpdatedAt time.Time `json:"updated_at"`
+	// PurgedAt is when the retention purge deleted the campaign's message
+	// bodies and replies ([RetentionStore.PurgeContent]); zero until then.
+	PurgedAt time.Time `json:"purged_at"`
 }
 
 // ConversationStatus is where a conversation stands.

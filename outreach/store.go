@@ -138,6 +138,7 @@ type Store interface {
 	// AlertStore keeps the alerts raised by urgent replies.
 	AlertStore
 	AuditStore // the append-only audit trail of who did what (audit.go)
+	RetentionStore
 
 	// Close releases the store's resources.
 	Close() error

@@ -13,6 +13,7 @@
 //	cli optouts export [--db PATH] [--out FILE]
 //	cli optouts import [--db PATH] FILE.csv
 //	cli audit [--db PATH] [--since RFC3339] [--actor NAME] [--action A] [--csv FILE|-]
+//	cli purge --db PATH --older-than AGE
 //	cli flows list [--dir DIR]
 //	cli flows show NAME|FILE.json
 //	cli flows validate FILE.json
@@ -135,6 +136,9 @@ commands:
   audit [--db PATH] [--since RFC3339]   the audit trail: who did what and when (ids only);
       [--actor NAME] [--action A]       --csv FILE (- for stdout) writes it as CSV
       [--csv FILE|-]
+  purge --db PATH --older-than AGE      delete the message texts and replies of campaigns that
+                                        finished more than AGE (90d, 36h) ago; ids, outcomes,
+                                        counts and answers stay
   flows list [--dir DIR]                the built-in flows, and the flow files in DIR
   flows show NAME|FILE                  a flow's steps
   flows validate FILE.json              check a flow file: every error, by line and field
@@ -237,6 +241,7 @@ func commands() map[string]command {
 		"audit":    cmdAudit,
 		"flows":    cmdFlows,
 		"studio":   cmdStudio,
+		"purge":    cmdPurge,
 		// campaigns is the name status had in earlier versions.
 		"campaigns": cmdStatus,
 	}

@@ -373,6 +373,9 @@ type campaignView struct {
 	Window   string // the sending window, such as 08:00-21:00
 	Alerts   []alertRow
 	Reviews  []reviewRow
+	// RetentionDays is RETENTION_DAYS, shown once the campaign's texts
+	// were deleted (PurgedAt).
+	RetentionDays int
 }
 
 func (a *app) campaignPage(w http.ResponseWriter, r *http.Request) {
@@ -409,6 +412,7 @@ func (a *app) campaignPage(w http.ResponseWriter, r *http.Request) {
 	}
 	a.render(w, r, http.StatusOK, "campaign", pageData{Title: c.Name, Nav: "campaigns", Page: campaignView{
 		campaignRow: rowOf(c), Counters: cnt, Window: a.cfg.Window.String(), Alerts: alerts, Reviews: reviews,
+		RetentionDays: a.cfg.RetentionDays,
 	}})
 }
 

@@ -40,6 +40,13 @@ type config struct {
 	AlertSMSTo          string // ALERT_SMS_TO, E.164: the on-call phone texted on urgent replies
 	AlertWebhookURL     string // ALERT_WEBHOOK_URL: where alerts are POSTed, signed
 	AlertWebhookSecret  string // ALERT_WEBHOOK_SECRET: the webhook's signing key
+	// RetentionDays (RETENTION_DAYS) is how many days after a campaign
+	// finished its message texts and replies are deleted (ids, outcomes,
+	// counts and answers stay). Zero, the default, keeps them forever:
+	// deleting health records cannot be undone, and how long they must be
+	// kept (medical-records law, a study protocol, a legal hold) is the
+	// organisation's decision, not the app's; the log says so at start.
+	RetentionDays int
 	// Urgent (URGENT_TERMS, comma-separated; "none" for none) are the
 	// words that raise an alert; default outreach.DefaultUrgentTerms.
 	Urgent *outreach.UrgentTerms
@@ -103,6 +110,7 @@ var settings = []struct {
 	{"ALERT_WEBHOOK_URL", "", "URL that gets a signed JSON POST for each urgent reply (needs ALERT_WEBHOOK_SECRET)"},
 	{"ALERT_WEBHOOK_SECRET", "", "key of the webhook's Outreach-Signature (HMAC-SHA256; see outreach/notify)"},
 	{"URGENT_TERMS", "", "comma-separated words that raise an alert (a final * matches word beginnings; none for none); default worse, emergency, chest pain, 911, call me, ..."},
+	{"RETENTION_DAYS", "", "days after a campaign finished when its message texts and replies are deleted (ids, outcomes, counts and answers stay); default 0: kept forever"},
 	{"DEV_CLOCK_START", "", "dev mode only: RFC 3339 instant the simulated clock starts at (such as 2026-03-11T07:00:00Z); default now"},
 }
 
@@ -205,6 +213,13 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	}
 	if err := cfg.alertSettings(get); err != nil {
 		return nil, err
+	}
+	if v := strings.TrimSpace(get("RETENTION_DAYS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100*366 {
+			return nil, usagef("RETENTION_DAYS %q must be a whole number of days (such as 365), or 0 to keep message texts forever", v)
+		}
+		cfg.RetentionDays = n
 	}
 	if v := get("MAX_UPLOAD_BYTES"); v != "" {
 		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)

@@ -410,6 +410,8 @@ func TestRunConfigErrors(t *testing.T) {
 		{"no number", nil, env("ACCOUNT_SID", "AC1", "AUTH_TOKEN", "tok"), "TWILIO_PHONE_NUMBER"},
 		{"bad window", []string{"-send-window", "9-5"}, env(), "SEND_WINDOW"},
 		{"bad upload limit", nil, env("MAX_UPLOAD_BYTES", "lots"), "MAX_UPLOAD_BYTES"},
+		{"negative retention", nil, env("RETENTION_DAYS", "-1"), "RETENTION_DAYS"},
+		{"retention in months", nil, env("RETENTION_DAYS", "12m"), "RETENTION_DAYS"},
 		{"short password", nil, env("APPLICATION_PASSWORD", "short"), "APPLICATION_PASSWORD"},
 		{"bad hash", nil, env("PASSWORD_HASH", "plain"), "PASSWORD_HASH"},
 		{"bad base URL", nil, env("PUBLIC_BASE_URL", "outreach.example.org"), "PUBLIC_BASE_URL"},

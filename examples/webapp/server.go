@@ -65,6 +65,9 @@ type app struct {
 	pages    map[string]*template.Template
 	handler  http.Handler
 
+	// retention deletes finished campaigns' texts (RETENTION_DAYS).
+	retention *outreach.Retention
+
 	// stopping is closed when the server starts shutting down: live
 	// progress streams end so that Shutdown need not wait for them.
 	stopping  chan struct{}
@@ -153,6 +156,8 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 	if a.runtimes, err = newRuntimes(a.runner, a.store, a.deployer, clock, cfg, logger); err != nil {
 		return nil, err
 	}
+	a.retention = &outreach.Retention{Store: a.store, Period: time.Duration(cfg.RetentionDays) * 24 * time.Hour,
+		Clock: clock, Logger: logger}
 
 	a.sessions = scs.New()
 	a.sessions.Store = a.store.Sessions()
@@ -186,9 +191,10 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 	return a, nil
 }
 
-// start starts the background work: each runtime's Run and, in dev mode,
-// the fake Twilio's. Each goroutine is owned by the app: stop cancels
-// them and waits.
+// start starts the background work: each runtime's Run, the retention
+// purge (when RETENTION_DAYS is set) and, in dev mode, the fake
+// Twilio's. Each goroutine is owned by the app: stop cancels them and
+// waits.
 func (a *app) start(ctx context.Context) {
 	ctx, a.bgCancel = context.WithCancel(ctx)
 	for name, rt := range a.runtimes {
@@ -200,6 +206,12 @@ func (a *app) start(ctx context.Context) {
 	}
 	if a.dev != nil {
 		a.bg.Go(func() { a.dev.run(ctx) })
+	}
+	if a.retention.Period > 0 {
+		a.log.Info("retention: message texts and replies are deleted after campaigns finish", "days", a.cfg.RetentionDays)
+		a.bg.Go(func() { a.retention.Run(ctx) }) // logs its own failures
+	} else {
+		a.log.Info("retention: RETENTION_DAYS is not set, message texts and replies are kept forever")
 	}
 }
 

@@ -144,6 +144,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c outreach.Campaign, convs [
 		c.UpdatedAt = c.CreatedAt
 	}
 	c.UpdatedAt = utc(c.UpdatedAt)
+	c.PurgedAt = time.Time{}
 	c.Flow = nil
 	if c.Runtime == "" {
 		c.Runtime = outreach.RuntimeEmbedded
@@ -637,7 +638,14 @@ func (s *Store) apply(now time.Time, u outreach.Update) error {
 		(conv.c.NextAt.IsZero() || conv.c.NextAt.After(now)) {
 		conv.c.NextAt = now
 	}
+	// Texts that come to a campaign already purged (a Studio execution's
+	// replies collected late) are not kept either.
+	camp := s.campaigns[conv.c.CampaignID]
+	purged := !camp.c.PurgedAt.IsZero()
 	for j, m := range u.Enqueue {
+		if purged {
+			m.Body = ""
+		}
 		m.Direction = outreach.Outbound
 		m.ConversationID = id
 		m.CampaignID = conv.c.CampaignID
@@ -675,12 +683,17 @@ func (s *Store) apply(now time.Time, u outreach.Update) error {
 			continue
 		}
 		m = m.AsReceived()
+		if purged {
+			m.Body = ""
+		}
 		m.ConversationID, m.CampaignID = id, conv.c.CampaignID
 		m.CreatedAt = orNow(m.CreatedAt)
 		s.addMessage(normMessage(m))
 	}
-	camp := s.campaigns[conv.c.CampaignID]
 	for _, r := range u.Responses {
+		if purged {
+			r.Raw = ""
+		}
 		r.CampaignID = conv.c.CampaignID
 		r.ConversationID = id
 		if r.PatientID == "" {

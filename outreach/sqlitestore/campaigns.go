@@ -29,6 +29,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c outreach.Campaign, convs [
 		c.UpdatedAt = c.CreatedAt
 	}
 	c.UpdatedAt = c.UpdatedAt.UTC()
+	c.PurgedAt = time.Time{}
 
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {

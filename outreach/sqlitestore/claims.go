@@ -329,8 +329,21 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 		}
 	}
 
+	// Texts that come to a campaign already purged (a Studio execution's
+	// replies collected late) are not kept either: only a done
+	// conversation can be in a finished campaign.
+	purged := false
+	if status == outreach.ConversationDone && len(u.Enqueue)+len(u.Received)+len(u.Responses) > 0 {
+		if err := c.tx.QueryRowContext(c.ctx, `SELECT purged_at != 0 FROM campaigns WHERE id = ?`, campaignID).Scan(&purged); err != nil {
+			return nil, wrap("commit: campaign purged", err)
+		}
+	}
+
 	var ids []int64
 	for _, m := range u.Enqueue {
+		if purged {
+			m.Body = ""
+		}
 		st := m.Status
 		if st == "" {
 			st = outreach.MessageQueued
@@ -381,6 +394,9 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 			}
 		}
 		m = m.AsReceived()
+		if purged {
+			m.Body = ""
+		}
 		_, err := c.exec(c.st.insertMessage, id, campaignID, m.Direction, 0, "", 0, m.From, m.To, m.Body,
 			m.Status, m.ProviderID, m.DeliveryStatus, m.Error, 0, 0, 0, nanos(m.SentAt), nanos(orNow(m.CreatedAt)))
 		if err != nil {
@@ -390,6 +406,9 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 	for _, r := range u.Responses {
 		if r.PatientID == "" {
 			r.PatientID = patient
+		}
+		if purged {
+			r.Raw = ""
 		}
 		_, err := c.exec(c.st.insertResponse, campaignID, id, r.PatientID, r.QuestionID, r.Raw, r.Answer, nanos(r.RepliedAt), string(r.Doubt))
 		if err != nil {

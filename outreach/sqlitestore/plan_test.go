@@ -29,7 +29,8 @@ func TestQueryPlans(t *testing.T) {
 	}
 	queries = append(queries, nextDueFreeQuery, nextDueLeasedQuery, cancelMessagesQuery, cancelConversationsQuery, finishQuery,
 		progressConversationsQuery, progressMessagesQuery, optedOutQuery,
-		conversationsQuery, messagesQuery, unmatchedQuery, responsesQuery)
+		conversationsQuery, messagesQuery, unmatchedQuery, responsesQuery,
+		purgeDueQuery, purgeMarkQuery, purgeMessagesQuery, purgeInboxQuery, purgeResponsesQuery, purgeUnmatchedQuery)
 	for _, q := range queries {
 		if strings.HasPrefix(q, "SAVEPOINT") || strings.HasPrefix(q, "RELEASE") || strings.HasPrefix(q, "ROLLBACK") {
 			continue

@@ -15,7 +15,7 @@ import (
 
 // Column lists, in the order the scan functions read them.
 const (
-	campaignCols = `id, name, flow, from_number, default_zone, runtime, runtime_ref, world, status, created_at, updated_at`
+	campaignCols = `id, name, flow, from_number, default_zone, runtime, runtime_ref, world, status, created_at, updated_at, purged_at`
 	convCols     = `id, campaign_id, patient_id, first_name, phone, time_zone, attrs, from_number, two_way,
 		zones, status, state, outcome, next_at, created_at, updated_at`
 	msgCols = `id, coalesce(conversation_id, 0), coalesce(campaign_id, 0), direction,
@@ -264,14 +264,15 @@ func scanCampaign(sc scanner) (outreach.Campaign, error) {
 		c                outreach.Campaign
 		flow             string
 		created, updated int64
+		purged           int64
 	)
-	if err := sc.Scan(&c.ID, &c.Name, &flow, &c.From, &c.DefaultZone, &c.Runtime, &c.RuntimeRef, &c.World, &c.Status, &created, &updated); err != nil {
+	if err := sc.Scan(&c.ID, &c.Name, &flow, &c.From, &c.DefaultZone, &c.Runtime, &c.RuntimeRef, &c.World, &c.Status, &created, &updated, &purged); err != nil {
 		return c, err
 	}
 	if err := json.Unmarshal([]byte(flow), &c.Flow); err != nil {
 		return c, fmt.Errorf("campaign %d: decode flow: %w", c.ID, err)
 	}
-	c.CreatedAt, c.UpdatedAt = fromNanos(created), fromNanos(updated)
+	c.CreatedAt, c.UpdatedAt, c.PurgedAt = fromNanos(created), fromNanos(updated), fromNanos(purged)
 	return c, nil
 }
 

@@ -77,6 +77,8 @@ import (
 //     their times; Since is inclusive and Until exclusive; times come back
 //     in UTC; an entry without Actor, Action or At is refused with an
 //     *outreach.AuditError; an empty Result is stored as ok.
+//   - PurgeContent: a campaign's finish time is its UpdatedAt; PurgedAt
+//     comes back in UTC; counts are of texts that were not empty.
 func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) outreach.Store) {
 	tests := []struct {
 		name string
@@ -124,6 +126,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"WorldPairs", testWorldPairs},
 		{"Alerts", testAlerts},
 		{"Audit", testAudit},
+		{"Retention", testRetention},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
