@@ -10,6 +10,7 @@ import (
 
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/verify"
+	"github.com/patient-outreach/sms/verify/verifytest"
 )
 
 const (
@@ -319,4 +320,8 @@ func TestUserValidate(t *testing.T) {
 	if err := m.UpdateUser(ctx, bob, t0); !errors.Is(err, verify.ErrNoUser) {
 		t.Errorf("UpdateUser(bob) = %v; want ErrNoUser", err)
 	}
+}
+
+func TestMemoryUsers(t *testing.T) {
+	verifytest.ExerciseUsers(t, func(*testing.T) verify.UserStore { return &verify.MemoryUsers{} })
 }
