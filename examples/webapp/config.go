@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -27,8 +28,8 @@ type config struct {
 	AuthToken           string // TWILIO_AUTH_TOKEN (or AUTH_TOKEN)
 	PhoneNumber         string // TWILIO_PHONE_NUMBER, E.164
 	MessagingServiceSID string // TWILIO_MESSAGING_SERVICE_SID
-	AdminPhone          string // ADMINISTRATOR_PHONE, E.164: where login codes go
-	PasswordHash        string // PASSWORD_HASH (argon2id), or APPLICATION_PASSWORD hashed at start
+	AdminPhone          string // ADMINISTRATOR_PHONE, E.164: the first administrator's phone, where login codes go
+	PasswordHash        string // PASSWORD_HASH (argon2id), or APPLICATION_PASSWORD hashed at start: the first administrator's
 	PublicBaseURL       string // PUBLIC_BASE_URL: what Twilio calls back; default http://localhost:PORT
 	DatabasePath        string // DATABASE_URL: an SQLite file
 	ListenAddr          string // LISTEN_ADDR
@@ -43,6 +44,10 @@ type config struct {
 	// Urgent (URGENT_TERMS, comma-separated; "none" for none) are the
 	// words that raise an alert; default outreach.DefaultUrgentTerms.
 	Urgent *outreach.UrgentTerms
+	// TrustedProxies (TRUSTED_PROXY: IPs or CIDR prefixes, comma-separated)
+	// are the reverse proxies whose X-Forwarded-For is believed when
+	// counting failed logins per client address; none by default.
+	TrustedProxies []netip.Prefix
 
 	// Dev is true when no Twilio credentials are given: the fake Twilio
 	// runs in-process with simulated phones.
@@ -88,8 +93,8 @@ var settings = []struct {
 	{"TWILIO_AUTH_TOKEN", "AUTH_TOKEN", "Twilio auth token"},
 	{"TWILIO_PHONE_NUMBER", "", "sending number, E.164 (+15005550006)"},
 	{"TWILIO_MESSAGING_SERVICE_SID", "", "Messaging Service SID (MG...), instead of or with the number"},
-	{"ADMINISTRATOR_PHONE", "", "administrator's phone, E.164: login codes are texted there"},
-	{"PASSWORD_HASH", "", "argon2id hash of the login password (go run ./examples/webapp hash-password)"},
+	{"ADMINISTRATOR_PHONE", "", "first administrator's phone, E.164: the user \"admin\" is created with it when there is no user yet"},
+	{"PASSWORD_HASH", "", "argon2id hash of the first administrator's password (go run ./examples/webapp hash-password)"},
 	{"APPLICATION_PASSWORD", "", "plaintext password (blueprint name; prefer PASSWORD_HASH)"},
 	{"PUBLIC_BASE_URL", "", "public base URL Twilio calls back (https://outreach.example.org); default http://localhost:PORT"},
 	{"DATABASE_URL", "", "SQLite database: a path, sqlite:PATH or file:PATH (default outreach.db)"},
@@ -103,6 +108,7 @@ var settings = []struct {
 	{"ALERT_WEBHOOK_URL", "", "URL that gets a signed JSON POST for each urgent reply (needs ALERT_WEBHOOK_SECRET)"},
 	{"ALERT_WEBHOOK_SECRET", "", "key of the webhook's Outreach-Signature (HMAC-SHA256; see outreach/notify)"},
 	{"URGENT_TERMS", "", "comma-separated words that raise an alert (a final * matches word beginnings; none for none); default worse, emergency, chest pain, 911, call me, ..."},
+	{"TRUSTED_PROXY", "", "reverse proxies (IPs or CIDR prefixes, comma-separated) whose X-Forwarded-For gives the client address; default none"},
 	{"DEV_CLOCK_START", "", "dev mode only: RFC 3339 instant the simulated clock starts at (such as 2026-03-11T07:00:00Z); default now"},
 }
 
@@ -197,6 +203,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	var err error
 	if cfg.DatabasePath, err = databasePath(get("DATABASE_URL")); err != nil {
 		return nil, err
+	}
+	if cfg.TrustedProxies, err = verify.ParseTrustedProxies(get("TRUSTED_PROXY")); err != nil {
+		return nil, usagef("TRUSTED_PROXY: %v", err)
 	}
 	if v := get("SEND_WINDOW"); v != "" {
 		if cfg.Window, err = parseWindow(v); err != nil {
