@@ -16,7 +16,7 @@
 //	err = login.CheckCode(ctx, name, client, ch.Token, code)
 //	if err == nil {
 //		// logged in: start the session, and remember the browser
-//		token, err := login.RememberDevice(ctx, name)
+//		token, err := login.RememberDevice(ctx, name, deviceCookie)
 //	}
 //
 // # Users

@@ -245,11 +245,23 @@ func (l *Login) keys(ctx context.Context, account, clientAddr, device string) ([
 	return []string{accountKey(account), addrKey(clientAddr)}, nil
 }
 
-// RememberDevice returns a new device token for account, to keep in a
+// RememberDevice returns the device token for account to keep in a
 // long-lived cookie of the browser that has just completed a login
-// ([Login.CheckCode] returned nil). Only its hash is stored. Pass it to
-// [Login.CheckPasswordOnDevice] on the user's next logins.
-func (l *Login) RememberDevice(ctx context.Context, account string) (string, error) {
+// ([Login.CheckCode] returned nil). current is the token that browser
+// sent ("" for none): if it is a remembered device of account already, it
+// is returned as it is; otherwise a new token is made and its hash stored.
+// Pass the token to [Login.CheckPasswordOnDevice] on the user's next
+// logins.
+func (l *Login) RememberDevice(ctx context.Context, account, current string) (string, error) {
+	if current != "" {
+		ok, err := l.users.UserHasDevice(ctx, account, DeviceTokenHash(current))
+		if err != nil {
+			return "", fmt.Errorf("verify: remember device: %w", err)
+		}
+		if ok {
+			return current, nil
+		}
+	}
 	token := rand.Text()
 	if err := l.users.AddUserDevice(ctx, account, DeviceTokenHash(token), l.clock.Now()); err != nil {
 		return "", fmt.Errorf("verify: remember device: %w", err)

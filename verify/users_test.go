@@ -96,13 +96,21 @@ func TestStrangerCannotKeepRememberedUserOut(t *testing.T) {
 	if err := e.full("olga", userIP, "", userPass, userPhone); err != nil {
 		t.Fatal(err)
 	}
-	device, err := e.login.RememberDevice(ctx, "olga")
+	device, err := e.login.RememberDevice(ctx, "olga", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	adminDevice, err := e.login.RememberDevice(ctx, admin)
+	adminDevice, err := e.login.RememberDevice(ctx, admin, "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A remembered browser keeps its token; another user's token is not
+	// reused.
+	if again, err := e.login.RememberDevice(ctx, "olga", device); err != nil || again != device {
+		t.Fatalf("RememberDevice(olga, her token) = %q, %v; want her token", again, err)
+	}
+	if other, err := e.login.RememberDevice(ctx, "olga", adminDevice); err != nil || other == adminDevice || other == "" {
+		t.Fatalf("RememberDevice(olga, admin's token) = %q, %v; want a new token", other, err)
 	}
 	checked, throttled, userLogins := 0, 0, 0
 	for minute := 1; minute <= 24*60; minute++ {
@@ -188,7 +196,7 @@ func TestDeviceFailuresThrottleTheDevice(t *testing.T) {
 	if err := e.full("olga", userIP, "", userPass, userPhone); err != nil {
 		t.Fatal(err)
 	}
-	device, err := e.login.RememberDevice(ctx, "olga")
+	device, err := e.login.RememberDevice(ctx, "olga", "")
 	if err != nil {
 		t.Fatal(err)
 	}

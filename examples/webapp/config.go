@@ -277,14 +277,19 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.MessagingServiceSID != "" && !strings.HasPrefix(cfg.MessagingServiceSID, "MG") {
 		return nil, usagef("TWILIO_MESSAGING_SERVICE_SID must start with MG")
 	}
-	if cfg.AdminPhone == "" {
-		return nil, usagef("set ADMINISTRATOR_PHONE: login codes are texted to it")
+	// The first administrator: both settings, or neither when the users
+	// are in the database already (an earlier start, or cli users add).
+	switch {
+	case cfg.AdminPhone == "" && cfg.PasswordHash == "":
+	case cfg.AdminPhone == "":
+		return nil, usagef("set ADMINISTRATOR_PHONE with PASSWORD_HASH: the first administrator's phone, where login codes are texted")
+	case cfg.PasswordHash == "":
+		return nil, usagef("set PASSWORD_HASH with ADMINISTRATOR_PHONE (go run ./examples/webapp hash-password prints one)")
 	}
-	if cfg.AdminPhone, err = outreach.NormalizePhone(cfg.AdminPhone, "US"); err != nil {
-		return nil, usagef("ADMINISTRATOR_PHONE: %v", err)
-	}
-	if cfg.PasswordHash == "" {
-		return nil, usagef("set PASSWORD_HASH (go run ./examples/webapp hash-password prints one)")
+	if cfg.AdminPhone != "" {
+		if cfg.AdminPhone, err = outreach.NormalizePhone(cfg.AdminPhone, "US"); err != nil {
+			return nil, usagef("ADMINISTRATOR_PHONE: %v", err)
+		}
 	}
 	if cfg.PublicBaseURL == "" {
 		return nil, usagef("set PUBLIC_BASE_URL: the https URL where Twilio reaches this app (its webhooks are PUBLIC_BASE_URL/twilio/sms and /twilio/status)")

@@ -93,7 +93,7 @@ func (a *app) loginCode(w http.ResponseWriter, r *http.Request) {
 	a.sessions.Remove(ctx, "challenge_phone")
 	a.sessions.Remove(ctx, "challenge_user")
 	a.sessions.Put(ctx, "user", account)
-	if device, err := a.login.RememberDevice(ctx, account); err != nil {
+	if device, err := a.login.RememberDevice(ctx, account, deviceToken(r)); err != nil {
 		a.log.Error("login: remember the device", "err", err)
 	} else {
 		http.SetCookie(w, &http.Cookie{

@@ -21,7 +21,8 @@ import (
 const firstAdmin = "admin"
 
 // ensureAdmin creates the user "admin" (role admin) with the configured
-// phone and password hash when the store has no user. In dev mode the
+// phone and password hash when the store has no user (with no such
+// configuration, that is a usage error). In dev mode the
 // configured (or generated) password and phone always become admin's, and
 // admin is an enabled administrator, so that the password printed at
 // start works on an existing database too.
@@ -32,6 +33,10 @@ func (a *app) ensureAdmin(ctx context.Context) error {
 	}
 	u := verify.User{Name: firstAdmin, Role: verify.RoleAdmin, PasswordHash: a.cfg.PasswordHash, Phone: a.cfg.AdminPhone}
 	if len(us) == 0 {
+		if a.cfg.AdminPhone == "" || a.cfg.PasswordHash == "" {
+			return usagef("the database %s has no user: set ADMINISTRATOR_PHONE and PASSWORD_HASH for the first administrator, "+
+				"or add one with go run ./examples/cli users add --db %s", a.cfg.DatabasePath, a.cfg.DatabasePath)
+		}
 		if err := a.store.CreateUser(ctx, u, a.now()); err != nil {
 			return fmt.Errorf("create the first administrator: %w", err)
 		}
@@ -80,15 +85,20 @@ func (a *app) renderUsers(w http.ResponseWriter, r *http.Request, status int, us
 	a.render(w, r, status, "users", pageData{Title: "Users", Nav: "users", Page: p})
 }
 
+// userMsg is an error in a form, in words for the administrator.
+type userMsg string
+
+func (m userMsg) Error() string { return string(m) }
+
 // userForm reads and checks the role and phone of a user form.
 func userForm(r *http.Request) (verify.Role, string, error) {
 	role := verify.Role(r.PostFormValue("role"))
 	if !role.Valid() {
-		return "", "", errors.New("Choose a role: viewer, operator or admin.")
+		return "", "", userMsg("Choose a role: viewer, operator or admin.")
 	}
 	phone, err := outreach.NormalizePhone(strings.TrimSpace(r.PostFormValue("phone")), "US")
 	if err != nil {
-		return "", "", errors.New("The phone number is not valid: give it with its country code, such as +14155550100.")
+		return "", "", userMsg("The phone number is not valid: give it with its country code, such as +14155550100.")
 	}
 	return role, phone, nil
 }
@@ -105,9 +115,9 @@ func newPassword(r *http.Request) (hash, generated string, err error) {
 	hash, err = verify.HashPassword(pw)
 	switch {
 	case errors.Is(err, verify.ErrPasswordTooShort):
-		return "", "", fmt.Errorf("The password is too short: use at least %d characters, or leave it empty for a generated one.", verify.MinPasswordLen)
+		return "", "", userMsg(fmt.Sprintf("The password is too short: use at least %d characters, or leave it empty for a generated one.", verify.MinPasswordLen))
 	case errors.Is(err, verify.ErrPasswordTooLong):
-		return "", "", errors.New("The password is too long.")
+		return "", "", userMsg("The password is too long.")
 	}
 	return hash, generated, err
 }

@@ -1,11 +1,20 @@
 package main
 
 import (
+	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/patient-outreach/sms/outreach/clocktest"
+	"github.com/patient-outreach/sms/outreach/sqlitestore"
+	"github.com/patient-outreach/sms/outreach/twiliotest"
+	"github.com/patient-outreach/sms/verify"
 )
 
 var generatedPassword = regexp.MustCompile(`id="generated-password">([^<]+)<`)
@@ -43,6 +52,16 @@ func TestRoles(t *testing.T) {
 	}
 	if _, body := vera.get("/campaigns"); strings.Contains(body, `href="/users"`) || strings.Contains(body, `href="/campaigns/new"`) {
 		t.Error("the viewer's menu links to pages she may not use")
+	}
+	for path, form := range map[string]string{
+		"/flows/provider": `action="/flows/provider/deploy"`, "/optouts": `id="import-optouts"`, page: `/pause"`,
+	} {
+		if _, body := vera.get(path); strings.Contains(body, form) {
+			t.Errorf("%s shows the viewer a form she may not use: %s", path, form)
+		}
+		if _, body := adm.get(path); !strings.Contains(body, form) {
+			t.Errorf("%s does not show the administrator %s", path, form)
+		}
 	}
 	forbidden := func(who string, c *client, method, path string) {
 		t.Helper()
@@ -167,7 +186,11 @@ func TestRememberedDevice(t *testing.T) {
 	if _, body := stranger.get("/login"); !strings.Contains(body, "Too many failed attempts") {
 		t.Fatalf("the stranger is not throttled:\n%s", body)
 	}
+	first := c.device.Value
 	c.login(ta)
+	if c.device.Value != first {
+		t.Error("a remembered browser got a new device token")
+	}
 	// Without the cookie, the account is throttled.
 	c.device = nil
 	c.postForm("/logout", nil)
@@ -188,5 +211,59 @@ func TestForwardedForIgnoredWithoutTrustedProxy(t *testing.T) {
 	}
 	if _, body := c.get("/login"); !strings.Contains(body, "Too many failed attempts") {
 		t.Fatalf("X-Forwarded-For dodged the address limit:\n%s", body)
+	}
+}
+
+// With real Twilio, the first administrator comes from ADMINISTRATOR_PHONE
+// and PASSWORD_HASH, or from the database (cli users add); with neither
+// the app refuses to start, saying what to do.
+func TestFirstAdministrator(t *testing.T) {
+	fake := twiliotest.New(twiliotest.Options{Clock: clocktest.Manual(t), Numbers: []string{"+15005550006"}})
+	t.Cleanup(fake.Close)
+	db := filepath.Join(t.TempDir(), "o.db")
+	env := map[string]string{
+		"TWILIO_ACCOUNT_SID": fake.AccountSID(), "TWILIO_AUTH_TOKEN": fake.AuthToken(),
+		"TWILIO_PHONE_NUMBER": "+15005550006", "PUBLIC_BASE_URL": "https://outreach.example.org",
+	}
+	start := func() (*app, error) {
+		t.Helper()
+		cfg, err := loadConfig([]string{"-env-file", "", "-database-url", db}, func(k string) string { return env[k] }, io.Discard)
+		if err != nil {
+			return nil, err
+		}
+		cfg.twilioHTTP = fake.HTTPClient()
+		return newServer(t.Context(), cfg, io.Discard, slog.New(slog.DiscardHandler))
+	}
+	var ue *usageError
+	if _, err := start(); !errors.As(err, &ue) || !strings.Contains(err.Error(), "users add") {
+		t.Fatalf("start with no user and no first administrator = %v; want a usage error", err)
+	}
+	env["ADMINISTRATOR_PHONE"] = "+14155550100"
+	if _, err := start(); !errors.As(err, &ue) || !strings.Contains(err.Error(), "PASSWORD_HASH") {
+		t.Fatalf("ADMINISTRATOR_PHONE without PASSWORD_HASH = %v; want a usage error", err)
+	}
+	delete(env, "ADMINISTRATOR_PHONE")
+
+	// A user added by the CLI is enough; no "admin" is created.
+	s, err := sqlitestore.Open(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := verify.HashPassword("the chief's own password")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateUser(t.Context(), verify.User{Name: "chief", Role: verify.RoleAdmin, PasswordHash: hash, Phone: "+14155550101"}, clocktest.Start(t)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	a, err := start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	us, err := a.store.ListUsers(t.Context())
+	if err != nil || len(us) != 1 || us[0].Name != "chief" {
+		t.Errorf("users = %+v, %v; want chief alone", us, err)
 	}
 }
