@@ -267,3 +267,33 @@ func TestFirstAdministrator(t *testing.T) {
 		t.Errorf("users = %+v, %v; want chief alone", us, err)
 	}
 }
+
+// Behind a trusted proxy, X-Forwarded-For names the client: clients are
+// counted apart, and one client is still throttled.
+func TestForwardedForFromTrustedProxy(t *testing.T) {
+	ta := startApp(t, func(cfg *config) {
+		var err error
+		if cfg.TrustedProxies, err = verify.ParseTrustedProxies("127.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	c := ta.client(t)
+	fail := func(i int, client string) string {
+		c.postForm("/login", url.Values{"user": {"nobody" + string(rune('a'+i))}, "password": {"wrong password!"}},
+			"X-Forwarded-For", "1.2.3.4, "+client)
+		_, body := c.get("/login")
+		return body
+	}
+	for i := range 6 {
+		if body := fail(i, "198.51.100."+string(rune('1'+i))); strings.Contains(body, "Too many failed attempts") {
+			t.Fatalf("try %d: distinct clients behind the proxy were throttled together", i)
+		}
+	}
+	var body string
+	for i := range 6 {
+		body = fail(i, "203.0.113.7")
+	}
+	if !strings.Contains(body, "Too many failed attempts") {
+		t.Errorf("one client behind the proxy was not throttled:\n%s", body)
+	}
+}
