@@ -26,6 +26,9 @@ const (
 	ActionAlertAcknowledged = "alert.acknowledged"
 	ActionAuditViewed       = "audit.viewed"
 	ActionAuditExported     = "audit.exported"
+	// ActionAccessDenied is a refused request that none of the actions
+	// above names (its detail says which).
+	ActionAccessDenied = "access.denied"
 )
 
 // Audit results: whether the action was done, refused (the actor may

@@ -1,22 +1,30 @@
-// Package verify is the web app's administrator login: a password checked
-// against an argon2id hash, then a one-time code sent by SMS to the
-// administrator's phone, with limits on failed attempts. It does no HTTP:
-// the web app wraps it.
+// Package verify is the web app's login: named [User]s with a [Role]
+// (viewer, operator, admin), each with a password checked against an
+// argon2id hash, then a one-time code sent by SMS to the user's own phone,
+// with throttling of failed attempts. It does no HTTP: the web app wraps
+// it.
 //
 //	login, err := verify.New(verify.Config{
-//		Account:      "admin",
-//		PasswordHash: hash, // from verify.HashPassword, kept in the app's config
-//		Phone:        "+14155550100",
-//		Codes:        codes, // Twilio Verify; verify.LocalCodes in dev mode
-//		Attempts:     store, // e.g. a *sqlitestore.Store, shared and persistent
+//		Users:    store, // a UserStore, e.g. a *sqlitestore.Store
+//		Codes:    codes, // Twilio Verify; verify.LocalCodes in dev mode
+//		Attempts: store, // e.g. a *sqlitestore.Store, shared and persistent
 //	})
 //	...
-//	ch, err := login.CheckPassword(ctx, account, clientIP, password)
+//	client := verify.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), trustedProxies)
+//	ch, err := login.CheckPasswordOnDevice(ctx, name, client, deviceCookie, password)
 //	// keep ch.Token for the next form; the code is on its way
-//	err = login.CheckCode(ctx, account, clientIP, ch.Token, code)
+//	err = login.CheckCode(ctx, name, client, ch.Token, code)
 //	if err == nil {
-//		// logged in: start the session
+//		// logged in: start the session, and remember the browser
+//		token, err := login.RememberDevice(ctx, name, deviceCookie)
 //	}
+//
+// # Users
+//
+// A [UserStore] keeps the users and the hashes of their remembered
+// devices: [MemoryUsers] in memory, sqlitestore.Store in its database.
+// [Config.Account], PasswordHash and Phone are a shortcut for a single
+// administrator kept in memory.
 //
 // # Outcomes
 //
@@ -28,16 +36,26 @@
 // [*SenderError] when the code could not be sent or checked. No error
 // string holds the password, the code, the challenge or the phone number.
 //
-// # Attempt limits
+// # Throttling
 //
-// Failed attempts are counted per account and per client address
-// separately, in an [AttemptStore]: [MemoryAttempts] in-process, or a
-// store shared by every instance and kept across restarts
-// (sqlitestore.Store and memstore.Store implement it). After [Config.MaxFailures] (5)
-// failures of either, it is locked out for [Config.LockoutBase] (1
-// minute); every further failure once the lockout lifts doubles it, up
-// to [Config.LockoutMax] (1 hour). A locked-out attempt is refused
-// without checking anything and is not counted.
+// Following the OWASP Authentication Cheat Sheet, there is no hard
+// lockout that a stranger could hold. Failed attempts are counted per
+// account and per client address separately, in an [AttemptStore]:
+// [MemoryAttempts] in-process, or a store shared by every instance and
+// kept across restarts (sqlitestore.Store and memstore.Store implement
+// it). After [Config.MaxFailures] (5) failures of either, the next try
+// waits [Config.LockoutBase] (1 minute); every further failure doubles
+// the delay, up to [Config.LockoutMax] (1 hour). A throttled attempt is
+// refused with a [*LockedOutError] that says when to retry, without
+// checking anything, and is not counted.
+//
+// A browser that completed a login keeps a remembered-device token
+// ([Login.RememberDevice]). Its later attempts for that user
+// ([Login.CheckPasswordOnDevice]) are counted on the device alone: a
+// stranger failing on the account, even once a minute for days, cannot
+// keep the user out, and the device is throttled by its own failures.
+// Client addresses come from [ClientAddr], which believes X-Forwarded-For
+// only from trusted proxies.
 //
 // Every attempt, of either step, is counted as a failure before it is
 // checked, so concurrent attempts, from one instance or many, cannot make

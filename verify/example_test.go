@@ -81,3 +81,50 @@ func ExampleLockedOutError() {
 	// retry after 1m0s
 	// verify: too many failed attempts; try again in 1m0s
 }
+
+// Named users in a UserStore, and a remembered device that gets its user
+// in while a stranger has the account throttled.
+func ExampleLogin_CheckPasswordOnDevice() {
+	ctx := context.Background()
+	clock := outreach.NewManualClock(time.Date(2025, 3, 3, 15, 0, 0, 0, time.UTC))
+	hash, err := verify.HashPassword("olga's long password")
+	if err != nil {
+		panic(err)
+	}
+	users := &verify.MemoryUsers{} // the web app uses its *sqlitestore.Store
+	err = users.CreateUser(ctx, verify.User{Name: "olga", Role: verify.RoleOperator, PasswordHash: hash, Phone: "+14155550123"}, clock.Now())
+	if err != nil {
+		panic(err)
+	}
+	var lastCode string
+	login, err := verify.New(verify.Config{
+		Users: users, Clock: clock,
+		Codes: &verify.LocalCodes{Notify: func(to, code string) { lastCode = code }, Clock: clock},
+	})
+	if err != nil {
+		panic(err)
+	}
+
+	// Olga logs in from her browser, which then remembers its device.
+	ch, _ := login.CheckPasswordOnDevice(ctx, "olga", "198.51.100.20", "", "olga's long password")
+	if err := login.CheckCode(ctx, "olga", "198.51.100.20", ch.Token, lastCode); err != nil {
+		panic(err)
+	}
+	device, _ := login.RememberDevice(ctx, "olga", "")
+
+	// A stranger guesses until the account is throttled.
+	for range 6 {
+		_, err = login.CheckPassword(ctx, "olga", "203.0.113.7", "guess")
+	}
+	var locked *verify.LockedOutError
+	if errors.As(err, &locked) {
+		fmt.Println("stranger: retry in", locked.RetryAfter)
+	}
+
+	// Olga's browser is throttled on its own failures only.
+	ch, err = login.CheckPasswordOnDevice(ctx, "olga", "198.51.100.20", device, "olga's long password")
+	fmt.Println("olga:", err, "code sent to", ch.MaskedPhone)
+	// Output:
+	// stranger: retry in 1m0s
+	// olga: <nil> code sent to •••0123
+}

@@ -8,7 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -23,16 +25,18 @@ const (
 	DefaultForget      = 24 * time.Hour
 )
 
-// Config configures a [Login]. Account, PasswordHash, Phone and Codes are
-// required; the zero value of every other field gives its default.
+// Config configures a [Login]. Users (or Account, PasswordHash and Phone)
+// and Codes are required; the zero value of every other field gives its
+// default.
 type Config struct {
-	// Account is the administrator's login name. It is compared exactly.
-	Account string
-	// PasswordHash is the administrator's password hash, from
-	// [HashPassword].
-	PasswordHash string
-	// Phone is the administrator's phone number (E.164), where codes go.
-	Phone string
+	// Users keeps the users who may log in, and their remembered devices:
+	// e.g. a *sqlitestore.Store.
+	Users UserStore
+	// Account, PasswordHash and Phone are a shortcut for a single user:
+	// when Users is nil, New makes a [MemoryUsers] holding one
+	// administrator of that name, password hash (from [HashPassword]) and
+	// phone (E.164).
+	Account, PasswordHash, Phone string
 	// Codes sends and checks the one-time codes: Twilio Verify, or
 	// [LocalCodes] in dev mode.
 	Codes CodeSender
@@ -42,12 +46,12 @@ type Config struct {
 	Attempts AttemptStore
 	// Clock is the time source; nil means the system clock.
 	Clock outreach.Clock
-	// MaxFailures is how many failed attempts an account, or a client
-	// address, may make before it is locked out. Default 5.
+	// MaxFailures is how many failed attempts an account, a client
+	// address or a remembered device may make before it is throttled.
+	// Default 5.
 	MaxFailures int
-	// LockoutBase is the first lockout's length; every further failure
-	// once locked out doubles it, up to LockoutMax. Defaults 1 minute
-	// and 1 hour.
+	// LockoutBase is the first delay once throttled; every further
+	// failure doubles it, up to LockoutMax. Defaults 1 minute and 1 hour.
 	LockoutBase, LockoutMax time.Duration
 	// Forget is how long after its latest failure a key's count is
 	// forgotten. It must exceed LockoutMax. Default 24 hours.
@@ -57,17 +61,21 @@ type Config struct {
 	ChallengeTTL time.Duration
 }
 
-// Login checks the web app's administrator login in two steps: the
-// password ([Login.CheckPassword]), then a one-time code sent to the
-// administrator's phone ([Login.CheckCode]). It limits failed attempts per
-// account and per client address. It is safe for concurrent use; create it
-// with [New].
+// Login checks the web app's logins in two steps: the user's password
+// ([Login.CheckPassword]), then a one-time code sent to the user's phone
+// ([Login.CheckCode]). It throttles failed attempts per account and per
+// client address, or, from a browser the user logged in from before, per
+// remembered device ([Login.RememberDevice]). It is safe for concurrent
+// use; create it with [New].
 //
 // Challenges live in the Login's memory: with several instances of the web
 // app, route both steps of a login to the same instance.
 type Login struct {
 	cfg   Config
-	hash  argonHash
+	users UserStore
+	// dummy is checked when there is no such user, so that timing does
+	// not tell a wrong name from a wrong password.
+	dummy argonHash
 	clock outreach.Clock
 
 	mu         sync.Mutex
@@ -76,6 +84,7 @@ type Login struct {
 
 type challenge struct {
 	account string
+	phone   string
 	expires time.Time
 	// counts are the failure counts of the password step's keys after it
 	// counted itself: see [Login.admit].
@@ -95,24 +104,34 @@ type Challenge struct {
 
 // New checks cfg and returns a Login.
 func New(cfg Config) (*Login, error) {
-	if cfg.Account == "" {
-		return nil, errors.New("verify: Config.Account is empty: set the administrator's login name")
-	}
-	if cfg.Phone == "" {
-		return nil, errors.New("verify: Config.Phone is empty: set the administrator's phone number")
-	}
 	if cfg.Codes == nil {
 		return nil, errors.New("verify: Config.Codes is nil: use Twilio Verify, or LocalCodes in dev mode")
 	}
-	h, err := parseHash(cfg.PasswordHash)
+	if cfg.Clock == nil {
+		cfg.Clock = outreach.SystemClock{}
+	}
+	users := cfg.Users
+	switch {
+	case users != nil && (cfg.Account != "" || cfg.PasswordHash != "" || cfg.Phone != ""):
+		return nil, errors.New("verify: set Config.Users or Account, PasswordHash and Phone, not both")
+	case users == nil && cfg.Account == "":
+		return nil, errors.New("verify: Config.Users is nil and Config.Account is empty: set the users")
+	case users == nil && cfg.Phone == "":
+		return nil, errors.New("verify: Config.Phone is empty: set the administrator's phone number")
+	case users == nil:
+		m := &MemoryUsers{}
+		u := User{Name: cfg.Account, Role: RoleAdmin, PasswordHash: cfg.PasswordHash, Phone: cfg.Phone}
+		if err := m.CreateUser(context.Background(), u, cfg.Clock.Now()); err != nil {
+			return nil, fmt.Errorf("verify: Config.Account: %w", err)
+		}
+		users = m
+	}
+	dummy, err := parseHash(dummyHash)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Attempts == nil {
 		cfg.Attempts = NewMemoryAttempts()
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = outreach.SystemClock{}
 	}
 	setDefault(&cfg.MaxFailures, DefaultMaxFailures)
 	setDefault(&cfg.LockoutBase, DefaultLockoutBase)
@@ -127,8 +146,12 @@ func New(cfg Config) (*Login, error) {
 	case cfg.Forget <= cfg.LockoutMax:
 		return nil, fmt.Errorf("verify: Config.Forget (%v) must be longer than LockoutMax (%v)", cfg.Forget, cfg.LockoutMax)
 	}
-	return &Login{cfg: cfg, hash: h, clock: cfg.Clock, challenges: make(map[[sha256.Size]byte]challenge)}, nil
+	return &Login{cfg: cfg, users: users, dummy: dummy, clock: cfg.Clock, challenges: make(map[[sha256.Size]byte]challenge)}, nil
 }
+
+// dummyHash is the hash of a password nobody has, with the parameters of
+// [HashPassword].
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$qGmL+MsMgVtYJ76HNNLUCA$pdrVcMBPJBMZbaA/MMR0eFeFp1b/us8lPUNboh6XxoI"
 
 func setDefault[T comparable](v *T, def T) {
 	var zero T
@@ -137,37 +160,62 @@ func setDefault[T comparable](v *T, def T) {
 	}
 }
 
-// CheckPassword is the first step: it checks account and password and, if
-// they are right, sends a code to the administrator's phone and returns a
+// CheckPassword is the first step: it checks the user's name and password
+// and, if they are right, sends a code to the user's phone and returns a
 // challenge for [Login.CheckCode]. clientAddr is the client's IP address
-// (a port is ignored; IPv6 addresses count per /64).
+// (a port is ignored; IPv6 addresses count per /64): see [ClientAddr].
 //
-// Errors: [ErrWrongPassword] (wrong account name or password),
-// [*LockedOutError], [*SenderError] (the code could not be sent), or
-// another error for a failure of the attempt store or of ctx. Every call
-// counts as a failed attempt of the account and of the address until a
-// login completes; a locked-out call does not check the password.
+// Errors: [ErrWrongPassword] (no such user, disabled user or wrong
+// password), [*LockedOutError] (throttled: it says when to retry),
+// [*SenderError] (the code could not be sent), or another error for a
+// failure of a store or of ctx. Every call counts as a failed attempt of
+// the account and of the address until a login completes; a throttled
+// call does not check the password.
 func (l *Login) CheckPassword(ctx context.Context, account, clientAddr, password string) (Challenge, error) {
+	return l.CheckPasswordOnDevice(ctx, account, clientAddr, "", password)
+}
+
+// CheckPasswordOnDevice is [Login.CheckPassword] from a browser that sent
+// device, the token of a remembered device ([Login.RememberDevice]; ""
+// for none). When device is a remembered device of account, the attempt
+// (and the code step that follows) is counted and throttled per device
+// only: failures of strangers on the account or from the same address do
+// not keep the user out, and the user's own failures do not throttle the
+// account. Any other token counts as none.
+func (l *Login) CheckPasswordOnDevice(ctx context.Context, account, clientAddr, device, password string) (Challenge, error) {
 	if err := ctx.Err(); err != nil {
 		return Challenge{}, err
 	}
 	now := l.clock.Now()
-	counts, err := l.admit(ctx, now, nil, accountKey(account), addrKey(clientAddr))
+	keys, err := l.keys(ctx, account, clientAddr, device)
 	if err != nil {
 		return Challenge{}, err
 	}
-	// Hash whatever the account name, so that timing does not tell a
-	// wrong name from a wrong password.
-	okPass := l.hash.matches(password)
-	okAccount := subtle.ConstantTimeCompare([]byte(account), []byte(l.cfg.Account)) == 1
-	if !okPass || !okAccount {
+	counts, err := l.admit(ctx, now, nil, keys...)
+	if err != nil {
+		return Challenge{}, err
+	}
+	u, err := l.users.GetUser(ctx, account)
+	switch {
+	case errors.Is(err, ErrNoUser):
+	case err != nil:
+		return Challenge{}, fmt.Errorf("verify: user store: %w", err)
+	}
+	// Hash whatever the user, so that timing does not tell a wrong name
+	// from a wrong password.
+	h, herr := parseHash(u.PasswordHash)
+	if err != nil || herr != nil {
+		h = l.dummy
+	}
+	okPass := h.matches(password)
+	if err != nil || herr != nil || !okPass || u.Disabled {
 		return Challenge{}, ErrWrongPassword
 	}
-	if err := l.cfg.Codes.SendCode(ctx, l.cfg.Phone); err != nil {
+	if err := l.cfg.Codes.SendCode(ctx, u.Phone); err != nil {
 		return Challenge{}, &SenderError{Op: "send", Err: err}
 	}
 	token := rand.Text() // 128 random bits
-	ch := Challenge{Token: token, Expires: now.Add(l.cfg.ChallengeTTL), MaskedPhone: maskPhone(l.cfg.Phone)}
+	ch := Challenge{Token: token, Expires: now.Add(l.cfg.ChallengeTTL), MaskedPhone: maskPhone(u.Phone)}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for k, c := range l.challenges {
@@ -176,8 +224,49 @@ func (l *Login) CheckPassword(ctx context.Context, account, clientAddr, password
 			delete(l.challenges, k)
 		}
 	}
-	l.challenges[sha256.Sum256([]byte(token))] = challenge{account: account, expires: ch.Expires, counts: counts}
+	l.challenges[sha256.Sum256([]byte(token))] = challenge{account: account, phone: u.Phone, expires: ch.Expires, counts: counts}
 	return ch, nil
+}
+
+// keys returns the attempt-store keys an attempt counts on: its device's
+// alone if device is a remembered device of account, else the account's
+// and the client address's.
+func (l *Login) keys(ctx context.Context, account, clientAddr, device string) ([]string, error) {
+	if device != "" {
+		h := DeviceTokenHash(device)
+		ok, err := l.users.UserHasDevice(ctx, account, h)
+		if err != nil {
+			return nil, fmt.Errorf("verify: user store: %w", err)
+		}
+		if ok {
+			return []string{"device:" + h}, nil
+		}
+	}
+	return []string{accountKey(account), addrKey(clientAddr)}, nil
+}
+
+// RememberDevice returns the device token for account to keep in a
+// long-lived cookie of the browser that has just completed a login
+// ([Login.CheckCode] returned nil). current is the token that browser
+// sent ("" for none): if it is a remembered device of account already, it
+// is returned as it is; otherwise a new token is made and its hash stored.
+// Pass the token to [Login.CheckPasswordOnDevice] on the user's next
+// logins.
+func (l *Login) RememberDevice(ctx context.Context, account, current string) (string, error) {
+	if current != "" {
+		ok, err := l.users.UserHasDevice(ctx, account, DeviceTokenHash(current))
+		if err != nil {
+			return "", fmt.Errorf("verify: remember device: %w", err)
+		}
+		if ok {
+			return current, nil
+		}
+	}
+	token := rand.Text()
+	if err := l.users.AddUserDevice(ctx, account, DeviceTokenHash(token), l.clock.Now()); err != nil {
+		return "", fmt.Errorf("verify: remember device: %w", err)
+	}
+	return token, nil
 }
 
 // CheckCode is the second step: it checks the code the user typed against
@@ -195,7 +284,6 @@ func (l *Login) CheckCode(ctx context.Context, account, clientAddr, challenge, c
 		return err
 	}
 	now := l.clock.Now()
-	acct, addr := accountKey(account), addrKey(clientAddr)
 	key := sha256.Sum256([]byte(challenge))
 	l.mu.Lock()
 	c, ok := l.challenges[key]
@@ -206,10 +294,13 @@ func (l *Login) CheckCode(ctx context.Context, account, clientAddr, challenge, c
 	l.mu.Unlock()
 	valid := ok && subtle.ConstantTimeCompare([]byte(c.account), []byte(account)) == 1
 	var exempt map[string]int
+	keys := []string{accountKey(account), addrKey(clientAddr)}
 	if valid {
-		exempt = c.counts
+		// The keys the password step counted on: its device's, or the
+		// account's and the address's.
+		exempt, keys = c.counts, slices.Collect(maps.Keys(c.counts))
 	}
-	if _, err := l.admit(ctx, now, exempt, acct, addr); err != nil {
+	if _, err := l.admit(ctx, now, exempt, keys...); err != nil {
 		return err
 	}
 	if !valid {
@@ -218,7 +309,7 @@ func (l *Login) CheckCode(ctx context.Context, account, clientAddr, challenge, c
 	if !plausibleCode(code) {
 		return ErrWrongCode
 	}
-	approved, err := l.cfg.Codes.CheckCode(ctx, l.cfg.Phone, code)
+	approved, err := l.cfg.Codes.CheckCode(ctx, c.phone, code)
 	switch {
 	case errors.Is(err, ErrExpired):
 		l.dropChallenge(key)
@@ -233,8 +324,9 @@ func (l *Login) CheckCode(ctx context.Context, account, clientAddr, challenge, c
 	}
 	// The login is complete. The counts are cleared on a best-effort
 	// basis: if the store fails now, they are forgotten after Forget.
-	_ = l.cfg.Attempts.ResetLoginFailures(ctx, acct)
-	_ = l.cfg.Attempts.ResetLoginFailures(ctx, addr)
+	for _, k := range keys {
+		_ = l.cfg.Attempts.ResetLoginFailures(ctx, k)
+	}
 	return nil
 }
 

@@ -22,6 +22,8 @@
 //	cli studio deploy NAME|FILE.json [--draft] [--point-number]
 //	cli studio list
 //	cli studio delete NAME|SID
+//	cli users add --name NAME --role viewer|operator|admin --phone +1... [--db PATH] < password
+//	cli users list [--db PATH]
 //
 // A five-minute tour, from the repository's root:
 //
@@ -150,6 +152,9 @@ commands:
       [--point-number]                  and point TWILIO_PHONE_NUMBER's replies at it
   studio list                           the account's Studio flows
   studio delete NAME|SID                delete a Studio flow
+  users add --name NAME --role ROLE     add a user of the web app (viewer, operator, admin);
+      --phone +1... [--db PATH]         the password is read from standard input
+  users list [--db PATH]                the web app's users
 
 Every command takes --json (machine-readable output on stdout) and -h.
 Twilio comes from TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER.
@@ -167,7 +172,7 @@ func main() {
 	// After the first Ctrl-C, a second one kills the program at once.
 	context.AfterFunc(ctx, stop)
 	code := run(ctx, &app{
-		stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
+		stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv,
 		terminal: isTerminal(os.Stdout),
 	}, os.Args[1:])
 	stop()
@@ -182,6 +187,7 @@ func isTerminal(f *os.File) bool {
 
 // app is what every command works with.
 type app struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	// terminal is true when stdout is a terminal: run draws a progress bar.
@@ -242,6 +248,7 @@ func commands() map[string]command {
 		"flows":    cmdFlows,
 		"studio":   cmdStudio,
 		"purge":    cmdPurge,
+		"users":    cmdUsers,
 		// campaigns is the name status had in earlier versions.
 		"campaigns": cmdStatus,
 	}

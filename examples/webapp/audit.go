@@ -37,6 +37,43 @@ func (a *app) auditDenied(r *http.Request, action, objectType, objectID string) 
 	a.audit(r, action, outreach.ResultDenied, objectType, objectID, "")
 }
 
+// deniedAction names what a refused request would have done, for its
+// audit entry: the action and object the handler would have recorded,
+// else ActionAccessDenied on the route.
+func deniedAction(r *http.Request) (action, objectType, objectID string) {
+	id := r.PathValue("id")
+	switch r.Pattern {
+	case "POST /campaigns/{id}/{action}":
+		if past, ok := map[string]string{"start": outreach.ActionCampaignStarted, "pause": outreach.ActionCampaignPaused,
+			"resume": outreach.ActionCampaignResumed, "cancel": outreach.ActionCampaignCancelled}[r.PathValue("action")]; ok {
+			return past, "campaign", id
+		}
+	case "POST /uploads/{key}/start":
+		return outreach.ActionCampaignCreated, "", ""
+	case "GET /optouts.csv":
+		return outreach.ActionOptOutsExported, "", ""
+	case "POST /optouts":
+		return outreach.ActionOptOutsImported, "", ""
+	case "POST /flows/{id}/deploy":
+		return outreach.ActionFlowDeployed, "flow", id
+	case "POST /flows/{id}/undeploy", "POST /flows/{id}/delete":
+		return outreach.ActionFlowDeleted, "flow", id
+	case "POST /campaigns/{id}/alerts/{alert}/ack":
+		return outreach.ActionAlertAcknowledged, "alert", r.PathValue("alert")
+	case "POST /alerts/{alert}/ack":
+		return outreach.ActionAlertAcknowledged, "alert", r.PathValue("alert")
+	case "POST /users":
+		return outreach.ActionUserCreated, "", ""
+	case "POST /users/{name}", "POST /users/{name}/password":
+		return outreach.ActionUserChanged, "user", r.PathValue("name")
+	case "GET /audit":
+		return outreach.ActionAuditViewed, "", ""
+	case "GET /audit.csv":
+		return outreach.ActionAuditExported, "", ""
+	}
+	return outreach.ActionAccessDenied, "route", r.Pattern
+}
+
 // auditAs is audit for a given actor: the name typed at a failed login.
 // An empty actor is recorded as "anonymous".
 func (a *app) auditAs(r *http.Request, actor, action, result, objectType, objectID, detail string) {

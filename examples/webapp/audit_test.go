@@ -34,7 +34,7 @@ func TestAuditTrail(t *testing.T) {
 		optOutName   = "Marguerite"
 		optOutPhone  = "+18089412275"
 	)
-	resp, body := c.postForm("/login", map[string][]string{"password": {"not the password"}})
+	resp, body := c.postForm("/login", map[string][]string{"user": {"admin"}, "password": {"not the password"}})
 	mustStatus(t, "wrong password", resp, body, http.StatusSeeOther)
 	c.login(ta)
 

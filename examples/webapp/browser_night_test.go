@@ -24,7 +24,7 @@ func TestBrowserNight(t *testing.T) {
 	do, waitJS, text, flash, shot := b.do, b.waitJS, b.text, b.flash, b.shot
 
 	do(ctx, "open the app", chromedp.Navigate(ta.URL+"/"), chromedp.WaitVisible("#password"),
-		chromedp.SendKeys("#password", ta.Password), chromedp.Click("#password-submit"), chromedp.WaitVisible("#code"))
+		chromedp.SendKeys("#user", "admin"), chromedp.SendKeys("#password", ta.Password), chromedp.Click("#password-submit"), chromedp.WaitVisible("#code"))
 	do(ctx, "code", chromedp.SendKeys("#code", ta.nextCode(t)), chromedp.Click("#code-submit"), chromedp.WaitVisible("a.button[href='/campaigns/new']"))
 	if s := text(ctx, "#simclock"); !strings.Contains(s, "Simulated time: Mar 11, 2026") || !strings.Contains(s, "CDT") {
 		t.Errorf("the banner's simulated time is not in the viewer's zone: %q", s)

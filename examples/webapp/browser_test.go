@@ -42,7 +42,7 @@ func TestBrowser(t *testing.T) {
 	// Log in: the password, then a wrong code, then the right one.
 	do(ctx, "open the app", chromedp.Navigate(ta.URL+"/"), chromedp.WaitVisible("#password"))
 	shot(ctx, "login")
-	do(ctx, "password", chromedp.SendKeys("#password", ta.Password), chromedp.Click("#password-submit"), chromedp.WaitVisible("#code"))
+	do(ctx, "password", chromedp.SendKeys("#user", "admin"), chromedp.SendKeys("#password", ta.Password), chromedp.Click("#password-submit"), chromedp.WaitVisible("#code"))
 	code := ta.nextCode(t)
 	wrong := "000000"
 	if code == wrong {

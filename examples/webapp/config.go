@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -27,8 +28,8 @@ type config struct {
 	AuthToken           string // TWILIO_AUTH_TOKEN (or AUTH_TOKEN)
 	PhoneNumber         string // TWILIO_PHONE_NUMBER, E.164
 	MessagingServiceSID string // TWILIO_MESSAGING_SERVICE_SID
-	AdminPhone          string // ADMINISTRATOR_PHONE, E.164: where login codes go
-	PasswordHash        string // PASSWORD_HASH (argon2id), or APPLICATION_PASSWORD hashed at start
+	AdminPhone          string // ADMINISTRATOR_PHONE, E.164: the first administrator's phone, where login codes go
+	PasswordHash        string // PASSWORD_HASH (argon2id), or APPLICATION_PASSWORD hashed at start: the first administrator's
 	PublicBaseURL       string // PUBLIC_BASE_URL: what Twilio calls back; default http://localhost:PORT
 	DatabasePath        string // DATABASE_URL: an SQLite file
 	ListenAddr          string // LISTEN_ADDR
@@ -50,6 +51,10 @@ type config struct {
 	// Urgent (URGENT_TERMS, comma-separated; "none" for none) are the
 	// words that raise an alert; default outreach.DefaultUrgentTerms.
 	Urgent *outreach.UrgentTerms
+	// TrustedProxies (TRUSTED_PROXY: IPs or CIDR prefixes, comma-separated)
+	// are the reverse proxies whose X-Forwarded-For is believed when
+	// counting failed logins per client address; none by default.
+	TrustedProxies []netip.Prefix
 
 	// Dev is true when no Twilio credentials are given: the fake Twilio
 	// runs in-process with simulated phones.
@@ -95,8 +100,8 @@ var settings = []struct {
 	{"TWILIO_AUTH_TOKEN", "AUTH_TOKEN", "Twilio auth token"},
 	{"TWILIO_PHONE_NUMBER", "", "sending number, E.164 (+15005550006)"},
 	{"TWILIO_MESSAGING_SERVICE_SID", "", "Messaging Service SID (MG...), instead of or with the number"},
-	{"ADMINISTRATOR_PHONE", "", "administrator's phone, E.164: login codes are texted there"},
-	{"PASSWORD_HASH", "", "argon2id hash of the login password (go run ./examples/webapp hash-password)"},
+	{"ADMINISTRATOR_PHONE", "", "first administrator's phone, E.164: the user \"admin\" is created with it when there is no user yet"},
+	{"PASSWORD_HASH", "", "argon2id hash of the first administrator's password (go run ./examples/webapp hash-password)"},
 	{"APPLICATION_PASSWORD", "", "plaintext password (blueprint name; prefer PASSWORD_HASH)"},
 	{"PUBLIC_BASE_URL", "", "public base URL Twilio calls back (https://outreach.example.org); default http://localhost:PORT"},
 	{"DATABASE_URL", "", "SQLite database: a path, sqlite:PATH or file:PATH (default outreach.db)"},
@@ -111,6 +116,7 @@ var settings = []struct {
 	{"ALERT_WEBHOOK_SECRET", "", "key of the webhook's Outreach-Signature (HMAC-SHA256; see outreach/notify)"},
 	{"URGENT_TERMS", "", "comma-separated words that raise an alert (a final * matches word beginnings; none for none); default worse, emergency, chest pain, 911, call me, ..."},
 	{"RETENTION_DAYS", "", "days after a campaign finished when its message texts and replies are deleted (ids, outcomes, counts and answers stay); default 0: kept forever"},
+	{"TRUSTED_PROXY", "", "reverse proxies (IPs or CIDR prefixes, comma-separated) whose X-Forwarded-For gives the client address; default none"},
 	{"DEV_CLOCK_START", "", "dev mode only: RFC 3339 instant the simulated clock starts at (such as 2026-03-11T07:00:00Z); default now"},
 }
 
@@ -206,6 +212,9 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.DatabasePath, err = databasePath(get("DATABASE_URL")); err != nil {
 		return nil, err
 	}
+	if cfg.TrustedProxies, err = verify.ParseTrustedProxies(get("TRUSTED_PROXY")); err != nil {
+		return nil, usagef("TRUSTED_PROXY: %v", err)
+	}
 	if v := get("SEND_WINDOW"); v != "" {
 		if cfg.Window, err = parseWindow(v); err != nil {
 			return nil, err
@@ -283,14 +292,19 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (*c
 	if cfg.MessagingServiceSID != "" && !strings.HasPrefix(cfg.MessagingServiceSID, "MG") {
 		return nil, usagef("TWILIO_MESSAGING_SERVICE_SID must start with MG")
 	}
-	if cfg.AdminPhone == "" {
-		return nil, usagef("set ADMINISTRATOR_PHONE: login codes are texted to it")
+	// The first administrator: both settings, or neither when the users
+	// are in the database already (an earlier start, or cli users add).
+	switch {
+	case cfg.AdminPhone == "" && cfg.PasswordHash == "":
+	case cfg.AdminPhone == "":
+		return nil, usagef("set ADMINISTRATOR_PHONE with PASSWORD_HASH: the first administrator's phone, where login codes are texted")
+	case cfg.PasswordHash == "":
+		return nil, usagef("set PASSWORD_HASH with ADMINISTRATOR_PHONE (go run ./examples/webapp hash-password prints one)")
 	}
-	if cfg.AdminPhone, err = outreach.NormalizePhone(cfg.AdminPhone, "US"); err != nil {
-		return nil, usagef("ADMINISTRATOR_PHONE: %v", err)
-	}
-	if cfg.PasswordHash == "" {
-		return nil, usagef("set PASSWORD_HASH (go run ./examples/webapp hash-password prints one)")
+	if cfg.AdminPhone != "" {
+		if cfg.AdminPhone, err = outreach.NormalizePhone(cfg.AdminPhone, "US"); err != nil {
+			return nil, usagef("ADMINISTRATOR_PHONE: %v", err)
+		}
 	}
 	if cfg.PublicBaseURL == "" {
 		return nil, usagef("set PUBLIC_BASE_URL: the https URL where Twilio reaches this app (its webhooks are PUBLIC_BASE_URL/twilio/sms and /twilio/status)")

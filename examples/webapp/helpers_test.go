@@ -134,6 +134,7 @@ type client struct {
 	t       *testing.T
 	base    string
 	session *http.Cookie
+	device  *http.Cookie // the remembered-device cookie
 	hc      *http.Client
 }
 
@@ -159,6 +160,9 @@ func (c *client) do(method, path string, body io.Reader, contentType string, hdr
 	if c.session != nil {
 		req.AddCookie(c.session)
 	}
+	if c.device != nil {
+		req.AddCookie(c.device)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
@@ -169,12 +173,15 @@ func (c *client) do(method, path string, body io.Reader, contentType string, hdr
 		c.t.Fatal(err)
 	}
 	for _, ck := range resp.Cookies() {
-		if ck.Name == "__Host-session" {
+		switch ck.Name {
+		case "__Host-session":
 			if ck.MaxAge < 0 {
 				c.session = nil
 			} else {
 				c.session = ck
 			}
+		case deviceCookie:
+			c.device = ck
 		}
 	}
 	return resp, string(b)
@@ -210,7 +217,14 @@ func (c *client) postFile(path string, fields map[string]string, fileField, file
 // login logs in with the password and the code printed on stderr.
 func (c *client) login(ta *testApp) {
 	c.t.Helper()
-	resp, body := c.postForm("/login", url.Values{"password": {ta.Password}})
+	c.loginAs(ta, firstAdmin, ta.Password)
+}
+
+// loginAs logs in as the user name with password and the code printed on
+// stderr.
+func (c *client) loginAs(ta *testApp, name, password string) {
+	c.t.Helper()
+	resp, body := c.postForm("/login", url.Values{"user": {name}, "password": {password}})
 	if resp.StatusCode != http.StatusSeeOther || c.session == nil {
 		c.t.Fatalf("password step: %s, session cookie %v\n%s", resp.Status, c.session, body)
 	}

@@ -103,7 +103,7 @@ func TestCrossOriginPostRefused(t *testing.T) {
 		{"Sec-Fetch-Site", "cross-site"},
 		{"Origin", "https://evil.example"},
 	} {
-		resp, body := c.postForm("/login", url.Values{"password": {ta.Password}}, hdr...)
+		resp, body := c.postForm("/login", url.Values{"user": {"admin"}, "password": {ta.Password}}, hdr...)
 		mustStatus(t, "cross-origin POST with "+hdr[0], resp, body, http.StatusForbidden)
 		if !strings.Contains(body, "another site") {
 			t.Errorf("the refusal does not say why:\n%s", body)
@@ -113,7 +113,7 @@ func TestCrossOriginPostRefused(t *testing.T) {
 		t.Fatal("a cross-origin POST reached the login")
 	}
 	// Same-origin POSTs pass.
-	resp, body := c.postForm("/login", url.Values{"password": {ta.Password}}, "Sec-Fetch-Site", "same-origin", "Origin", ta.URL)
+	resp, body := c.postForm("/login", url.Values{"user": {"admin"}, "password": {ta.Password}}, "Sec-Fetch-Site", "same-origin", "Origin", ta.URL)
 	mustStatus(t, "same-origin POST", resp, body, http.StatusSeeOther)
 }
 
@@ -122,12 +122,12 @@ func TestLoginCookieAndRotation(t *testing.T) {
 	c := ta.client(t)
 
 	// A wrong password, then a wrong code, are refused with a message.
-	resp, _ := c.postForm("/login", url.Values{"password": {"not the password"}})
+	resp, _ := c.postForm("/login", url.Values{"user": {"admin"}, "password": {"not the password"}})
 	mustStatus(t, "wrong password", resp, "", http.StatusSeeOther)
 	if _, body := c.get("/login"); !strings.Contains(body, "password is not right") {
 		t.Fatalf("no message for a wrong password:\n%s", body)
 	}
-	resp, body := c.postForm("/login", url.Values{"password": {ta.Password}})
+	resp, body := c.postForm("/login", url.Values{"user": {"admin"}, "password": {ta.Password}})
 	mustStatus(t, "password", resp, body, http.StatusSeeOther)
 	before := c.session.Value
 	code := ta.nextCode(t)
@@ -436,9 +436,9 @@ func TestLoginLockout(t *testing.T) {
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	for range 5 {
-		c.postForm("/login", url.Values{"password": {"wrong password!"}})
+		c.postForm("/login", url.Values{"user": {"admin"}, "password": {"wrong password!"}})
 	}
-	c.postForm("/login", url.Values{"password": {ta.Password}})
+	c.postForm("/login", url.Values{"user": {"admin"}, "password": {ta.Password}})
 	_, body := c.get("/login")
 	if !strings.Contains(body, "Too many failed attempts. Try again in 1 minute.") {
 		t.Fatalf("no lockout message:\n%s", body)

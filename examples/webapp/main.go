@@ -15,8 +15,9 @@
 //
 // The files, in reading order: config.go (settings), server.go (wiring,
 // middleware, routes), runtimes.go (the one place that picks the campaign
-// runtimes), login.go, flowpages.go, campaigns.go, sse.go (live progress),
-// dev.go (dev mode and the phone simulator).
+// runtimes), login.go, users.go (named users and roles), flowpages.go,
+// campaigns.go, sse.go (live progress), dev.go (dev mode and the phone
+// simulator).
 package main
 
 import (

@@ -135,10 +135,10 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 			return nil, fmt.Errorf("twilio verify: %w", err)
 		}
 	}
-	if a.login, err = verify.New(verify.Config{
-		Account: "admin", PasswordHash: cfg.PasswordHash, Phone: cfg.AdminPhone,
-		Codes: codes, Attempts: a.store,
-	}); err != nil {
+	if err := a.ensureAdmin(ctx); err != nil {
+		return nil, err
+	}
+	if a.login, err = verify.New(verify.Config{Users: a.store, Codes: codes, Attempts: a.store}); err != nil {
 		return nil, err
 	}
 	if a.deployer, err = studio.NewDeployer(studio.DeployConfig{
@@ -348,40 +348,51 @@ func (a *app) routes() (http.Handler, error) {
 	pages.HandleFunc("POST /login/code", a.loginCode)
 	pages.HandleFunc("POST /login/restart", a.loginRestart)
 	pages.HandleFunc("POST /logout", a.logout)
-	auth := func(pattern string, h http.HandlerFunc) { pages.Handle(pattern, a.requireLogin(h)) }
-	auth("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	// Each page needs a role: viewers read, operators also run campaigns,
+	// administrators also manage the users.
+	route := func(need verify.Role, pattern string, h http.HandlerFunc) {
+		pages.Handle(pattern, a.requireRole(need, h))
+	}
+	viewer := func(pattern string, h http.HandlerFunc) { route(verify.RoleViewer, pattern, h) }
+	operator := func(pattern string, h http.HandlerFunc) { route(verify.RoleOperator, pattern, h) }
+	admin := func(pattern string, h http.HandlerFunc) { route(verify.RoleAdmin, pattern, h) }
+	viewer("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/campaigns", http.StatusSeeOther)
 	})
-	auth("GET /flows", a.flowsPage)
-	auth("POST /flows", a.uploadFlow)
-	auth("GET /flows/{id}", a.flowPage)
-	auth("GET /flows/{id}/sample.csv", a.sampleCSV)
-	auth("POST /flows/{id}/deploy", a.deployFlow)
-	auth("POST /flows/{id}/undeploy", a.undeployFlow)
-	auth("POST /flows/{id}/delete", a.deleteFlow)
-	auth("POST /number/release", a.releaseNumber)
-	auth("GET /campaigns", a.campaignsPage)
-	auth("GET /campaigns/new", a.newCampaignPage)
-	auth("POST /campaigns/new", a.uploadRecipients)
-	auth("GET /uploads/{key}", a.previewPage)
-	auth("POST /uploads/{key}/start", a.confirmCampaign)
-	auth("POST /uploads/{key}/discard", a.discardUpload)
-	auth("GET /campaigns/{id}", a.campaignPage)
-	auth("GET /campaigns/{id}/events", a.progressEvents)
-	auth("GET /campaigns/{id}/responses.csv", a.responsesCSV)
-	auth("POST /campaigns/{id}/{action}", a.campaignAction) // start, pause, resume, cancel
-	auth("POST /campaigns/{id}/alerts/{alert}/ack", a.ackAlert)
-	auth("POST /alerts/{alert}/ack", a.ackStrayAlert)
-	auth("GET /optouts", a.optOutsPage)
-	auth("GET /optouts.csv", a.optOutsCSV)
-	auth("POST /optouts", a.importOptOuts)
-	auth("GET /audit", a.auditPage)
-	auth("GET /audit.csv", a.auditCSV)
+	viewer("GET /flows", a.flowsPage)
+	operator("POST /flows", a.uploadFlow)
+	viewer("GET /flows/{id}", a.flowPage)
+	viewer("GET /flows/{id}/sample.csv", a.sampleCSV)
+	operator("POST /flows/{id}/deploy", a.deployFlow)
+	operator("POST /flows/{id}/undeploy", a.undeployFlow)
+	operator("POST /flows/{id}/delete", a.deleteFlow)
+	operator("POST /number/release", a.releaseNumber)
+	viewer("GET /campaigns", a.campaignsPage)
+	operator("GET /campaigns/new", a.newCampaignPage)
+	operator("POST /campaigns/new", a.uploadRecipients)
+	operator("GET /uploads/{key}", a.previewPage)
+	operator("POST /uploads/{key}/start", a.confirmCampaign)
+	operator("POST /uploads/{key}/discard", a.discardUpload)
+	viewer("GET /campaigns/{id}", a.campaignPage)
+	viewer("GET /campaigns/{id}/events", a.progressEvents)
+	viewer("GET /campaigns/{id}/responses.csv", a.responsesCSV)
+	operator("POST /campaigns/{id}/{action}", a.campaignAction) // start, pause, resume, cancel
+	operator("POST /campaigns/{id}/alerts/{alert}/ack", a.ackAlert)
+	operator("POST /alerts/{alert}/ack", a.ackStrayAlert)
+	viewer("GET /optouts", a.optOutsPage)
+	operator("GET /optouts.csv", a.optOutsCSV)
+	operator("POST /optouts", a.importOptOuts)
+	admin("GET /audit", a.auditPage)
+	admin("GET /audit.csv", a.auditCSV)
+	admin("GET /users", a.usersPage)
+	admin("POST /users", a.createUser)
+	admin("POST /users/{name}", a.updateUser)
+	admin("POST /users/{name}/password", a.resetPassword)
 	if a.dev != nil {
-		auth("GET /simulator", a.simulatorPage)
-		auth("POST /simulator/reply", a.simulatorReply)
+		viewer("GET /simulator", a.simulatorPage)
+		operator("POST /simulator/reply", a.simulatorReply)
 		// Dev mode only: with real Twilio this route does not exist (404).
-		auth("POST /dev/skip", a.skipClock)
+		operator("POST /dev/skip", a.skipClock)
 	}
 	pages.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such page.")
@@ -503,20 +514,46 @@ func (a *app) accessLog(next http.Handler) http.Handler {
 	})
 }
 
-// requireLogin lets logged-in sessions through; others go to the login
-// page (GET) or get 401 (anything else).
-func (a *app) requireLogin(h http.HandlerFunc) http.Handler {
+// requireRole lets through the sessions of enabled users whose role
+// allows need; other logged-in users get 403, and the others go to the
+// login page (GET) or get 401 (anything else).
+func (a *app) requireRole(need verify.Role, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if a.sessions.GetString(r.Context(), "user") != "" {
+		u, ok := a.currentUser(r)
+		switch {
+		case ok && u.Role.Allows(need):
 			h(w, r)
-			return
-		}
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		case ok:
+			action, objType, objID := deniedAction(r)
+			a.auditDenied(r, action, objType, objID)
+			a.errorPage(w, r, http.StatusForbidden, "Your role ("+string(u.Role)+") does not allow this. Ask an administrator.")
+		case r.Method == http.MethodGet || r.Method == http.MethodHead:
 			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return
+		default:
+			a.errorPage(w, r, http.StatusUnauthorized, "Your session has ended. Log in again, then repeat what you were doing.")
 		}
-		a.errorPage(w, r, http.StatusUnauthorized, "Your session has ended. Log in again, then repeat what you were doing.")
 	})
+}
+
+// currentUser returns the logged-in user of the request: the session's
+// "user", if that user still exists and is not disabled. A session of a
+// user who was disabled or removed ends.
+func (a *app) currentUser(r *http.Request) (verify.User, bool) {
+	ctx := r.Context()
+	name := a.sessions.GetString(ctx, "user")
+	if name == "" {
+		return verify.User{}, false
+	}
+	u, err := a.store.GetUser(ctx, name)
+	if err != nil || u.Disabled {
+		if err != nil && !errors.Is(err, verify.ErrNoUser) {
+			a.log.Error("read the session's user", "err", err)
+			return verify.User{}, false
+		}
+		a.sessions.Remove(ctx, "user")
+		return verify.User{}, false
+	}
+	return u, true
 }
 
 // pageData is what every page template gets.
@@ -528,10 +565,13 @@ type pageData struct {
 	Customer string
 	Dev      bool
 	LoggedIn bool
-	Flash    string
-	Error    string
-	Status   int
-	Page     any
+	// User and Role are the logged-in user's.
+	User   string
+	Role   verify.Role
+	Flash  string
+	Error  string
+	Status int
+	Page   any
 }
 
 func parsePages() (map[string]*template.Template, error) {
@@ -543,6 +583,8 @@ func parsePages() (map[string]*template.Template, error) {
 		"clock": func(t time.Time) template.HTML { return timeHTML(t, "Jan 2 15:04:05", "time") },
 		"join":  strings.Join,
 		"plus1": func(i int) int { return i + 1 },
+		// can reports whether a user of role have may do what needs need.
+		"can": func(have verify.Role, need string) bool { return have.Allows(verify.Role(need)) },
 	}
 	names, err := fs.Glob(templatesFS, "templates/*.html")
 	if err != nil {
@@ -572,7 +614,9 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 	if a.dev != nil {
 		d.DevNow = a.dev.clock.Now()
 	}
-	d.LoggedIn = a.sessions.GetString(ctx, "user") != ""
+	if u, ok := a.currentUser(r); ok {
+		d.LoggedIn, d.User, d.Role = true, u.Name, u.Role
+	}
 	if d.Flash == "" {
 		d.Flash = a.sessions.PopString(ctx, "flash")
 	}
