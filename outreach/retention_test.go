@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -143,6 +144,13 @@ func TestRetention(t *testing.T) {
 				t.Fatalf("running campaign's responses %+v; want the reply 9", otherRs)
 			}
 
+			// An audit entry about the campaign: the trail is never purged.
+			entry, err := store.Append(ctx, outreach.AuditEntry{At: now, Actor: "nurse", Action: outreach.ActionResponsesExported,
+				ObjectType: "campaign", ObjectID: strconv.FormatInt(c.ID, 10), Detail: "rows=4"})
+			if err != nil {
+				t.Fatal(err)
+			}
+
 			const period = 30 * 24 * time.Hour
 			var logs bytes.Buffer
 			ret := &outreach.Retention{Store: store, Period: period, Clock: clock, Batch: 1,
@@ -184,6 +192,9 @@ func TestRetention(t *testing.T) {
 				if r.Raw != "" {
 					t.Errorf("response to %s kept its reply", r.QuestionID)
 				}
+			}
+			if trail, err := store.Audit(ctx, outreach.AuditFilter{}); err != nil || len(trail) != 1 || !reflect.DeepEqual(trail[0], entry) {
+				t.Errorf("the audit trail after the purge = %+v, %v; want %+v kept", trail, err, entry)
 			}
 			got, err := store.Campaign(ctx, c.ID)
 			if err != nil || !got.PurgedAt.Equal(clock.Now()) || got.Status != outreach.CampaignDone {
