@@ -114,6 +114,9 @@ func startApp(t *testing.T, mod func(*config)) *testApp {
 		}
 	})
 	u := stderr.waitFor(t, bannerURL, 1)
+	if !strings.Contains(stderr.String(), "  user:      admin\n") {
+		t.Fatalf("the dev banner does not say which user to log in as:\n%s", stderr.String())
+	}
 	return &testApp{URL: u, Password: cfg.DevPassword, Stderr: stderr, DBPath: cfg.DatabasePath, stop: stop}
 }
 

@@ -313,8 +313,9 @@ func (a *app) printBanner(port string) {
 	}
 	fmt.Fprintf(a.stderr, "\nPatient Outreach, dev mode (fake Twilio, simulated phones)\n"+
 		"  open:      %s\n"+
+		"  user:      %s\n"+
 		"  password:  %s\n"+
-		"  login codes appear on this terminal.\n\n", url, pw)
+		"  login codes appear on this terminal.\n\n", url, firstAdmin, pw)
 }
 
 // randomPassword returns a dev password of 20 characters.
