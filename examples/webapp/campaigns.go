@@ -124,23 +124,35 @@ func (a *app) tooLarge(w http.ResponseWriter, r *http.Request) {
 		byteSize(a.cfg.MaxUploadBytes)))
 }
 
-// uploadRecipients reads the CSV at once, keeps it server-side and shows
-// the preview. Nothing is sent before the operator confirms.
-func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
-	limit := a.cfg.MaxUploadBytes + 64<<10 // room for the form's other fields
+// parseUpload reads a multipart upload of at most MAX_UPLOAD_BYTES (and
+// room for the form's other fields). It answers 413 when the upload is
+// too large, and sends the browser back to back when it did not arrive
+// whole; the caller then returns. Otherwise the caller must remove the
+// form's files (r.MultipartForm.RemoveAll).
+func (a *app) parseUpload(w http.ResponseWriter, r *http.Request, back string) bool {
+	limit := a.cfg.MaxUploadBytes + 64<<10
 	if r.ContentLength > limit {
 		a.tooLarge(w, r)
-		return
+		return false
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseMultipartForm(1 << 20); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			a.tooLarge(w, r)
-			return
+			return false
 		}
 		a.flashError(r, "The upload did not arrive complete. Try again.")
-		http.Redirect(w, r, "/campaigns/new", http.StatusSeeOther)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return false
+	}
+	return true
+}
+
+// uploadRecipients reads the CSV at once, keeps it server-side and shows
+// the preview. Nothing is sent before the operator confirms.
+func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
+	if !a.parseUpload(w, r, "/campaigns/new") {
 		return
 	}
 	defer r.MultipartForm.RemoveAll()

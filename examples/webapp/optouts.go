@@ -75,20 +75,7 @@ func (a *app) optOutsCSV(w http.ResponseWriter, r *http.Request) {
 // importOptOuts records the opt-outs of an uploaded CRM file: every good
 // row at its changed_at (or now), and shows the bad rows by line.
 func (a *app) importOptOuts(w http.ResponseWriter, r *http.Request) {
-	limit := a.cfg.MaxUploadBytes + 64<<10
-	if r.ContentLength > limit {
-		a.tooLarge(w, r)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	if err := r.ParseMultipartForm(1 << 20); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			a.tooLarge(w, r)
-			return
-		}
-		a.flashError(r, "The upload did not arrive complete. Try again.")
-		http.Redirect(w, r, "/optouts", http.StatusSeeOther)
+	if !a.parseUpload(w, r, "/optouts") {
 		return
 	}
 	defer r.MultipartForm.RemoveAll()
