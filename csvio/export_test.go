@@ -24,20 +24,18 @@ import (
 func TestExportReviewAndAlert(t *testing.T) {
 	ctx := context.Background()
 	clock := clocktest.Manual(t)
-	phones := simphone.New(clock, 1)
 	store := memstore.New()
-	const from = "+15005550006"
-	runner := outreach.NewRunner(store, simphone.NewSender(phones), outreach.RunnerOptions{
-		From: from, Clock: clock, Window: outreach.AnyHour, NoThrottle: true,
+	sim := simphone.NewSimulation(store, clock, 1, outreach.RunnerOptions{
+		From: "+15005550006", Window: outreach.AnyHour, NoThrottle: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
+	runner, phones := sim.Runner, sim.Network
 	phones.Add("+14406443709", simphone.Persona{Responder: simphone.Scripted("was 2 yesterday, today it's worse", "I took 2 pills"), Delay: time.Minute})
 	phones.Add("+14406443710", simphone.Persona{Responder: simphone.Scripted("3", "yes"), Delay: time.Minute})
 	flow, err := flows.Builtin("provider")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim := &simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
 	c, err := sim.RunCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, []outreach.Recipient{
 		{ID: "p-1", FirstName: "Ana", Phone: "+14406443709"}, {ID: "p-2", FirstName: "Bo", Phone: "+14406443710"}})
 	if err != nil {

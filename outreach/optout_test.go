@@ -240,13 +240,13 @@ func TestOptOutVariantsOfEveryKeyword(t *testing.T) {
 func TestOptOutPhraseMidConversation(t *testing.T) {
 	ctx := context.Background()
 	clock := clocktest.Manual(t)
-	phones := simphone.New(clock, 1)
 	store := memstore.New()
 	const from, patient = "+15005550006", "+14406443709"
-	runner := outreach.NewRunner(store, simphone.NewSender(phones), outreach.RunnerOptions{
-		From: from, Clock: clock, Window: outreach.AnyHour, NoThrottle: true,
+	sim := simphone.NewSimulation(store, clock, 1, outreach.RunnerOptions{
+		From: from, Window: outreach.AnyHour, NoThrottle: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
+	runner, phones := sim.Runner, sim.Network
 	// First answer the pain question, then, asked the next one, opt out in
 	// words.
 	phones.Add(patient, simphone.Persona{Responder: simphone.Scripted("4", "please stop texting me", "5"), Delay: time.Minute})
@@ -260,7 +260,6 @@ func TestOptOutPhraseMidConversation(t *testing.T) {
 			{ID: "bye", Kind: outreach.StepEnd, Body: "Thank you.", Outcome: "ok"},
 		},
 	}
-	sim := &simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
 	c, err := sim.RunCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, []outreach.Recipient{{ID: "p-1", FirstName: "Ana", Phone: patient}})
 	if err != nil {
 		t.Fatal(err)

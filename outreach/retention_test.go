@@ -91,19 +91,18 @@ func TestRetention(t *testing.T) {
 			clock := clocktest.Manual(t)
 			store := st.open(t)
 			t.Cleanup(func() { store.Close() })
-			phones := simphone.New(clock, 1)
 			const from, finished, running = "+15005550006", "+14406443709", "+14406443710"
-			runner := outreach.NewRunner(store, simphone.NewSender(phones), outreach.RunnerOptions{
-				From: from, Clock: clock, Window: outreach.AnyHour, NoThrottle: true,
+			sim := simphone.NewSimulation(store, clock, 1, outreach.RunnerOptions{
+				From: from, Window: outreach.AnyHour, NoThrottle: true,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			})
+			runner, phones := sim.Runner, sim.Network
 			phones.Add(finished, simphone.Persona{Responder: simphone.Scripted("my pain is 9, please call me at 808-555-0164", "9", "yes", "yes"), Delay: time.Minute})
 			phones.Add(running, simphone.Persona{Silent: true})
 			flow, err := flows.Builtin("provider")
 			if err != nil {
 				t.Fatal(err)
 			}
-			sim := &simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
 			c, err := sim.RunCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, []outreach.Recipient{{ID: "p-1", FirstName: "Ana", Phone: finished}})
 			if err != nil {
 				t.Fatal(err)

@@ -69,7 +69,6 @@ func TestRepliesAHumanMustSee(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			clock := clocktest.Manual(t)
-			phones := simphone.New(clock, 1)
 			store := memstore.New()
 			var (
 				mu       sync.Mutex
@@ -82,16 +81,16 @@ func TestRepliesAHumanMustSee(t *testing.T) {
 				return nil
 			})
 			const from, patient = "+15005550006", "+14406443709"
-			runner := outreach.NewRunner(store, simphone.NewSender(phones), outreach.RunnerOptions{
-				From: from, Clock: clock, Window: outreach.AnyHour, NoThrottle: true, Notifier: notifier,
+			sim := simphone.NewSimulation(store, clock, 1, outreach.RunnerOptions{
+				From: from, Window: outreach.AnyHour, NoThrottle: true, Notifier: notifier,
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			})
+			runner, phones := sim.Runner, sim.Network
 			phones.Add(patient, simphone.Persona{Responder: simphone.Scripted(tc.replies...), Delay: time.Minute})
 			flow, err := flows.Builtin("provider")
 			if err != nil {
 				t.Fatal(err)
 			}
-			sim := &simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
 			c, err := sim.RunCampaign(ctx, outreach.NewCampaign{Name: "check-in", Flow: flow}, []outreach.Recipient{{ID: "p-1", FirstName: "Ana", Phone: patient}})
 			if err != nil {
 				t.Fatal(err)

@@ -126,3 +126,13 @@ func (s *Simulation) RunCampaign(ctx context.Context, nc outreach.NewCampaign, r
 	_, err = s.Run(ctx, c.ID)
 	return c, err
 }
+
+// NewSimulation returns a simulation on store: a network of simulated
+// phones on clock (seeded with seed, see [New]) and a runner that sends
+// through it with opts, on clock (opts.Clock is set). Add the patients'
+// phones to s.Network, then run campaigns with [Simulation.RunCampaign].
+func NewSimulation(store outreach.Store, clock *outreach.ManualClock, seed uint64, opts outreach.RunnerOptions) *Simulation {
+	net := New(clock, seed)
+	opts.Clock = clock
+	return &Simulation{Runner: outreach.NewRunner(store, NewSender(net), opts), Store: store, Network: net, Clock: clock}
+}
