@@ -224,7 +224,7 @@ func TestInterpreterBuiltinFlows(t *testing.T) {
 		{flow: "provider", replies: []string{"8", "Yeah", "no", "Y"}, outcome: "call_requested", texts: 7,
 			path: []string{"ask_pain_split -match-> ask_talk", "ask_talk_split -match-> talk_yes",
 				"ask_followup_split -match-> ask_call", "ask_call_split -match-> done_call"}},
-		// Never a valid answer: re-asked twice, then no_answer.
+		// Never a valid answer: re-asked once, then needs_review.
 		{flow: "provider", replies: []string{"abc", "??"}, outcome: "needs_review", texts: 4,
 			path: []string{"ask_pain_split -noMatch-> ask_pain_reask1", "ask_pain_reask1_split -noMatch-> end_no_answer"}},
 		{flow: "pharma", replies: []string{"YES", "30", "24.5", "800", "150", "no"}, outcome: "eligible", texts: 8,
