@@ -75,7 +75,7 @@
 // usable once, void after 5 checks, and hands each code to a Notify
 // function (the web app prints it to stderr, never to its logger).
 //
-// [TwilioCodes] is the production sender, on Twilio Verify: it finds or
+// twilioverify.Codes (package verify/twilioverify, so that this package and the stores that keep its users need no Twilio client) is the production sender, on Twilio Verify: it finds or
 // creates the Verify service by friendly name, maps Twilio's 404 for an
 // expired, approved or canceled verification to [ErrExpired], and 5 sends
 // of one verification to [ErrTooManyCodes].

@@ -54,3 +54,14 @@ func (e *SenderError) Error() string {
 }
 
 func (e *SenderError) Unwrap() error { return e.Err }
+
+// MaxServiceNameLen is the longest friendly name Twilio accepts for a
+// Verify service.
+const MaxServiceNameLen = 32
+
+// ErrTooManyCodes is returned by a CodeSender (twilioverify.Codes.SendCode) when Twilio
+// refuses to send another code for the pending verification (HTTP 429,
+// code 60203: at most 5 sends). The limit lifts when the verification
+// expires, 10 minutes after the first code. Through [Login] it arrives
+// wrapped in a [*SenderError]: test it with [errors.Is].
+var ErrTooManyCodes = errors.New("verify: too many codes sent to this phone; wait 10 minutes before asking for another")

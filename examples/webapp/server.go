@@ -25,6 +25,7 @@ import (
 	"github.com/patient-outreach/sms/outreach/twiliosms"
 	"github.com/patient-outreach/sms/studio"
 	"github.com/patient-outreach/sms/verify"
+	"github.com/patient-outreach/sms/verify/twilioverify"
 )
 
 //go:embed templates/*.html
@@ -128,7 +129,7 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 		}}
 	} else {
 		account.HTTPClient = cfg.twilioHTTP
-		if codes, err = verify.NewTwilioCodes(ctx, verify.TwilioConfig{
+		if codes, err = twilioverify.New(ctx, twilioverify.Config{
 			AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken, ServiceName: cfg.VerifyServiceName,
 			HTTPClient: cfg.twilioHTTP,
 		}); err != nil {

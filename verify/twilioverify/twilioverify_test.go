@@ -1,4 +1,4 @@
-package verify_test
+package twilioverify_test
 
 import (
 	"context"
@@ -16,20 +16,32 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 	"github.com/patient-outreach/sms/verify"
+	"github.com/patient-outreach/sms/verify/twilioverify"
 )
 
 const clinic = "Sunrise Clinic"
+
+// t0 is the tests' fixed start instant (as verify's own tests use).
+var t0 = time.Date(2025, 3, 3, 15, 0, 0, 0, time.UTC)
+
+// The user of the login test.
+const (
+	phone    = "+14155550100"
+	admin    = "admin"
+	password = "correct horse battery staple"
+	addr     = "192.0.2.10"
+)
 
 // twFixture is a fake Twilio on a manual clock and a TwilioCodes on it.
 type twFixture struct {
 	clock *outreach.ManualClock
 	srv   *twiliotest.Server
-	codes *verify.TwilioCodes
+	codes *twilioverify.Codes
 	// inflight counts requests whose answer is not closed yet.
 	inflight atomic.Int64
 }
 
-func newTwFixture(t *testing.T, edit func(*verify.TwilioConfig)) *twFixture {
+func newTwFixture(t *testing.T, edit func(*twilioverify.Config)) *twFixture {
 	t.Helper()
 	f := &twFixture{clock: outreach.NewManualClock(t0)}
 	f.srv = twiliotest.New(twiliotest.Options{Clock: f.clock})
@@ -39,14 +51,14 @@ func newTwFixture(t *testing.T, edit func(*verify.TwilioConfig)) *twFixture {
 		edit(&cfg)
 	}
 	var err error
-	if f.codes, err = verify.NewTwilioCodes(context.Background(), cfg); err != nil {
+	if f.codes, err = twilioverify.New(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
 
-func (f *twFixture) config() verify.TwilioConfig {
-	return verify.TwilioConfig{
+func (f *twFixture) config() twilioverify.Config {
+	return twilioverify.Config{
 		AccountSID:  f.srv.AccountSID(),
 		AuthToken:   f.srv.AuthToken(),
 		ServiceName: clinic,
@@ -134,7 +146,7 @@ func TestTwilioCodesService(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	again, err := verify.NewTwilioCodes(context.Background(), f.config())
+	again, err := twilioverify.New(context.Background(), f.config())
 	if err != nil || again.ServiceSID() != sid {
 		t.Fatalf("second NewTwilioCodes: %v, %v; want service %s", again, err, sid)
 	}
@@ -146,7 +158,7 @@ func TestTwilioCodesService(t *testing.T) {
 	cfg := f.config()
 	cfg.ServiceName = "Other 110"
 	lists := f.srv.Requests(twiliotest.ListVerifyServices)
-	other, err := verify.NewTwilioCodes(context.Background(), cfg)
+	other, err := twilioverify.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,6 +279,10 @@ func TestTwilioCodesTooManySends(t *testing.T) {
 func TestTwilioCodesLogin(t *testing.T) {
 	ctx := context.Background()
 	f := newTwFixture(t, nil)
+	hash, err := verify.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
 	login, err := verify.New(verify.Config{
 		Account:      admin,
 		PasswordHash: hash,
@@ -359,7 +375,7 @@ func TestTwilioCodesCancelledMidCall(t *testing.T) {
 }
 
 func TestTwilioCodesTimeout(t *testing.T) {
-	f := newTwFixture(t, func(c *verify.TwilioConfig) { c.Timeout = 100 * time.Millisecond })
+	f := newTwFixture(t, func(c *twilioverify.Config) { c.Timeout = 100 * time.Millisecond })
 	f.srv.SetFault(twiliotest.CreateVerification, twiliotest.Fault{Latency: 10 * time.Second})
 	start := time.Now()
 	err := f.codes.SendCode(context.Background(), phone)
@@ -382,7 +398,7 @@ func TestTwilioCodesContextDoneBefore(t *testing.T) {
 	if _, err := f.codes.CheckCode(ctx, phone, "123456"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("CheckCode = %v", err)
 	}
-	if _, err := verify.NewTwilioCodes(ctx, f.config()); !errors.Is(err, context.Canceled) {
+	if _, err := twilioverify.New(ctx, f.config()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("NewTwilioCodes = %v", err)
 	}
 	if n := f.srv.Requests(twiliotest.CreateVerification) + f.srv.Requests(twiliotest.CheckVerification); n != 0 {
@@ -417,32 +433,40 @@ func TestTwilioCodesFailures(t *testing.T) {
 	// Wrong credentials fail at the start.
 	cfg := f.config()
 	cfg.AuthToken = "wrongtoken"
-	if _, err := verify.NewTwilioCodes(ctx, cfg); err == nil || !strings.Contains(err.Error(), "401") {
+	if _, err := twilioverify.New(ctx, cfg); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("NewTwilioCodes with a wrong token: %v", err)
 	}
 	// An unreachable Twilio.
 	cfg = f.config()
 	f.srv.Close()
-	if _, err := verify.NewTwilioCodes(ctx, cfg); err == nil {
+	if _, err := twilioverify.New(ctx, cfg); err == nil {
 		t.Fatal("NewTwilioCodes with Twilio down succeeded")
 	}
 	f.noneInFlight(t)
 }
 
 func TestNewTwilioCodesConfig(t *testing.T) {
-	ok := verify.TwilioConfig{AccountSID: "AC0123", AuthToken: "tok", ServiceName: clinic}
-	for name, edit := range map[string]func(*verify.TwilioConfig){
-		"no sid":           func(c *verify.TwilioConfig) { c.AccountSID = "" },
-		"no token":         func(c *verify.TwilioConfig) { c.AuthToken = "" },
-		"bad token":        func(c *verify.TwilioConfig) { c.AuthToken = "a b" },
-		"no name":          func(c *verify.TwilioConfig) { c.ServiceName = " " },
-		"name too long":    func(c *verify.TwilioConfig) { c.ServiceName = strings.Repeat("x", verify.MaxServiceNameLen+1) },
-		"negative timeout": func(c *verify.TwilioConfig) { c.Timeout = -time.Second },
+	ok := twilioverify.Config{AccountSID: "AC0123", AuthToken: "tok", ServiceName: clinic}
+	for name, edit := range map[string]func(*twilioverify.Config){
+		"no sid":           func(c *twilioverify.Config) { c.AccountSID = "" },
+		"no token":         func(c *twilioverify.Config) { c.AuthToken = "" },
+		"bad token":        func(c *twilioverify.Config) { c.AuthToken = "a b" },
+		"no name":          func(c *twilioverify.Config) { c.ServiceName = " " },
+		"name too long":    func(c *twilioverify.Config) { c.ServiceName = strings.Repeat("x", verify.MaxServiceNameLen+1) },
+		"negative timeout": func(c *twilioverify.Config) { c.Timeout = -time.Second },
 	} {
 		cfg := ok
 		edit(&cfg)
-		if _, err := verify.NewTwilioCodes(context.Background(), cfg); err == nil {
+		if _, err := twilioverify.New(context.Background(), cfg); err == nil {
 			t.Errorf("%s: NewTwilioCodes succeeded", name)
 		}
 	}
+}
+
+// otherCode returns a well-formed code that is not code.
+func otherCode(code string) string {
+	if code == "000000" {
+		return "000001"
+	}
+	return "000000"
 }

@@ -1,4 +1,4 @@
-package verify
+package twilioverify
 
 import (
 	"context"
@@ -16,22 +16,12 @@ import (
 
 	"github.com/patient-outreach/sms/internal/twiliocall"
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/verify"
 )
 
-// DefaultTwilioTimeout bounds one call to Twilio Verify when
-// TwilioConfig.Timeout is zero.
-const DefaultTwilioTimeout = 10 * time.Second
-
-// MaxServiceNameLen is the longest friendly name Twilio accepts for a
-// Verify service.
-const MaxServiceNameLen = 32
-
-// ErrTooManyCodes is returned by [TwilioCodes.SendCode] when Twilio
-// refuses to send another code for the pending verification (HTTP 429,
-// code 60203: at most 5 sends). The limit lifts when the verification
-// expires, 10 minutes after the first code. Through [Login] it arrives
-// wrapped in a [*SenderError]: test it with [errors.Is].
-var ErrTooManyCodes = errors.New("verify: too many codes sent to this phone; wait 10 minutes before asking for another")
+// DefaultTimeout bounds one call to Twilio Verify when
+// Config.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
 
 // Pages read to find the Verify service by name: at most 2,000 services.
 const (
@@ -39,69 +29,69 @@ const (
 	serviceMaxPages = 20
 )
 
-// TwilioConfig configures a [TwilioCodes].
-type TwilioConfig struct {
+// Config configures a [Codes].
+type Config struct {
 	// AccountSID and AuthToken are the Twilio account's credentials
 	// (alphanumeric, as twilio-go requires).
 	AccountSID string
 	AuthToken  string
 	// ServiceName is the friendly name of the Verify service, found or
-	// created by [NewTwilioCodes] (the blueprint used CUSTOMER_NAME).
+	// created by [New] (the blueprint used CUSTOMER_NAME).
 	// Twilio shows it in the text ("Your <name> verification code
-	// is ..."). At most [MaxServiceNameLen] characters.
+	// is ..."). At most [verify.MaxServiceNameLen] characters.
 	ServiceName string
 	// HTTPClient supplies the base transport (its Transport; nil means
 	// http.DefaultTransport). Point it at a fake Twilio with
 	// twiliotest.Server.HTTPClient. Its Timeout is ignored: see Timeout.
 	HTTPClient *http.Client
-	// Timeout bounds each call (NewTwilioCodes' lookup, its creation of
+	// Timeout bounds each call (New' lookup, its creation of
 	// the service, each SendCode and CheckCode); zero means
-	// [DefaultTwilioTimeout].
+	// [DefaultTimeout].
 	Timeout time.Duration
 }
 
-// TwilioCodes is a [CodeSender] on Twilio Verify, through the twilio-go
+// Codes is a [CodeSender] on Twilio Verify, through the twilio-go
 // client: Twilio generates the codes, texts them (channel "sms"),
 // expires them after 10 minutes, allows 5 sends and 5 checks per
 // verification, and checks them. It is safe for concurrent use. Create
-// it with [NewTwilioCodes].
+// it with [New].
 //
 // Every call honours its context and the configured timeout, and leaves
 // no request running when it returns. Errors hold neither the code nor
 // the full phone number.
-type TwilioCodes struct {
-	cfg        TwilioConfig
+type Codes struct {
+	cfg        Config
 	caller     twiliocall.Caller
 	serviceSID string
 }
 
-var _ CodeSender = (*TwilioCodes)(nil)
+var _ verify.CodeSender = (*Codes)(nil)
 
 var alphanumeric = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 
-// NewTwilioCodes checks cfg and finds the Verify service named
+// New checks cfg and finds the Verify service named
 // cfg.ServiceName, reading the account's services page by page, or
 // creates it if there is none. If several services have the name, the
 // first listed is used. Two instances starting at once on an account
 // without the service may each create one; the next start uses the
 // first.
-func NewTwilioCodes(ctx context.Context, cfg TwilioConfig) (*TwilioCodes, error) {
+func New(ctx context.Context, cfg Config) (*Codes, error) {
 	switch {
 	case cfg.AccountSID == "" || cfg.AuthToken == "":
-		return nil, errors.New("verify: TwilioConfig needs AccountSID and AuthToken")
+		return nil, errors.New("verify: Config needs AccountSID and AuthToken")
 	case !alphanumeric.MatchString(cfg.AccountSID) || !alphanumeric.MatchString(cfg.AuthToken):
 		return nil, errors.New("verify: AccountSID and AuthToken must be alphanumeric (copy them from the Twilio console)")
 	case strings.TrimSpace(cfg.ServiceName) == "":
-		return nil, errors.New("verify: TwilioConfig.ServiceName is empty: set the Verify service's friendly name")
-	case utf8.RuneCountInString(cfg.ServiceName) > MaxServiceNameLen:
-		return nil, fmt.Errorf("verify: TwilioConfig.ServiceName is longer than %d characters", MaxServiceNameLen)
+		return nil, errors.New("verify: Config.ServiceName is empty: set the Verify service's friendly name")
+	case utf8.RuneCountInString(cfg.ServiceName) > verify.MaxServiceNameLen:
+		return nil, fmt.Errorf("verify: Config.ServiceName is longer than %d characters", verify.MaxServiceNameLen)
 	case cfg.Timeout < 0:
-		return nil, errors.New("verify: TwilioConfig.Timeout must not be negative")
+		return nil, errors.New("verify: Config.Timeout must not be negative")
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = DefaultTwilioTimeout
+		cfg.Timeout = DefaultTimeout
 	}
-	t := &TwilioCodes{cfg: cfg, caller: twiliocall.Caller{AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken, Timeout: cfg.Timeout}}
+	t := &Codes{cfg: cfg, caller: twiliocall.Caller{AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken, Timeout: cfg.Timeout}}
 	if cfg.HTTPClient != nil {
 		t.caller.Base = cfg.HTTPClient.Transport
 	}
@@ -119,11 +109,11 @@ func NewTwilioCodes(ctx context.Context, cfg TwilioConfig) (*TwilioCodes, error)
 }
 
 // ServiceSID is the SID ("VA...") of the Verify service in use.
-func (t *TwilioCodes) ServiceSID() string { return t.serviceSID }
+func (t *Codes) ServiceSID() string { return t.serviceSID }
 
 // findService returns the SID of the first service named
 // cfg.ServiceName, or "" if there is none.
-func (t *TwilioCodes) findService(ctx context.Context) (string, error) {
+func (t *Codes) findService(ctx context.Context) (string, error) {
 	var sid string
 	err := t.call(ctx, func(api *openapi.ApiService) error {
 		p := &openapi.ListServiceParams{}
@@ -156,7 +146,7 @@ func (t *TwilioCodes) findService(ctx context.Context) (string, error) {
 }
 
 // createService creates the service named cfg.ServiceName.
-func (t *TwilioCodes) createService(ctx context.Context) (string, error) {
+func (t *Codes) createService(ctx context.Context) (string, error) {
 	var sv *openapi.VerifyV2Service
 	err := t.call(ctx, func(api *openapi.ApiService) (err error) {
 		p := &openapi.CreateServiceParams{}
@@ -175,9 +165,9 @@ func (t *TwilioCodes) createService(ctx context.Context) (string, error) {
 
 // SendCode starts a verification of to (E.164) on channel "sms", or
 // sends the pending verification's code again (Twilio keeps the code).
-// Errors: [ErrTooManyCodes] after 5 sends of one verification, else a
+// Errors: [verify.ErrTooManyCodes] after 5 sends of one verification, else a
 // failure of Twilio or of ctx.
-func (t *TwilioCodes) SendCode(ctx context.Context, to string) error {
+func (t *Codes) SendCode(ctx context.Context, to string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -195,7 +185,7 @@ func (t *TwilioCodes) SendCode(ctx context.Context, to string) error {
 	}
 	var te *client.TwilioRestError
 	if errors.As(err, &te) && te.Code == 60203 {
-		return wrapTwilio("sending a code", err, ErrTooManyCodes, []string{to})
+		return wrapTwilio("sending a code", err, verify.ErrTooManyCodes, []string{to})
 	}
 	return wrapTwilio("sending a code", err, nil, []string{to})
 }
@@ -203,10 +193,10 @@ func (t *TwilioCodes) SendCode(ctx context.Context, to string) error {
 // CheckCode checks code with a verification check of to. It returns
 // true when Twilio approves it, and false, nil for a wrong code (the
 // 5th wrong check cancels the verification). An error matching
-// [ErrExpired] means there is no pending verification: Twilio answers
+// [verify.ErrExpired] means there is no pending verification: Twilio answers
 // 404 (code 20404) when it expired, was approved already or was
 // canceled, and 429 (code 60202) after too many checks.
-func (t *TwilioCodes) CheckCode(ctx context.Context, to, code string) (bool, error) {
+func (t *Codes) CheckCode(ctx context.Context, to, code string) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
@@ -227,7 +217,7 @@ func (t *TwilioCodes) CheckCode(ctx context.Context, to, code string) (bool, err
 	if err != nil {
 		var te *client.TwilioRestError
 		if errors.As(err, &te) && (te.Status == http.StatusNotFound || te.Code == 20404 || te.Code == 60202) {
-			return false, wrapTwilio("checking a code", err, ErrExpired, secrets)
+			return false, wrapTwilio("checking a code", err, verify.ErrExpired, secrets)
 		}
 		return false, wrapTwilio("checking a code", err, nil, secrets)
 	}
@@ -240,7 +230,7 @@ func (t *TwilioCodes) CheckCode(ctx context.Context, to, code string) (bool, err
 	case "pending", "canceled", "max_attempts_reached":
 		return false, nil // a wrong code; a canceled verification answers 404 next
 	default: // expired, deleted, failed: the code was not checked
-		return false, wrapTwilio("checking a code", fmt.Errorf("verification status %q", *vc.Status), ErrExpired, secrets)
+		return false, wrapTwilio("checking a code", fmt.Errorf("verification status %q", *vc.Status), verify.ErrExpired, secrets)
 	}
 }
 
@@ -291,7 +281,7 @@ func wrapTwilio(op string, err, kind error, secrets []string) error {
 
 // call runs fn with a twilio-go Verify service whose every request
 // carries ctx, bounded by the per-call timeout (see internal/twiliocall).
-func (t *TwilioCodes) call(ctx context.Context, fn func(*openapi.ApiService) error) error {
+func (t *Codes) call(ctx context.Context, fn func(*openapi.ApiService) error) error {
 	_, err := t.caller.Do(ctx, func(c *client.Client) error {
 		return fn(openapi.NewApiServiceWithClient(c))
 	})
