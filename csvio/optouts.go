@@ -9,7 +9,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -151,7 +150,8 @@ type OptOutFile struct {
 // as in a recipients file (opts.DefaultRegion; a leading single quote, as
 // a spreadsheet-safe export writes, is ignored). The file is read with
 // the same tolerance (byte order mark, ';' delimiter, blank lines) and
-// limits (opts.MaxBytes, MaxRows, MaxFieldLen) as [ReadAll].
+// limits (opts.MaxBytes, MaxRows, MaxFieldLen, MaxColumns, MaxLineLen) as
+// [ReadAll].
 //
 // Every data row ends up either in OptOutFile.OptOuts or with its errors
 // in OptOutFile.Errors; none is dropped. A row that opts back in must have
@@ -165,18 +165,10 @@ func ReadOptOuts(r io.Reader, opts Options) (OptOutFile, error) {
 	if err != nil {
 		return res, err
 	}
-	if opts.MaxBytes > 0 {
-		r = &limitedReader{r: r, n: opts.MaxBytes}
-	}
-	br := bufio.NewReaderSize(r, 64<<10)
-	comma, err := sniff(br, opts.Comma)
+	cr, err := newCSVReader(r, opts)
 	if err != nil {
-		return res, readError(err, opts, 0)
+		return res, err
 	}
-	cr := csv.NewReader(br)
-	cr.Comma = comma
-	cr.TrimLeadingSpace = !unicode.IsSpace(comma)
-	cr.ReuseRecord = true
 	header, err := cr.Read()
 	switch {
 	case err == io.EOF:
@@ -188,12 +180,15 @@ func ReadOptOuts(r io.Reader, opts Options) (OptOutFile, error) {
 		}
 		return res, readError(err, opts, 0)
 	}
+	columns := len(header)
+	lastLine, _ := cr.FieldPos(0)
+	if opts.MaxColumns > 0 && columns > opts.MaxColumns {
+		return res, &LimitError{Limit: LimitColumns, Max: int64(opts.MaxColumns), Line: lastLine}
+	}
 	cols, err := optOutColumns(header, opts)
 	if err != nil {
 		return res, err
 	}
-	columns := len(header)
-	lastLine, _ := cr.FieldPos(0)
 	for {
 		rec, err := cr.Read()
 		if err == io.EOF {

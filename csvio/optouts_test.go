@@ -331,3 +331,26 @@ func TestSampleOptOutsFile(t *testing.T) {
 		t.Fatalf("ReadOptOuts = %+v, %v; want 3 opt-outs and no error", got, err)
 	}
 }
+
+// TestReadOptOutsLimits: an opt-outs file has the recipients file's caps
+// on a line's length and the header's cells, enforced as it is read.
+func TestReadOptOutsLimits(t *testing.T) {
+	tests := []struct {
+		name  string
+		in    string
+		limit Limit
+	}{
+		{"a million-cell line", strings.Repeat("phone,", 1_000_000) + "\n", LimitLineBytes},
+		{"a header of 201 cells", "phone" + strings.Repeat(",x", DefaultMaxColumns) + "\n+14155550100" + strings.Repeat(",", DefaultMaxColumns) + "\n", LimitColumns},
+	}
+	for _, tc := range tests {
+		_, err := ReadOptOuts(strings.NewReader(tc.in), Options{})
+		var le *LimitError
+		if !errors.As(err, &le) || le.Limit != tc.limit || le.Line != 1 {
+			t.Errorf("%s: error %v; want a *LimitError (%s) on line 1", tc.name, err, tc.limit)
+		}
+	}
+	if _, err := ReadOptOuts(strings.NewReader("phone"+strings.Repeat(",x", DefaultMaxColumns-1)+"\n+14155550100\n"), Options{}); err != nil {
+		t.Errorf("a header of %d cells: %v", DefaultMaxColumns, err)
+	}
+}

@@ -167,19 +167,11 @@ type RecipientReader struct {
 	err      error // sticky: io.EOF or a fatal error
 }
 
-// NewRecipientReader reads and checks the header of a recipients file. The
-// header must name patient_id, patient_first_name (or patient_first) and
-// patient_phone, in any order, case and surrounding spaces; it may name
-// timezone and any other columns, which end up in Recipient.Attrs.
-//
-// A header that cannot be used gives a [*HeaderError]; a file over
-// Options.MaxBytes, a header line over Options.MaxLineLen or a header with
-// more cells than Options.MaxColumns, a [*LimitError].
-func NewRecipientReader(r io.Reader, opts Options) (*RecipientReader, error) {
-	opts, err := opts.withDefaults()
-	if err != nil {
-		return nil, err
-	}
+// newCSVReader returns the csv.Reader that every file of this package is
+// read with, under opts (with its defaults): the size and line-length
+// limits enforced while the bytes are read, the delimiter detected. Its
+// records are reused: callers copy what they keep.
+func newCSVReader(r io.Reader, opts Options) (*csv.Reader, error) {
 	if opts.MaxBytes > 0 {
 		r = &limitedReader{r: r, n: opts.MaxBytes}
 	}
@@ -194,16 +186,34 @@ func NewRecipientReader(r io.Reader, opts Options) (*RecipientReader, error) {
 	if err != nil {
 		return nil, readError(err, opts, 0)
 	}
-
 	cr := csv.NewReader(br)
 	cr.Comma = comma
 	// Lets `a, "b, c"` read as two cells; off for a white-space delimiter,
 	// whose empty cells it would swallow.
 	cr.TrimLeadingSpace = !unicode.IsSpace(comma)
-	cr.ReuseRecord = true // gocsv copies what it keeps
+	cr.ReuseRecord = true
 	// FieldsPerRecord stays 0: encoding/csv takes the header's cell count
 	// and reports any other count as csv.ErrFieldCount on that row.
+	return cr, nil
+}
 
+// NewRecipientReader reads and checks the header of a recipients file. The
+// header must name patient_id, patient_first_name (or patient_first) and
+// patient_phone, in any order, case and surrounding spaces; it may name
+// timezone and any other columns, which end up in Recipient.Attrs.
+//
+// A header that cannot be used gives a [*HeaderError]; a file over
+// Options.MaxBytes, a header line over Options.MaxLineLen or a header with
+// more cells than Options.MaxColumns, a [*LimitError].
+func NewRecipientReader(r io.Reader, opts Options) (*RecipientReader, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cr, err := newCSVReader(r, opts)
+	if err != nil {
+		return nil, err
+	}
 	um, err := gocsv.NewUnmarshaller(cr, &record{})
 	switch {
 	case err == io.EOF:
