@@ -123,6 +123,10 @@ type answerTokens struct {
 	question bool
 }
 
+// symbolTokens are the ASCII symbols that tokenize keeps as tokens of
+// their own.
+const symbolTokens = "/+%#@&*=<>~$^|_"
+
 func tokenize(reply string) answerTokens {
 	var (
 		at  answerTokens
@@ -170,7 +174,7 @@ func tokenize(reply string) answerTokens {
 		case r == '?' || r == '\u00bf':
 			flush()
 			at.question = true
-		case r == '/' || r < utf8.RuneSelf && strings.ContainsRune("+%#@&*=<>~$^|_", r):
+		case r < utf8.RuneSelf && strings.ContainsRune(symbolTokens, r):
 			// Symbols that can change a number's meaning ("10+", "50%")
 			// are tokens, never ignored.
 			flush()

@@ -99,5 +99,5 @@ func (t urgentTerm) in(toks []string) bool {
 }
 
 func isSymbolToken(t string) bool {
-	return len(t) == 1 && strings.ContainsAny(t, "/+%#@&*=<>~$^|_")
+	return len(t) == 1 && strings.ContainsAny(t, symbolTokens)
 }
