@@ -39,6 +39,17 @@ type Alert struct {
 	AckedBy string    `json:"acked_by,omitempty"`
 }
 
+// Unacknowledged counts the alerts in as that nobody has acknowledged.
+func Unacknowledged(as []Alert) int {
+	n := 0
+	for _, a := range as {
+		if a.AckedAt.IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
 // Notifier tells people about an alert: an SMS to an on-call phone, a
 // signed webhook to the user's own system (package notify has both). It
 // gets ids and terms only, never the patient's message. A Notifier that

@@ -357,12 +357,7 @@ func printAttention(ctx context.Context, w io.Writer, store outreach.Store, id i
 	if err != nil {
 		return err
 	}
-	urgent := 0
-	for _, al := range alerts {
-		if al.AckedAt.IsZero() {
-			urgent++
-		}
-	}
+	urgent := outreach.Unacknowledged(alerts)
 	if n := p.Outcomes[outreach.OutcomeNeedsReview]; n > 0 {
 		fmt.Fprintf(w, "needs review: %d conversation(s) whose reply a person must read (the export's review column says why)\n", n)
 	}

@@ -44,28 +44,23 @@ type reviewRow struct {
 // review (the responses CSV has them all).
 const maxReviewRows = 200
 
-// unacked counts the campaign's alerts nobody has acknowledged.
-func (a *app) unacked(ctx context.Context, id int64) (int, error) {
+// alerts lists the campaign's alerts of the app's world, oldest first.
+// Campaign 0 holds the alerts of replies that matched no conversation (a
+// patient writing after the conversation ended), of every world: only
+// the app's own are its to show.
+func (a *app) alerts(ctx context.Context, id int64) ([]outreach.Alert, error) {
 	as, err := a.store.Alerts(ctx, id)
-	n := 0
-	for _, al := range as {
-		if al.AckedAt.IsZero() {
-			n++
-		}
-	}
-	return n, err
+	own := world(a.cfg)
+	return slices.DeleteFunc(as, func(al outreach.Alert) bool { return al.World != own }), err
 }
 
-// alertRows lists the campaign's alerts of the app's world, newest first,
-// with each reply. Campaign 0 holds the alerts of replies that matched no
-// conversation (a patient writing after the conversation ended).
+// alertRows lists the campaign's alerts (see app.alerts), newest first,
+// with each reply.
 func (a *app) alertRows(ctx context.Context, id int64) ([]alertRow, error) {
-	as, err := a.store.Alerts(ctx, id)
+	as, err := a.alerts(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	own := world(a.cfg)
-	as = slices.DeleteFunc(as, func(al outreach.Alert) bool { return al.World != own })
 	rows := make([]alertRow, 0, len(as))
 	bodies := map[int64]map[int64]string{} // conversation -> message -> body
 	for _, al := range slices.Backward(as) {
@@ -122,56 +117,45 @@ func (a *app) reviewRows(ctx context.Context, c outreach.Campaign) ([]reviewRow,
 	return rows, nil
 }
 
-// ackAlert records that the logged-in user read an alert.
+// ackAlert records that the logged-in user read an alert of the
+// campaign in the path.
 func (a *app) ackAlert(w http.ResponseWriter, r *http.Request) {
 	c, _, ok := a.campaign(w, r)
 	if !ok {
 		return
 	}
-	id, err := strconv.ParseInt(r.PathValue("alert"), 10, 64)
-	as, lerr := a.store.Alerts(r.Context(), c.ID)
-	if lerr != nil {
-		a.internalError(w, r, "reading the alerts", lerr)
-		return
-	}
-	if err != nil || !slices.ContainsFunc(as, func(al outreach.Alert) bool { return al.ID == id }) {
-		a.errorPage(w, r, http.StatusNotFound, "There is no such alert in this campaign.")
-		return
-	}
-	user := a.sessions.GetString(r.Context(), "user")
-	err = a.store.AckAlert(r.Context(), id, user, a.now())
-	a.audit(r, outreach.ActionAlertAcknowledged, resultOf(err), "alert", strconv.FormatInt(id, 10), fmt.Sprintf("campaign=%d", c.ID))
-	if err != nil {
-		a.internalError(w, r, "acknowledging the alert", err)
-		return
-	}
-	a.log.Info("alert acknowledged", "campaign", c.ID, "alert", id)
-	a.flash(r, "Alert acknowledged.")
-	http.Redirect(w, r, "/campaigns/"+strconv.FormatInt(c.ID, 10)+"#alerts", http.StatusSeeOther)
+	a.acknowledge(w, r, c.ID, "/campaigns/"+strconv.FormatInt(c.ID, 10)+"#alerts")
 }
 
 // ackStrayAlert acknowledges an alert of a reply that matched no
 // conversation, listed on the campaigns page.
 func (a *app) ackStrayAlert(w http.ResponseWriter, r *http.Request) {
+	a.acknowledge(w, r, 0, "/campaigns#stray-alerts")
+}
+
+// acknowledge records that the logged-in user read the alert in the path,
+// one of campaign's (0: of replies that matched no conversation), and
+// goes back to the page that listed it.
+func (a *app) acknowledge(w http.ResponseWriter, r *http.Request, campaign int64, back string) {
 	id, err := strconv.ParseInt(r.PathValue("alert"), 10, 64)
-	rows, lerr := a.alertRows(r.Context(), 0)
+	as, lerr := a.alerts(r.Context(), campaign)
 	if lerr != nil {
 		a.internalError(w, r, "reading the alerts", lerr)
 		return
 	}
-	if err != nil || !slices.ContainsFunc(rows, func(al alertRow) bool { return al.ID == id }) {
+	if err != nil || !slices.ContainsFunc(as, func(al outreach.Alert) bool { return al.ID == id }) {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such alert.")
 		return
 	}
 	err = a.store.AckAlert(r.Context(), id, a.sessions.GetString(r.Context(), "user"), a.now())
-	a.audit(r, outreach.ActionAlertAcknowledged, resultOf(err), "alert", strconv.FormatInt(id, 10), "campaign=0")
+	a.audit(r, outreach.ActionAlertAcknowledged, resultOf(err), "alert", strconv.FormatInt(id, 10), fmt.Sprintf("campaign=%d", campaign))
 	if err != nil {
 		a.internalError(w, r, "acknowledging the alert", err)
 		return
 	}
-	a.log.Info("alert acknowledged", "campaign", 0, "alert", id)
+	a.log.Info("alert acknowledged", "campaign", campaign, "alert", id)
 	a.flash(r, "Alert acknowledged.")
-	http.Redirect(w, r, "/campaigns#stray-alerts", http.StatusSeeOther)
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }
 
 // notifierOf returns the notifier the settings ask for (nil: none): an

@@ -149,6 +149,25 @@ func (a *app) parseUpload(w http.ResponseWriter, r *http.Request, back string) b
 	return true
 }
 
+// csvReadError answers an uploaded CSV file that could not be read: 413
+// when it is over MAX_UPLOAD_BYTES; for a bad header or another limit,
+// the problem (after the file's name, followed by note) as a flash and
+// back to back; otherwise 500.
+func (a *app) csvReadError(w http.ResponseWriter, r *http.Request, err error, file, back, note string) {
+	var le *csvio.LimitError
+	if errors.As(err, &le) && le.Limit == csvio.LimitBytes {
+		a.tooLarge(w, r)
+		return
+	}
+	var he *csvio.HeaderError
+	if errors.As(err, &he) || errors.As(err, &le) {
+		a.flashError(r, file+": "+err.Error()+note)
+		http.Redirect(w, r, back, http.StatusSeeOther)
+		return
+	}
+	a.internalError(w, r, "reading the CSV", err)
+}
+
 // uploadRecipients reads the CSV at once, keeps it server-side and shows
 // the preview. Nothing is sent before the operator confirms.
 func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
@@ -179,18 +198,7 @@ func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 	consent := r.FormValue("require_consent") != ""
 	res, err := csvio.ReadAll(r.Context(), file, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes, RequireConsent: consent})
 	if err != nil {
-		var le *csvio.LimitError
-		if errors.As(err, &le) && le.Limit == csvio.LimitBytes {
-			a.tooLarge(w, r)
-			return
-		}
-		var he *csvio.HeaderError
-		if errors.As(err, &he) || errors.As(err, &le) {
-			a.flashError(r, filepath.Base(hdr.Filename)+": "+err.Error())
-			http.Redirect(w, r, back, http.StatusSeeOther)
-			return
-		}
-		a.internalError(w, r, "reading the CSV", err)
+		a.csvReadError(w, r, err, filepath.Base(hdr.Filename), back, "")
 		return
 	}
 	name := strings.TrimSpace(r.FormValue("name"))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -89,18 +88,7 @@ func (a *app) importOptOuts(w http.ResponseWriter, r *http.Request) {
 	name := filepath.Base(hdr.Filename)
 	res, err := csvio.ReadOptOuts(file, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes})
 	if err != nil {
-		var le *csvio.LimitError
-		if errors.As(err, &le) && le.Limit == csvio.LimitBytes {
-			a.tooLarge(w, r)
-			return
-		}
-		var he *csvio.HeaderError
-		if errors.As(err, &he) || errors.As(err, &le) {
-			a.flashError(r, name+": "+err.Error()+". Nothing was imported.")
-			http.Redirect(w, r, "/optouts", http.StatusSeeOther)
-			return
-		}
-		a.internalError(w, r, "reading the CSV", err)
+		a.csvReadError(w, r, err, name, "/optouts", ". Nothing was imported.")
 		return
 	}
 	n, refused, err := csvio.ImportOptOuts(r.Context(), a.store, world(a.cfg), res.OptOuts, a.now())

@@ -142,12 +142,14 @@ func (a *app) progressEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		cnt := countersOf(cur.Status, p, sched)
 		cnt.Skip = skip
-		if cnt.Urgent, err = a.unacked(ctx, c.ID); err != nil {
+		as, err := a.alerts(ctx, c.ID)
+		if err != nil {
 			if ctx.Err() == nil {
 				a.log.Warn("progress stream: alerts", "campaign", c.ID, "err", err)
 			}
 			return
 		}
+		cnt.Urgent = outreach.Unacknowledged(as)
 		if a.dev != nil && cnt.Skip.Show {
 			// Only while a skip is possible (or just made): otherwise the
 			// ticking clock would send an event every tick.
