@@ -12,6 +12,7 @@ import (
 	"github.com/patient-outreach/sms/outreach/simphone"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 	"github.com/patient-outreach/sms/studio"
+	"github.com/patient-outreach/sms/studio/studiotest"
 )
 
 // bigDefinition exports a flow of asks chained one after the other, with
@@ -92,7 +93,7 @@ func BenchmarkExecutionCreation(b *testing.B) {
 		clock := clocktest.Real(b)
 		net := simphone.New(clock, 1)
 		srv := twiliotest.New(twiliotest.Options{Clock: clock, Network: net, Numbers: []string{rtFrom},
-			Studio: studio.NewInterpreter(studio.InterpreterOptions{}), ExecutionsPerSecond: studio.MaxExecutionsPerSecond})
+			Studio: studiotest.NewInterpreter(studiotest.InterpreterOptions{}), ExecutionsPerSecond: studio.MaxExecutionsPerSecond})
 		dep, _ := studio.NewDeployer(studio.DeployConfig{AccountSID: srv.AccountSID(), AuthToken: srv.AuthToken(), HTTPClient: srv.HTTPClient()})
 		rt, _ := studio.NewRuntime(memstore.New(), studio.RuntimeConfig{Deployer: dep, From: rtFrom, DefaultZone: "UTC",
 			Window: outreach.AnyHour, Clock: clock, PollInterval: time.Hour, Logger: quiet})

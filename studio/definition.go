@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Widget types this package understands. Any other type (make-http-request,
@@ -19,10 +20,26 @@ const (
 	TypeSetVariables  = "set-variables"
 	TriggerName       = "Trigger" // name of the trigger widget FromFlow writes
 	OutcomeVariable   = "outcome" // set-variables key that records an end step's outcome
-	eventIncomingMsg  = "incomingMessage"
 	eventIncomingCall = "incomingCall"
-	eventIncomingReq  = "incomingRequest"
 )
+
+// Events of widget transitions, as Studio names them, besides
+// [EventMatch] and [EventNoMatch] of split-based-on. An execution step
+// is named for the event of the transition it records.
+const (
+	EventIncomingRequest = "incomingRequest" // trigger: REST API execution
+	EventIncomingMessage = "incomingMessage" // trigger: message from the contact; send-and-wait-for-reply: answered
+	EventSent            = "sent"            // send-message sent
+	EventFailed          = "failed"          // send-message refused
+	EventTimeout         = "timeout"         // send-and-wait-for-reply not answered in time
+	EventDeliveryFailure = "deliveryFailure" // send-and-wait-for-reply refused
+	EventNext            = "next"            // set-variables done
+)
+
+// DefaultReplyTimeout is how long a send-and-wait-for-reply widget with
+// no timeout waits for a reply: Studio's default "Stop Gathering After"
+// of 3600 seconds.
+const DefaultReplyTimeout = 3600 * time.Second
 
 // Definition is a Studio flow definition: the JSON that the Studio v2 API
 // takes as a flow's definition and that the console exports.

@@ -161,10 +161,11 @@
 //
 // # Running Studio locally
 //
-// [Interpreter] runs executions inside the fake Twilio of package
-// outreach/twiliotest: deploy a definition (or a Studio export) to the
-// fake, create executions through its API, and it sends the messages to
-// simulated phones, waits for their replies, evaluates splits and Liquid,
-// and fires timeouts on the fake's clock. The tests run the Studio runtime
-// end to end this way, and the example programs' dev mode uses it.
+// Package studio/studiotest runs executions inside the fake Twilio of
+// package outreach/twiliotest: deploy a definition (or a Studio export) to
+// the fake, create executions through its API, and its Interpreter sends
+// the messages to simulated phones, waits for their replies, evaluates
+// splits and Liquid, and fires timeouts on the fake's clock. The tests run
+// the Studio runtime end to end this way, and the example programs' dev
+// mode uses it. This package does not depend on the fake.
 package studio

@@ -55,9 +55,9 @@ func FromFlow(f *outreach.Flow) (*Definition, error) {
 		Name: TriggerName,
 		Type: TypeTrigger,
 		Transitions: []Transition{
-			{Event: eventIncomingMsg},
+			{Event: EventIncomingMessage},
 			{Event: eventIncomingCall},
-			{Event: eventIncomingReq, Next: f.StartStep()},
+			{Event: EventIncomingRequest, Next: f.StartStep()},
 		},
 		Properties: mustJSON(TriggerProperties{Offset: &Offset{X: 0, Y: 0}}),
 	})

@@ -242,7 +242,7 @@ func (im *importer) trigger() (string, error) {
 	start := ""
 	for _, t := range trig.Transitions {
 		switch {
-		case t.Event == eventIncomingReq:
+		case t.Event == EventIncomingRequest:
 			start = t.Next
 		case t.Next != "":
 			return "", stateErr(trig, "the %s transition goes to %q: outreach flows start only from the REST API (incomingRequest); leave the other trigger transitions empty", t.Event, t.Next)

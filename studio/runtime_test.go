@@ -23,6 +23,7 @@ import (
 	"github.com/patient-outreach/sms/outreach/sqlitestore"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 	"github.com/patient-outreach/sms/studio"
+	"github.com/patient-outreach/sms/studio/studiotest"
 )
 
 // rtFrom is the sending number of the runtime tests.
@@ -66,7 +67,7 @@ func newStudioRig(t *testing.T, o rigOptions) *studioRig {
 	net := simphone.New(o.clock, 7)
 	srv := twiliotest.New(twiliotest.Options{
 		Clock: o.clock, Network: net, Numbers: []string{rtFrom},
-		Studio: studio.NewInterpreter(studio.InterpreterOptions{}), ExecutionsPerSecond: o.perSecond,
+		Studio: studiotest.NewInterpreter(studiotest.InterpreterOptions{}), ExecutionsPerSecond: o.perSecond,
 	})
 	t.Cleanup(srv.Close)
 	dep, err := studio.NewDeployer(studio.DeployConfig{AccountSID: srv.AccountSID(), AuthToken: srv.AuthToken(), HTTPClient: srv.HTTPClient()})

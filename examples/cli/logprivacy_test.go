@@ -17,6 +17,7 @@ import (
 	"github.com/patient-outreach/sms/outreach/sqlitestore"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 	"github.com/patient-outreach/sms/studio"
+	"github.com/patient-outreach/sms/studio/studiotest"
 )
 
 // privacyCampaign is the --name of the log privacy test: as an operator
@@ -120,7 +121,7 @@ func TestLogsHoldNoPHI(t *testing.T) {
 		// as it must with the real Twilio, so the fake keeps it too; with
 		// quiet hours off (--window) the hour does not matter.
 		srv := twiliotest.New(twiliotest.Options{Numbers: []string{"+15005550006"},
-			Studio:              studio.NewInterpreter(studio.InterpreterOptions{Logger: slog.New(slog.NewTextHandler(&fakeLog, &slog.HandlerOptions{Level: slog.LevelDebug}))}),
+			Studio:              studiotest.NewInterpreter(studiotest.InterpreterOptions{Logger: slog.New(slog.NewTextHandler(&fakeLog, &slog.HandlerOptions{Level: slog.LevelDebug}))}),
 			ExecutionsPerSecond: studio.MaxExecutionsPerSecond})
 		defer srv.Close()
 		for _, p := range privacyPeople {

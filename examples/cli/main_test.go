@@ -26,6 +26,7 @@ import (
 	"github.com/patient-outreach/sms/outreach/sqlitestore"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 	"github.com/patient-outreach/sms/studio"
+	"github.com/patient-outreach/sms/studio/studiotest"
 )
 
 // The tests run the real program, built once by TestMain.
@@ -764,7 +765,7 @@ func TestStudioRun(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	srv := twiliotest.New(twiliotest.Options{Numbers: []string{"+15005550006"},
-		Studio: studio.NewInterpreter(studio.InterpreterOptions{}), ExecutionsPerSecond: studio.MaxExecutionsPerSecond})
+		Studio: studiotest.NewInterpreter(studiotest.InterpreterOptions{}), ExecutionsPerSecond: studio.MaxExecutionsPerSecond})
 	defer srv.Close()
 	srv.Network().SetDefault(func(*rand.Rand) simphone.Persona { return simphone.Persona{Silent: true} })
 	ctx, cancel := context.WithCancel(t.Context())

@@ -15,6 +15,7 @@ import (
 	"github.com/patient-outreach/sms/outreach/simphone"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 	"github.com/patient-outreach/sms/studio"
+	"github.com/patient-outreach/sms/studio/studiotest"
 )
 
 // devMode is the in-process fake Twilio of dev mode, with its simulated
@@ -47,7 +48,7 @@ func newDevMode(cfg *config, logger *slog.Logger, start time.Time) *devMode {
 		Numbers: []string{cfg.PhoneNumber},
 		// Studio executions run here too, interpreted from the deployed
 		// definitions, at Twilio's rate limit.
-		Studio:              studio.NewInterpreter(studio.InterpreterOptions{Logger: logger}),
+		Studio:              studiotest.NewInterpreter(studiotest.InterpreterOptions{Logger: logger}),
 		ExecutionsPerSecond: studio.MaxExecutionsPerSecond,
 		OnWebhookError: func(err error) {
 			logger.Warn("fake twilio: webhook not delivered", "err", err)

@@ -82,7 +82,7 @@
 //     refused with 409, code 20409; creates beyond
 //     Options.ExecutionsPerSecond in a second of the clock with 429, code
 //     20429, Retry-After: 1. The fake stores executions; an
-//     [ExecutionRunner] (Options.Studio; studio.Interpreter interprets
+//     [ExecutionRunner] (Options.Studio; studiotest.Interpreter interprets
 //     the definitions) runs them, reporting through
 //     [Server.UpdateExecution] and [Server.AddExecutionStep], timing with
 //     [Server.AfterFunc] and taking replies as a [ReplyRunner].

@@ -1,4 +1,4 @@
-package studio_test
+package studiotest_test
 
 import (
 	"bytes"
@@ -20,7 +20,11 @@ import (
 	"github.com/patient-outreach/sms/outreach/simphone"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 	"github.com/patient-outreach/sms/studio"
+	"github.com/patient-outreach/sms/studio/studiotest"
 )
+
+// sendingNumber is the fake's number the flows send from.
+const sendingNumber = "+15005550006"
 
 var interpStart = time.Date(2025, 3, 4, 15, 0, 0, 0, time.UTC)
 
@@ -30,7 +34,7 @@ type studioEnv struct {
 	clock *outreach.ManualClock
 	net   *simphone.Network
 	srv   *twiliotest.Server
-	in    *studio.Interpreter
+	in    *studiotest.Interpreter
 	dep   *studio.Deployer
 	logs  *syncBuffer
 }
@@ -53,14 +57,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newStudioEnv(t *testing.T, opts studio.InterpreterOptions) *studioEnv {
+func newStudioEnv(t *testing.T, opts studiotest.InterpreterOptions) *studioEnv {
 	t.Helper()
 	e := &studioEnv{clock: outreach.NewManualClock(interpStart), logs: &syncBuffer{}}
 	e.net = simphone.New(e.clock, 1)
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	e.in = studio.NewInterpreter(opts)
+	e.in = studiotest.NewInterpreter(opts)
 	e.srv = twiliotest.New(twiliotest.Options{Clock: e.clock, Network: e.net, Numbers: []string{sendingNumber}, Studio: e.in})
 	t.Cleanup(e.srv.Close)
 	dep, err := studio.NewDeployer(studio.DeployConfig{
@@ -234,7 +238,7 @@ func TestInterpreterBuiltinFlows(t *testing.T) {
 			path: []string{"ask_age_split -match-> not_eligible"}},
 	} {
 		t.Run(tc.flow+"/"+strings.Join(tc.replies, ","), func(t *testing.T) {
-			e := newStudioEnv(t, studio.InterpreterOptions{})
+			e := newStudioEnv(t, studiotest.InterpreterOptions{})
 			e.net.Add(ann, simphone.Persona{Responder: answerAll(tc.replies...)})
 			d := e.deployBuiltin(t, tc.flow)
 			x := e.start(t, d.SID, ann, map[string]any{"patient_first_name": "Ann", "patient_id": "p-1"})
@@ -278,7 +282,7 @@ func TestInterpreterBuiltinFlows(t *testing.T) {
 // Steps are served by the REST API with names, widgets, types and the
 // widget's variables as context.
 func TestInterpreterStepsThroughAPI(t *testing.T) {
-	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e := newStudioEnv(t, studiotest.InterpreterOptions{})
 	e.net.Add(ann, simphone.Persona{Responder: simphone.Scripted("4", "YES")})
 	d := e.deployBuiltin(t, "provider")
 	x := e.start(t, d.SID, ann, map[string]any{"patient_first_name": "Ann"})
@@ -325,7 +329,7 @@ func TestInterpreterStepsThroughAPI(t *testing.T) {
 // With no reply, the send-and-wait-for-reply's timeout fires on the fake's
 // clock, at its time (6 minutes for provider's ask_pain).
 func TestInterpreterTimeout(t *testing.T) {
-	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e := newStudioEnv(t, studiotest.InterpreterOptions{})
 	e.net.Add(ann, simphone.Persona{Silent: true})
 	d := e.deployBuiltin(t, "provider")
 	x := e.start(t, d.SID, ann, map[string]any{"patient_first_name": "Ann"})
@@ -358,7 +362,7 @@ func TestInterpreterTimeout(t *testing.T) {
 // reply: the fake delivers texts before timers of the same instant), and
 // a reply when the execution waits for none is ignored.
 func TestInterpreterReplyRacesTimeout(t *testing.T) {
-	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e := newStudioEnv(t, studiotest.InterpreterOptions{})
 	e.net.Add(ann, simphone.Persona{Responder: simphone.Scripted("yes"), Delay: 60 * time.Second})
 	def := askDef(60)
 	d := e.deployDef(t, "race", def)
@@ -452,7 +456,7 @@ func mustMarshal(v any) []byte {
 // Refusals: an opted-out phone makes a send-message fail (21610), an
 // unreachable one a send-and-wait-for-reply's deliveryFailure (21612).
 func TestInterpreterDeliveryFailures(t *testing.T) {
-	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e := newStudioEnv(t, studiotest.InterpreterOptions{})
 	const stopped, gone = "+14155550103", "+14155550104"
 	e.net.Add(stopped, simphone.Persona{})
 	e.net.Add(gone, simphone.Persona{Unreachable: true})
@@ -490,7 +494,7 @@ func TestInterpreterDeliveryFailures(t *testing.T) {
 
 // The default timeout is Studio's 3600 seconds.
 func TestInterpreterDefaultTimeout(t *testing.T) {
-	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e := newStudioEnv(t, studiotest.InterpreterOptions{})
 	e.net.Add(ann, simphone.Persona{Silent: true})
 	d := e.deployDef(t, "ask", askDef(0))
 	x := e.start(t, d.SID, ann, nil)
@@ -512,7 +516,7 @@ func TestInterpreterDefaultTimeout(t *testing.T) {
 }
 
 func TestInterpreterUnsupportedWidget(t *testing.T) {
-	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e := newStudioEnv(t, studiotest.InterpreterOptions{})
 	e.net.Add(ann, simphone.Persona{})
 	def := defOf(
 		trigger("hello"),
@@ -534,13 +538,13 @@ func TestInterpreterUnsupportedWidget(t *testing.T) {
 	x = e.start(t, d.SID, ann, nil)
 	err := e.in.StartExecution(context.Background(), e.srv, e.exec(t, *x.Sid))
 	var se *studio.StateError
-	if !errors.As(err, &se) || se.State != "fetch_chart" || !errors.Is(err, studio.ErrUnsupportedWidget) {
+	if !errors.As(err, &se) || se.State != "fetch_chart" || !errors.Is(err, studiotest.ErrUnsupportedWidget) {
 		t.Fatalf("StartExecution: %v", err)
 	}
 }
 
 func TestInterpreterLoopCapped(t *testing.T) {
-	e := newStudioEnv(t, studio.InterpreterOptions{MaxWidgets: 50})
+	e := newStudioEnv(t, studiotest.InterpreterOptions{MaxWidgets: 50})
 	def := defOf(
 		trigger("spin"),
 		widget("spin", studio.TypeSetVariables, map[string]any{
@@ -561,7 +565,7 @@ func TestInterpreterLoopCapped(t *testing.T) {
 // Split conditions through the interpreter, with Liquid filters in the
 // input and in condition values.
 func TestInterpreterSplit(t *testing.T) {
-	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e := newStudioEnv(t, studiotest.InterpreterOptions{})
 	cond := func(typ, value string) studio.Condition {
 		return studio.Condition{FriendlyName: typ, Type: typ, Value: value, Arguments: []string{"{{flow.data.answer}}"}}
 	}
@@ -606,7 +610,7 @@ func TestInterpreterSplit(t *testing.T) {
 
 // Many executions run at once, replies and timeouts interleaved.
 func TestInterpreterConcurrentExecutions(t *testing.T) {
-	e := newStudioEnv(t, studio.InterpreterOptions{})
+	e := newStudioEnv(t, studiotest.InterpreterOptions{})
 	d := e.deployBuiltin(t, "provider")
 	const n = 24
 	phones := make([]string, n)
@@ -655,7 +659,7 @@ func ExampleInterpreter() {
 	clock := outreach.NewManualClock(time.Date(2025, 3, 4, 15, 0, 0, 0, time.UTC))
 	net := simphone.New(clock, 1)
 	net.Add("+14155550100", simphone.Persona{Responder: simphone.Scripted("2", "YES")})
-	in := studio.NewInterpreter(studio.InterpreterOptions{})
+	in := studiotest.NewInterpreter(studiotest.InterpreterOptions{})
 	srv := twiliotest.New(twiliotest.Options{Clock: clock, Network: net, Numbers: []string{"+15005550006"}, Studio: in})
 	defer srv.Close()
 
@@ -701,108 +705,11 @@ func ExampleInterpreter() {
 	// ended map[outcome:followup_scheduled]
 }
 
-func TestConditionHolds(t *testing.T) {
-	for _, tc := range []struct {
-		typ, value, input string
-		want              bool
-	}{
-		{"equal_to", "YES", "yes", true},
-		{"equal_to", " yes ", "YES  ", true},
-		{"equal_to", "yes", "yes please", false},
-		{"not_equal_to", "yes", "No", true},
-		{"not_equal_to", "yes", " YES", false},
-		{"matches_any_of", "Y,YES, Yeah ,yep", "yeah", true},
-		{"matches_any_of", "Y,YES, Yeah ,yep", " YEP ", true},
-		{"matches_any_of", "Y,YES", "yes please", false},
-		{"matches_any_of", "Y,,YES", "", false},
-		{"does_not_match_any_of", "N, NO", "maybe", true},
-		{"does_not_match_any_of", "N, NO", "no", false},
-		{"contains", "Call", "please CALL me", true},
-		{"contains", "call", "text me", false},
-		{"does_not_contain", "call", "text me", true},
-		{"does_not_contain", "call", "Call me", false},
-		{"starts_with", "yes", "Yes please", true},
-		{"starts_with", "yes", "oh yes", false},
-		{"is_blank", "", "   ", true},
-		{"is_blank", "", "x", false},
-		{"is_not_blank", "", " x ", true},
-		{"is_not_blank", "", "", false},
-		{"is_greater_than", "17", "18", true},
-		{"is_greater_than", "17", "17", false},
-		{"is_greater_than", "17", " 17.5 ", true},
-		{"is_greater_than", "17", "eighteen", false},
-		{"is_greater_than", "-1", "0", true},
-		{"is_less_than", "5", "4.99", true},
-		{"is_less_than", "5", "5", false},
-		{"is_less_than", "5", "", false},
-		{"is_less_than", "5", "1e0", false}, // decimals only
-		{"is_between", "18-55", "18", true},
-		{"is_between", "18-55", "55", true},
-		{"is_between", "18-55", "55.5", false},
-		{"is_between", "18-55", "17", false},
-		{"is_between", " 18 - 55 ", " 30 ", true},
-		{"is_between", "-10--5", "-7", true},
-		{"is_between", "1.5-2.5", "2", true},
-		{"is_between", "18 to 55", "40", true},
-		{"is_between", "55-18", "40", false},
-		{"is_between", "0-10", "ten", false},
-		{"regex", `^\s*-?\d+\s*$`, " 42 ", true},
-		{"regex", `^\d+$`, "4 2", false},
-		{"regex", `yes`, "YES", false}, // regexes are case-sensitive as written
-		{"regex", `(?i)yes`, "YES", true},
-		{"regex", `[A-Za-z0-9]`, "??", false},
-	} {
-		got, err := studio.Condition{Type: tc.typ, Value: tc.value}.Holds(tc.input)
-		if err != nil || got != tc.want {
-			t.Errorf("%s %q on %q = %v, %v; want %v", tc.typ, tc.value, tc.input, got, err, tc.want)
-		}
+func builtin(t *testing.T, name string) *outreach.Flow {
+	t.Helper()
+	f, err := flows.Builtin(name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, c := range []studio.Condition{
-		{Type: "is_greater_than", Value: "ten"},
-		{Type: "is_less_than", Value: ""},
-		{Type: "is_between", Value: "10"},
-		{Type: "is_between", Value: "a-b"},
-		{Type: "regex", Value: "("},
-		{Type: "sounds_like", Value: "x"},
-	} {
-		if _, err := c.Holds("5"); !errors.Is(err, studio.ErrBadCondition) {
-			t.Errorf("%s %q: error %v, want ErrBadCondition", c.Type, c.Value, err)
-		}
-	}
-}
-
-func TestStateRoute(t *testing.T) {
-	cond := func(typ, value string) studio.Condition { return studio.Condition{Type: typ, Value: value} }
-	s := &studio.State{Name: "split", Type: studio.TypeSplit, Transitions: []studio.Transition{
-		tr("noMatch", "again"),
-		tr("match", "never"), // no conditions: never taken
-		tr("match", "low", cond("regex", `^\d+$`), cond("is_between", "0-5")),
-		tr("match", "any_number", cond("regex", `^\d+$`)),
-		tr("match", "low_too", cond("is_less_than", "5")), // shadowed for numbers by the one above
-	}}
-	for input, want := range map[string][2]string{
-		"3":   {"low", "match"},
-		"6":   {"any_number", "match"},
-		"2.5": {"low_too", "match"},
-		"abc": {"again", "noMatch"},
-	} {
-		next, event, err := s.Route(input)
-		if err != nil || next != want[0] || event != want[1] {
-			t.Errorf("Route(%q) = %q, %q, %v; want %q", input, next, event, err, want)
-		}
-	}
-	// No noMatch transition: the flow ends.
-	s.Transitions = s.Transitions[1:]
-	if next, event, err := s.Route("abc"); next != "" || event != "noMatch" || err != nil {
-		t.Errorf("Route without noMatch = %q, %q, %v", next, event, err)
-	}
-	// A bad condition is a StateError naming the widget, once reached.
-	s.Transitions = append(s.Transitions, tr("match", "x", cond("is_between", "oops")))
-	if _, _, err := s.Route("3"); err != nil {
-		t.Errorf("a bad condition after the one taken: %v", err)
-	}
-	var se *studio.StateError
-	if _, _, err := s.Route("abc"); !errors.As(err, &se) || se.State != "split" || !errors.Is(err, studio.ErrBadCondition) {
-		t.Errorf("bad condition: %v", err)
-	}
+	return f
 }

@@ -1,4 +1,4 @@
-package studio
+package studiotest
 
 import (
 	"context"
@@ -16,30 +16,13 @@ import (
 	"github.com/patient-outreach/sms/internal/twiliocall"
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
+	"github.com/patient-outreach/sms/studio"
 )
-
-// DefaultReplyTimeout is how long a send-and-wait-for-reply widget with
-// no timeout waits for a reply: Studio's default "Stop Gathering After"
-// of 3600 seconds.
-const DefaultReplyTimeout = 3600 * time.Second
 
 // DefaultMaxWidgets is how many widgets an [Interpreter] runs in a row
 // without waiting for a reply before it ends the execution with
 // [ErrTooManyWidgets].
 const DefaultMaxWidgets = 1000
-
-// Events of the transitions the interpreter follows, besides
-// [EventMatch] and [EventNoMatch]. They are the names of the execution
-// steps it records.
-const (
-	EventIncomingRequest = "incomingRequest" // trigger, REST API execution
-	EventSent            = "sent"            // send-message sent
-	EventFailed          = "failed"          // send-message refused
-	EventIncomingMessage = "incomingMessage" // send-and-wait-for-reply answered
-	EventTimeout         = "timeout"         // send-and-wait-for-reply not answered in time
-	EventDeliveryFailure = "deliveryFailure" // send-and-wait-for-reply refused
-	EventNext            = "next"            // set-variables done
-)
 
 // ErrUnsupportedWidget matches the *[StateError] an [Interpreter] ends an
 // execution with when it reaches a widget type it does not run.
@@ -141,7 +124,7 @@ type interpRun struct {
 	sid  string
 	lock chan struct{}
 
-	def   *Definition
+	def   *studio.Definition
 	vars  map[string]any // the execution context
 	ended bool
 	// The send-and-wait-for-reply widget waiting for a reply (empty when
@@ -177,7 +160,7 @@ func (in *Interpreter) Running() int {
 // that does not decode, a widget that cannot run) ends the execution and
 // is returned; the fake keeps it in the execution's RunError.
 func (in *Interpreter) StartExecution(ctx context.Context, srv *twiliotest.Server, e twiliotest.Execution) error {
-	def, err := Decode(e.Definition)
+	def, err := studio.Decode(e.Definition)
 	if err != nil {
 		err = fmt.Errorf("studio: execution %s: %w", e.SID, err)
 		in.log.Warn("studio: execution not started", "execution", e.SID, "err", err)
@@ -199,12 +182,12 @@ func (in *Interpreter) StartExecution(ctx context.Context, srv *twiliotest.Serve
 	switch {
 	case trig == nil:
 		return in.finish(srv, r, fmt.Errorf("studio: execution %s: initial_state %q names no widget", e.SID, def.InitialState))
-	case trig.Type != TypeTrigger:
+	case trig.Type != studio.TypeTrigger:
 		return in.finish(srv, r, stateErr(trig, "initial_state is not a trigger"))
 	}
-	next, _ := trig.Next(EventIncomingRequest)
+	next, _ := trig.Next(studio.EventIncomingRequest)
 	trigger, _ := r.vars["trigger"].(map[string]any)
-	return in.follow(ctx, srv, r, trig, trigger, EventIncomingRequest, next)
+	return in.follow(ctx, srv, r, trig, trigger, studio.EventIncomingRequest, next)
 }
 
 // ExecutionReply hands the execution the contact's reply m. If the
@@ -231,8 +214,8 @@ func (in *Interpreter) ExecutionReply(ctx context.Context, srv *twiliotest.Serve
 		"AccountSid": srv.AccountSID(), "NumMedia": "0", "ApiVersion": "2010-04-01",
 	}
 	in.log.Info("studio: reply", "execution", e.SID, "widget", st.Name, "message", m.SID)
-	next, _ := st.Next(EventIncomingMessage)
-	return in.follow(ctx, srv, r, st, vars, EventIncomingMessage, next)
+	next, _ := st.Next(studio.EventIncomingMessage)
+	return in.follow(ctx, srv, r, st, vars, studio.EventIncomingMessage, next)
 }
 
 // timeout ends the wait of token for a reply, unless a reply came first.
@@ -254,8 +237,8 @@ func (in *Interpreter) timeout(ctx context.Context, srv *twiliotest.Server, sid 
 		return
 	}
 	in.log.Info("studio: no reply in time", "execution", sid, "widget", st.Name)
-	next, _ := st.Next(EventTimeout)
-	if err := in.follow(ctx, srv, r, st, widgetVars(r, st.Name), EventTimeout, next); err != nil {
+	next, _ := st.Next(studio.EventTimeout)
+	if err := in.follow(ctx, srv, r, st, widgetVars(r, st.Name), studio.EventTimeout, next); err != nil {
 		in.log.Warn("studio: execution ended with an error", "execution", sid, "err", err)
 	}
 }
@@ -284,7 +267,7 @@ func (in *Interpreter) acquire(ctx context.Context, sid string) (*interpRun, err
 // stopWaiting ends r's wait for a reply and returns the widget that
 // waited, or nil if r waits for none or (token != 0) for another wait.
 // Called with r locked.
-func (in *Interpreter) stopWaiting(r *interpRun, token uint64) *State {
+func (in *Interpreter) stopWaiting(r *interpRun, token uint64) *studio.State {
 	if r.waiting == "" || (token != 0 && token != r.token) {
 		return nil
 	}
@@ -300,7 +283,7 @@ func (in *Interpreter) stopWaiting(r *interpRun, token uint64) *State {
 // follow takes the transition from widget from, whose variables are
 // vars, on event to widget to, and runs widgets from there until one
 // waits for a reply or the flow ends. Called with r locked.
-func (in *Interpreter) follow(ctx context.Context, srv *twiliotest.Server, r *interpRun, from *State, vars map[string]any, event, to string) error {
+func (in *Interpreter) follow(ctx context.Context, srv *twiliotest.Server, r *interpRun, from *studio.State, vars map[string]any, event, to string) error {
 	for n := 0; ; n++ {
 		if err := in.record(srv, r, from, vars, event, to); err != nil {
 			return in.finish(srv, r, err)
@@ -313,7 +296,7 @@ func (in *Interpreter) follow(ctx context.Context, srv *twiliotest.Server, r *in
 		case st == nil:
 			return in.finish(srv, r, stateErr(from, "the %s transition goes to %q, which is no widget", event, to))
 		case n >= in.maxWidgets:
-			return in.finish(srv, r, &StateError{State: st.Name, Type: st.Type, Err: ErrTooManyWidgets})
+			return in.finish(srv, r, &studio.StateError{State: st.Name, Type: st.Type, Err: ErrTooManyWidgets})
 		}
 		ev, next, stVars, wait, err := in.run(ctx, srv, r, st)
 		if err == nil {
@@ -330,7 +313,7 @@ func (in *Interpreter) follow(ctx context.Context, srv *twiliotest.Server, r *in
 }
 
 // record adds the execution step for a transition.
-func (in *Interpreter) record(srv *twiliotest.Server, r *interpRun, from *State, vars map[string]any, event, to string) error {
+func (in *Interpreter) record(srv *twiliotest.Server, r *interpRun, from *studio.State, vars map[string]any, event, to string) error {
 	enters := to
 	if enters == "" {
 		enters = "Ended"
@@ -383,10 +366,10 @@ func (in *Interpreter) forget(r *interpRun) {
 // run runs widget st: it returns the event st leaves on, the widget
 // that event goes to and st's variables (for the step), or wait true when
 // st waits for a reply. Called with r locked.
-func (in *Interpreter) run(ctx context.Context, srv *twiliotest.Server, r *interpRun, st *State) (event, next string, vars map[string]any, wait bool, err error) {
+func (in *Interpreter) run(ctx context.Context, srv *twiliotest.Server, r *interpRun, st *studio.State) (event, next string, vars map[string]any, wait bool, err error) {
 	switch st.Type {
-	case TypeSendMessage, TypeSendAndWait:
-		var p MessageProperties
+	case studio.TypeSendMessage, studio.TypeSendAndWait:
+		var p studio.MessageProperties
 		if err := st.DecodeProperties(&p); err != nil {
 			return "", "", nil, false, err
 		}
@@ -394,11 +377,11 @@ func (in *Interpreter) run(ctx context.Context, srv *twiliotest.Server, r *inter
 		if err != nil {
 			return "", "", nil, false, err
 		}
-		if st.Type == TypeSendMessage {
+		if st.Type == studio.TypeSendMessage {
 			widgets(r)[st.Name] = msg
-			event = EventSent
+			event = studio.EventSent
 			if sendErr != nil {
-				event = EventFailed
+				event = studio.EventFailed
 			}
 			next, _ = st.Next(event)
 			return event, next, msg, false, nil
@@ -406,12 +389,12 @@ func (in *Interpreter) run(ctx context.Context, srv *twiliotest.Server, r *inter
 		vars = map[string]any{"outbound": msg}
 		widgets(r)[st.Name] = vars
 		if sendErr != nil {
-			next, _ = st.Next(EventDeliveryFailure)
-			return EventDeliveryFailure, next, vars, false, nil
+			next, _ = st.Next(studio.EventDeliveryFailure)
+			return studio.EventDeliveryFailure, next, vars, false, nil
 		}
 		timeout := time.Duration(p.Timeout) * time.Second
 		if timeout <= 0 {
-			timeout = DefaultReplyTimeout
+			timeout = studio.DefaultReplyTimeout
 		}
 		r.token++
 		token := r.token
@@ -422,8 +405,8 @@ func (in *Interpreter) run(ctx context.Context, srv *twiliotest.Server, r *inter
 		in.log.Debug("studio: waiting for a reply", "execution", r.sid, "widget", st.Name, "timeout", timeout)
 		return "", "", vars, true, nil
 
-	case TypeSplit:
-		var p SplitProperties
+	case studio.TypeSplit:
+		var p studio.SplitProperties
 		if err := st.DecodeProperties(&p); err != nil {
 			return "", "", nil, false, err
 		}
@@ -434,9 +417,9 @@ func (in *Interpreter) run(ctx context.Context, srv *twiliotest.Server, r *inter
 		route := st
 		if hasLiquidValue(st) {
 			c := *st
-			c.Transitions = make([]Transition, len(st.Transitions))
+			c.Transitions = make([]studio.Transition, len(st.Transitions))
 			for i, t := range st.Transitions {
-				t.Conditions = append([]Condition(nil), t.Conditions...)
+				t.Conditions = append([]studio.Condition(nil), t.Conditions...)
 				for j := range t.Conditions {
 					if t.Conditions[j].Value, err = in.render(r, st, "condition value", t.Conditions[j].Value); err != nil {
 						return "", "", nil, false, err
@@ -449,8 +432,8 @@ func (in *Interpreter) run(ctx context.Context, srv *twiliotest.Server, r *inter
 		next, event, err := route.Route(value)
 		return event, next, map[string]any{}, false, err
 
-	case TypeSetVariables:
-		var p SetVariablesProperties
+	case studio.TypeSetVariables:
+		var p studio.SetVariablesProperties
 		if err := st.DecodeProperties(&p); err != nil {
 			return "", "", nil, false, err
 		}
@@ -463,19 +446,19 @@ func (in *Interpreter) run(ctx context.Context, srv *twiliotest.Server, r *inter
 			flowVariables(r)[v.Key] = val
 			set[v.Key] = val
 		}
-		next, _ = st.Next(EventNext)
-		return EventNext, next, set, false, nil
+		next, _ = st.Next(studio.EventNext)
+		return studio.EventNext, next, set, false, nil
 
-	case TypeTrigger:
+	case studio.TypeTrigger:
 		return "", "", nil, false, stateErr(st, "a transition cannot enter the trigger")
 	}
-	return "", "", nil, false, &StateError{State: st.Name, Type: st.Type, Err: ErrUnsupportedWidget}
+	return "", "", nil, false, &studio.StateError{State: st.Name, Type: st.Type, Err: ErrUnsupportedWidget}
 }
 
 // send renders and sends the message of widget st. It returns the
 // widget's message variables and the provider's refusal (sendErr), or
 // err for what ends the execution (a template that does not render).
-func (in *Interpreter) send(ctx context.Context, srv *twiliotest.Server, r *interpRun, st *State, p MessageProperties) (vars map[string]any, sendErr, err error) {
+func (in *Interpreter) send(ctx context.Context, srv *twiliotest.Server, r *interpRun, st *studio.State, p studio.MessageProperties) (vars map[string]any, sendErr, err error) {
 	body, err := in.render(r, st, "body", p.Body)
 	if err != nil {
 		return nil, nil, err
@@ -532,18 +515,18 @@ func (in *Interpreter) send(ctx context.Context, srv *twiliotest.Server, r *inte
 }
 
 // render renders one template of widget st over the execution context.
-func (in *Interpreter) render(r *interpRun, st *State, what, tmpl string) (string, error) {
+func (in *Interpreter) render(r *interpRun, st *studio.State, what, tmpl string) (string, error) {
 	if !strings.Contains(tmpl, "{{") && !strings.Contains(tmpl, "{%") {
 		return tmpl, nil
 	}
-	out, err := Render(tmpl, r.vars)
+	out, err := studio.Render(tmpl, r.vars)
 	if err != nil {
 		return "", stateErr(st, "%s: %v", what, err)
 	}
 	return out, nil
 }
 
-func hasLiquidValue(st *State) bool {
+func hasLiquidValue(st *studio.State) bool {
 	for _, t := range st.Transitions {
 		for _, c := range t.Conditions {
 			if strings.Contains(c.Value, "{{") || strings.Contains(c.Value, "{%") {
@@ -569,3 +552,14 @@ func widgets(r *interpRun) map[string]any { return child(r.vars, "widgets") }
 func widgetVars(r *interpRun, name string) map[string]any { return child(widgets(r), name) }
 
 func flowVariables(r *interpRun) map[string]any { return child(child(r.vars, "flow"), "variables") }
+
+func stateErr(s *studio.State, format string, args ...any) error {
+	return &studio.StateError{State: s.Name, Type: s.Type, Err: fmt.Errorf(format, args...)}
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
