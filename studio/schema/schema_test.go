@@ -358,7 +358,7 @@ func TestSchemaFiles(t *testing.T) {
 	for _, w := range []string{"trigger", "send-message", "send-and-wait-for-reply", "split-based-on", "set-variables",
 		"make-http-request", "run-function", "run-subflow", "say-play", "gather-input-on-call", "send-to-flex",
 		"make-outgoing-call-v2", "connect-call-to", "record-voicemail", "enqueue-call", "capture-payments",
-		"add-twiml-redirect", "fork-stream", "connect-virtual-agent", "send-to-autopilot"} {
+		"add-twiml-redirect", "fork-stream", "connect-virtual-agent", "send-to-auto-pilot"} {
 		if !slices.Contains(widgets, w) {
 			t.Errorf("no schema for widget type %s", w)
 		}
