@@ -1,10 +1,13 @@
 package twiliotest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -655,5 +658,74 @@ func TestStudioFault429(t *testing.T) {
 	}
 	if n := f.srv.Requests(twiliotest.CreateExecution); n != 2 {
 		t.Fatalf("%d create requests, want 2", n)
+	}
+}
+
+// TestStudioDefinitionRaw posts definitions as raw form values: an
+// indented definition is stored compacted, and a refused one gets
+// Twilio's 81022 body with every problem in details.errors.
+func TestStudioDefinitionRaw(t *testing.T) {
+	f := newFixture(t, twiliotest.Options{})
+	post := func(def string) (int, map[string]any) {
+		t.Helper()
+		form := url.Values{"FriendlyName": {"Raw"}, "Status": {"draft"}, "Definition": {def}}
+		req, err := http.NewRequest(http.MethodPost, "https://studio.twilio.com/v2/Flows", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(f.srv.AccountSID(), f.srv.AuthToken())
+		resp, err := f.srv.HTTPClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	indented, err := json.MarshalIndent(studioDef("Hello"), "", "    ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := post(string(indented))
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, body)
+	}
+	fl, _ := f.srv.Flow(body["sid"].(string))
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, indented); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fl.Definition, compact.Bytes()) {
+		t.Fatalf("stored %s, want the definition compacted", fl.Definition)
+	}
+
+	def := studioDef("Hello")
+	def["states"].([]any)[1].(map[string]any)["type"] = "send-sms"
+	def["initial_state"] = "Start"
+	raw, _ := json.Marshal(def)
+	status, body = post(string(raw))
+	details, _ := body["details"].(map[string]any)
+	errs, _ := details["errors"].([]any)
+	if status != http.StatusBadRequest || body["code"] != float64(81022) || body["message"] != "Flow definition validation failed" ||
+		len(errs) != 2 {
+		t.Fatalf("refusal %d %v", status, body)
+	}
+	var paths []string
+	for _, e := range errs {
+		m := e.(map[string]any)
+		if m["message"] == "" {
+			t.Errorf("error without a message: %v", m)
+		}
+		paths = append(paths, m["property_path"].(string))
+	}
+	if !reflect.DeepEqual(paths, []string{"#/initial_state", "#/states/1/type"}) {
+		t.Errorf("property paths %v", paths)
+	}
+	if len(f.srv.Flows()) != 1 {
+		t.Fatal("a refused create stored a flow")
 	}
 }
