@@ -73,9 +73,15 @@
 //     most 5, then canceled). [Server.VerifyCode] reads the code.
 //   - Studio v2: flows (create, update, fetch, list, delete; every
 //     update a new revision, draft or published), flow revisions (list,
-//     fetch by number, LatestPublished or LatestRevision), FlowValidate
-//     (structural checks; invalid definitions get 400, code 81022, the
-//     failures in details.errors), executions (create with To, From and
+//     fetch by number, LatestPublished or LatestRevision), FlowValidate.
+//     Create, update and FlowValidate check the definition as Studio does
+//     (package studio/schema: Twilio's flow-definition schema, a schema
+//     per widget type with its required properties, property types,
+//     transition events and split condition types, unique widget names,
+//     transitions to existing widgets, initial_state naming the trigger);
+//     an invalid definition gets 400, code 81022, every failure in
+//     details.errors as {message, property_path}, and changes nothing.
+//     Stored definitions are compacted. Executions (create with To, From and
 //     Parameters; fetch; list newest first by status and
 //     DateCreatedFrom/To; update to ended; delete), execution context
 //     and steps. A second active execution of a flow for one contact is

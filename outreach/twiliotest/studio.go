@@ -9,11 +9,14 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/patient-outreach/sms/studio/schema"
 )
 
 // The Studio v2 REST surface (https://studio.twilio.com/v2): flows with
 // their revisions, FlowValidate, executions with their context and steps.
-// The fake stores what it is given; running executions is left to an
+// Flow definitions are checked with package studio/schema, as Studio
+// checks them, and stored compacted; running executions is left to an
 // [ExecutionRunner].
 
 const studioBase = "https://studio.twilio.com/v2/Flows"
@@ -387,125 +390,32 @@ func writeV2Page[T any](w http.ResponseWriter, r *http.Request, path, key string
 	writeJSON(w, http.StatusOK, map[string]any{key: out, "meta": v2Meta(pg, key)})
 }
 
-// definitionError is a validation failure, as in Twilio's error details.
-type definitionError struct {
-	Message      string `json:"message"`
-	PropertyPath string `json:"property_path"`
-}
-
-// validateDefinition checks a flow definition's structure as Studio's
-// schema does, in part: an object with a non-empty states array; each
-// state with a unique non-empty name, a type, a properties object and a
-// transitions array whose next, when set, names a state; initial_state
-// naming a state of type trigger. It returns the definition compacted.
-func validateDefinition(raw string) (json.RawMessage, []definitionError) {
-	fail := func(path, msg string) []definitionError {
-		return []definitionError{{Message: msg, PropertyPath: path}}
-	}
-	if raw == "" {
-		return nil, fail("#", "Definition is required")
-	}
-	var def map[string]any
-	if err := json.Unmarshal([]byte(raw), &def); err != nil || def == nil {
-		return nil, fail("#", "Definition must be a JSON object")
-	}
-	var errs []definitionError
-	add := func(path, format string, args ...any) {
-		errs = append(errs, definitionError{Message: fmt.Sprintf(format, args...), PropertyPath: path})
-	}
-	if d, ok := def["description"]; ok {
-		if _, ok := d.(string); !ok {
-			add("#/description", "description must be a string")
+// validateDefinition checks a flow definition as Studio's Flows API
+// does, with [schema.Validate]: against Twilio's flow-definition schema
+// and a schema per widget type (required properties, property types,
+// transition events, split condition types), then for unique widget
+// names, transitions to existing widgets and an initial_state naming the
+// trigger. It returns the definition compacted, or the problems found.
+func validateDefinition(raw string) (json.RawMessage, []schema.Problem) {
+	if err := schema.Validate([]byte(raw)); err != nil {
+		var e *schema.Error
+		if errors.As(err, &e) {
+			return nil, e.Problems
 		}
-	}
-	if f, ok := def["flags"]; ok {
-		if _, ok := f.(map[string]any); !ok {
-			add("#/flags", "flags must be an object")
-		}
-	}
-	states, ok := def["states"].([]any)
-	if !ok || len(states) == 0 {
-		add("#/states", "states must be a non-empty array")
-		return nil, errs
-	}
-	types := map[string]string{} // state name -> type
-	for i, st := range states {
-		path := "#/states/" + strconv.Itoa(i)
-		m, ok := st.(map[string]any)
-		if !ok {
-			add(path, "state must be an object")
-			continue
-		}
-		name, _ := m["name"].(string)
-		typ, _ := m["type"].(string)
-		switch {
-		case name == "":
-			add(path+"/name", "name must be a non-empty string")
-		case hasState(types, name):
-			add(path+"/name", "Widget names must be unique: %q is used twice", name)
-		default:
-			types[name] = typ
-		}
-		if typ == "" {
-			add(path+"/type", "type must be a non-empty string")
-		}
-		if _, ok := m["properties"].(map[string]any); !ok {
-			add(path+"/properties", "properties must be an object")
-		}
-		if _, ok := m["transitions"].([]any); !ok {
-			add(path+"/transitions", "transitions must be an array")
-		}
-	}
-	for i, st := range states {
-		m, _ := st.(map[string]any)
-		ts, _ := m["transitions"].([]any)
-		for j, t := range ts {
-			path := fmt.Sprintf("#/states/%d/transitions/%d", i, j)
-			tm, ok := t.(map[string]any)
-			if !ok {
-				add(path, "transition must be an object")
-				continue
-			}
-			if ev, _ := tm["event"].(string); ev == "" {
-				add(path+"/event", "event must be a non-empty string")
-			}
-			switch next := tm["next"].(type) {
-			case nil:
-			case string:
-				if _, ok := types[next]; next != "" && !ok {
-					add(path+"/next", "Transition to a widget that does not exist: %q", next)
-				}
-			default:
-				add(path+"/next", "next must be a string")
-			}
-		}
-	}
-	switch initial, _ := def["initial_state"].(string); {
-	case initial == "":
-		add("#/initial_state", "initial_state must be a non-empty string")
-	case !hasState(types, initial):
-		add("#/initial_state", "initial_state names no widget: %q", initial)
-	case types[initial] != "trigger":
-		add("#/initial_state", "initial_state must name the trigger widget, not a %q", types[initial])
-	}
-	if len(errs) > 0 {
-		return nil, errs
+		// The embedded schemas did not compile: a bug, not the
+		// caller's definition; say so rather than accept it.
+		return nil, []schema.Problem{{Message: err.Error(), PropertyPath: "#"}}
 	}
 	var buf bytes.Buffer
 	_ = json.Compact(&buf, []byte(raw))
 	return buf.Bytes(), nil
 }
 
-func hasState(types map[string]string, name string) bool {
-	_, ok := types[name]
-	return ok
-}
-
 // writeDefinitionError answers a failed validation as Twilio does: 400,
 // code 81022 "Flow definition validation failed", the failures in
 // details.errors.
-func writeDefinitionError(w http.ResponseWriter, errs []definitionError) {
-	const code = 81022
+func writeDefinitionError(w http.ResponseWriter, errs []schema.Problem) {
+	const code = schema.Code
 	writeJSON(w, http.StatusBadRequest, map[string]any{
 		"code":      code,
 		"message":   "Flow definition validation failed",
@@ -722,6 +632,9 @@ func (f *flow) published() *Flow {
 	return nil
 }
 
+// validateFlow serves FlowValidate: the parameters of a flow create,
+// checked and not stored. A valid definition answers {"valid": true}; an
+// invalid one the 81022 error that create would answer.
 func (s *Server) validateFlow(w http.ResponseWriter, r *http.Request, _ map[string]string) {
 	if _, _, _, ok := flowForm(w, r, true); !ok {
 		return

@@ -1,10 +1,13 @@
 package twiliotest_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -204,35 +207,83 @@ func TestStudioValidate(t *testing.T) {
 	if len(f.srv.Flows()) != 0 {
 		t.Fatal("validate created a flow")
 	}
+	state := func(def map[string]any, i int) map[string]any { return def["states"].([]any)[i].(map[string]any) }
 
-	broken := func(edit func(def map[string]any)) map[string]any {
+	// withSplit is studioDef with a split on a reply after greet: a
+	// split-based-on widget at states[2].
+	withSplit := func() map[string]any {
 		def := studioDef("x")
+		state(def, 1)["transitions"] = []any{map[string]any{"event": "sent", "next": "split"}, map[string]any{"event": "failed"}}
+		def["states"] = append(def["states"].([]any), map[string]any{
+			"name": "split", "type": "split-based-on",
+			"properties": map[string]any{"input": "{{flow.data.score}}"},
+			"transitions": []any{
+				map[string]any{"event": "noMatch"},
+				map[string]any{"event": "match", "next": "greet", "conditions": []any{
+					map[string]any{"friendly_name": "high", "arguments": []any{"{{flow.data.score}}"}, "type": "greater_than", "value": "7"},
+				}},
+			},
+		})
+		return def
+	}
+	if v, err := validate(withSplit()); err != nil || !*v.Valid {
+		t.Fatalf("validate with a split: %+v, %v", v, err)
+	}
+	broken := func(edit func(def map[string]any)) map[string]any {
+		def := withSplit()
 		edit(def)
 		return def
 	}
-	state := func(def map[string]any, i int) map[string]any { return def["states"].([]any)[i].(map[string]any) }
-	for name, tc := range map[string]struct {
+	cond := func(def map[string]any) map[string]any {
+		return state(def, 2)["transitions"].([]any)[1].(map[string]any)["conditions"].([]any)[0].(map[string]any)
+	}
+	cases := map[string]struct {
 		def  any
 		path string
 	}{
+		"unknown condition type is_between": {broken(func(d map[string]any) { cond(d)["type"] = "is_between" }),
+			"#/states/2/transitions/1/conditions/0/type"},
+		"missing required property": {broken(func(d map[string]any) { delete(state(d, 2)["properties"].(map[string]any), "input") }),
+			"#/states/2/properties/input"},
+		"bad widget type": {broken(func(d map[string]any) { state(d, 1)["type"] = "send-sms" }), "#/states/1/type"},
+		"unknown event": {broken(func(d map[string]any) {
+			state(d, 1)["transitions"] = []any{map[string]any{"event": "delivered"}}
+		}), "#/states/1/transitions/0/event"},
 		"unknown next": {broken(func(d map[string]any) {
 			state(d, 1)["transitions"] = []any{map[string]any{"event": "sent", "next": "nowhere"}}
 		}), "#/states/1/transitions/0/next"},
-		"duplicate name":      {broken(func(d map[string]any) { state(d, 1)["name"] = "Trigger" }), "#/states/1/name"},
+		"duplicate name":      {broken(func(d map[string]any) { state(d, 2)["name"] = "greet" }), "#/states/2/name"},
 		"no initial state":    {broken(func(d map[string]any) { delete(d, "initial_state") }), "#/initial_state"},
 		"initial not trigger": {broken(func(d map[string]any) { d["initial_state"] = "greet" }), "#/initial_state"},
 		"no states":           {map[string]any{"initial_state": "Trigger"}, "#/states"},
 		"not an object":       {"{}", "#"},
 		"no type":             {broken(func(d map[string]any) { delete(state(d, 1), "type") }), "#/states/1/type"},
-	} {
-		_, err := validate(tc.def)
+	}
+	// hasPath checks a refusal is Twilio's 81022 and names path.
+	hasPath := func(name, op string, err error, path string) {
+		t.Helper()
 		restError(t, err, 400, 81022)
 		var re *client.TwilioRestError
 		errors.As(err, &re)
 		errs, _ := re.Details["errors"].([]any)
-		if len(errs) == 0 || errs[0].(map[string]any)["property_path"] != tc.path || errs[0].(map[string]any)["message"] == "" {
-			t.Errorf("%s: details %v, want property_path %s", name, re.Details, tc.path)
+		for _, e := range errs {
+			if m, _ := e.(map[string]any); m["property_path"] == path && m["message"] != "" {
+				return
+			}
 		}
+		t.Errorf("%s: %s: details %v, want an error at property_path %s", name, op, re.Details, path)
+	}
+	existing := createFlow(t, c, "Kept", "draft", studioDef("kept"))
+	for name, tc := range cases {
+		_, err := validate(tc.def)
+		hasPath(name, "validate", err, tc.path)
+		_, err = c.CreateFlow((&studio.CreateFlowParams{}).SetFriendlyName("x").SetStatus("draft").SetDefinition(tc.def))
+		hasPath(name, "create", err, tc.path)
+		_, err = c.UpdateFlow(*existing.Sid, (&studio.UpdateFlowParams{}).SetStatus("published").SetDefinition(tc.def))
+		hasPath(name, "update", err, tc.path)
+	}
+	if fls := f.srv.Flows(); len(fls) != 1 || fls[0].Revision != 1 {
+		t.Fatalf("refused creates and updates changed the flows: %+v", fls)
 	}
 	_, err = c.UpdateFlowValidate((&studio.UpdateFlowValidateParams{}).SetFriendlyName("x").SetDefinition(studioDef("x")))
 	restError(t, err, 400, 20001) // Status is required
@@ -607,5 +658,74 @@ func TestStudioFault429(t *testing.T) {
 	}
 	if n := f.srv.Requests(twiliotest.CreateExecution); n != 2 {
 		t.Fatalf("%d create requests, want 2", n)
+	}
+}
+
+// TestStudioDefinitionRaw posts definitions as raw form values: an
+// indented definition is stored compacted, and a refused one gets
+// Twilio's 81022 body with every problem in details.errors.
+func TestStudioDefinitionRaw(t *testing.T) {
+	f := newFixture(t, twiliotest.Options{})
+	post := func(def string) (int, map[string]any) {
+		t.Helper()
+		form := url.Values{"FriendlyName": {"Raw"}, "Status": {"draft"}, "Definition": {def}}
+		req, err := http.NewRequest(http.MethodPost, "https://studio.twilio.com/v2/Flows", strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(f.srv.AccountSID(), f.srv.AuthToken())
+		resp, err := f.srv.HTTPClient().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			t.Fatal(err)
+		}
+		return resp.StatusCode, body
+	}
+	indented, err := json.MarshalIndent(studioDef("Hello"), "", "    ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := post(string(indented))
+	if status != http.StatusCreated {
+		t.Fatalf("create: %d %v", status, body)
+	}
+	fl, _ := f.srv.Flow(body["sid"].(string))
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, indented); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fl.Definition, compact.Bytes()) {
+		t.Fatalf("stored %s, want the definition compacted", fl.Definition)
+	}
+
+	def := studioDef("Hello")
+	def["states"].([]any)[1].(map[string]any)["type"] = "send-sms"
+	def["initial_state"] = "Start"
+	raw, _ := json.Marshal(def)
+	status, body = post(string(raw))
+	details, _ := body["details"].(map[string]any)
+	errs, _ := details["errors"].([]any)
+	if status != http.StatusBadRequest || body["code"] != float64(81022) || body["message"] != "Flow definition validation failed" ||
+		len(errs) != 2 {
+		t.Fatalf("refusal %d %v", status, body)
+	}
+	var paths []string
+	for _, e := range errs {
+		m := e.(map[string]any)
+		if m["message"] == "" {
+			t.Errorf("error without a message: %v", m)
+		}
+		paths = append(paths, m["property_path"].(string))
+	}
+	if !reflect.DeepEqual(paths, []string{"#/initial_state", "#/states/1/type"}) {
+		t.Errorf("property paths %v", paths)
+	}
+	if len(f.srv.Flows()) != 1 {
+		t.Fatal("a refused create stored a flow")
 	}
 }
