@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -397,7 +398,9 @@ type definitionError struct {
 // schema does, in part: an object with a non-empty states array; each
 // state with a unique non-empty name, a type, a properties object and a
 // transitions array whose next, when set, names a state; initial_state
-// naming a state of type trigger. It returns the definition compacted.
+// naming a state of type trigger; the conditions of a split-based-on
+// state's transitions of one of Studio's condition types. It returns the
+// definition compacted.
 func validateDefinition(raw string) (json.RawMessage, []definitionError) {
 	fail := func(path, msg string) []definitionError {
 		return []definitionError{{Message: msg, PropertyPath: path}}
@@ -478,6 +481,15 @@ func validateDefinition(raw string) (json.RawMessage, []definitionError) {
 			default:
 				add(path+"/next", "next must be a string")
 			}
+			if typ, _ := m["type"].(string); typ == "split-based-on" {
+				cs, _ := tm["conditions"].([]any)
+				for k, c := range cs {
+					cm, _ := c.(map[string]any)
+					if ct, _ := cm["type"].(string); !slices.Contains(conditionTypes, ct) {
+						add(fmt.Sprintf("%s/conditions/%d/type", path, k), "Condition type %q is not one of Studio's", ct)
+					}
+				}
+			}
 		}
 	}
 	switch initial, _ := def["initial_state"].(string); {
@@ -494,6 +506,16 @@ func validateDefinition(raw string) (json.RawMessage, []definitionError) {
 	var buf bytes.Buffer
 	_ = json.Compact(&buf, []byte(raw))
 	return buf.Bytes(), nil
+}
+
+// conditionTypes are the condition types of Studio's split-based-on
+// widget (the studio package's ConditionTypes; twiliotest does not import
+// studio).
+var conditionTypes = []string{
+	"equal_to", "not_equal_to", "matches_any_of", "does_not_match_any_of",
+	"is_blank", "is_not_blank", "regex", "contains", "does_not_contain",
+	"starts_with", "does_not_start_with", "less_than", "greater_than",
+	"is_before_time", "is_after_time", "is_before_date", "is_after_date",
 }
 
 func hasState(types map[string]string, name string) bool {

@@ -224,6 +224,13 @@ func TestStudioValidate(t *testing.T) {
 		"no states":           {map[string]any{"initial_state": "Trigger"}, "#/states"},
 		"not an object":       {"{}", "#"},
 		"no type":             {broken(func(d map[string]any) { delete(state(d, 1), "type") }), "#/states/1/type"},
+		"condition type": {broken(func(d map[string]any) {
+			state(d, 1)["type"] = "split-based-on"
+			state(d, 1)["transitions"] = []any{map[string]any{"event": "match", "conditions": []any{
+				map[string]any{"type": "greater_than", "value": "1"},
+				map[string]any{"type": "is_between", "value": "1-10"},
+			}}}
+		}), "#/states/1/transitions/0/conditions/1/type"},
 	} {
 		_, err := validate(tc.def)
 		restError(t, err, 400, 81022)
