@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -153,5 +154,32 @@ func TestRangesExportExactly(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The built-in flows' exports use only Studio's condition types, each of
+// which Holds evaluates.
+func TestExportWritesOnlyStudioTypes(t *testing.T) {
+	for _, name := range flows.BuiltinNames() {
+		f, err := flows.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := studio.FromFlow(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range d.States {
+			for _, tr := range s.Transitions {
+				for _, c := range tr.Conditions {
+					if !slices.Contains(studio.ConditionTypes, c.Type) {
+						t.Errorf("%s: %s: condition type %q", name, s.Name, c.Type)
+					}
+					if _, err := c.Holds("42"); err != nil {
+						t.Errorf("%s: %s: %v", name, s.Name, err)
+					}
+				}
+			}
+		}
 	}
 }
