@@ -20,8 +20,9 @@
 //     a valid answer is, to Next: a choice answer has one matches_any_of
 //     transition per choice ("YES, Y, YEAH"), to the route it satisfies or
 //     Next, then one listing every choice; an integer or number answer a
-//     regex for the form (IntegerPattern, NumberPattern) with is_between
-//     for its range; a text answer with routes the regex TextPattern.
+//     regex for the form (IntegerPattern, NumberPattern) with greater_than
+//     and less_than for its range (see Conditions); a text answer with
+//     routes the regex TextPattern.
 //     Studio takes the first match transition all of whose conditions hold
 //     (it ANDs the conditions of a transition), so each route transition of
 //     an integer, number or text answer holds those validity conditions
@@ -51,12 +52,45 @@
 // message that neither ends with the footer nor mentions STOP reads back
 // as NoOptOutFooter.
 //
-// Conditions: Equals is equal_to, AnyOf matches_any_of (a comma list), Min
-// and Max is_between "MIN-MAX". Studio's is_greater_than and is_less_than
-// are strict while outreach bounds are inclusive, so a one-sided bound is
-// written (and read back) only for whole-number answers: min 18 is
-// is_greater_than 17. contains, starts_with, regex and other conditions of
-// hand-written flows have no outreach equivalent and are refused.
+// Conditions: Studio's condition types are exactly the 17 of
+// [ConditionTypes]; [Condition.Holds] evaluates them all (see there for
+// what each does where Twilio's documentation is silent). Outreach
+// conditions are written with three: Equals is equal_to, AnyOf
+// matches_any_of (a comma list), and Min and Max, which are inclusive,
+// with Studio's strict greater_than and less_than, so that Studio takes
+// exactly the replies the engine does:
+//
+//   - a whole-number value (an integer answer, or a branch on one): a
+//     whole bound one step off, any other as it is, since a whole number
+//     never equals it. An integer answer from 0 to 120 whose route is 18
+//     to 55: validity regex IntegerPattern, greater_than -1, less_than
+//     121; the route adds greater_than 17, less_than 56.
+//   - any other value (a number answer, or a branch on a data column or a
+//     text or number answer): the bounds themselves, strict, and for each
+//     bound a transition of its own that takes that one number however it
+//     is written ("18", "18.0", "018"), a regex such as
+//     ^\s*\+?0*18(\.0*)?\s*$ (with NumberPattern, in an ask's split), to
+//     where the engine goes for it, placed just before the transitions of
+//     the first route the bound satisfies (the answer's own bounds that no
+//     route takes: just before the last transition, to Next). A number
+//     answer from 10 to 80 whose route is 18 to 35 has: 18 and 35 to the
+//     route; the route (NumberPattern, greater_than 10, less_than 80,
+//     greater_than 18, less_than 35); 10 and 80 to Next; then NumberPattern,
+//     greater_than 10, less_than 80 to Next.
+//
+// Studio reads numbers as written (a decimal point, no digit groups or
+// exponents: "1,5" is not a number), where the engine also reads "7/10"
+// or "seven": in an ask's split a reply in another form is re-asked,
+// never routed, and a branch takes no route for a value in another form.
+// ToFlow reads
+// greater_than and less_than as such bounds, on a value that may not be
+// whole only together with the transitions taking the bounds (it exports
+// the reading again to check); contains, starts_with, regex, the time
+// and date conditions and the others have no outreach equivalent and are
+// refused. Exports before now wrote is_between, is_greater_than and
+// is_less_than, types Studio does not have (Studio could not run them):
+// ToFlow still reads them, and exporting the flow again writes the
+// conditions above.
 //
 // Templates: recipient.first_name is {{flow.data.patient_first_name}},
 // recipient.id {{flow.data.patient_id}}, recipient.phone

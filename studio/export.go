@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,11 +15,17 @@ import (
 
 // Regular expressions that the exported splits use to check a reply's form.
 // ToFlow recognises them: they say what kind of answer an ask step takes.
+// NumberPattern takes a decimal point only: the engine puts a decimal
+// comma ("98,6") in doubt and asks again, and so must Studio.
 const (
 	IntegerPattern = `^\s*-?\d+\s*$`
-	NumberPattern  = `^\s*-?\d+([.,]\d+)?\s*$`
+	NumberPattern  = `^\s*-?\d+(\.\d+)?\s*$`
 	TextPattern    = `[A-Za-z0-9]`
 )
+
+// legacyNumberPattern is the NumberPattern of older exports, which took a
+// decimal comma too; ToFlow still reads it (see legacyForm).
+const legacyNumberPattern = `^\s*-?\d+([.,]\d+)?\s*$`
 
 const (
 	fromAddress = "{{flow.channel.address}}"
@@ -131,9 +138,9 @@ func answerKind(st *outreach.Step) outreach.AnswerKind {
 type exporter struct {
 	f     *outreach.Flow
 	kinds map[string]outreach.AnswerKind // ask step id -> answer kind
-	// legacy writes an ask's route transitions without the answer's
-	// validity conditions, as older exports did (see answerTransitions).
-	legacy bool
+	// legacy writes an ask's split as older exports did (see
+	// legacyForm), for ToFlow to recognise them.
+	legacy legacyForm
 	// first holds the steps that may send a conversation's first message,
 	// whose body gets the flow's opt-out footer (outreach.Flow.WithOptOut).
 	first map[string]bool
@@ -196,12 +203,25 @@ func (x *exporter) step(st *outreach.Step, timeout Seconds, row int) ([]State, e
 			integer = x.kinds[q] == outreach.AnswerInteger
 		}
 		ts := []Transition{{Event: "noMatch", Next: st.Next}}
+		// Bounds of a value that may not be a whole number: the bound
+		// itself goes to the first route with bounds it satisfies, by a
+		// transition just before that route's (see answerTransitions).
+		eqs := map[int][]float64{}
+		if !integer {
+			for _, b := range branchBounds(st.Routes) {
+				i := firstRoute(st.Routes, b, true)
+				eqs[i] = append(eqs[i], b)
+			}
+		}
 		for i, rt := range st.Routes {
-			c, err := routeCondition(rt.When, input, integer)
+			for _, b := range eqs[i] {
+				ts = append(ts, Transition{Event: "match", Next: rt.Next, Conditions: []Condition{cond(CondRegex, eqPattern(b), input)}})
+			}
+			cs, err := routeConditions(rt.When, input, integer, legacyNone)
 			if err != nil {
 				return nil, fmt.Errorf("studio: step %q: routes[%d]: %w", st.ID, i, err)
 			}
-			ts = append(ts, Transition{Event: "match", Next: rt.Next, Conditions: []Condition{c}})
+			ts = append(ts, Transition{Event: "match", Next: rt.Next, Conditions: cs})
 		}
 		return []State{{
 			Name: st.ID, Type: TypeSplit, Transitions: ts,
@@ -267,10 +287,23 @@ func (x *exporter) ask(st *outreach.Step, timeout Seconds, row int) ([]State, er
 // transition (Studio takes a transition only when all its conditions
 // hold), so that a reply that is not a valid answer, such as "800" or
 // "109.5" to an integer question from 50 to 700, takes no route and is
-// re-asked, as outreach.MatchAnswer would have it. legacy leaves those
-// conditions out, as exports before they were added did, so that ToFlow
-// can still recognise such definitions.
-func answerTransitions(st *outreach.Step, input string, legacy bool) ([]Transition, error) {
+// re-asked, as outreach.MatchAnswer would have it.
+//
+// Studio's less_than and greater_than are strict and outreach bounds are
+// inclusive. For an integer answer a bound is written one step off (min
+// 18 is greater_than 17, max 55 less_than 56), which is exact since the
+// reply is a whole number. For a number answer the bounds are written
+// strict and the bounds themselves get transitions of their own: each
+// value that is a bound (of the answer, or of a route, within the
+// answer's range) has a transition testing the reply's form
+// (NumberPattern) and that it is exactly that value (a regex, see
+// eqPattern), to the step the engine goes to for that value, placed just
+// before the transitions of the first route it satisfies (else just
+// before the last transition, and it goes to Next).
+//
+// x.legacy writes the conditions as older exports did (see legacyForm),
+// so that ToFlow can still recognise such definitions.
+func answerTransitions(st *outreach.Step, input string, legacy legacyForm) ([]Transition, error) {
 	kind := answerKind(st)
 	var ts []Transition
 	match := func(next string, cs ...Condition) {
@@ -298,48 +331,140 @@ func answerTransitions(st *outreach.Step, input string, legacy bool) ([]Transiti
 		match(st.Next, anyOf(all, input))
 		return ts, nil
 	}
-	valid, err := validity(st, input)
+	valid, err := validity(st, input, legacy)
 	if err != nil {
 		return nil, err
 	}
+	// eqs[i]: the bounds taken by route i (len(st.Routes): by none).
+	eqs := map[int][]float64{}
+	if kind == outreach.AnswerNumber && legacy == legacyNone {
+		for _, b := range boundValues(st) {
+			i := firstRoute(st.Routes, b, false)
+			eqs[i] = append(eqs[i], b)
+		}
+	}
+	takeBounds := func(i int, next string) {
+		for _, b := range eqs[i] {
+			match(next, cond(CondRegex, NumberPattern, input), cond(CondRegex, eqPattern(b), input))
+		}
+	}
 	for i, rt := range st.Routes {
-		c, err := routeCondition(rt.When, input, kind == outreach.AnswerInteger)
+		takeBounds(i, rt.Next)
+		cs, err := routeConditions(rt.When, input, kind == outreach.AnswerInteger, legacy)
 		if err != nil {
 			return nil, fmt.Errorf("routes[%d]: %w", i, err)
 		}
-		if legacy {
-			match(rt.Next, c)
+		if legacy == legacyBare {
+			match(rt.Next, cs...)
 			continue
 		}
-		match(rt.Next, append(slices.Clone(valid), c)...)
+		match(rt.Next, append(slices.Clone(valid), cs...)...)
 	}
+	takeBounds(len(st.Routes), st.Next)
 	match(st.Next, valid...)
 	return ts, nil
 }
 
+// legacyForm says how older exports wrote an ask step's split, which
+// ToFlow still reads (exporting such a step again writes it as now).
+type legacyForm int
+
+const (
+	legacyNone legacyForm = iota // as FromFlow writes it now
+	// legacyTypes: ranges as is_between "MIN-MAX" and one-sided bounds of
+	// whole numbers as is_greater_than / is_less_than, condition types
+	// Studio does not have, and a number answer's form as
+	// legacyNumberPattern, which takes a decimal comma.
+	legacyTypes
+	// legacyBare: as legacyTypes, and the route transitions without the
+	// answer's validity conditions.
+	legacyBare
+)
+
+// boundValues returns the values that are bounds of a number answer's
+// range or of its routes, within the answer's range, in order, once each.
+func boundValues(st *outreach.Step) []float64 {
+	var out []float64
+	add := func(p *float64) {
+		if p == nil || slices.Contains(out, *p) {
+			return
+		}
+		if (st.Answer.Min != nil && *p < *st.Answer.Min) || (st.Answer.Max != nil && *p > *st.Answer.Max) {
+			return
+		}
+		out = append(out, *p)
+	}
+	add(st.Answer.Min)
+	add(st.Answer.Max)
+	for _, rt := range st.Routes {
+		if rt.When.Equals == "" && len(rt.When.AnyOf) == 0 {
+			add(rt.When.Min)
+			add(rt.When.Max)
+		}
+	}
+	return out
+}
+
+// branchBounds returns the bounds of routes, in order, once each.
+func branchBounds(routes []outreach.Route) []float64 {
+	var out []float64
+	for _, rt := range routes {
+		if rt.When.Equals != "" || len(rt.When.AnyOf) > 0 {
+			continue
+		}
+		for _, p := range []*float64{rt.When.Min, rt.When.Max} {
+			if p != nil && !slices.Contains(out, *p) {
+				out = append(out, *p)
+			}
+		}
+	}
+	return out
+}
+
+// firstRoute returns the index of the first route that the number b
+// satisfies, as the engine reads it (its normalised value,
+// strconv.FormatFloat(b, 'f', -1, 64)), or len(routes). numeric looks at
+// routes with bounds only.
+func firstRoute(routes []outreach.Route, b float64, numeric bool) int {
+	v := fmtNum(b)
+	for i, rt := range routes {
+		if numeric && (rt.When.Equals != "" || len(rt.When.AnyOf) > 0) {
+			continue
+		}
+		if rt.When.Holds(v) {
+			return i
+		}
+	}
+	return len(routes)
+}
+
 // validity returns the conditions that a reply to an ask step with an
-// integer, number or text answer meets exactly when it is a valid answer:
-// the form's regex (IntegerPattern, NumberPattern, TextPattern) and, for a
-// number with bounds, its range.
-func validity(st *outreach.Step, input string) ([]Condition, error) {
+// integer, number or text answer meets exactly when it is a valid answer
+// (for a number answer: other than a bound itself, which has transitions
+// of its own): the form's regex (IntegerPattern, NumberPattern,
+// TextPattern) and the answer's bounds, if any.
+func validity(st *outreach.Step, input string, legacy legacyForm) ([]Condition, error) {
 	kind := answerKind(st)
 	switch kind {
 	case outreach.AnswerInteger, outreach.AnswerNumber:
 		pattern := NumberPattern
-		if kind == outreach.AnswerInteger {
+		switch {
+		case kind == outreach.AnswerInteger:
 			pattern = IntegerPattern
+		case legacy != legacyNone:
+			pattern = legacyNumberPattern
 		}
-		cs := []Condition{cond("regex", pattern, input)}
+		cs := []Condition{cond(CondRegex, pattern, input)}
 		if st.Answer.Min != nil || st.Answer.Max != nil {
-			c, err := numberCondition(st.Answer.Min, st.Answer.Max, input, kind == outreach.AnswerInteger)
+			bs, err := numberConditions(st.Answer.Min, st.Answer.Max, input, kind == outreach.AnswerInteger, legacy)
 			if err != nil {
 				return nil, fmt.Errorf("answer: %w", err)
 			}
-			cs = append(cs, c)
+			cs = append(cs, bs...)
 		}
 		return cs, nil
 	}
-	return []Condition{cond("regex", TextPattern, input)}, nil
+	return []Condition{cond(CondRegex, TextPattern, input)}, nil
 }
 
 func cond(typ, value, input string) Condition {
@@ -347,29 +472,65 @@ func cond(typ, value, input string) Condition {
 }
 
 func anyOf(words []string, input string) Condition {
-	return cond("matches_any_of", strings.Join(words, ", "), input)
+	return cond(CondMatchesAnyOf, strings.Join(words, ", "), input)
 }
 
-// routeCondition writes a route's condition as one Studio condition.
-func routeCondition(c outreach.Condition, input string, integer bool) (Condition, error) {
+// routeConditions writes a route's condition as Studio conditions, all of
+// which must hold: one for Equals or AnyOf, one or two for bounds (see
+// numberConditions).
+func routeConditions(c outreach.Condition, input string, integer bool, legacy legacyForm) ([]Condition, error) {
 	switch {
 	case c.Equals != "":
-		return cond("equal_to", c.Equals, input), nil
+		return []Condition{cond(CondEqualTo, c.Equals, input)}, nil
 	case len(c.AnyOf) > 0:
 		for _, w := range c.AnyOf {
 			if strings.Contains(w, ",") {
-				return Condition{}, fmt.Errorf("%q has a comma, which Studio's matches_any_of cannot hold", w)
+				return nil, fmt.Errorf("%q has a comma, which Studio's matches_any_of cannot hold", w)
 			}
 		}
-		return anyOf(c.AnyOf, input), nil
+		return []Condition{anyOf(c.AnyOf, input)}, nil
 	}
-	return numberCondition(c.Min, c.Max, input, integer)
+	return numberConditions(c.Min, c.Max, input, integer, legacy)
 }
 
-// numberCondition writes inclusive bounds. Studio's is_greater_than and
-// is_less_than are strict, so a one-sided bound is only exact for whole
-// numbers (min 18 is "greater than 17").
-func numberCondition(lo, hi *float64, input string, integer bool) (Condition, error) {
+// numberConditions writes inclusive bounds with Studio's strict
+// greater_than and less_than. On a whole number (integer) they are
+// exact: a whole bound is written one step off (min 18 is greater_than
+// 17, max 55 less_than 56), any other as it is, since a whole number
+// never equals it (min 17.5 is greater_than 17.5). On any other value
+// they are the bounds themselves, strict: the caller writes the
+// transitions that take the bounds (see answerTransitions and the branch
+// export).
+func numberConditions(lo, hi *float64, input string, integer bool, legacy legacyForm) ([]Condition, error) {
+	if legacy != legacyNone {
+		c, err := legacyNumberCondition(lo, hi, input, integer)
+		return []Condition{c}, err
+	}
+	var cs []Condition
+	if lo != nil {
+		b := *lo
+		if integer && b == math.Trunc(b) {
+			b--
+		}
+		cs = append(cs, cond(CondGreaterThan, fmtNum(b), input))
+	}
+	if hi != nil {
+		b := *hi
+		if integer && b == math.Trunc(b) {
+			b++
+		}
+		cs = append(cs, cond(CondLessThan, fmtNum(b), input))
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("the condition is empty")
+	}
+	return cs, nil
+}
+
+// legacyNumberCondition writes bounds as exports before now did, with
+// condition types Studio does not have: only ToFlow uses it, to recognise
+// such exports.
+func legacyNumberCondition(lo, hi *float64, input string, integer bool) (Condition, error) {
 	switch {
 	case lo != nil && hi != nil:
 		return cond("is_between", fmtNum(*lo)+"-"+fmtNum(*hi), input), nil
@@ -378,9 +539,90 @@ func numberCondition(lo, hi *float64, input string, integer bool) (Condition, er
 	case hi != nil && integer && *hi == math.Trunc(*hi):
 		return cond("is_less_than", fmtNum(*hi+1), input), nil
 	case lo != nil || hi != nil:
-		return Condition{}, fmt.Errorf("a one-sided bound on a decimal number cannot be written in Studio (is_greater_than and is_less_than are strict): give both min and max")
+		return Condition{}, fmt.Errorf("a one-sided bound on a decimal number")
 	}
 	return Condition{}, fmt.Errorf("the condition is empty")
 }
 
-func fmtNum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+// eqPattern returns a regex that a split input matches exactly when it is
+// a decimal numeral (as [Condition.Holds] reads numbers: optional sign,
+// digits, optional decimal point and digits, spaces around) whose value
+// is b: for 110, " 110 ", "0110", "110.0", "+110."; for 0.5, "0.50",
+// ".5". Studio's greater_than and less_than being strict, it is how an
+// export takes a bound that is not a whole number's.
+func eqPattern(b float64) string {
+	ip, fp, _ := strings.Cut(fmtNum(math.Abs(b)), ".")
+	var p strings.Builder
+	p.WriteString(`^\s*`)
+	switch {
+	case b < 0:
+		p.WriteString(`-`)
+	case b > 0:
+		p.WriteString(`\+?`)
+	default:
+		p.WriteString(`[-+]?`)
+	}
+	switch {
+	case fp == "" && ip == "0":
+		p.WriteString(`(0+\.?0*|\.0+)`)
+	case fp == "":
+		p.WriteString(`0*` + ip + `(\.0*)?`)
+	case ip == "0":
+		p.WriteString(`0*\.` + fp + `0*`)
+	default:
+		p.WriteString(`0*` + ip + `\.` + fp + `0*`)
+	}
+	p.WriteString(`\s*$`)
+	return p.String()
+}
+
+// eqMiddleRE reads the numeral part of an eqPattern: zero, a whole
+// number, or a decimal.
+var eqMiddleRE = regexp.MustCompile(`^(?:\(0\+\\\.\?0\*\|\\\.0\+\)|0\*(\d+)\(\\\.0\*\)\?|0\*(\d*)\\\.(\d+)0\*)$`)
+
+// eqBound returns the value b whose eqPattern is pattern.
+func eqBound(pattern string) (float64, bool) {
+	rest, ok := strings.CutPrefix(pattern, `^\s*`)
+	if !ok {
+		return 0, false
+	}
+	if rest, ok = strings.CutSuffix(rest, `\s*$`); !ok {
+		return 0, false
+	}
+	sign := ""
+	for _, p := range []string{`-`, `\+?`, `[-+]?`} {
+		if r, ok := strings.CutPrefix(rest, p); ok {
+			sign, rest = p, r
+			break
+		}
+	}
+	m := eqMiddleRE.FindStringSubmatch(rest)
+	if sign == "" || m == nil {
+		return 0, false
+	}
+	s := "0"
+	switch {
+	case m[1] != "":
+		s = m[1]
+	case m[3] != "":
+		s = m[2] + "." + m[3]
+		if m[2] == "" {
+			s = "0." + m[3]
+		}
+	}
+	if sign == "-" {
+		s = "-" + s
+	}
+	b, err := strconv.ParseFloat(s, 64)
+	if err != nil || eqPattern(b) != pattern {
+		return 0, false
+	}
+	return b, true
+}
+
+func fmtNum(f float64) string {
+	if f == 0 {
+		f = 0 // no "-0"
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}

@@ -424,7 +424,7 @@ func (im *importer) fullAsk(s *State, st outreach.Step, liquidBody string) (outr
 	if s.DecodeProperties(&p) != nil {
 		return st, nil, false
 	}
-	for _, legacy := range []bool{false, true} {
+	for _, legacy := range []legacyForm{legacyNone, legacyTypes, legacyBare} {
 		if im.exportsTo(&st, p.Timeout, helpers, legacy) {
 			return st, helpers, true
 		}
@@ -434,7 +434,7 @@ func (im *importer) fullAsk(s *State, st outreach.Step, liquidBody string) (outr
 
 // exportsTo reports whether exporting st gives the widgets st and helpers
 // as they are in the definition, the helpers reached from nowhere else.
-func (im *importer) exportsTo(st *outreach.Step, timeout Seconds, helpers []string, legacy bool) bool {
+func (im *importer) exportsTo(st *outreach.Step, timeout Seconds, helpers []string, legacy legacyForm) bool {
 	x := &exporter{kinds: map[string]outreach.AnswerKind{}, legacy: legacy}
 	again, err := x.ask(st, timeout, 0)
 	if err != nil || len(again) != len(helpers)+1 {
@@ -453,7 +453,9 @@ func (im *importer) exportsTo(st *outreach.Step, timeout Seconds, helpers []stri
 }
 
 // readAnswer reads the match transitions of an ask's split: routes, then
-// the transition that says what a valid answer is.
+// the transition that says what a valid answer is. The transitions that
+// take a number answer's bounds (see answerTransitions) are skipped: the
+// caller keeps the reading only if exporting it again gives them back.
 func readAnswer(ts []Transition) (*outreach.AnswerSpec, []outreach.Route, string, bool) {
 	last := ts[len(ts)-1]
 	body := ts[:len(ts)-1]
@@ -463,11 +465,11 @@ func readAnswer(ts []Transition) (*outreach.AnswerSpec, []outreach.Route, string
 		types[i] = c.Type
 	}
 	switch {
-	case slices.Equal(types, []string{"matches_any_of"}):
+	case slices.Equal(types, []string{CondMatchesAnyOf}):
 		spec := &outreach.AnswerSpec{Kind: outreach.AnswerChoice}
 		var routes []outreach.Route
 		for _, t := range body {
-			if len(t.Conditions) != 1 || t.Conditions[0].Type != "matches_any_of" {
+			if len(t.Conditions) != 1 || t.Conditions[0].Type != CondMatchesAnyOf {
 				return nil, nil, "", false
 			}
 			words := splitList(t.Conditions[0].Value)
@@ -490,22 +492,28 @@ func readAnswer(ts []Transition) (*outreach.AnswerSpec, []outreach.Route, string
 			routes = append(routes, outreach.Route{When: outreach.Condition{Equals: c.Value}, Next: t.Next})
 		}
 		return spec, routes, next, true
-	case slices.Equal(types, []string{"regex"}) && last.Conditions[0].Value == TextPattern:
+	case slices.Equal(types, []string{CondRegex}) && last.Conditions[0].Value == TextPattern:
 		routes, ok := readRoutes(body, false, last.Conditions)
 		return &outreach.AnswerSpec{Kind: outreach.AnswerText}, routes, next, ok
-	case len(types) >= 1 && len(types) <= 2 && types[0] == "regex" &&
-		(last.Conditions[0].Value == IntegerPattern || last.Conditions[0].Value == NumberPattern):
+	case len(types) >= 1 && len(types) <= 3 && types[0] == CondRegex &&
+		slices.Contains([]string{IntegerPattern, NumberPattern, legacyNumberPattern}, last.Conditions[0].Value):
 		integer := last.Conditions[0].Value == IntegerPattern
 		spec := &outreach.AnswerSpec{Kind: outreach.AnswerNumber}
 		if integer {
 			spec.Kind = outreach.AnswerInteger
 		}
-		if len(types) == 2 {
-			c, err := readCondition(last.Conditions[1], integer)
+		if len(types) > 1 {
+			c, err := readConditions(last.Conditions[1:], integer)
 			if err != nil || (c.Min == nil && c.Max == nil) {
 				return nil, nil, "", false
 			}
 			spec.Min, spec.Max = c.Min, c.Max
+		}
+		if !integer {
+			body = slices.DeleteFunc(slices.Clone(body), func(t Transition) bool {
+				cs := t.Conditions
+				return len(cs) == 2 && cs[0].Type == CondRegex && cs[0].Value == NumberPattern && boundCondition(cs[1])
+			})
 		}
 		routes, ok := readRoutes(body, integer, last.Conditions)
 		return spec, routes, next, ok
@@ -513,22 +521,29 @@ func readAnswer(ts []Transition) (*outreach.AnswerSpec, []outreach.Route, string
 	return nil, nil, "", false
 }
 
+// boundCondition reports whether c is a regex that takes one number
+// exactly, as exports write for a bound that is not a whole number's.
+func boundCondition(c Condition) bool {
+	if c.Type != CondRegex {
+		return false
+	}
+	_, ok := eqBound(c.Value)
+	return ok
+}
+
 // readRoutes reads the route transitions of an ask's split whose answer is
 // not a choice. Each holds the answer's validity conditions (valid, the
-// conditions of the last transition), then the route's own condition; the
-// validity conditions are dropped. A transition with the route's condition
-// alone, as older exports wrote, is read too.
+// conditions of the last transition), then the route's own conditions;
+// the validity conditions are dropped. A transition with the route's
+// conditions alone, as older exports wrote, is read too.
 func readRoutes(ts []Transition, integer bool, valid []Condition) ([]outreach.Route, bool) {
 	var routes []outreach.Route
 	for _, t := range ts {
 		cs := t.Conditions
-		if len(cs) == len(valid)+1 && sameConditions(cs[:len(valid)], valid) {
+		if len(cs) > len(valid) && sameConditions(cs[:len(valid)], valid) {
 			cs = cs[len(valid):]
 		}
-		if len(cs) != 1 {
-			return nil, false
-		}
-		c, err := readCondition(cs[0], integer)
+		c, err := readConditions(cs, integer)
 		if err != nil {
 			return nil, false
 		}
@@ -565,65 +580,139 @@ func (im *importer) branch(st *outreach.Step) error {
 	if q, ok := strings.CutPrefix(v, "answers."); ok {
 		integer = im.kinds[q] == outreach.AnswerInteger
 	}
+	// strict: a bound read off a strict greater_than or less_than, or a
+	// transition taking a bound itself, on a value that may not be whole.
+	var strict []string
+	takesBound := false
 	for _, t := range s.Transitions {
 		switch t.Event {
 		case "noMatch":
 			st.Next = t.Next
 		case "match":
-			if len(t.Conditions) != 1 {
-				return stateErr(s, "a transition to %q has %d conditions; outreach routes test one", t.Next, len(t.Conditions))
+			if !integer && len(t.Conditions) == 1 && boundCondition(t.Conditions[0]) {
+				takesBound = true
+				continue
 			}
-			c, err := readCondition(t.Conditions[0], integer)
+			c, err := readConditions(t.Conditions, integer)
 			if err != nil {
 				return &StateError{State: s.Name, Type: s.Type, Err: err}
 			}
 			if t.Next == "" {
 				return stateErr(s, "the transition for condition %q goes nowhere: an outreach route needs a next step", t.Conditions[0].FriendlyName)
 			}
+			if !integer {
+				for _, c := range t.Conditions {
+					if c.Type == CondGreaterThan || c.Type == CondLessThan {
+						strict = append(strict, c.Type)
+					}
+				}
+			}
 			st.Routes = append(st.Routes, outreach.Route{When: c, Next: t.Next})
 		default:
 			return stateErr(s, "unknown transition %s", t.Event)
 		}
 	}
+	if len(strict) > 0 || takesBound {
+		// Exact only as FromFlow writes it: each bound has a transition of
+		// its own, which exporting the reading again gives back.
+		x := &exporter{kinds: im.kinds}
+		again, err := x.step(st, 0, 0)
+		if err != nil || len(again) != 1 || !reflect.DeepEqual(Canonical(again[0]).Transitions, Canonical(*s).Transitions) {
+			if len(strict) == 0 {
+				return stateErr(s, "a transition that takes one number exactly (a regex such as %s) is read only as FromFlow writes it, for the bound of a route that follows it", eqPattern(7))
+			}
+			return stateErr(s, "%s is strict and outreach bounds are inclusive; on a value that may not be a whole number (outreach reads it as a decimal) a bound is read only together with the transition that takes the bound itself (a regex such as %s to the same step, just before), as FromFlow writes them", strict[0], eqPattern(7))
+		}
+	}
 	return nil
 }
 
-var betweenRE = regexp.MustCompile(`^\s*(-?\d+(?:\.\d+)?)\s*(?:-|,|and|to)\s*(-?\d+(?:\.\d+)?)\s*$`)
+// legacyBetweenRE reads the is_between ranges of older exports.
+var legacyBetweenRE = regexp.MustCompile(`^\s*(-?\d+(?:\.\d+)?)\s*(?:-|,|and|to)\s*(-?\d+(?:\.\d+)?)\s*$`)
+
+// readConditions reads the conditions of one transition as one outreach
+// condition: a single condition (see readCondition), or a greater_than
+// and a less_than, a range.
+func readConditions(cs []Condition, integer bool) (outreach.Condition, error) {
+	switch len(cs) {
+	case 1:
+		return readCondition(cs[0], integer)
+	case 2:
+		if gt, lt := cs[0], cs[1]; gt.Type == CondGreaterThan && lt.Type == CondLessThan || gt.Type == CondLessThan && lt.Type == CondGreaterThan {
+			a, err := readCondition(gt, integer)
+			if err != nil {
+				return outreach.Condition{}, err
+			}
+			b, err := readCondition(lt, integer)
+			if err != nil {
+				return outreach.Condition{}, err
+			}
+			if a.Min == nil {
+				a, b = b, a
+			}
+			return outreach.Condition{Min: a.Min, Max: b.Max}, nil
+		}
+	}
+	names := make([]string, len(cs))
+	for i, c := range cs {
+		names[i] = c.Type
+	}
+	return outreach.Condition{}, fmt.Errorf("a transition with conditions %s: outreach routes test one condition, or a greater_than and a less_than (a range)", strings.Join(names, ", "))
+}
 
 // readCondition reads one split condition as an outreach condition.
-// integer says the value is a whole number, which makes the strict
-// is_greater_than and is_less_than expressible as inclusive bounds.
+// integer says the value is a whole number (an integer answer), for
+// which the strict greater_than and less_than are inclusive bounds, one
+// step off when whole: greater_than 17 is min 18, greater_than 17.5 min
+// 17.5 (both take 18 and up). On any other value they are read
+// as the bound itself, which is exact only when the bound has a
+// transition of its own: the callers check that exporting the reading
+// again gives the same transitions. Older exports' is_between,
+// is_greater_than and is_less_than, types Studio does not have, are read
+// as those exports meant them.
 func readCondition(c Condition, integer bool) (outreach.Condition, error) {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("condition %q (%s %q): %s", c.FriendlyName, c.Type, c.Value, fmt.Sprintf(format, args...))
 	}
 	switch c.Type {
-	case "equal_to":
+	case CondEqualTo:
 		if strings.TrimSpace(c.Value) == "" {
 			return outreach.Condition{}, bad("the value is empty")
 		}
 		return outreach.Condition{Equals: strings.TrimSpace(c.Value)}, nil
-	case "matches_any_of":
+	case CondMatchesAnyOf:
 		words := splitList(c.Value)
 		if len(words) == 0 {
 			return outreach.Condition{}, bad("the list is empty")
 		}
 		return outreach.Condition{AnyOf: words}, nil
-	case "is_between":
-		m := betweenRE.FindStringSubmatch(c.Value)
+	case CondGreaterThan, CondLessThan:
+		v, ok := number(strings.TrimSpace(c.Value))
+		if !ok {
+			return outreach.Condition{}, bad("the value is not a number")
+		}
+		switch {
+		case c.Type == CondGreaterThan && integer && v == math.Trunc(v):
+			v++
+		case c.Type == CondLessThan && integer && v == math.Trunc(v):
+			v--
+		}
+		if c.Type == CondGreaterThan {
+			return outreach.Condition{Min: &v}, nil
+		}
+		return outreach.Condition{Max: &v}, nil
+	case "is_between": // legacy
+		m := legacyBetweenRE.FindStringSubmatch(c.Value)
 		if m == nil {
 			return outreach.Condition{}, bad("want two numbers such as \"18-55\"")
 		}
 		lo, _ := strconv.ParseFloat(m[1], 64)
 		hi, _ := strconv.ParseFloat(m[2], 64)
 		return outreach.Condition{Min: &lo, Max: &hi}, nil
-	case "is_greater_than", "is_less_than":
+	case "is_greater_than", "is_less_than": // legacy
 		v, err := strconv.ParseFloat(strings.TrimSpace(c.Value), 64)
-		if err != nil {
-			return outreach.Condition{}, bad("the value is not a number")
-		}
-		if !integer || v != math.Trunc(v) {
-			return outreach.Condition{}, bad("%s is strict and outreach bounds are inclusive; this is exact only for a whole-number answer (an ask step with an integer answer): use is_between", c.Type)
+		if err != nil || !integer || v != math.Trunc(v) {
+			return outreach.Condition{}, bad("not a condition type of Studio's; older exports wrote it only for whole numbers")
 		}
 		if c.Type == "is_greater_than" {
 			v++
@@ -632,7 +721,7 @@ func readCondition(c Condition, integer bool) (outreach.Condition, error) {
 		v--
 		return outreach.Condition{Max: &v}, nil
 	}
-	return outreach.Condition{}, bad("outreach conditions are equal_to, matches_any_of, is_between, and is_greater_than / is_less_than on whole numbers; %s has no equivalent", c.Type)
+	return outreach.Condition{}, bad("outreach conditions are equal_to, matches_any_of, and bounds (greater_than, less_than); %s has no equivalent", c.Type)
 }
 
 // splitList splits a matches_any_of list: commas, with or without spaces.

@@ -1,6 +1,7 @@
 package studio_test
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 
@@ -59,7 +60,11 @@ func TestAskSplitRoutesOnlyValidAnswers(t *testing.T) {
 func TestAskSplitAgreesWithEngine(t *testing.T) {
 	replies := []string{"800", "109.5", "150", "abc", "100", "110", "109", "700", "701", "49", "50",
 		"0", "-1", "5", "6", "10", "11", "17", "18", "55", "56", "120", "121", "24.5", "35", "35.5",
-		"9.5", "80", "81", " 42 ", "yes", "Y", "no", "n", "nope", "sure", "never", ""}
+		"9.5", "80", "81", " 42 ", "yes", "Y", "no", "n", "nope", "sure", "never", "",
+		// Bounds and their neighbours, written in several ways.
+		"10.0", "010", " 10 ", "9.99", "10.01", "80.0", "80.00", "79.99", "80.01", "18.0", "018",
+		"17.99", "18.01", "35.0", "34.99", "35.01", "+18", "18.", ".5", "-0", "0.0", "1e1", "1,8",
+		"17.5", "55.0", "55.5", "109.99", "110.0", "700.0", "49.9", "-1.5", "Inf", "NaN", "0x12"}
 	for _, name := range flows.BuiltinNames() {
 		f, err := flows.Builtin(name)
 		if err != nil {
@@ -103,63 +108,74 @@ func TestAskSplitAgreesWithEngine(t *testing.T) {
 	}
 }
 
-// Definitions exported before the route transitions held the answer's
-// validity conditions still import as the same flow; exporting it again
-// adds them.
+// Definitions exported before now (testdata/legacy: ranges as
+// is_between, one-sided bounds as is_greater_than, types Studio does not
+// have), and before that without the answer's validity conditions in the
+// route transitions, still import as the same flow; exporting it again
+// gives the current export.
 func TestImportLegacyAskSplit(t *testing.T) {
-	f, err := flows.Builtin("pharma")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := studio.FromFlow(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	legacy, err := studio.FromFlow(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stripped := 0
-	for i := range legacy.States {
-		s := &legacy.States[i]
-		if s.Type != studio.TypeSplit {
-			continue
+	for _, name := range []string{"pharma", "provider"} {
+		f, err := flows.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
 		}
-		var matches []int
-		for j, tr := range s.Transitions {
-			if tr.Event == "match" {
-				matches = append(matches, j)
+		d, err := studio.FromFlow(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, bare := range []bool{false, true} {
+			legacy := loadDef(t, "testdata/legacy/"+name+".json")
+			if bare {
+				stripped := 0
+				for i := range legacy.States {
+					s := &legacy.States[i]
+					if s.Type != studio.TypeSplit {
+						continue
+					}
+					var matches []int
+					for j, tr := range s.Transitions {
+						if tr.Event == "match" {
+							matches = append(matches, j)
+						}
+					}
+					for _, j := range matches[:len(matches)-1] {
+						tr := &s.Transitions[j]
+						if len(tr.Conditions) > 1 {
+							tr.Conditions = tr.Conditions[len(tr.Conditions)-1:]
+							stripped++
+						}
+					}
+				}
+				if stripped == 0 {
+					t.Fatal("no route transition with validity conditions")
+				}
+			}
+			// Studio has no is_between: the old exports could not run.
+			var routeErr error
+			for _, s := range legacy.States {
+				if s.Type == studio.TypeSplit && routeErr == nil {
+					_, _, routeErr = s.Route("5")
+				}
+			}
+			if !errors.Is(routeErr, studio.ErrBadCondition) {
+				t.Errorf("%s: a legacy split routes without error: %v", name, routeErr)
+			}
+			got, err := studio.ToFlow(legacy)
+			if err != nil {
+				t.Fatalf("%s (bare %v): %v", name, bare, err)
+			}
+			got.ID, got.Name = f.ID, f.Name
+			if want, got := f.Clone(), got.Clone(); !reflect.DeepEqual(want, got) {
+				t.Errorf("%s (bare %v): legacy import changed the flow:\nwant %+v\ngot  %+v", name, bare, want, got)
+			}
+			again, err := studio.FromFlow(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(strip(d), strip(again)) {
+				t.Errorf("%s (bare %v): exporting the legacy import does not give the current export", name, bare)
 			}
 		}
-		for _, j := range matches[:len(matches)-1] {
-			tr := &s.Transitions[j]
-			if len(tr.Conditions) > 1 {
-				tr.Conditions = tr.Conditions[len(tr.Conditions)-1:]
-				stripped++
-			}
-		}
-	}
-	if stripped == 0 {
-		t.Fatal("no route transition with validity conditions")
-	}
-	// The old export routed an out-of-range weight.
-	if got := evalSplit(t, legacy.StateByName("ask_weight_split"), "800"); got != "ask_smoker" {
-		t.Errorf("legacy ask_weight_split on 800 goes to %q", got)
-	}
-	got, err := studio.ToFlow(legacy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got.ID, got.Name = f.ID, f.Name
-	if want, got := f.Clone(), got.Clone(); !reflect.DeepEqual(want, got) {
-		t.Errorf("legacy import changed the flow:\nwant %+v\ngot  %+v", want, got)
-	}
-	again, err := studio.FromFlow(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(strip(d), strip(again)) {
-		t.Error("exporting the legacy import does not give the current export")
 	}
 }
 
@@ -177,10 +193,10 @@ func TestImportAskSplitOtherConditions(t *testing.T) {
 	s := d.StateByName("ask_weight_split")
 	for j := range s.Transitions {
 		if tr := &s.Transitions[j]; tr.Event == "match" && tr.Next == "ask_smoker" {
-			if len(tr.Conditions) != 3 {
-				t.Fatalf("route transition conditions = %+v, want regex, is_between, is_greater_than", tr.Conditions)
+			if len(tr.Conditions) != 4 {
+				t.Fatalf("route transition conditions = %+v, want regex, greater_than, less_than, greater_than", tr.Conditions)
 			}
-			tr.Conditions[1].Value = "0-999" // not the answer's 50-700
+			tr.Conditions[1].Value = "-1" // not the answer's min 50
 		}
 	}
 	g, err := studio.ToFlow(d)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,16 +183,38 @@ func TestImportErrors(t *testing.T) {
 			d.StateByName("split_help").Transitions[1].Conditions[0].Type = "contains"
 		}, []string{`"split_help"`, "split-based-on", "contains"}},
 		{"starts_with", func(d *studio.Definition) {
-			d.StateByName("split_mood").Transitions[2].Conditions[0].Type = "starts_with"
+			moodCondition(d, "matches_any_of").Type = "starts_with"
 		}, []string{`"split_mood"`, "starts_with"}},
 		{"regex", func(d *studio.Definition) {
-			c := &d.StateByName("split_mood").Transitions[3].Conditions[0]
+			c := moodCondition(d, "equal_to")
 			c.Type, c.Value = "regex", "^o"
 		}, []string{`"split_mood"`, "regex"}},
 		{"strict bound on text", func(d *studio.Definition) {
-			c := &d.StateByName("split_mood").Transitions[1].Conditions[0]
-			c.Type, c.Value = "is_greater_than", "7"
-		}, []string{`"split_mood"`, "is_greater_than", "is_between"}},
+			// A bound without the transition that takes the bound itself.
+			s := d.StateByName("split_mood")
+			s.Transitions = slices.DeleteFunc(s.Transitions, func(t studio.Transition) bool {
+				return len(t.Conditions) == 1 && t.Conditions[0].Type == "regex"
+			})
+		}, []string{`"split_mood"`, "greater_than", "strict", "inclusive"}},
+		{"strict bound, other value", func(d *studio.Definition) {
+			moodCondition(d, "greater_than").Value = "7"
+		}, []string{`"split_mood"`, "greater_than", "strict"}},
+		{"three conditions", func(d *studio.Definition) {
+			s := d.StateByName("split_mood")
+			for i, t := range s.Transitions {
+				if len(t.Conditions) == 2 {
+					s.Transitions[i].Conditions = append(t.Conditions, *moodCondition(d, "equal_to"))
+				}
+			}
+		}, []string{`"split_mood"`, "greater_than, less_than, equal_to"}},
+		{"is_between", func(d *studio.Definition) {
+			c := moodCondition(d, "equal_to")
+			c.Type, c.Value = "is_between", "oops"
+		}, []string{`"split_mood"`, "is_between"}},
+		{"time", func(d *studio.Definition) {
+			c := moodCondition(d, "equal_to")
+			c.Type, c.Value = "is_before_time", "17:00"
+		}, []string{`"split_mood"`, "is_before_time", "no equivalent"}},
 		{"filter", func(d *studio.Definition) {
 			setBody(d, "ask_help", "Hi {{flow.data.patient_first_name | upcase}}")
 		}, []string{`"ask_help"`, "send-and-wait-for-reply", "filter"}},
@@ -307,15 +330,20 @@ func TestExportErrors(t *testing.T) {
 	if _, err := studio.FromFlow(g); err == nil || !strings.Contains(err.Error(), `"ask_pain_split"`) {
 		t.Errorf("collision: error = %v", err)
 	}
-	// A one-sided bound on a decimal number.
-	h, err := flows.Builtin("pharma")
-	if err != nil {
-		t.Fatal(err)
+}
+
+// moodCondition returns the first condition of type typ in the console
+// export's split_mood.
+func moodCondition(d *studio.Definition, typ string) *studio.Condition {
+	s := d.StateByName("split_mood")
+	for i := range s.Transitions {
+		for j := range s.Transitions[i].Conditions {
+			if c := &s.Transitions[i].Conditions[j]; c.Type == typ {
+				return c
+			}
+		}
 	}
-	h.StepByID("ask_bmi").Routes[0].When.Max = nil
-	if _, err := studio.FromFlow(h); err == nil || !strings.Contains(err.Error(), `"ask_bmi"`) {
-		t.Errorf("one-sided decimal: error = %v", err)
-	}
+	panic("no " + typ + " condition in split_mood")
 }
 
 func TestRenderFilters(t *testing.T) {

@@ -578,11 +578,12 @@ func TestInterpreterSplit(t *testing.T) {
 		{"{{flow.data.answer | strip | downcase}}", []studio.Condition{cond("equal_to", "yes")}, "  YES ", "hit"},
 		{"{{flow.data.answer | upcase}}", []studio.Condition{cond("matches_any_of", "Y,YES, YEAH")}, "yeah", "hit"},
 		{"{{flow.data.answer}}", []studio.Condition{cond("equal_to", "{{flow.data.expected | downcase}}")}, "ok", "hit"},
-		{"{{flow.data.answer | plus: 1}}", []studio.Condition{cond("is_greater_than", "10")}, "10", "hit"},
-		{"{{flow.data.answer | plus: 0}}", []studio.Condition{cond("is_greater_than", "10")}, "10", "miss"},
+		{"{{flow.data.answer | plus: 1}}", []studio.Condition{cond("greater_than", "10")}, "10", "hit"},
+		{"{{flow.data.answer | plus: 0}}", []studio.Condition{cond("greater_than", "10")}, "10", "miss"},
 		{"{{flow.data.answer | default: 'none'}}", []studio.Condition{cond("equal_to", "none")}, "", "hit"},
-		{"{{flow.data.answer}}", []studio.Condition{cond("regex", `^\d+$`), cond("is_between", "1-5")}, "7", "miss"},
-		{"{{flow.data.answer}}", []studio.Condition{cond("regex", `^\d+$`), cond("is_between", "1-5")}, "5", "hit"},
+		{"{{flow.data.answer}}", []studio.Condition{cond("regex", `^\d+$`), cond("greater_than", "0"), cond("less_than", "6")}, "7", "miss"},
+		{"{{flow.data.answer}}", []studio.Condition{cond("regex", `^\d+$`), cond("greater_than", "0"), cond("less_than", "6")}, "5", "hit"},
+		{"{{flow.data.answer}}", []studio.Condition{cond("less_than", "{{flow.data.expected | size}}")}, "1", "hit"},
 		{"{{flow.data.answer | truncate: 3, ''}}", []studio.Condition{cond("starts_with", "abc")}, "abcdef", "hit"},
 	} {
 		def := defOf(
@@ -600,7 +601,7 @@ func TestInterpreterSplit(t *testing.T) {
 	}
 	// A bad condition ends the execution with an error naming the widget.
 	def := defOf(trigger("split"),
-		widget("split", studio.TypeSplit, map[string]any{"input": "5"}, tr("match", "", cond("is_between", "five to ten"))))
+		widget("split", studio.TypeSplit, map[string]any{"input": "5"}, tr("match", "", cond("greater_than", "five"))))
 	d := e.deployDef(t, "bad split", def)
 	x := e.start(t, d.SID, ann, nil)
 	if got := e.exec(t, *x.Sid); !strings.Contains(got.RunError, `"split"`) || !strings.Contains(got.RunError, "bad condition") {
