@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -904,4 +906,49 @@ func builtin(t *testing.T, name string) *outreach.Flow {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// A real export (Twilio's PCP follow-up template, studio/testdata/exports)
+// whose every reply goes through a run-function widget, and whose splits
+// read the function's body, runs with a Go port of that function.
+func TestInterpreterRealExportWithFunctions(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "exports", "pcp-followup.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := studio.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		saved []string
+	)
+	calls := &studio.Calls{Functions: map[string]studio.Function{
+		// The template's save-response function, ported: it records the
+		// answer and gives it back normalised for the split.
+		"save-response": func(_ context.Context, p map[string]string) (studio.FunctionResult, error) {
+			answer := strings.ToUpper(strings.TrimSpace(p["response"]))
+			mu.Lock()
+			saved = append(saved, p["question_id"]+"="+answer)
+			mu.Unlock()
+			return studio.FunctionResult{Body: []byte(answer)}, nil
+		},
+	}}
+	e := newStudioEnv(t, studiotest.InterpreterOptions{Calls: calls})
+	e.net.Add(ann, simphone.Persona{Responder: answerAll("no", " yes", "No")})
+	d := e.deployDef(t, "pcp", def)
+	x := e.start(t, d.SID, ann, map[string]any{"patient_first_name": "Ann"})
+	e.drain(t)
+	got := e.exec(t, *x.Sid)
+	if got.Status != "ended" || got.RunError != "" {
+		t.Fatalf("execution %s, run error %q; path %q", got.Status, got.RunError, e.path(*x.Sid))
+	}
+	if want := []string{"Outreach=NO", "PCPAppt=YES", "RequestPN=NO"}; fmt.Sprint(saved) != fmt.Sprint(want) {
+		t.Errorf("saved %v, want %v", saved, want)
+	}
+	in := e.inbox(ann)
+	if len(in) != 4 || !strings.Contains(in[2], "Is "+ann+" the best number") || !strings.HasPrefix(in[3], "Please text the 10-digit phone number") {
+		t.Errorf("inbox %q", in)
+	}
 }
