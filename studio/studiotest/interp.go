@@ -104,7 +104,7 @@ type InterpreterOptions struct {
 //   - set-variables renders each value, in order, into
 //     flow.variables.KEY and leaves on next.
 //   - make-http-request and run-function render their url, body and
-//     parameter values, then call with Options.Calls ([studio.Calls]:
+//     parameter values, then call with InterpreterOptions.Calls ([studio.Calls]:
 //     only allowlisted hosts, only registered functions, Studio's 10 s
 //     limit and 64 KiB cap). widgets.NAME holds status_code,
 //     content_type, body, parsed (a JSON object answer) and, when the
