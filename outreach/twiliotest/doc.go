@@ -55,8 +55,9 @@
 //     refused with 21610, [Server.OptedOut]) and is answered with
 //     [OptOutConfirmation]; START, UNSTOP (and YES from an opted-out
 //     phone) opt it back in, answered with [OptInConfirmation]. The text
-//     still goes on to the webhook. HELP and INFO get no answer from the
-//     fake: the application's TwiML answers them. Opt-outs are kept per
+//     still goes on to the webhook. HELP and INFO are answered with
+//     [HelpResponse] (not to a phone that opted out), and still go on to
+//     the webhook, whose TwiML may answer too. Opt-outs are kept per
 //     number (Twilio keeps a Messaging Service's for its whole pool).
 //   - TwiML answers of incoming-message webhooks: each <Message> is sent
 //     from the number texted to the phone that texted (Direction

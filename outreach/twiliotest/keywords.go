@@ -13,12 +13,20 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// Twilio's default answers to the opt-out and opt-in keywords on long
-// codes (no Advanced Opt-Out): the fake sends them as Twilio does, so an
-// application must not send confirmations of its own.
+// Twilio's default answers to the opt-out, opt-in and help keywords on
+// long codes (no Advanced Opt-Out): the fake sends them as Twilio does, so
+// an application must not send confirmations of its own. Keywords and
+// texts follow Twilio's "Twilio support for opt-out keywords (SMS STOP
+// filtering)",
+// https://help.twilio.com/hc/en-us/articles/223134027-Twilio-support-for-opt-out-keywords-SMS-STOP-filtering-
+// and the default list of
+// https://www.twilio.com/docs/messaging/tutorials/advanced-opt-out (opt-out:
+// STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT, REVOKE, OPTOUT; opt-in:
+// START, UNSTOP, YES; help: HELP, INFO).
 const (
 	OptOutConfirmation = "You have successfully been unsubscribed. You will not receive any more messages from this number. Reply START to resubscribe."
 	OptInConfirmation  = "You have successfully been re-subscribed to messages from this number. Reply HELP for help. Reply STOP to unsubscribe. Msg&Data Rates May Apply."
+	HelpResponse       = "Reply STOP to unsubscribe. Msg&Data Rates May Apply."
 )
 
 // Direction of the messages the fake sends on its own or from a webhook's
@@ -32,6 +40,7 @@ const (
 	optOutKeyword
 	optInKeyword
 	yesKeyword // START only from a number that opted out
+	helpKeyword
 )
 
 // twilioKeyword reads Twilio's standard keywords: the whole text, in any
@@ -48,6 +57,8 @@ func twilioKeyword(body string) keyword {
 		return optInKeyword
 	case "YES":
 		return yesKeyword
+	case "HELP", "INFO":
+		return helpKeyword
 	}
 	return noKeyword
 }
@@ -63,13 +74,17 @@ func (s *Server) OptedOut(number, phone string) bool {
 	return s.optOuts[optKey(number, phone)]
 }
 
-// keywordAnswer applies an opt-out or opt-in keyword that phone texted to
-// the provisioned number, as Twilio does on long codes: the fake records
-// the opt-out (or removes it) and answers with Twilio's confirmation;
-// the text still goes on to the number's webhook. YES is an opt-in only
-// from a number that opted out (otherwise it is an answer like any other).
-// HELP and INFO get no answer from the fake: the application answers them
-// in its TwiML. Called with s.mu held.
+// keywordAnswer applies an opt-out, opt-in or help keyword that phone
+// texted to the provisioned number, as Twilio does on long codes: the fake
+// records the opt-out (or removes it) and answers with Twilio's
+// confirmation, or answers HELP and INFO with [HelpResponse]; the text
+// still goes on to the number's webhook, whose TwiML may answer too. YES
+// is an opt-in only from a number that opted out (otherwise it is an
+// answer like any other). A number that opted out gets no HELP answer
+// until it opts back in, as Twilio documents for toll-free numbers
+// (https://support.twilio.com/hc/en-us/articles/360058144374); the fake
+// never sends anything but an opt-in or opt-out confirmation to an
+// opted-out number. Called with s.mu held.
 func (s *Server) keywordAnswer(ctx context.Context, number, phone, body string) {
 	k := optKey(number, phone)
 	reply := ""
@@ -85,6 +100,11 @@ func (s *Server) keywordAnswer(ctx context.Context, number, phone, body string) 
 	case optInKeyword:
 		delete(s.optOuts, k)
 		reply = OptInConfirmation
+	case helpKeyword:
+		if s.optOuts[k] {
+			return
+		}
+		reply = HelpResponse
 	default:
 		return
 	}

@@ -136,8 +136,8 @@ func TestTwiMLReply(t *testing.T) {
 		t.Fatalf("after HELP the phone's last message is %q; want %q", got, want)
 	}
 	textAndStep(t, f, carol, "hello")
-	if n := len(carol.Inbox()); n != 1 {
-		t.Fatalf("an empty <Response/> sent something: %d messages", n)
+	if in := carol.Inbox(); len(in) != 2 || in[0].Body != twiliotest.HelpResponse {
+		t.Fatalf("want Twilio's HELP answer, then the application's, and nothing for an empty <Response/>: %+v", in)
 	}
 	textAndStep(t, f, carol, "STOP")
 	textAndStep(t, f, carol, "HELP")
@@ -156,5 +156,46 @@ func TestTwiMLReply(t *testing.T) {
 	carol.Text(ours, "hi")
 	if err := f.srv.Step(context.Background(), f.clock.Now()); err == nil {
 		t.Fatal("a webhook answer that is not TwiML was taken")
+	}
+}
+
+// TestHelpKeyword: HELP and INFO get Twilio's default answer (and still
+// reach the webhook), except from a phone that opted out; HELP within a
+// sentence is no keyword.
+func TestHelpKeyword(t *testing.T) {
+	f := newFixture(t, twiliotest.Options{})
+	hook, bodies := twimlHook(t, func(string) string { return "<Response/>" })
+	f.srv.SetSmsURL(ours, hook.URL)
+	carol := f.net.Add("+14155550102", simphone.Persona{Silent: true})
+
+	for i, tc := range []struct {
+		body   string
+		answer string // "" for none
+	}{
+		{"HELP", twiliotest.HelpResponse},
+		{"info", twiliotest.HelpResponse},
+		{" Help! ", twiliotest.HelpResponse},
+		{"help me please", ""},
+		{"STOP", twiliotest.OptOutConfirmation},
+		{"HELP", ""}, // opted out: no answer
+		{"INFO", ""},
+		{"START", twiliotest.OptInConfirmation},
+		{"HELP", twiliotest.HelpResponse},
+	} {
+		n := len(carol.Inbox())
+		textAndStep(t, f, carol, tc.body)
+		in := carol.Inbox()
+		switch {
+		case tc.answer == "" && len(in) != n:
+			t.Fatalf("%d: %q was answered %q", i, tc.body, in[len(in)-1].Body)
+		case tc.answer != "" && (len(in) != n+1 || in[n].Body != tc.answer):
+			t.Fatalf("%d: %q: inbox %+v; want one answer %q", i, tc.body, in[n:], tc.answer)
+		}
+	}
+	if got := bodies(); len(got) != 9 {
+		t.Fatalf("the webhook got %d texts; want every one of the 9", len(got))
+	}
+	if f.srv.OptedOut(ours, carol.Number()) {
+		t.Fatal("HELP changed the opt-out")
 	}
 }
