@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -435,6 +436,18 @@ func trigger(next string) studio.State {
 }
 
 func widget(name, typ string, props map[string]any, trs ...studio.Transition) studio.State {
+	// Messages from and to the execution's addresses unless they say
+	// otherwise, as the console writes them (Twilio's schemas require
+	// them).
+	if typ == studio.TypeSendMessage || typ == studio.TypeSendAndWait {
+		props = maps.Clone(props)
+		if props["from"] == nil {
+			props["from"] = "{{flow.channel.address}}"
+		}
+		if props["to"] == nil && typ == studio.TypeSendMessage {
+			props["to"] = "{{contact.channel.address}}"
+		}
+	}
 	return studio.State{Name: name, Type: typ, Properties: mustMarshal(props), Transitions: append([]studio.Transition{}, trs...)}
 }
 
@@ -523,14 +536,31 @@ func TestInterpreterDefaultTimeout(t *testing.T) {
 // Widget types the interpreter does not run end the execution visibly:
 // its RunError and its last step name the widget and its type.
 func TestInterpreterUnsupportedWidget(t *testing.T) {
-	for _, typ := range []string{"send-to-flex", "say-play", "gather-input-on-call", "make-outgoing-call-v2", "connect-call-to", "run-subflow", "send-to-auto-pilot"} {
+	// Each widget as Twilio's schemas accept it: its required properties
+	// and its own events.
+	for typ, w := range map[string]struct {
+		props  map[string]any
+		events []string
+	}{
+		"send-to-flex":          {map[string]any{"workflow": "WW00000000000000000000000000000000", "channel": "TC00000000000000000000000000000000"}, []string{"callComplete", "failedToEnqueue"}},
+		"say-play":              {map[string]any{"say": "Hello"}, []string{"audioComplete"}},
+		"gather-input-on-call":  {map[string]any{"say": "Press 1"}, []string{"keypress", "speech", "timeout"}},
+		"make-outgoing-call-v2": {map[string]any{"from": "{{flow.channel.address}}", "to": "{{contact.channel.address}}"}, []string{"answered", "busy", "noAnswer", "failed"}},
+		"connect-call-to":       {map[string]any{"noun": "number", "to": "+14155550199"}, []string{"callCompleted", "hangup"}},
+		"run-subflow":           {map[string]any{"flow_sid": "FW00000000000000000000000000000000"}, []string{"completed", "failed"}},
+		"send-to-auto-pilot":    {map[string]any{"autopilot_assistant_sid": "UA00000000000000000000000000000000"}, []string{"sessionEnded", "failure", "timeout"}},
+	} {
 		t.Run(typ, func(t *testing.T) {
+			var trs []studio.Transition
+			for _, ev := range w.events {
+				trs = append(trs, tr(ev, ""))
+			}
 			e := newStudioEnv(t, studiotest.InterpreterOptions{})
 			e.net.Add(ann, simphone.Persona{})
 			def := defOf(
 				trigger("hello"),
 				widget("hello", studio.TypeSendMessage, map[string]any{"body": "Hello"}, tr("sent", "handoff"), tr("failed", "")),
-				widget("handoff", typ, map[string]any{"workflow": "WW00000000000000000000000000000000"}, tr("callComplete", ""), tr("failedToEnqueue", "")),
+				widget("handoff", typ, w.props, trs...),
 			)
 			d := e.deployDef(t, "unsupported "+typ, def)
 			x := e.start(t, d.SID, ann, nil)
