@@ -296,4 +296,14 @@ const (
 	OutcomeNeedsReview    = "needs_review"    // a reply a person must read: in doubt after the re-asks, or maybe an opt-out
 	OutcomeCancelled      = "cancelled"       // the campaign was cancelled
 	OutcomeFailed         = "failed"          // the provider refused a message for good
+	// OutcomeUnsupported begins the outcome of a conversation that
+	// reached a part of its flow its runtime cannot run, followed by what
+	// that part is: see [UnsupportedOutcome].
+	OutcomeUnsupported = "unsupported: "
 )
+
+// UnsupportedOutcome is the outcome of a conversation that reached a part
+// of its flow that its runtime cannot run, such as a Twilio Studio
+// send-to-flex widget in a local runtime: "unsupported: send-to-flex".
+// The conversation ends there, visibly, rather than silently.
+func UnsupportedOutcome(what string) string { return OutcomeUnsupported + what }

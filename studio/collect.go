@@ -42,12 +42,6 @@ type step struct {
 // for "Ended". Studio itself never names a step so.
 const StepUnsupported = "unsupported"
 
-// UnsupportedOutcome is the outcome a conversation ends with when its
-// execution ended at a widget of type typ that the runner does not run
-// (see [StepUnsupported]): "unsupported: TYPE", such as "unsupported:
-// send-to-flex", counted apart on the campaign page.
-func UnsupportedOutcome(typ string) string { return "unsupported: " + typ }
-
 // reaskWidget matches the re-ask widgets FromFlow writes: STEP_reaskN.
 var reaskWidget = regexp.MustCompile(`^(.+)_reask[0-9]+$`)
 
@@ -172,7 +166,7 @@ func sentMessage(src map[string]any, widget string) (m outreach.Message, ok bool
 // execution.
 func outcome(ec map[string]any, last step, col collected) string {
 	if last.name == StepUnsupported {
-		return UnsupportedOutcome(last.typ)
+		return outreach.UnsupportedOutcome(last.typ)
 	}
 	if v, ok := lookup(ec, "flow", "variables", "outcome").(string); ok && v != "" {
 		return v

@@ -66,7 +66,7 @@ func TestStudioUnsupportedOutcome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := prog.Outcomes[studio.UnsupportedOutcome("send-to-flex")]; got != 2 || len(prog.Outcomes) != 1 {
+	if got := prog.Outcomes[outreach.UnsupportedOutcome("send-to-flex")]; got != 2 || len(prog.Outcomes) != 1 {
 		t.Fatalf("outcomes %v; want both conversations %q", prog.Outcomes, "unsupported: send-to-flex")
 	}
 }

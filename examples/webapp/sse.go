@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -29,7 +30,11 @@ type counters struct {
 	Deferred  int    `json:"deferred"` // messages held back by quiet hours (or a retry's backoff)
 	// NeedsReview counts conversations that ended for a person to read a
 	// reply; Urgent the alerts nobody has acknowledged.
-	NeedsReview int  `json:"needs_review"`
+	NeedsReview int `json:"needs_review"`
+	// Unsupported counts conversations that ended at a part of the flow
+	// the runtime cannot run (outcome "unsupported: ..."), such as a
+	// Studio Flex hand-off run locally; they are not counted Completed.
+	Unsupported int  `json:"unsupported"`
 	Urgent      int  `json:"urgent"`
 	Outcomes    []kv `json:"outcomes"`
 	// Schedule says who waits for the sending window, and until when.
@@ -73,6 +78,10 @@ func countersOf(status outreach.CampaignStatus, p outreach.Progress, s campaignS
 		switch k {
 		case outreach.OutcomeOptedOut, outreach.OutcomeDeliveryFailed, outreach.OutcomeFailed, outreach.OutcomeCancelled:
 		default:
+			if strings.HasPrefix(k, outreach.OutcomeUnsupported) {
+				c.Unsupported += v
+				break
+			}
 			c.Completed += v
 		}
 		c.Outcomes = append(c.Outcomes, kv{k, v})
