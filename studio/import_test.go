@@ -2,16 +2,13 @@ package studio_test
 
 import (
 	"encoding/json"
-	"errors"
+	"github.com/patient-outreach/sms/studio"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/patient-outreach/sms/outreach"
-	"github.com/patient-outreach/sms/studio"
 )
 
 // normalJSON unmarshals b into any and marshals it again: the form in
@@ -56,58 +53,59 @@ func warned(ps []studio.Problem) map[string][]string {
 // widget name, a substring of the message).
 func TestCorpusImports(t *testing.T) {
 	cases := []struct {
-		file  string
-		steps int
-		start string
-		want  map[string]string // widget -> substring of one of its warnings
-		none  bool              // no warning at all
+		file     string
+		warnings int // how many, all of them warnings
+		steps    int
+		start    string
+		want     map[string]string // widget -> substring of one of its warnings
+		none     bool              // no warning at all
 	}{
-		{file: "blueprint-provider.json", steps: 14, start: "Hello", none: true},
-		{file: "blueprint-payor.json", steps: 3, start: "Hello", none: true},
-		{file: "blueprint-research.json", steps: 11, start: "Hello", none: true},
-		{file: "blueprint-post-discharge.json", steps: 16, start: "PCPAppt", want: map[string]string{
+		{file: "blueprint-provider.json", warnings: 0, steps: 14, start: "Hello", none: true},
+		{file: "blueprint-payor.json", warnings: 0, steps: 3, start: "Hello", none: true},
+		{file: "blueprint-research.json", warnings: 0, steps: 11, start: "Hello", none: true},
+		{file: "blueprint-post-discharge.json", warnings: 1, steps: 16, start: "PCPAppt", want: map[string]string{
 			"MedAdherence_3": "unreachable",
 		}},
-		{file: "blueprint-webchat-bot.json", steps: 1, start: "loop_1", want: map[string]string{
+		{file: "blueprint-webchat-bot.json", warnings: 10, steps: 1, start: "loop_1", want: map[string]string{
 			"Trigger":            "starts on incomingMessage",
 			"loop_1":             `"unsupported: set-variables"`,
 			"send_to_flex_agent": "not reached",
 		}},
-		{file: "pcp-followup.json", start: "Outreach", want: map[string]string{
+		{file: "pcp-followup.json", warnings: 19, steps: 2, start: "Outreach", want: map[string]string{
 			"save_Outreach": `"unsupported: run-function"`,
 		}},
-		{file: "patient-appointment-management.json", steps: 1, start: "set_global_variables", want: map[string]string{
+		{file: "patient-appointment-management.json", warnings: 24, steps: 1, start: "set_global_variables", want: map[string]string{
 			"set_global_variables": `"unsupported: set-variables"`,
 			"get-datetime-parts":   "not reached",
 		}},
-		{file: "vaccine-standby-list.json", steps: 15, start: "Welcome", want: map[string]string{
+		{file: "vaccine-standby-list.json", warnings: 2, steps: 15, start: "Welcome", want: map[string]string{
 			"Trigger": "starts on incomingMessage",
 			"Goodbye": `"SaveToAirtable", which is not a widget`,
 		}},
-		{file: "volunteer-chatbot-autopilot.json", steps: 1, start: "autopilot_1", want: map[string]string{
+		{file: "volunteer-chatbot-autopilot.json", warnings: 8, steps: 1, start: "autopilot_1", want: map[string]string{
 			"Trigger":        "starts on incomingMessage",
 			"autopilot_1":    `"unsupported: send-to-auto-pilot"`,
 			"send_to_flex_2": "unreachable",
 		}},
-		{file: "saraalert-assessment.json", steps: 1, start: "initialize_retry_count", want: map[string]string{
+		{file: "saraalert-assessment.json", warnings: 50, steps: 1, start: "initialize_retry_count", want: map[string]string{
 			"initialize_retry_count": `"unsupported: set-variables"`,
 		}},
-		{file: "frontline-airtable-bot.json", steps: 1, start: "set_variables_1", want: map[string]string{
+		{file: "frontline-airtable-bot.json", warnings: 18, steps: 1, start: "set_variables_1", want: map[string]string{
 			"Trigger":         "starts on incomingConversationMessage",
 			"set_variables_1": `"unsupported: set-variables"`,
 		}},
-		{file: "hls-webchat-conversations.json", steps: 1, start: "loop_1", want: map[string]string{
+		{file: "hls-webchat-conversations.json", warnings: 13, steps: 1, start: "loop_1", want: map[string]string{
 			"Trigger":      "starts on incomingConversationMessage",
 			"loop_checker": "unreachable",
 		}},
-		{file: "ivr-webinar.json", steps: 1, start: "gather_input", want: map[string]string{
+		{file: "ivr-webinar.json", warnings: 5, steps: 1, start: "gather_input", want: map[string]string{
 			"Trigger":      "starts on incomingCall",
 			"gather_input": `"unsupported: gather-input-on-call"`,
 		}},
-		{file: "appointment-confirmations.json", steps: 1, start: "check_channel", want: map[string]string{
+		{file: "appointment-confirmations.json", warnings: 16, steps: 1, start: "check_channel", want: map[string]string{
 			"check_channel": `"unsupported: template"`,
 		}},
-		{file: "order-lookup-ivr.json", steps: 1, start: "allow_list", want: map[string]string{
+		{file: "order-lookup-ivr.json", warnings: 8, steps: 1, start: "allow_list", want: map[string]string{
 			"Trigger":    "starts on incomingCall",
 			"allow_list": `"unsupported: run-function"`,
 		}},
@@ -133,6 +131,9 @@ func TestCorpusImports(t *testing.T) {
 			}
 			if tc.none && len(problems) > 0 {
 				t.Errorf("warnings: %v", problems)
+			}
+			if len(problems) != tc.warnings {
+				t.Errorf("%d warnings, want %d: %v", len(problems), tc.warnings, problems)
 			}
 			if tc.steps != 0 && len(f.Steps) != tc.steps {
 				t.Errorf("%d steps, want %d", len(f.Steps), tc.steps)
@@ -286,5 +287,36 @@ func TestEditAfterImport(t *testing.T) {
 	}
 }
 
-var _ = errors.New
-var _ outreach.Flow
+// TestImportWidgetTypes: every widget type the embedded engine cannot run
+// imports as an end step "unsupported: TYPE", with a warning naming it.
+func TestImportWidgetTypes(t *testing.T) {
+	for _, typ := range []string{"run-function", "make-http-request", "say-play", "send-to-flex", "gather-input-on-call",
+		"make-outgoing-call-v2", "connect-call-to", "send-to-auto-pilot", "run-subflow", "record-voicemail", "enqueue-call"} {
+		t.Run(typ, func(t *testing.T) {
+			_, d := readExport(t, "testdata/console.json")
+			s := d.StateByName("good")
+			s.Type, s.Properties = typ, []byte(`{"offset": {"x": 1, "y": 2}}`)
+			f, problems, err := studio.Import(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := f.StepByID("good"); st == nil || !studio.Unsupported(st) || st.Outcome != "unsupported: "+typ {
+				t.Errorf("step good = %+v", st)
+			}
+			// and the end step's outcome widget, which it no longer reaches.
+			if len(problems) != 2 || problems[0].Widget != "good" || problems[0].Type != typ || problems[0].Severity != studio.Warning ||
+				problems[1].Widget != "good_outcome" {
+				t.Errorf("problems %v", problems)
+			}
+			// The widget comes back as it was.
+			f.ID = "x"
+			back, err := studio.FromFlow(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := back.StateByName("good"); got == nil || got.Type != typ || normalJSON(t, got.Properties) != `{"offset":{"x":1,"y":2}}` {
+				t.Errorf("exported widget %+v", got)
+			}
+		})
+	}
+}
