@@ -3,6 +3,7 @@ package studio_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patient-outreach/sms/studio"
 )
@@ -36,5 +37,36 @@ func TestStudioHyphenatedWidgets(t *testing.T) {
 	_, _, csv := compareRuntimes(t, f, [][]string{{"ok"}, {"bad"}}, 4)
 	if !strings.Contains(csv, "pain_q") || strings.Contains(csv, "pain-q") {
 		t.Errorf("responses CSV:\n%s", csv)
+	}
+}
+
+// TestDeployImportedIncomingMessage: a flow imported from a definition
+// that starts on incomingMessage is deployed with incomingRequest wired
+// to the same widget, since the Studio runtime starts executions there;
+// the rest of the definition is deployed as it was.
+func TestDeployImportedIncomingMessage(t *testing.T) {
+	in := strings.Replace(hyphenated, `{"event":"incomingMessage"},{"event":"incomingCall"},{"event":"incomingRequest","next":"pain-q"}`,
+		`{"event":"incomingMessage","next":"pain-q"},{"event":"incomingCall"},{"event":"incomingRequest"}`, 1)
+	d, err := studio.Decode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, problems, err := studio.Import(d)
+	if err != nil || len(problems) != 1 || problems[0].Widget != "Trigger" {
+		t.Fatalf("Import: %v, %v", problems, err)
+	}
+	f.ID = "texted"
+	srv, dep := newDeployer(t, time.Minute)
+	got, err := dep.Deploy(t.Context(), f, studio.DeployOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, ok := srv.Flow(got.SID)
+	if !ok {
+		t.Fatal("not deployed")
+	}
+	want := strings.Replace(in, `{"event":"incomingRequest"}`, `{"event":"incomingRequest","next":"pain-q"}`, 1)
+	if !sameJSON(t, stored.Definition, []byte(want)) {
+		t.Errorf("deployed %s\nwant %s", stored.Definition, want)
 	}
 }

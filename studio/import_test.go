@@ -2,13 +2,15 @@ package studio_test
 
 import (
 	"encoding/json"
-	"github.com/patient-outreach/sms/studio"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/studio"
 )
 
 // normalJSON unmarshals b into any and marshals it again: the form in
@@ -318,5 +320,32 @@ func TestImportWidgetTypes(t *testing.T) {
 				t.Errorf("exported widget %+v", got)
 			}
 		})
+	}
+}
+
+// TestEditAfterImportNameClash: a step exported again whose helper widget
+// would take the name of another widget of the source is refused with an
+// error naming it, never a definition with two widgets of one name.
+func TestEditAfterImportNameClash(t *testing.T) {
+	in := `{"description":"","initial_state":"Trigger","flags":{"allow_concurrent_calls":true},"states":[
+	{"name":"Trigger","type":"trigger","transitions":[{"event":"incomingRequest","next":"q"}],"properties":{}},
+	{"name":"q","type":"send-and-wait-for-reply","transitions":[{"event":"incomingMessage","next":"q_split"},{"event":"timeout"},{"event":"deliveryFailure"}],"properties":{"body":"Ready? Reply YES or NO. Reply STOP to opt out.","timeout":"600"}},
+	{"name":"q_split","type":"split-based-on","transitions":[{"event":"noMatch"},{"event":"match","next":"bye","conditions":[{"friendly_name":"yes","arguments":["{{widgets.q.inbound.Body}}"],"type":"equal_to","value":"YES"}]}],"properties":{"input":"{{widgets.q.inbound.Body}}"}},
+	{"name":"bye","type":"send-message","transitions":[{"event":"sent"},{"event":"failed"}],"properties":{"body":"Bye"}}]}`
+	d, err := studio.Decode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := studio.Import(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ID = "x"
+	// q becomes a choice question: its export writes q_split, taken by
+	// the branch step q_split.
+	q := f.StepByID("q")
+	q.Answer = &outreach.AnswerSpec{Kind: outreach.AnswerChoice, Choices: []outreach.Choice{{Value: "YES"}, {Value: "NO"}}}
+	if _, err := studio.FromFlow(f); err == nil || !strings.Contains(err.Error(), `"q_split"`) {
+		t.Errorf("FromFlow error = %v", err)
 	}
 }

@@ -159,6 +159,13 @@ func fromSource(f *outreach.Flow) (*Definition, error) {
 	for i := range f.Steps {
 		emit(f.Steps[i].ID)
 	}
+	seen := map[string]bool{}
+	for _, s := range out.States {
+		if seen[s.Name] {
+			return nil, fmt.Errorf("studio: widget name %q is used twice: a step exported again writes a widget of that name, and the flow's source definition has one", s.Name)
+		}
+		seen[s.Name] = true
+	}
 	return out, nil
 }
 
@@ -232,4 +239,45 @@ func renameFlow(f *outreach.Flow, name func(id string) string) *outreach.Flow {
 		}
 	}
 	return g
+}
+
+// startFromRequest wires the trigger's incomingRequest transition, with
+// which Studio Executions start (and so the Studio runtime's campaigns),
+// when it goes nowhere: to where the event an imported flow starts from
+// goes (incomingMessage, incomingConversationMessage, else the first other
+// connected event), as Import chose it. Other transitions are left as
+// they are.
+func startFromRequest(d *Definition) {
+	for i := range d.States {
+		s := &d.States[i]
+		if s.Type != TypeTrigger {
+			continue
+		}
+		if next, _ := s.Next(EventIncomingRequest); next != "" {
+			return
+		}
+		start := ""
+		for _, event := range []string{EventIncomingMessage, EventIncomingConversationMessage} {
+			if next, _ := s.Next(event); next != "" && start == "" {
+				start = next
+			}
+		}
+		for _, t := range s.Transitions {
+			if start == "" && t.Next != "" {
+				start = t.Next
+			}
+		}
+		if start == "" {
+			return
+		}
+		s.Transitions = slices.Clone(s.Transitions)
+		for j := range s.Transitions {
+			if s.Transitions[j].Event == EventIncomingRequest {
+				s.Transitions[j].Next = start
+				return
+			}
+		}
+		s.Transitions = append(s.Transitions, Transition{Event: EventIncomingRequest, Next: start})
+		return
+	}
 }
