@@ -67,6 +67,7 @@ func (e *ImportError) Errors() []Problem {
 	return out
 }
 
+// Error lists the problems of severity Error, each with its widget.
 func (e *ImportError) Error() string {
 	errs := e.Errors()
 	parts := make([]string, len(errs))
