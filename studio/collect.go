@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
@@ -195,9 +196,7 @@ func askOf(asks map[string]*outreach.Step, stepOf func(string) string, widget st
 func widgetSteps(f *outreach.Flow) func(widget string) string {
 	var ids map[string]string
 	if f != nil && f.Source != nil && f.Source.Format == SourceFormat {
-		if d, err := Decode(f.Source.Data); err == nil {
-			ids = StepIDs(d)
-		}
+		ids = sourceIDs(f.Source.Data)
 	}
 	return func(widget string) string {
 		if id, ok := ids[widget]; ok {
@@ -205,6 +204,35 @@ func widgetSteps(f *outreach.Flow) func(widget string) string {
 		}
 		return widget
 	}
+}
+
+// stepIDCache holds StepIDs of the source definitions of the flows whose
+// executions were collected lately: every execution of a campaign needs
+// the same mapping, and decoding the definition each time costs more
+// than looking it up.
+var stepIDCache struct {
+	sync.Mutex
+	m map[string]map[string]string
+}
+
+// sourceIDs returns StepIDs of the definition data, or nil if it does not
+// decode. The maps it returns are shared: read them only.
+func sourceIDs(data []byte) map[string]string {
+	stepIDCache.Lock()
+	defer stepIDCache.Unlock()
+	if ids, ok := stepIDCache.m[string(data)]; ok {
+		return ids
+	}
+	d, err := Decode(data)
+	if err != nil {
+		return nil
+	}
+	if stepIDCache.m == nil || len(stepIDCache.m) >= 32 {
+		stepIDCache.m = map[string]map[string]string{}
+	}
+	ids := StepIDs(d)
+	stepIDCache.m[string(data)] = ids
+	return ids
 }
 
 // inbound finds the reply to widget in a context: an execution's
