@@ -85,13 +85,15 @@ func (d Definition) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads d, keeping members it does not model in Extra.
 func (d *Definition) UnmarshalJSON(b []byte) error {
-	var v definitionJSON
-	extra, err := unmarshalExtra(b, &v, "description", "states", "initial_state", "flags")
+	var v Definition
+	extra, err := unmarshalExtra(b, map[string]any{
+		"description": &v.Description, "states": &v.States, "initial_state": &v.InitialState, "flags": &v.Flags,
+	})
 	if err != nil {
 		return err
 	}
 	v.Extra = extra
-	*d = Definition(v)
+	*d = v
 	return nil
 }
 
@@ -104,13 +106,15 @@ func (s State) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads s, keeping members it does not model in Extra.
 func (s *State) UnmarshalJSON(b []byte) error {
-	var v stateJSON
-	extra, err := unmarshalExtra(b, &v, "name", "type", "transitions", "properties")
+	var v State
+	extra, err := unmarshalExtra(b, map[string]any{
+		"name": &v.Name, "type": &v.Type, "transitions": &v.Transitions, "properties": &v.Properties,
+	})
 	if err != nil {
 		return err
 	}
 	v.Extra = extra
-	*s = State(v)
+	*s = v
 	return nil
 }
 
@@ -138,18 +142,22 @@ func marshalExtra(v any, extra map[string]json.RawMessage) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// unmarshalExtra decodes b into v and returns the object's members whose
-// keys are not in known.
-func unmarshalExtra(b []byte, v any, known ...string) (map[string]json.RawMessage, error) {
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, err
-	}
+// unmarshalExtra decodes the JSON object b: each member named in known
+// into its pointer, and returns the other members.
+func unmarshalExtra(b []byte, known map[string]any) (map[string]json.RawMessage, error) {
 	var all map[string]json.RawMessage
 	if err := json.Unmarshal(b, &all); err != nil {
 		return nil, err
 	}
-	for _, k := range known {
+	for k, dst := range known {
+		raw, ok := all[k]
+		if !ok {
+			continue
+		}
 		delete(all, k)
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
 	}
 	if len(all) == 0 {
 		return nil, nil
