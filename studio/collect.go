@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
@@ -62,6 +63,7 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 	if err != nil {
 		return collected{}, fmt.Errorf("studio: conversation %d: %w", conv.ID, err)
 	}
+	stepOf := widgetSteps(c.Flow)
 	asks := make(map[string]*outreach.Step)
 	for i := range c.Flow.Steps {
 		if st := &c.Flow.Steps[i]; st.Kind == outreach.StepAsk {
@@ -91,7 +93,7 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 		}
 		if m, ok := sentMessage(src, s.from); ok {
 			attempts[s.from]++
-			m.Key = outreach.SendKey{Conversation: conv.ID, Step: s.from, Attempt: attempts[s.from]}
+			m.Key = outreach.SendKey{Conversation: conv.ID, Step: stepOf(s.from), Attempt: attempts[s.from]}
 			m.SentAt = entered[s.from]
 			col.sent = append(col.sent, m)
 		}
@@ -99,7 +101,7 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 		if s.name != "incomingMessage" {
 			continue
 		}
-		ask := askOf(asks, s.from)
+		ask := askOf(asks, stepOf, s.from)
 		body := inboundBody(src, s.from)
 		msgSID, _ := inbound(src, s.from)["MessageSid"].(string)
 		col.received = append(col.received, outreach.Message{
@@ -185,15 +187,63 @@ func outcome(ec map[string]any, last step, col collected) string {
 	return outreach.OutcomeCompleted
 }
 
-// askOf returns the ask step that widget asks (STEP or STEP_reaskN).
-func askOf(asks map[string]*outreach.Step, widget string) *outreach.Step {
-	if st, ok := asks[widget]; ok {
+// askOf returns the ask step that widget asks (STEP or STEP_reaskN);
+// stepOf maps widget names to step ids ([widgetSteps]).
+func askOf(asks map[string]*outreach.Step, stepOf func(string) string, widget string) *outreach.Step {
+	if st, ok := asks[stepOf(widget)]; ok {
 		return st
 	}
 	if m := reaskWidget.FindStringSubmatch(widget); m != nil {
-		return asks[m[1]]
+		return asks[stepOf(m[1])]
 	}
 	return nil
+}
+
+// widgetSteps returns the function that maps a widget name of f's Studio
+// definition to the id of the step it stands for: by [StepIDs] of the
+// definition f was imported from (its Source), which names the widgets
+// FromFlow deploys; else, or for a widget the source does not have, the
+// name itself.
+func widgetSteps(f *outreach.Flow) func(widget string) string {
+	var ids map[string]string
+	if f != nil && f.Source != nil && f.Source.Format == SourceFormat {
+		ids = sourceIDs(f.Source.Data)
+	}
+	return func(widget string) string {
+		if id, ok := ids[widget]; ok {
+			return id
+		}
+		return widget
+	}
+}
+
+// stepIDCache holds StepIDs of the source definitions of the flows whose
+// executions were collected lately: every execution of a campaign needs
+// the same mapping, and decoding the definition each time costs more
+// than looking it up.
+var stepIDCache struct {
+	sync.Mutex
+	m map[string]map[string]string
+}
+
+// sourceIDs returns StepIDs of the definition data, or nil if it does not
+// decode. The maps it returns are shared: read them only.
+func sourceIDs(data []byte) map[string]string {
+	stepIDCache.Lock()
+	defer stepIDCache.Unlock()
+	if ids, ok := stepIDCache.m[string(data)]; ok {
+		return ids
+	}
+	d, err := Decode(data)
+	if err != nil {
+		return nil
+	}
+	if stepIDCache.m == nil || len(stepIDCache.m) >= 32 {
+		stepIDCache.m = map[string]map[string]string{}
+	}
+	ids := StepIDs(d)
+	stepIDCache.m[string(data)] = ids
+	return ids
 }
 
 // inbound finds the reply to widget in a context: an execution's

@@ -170,7 +170,10 @@ func (e *ValidationError) Error() string {
 }
 
 // Deploy exports f with [FromFlow] and deploys it as [Deployer.DeployDefinition]
-// does, under opts.FriendlyName (default f.Name, else f.ID).
+// does, under opts.FriendlyName (default f.Name, else f.ID). A flow
+// imported from a definition that starts on another trigger event (a
+// patient texting in) gets its incomingRequest transition wired to the
+// same widget too, since executions start there.
 func (d *Deployer) Deploy(ctx context.Context, f *outreach.Flow, opts DeployOptions) (Deployed, error) {
 	if f == nil {
 		return Deployed{}, errors.New("studio: deploy: nil flow")
@@ -179,6 +182,7 @@ func (d *Deployer) Deploy(ctx context.Context, f *outreach.Flow, opts DeployOpti
 	if err != nil {
 		return Deployed{}, fmt.Errorf("studio: deploy %s: %w", f.ID, err)
 	}
+	startFromRequest(def)
 	if opts.FriendlyName == "" {
 		opts.FriendlyName = f.Name
 	}
