@@ -28,6 +28,23 @@ type Flow struct {
 	// NoOptOutFooter turns the opt-out footer off, for flows whose
 	// recipients were told how to opt out some other way.
 	NoOptOutFooter bool `json:"no_opt_out_footer,omitempty"`
+
+	// Source is the document the flow was imported from, if any, kept so
+	// that exporting the flow again to that format gives back everything
+	// the steps do not hold (layout, names, flags, unknown properties, the
+	// parts the flow does not represent). The engine and [Flow.Validate]
+	// ignore it.
+	Source *Source `json:"source,omitempty"`
+}
+
+// Source is a document a flow was imported from, in a format that some
+// package other than outreach reads and writes (e.g. package studio's
+// "twilio-studio"). Data is the document itself.
+type Source struct {
+	// Format names the format, e.g. "twilio-studio".
+	Format string `json:"format"`
+	// Data is the document, as JSON.
+	Data json.RawMessage `json:"data"`
 }
 
 // DefaultOptOutFooter is the opt-out footer of a flow that sets none.
