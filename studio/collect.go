@@ -56,6 +56,13 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 	if err != nil {
 		return collected{}, fmt.Errorf("studio: conversation %d: %w", conv.ID, err)
 	}
+	// A flow imported from Studio runs its definition in the embedded
+	// runtime too (see Machine): every reply to a question is an answer,
+	// as received.
+	source, err := SourceDefinition(c.Flow)
+	if err != nil {
+		return collected{}, fmt.Errorf("studio: conversation %d: %w", conv.ID, err)
+	}
 	asks := make(map[string]*outreach.Step)
 	for i := range c.Flow.Steps {
 		if st := &c.Flow.Steps[i]; st.Kind == outreach.StepAsk {
@@ -107,6 +114,20 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 			col.optOuts = append(col.optOuts, optChange{stop: false, at: s.at})
 			continue
 		case outreach.KeywordHelp:
+			continue
+		}
+		if source != nil {
+			if w := source.StateByName(s.from); w != nil && w.Type == TypeSendAndWait {
+				q := QuestionID(source, s.from)
+				if col.answers == nil {
+					col.answers = make(map[string]string)
+				}
+				col.answers[q] = body
+				col.responses = append(col.responses, outreach.Response{
+					CampaignID: conv.CampaignID, ConversationID: conv.ID, PatientID: conv.Recipient.ID,
+					QuestionID: q, Raw: body, Answer: body, RepliedAt: s.at,
+				})
+			}
 			continue
 		}
 		if ask == nil {

@@ -170,12 +170,17 @@ func (e *ValidationError) Error() string {
 }
 
 // Deploy exports f with [FromFlow] and deploys it as [Deployer.DeployDefinition]
-// does, under opts.FriendlyName (default f.Name, else f.ID).
+// does, under opts.FriendlyName (default f.Name, else f.ID). A flow
+// imported from a Studio definition (a Source of [SourceFormat]) deploys
+// that definition, which is what its [Machine] runs.
 func (d *Deployer) Deploy(ctx context.Context, f *outreach.Flow, opts DeployOptions) (Deployed, error) {
 	if f == nil {
 		return Deployed{}, errors.New("studio: deploy: nil flow")
 	}
-	def, err := FromFlow(f)
+	def, err := SourceDefinition(f)
+	if def == nil && err == nil {
+		def, err = FromFlow(f)
+	}
 	if err != nil {
 		return Deployed{}, fmt.Errorf("studio: deploy %s: %w", f.ID, err)
 	}
