@@ -642,7 +642,10 @@ func (r *Runner) advance(ctx context.Context, w *work, now time.Time) {
 	for _, ev := range w.claim.Inbox {
 		w.upd.Processed = append(w.upd.Processed, ev.ID)
 		switch ev.Kind {
-		case EventReply:
+		case EventReply, EventKeyword:
+			if ev.Kind == EventKeyword && r.machine(w.camp.Flow) == nil {
+				continue // HELP and START are no answers for the engine
+			}
 			if st := w.conv.State; st.Waiting && st.Deadline.IsZero() {
 				// The question awaited has not been sent yet: this text
 				// cannot answer it (on a shared phone it may be meant for
