@@ -112,10 +112,10 @@ const (
 		"properties":{"from":"{{flow.channel.address}}","body":"Feeling better? YES or NO","timeout":"600"}}`
 	split = `{"name":"split","type":"split-based-on","transitions":[{"event":"noMatch"},{"event":"match","next":"yes","conditions":[{"friendly_name":"yes","arguments":["{{widgets.ask.inbound.Body}}"],"type":"matches_any_of","value":"yes, y"}]},{"event":"match","next":"no","conditions":[{"friendly_name":"no","arguments":["{{widgets.ask.inbound.Body}}"],"type":"equal_to","value":"no"}]}],
 		"properties":{"input":"{{widgets.ask.inbound.Body}}"}}`
-	yes = `{"name":"yes","type":"set-variables","transitions":[{"event":"next","next":"bye"}],"properties":{"variables":[{"key":"outcome","value":"better"}]}}`
-	no  = `{"name":"no","type":"send-message","transitions":[{"event":"sent"}],"properties":{"body":"Sorry, {{widgets.ask.inbound.Body}} noted."}}`
-	bye = `{"name":"bye","type":"send-message","transitions":[{"event":"sent"}],"properties":{"body":"Bye ({{flow.variables.outcome}})"}}`
-	late = `{"name":"late","type":"send-message","transitions":[{"event":"sent"}],"properties":{"body":"We did not hear back."}}`
+	yes         = `{"name":"yes","type":"set-variables","transitions":[{"event":"next","next":"bye"}],"properties":{"variables":[{"key":"outcome","value":"better"}]}}`
+	no          = `{"name":"no","type":"send-message","transitions":[{"event":"sent"}],"properties":{"body":"Sorry, {{widgets.ask.inbound.Body}} noted."}}`
+	bye         = `{"name":"bye","type":"send-message","transitions":[{"event":"sent"}],"properties":{"body":"Bye ({{flow.variables.outcome}})"}}`
+	late        = `{"name":"late","type":"send-message","transitions":[{"event":"sent"}],"properties":{"body":"We did not hear back."}}`
 	undelivered = `{"name":"undelivered","type":"set-variables","transitions":[{"event":"next"}],"properties":{"variables":[{"key":"outcome","value":"unreachable"}]}}`
 )
 
