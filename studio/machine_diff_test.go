@@ -10,10 +10,10 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"testing"
+		"testing"
 	"time"
 	"unicode"
 
@@ -102,6 +102,19 @@ func newSteerer(def *studio.Definition) *steerer {
 						items = strings.Split(c.Value, ",")
 					case studio.CondIsBlank, studio.CondIsNotBlank, studio.CondRegex:
 						items = nil
+					case studio.CondIsBetween:
+						items = nil
+						var lo, hi int
+						if _, err := fmt.Sscanf(strings.ReplaceAll(c.Value, " ", ""), "%d-%d", &lo, &hi); err == nil && lo <= hi {
+							for v := lo; v <= hi; v += max(1, (hi-lo)/10) {
+								items = append(items, strconv.Itoa(v))
+							}
+						}
+					case studio.CondGreaterThan, studio.CondLessThan:
+						items = nil
+						if b, err := strconv.Atoi(strings.TrimSpace(c.Value)); err == nil {
+							items = []string{strconv.Itoa(b - 1), strconv.Itoa(b + 1)}
+						}
 					}
 					for _, v := range items {
 						if v = strings.TrimSpace(v); v != "" && !strings.Contains(v, "{") && !seen[v] {
@@ -113,62 +126,115 @@ func newSteerer(def *studio.Definition) *steerer {
 			}
 			next, _ = sp.Next(studio.EventNoMatch)
 		}
-		if len(vals) > 0 {
-			st.texts = append(st.texts, text)
-			st.values = append(st.values, vals)
-		}
+		st.texts = append(st.texts, text)
+		st.values = append(st.values, vals)
 	}
 	return st
 }
 
 var liquidTag = regexp.MustCompile(`\{\{.*?\}\}|\{%.*?%\}`)
 
-// valuesFor returns the values of the question whose text body holds.
-func (st *steerer) valuesFor(body string) []string {
+// valuesFor returns the values of the question whose text body holds,
+// and whether body is a question (a send-and-wait-for-reply's message).
+func (st *steerer) valuesFor(body string) ([]string, bool) {
+	i := st.question(body)
+	if i < 0 {
+		return nil, false
+	}
+	return st.values[i], true
+}
+
+// question returns the index of the question whose text body holds, or
+// -1.
+func (st *steerer) question(body string) int {
 	best := -1
 	for i, t := range st.texts {
 		if strings.Contains(body, t) && (best < 0 || len(t) > len(st.texts[best])) {
 			best = i
 		}
 	}
-	if best < 0 {
-		return nil
-	}
-	return st.values[best]
+	return best
 }
 
-// corpusResponder answers each question (simphone.IsQuestion) of phone
-// i: every other reply from the corpus ("<empty>" is silence), the rest
-// with a value of the question's splits. Phones of the two runtimes get
-// equal responders, and answer alike as long as they are asked alike.
+// corpusResponder answers each question (the message of a
+// send-and-wait-for-reply widget) of phone i: every other reply from the
+// corpus ("<empty>" is silence), the rest with a value of the question's
+// splits. Phones of the two runtimes get equal responders, and answer
+// alike as long as they are asked alike. Messages of send-message widgets
+// get no answer, even when they read as questions: a patient answering
+// both a send-message and the question sent right after it texts twice
+// at once, and the runtimes take such texts differently (see the
+// Machine's divergences in the report of issue 14).
 type corpusResponder struct {
 	i      int
 	corpus []string
 	steer  *steerer
-	// fromCorpus counts the replies drawn from the corpus.
-	fromCorpus *atomic.Int64
+	// fromCorpus counts the replies drawn from the corpus, by question.
+	fromCorpus *corpusCount
 
 	mu sync.Mutex
 	k  int
 }
 
+// mix hashes (i, k) (splitmix64's finaliser), so that the replies of one
+// patient to successive questions are drawn independently.
+func mix(i, k uint64) uint64 {
+	x := i*0x9E3779B97F4A7C15 + k*0xBF58476D1CE4E5B9 + 1
+	x ^= x >> 30
+	x *= 0xBF58476D1CE4E5B9
+	x ^= x >> 27
+	x *= 0x94D049BB133111EB
+	return x ^ x>>31
+}
+
+// corpusCount counts corpus replies by question (steerer index).
+type corpusCount struct {
+	mu sync.Mutex
+	n  map[int]int
+}
+
+func (c *corpusCount) add(q int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n == nil {
+		c.n = map[int]int{}
+	}
+	c.n[q]++
+}
+
+func (c *corpusCount) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := 0
+	for _, v := range c.n {
+		t += v
+	}
+	return t
+}
+
 func (c *corpusResponder) Reply(body string, _ *rand.Rand) (string, bool) {
-	if !simphone.IsQuestion(body) {
+	vals, ok := c.steer.valuesFor(body)
+	if !ok {
 		return "", false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	k := c.k
 	c.k++
-	if vals := c.steer.valuesFor(body); len(vals) > 0 && (c.i+k)%2 == 0 {
-		return vals[(c.i*7+k*3)%len(vals)], true
+	h := mix(uint64(c.i), uint64(k))
+	if len(vals) > 0 && h%steerOf != 0 {
+		return vals[(h/steerOf)%uint64(len(vals))], true
 	}
-	r := c.corpus[(c.i*13+k*29)%len(c.corpus)]
-	c.fromCorpus.Add(1)
+	r := c.corpus[(h/steerOf)%uint64(len(c.corpus))]
+	c.fromCorpus.add(c.steer.question(body))
 	return r, r != "<empty>"
 }
 
-func diffRecipients(n int, net *simphone.Network, corpus []string, steer *steerer, fromCorpus *atomic.Int64) []outreach.Recipient {
+// steerOf is how many replies in steerOf are steered, less one: the
+// others come from the corpus.
+const steerOf = 3
+
+func diffRecipients(n int, net *simphone.Network, corpus []string, steer *steerer, fromCorpus *corpusCount) []outreach.Recipient {
 	recs := make([]outreach.Recipient, n)
 	for i := range recs {
 		recs[i] = outreach.Recipient{
@@ -200,6 +266,8 @@ func inboxes(net *simphone.Network) map[string][]string {
 	return out
 }
 
+var dbgPhone string
+
 func outcomes(t *testing.T, s outreach.Store, id int64) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -222,6 +290,7 @@ func outcomes(t *testing.T, s outreach.Store, id int64) map[string]string {
 type diffResult struct {
 	recipients, replies, corpusReplies int
 	perQuestion                        map[string]int
+	corpusPerQuestion                  map[string]int // by the question's first words
 	outcomes                           map[string]int
 	// explained are the recipients who texted an opt-out that the
 	// library reads and Twilio does not ("STOP PLEASE"): the embedded
@@ -268,7 +337,7 @@ func diffRuntimes(t *testing.T, flow *outreach.Flow, n int, corpus []string) dif
 		t.Fatalf("source: %v", err)
 	}
 	steer := newSteerer(def)
-	var studioCorpus, embeddedCorpus atomic.Int64
+	var studioCorpus, embeddedCorpus corpusCount
 
 	r := newStudioRig(t, rigOptions{noThrottle: true})
 	c, added, err := r.rt.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "studio", Flow: flow}, diffRecipients(n, r.net, corpus, steer, &studioCorpus))
@@ -307,9 +376,9 @@ func diffRuntimes(t *testing.T, flow *outreach.Flow, n int, corpus []string) dif
 	embeddedCSV := exportCSV(t, store, ec.ID)
 
 	res := diffResult{recipients: n, perQuestion: map[string]int{}, outcomes: map[string]int{}, explained: map[string]bool{},
-		corpusReplies: int(embeddedCorpus.Load())}
-	if s, e := studioCorpus.Load(), embeddedCorpus.Load(); s != e {
-		t.Logf("corpus replies drawn: studio %d, embedded %d", s, e)
+		corpusReplies: embeddedCorpus.total(), corpusPerQuestion: map[string]int{}}
+	for q, k := range embeddedCorpus.n {
+		res.corpusPerQuestion[steer.texts[q][:min(24, len(steer.texts[q]))]] = k
 	}
 	patient := map[string]string{} // by phone
 	for i := range n {
@@ -340,6 +409,18 @@ func diffRuntimes(t *testing.T, flow *outreach.Flow, n int, corpus []string) dif
 		}
 	}
 	sort.Strings(res.outcomeDiff)
+	if dbgPhone != "" {
+		for _, nn := range []*simphone.Network{r.net, net} {
+			p := nn.Phone(dbgPhone)
+			for _, m := range p.Inbox() {
+				t.Logf("in  %v %.60q", m.At.Format("15:04:05"), m.Body)
+			}
+			for _, m := range p.Replies() {
+				t.Logf("out %v %q (to %.40q)", m.At.Format("15:04:05"), m.Body, m.Question)
+			}
+			t.Log("----")
+		}
+	}
 	si, ei := inboxes(r.net), inboxes(net)
 	for _, p := range net.Phones() {
 		num := p.Number()
@@ -466,7 +547,7 @@ func TestMachineMatchesStudio(t *testing.T) {
 		cases = append(cases, tcase{"builtin-" + b, f, "built-in flow with its FromFlow export as Source"})
 	}
 
-	const n = 300
+	const n = 600
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			res := diffRuntimes(t, c.flow, n, corpus)
@@ -475,9 +556,9 @@ func TestMachineMatchesStudio(t *testing.T) {
 				qs = append(qs, fmt.Sprintf("%s=%d", q, k))
 			}
 			sort.Strings(qs)
-			t.Logf("%s (%s): %d recipients, %d replies (%d drawn from the corpus); answers per question %v; outcomes %v; "+
+			t.Logf("%s (%s): %d recipients, %d replies (%d drawn from the corpus: %v); answers per question %v; outcomes %v; "+
 				"%d recipients texted an opt-out Twilio does not read (left out); mismatches: %d outcomes, %d phones' messages, CSV equal %v",
-				c.name, c.note, res.recipients, res.replies, res.corpusReplies, qs, res.outcomes,
+				c.name, c.note, res.recipients, res.replies, res.corpusReplies, res.corpusPerQuestion, qs, res.outcomes,
 				len(res.explained), len(res.outcomeDiff), len(res.messagesDiff), res.csvDiff == "")
 			for i, d := range res.outcomeDiff {
 				if i < 10 {
