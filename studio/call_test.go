@@ -72,6 +72,14 @@ func newCallServer(t *testing.T) *callServer {
 		rec(r)
 		<-r.Context().Done() // blocks until the client gives up
 	})
+	mux.HandleFunc("/auth", func(w http.ResponseWriter, r *http.Request) {
+		rec(r)
+		if u, p, ok := r.BasicAuth(); !ok || u != "ehr" || p != "s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, "in")
+	})
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		rec(r)
 		http.Redirect(w, r, "/json", http.StatusFound)
@@ -125,6 +133,8 @@ func TestHTTPRequest(t *testing.T) {
 			event: "failed", errHas: "within the time limit", req: recorded{method: "GET"}},
 		{name: "body over the cap", p: studio.HTTPRequestProperties{URL: cs.URL + "/big"},
 			event: "failed", status: 200, errHas: "64 KiB", req: recorded{method: "GET"}},
+		{name: "basic auth in the URL", p: studio.HTTPRequestProperties{URL: strings.Replace(cs.URL, "http://", "http://ehr:s3cret@", 1) + "/auth"},
+			event: "success", status: 200, body: "in", req: recorded{method: "GET"}},
 		{name: "host not allowed", p: studio.HTTPRequestProperties{URL: "https://ehr.example.com/inbound?mrn=123"},
 			event: "failed", errHas: "ehr.example.com is not on the allowlist"},
 		{name: "empty allowlist allows none", calls: &studio.Calls{}, p: studio.HTTPRequestProperties{URL: cs.URL + "/json"},
@@ -160,7 +170,7 @@ func TestHTTPRequest(t *testing.T) {
 			if (tc.errHas == "") != (got.Error == "") || !strings.Contains(got.Error, tc.errHas) {
 				t.Errorf("error %q, want one holding %q", got.Error, tc.errHas)
 			}
-			if strings.Contains(got.Error, "mrn") || strings.Contains(got.Error, "/inbound") {
+			if strings.Contains(got.Error, "mrn") || strings.Contains(got.Error, "/inbound") || strings.Contains(got.Error, "s3cret") {
 				t.Errorf("the reason shows the URL: %q", got.Error)
 			}
 			var req recorded

@@ -32,9 +32,21 @@ type optChange struct {
 
 // step is an execution step, as collect needs it.
 type step struct {
-	sid, name, from, to string
-	at                  time.Time
+	sid, name, from, to, typ string
+	at                       time.Time
 }
+
+// StepUnsupported names the last step of an execution that a local
+// runner (studiotest.Interpreter) ended at a widget whose type it does
+// not run; the step leaves that widget (its Type is the widget's type)
+// for "Ended". Studio itself never names a step so.
+const StepUnsupported = "unsupported"
+
+// UnsupportedOutcome is the outcome a conversation ends with when its
+// execution ended at a widget of type typ that the runner does not run
+// (see [StepUnsupported]): "unsupported: TYPE", such as "unsupported:
+// send-to-flex", counted apart on the campaign page.
+func UnsupportedOutcome(typ string) string { return "unsupported: " + typ }
 
 // reaskWidget matches the re-ask widgets FromFlow writes: STEP_reaskN.
 var reaskWidget = regexp.MustCompile(`^(.+)_reask[0-9]+$`)
@@ -176,8 +188,13 @@ func sentMessage(src map[string]any, widget string) (m outreach.Message, ok bool
 	return m, true
 }
 
-// outcome is the flow's outcome variable, else what ended the execution.
+// outcome is what ended the execution at a widget type the runner does
+// not run, else the flow's outcome variable, else what ended the
+// execution.
 func outcome(ec map[string]any, last step, col collected) string {
+	if last.name == StepUnsupported {
+		return UnsupportedOutcome(last.typ)
+	}
 	if v, ok := lookup(ec, "flow", "variables", "outcome").(string); ok && v != "" {
 		return v
 	}
@@ -240,7 +257,7 @@ func (rt *Runtime) steps(ctx context.Context, flowSID, sid string) ([]step, erro
 				return "", err
 			}
 			for _, st := range resp.Steps {
-				x := step{sid: deref(st.Sid), name: deref(st.Name), from: deref(st.TransitionedFrom), to: deref(st.TransitionedTo)}
+				x := step{sid: deref(st.Sid), name: deref(st.Name), from: deref(st.TransitionedFrom), to: deref(st.TransitionedTo), typ: deref(st.Type)}
 				if st.DateCreated != nil {
 					x.at = *st.DateCreated
 				}

@@ -168,4 +168,12 @@
 // splits and Liquid, and fires timeouts on the fake's clock. The tests run
 // the Studio runtime end to end this way, and the example programs' dev
 // mode uses it. This package does not depend on the fake.
+//
+// make-http-request and run-function widgets run through [Calls], set by
+// the embedder: requests only to the hosts it allows, Twilio Functions
+// only as the Go ports it registers ([Function]), with Studio's 10-second
+// limit and 64 KiB answer cap; their answers are the widget's
+// status_code, content_type, body and parsed variables. An execution that
+// reaches a widget type the interpreter does not run ends there, and its
+// conversation's outcome is [UnsupportedOutcome] of that type.
 package studio

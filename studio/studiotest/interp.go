@@ -19,30 +19,52 @@ import (
 	"github.com/patient-outreach/sms/studio"
 )
 
-// DefaultMaxWidgets is how many widgets an [Interpreter] runs in a row
-// without waiting for a reply before it ends the execution with
-// [ErrTooManyWidgets].
-const DefaultMaxWidgets = 1000
+// Studio's limits on an execution, from the Studio FAQ
+// (https://www.twilio.com/docs/studio/user-guide/studio-faq, "What limits
+// exist in Studio?"): "Each Execution ends after 1,000 steps" and "If the
+// same widget runs 10 times in a row during an Execution, that Execution
+// will stop". Studio reports them as warnings 81000 ("The Execution has
+// exceeded max steps allowed for a flow",
+// https://www.twilio.com/docs/api/errors/81000) and 81001 ("Widget has
+// exceeded max steps in a loop",
+// https://www.twilio.com/docs/api/errors/81001), and the execution ends.
+const (
+	DefaultMaxSteps   = 1000
+	DefaultMaxRepeats = 10
+)
 
 // ErrUnsupportedWidget matches the *[StateError] an [Interpreter] ends an
 // execution with when it reaches a widget type it does not run.
-var ErrUnsupportedWidget = errors.New("widget type not supported by the interpreter: it runs trigger, send-message, send-and-wait-for-reply, split-based-on and set-variables")
+var ErrUnsupportedWidget = errors.New("widget type not supported by the interpreter: it runs trigger, send-message, send-and-wait-for-reply, split-based-on, set-variables, make-http-request and run-function")
 
-// ErrTooManyWidgets matches the *[StateError] an [Interpreter] ends an
-// execution with when it runs more than its MaxWidgets widgets in a row
-// without waiting for a reply: the definition loops.
-var ErrTooManyWidgets = errors.New("too many widgets in a row without waiting for a reply: does the flow loop?")
+// ErrTooManySteps matches the *[StateError] an [Interpreter] ends an
+// execution with when it has taken MaxSteps steps, as Studio ends it
+// (warning 81000).
+var ErrTooManySteps = errors.New("the execution has exceeded the maximum steps allowed for a flow (Studio warning 81000): does the flow loop?")
+
+// ErrWidgetLoop matches the *[StateError] an [Interpreter] ends an
+// execution with when one widget would run more than MaxRepeats times in
+// a row, as Studio ends it (warning 81001).
+var ErrWidgetLoop = errors.New("the widget has exceeded the maximum steps in a loop (Studio warning 81001): it runs again and again")
 
 // InterpreterOptions configure an [Interpreter]. The zero value is ready
-// to use.
+// to use, makes no HTTP request and runs no function.
 type InterpreterOptions struct {
 	// Logger receives what the interpreter does, by execution SID,
 	// widget name and event, with phone numbers masked and no message
 	// bodies; nil discards it.
 	Logger *slog.Logger
-	// MaxWidgets caps the widgets run in a row without waiting for a
-	// reply; zero means [DefaultMaxWidgets].
-	MaxWidgets int
+	// Calls runs the make-http-request and run-function widgets: the
+	// hosts they may call, the HTTP client and the Go ports of Twilio
+	// Functions. Nil makes every such widget fail, saying why.
+	Calls *studio.Calls
+	// MaxSteps is how many steps an execution takes at most before it
+	// ends with [ErrTooManySteps]; zero means [DefaultMaxSteps].
+	MaxSteps int
+	// MaxRepeats is how many times in a row one widget runs at most
+	// before the execution ends with [ErrWidgetLoop]; zero means
+	// [DefaultMaxRepeats].
+	MaxRepeats int
 }
 
 // Interpreter runs Studio executions inside the fake Twilio
@@ -81,13 +103,25 @@ type InterpreterOptions struct {
 //     rendered first), leaving on match or noMatch.
 //   - set-variables renders each value, in order, into
 //     flow.variables.KEY and leaves on next.
+//   - make-http-request and run-function render their url, body and
+//     parameter values, then call with InterpreterOptions.Calls ([studio.Calls]:
+//     only allowlisted hosts, only registered functions, Studio's 10 s
+//     limit and 64 KiB cap). widgets.NAME holds status_code,
+//     content_type, body, parsed (a JSON object answer) and, when the
+//     call failed, error (why); they leave on success (2xx) or on failed
+//     (make-http-request) or fail (run-function).
 //   - A transition with no next, or an event with no transition, ends
-//     the execution. Any other widget type (make-http-request,
-//     run-function, run-subflow, ...) ends it with a *[StateError]
-//     wrapping [ErrUnsupportedWidget], as does a template that does not
-//     render or a condition that cannot be evaluated; running more than
-//     MaxWidgets widgets in a row without waiting ends it with
-//     [ErrTooManyWidgets].
+//     the execution. Any other widget type (say-play, send-to-flex,
+//     run-subflow, ...) ends it with a *[StateError] wrapping
+//     [ErrUnsupportedWidget], with a last step named
+//     [studio.StepUnsupported] from that widget (Type its type) so that
+//     the Studio runtime records the outcome "unsupported: TYPE"; a
+//     template that does not render or a condition that cannot be
+//     evaluated ends it with a *[StateError] too.
+//   - Studio's limits apply: an execution that has taken MaxSteps steps
+//     ends with [ErrTooManySteps], one whose widget would run a
+//     MaxRepeats+1th time in a row with [ErrWidgetLoop] (waiting for a
+//     reply in between does not reset the count).
 //
 // Each transition is recorded as an execution step (twiliotest's
 // AddExecutionStep): Name the event, TransitionedFrom the widget left,
@@ -110,7 +144,9 @@ type InterpreterOptions struct {
 // logged masked.
 type Interpreter struct {
 	log        *slog.Logger
-	maxWidgets int
+	calls      *studio.Calls
+	maxSteps   int
+	maxRepeats int
 
 	mu   sync.Mutex
 	runs map[string]*interpRun // by execution SID
@@ -127,6 +163,10 @@ type interpRun struct {
 	def   *studio.Definition
 	vars  map[string]any // the execution context
 	ended bool
+	steps int // steps recorded
+	// The widget run last, and how many times in a row.
+	last    string
+	repeats int
 	// The send-and-wait-for-reply widget waiting for a reply (empty when
 	// none), the token of that wait, and its timer.
 	waiting   string
@@ -140,11 +180,14 @@ func NewInterpreter(opts InterpreterOptions) *Interpreter {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	maxWidgets := opts.MaxWidgets
-	if maxWidgets <= 0 {
-		maxWidgets = DefaultMaxWidgets
+	in := &Interpreter{log: log, calls: opts.Calls, maxSteps: opts.MaxSteps, maxRepeats: opts.MaxRepeats, runs: make(map[string]*interpRun)}
+	if in.maxSteps <= 0 {
+		in.maxSteps = DefaultMaxSteps
 	}
-	return &Interpreter{log: log, maxWidgets: maxWidgets, runs: make(map[string]*interpRun)}
+	if in.maxRepeats <= 0 {
+		in.maxRepeats = DefaultMaxRepeats
+	}
+	return in
 }
 
 // Running returns how many executions the interpreter holds state for:
@@ -284,7 +327,7 @@ func (in *Interpreter) stopWaiting(r *interpRun, token uint64) *studio.State {
 // vars, on event to widget to, and runs widgets from there until one
 // waits for a reply or the flow ends. Called with r locked.
 func (in *Interpreter) follow(ctx context.Context, srv *twiliotest.Server, r *interpRun, from *studio.State, vars map[string]any, event, to string) error {
-	for n := 0; ; n++ {
+	for {
 		if err := in.record(srv, r, from, vars, event, to); err != nil {
 			return in.finish(srv, r, err)
 		}
@@ -292,13 +335,28 @@ func (in *Interpreter) follow(ctx context.Context, srv *twiliotest.Server, r *in
 			return in.finish(srv, r, nil)
 		}
 		st := r.def.StateByName(to)
-		switch {
-		case st == nil:
+		if st == nil {
 			return in.finish(srv, r, stateErr(from, "the %s transition goes to %q, which is no widget", event, to))
-		case n >= in.maxWidgets:
-			return in.finish(srv, r, &studio.StateError{State: st.Name, Type: st.Type, Err: ErrTooManyWidgets})
+		}
+		if r.steps >= in.maxSteps {
+			return in.finish(srv, r, &studio.StateError{State: st.Name, Type: st.Type, Err: ErrTooManySteps})
+		}
+		if st.Name == r.last {
+			r.repeats++
+		} else {
+			r.last, r.repeats = st.Name, 1
+		}
+		if r.repeats > in.maxRepeats {
+			return in.finish(srv, r, &studio.StateError{State: st.Name, Type: st.Type, Err: ErrWidgetLoop})
 		}
 		ev, next, stVars, wait, err := in.run(ctx, srv, r, st)
+		if errors.Is(err, ErrUnsupportedWidget) {
+			// The last step says which widget type the execution stopped
+			// at, for the Studio runtime's outcome.
+			if rerr := in.record(srv, r, st, map[string]any{"error": err.Error()}, studio.StepUnsupported, ""); rerr != nil {
+				err = rerr
+			}
+		}
 		if err == nil {
 			err = srv.UpdateExecution(r.sid, func(x *twiliotest.Execution) { x.Context = r.vars })
 		}
@@ -319,6 +377,7 @@ func (in *Interpreter) record(srv *twiliotest.Server, r *interpRun, from *studio
 		enters = "Ended"
 	}
 	in.log.Debug("studio: transition", "execution", r.sid, "from", from.Name, "event", event, "to", enters)
+	r.steps++
 	_, err := srv.AddExecutionStep(r.sid, twiliotest.ExecutionStep{
 		Name: event, TransitionedFrom: from.Name, TransitionedTo: enters, Type: from.Type, Context: vars,
 	})
@@ -449,10 +508,43 @@ func (in *Interpreter) run(ctx context.Context, srv *twiliotest.Server, r *inter
 		next, _ = st.Next(studio.EventNext)
 		return studio.EventNext, next, set, false, nil
 
+	case studio.TypeHTTPRequest:
+		var p studio.HTTPRequestProperties
+		if err := st.DecodeProperties(&p); err != nil {
+			return "", "", nil, false, err
+		}
+		p, err := p.Render(r.vars)
+		if err != nil {
+			return "", "", nil, false, stateErr(st, "%v", err)
+		}
+		return in.called(r, st, in.calls.HTTPRequest(ctx, p))
+
+	case studio.TypeRunFunction:
+		var p studio.RunFunctionProperties
+		if err := st.DecodeProperties(&p); err != nil {
+			return "", "", nil, false, err
+		}
+		p, err := p.Render(r.vars)
+		if err != nil {
+			return "", "", nil, false, stateErr(st, "%v", err)
+		}
+		return in.called(r, st, in.calls.RunFunction(ctx, p))
+
 	case studio.TypeTrigger:
 		return "", "", nil, false, stateErr(st, "a transition cannot enter the trigger")
 	}
 	return "", "", nil, false, &studio.StateError{State: st.Name, Type: st.Type, Err: ErrUnsupportedWidget}
+}
+
+// called stores the result of widget st's call in widgets.NAME and
+// returns the event it leaves on. Called with r locked.
+func (in *Interpreter) called(r *interpRun, st *studio.State, res studio.CallResult) (event, next string, vars map[string]any, wait bool, err error) {
+	vars = res.Vars()
+	widgets(r)[st.Name] = vars
+	next, _ = st.Next(res.Event)
+	in.log.Info("studio: call", "execution", r.sid, "widget", st.Name, "type", st.Type,
+		"event", res.Event, "status", res.StatusCode)
+	return res.Event, next, vars, false, nil
 }
 
 // send renders and sends the message of widget st. It returns the

@@ -6,8 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -515,50 +520,239 @@ func TestInterpreterDefaultTimeout(t *testing.T) {
 	}
 }
 
+// Widget types the interpreter does not run end the execution visibly:
+// its RunError and its last step name the widget and its type.
 func TestInterpreterUnsupportedWidget(t *testing.T) {
-	e := newStudioEnv(t, studiotest.InterpreterOptions{})
-	e.net.Add(ann, simphone.Persona{})
-	def := defOf(
-		trigger("hello"),
-		widget("hello", studio.TypeSendMessage, map[string]any{"body": "Hello"}, tr("sent", "fetch_chart"), tr("failed", "")),
-		widget("fetch_chart", "make-http-request", map[string]any{"method": "GET", "url": "https://example.com"}, tr("success", ""), tr("failed", "")),
-	)
-	d := e.deployDef(t, "http", def)
-	x := e.start(t, d.SID, ann, nil)
-	got := e.exec(t, *x.Sid)
-	if *x.Status != "ended" || !strings.Contains(got.RunError, `"fetch_chart"`) || !strings.Contains(got.RunError, "make-http-request") {
-		t.Fatalf("created %s, run error %q", *x.Status, got.RunError)
-	}
-	if len(e.inbox(ann)) != 1 || e.in.Running() != 0 {
-		t.Fatal("the message before the widget was not sent, or the execution is still held")
-	}
+	for _, typ := range []string{"send-to-flex", "say-play", "gather-input-on-call", "make-outgoing-call-v2", "connect-call-to", "run-subflow", "send-to-auto-pilot"} {
+		t.Run(typ, func(t *testing.T) {
+			e := newStudioEnv(t, studiotest.InterpreterOptions{})
+			e.net.Add(ann, simphone.Persona{})
+			def := defOf(
+				trigger("hello"),
+				widget("hello", studio.TypeSendMessage, map[string]any{"body": "Hello"}, tr("sent", "handoff"), tr("failed", "")),
+				widget("handoff", typ, map[string]any{"workflow": "WW00000000000000000000000000000000"}, tr("callComplete", ""), tr("failedToEnqueue", "")),
+			)
+			d := e.deployDef(t, "unsupported "+typ, def)
+			x := e.start(t, d.SID, ann, nil)
+			got := e.exec(t, *x.Sid)
+			if *x.Status != "ended" || got.Status != "ended" || !strings.Contains(got.RunError, `"handoff"`) || !strings.Contains(got.RunError, typ) {
+				t.Fatalf("created %s, now %s, run error %q", *x.Status, got.Status, got.RunError)
+			}
+			steps := e.srv.ExecutionSteps(*x.Sid)
+			last := steps[len(steps)-1]
+			if last.Name != studio.StepUnsupported || last.TransitionedFrom != "handoff" || last.TransitionedTo != "Ended" || last.Type != typ {
+				t.Fatalf("last step %+v; path %q", last, e.path(*x.Sid))
+			}
+			if len(e.inbox(ann)) != 1 || e.in.Running() != 0 {
+				t.Fatal("the message before the widget was not sent, or the execution is still held")
+			}
 
-	// StartExecution returns the *StateError itself.
-	e.srv.SetExecutionRunner(nil)
-	x = e.start(t, d.SID, ann, nil)
-	err := e.in.StartExecution(context.Background(), e.srv, e.exec(t, *x.Sid))
-	var se *studio.StateError
-	if !errors.As(err, &se) || se.State != "fetch_chart" || !errors.Is(err, studiotest.ErrUnsupportedWidget) {
-		t.Fatalf("StartExecution: %v", err)
+			// StartExecution returns the *StateError itself.
+			e.srv.SetExecutionRunner(nil)
+			x = e.start(t, d.SID, ann, nil)
+			err := e.in.StartExecution(context.Background(), e.srv, e.exec(t, *x.Sid))
+			var se *studio.StateError
+			if !errors.As(err, &se) || se.State != "handoff" || se.Type != typ || !errors.Is(err, studiotest.ErrUnsupportedWidget) {
+				t.Fatalf("StartExecution: %v", err)
+			}
+		})
 	}
 }
 
-func TestInterpreterLoopCapped(t *testing.T) {
-	e := newStudioEnv(t, studiotest.InterpreterOptions{MaxWidgets: 50})
-	def := defOf(
-		trigger("spin"),
-		widget("spin", studio.TypeSetVariables, map[string]any{
-			"variables": []any{map[string]any{"key": "n", "value": "{{flow.variables.n | plus: 1}}"}},
-		}, tr("next", "spin")),
+// A widget that runs again and again ends the execution at its 11th run
+// in a row (Studio's warning 81001), even when each run waits for a reply
+// in between; steps are capped at 1,000 (warning 81000).
+func TestInterpreterLimits(t *testing.T) {
+	t.Run("same widget in a row", func(t *testing.T) {
+		e := newStudioEnv(t, studiotest.InterpreterOptions{})
+		def := defOf(
+			trigger("spin"),
+			widget("spin", studio.TypeSetVariables, map[string]any{
+				"variables": []any{map[string]any{"key": "n", "value": "{{flow.variables.n | plus: 1}}"}},
+			}, tr("next", "spin")),
+		)
+		d := e.deployDef(t, "loop", def)
+		x := e.start(t, d.SID, ann, nil)
+		got := e.exec(t, *x.Sid)
+		if got.Status != "ended" || !strings.Contains(got.RunError, "81001") || !strings.Contains(got.RunError, `"spin"`) {
+			t.Fatalf("execution %s, run error %q", got.Status, got.RunError)
+		}
+		if n := lookup(got.Context, "flow.variables.n"); n != "10" {
+			t.Errorf("flow.variables.n = %v, want 10 runs", n)
+		}
+		err := e.in.StartExecution(context.Background(), e.srv, e.exec(t, *e.start(t, d.SID, ann, nil).Sid))
+		if !errors.Is(err, studiotest.ErrWidgetLoop) {
+			t.Errorf("StartExecution: %v", err)
+		}
+	})
+	t.Run("a reminder that waits each time", func(t *testing.T) {
+		e := newStudioEnv(t, studiotest.InterpreterOptions{})
+		e.net.Add(ann, simphone.Persona{Silent: true})
+		def := defOf(
+			trigger("remind"),
+			widget("remind", studio.TypeSendAndWait, map[string]any{"body": "Are you there?", "timeout": "60"},
+				tr("incomingMessage", ""), tr("timeout", "remind"), tr("deliveryFailure", "")),
+		)
+		d := e.deployDef(t, "remind", def)
+		x := e.start(t, d.SID, ann, nil)
+		e.drain(t)
+		got := e.exec(t, *x.Sid)
+		if got.Status != "ended" || !strings.Contains(got.RunError, "81001") || len(e.inbox(ann)) != 10 {
+			t.Fatalf("execution %s, run error %q, %d messages; want 10 then the end", got.Status, got.RunError, len(e.inbox(ann)))
+		}
+	})
+	t.Run("steps", func(t *testing.T) {
+		for _, tc := range []struct {
+			opts  studiotest.InterpreterOptions
+			steps int
+		}{{studiotest.InterpreterOptions{}, studiotest.DefaultMaxSteps}, {studiotest.InterpreterOptions{MaxSteps: 25}, 25}} {
+			e := newStudioEnv(t, tc.opts)
+			def := defOf(
+				trigger("tick"),
+				widget("tick", studio.TypeSetVariables, map[string]any{
+					"variables": []any{map[string]any{"key": "n", "value": "{{flow.variables.n | plus: 1}}"}},
+				}, tr("next", "tock")),
+				widget("tock", studio.TypeSetVariables, map[string]any{}, tr("next", "tick")),
+			)
+			d := e.deployDef(t, "ticktock", def)
+			x := e.start(t, d.SID, ann, nil)
+			got := e.exec(t, *x.Sid)
+			if got.Status != "ended" || !strings.Contains(got.RunError, "81000") {
+				t.Fatalf("execution %s, run error %q", got.Status, got.RunError)
+			}
+			if n := len(e.srv.ExecutionSteps(*x.Sid)); n != tc.steps {
+				t.Errorf("%d steps, want %d", n, tc.steps)
+			}
+		}
+	})
+}
+
+// make-http-request and run-function run with the interpreter's Calls:
+// Liquid over the execution context first, the answer in widgets.NAME
+// (and the step), success or failed/fail.
+func TestInterpreterCalls(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		posts []string
 	)
-	d := e.deployDef(t, "loop", def)
-	x := e.start(t, d.SID, ann, nil)
-	got := e.exec(t, *x.Sid)
-	if got.Status != "ended" || !strings.Contains(got.RunError, "too many widgets") || !strings.Contains(got.RunError, `"spin"`) {
-		t.Fatalf("execution %s, run error %q", got.Status, got.RunError)
+	ehr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		posts = append(posts, r.Method+" "+r.URL.RequestURI()+" "+string(b))
+		mu.Unlock()
+		if r.URL.Path == "/down" {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"date":"Dec 7","patient":%q}`, r.URL.Query().Get("patient"))
+	}))
+	t.Cleanup(ehr.Close)
+	var fnParams map[string]string
+	calls := &studio.Calls{
+		AllowHosts: []string{ehr.Listener.Addr().String()},
+		Functions: map[string]studio.Function{
+			"save-answer": func(_ context.Context, params map[string]string) (studio.FunctionResult, error) {
+				fnParams = params
+				return studio.JSONResult(map[string]any{"saved": "yes"})
+			},
+		},
 	}
-	if n := lookup(got.Context, "flow.variables.n"); n != "50" {
-		t.Errorf("flow.variables.n = %v, want 50", n)
+	flow := func(url, fnURL string) *studio.Definition {
+		return defOf(
+			trigger("get-appt"),
+			widget("get-appt", studio.TypeHTTPRequest, map[string]any{
+				"method": "POST", "content_type": "application/json;charset=utf-8",
+				"url":  url + "?patient={{flow.data.patient_id}}",
+				"body": `{"patient_id":"{{flow.data.patient_id}}"}`,
+			}, tr("success", "save"), tr("failed", "http_failed")),
+			widget("save", studio.TypeRunFunction, map[string]any{
+				"url": fnURL, "function_sid": "YOUR_FUNCTION_SID", "service_sid": "YOUR_SERVICE_SID", "environment_sid": "YOUR_ENVIRONMENT_SID",
+				"parameters": []any{
+					map[string]any{"key": "date", "value": "{{widgets.get-appt.parsed.date}}"},
+					map[string]any{"key": "to", "value": "{{contact.channel.address}}"},
+				},
+			}, tr("success", "check"), tr("fail", "fn_failed")),
+			widget("check", studio.TypeSplit, map[string]any{"input": "{{widgets.save.parsed.saved}}"},
+				tr("noMatch", "fn_failed"), tr("match", "tell", studio.Condition{FriendlyName: "yes", Type: "equal_to", Value: "yes", Arguments: []string{"{{widgets.save.parsed.saved}}"}})),
+			widget("tell", studio.TypeSendMessage, map[string]any{"body": "Your appointment: {{widgets.get-appt.parsed.date}}"}, tr("sent", "done"), tr("failed", "")),
+			outcome("done"), outcome("http_failed"), outcome("fn_failed"),
+		)
+	}
+	for _, tc := range []struct {
+		name, url, fnURL string
+		outcome          string
+		path             []string
+		errHas           string // in the failed widget's error variable
+	}{
+		{"both succeed", "/appt", "https://outreach-1234.twil.io/save-answer", "done",
+			[]string{"Trigger -incomingRequest-> get-appt", "get-appt -success-> save", "save -success-> check", "check -match-> tell", "tell -sent-> done", "done -next-> Ended"}, ""},
+		{"http status 503", "/down", "https://outreach-1234.twil.io/save-answer", "http_failed",
+			[]string{"Trigger -incomingRequest-> get-appt", "get-appt -failed-> http_failed", "http_failed -next-> Ended"}, "status 503"},
+		{"host not allowed", "https://ehr.example.com/appt", "", "http_failed",
+			[]string{"Trigger -incomingRequest-> get-appt", "get-appt -failed-> http_failed", "http_failed -next-> Ended"}, "ehr.example.com is not on the allowlist"},
+		{"function not registered", "/appt", "https://outreach-1234.twil.io/other", "fn_failed",
+			[]string{"Trigger -incomingRequest-> get-appt", "get-appt -success-> save", "save -fail-> fn_failed", "fn_failed -next-> Ended"}, "no function registered"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newStudioEnv(t, studiotest.InterpreterOptions{Calls: calls})
+			e.net.Add(ann, simphone.Persona{})
+			url := tc.url
+			if strings.HasPrefix(url, "/") {
+				url = ehr.URL + url
+			}
+			d := e.deployDef(t, tc.name, flow(url, tc.fnURL))
+			x := e.start(t, d.SID, ann, map[string]any{"patient_id": "P-7"})
+			e.drain(t)
+			got := e.exec(t, *x.Sid)
+			if o := lookup(got.Context, "flow.variables.outcome"); o != tc.outcome || got.RunError != "" || got.Status != "ended" {
+				t.Fatalf("outcome %v, run error %q, status %s; path %q", o, got.RunError, got.Status, e.path(*x.Sid))
+			}
+			if p := e.path(*x.Sid); strings.Join(p, "\n") != strings.Join(tc.path, "\n") {
+				t.Errorf("path %q\nwant %q", p, tc.path)
+			}
+			if tc.errHas != "" {
+				w := "widgets.get-appt.error"
+				if tc.outcome == "fn_failed" {
+					w = "widgets.save.error"
+				}
+				if msg, _ := lookup(got.Context, w).(string); !strings.Contains(msg, tc.errHas) {
+					t.Errorf("%s = %q, want it to hold %q", w, msg, tc.errHas)
+				}
+			}
+			if tc.outcome != "done" {
+				return
+			}
+			if lookup(got.Context, "widgets.get-appt.status_code") != float64(200) || lookup(got.Context, "widgets.get-appt.parsed.patient") != "P-7" {
+				t.Errorf("widgets.get-appt = %v", lookup(got.Context, "widgets.get-appt"))
+			}
+			if want := map[string]string{"date": "Dec 7", "to": ann}; fmt.Sprint(fnParams) != fmt.Sprint(want) {
+				t.Errorf("the function got %v, want %v", fnParams, want)
+			}
+			if in := e.inbox(ann); len(in) != 1 || in[0] != "Your appointment: Dec 7" {
+				t.Errorf("inbox %q", in)
+			}
+			var stepCtx map[string]any
+			for _, st := range e.srv.ExecutionSteps(*x.Sid) {
+				if st.TransitionedFrom == "get-appt" {
+					stepCtx = st.Context
+					if st.Type != studio.TypeHTTPRequest {
+						t.Errorf("step type %q", st.Type)
+					}
+				}
+			}
+			if lookup(stepCtx, "parsed.date") != "Dec 7" {
+				t.Errorf("the step's context %v", stepCtx)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if want := "POST /appt?patient=P-7 {\"patient_id\":\"P-7\"}"; posts[len(posts)-1] != want {
+				t.Errorf("the EHR got %q, want %q", posts[len(posts)-1], want)
+			}
+			if strings.Contains(e.logs.String(), "P-7") || strings.Contains(e.logs.String(), "Dec 7") {
+				t.Errorf("the log shows request or response data:\n%s", e.logs.String())
+			}
+		})
 	}
 }
 
@@ -712,4 +906,49 @@ func builtin(t *testing.T, name string) *outreach.Flow {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// A real export (Twilio's PCP follow-up template, studio/testdata/exports)
+// whose every reply goes through a run-function widget, and whose splits
+// read the function's body, runs with a Go port of that function.
+func TestInterpreterRealExportWithFunctions(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "exports", "pcp-followup.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := studio.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		saved []string
+	)
+	calls := &studio.Calls{Functions: map[string]studio.Function{
+		// The template's save-response function, ported: it records the
+		// answer and gives it back normalised for the split.
+		"save-response": func(_ context.Context, p map[string]string) (studio.FunctionResult, error) {
+			answer := strings.ToUpper(strings.TrimSpace(p["response"]))
+			mu.Lock()
+			saved = append(saved, p["question_id"]+"="+answer)
+			mu.Unlock()
+			return studio.FunctionResult{Body: []byte(answer)}, nil
+		},
+	}}
+	e := newStudioEnv(t, studiotest.InterpreterOptions{Calls: calls})
+	e.net.Add(ann, simphone.Persona{Responder: answerAll("no", " yes", "No")})
+	d := e.deployDef(t, "pcp", def)
+	x := e.start(t, d.SID, ann, map[string]any{"patient_first_name": "Ann"})
+	e.drain(t)
+	got := e.exec(t, *x.Sid)
+	if got.Status != "ended" || got.RunError != "" {
+		t.Fatalf("execution %s, run error %q; path %q", got.Status, got.RunError, e.path(*x.Sid))
+	}
+	if want := []string{"Outreach=NO", "PCPAppt=YES", "RequestPN=NO"}; fmt.Sprint(saved) != fmt.Sprint(want) {
+		t.Errorf("saved %v, want %v", saved, want)
+	}
+	in := e.inbox(ann)
+	if len(in) != 4 || !strings.Contains(in[2], "Is "+ann+" the best number") || !strings.HasPrefix(in[3], "Please text the 10-digit phone number") {
+		t.Errorf("inbox %q", in)
+	}
 }
