@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	studioapi "github.com/twilio/twilio-go/rest/studio/v2"
@@ -56,8 +57,9 @@ var reaskWidget = regexp.MustCompile(`^(.+)_reask[0-9]+$`)
 // reply to a question (re-asks included), with the normalised answer
 // ([outreach.ReadAnswer]; empty, with its doubt, when the reply could not
 // be read with confidence) and the
-// time of the reply (the step's date). STOP and START replies are
-// opt-out changes, not answers; HELP is neither.
+// time of the reply (the step's date); a reply to a widget that is no
+// question of the flow is recorded as received ([readReply]). STOP and
+// START replies are opt-out changes, not answers; HELP is neither.
 func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation) (collected, error) {
 	sid := conv.State.Remote.ID
 	steps, err := rt.steps(ctx, c.RuntimeRef, sid)
@@ -68,13 +70,7 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 	if err != nil {
 		return collected{}, fmt.Errorf("studio: conversation %d: %w", conv.ID, err)
 	}
-	// A flow imported from Studio runs its definition in the embedded
-	// runtime too (see Machine): every reply to a question is an answer,
-	// as received.
-	source, err := SourceDefinition(c.Flow)
-	if err != nil {
-		return collected{}, fmt.Errorf("studio: conversation %d: %w", conv.ID, err)
-	}
+	stepOf := widgetSteps(c.Flow)
 	asks := make(map[string]*outreach.Step)
 	for i := range c.Flow.Steps {
 		if st := &c.Flow.Steps[i]; st.Kind == outreach.StepAsk {
@@ -104,7 +100,7 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 		}
 		if m, ok := sentMessage(src, s.from); ok {
 			attempts[s.from]++
-			m.Key = outreach.SendKey{Conversation: conv.ID, Step: s.from, Attempt: attempts[s.from]}
+			m.Key = outreach.SendKey{Conversation: conv.ID, Step: stepOf(s.from), Attempt: attempts[s.from]}
 			m.SentAt = entered[s.from]
 			col.sent = append(col.sent, m)
 		}
@@ -112,7 +108,7 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 		if s.name != "incomingMessage" {
 			continue
 		}
-		ask := askOf(asks, s.from)
+		ask := askOf(asks, stepOf, s.from)
 		body := inboundBody(src, s.from)
 		msgSID, _ := inbound(src, s.from)["MessageSid"].(string)
 		col.received = append(col.received, outreach.Message{
@@ -128,33 +124,19 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 		case outreach.KeywordHelp:
 			continue
 		}
-		if source != nil {
-			if w := source.StateByName(s.from); w != nil && w.Type == TypeSendAndWait {
-				q := QuestionID(source, s.from)
-				if col.answers == nil {
-					col.answers = make(map[string]string)
-				}
-				col.answers[q] = body
-				col.responses = append(col.responses, outreach.Response{
-					CampaignID: conv.CampaignID, ConversationID: conv.ID, PatientID: conv.Recipient.ID,
-					QuestionID: q, Raw: body, Answer: body, RepliedAt: s.at,
-				})
-			}
-			continue
+		if ask == nil && s.typ == TypeTrigger {
+			continue // a text that started an execution, answering nothing
 		}
-		if ask == nil {
-			continue // a reply to a widget that is not a question of the flow
-		}
-		rd := outreach.ReadAnswer(ask.Answer, body)
+		question, rd := readReply(ask, stepOf, s.from, body)
 		if rd.OK {
 			if col.answers == nil {
 				col.answers = make(map[string]string)
 			}
-			col.answers[ask.ID] = rd.Value
+			col.answers[question] = rd.Value
 		}
 		col.responses = append(col.responses, outreach.Response{
 			CampaignID: conv.CampaignID, ConversationID: conv.ID, PatientID: conv.Recipient.ID,
-			QuestionID: ask.ID, Raw: body, Answer: rd.Value, Doubt: rd.Doubt, RepliedAt: s.at,
+			QuestionID: question, Raw: body, Answer: rd.Value, Doubt: rd.Doubt, RepliedAt: s.at,
 		})
 	}
 	col.outcome = outcome(ec, last, col)
@@ -212,15 +194,75 @@ func outcome(ec map[string]any, last step, col collected) string {
 	return outreach.OutcomeCompleted
 }
 
-// askOf returns the ask step that widget asks (STEP or STEP_reaskN).
-func askOf(asks map[string]*outreach.Step, widget string) *outreach.Step {
-	if st, ok := asks[widget]; ok {
+// readReply reads body, a reply to widget, as an answer: to the ask step
+// the widget stands for (ask), as [outreach.ReadAnswer] reads it; to a
+// widget that is no ask step of the flow (one its import left out, which
+// Studio and a [Machine] run but the engine does not), as received, under
+// the widget's step id, so that no reply is lost.
+func readReply(ask *outreach.Step, stepOf func(string) string, widget, body string) (question string, rd outreach.Reading) {
+	if ask != nil {
+		return ask.ID, outreach.ReadAnswer(ask.Answer, body)
+	}
+	return stepOf(widget), outreach.Reading{Value: body, OK: true}
+}
+
+// askOf returns the ask step that widget asks (STEP or STEP_reaskN);
+// stepOf maps widget names to step ids ([widgetSteps]).
+func askOf(asks map[string]*outreach.Step, stepOf func(string) string, widget string) *outreach.Step {
+	if st, ok := asks[stepOf(widget)]; ok {
 		return st
 	}
 	if m := reaskWidget.FindStringSubmatch(widget); m != nil {
-		return asks[m[1]]
+		return asks[stepOf(m[1])]
 	}
 	return nil
+}
+
+// widgetSteps returns the function that maps a widget name of f's Studio
+// definition to the id of the step it stands for: by [StepIDs] of the
+// definition f was imported from (its Source), which names the widgets
+// FromFlow deploys; else, or for a widget the source does not have, the
+// name itself.
+func widgetSteps(f *outreach.Flow) func(widget string) string {
+	var ids map[string]string
+	if f != nil && f.Source != nil && f.Source.Format == SourceFormat {
+		ids = sourceIDs(f.Source.Data)
+	}
+	return func(widget string) string {
+		if id, ok := ids[widget]; ok {
+			return id
+		}
+		return widget
+	}
+}
+
+// stepIDCache holds StepIDs of the source definitions of the flows whose
+// executions were collected lately: every execution of a campaign needs
+// the same mapping, and decoding the definition each time costs more
+// than looking it up.
+var stepIDCache struct {
+	sync.Mutex
+	m map[string]map[string]string
+}
+
+// sourceIDs returns StepIDs of the definition data, or nil if it does not
+// decode. The maps it returns are shared: read them only.
+func sourceIDs(data []byte) map[string]string {
+	stepIDCache.Lock()
+	defer stepIDCache.Unlock()
+	if ids, ok := stepIDCache.m[string(data)]; ok {
+		return ids
+	}
+	d, err := Decode(data)
+	if err != nil {
+		return nil
+	}
+	if stepIDCache.m == nil || len(stepIDCache.m) >= 32 {
+		stepIDCache.m = map[string]map[string]string{}
+	}
+	ids := StepIDs(d)
+	stepIDCache.m[string(data)] = ids
+	return ids
 }
 
 // inbound finds the reply to widget in a context: an execution's

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,11 +31,14 @@ const (
 const (
 	EventIncomingRequest = "incomingRequest" // trigger: REST API execution
 	EventIncomingMessage = "incomingMessage" // trigger: message from the contact; send-and-wait-for-reply: answered
-	EventSent            = "sent"            // send-message sent
-	EventFailed          = "failed"          // send-message refused
-	EventTimeout         = "timeout"         // send-and-wait-for-reply not answered in time
-	EventDeliveryFailure = "deliveryFailure" // send-and-wait-for-reply refused
-	EventNext            = "next"            // set-variables done
+	// EventIncomingConversationMessage starts a flow on a message of a
+	// Conversations conversation.
+	EventIncomingConversationMessage = "incomingConversationMessage"
+	EventSent                        = "sent"            // send-message sent
+	EventFailed                      = "failed"          // send-message refused
+	EventTimeout                     = "timeout"         // send-and-wait-for-reply not answered in time
+	EventDeliveryFailure             = "deliveryFailure" // send-and-wait-for-reply refused
+	EventNext                        = "next"            // set-variables done
 )
 
 // DefaultReplyTimeout is how long a send-and-wait-for-reply widget with
@@ -48,6 +53,9 @@ type Definition struct {
 	States       []State `json:"states"`
 	InitialState string  `json:"initial_state"`
 	Flags        Flags   `json:"flags"`
+	// Extra holds the top-level members this package does not model, kept
+	// so that a decode and encode gives them back.
+	Extra map[string]json.RawMessage `json:"-"`
 }
 
 // Flags are a definition's flags.
@@ -63,6 +71,98 @@ type State struct {
 	Type        string          `json:"type"`
 	Transitions []Transition    `json:"transitions"`
 	Properties  json.RawMessage `json:"properties,omitempty"`
+	// Extra holds the widget's members besides name, type, transitions
+	// and properties, kept so that a decode and encode gives them back.
+	Extra map[string]json.RawMessage `json:"-"`
+}
+
+type definitionJSON Definition
+
+// MarshalJSON writes d with its Extra members after the modelled ones.
+func (d Definition) MarshalJSON() ([]byte, error) {
+	return marshalExtra(definitionJSON(d), d.Extra)
+}
+
+// UnmarshalJSON reads d, keeping members it does not model in Extra.
+func (d *Definition) UnmarshalJSON(b []byte) error {
+	var v Definition
+	extra, err := unmarshalExtra(b, map[string]any{
+		"description": &v.Description, "states": &v.States, "initial_state": &v.InitialState, "flags": &v.Flags,
+	})
+	if err != nil {
+		return err
+	}
+	v.Extra = extra
+	*d = v
+	return nil
+}
+
+type stateJSON State
+
+// MarshalJSON writes s with its Extra members after the modelled ones.
+func (s State) MarshalJSON() ([]byte, error) {
+	return marshalExtra(stateJSON(s), s.Extra)
+}
+
+// UnmarshalJSON reads s, keeping members it does not model in Extra.
+func (s *State) UnmarshalJSON(b []byte) error {
+	var v State
+	extra, err := unmarshalExtra(b, map[string]any{
+		"name": &v.Name, "type": &v.Type, "transitions": &v.Transitions, "properties": &v.Properties,
+	})
+	if err != nil {
+		return err
+	}
+	v.Extra = extra
+	*s = v
+	return nil
+}
+
+// marshalExtra marshals v, a struct, and appends the extra members to the
+// object, in key order.
+func marshalExtra(v any, extra map[string]json.RawMessage) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil || len(extra) == 0 {
+		return b, err
+	}
+	var buf bytes.Buffer
+	buf.Write(b[:len(b)-1]) // without the closing brace
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		key, _ := json.Marshal(k)
+		buf.WriteByte(',')
+		buf.Write(key)
+		buf.WriteByte(':')
+		if len(extra[k]) == 0 {
+			buf.WriteString("null")
+		} else {
+			buf.Write(extra[k])
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// unmarshalExtra decodes the JSON object b: each member named in known
+// into its pointer, and returns the other members.
+func unmarshalExtra(b []byte, known map[string]any) (map[string]json.RawMessage, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, err
+	}
+	for k, dst := range known {
+		raw, ok := all[k]
+		if !ok {
+			continue
+		}
+		delete(all, k)
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	return all, nil
 }
 
 // Transition leaves a widget on Event for the widget named Next; an empty

@@ -1,9 +1,10 @@
 // Package studio converts outreach flows to and from Twilio Studio flow
 // definitions, and renders Studio's Liquid templates.
 //
-//	def, err := studio.FromFlow(flow)     // outreach.Flow -> Studio JSON
-//	flow, err := studio.ToFlow(def)       // Studio JSON -> outreach.Flow
-//	text, err := studio.Render(body, vars) // Liquid, with standard filters
+//	def, err := studio.FromFlow(flow)             // outreach.Flow -> Studio JSON
+//	flow, problems, err := studio.Import(def)     // Studio JSON -> outreach.Flow, every problem
+//	flow, err := studio.ToFlow(def)               // the same, without the warnings
+//	text, err := studio.Render(body, vars)        // Liquid, with standard filters
 //
 // # Mapping
 //
@@ -55,42 +56,119 @@
 // and Max is_between "MIN-MAX". Studio's is_greater_than and is_less_than
 // are strict while outreach bounds are inclusive, so a one-sided bound is
 // written (and read back) only for whole-number answers: min 18 is
-// is_greater_than 17. contains, starts_with, regex and other conditions of
-// hand-written flows have no outreach equivalent and are refused.
+// is_greater_than 17. Other conditions (contains, starts_with, regex, ...)
+// have no outreach equivalent: see Import.
 //
 // Templates: recipient.first_name is {{flow.data.patient_first_name}},
 // recipient.id {{flow.data.patient_id}}, recipient.phone
-// {{contact.channel.address}} ({{flow.data.patient_phone}} is read as it
-// too), data.COLUMN {{flow.data.COLUMN}} and answers.STEP
-// {{widgets.STEP.inbound.Body}}. Outreach templates have plain variables
-// only, so ToFlow refuses Liquid filters and tags, {{trigger.*}} and
-// {{flow.channel.address}} in bodies with a [*StateError] naming the widget;
-// [Render] evaluates any Liquid.
+// {{contact.channel.address}} ({{flow.data.patient_phone}} and
+// {{widgets.WIDGET.outbound.To}} are read as it too), data.COLUMN
+// {{flow.data.COLUMN}} and answers.STEP {{widgets.STEP.inbound.Body}}.
+// Outreach templates have plain variables only; [Render] evaluates any
+// Liquid.
 //
 // # Import
 //
-// ToFlow reads the structure FromFlow writes back into the same step
+// [Import] reads a definition into a flow and returns it with every
+// [Problem] it found, each naming the widget and its type; [ToFlow] is
+// Import without the list. A problem is a Warning
+// when the flow still runs (in the embedded runtime, with the difference
+// the warning names), an Error when it cannot be imported: two widgets of
+// one name, no trigger or a second one, an initial_state that is not the
+// trigger, message or split properties that do not decode, or a flow
+// that does not validate. Any Error makes the flow nil and the error an *[ImportError]
+// listing all the problems (errors.As finds a *[StateError] for the first
+// widget at fault).
+//
+// Where the flow starts: the target of the trigger's incomingRequest
+// transition (the REST API trigger that Studio Executions use); else of
+// incomingMessage, with a Warning that the flow is meant to start when a
+// patient texts in (keyword flows are later work: the imported flow
+// starts when a campaign starts a conversation); else of
+// incomingConversationMessage, else of the first other connected event
+// (incomingCall, ...), with a Warning.
+//
+// Widget names: a widget becomes the step whose id is its name; a name
+// with characters other than letters, digits and '_' (Twilio's templates
+// use hyphens, e.g. get-datetime-parts) becomes an id with '_' in their
+// place, made unique with "_2", "_3", ... ([StepIDs]: names that need no
+// change first, then in the order of the widgets). Liquid that names a
+// widget, the flow's targets, and answer collection by the Studio
+// runtime all follow that mapping.
+//
+// Each widget reached from the trigger is read on its own, except the
+// structure FromFlow writes, which is read back into the same step
 // (recognised by names and shape, and kept only when exporting the step
 // again gives the same widgets; route transitions without the validity
 // conditions, as exports before they were added wrote them, are read too,
-// and exporting the step again adds them), and reads any other widget on
-// its own: a
-// send-and-wait-for-reply as an ask step taking any text, a split as a
-// branch step, a send-message as a send step, a set-variables of "outcome"
-// as an end step. Offsets, flags, friendly names and unknown properties
-// are ignored; other widget types (make-http-request, run-function,
-// run-subflow, ...) are kept verbatim by [Decode] and [Definition.Encode]
-// but refused by ToFlow with an error naming the widget and its type.
+// and exporting the step again adds them):
 //
-// Round trips: Flow -> Studio -> Flow gives the same flow up to these
-// normalisations: ID and Name (they travel as the Studio flow's friendly
-// name, not in the definition), a hint equal to the default hint reads back
-// empty, MaxReasks 2 reads back as unset, an end step's empty outcome reads
-// back "completed", a zero timeout reads back as the default it was
-// exported with, an ask step's text answer with no routes reads back as no
-// answer spec, and choice routes read back grouped by target (Equals for
-// one choice, AnyOf for several). Studio -> Flow -> Studio gives the same
-// widgets, compared in [Canonical] form.
+//   - send-and-wait-for-reply: an ask step taking any text (incomingMessage
+//     to Next, timeout to OnTimeout, deliveryFailure to OnFailure);
+//   - split-based-on: a branch step on its input, a single variable;
+//   - send-message: a send step (a failed transition that goes somewhere
+//     gives a Warning: the embedded runtime ends the conversation when a
+//     message fails);
+//   - set-variables that only sets "outcome" and ends: an end step.
+//
+// What the embedded engine cannot run becomes an end step whose outcome
+// says what it stands for, with a Warning saying that a conversation that
+// reaches it in the embedded runtime ends there (Studio runs it when the
+// flow is deployed):
+//
+//   - a widget of another type (make-http-request, run-function,
+//     send-to-flex, say-play, gather-input-on-call, make-outgoing-call-v2,
+//     connect-call-to, send-to-auto-pilot, run-subflow, ...), and a
+//     set-variables that sets other variables: "unsupported: TYPE";
+//   - a message whose body has Liquid beyond the plain variables above
+//     (filters, tags, {{trigger.*}}, {{widgets.X.parsed...}},
+//     {{flow.variables.*}}, {{flow.channel.address}}, the answer of a
+//     widget that is not a question of the flow, a template that does not
+//     parse) or that is sent to someone else than the contact, and a split
+//     whose input is such Liquid: "unsupported: template" (never a message
+//     with raw {{...}} text);
+//   - a split with a condition outreach routes cannot express, with
+//     several conditions on one transition, or a match transition that
+//     goes nowhere: "unsupported: condition".
+//
+// A message's from other than {{flow.channel.address}} (a sender name,
+// say) gives a Warning: the embedded runtime sends from the campaign's
+// number. A transition to a widget that does not exist gives a Warning
+// and goes nowhere. A widget that no transition reaches (Studio keeps
+// such widgets) is left out of the flow with a Warning, and so is one
+// that the flow does not reach from where it starts (reached only from
+// another trigger event, or through widgets or transitions the embedded
+// runtime does not take). Every export in testdata/exports, fifteen real
+// flows from public repositories, imports with warnings at most.
+//
+// Round trips: the imported flow's Source ([outreach.Source], Format
+// [SourceFormat]) holds the definition, and [FromFlow] starts from it.
+// The widgets of steps that are as they were imported come back exactly
+// as they are in the definition, and so do the widgets the flow does not
+// represent (left out or unsupported ones), the transition order,
+// offsets, friendly names, service and channel, unknown properties and
+// members, the description, the initial state and the flags
+// (allow_concurrent_calls false stays false): exporting an imported
+// definition gives it back, equal after JSON normalisation. A step
+// changed after import is exported again under its widget's name,
+// keeping the widget's offset, from, to (none is added where there was
+// none), unknown properties and members; a new step is added after the
+// others; a removed step's widgets go; a new start rewires the trigger
+// event the flow started from. [Decode] and [Definition.Encode] keep
+// members they do not model, at the top and in each widget.
+//
+// Without a Source (a flow written by hand, a built-in flow, or one whose
+// Source was dropped), FromFlow writes the mapping above, and round trips
+// go through the steps: Flow -> Studio -> Flow gives the same flow up to
+// these normalisations: ID and Name (they travel as the Studio flow's
+// friendly name, not in the definition), a hint equal to the default hint
+// reads back empty, MaxReasks 2 reads back as unset, an end step's empty
+// outcome reads back "completed", a zero timeout reads back as the
+// default it was exported with, an ask step's text answer with no routes
+// reads back as no answer spec, and choice routes read back grouped by
+// target (Equals for one choice, AnyOf for several); and the flow's
+// Source is set. Studio -> Flow -> Studio, the Source dropped, gives the
+// same widgets, compared in [Canonical] form.
 //
 // # Deploy
 //

@@ -28,10 +28,16 @@ const (
 // FromFlow exports a valid flow as a Studio definition. See the package
 // documentation for the mapping. It fails on an invalid flow, on step ids
 // that are not Studio widget names (letters, digits and '_', not starting
-// with a digit), and on conditions Studio cannot express.
+// with a digit), and on conditions Studio cannot express. A flow imported
+// from a Studio definition ([Import]; its Source has Format
+// [SourceFormat]) is exported starting from that definition, so that what
+// the steps do not hold comes back: see the package documentation.
 func FromFlow(f *outreach.Flow) (*Definition, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
+	}
+	if f.Source != nil && f.Source.Format == SourceFormat {
+		return fromSource(f)
 	}
 	x := &exporter{f: f, kinds: map[string]outreach.AnswerKind{}, first: map[string]bool{}}
 	for _, id := range f.FirstSteps() {

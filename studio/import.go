@@ -2,6 +2,7 @@ package studio
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -14,91 +15,187 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// ToFlow imports a Studio definition as an outreach flow and validates it.
-// Widgets map to steps as described in the package documentation; the
-// helper widgets FromFlow writes (an ask's split and re-asks, an end step's
-// outcome) are recognised by their structure, and anything else is read
-// widget by widget. Errors are *StateError values naming the widget and its
-// type. The flow's ID and Name are left empty: in Studio they belong to the
-// flow resource (its friendly name), not to the definition.
+// ToFlow imports a Studio definition as an outreach flow and validates it:
+// [Import] without the list of warnings. Its error, when the definition
+// has problems that stop the flow from running, is an *[ImportError]
+// listing them all.
 func ToFlow(d *Definition) (*outreach.Flow, error) {
-	if err := d.CheckTemplates(); err != nil {
-		return nil, err
+	f, _, err := Import(d)
+	return f, err
+}
+
+// Import imports a Studio definition as an outreach flow and returns it
+// with every problem found, each naming the widget and its type. Widgets
+// map to steps as described in the package documentation; the helper
+// widgets FromFlow writes (an ask's split and re-asks, an end step's
+// outcome) are recognised by their structure, and anything else is read
+// widget by widget. What the embedded engine cannot run (other widget
+// types, Liquid beyond plain variables, conditions with no outreach
+// equivalent) becomes an end step whose outcome starts with
+// [UnsupportedPrefix], with a Warning; unreachable widgets are left out,
+// with a Warning. When any problem is an Error the flow is nil and err is
+// an *[ImportError]. The flow's ID and Name are left empty: in Studio
+// they belong to the flow resource (its friendly name), not to the
+// definition. Its Source holds the definition, so that [FromFlow] gives
+// it back.
+func Import(d *Definition) (*outreach.Flow, []Problem, error) {
+	r := importDefinition(d)
+	for _, p := range r.problems {
+		if p.Severity == Error {
+			return nil, r.problems, &ImportError{Problems: r.problems}
+		}
 	}
-	im := &importer{d: d, byName: map[string]*State{}, refs: map[string]int{}, used: map[string]bool{}, kinds: map[string]outreach.AnswerKind{}}
+	return r.flow, r.problems, nil
+}
+
+// imported is what importDefinition reads from a definition.
+type imported struct {
+	flow     *outreach.Flow
+	problems []Problem
+	// owner maps each widget that a step of the flow stands for (helpers
+	// included) to that step's id.
+	owner map[string]string
+	// trigger is the trigger event the flow starts from.
+	trigger string
+}
+
+func importDefinition(d *Definition) *imported {
+	im := &importer{d: d, byName: map[string]*State{}, refs: map[string]int{}, used: map[string]bool{},
+		kinds: map[string]outreach.AnswerKind{}, ids: StepIDs(d), owner: map[string]string{}}
+	r := &imported{owner: im.owner}
+	defer func() { r.problems = im.problems }()
 	for i := range d.States {
 		s := &d.States[i]
-		if !widgetName(s.Name) {
-			return nil, stateErr(s, "%q is not a widget name (letters, digits and '_')", s.Name)
-		}
-		if im.byName[s.Name] != nil {
-			return nil, stateErr(s, "another widget has the same name")
+		switch {
+		case s.Name == "":
+			im.problem(Error, s, "the widget has no name")
+			continue
+		case im.byName[s.Name] != nil:
+			im.problem(Error, s, "another widget has the same name")
+			continue
 		}
 		im.byName[s.Name] = s
 	}
+	// A transition to a widget that does not exist goes nowhere, in a
+	// copy of the definition (the caller's is left alone).
+	dangling := false
 	for i := range d.States {
 		for _, t := range d.States[i].Transitions {
-			if t.Next == "" {
-				continue
+			if t.Next != "" && im.byName[t.Next] == nil {
+				dangling = true
 			}
-			if im.byName[t.Next] == nil {
-				return nil, stateErr(&d.States[i], "transition %s goes to %q, which is not a widget", t.Event, t.Next)
-			}
-			im.refs[t.Next]++
 		}
 	}
-	f := &outreach.Flow{Description: d.Description}
-	start, err := im.trigger()
-	if err != nil {
-		return nil, err
+	if dangling {
+		c := *d
+		c.States = slices.Clone(d.States)
+		for i := range c.States {
+			s := &c.States[i]
+			s.Transitions = slices.Clone(s.Transitions)
+			for j := range s.Transitions {
+				if t := &s.Transitions[j]; t.Next != "" && im.byName[t.Next] == nil {
+					im.problem(Warning, s, "transition %s goes to %q, which is not a widget: the imported flow ends there", t.Event, t.Next)
+					t.Next = ""
+				}
+			}
+			im.byName[s.Name] = s
+		}
+		im.d = &c
 	}
-	f.Start = start
+	for i := range im.d.States {
+		for _, t := range im.d.States[i].Transitions {
+			if t.Next != "" {
+				im.refs[t.Next]++
+			}
+		}
+	}
+	start, event := im.trigger()
+	if start == "" {
+		return r
+	}
+	r.trigger = event
+	f := &outreach.Flow{Description: d.Description, Start: start}
 	// Read the first messages without the opt-out footer FromFlow appends
 	// (a copy of the definition: the caller's is left alone).
 	var strip map[string]string
 	strip, f.OptOutFooter, f.NoOptOutFooter = im.optOut(start)
 	if len(strip) > 0 {
 		if err := im.rewriteBodies(strip); err != nil {
-			return nil, err
+			im.problems = append(im.problems, Problem{Severity: Error, Message: err.Error()})
+			return r
 		}
 	}
+	reach := im.reachable()
 	var branches []int // indexes in f.Steps of split widgets, read last
 	for i := range im.d.States {
 		s := &im.d.States[i]
-		if im.used[s.Name] {
+		if im.used[s.Name] || s.Type == TypeTrigger {
+			continue
+		}
+		if !reach[s.Name] {
+			im.problem(Warning, s, "unreachable: no transition leads to the widget; Studio keeps it, the imported flow leaves it out")
 			continue
 		}
 		var st outreach.Step
 		switch s.Type {
 		case TypeSendMessage:
-			st, err = im.send(s)
+			st = im.send(s)
 		case TypeSetVariables:
-			st, err = im.setVariables(s)
+			st = im.setVariables(s)
 		case TypeSendAndWait:
-			st, err = im.ask(s)
+			st = im.ask(s)
 		case TypeSplit:
 			st = outreach.Step{ID: s.Name, Kind: outreach.StepBranch}
 			branches = append(branches, len(f.Steps))
 		default:
-			err = stateErr(s, "widget type %q cannot be imported: outreach flows use trigger, send-message, send-and-wait-for-reply, split-based-on and set-variables (outcome) widgets only", s.Type)
-		}
-		if err != nil {
-			return nil, err
+			st = im.unsupported(s, UnsupportedPrefix+s.Type, "the embedded engine cannot run %s widgets", s.Type)
 		}
 		im.used[s.Name] = true
+		im.owner[s.Name] = s.Name
 		f.Steps = append(f.Steps, st)
 	}
 	for _, i := range branches {
-		if err := im.branch(&f.Steps[i]); err != nil {
-			return nil, err
-		}
+		im.branch(&f.Steps[i])
 	}
+	// Step ids from widget names, then what the embedded engine cannot
+	// follow, then what it never reaches.
+	im.rename(f)
+	im.checkAnswers(f)
+	im.prune(f)
 	check := *f
-	check.ID = "studio"
+	check.ID = "imported"
 	if err := check.Validate(); err != nil {
-		return nil, fmt.Errorf("studio: imported flow: %w", err)
+		var fe *outreach.FlowError
+		if !errors.As(err, &fe) {
+			im.problems = append(im.problems, Problem{Severity: Error, Message: err.Error()})
+			return r
+		}
+		widget := map[string]string{}
+		for w, id := range im.ids {
+			if im.owner[w] == id {
+				widget[id] = w
+			}
+		}
+		for _, p := range fe.Problems {
+			msg := p.Message
+			if p.Field != "" {
+				msg = p.Field + ": " + msg
+			}
+			s := im.byName[widget[p.Step]]
+			if s == nil {
+				if p.Step != "" {
+					msg = "step " + p.Step + ": " + msg
+				}
+				im.problems = append(im.problems, Problem{Severity: Error, Message: msg})
+				continue
+			}
+			im.problem(Error, s, "%s", msg)
+		}
+		return r
 	}
-	return f, nil
+	f.Source = &outreach.Source{Format: SourceFormat, Data: mustJSON(d)}
+	r.flow = f
+	return r
 }
 
 // optOut reads the opt-out footer off the widgets that may send a
@@ -217,10 +314,31 @@ type importer struct {
 	byName map[string]*State
 	refs   map[string]int // transitions that point at each widget
 	used   map[string]bool
-	kinds  map[string]outreach.AnswerKind
+	kinds  map[string]outreach.AnswerKind // by step id
+	ids    map[string]string              // widget name -> step id (StepIDs)
+	// owner maps each widget read into a step to that step's widget, and
+	// after rename to its id.
+	owner    map[string]string
+	problems []Problem
 }
 
-func (im *importer) trigger() (string, error) {
+func (im *importer) problem(sev Severity, s *State, format string, args ...any) {
+	im.problems = append(im.problems, Problem{Severity: sev, Widget: s.Name, Type: s.Type, Message: fmt.Sprintf(format, args...)})
+}
+
+// unsupported returns the end step that stands for widget s, which the
+// embedded engine cannot run, and records a Warning saying why.
+func (im *importer) unsupported(s *State, outcome, format string, args ...any) outreach.Step {
+	im.problem(Warning, s, "%s: a conversation that reaches it in the embedded runtime ends there, with outcome %q (Studio runs it when the flow is deployed)", fmt.Sprintf(format, args...), outcome)
+	return outreach.Step{ID: s.Name, Kind: outreach.StepEnd, Outcome: outcome}
+}
+
+// trigger returns the widget the flow starts at and the trigger event
+// that leads there: incomingRequest, the REST API trigger that Studio
+// Executions use, else incomingMessage (a patient texting in), else
+// incomingConversationMessage, else the first other event that is
+// connected, with a Warning.
+func (im *importer) trigger() (start, event string) {
 	var trig *State
 	for i := range im.d.States {
 		s := &im.d.States[i]
@@ -228,69 +346,136 @@ func (im *importer) trigger() (string, error) {
 			continue
 		}
 		if trig != nil {
-			return "", stateErr(s, "a definition has one trigger; %q is another", trig.Name)
+			im.problem(Error, s, "a definition has one trigger; %q is another", trig.Name)
+			continue
 		}
 		trig = s
 	}
 	if trig == nil {
-		return "", fmt.Errorf("studio: the definition has no trigger widget")
+		im.problems = append(im.problems, Problem{Severity: Error, Message: "the definition has no trigger widget"})
+		return "", ""
 	}
 	if im.d.InitialState != "" && im.d.InitialState != trig.Name {
-		return "", fmt.Errorf("studio: initial_state %q is not the trigger %q", im.d.InitialState, trig.Name)
+		im.problem(Error, trig, "initial_state %q is not the trigger %q", im.d.InitialState, trig.Name)
 	}
 	im.used[trig.Name] = true
-	start := ""
+	wired := map[string]string{}
+	var order []string
 	for _, t := range trig.Transitions {
-		switch {
-		case t.Event == EventIncomingRequest:
-			start = t.Next
-		case t.Next != "":
-			return "", stateErr(trig, "the %s transition goes to %q: outreach flows start only from the REST API (incomingRequest); leave the other trigger transitions empty", t.Event, t.Next)
+		if t.Next != "" {
+			if _, dup := wired[t.Event]; !dup {
+				order = append(order, t.Event)
+			}
+			wired[t.Event] = t.Next
 		}
 	}
-	if start == "" {
-		return "", stateErr(trig, "the incomingRequest transition goes nowhere: connect it to the first widget")
+	if next := wired[EventIncomingRequest]; next != "" {
+		return next, EventIncomingRequest
 	}
-	return start, nil
+	if next := wired[EventIncomingMessage]; next != "" {
+		im.problem(Warning, trig, "the flow starts on %s: it is meant to start when a patient texts in; the imported flow starts at %q when a campaign starts a conversation", EventIncomingMessage, next)
+		return next, EventIncomingMessage
+	}
+	if next := wired[EventIncomingConversationMessage]; next != "" {
+		im.problem(Warning, trig, "the flow starts on %s: it is meant to start when a patient writes in; the imported flow starts at %q when a campaign starts a conversation", EventIncomingConversationMessage, next)
+		return next, EventIncomingConversationMessage
+	}
+	if len(order) > 0 {
+		event := order[0]
+		im.problem(Warning, trig, "the flow starts on %s, not on %s (the REST API) or %s: the imported flow starts at %q when a campaign starts a conversation", event, EventIncomingRequest, EventIncomingMessage, wired[event])
+		return wired[event], event
+	}
+	im.problem(Error, trig, "no trigger transition goes anywhere: connect incomingRequest to the first widget")
+	return "", ""
 }
 
-func (im *importer) message(s *State) (MessageProperties, string, error) {
-	var p MessageProperties
+// reachable returns the widgets reached from the trigger by any of its
+// transitions.
+func (im *importer) reachable() map[string]bool {
+	seen := map[string]bool{}
+	var queue []string
+	for _, s := range im.d.States {
+		if s.Type == TypeTrigger {
+			seen[s.Name] = true
+			queue = append(queue, s.Name)
+		}
+	}
+	for len(queue) > 0 {
+		s := im.byName[queue[0]]
+		queue = queue[1:]
+		if s == nil {
+			continue
+		}
+		for _, t := range s.Transitions {
+			if t.Next != "" && !seen[t.Next] {
+				seen[t.Next] = true
+				queue = append(queue, t.Next)
+			}
+		}
+	}
+	return seen
+}
+
+// resolve maps a widget name used in Liquid to its step id.
+func (im *importer) resolve(widget string) (string, bool) {
+	id, ok := im.ids[widget]
+	return id, ok
+}
+
+// message reads the properties of a message widget. ok is false when the
+// embedded engine cannot send it: then unsup is the step standing for it.
+func (im *importer) message(s *State) (p MessageProperties, body string, unsup outreach.Step, ok bool) {
 	if err := s.DecodeProperties(&p); err != nil {
-		return p, "", err
+		im.problem(Error, s, "properties: %v", errors.Unwrap(err))
+		return p, "", outreach.Step{ID: s.Name, Kind: outreach.StepEnd}, false
 	}
 	if p.From != "" && p.From != fromAddress {
-		return p, "", stateErr(s, "from %q: outreach flows send from the campaign's number, {{flow.channel.address}}", p.From)
+		im.problem(Warning, s, "from %q: the embedded runtime sends from the campaign's number, as {{flow.channel.address}} does", p.From)
 	}
-	if p.To != "" && p.To != toAddress {
-		return p, "", stateErr(s, "to %q: outreach flows send to the recipient, {{contact.channel.address}}", p.To)
+	if p.To != "" && !im.recipient(p.To) {
+		return p, "", im.unsupported(s, UnsupportedTemplate, "to %q: the embedded runtime sends only to the recipient, {{contact.channel.address}}", p.To), false
 	}
-	body, err := fromLiquid(p.Body)
+	if _, err := engine.ParseString(p.Body); err != nil {
+		return p, "", im.unsupported(s, UnsupportedTemplate, "body: the template does not parse: %v", err), false
+	}
+	body, err := fromLiquid(p.Body, im.resolve)
 	if err != nil {
-		return p, "", &StateError{State: s.Name, Type: s.Type, Err: fmt.Errorf("body: %w", err)}
+		return p, "", im.unsupported(s, UnsupportedTemplate, "body: %v", err), false
 	}
-	return p, body, nil
+	return p, body, outreach.Step{}, true
 }
 
-func (im *importer) send(s *State) (outreach.Step, error) {
-	_, body, err := im.message(s)
-	if err != nil {
-		return outreach.Step{}, err
+// recipient reports whether to, a message widget's to, is the
+// conversation's contact.
+func (im *importer) recipient(to string) bool {
+	m := liquidRE.FindStringSubmatch(to)
+	if m == nil || strings.TrimSpace(to) != m[0] {
+		return false
+	}
+	v, err := liquidVar(m[1], im.resolve)
+	return err == nil && v == "recipient.phone"
+}
+
+func (im *importer) send(s *State) outreach.Step {
+	_, body, unsup, ok := im.message(s)
+	if !ok {
+		return unsup
 	}
 	for _, t := range s.Transitions {
-		if t.Event == "failed" && t.Next != "" {
-			return outreach.Step{}, stateErr(s, "the failed transition goes to %q: outreach ends the conversation when a message fails; leave it empty", t.Next)
+		if t.Event == EventFailed && t.Next != "" {
+			im.problem(Warning, s, "the failed transition goes to %q: the embedded runtime ends the conversation when a message fails", t.Next)
 		}
 	}
-	next, _ := s.Next("sent")
+	next, _ := s.Next(EventSent)
 	// An end step with a body: this message, then NAME_outcome.
 	if out := im.byName[next]; out != nil && next == s.Name+"_outcome" && out.Type == TypeSetVariables && im.refs[next] == 1 {
 		if outcome, err := im.outcome(out); err == nil {
 			im.used[next] = true
-			return outreach.Step{ID: s.Name, Kind: outreach.StepEnd, Body: body, Outcome: outcome}, nil
+			im.owner[next] = s.Name
+			return outreach.Step{ID: s.Name, Kind: outreach.StepEnd, Body: body, Outcome: outcome}
 		}
 	}
-	return outreach.Step{ID: s.Name, Kind: outreach.StepSend, Body: body, Next: next}, nil
+	return outreach.Step{ID: s.Name, Kind: outreach.StepSend, Body: body, Next: next}
 }
 
 // outcome reads a set-variables widget that records the outcome and ends.
@@ -300,59 +485,61 @@ func (im *importer) outcome(s *State) (string, error) {
 		return "", err
 	}
 	if len(p.Variables) != 1 || p.Variables[0].Key != OutcomeVariable {
-		return "", stateErr(s, "outreach reads a set-variables widget only as an end step that sets the single variable %q", OutcomeVariable)
+		return "", fmt.Errorf("outreach reads a set-variables widget only as an end step that sets the single variable %q", OutcomeVariable)
 	}
 	for _, t := range s.Transitions {
 		if t.Next != "" {
-			return "", stateErr(s, "a set-variables widget that records the outcome ends the flow: its %s transition must go nowhere", t.Event)
+			return "", fmt.Errorf("a set-variables widget that records the outcome ends the flow, but its %s transition goes to %q", t.Event, t.Next)
 		}
 	}
 	v := p.Variables[0].Value
 	if v == "" || strings.Contains(v, "{{") || strings.Contains(v, "{%") {
-		return "", stateErr(s, "the outcome must be a plain word, not %q", v)
+		return "", fmt.Errorf("the outcome must be a plain word, not %q", v)
 	}
 	return v, nil
 }
 
-func (im *importer) setVariables(s *State) (outreach.Step, error) {
+func (im *importer) setVariables(s *State) outreach.Step {
 	outcome, err := im.outcome(s)
 	if err != nil {
-		return outreach.Step{}, err
+		return im.unsupported(s, UnsupportedPrefix+s.Type, "%v", err)
 	}
-	return outreach.Step{ID: s.Name, Kind: outreach.StepEnd, Outcome: outcome}, nil
+	return outreach.Step{ID: s.Name, Kind: outreach.StepEnd, Outcome: outcome}
 }
 
 // ask reads a send-and-wait-for-reply widget: as the full structure
 // FromFlow writes when it is there, else as a question taking any text.
-func (im *importer) ask(s *State) (outreach.Step, error) {
-	p, body, err := im.message(s)
-	if err != nil {
-		return outreach.Step{}, err
+func (im *importer) ask(s *State) outreach.Step {
+	p, body, unsup, ok := im.message(s)
+	if !ok {
+		return unsup
 	}
 	st := outreach.Step{ID: s.Name, Kind: outreach.StepAsk, Body: body, Timeout: outreach.Duration(time.Duration(p.Timeout) * time.Second)}
 	for _, t := range s.Transitions {
 		switch t.Event {
-		case "incomingMessage":
+		case EventIncomingMessage:
 			st.Next = t.Next
-		case "timeout":
+		case EventTimeout:
 			st.OnTimeout = t.Next
-		case "deliveryFailure":
+		case EventDeliveryFailure:
 			st.OnFailure = t.Next
 		default:
 			if t.Next != "" {
-				return st, stateErr(s, "unknown transition %s", t.Event)
+				im.problem(Warning, s, "transition %s (to %q) is not one the embedded runtime takes", t.Event, t.Next)
 			}
 		}
 	}
+	id := im.ids[s.Name]
 	if full, helpers, ok := im.fullAsk(s, st, p.Body); ok {
 		for _, h := range helpers {
 			im.used[h] = true
+			im.owner[h] = s.Name
 		}
-		im.kinds[s.Name] = answerKind(&full)
-		return full, nil
+		im.kinds[id] = answerKind(&full)
+		return full
 	}
-	im.kinds[s.Name] = outreach.AnswerText
-	return st, nil
+	im.kinds[id] = outreach.AnswerText
+	return st
 }
 
 // fullAsk recognises an ask step's split and re-ask chain, as FromFlow
@@ -397,7 +584,7 @@ func (im *importer) fullAsk(s *State, st outreach.Step, liquidBody string) (outr
 		}
 		if n == 0 {
 			var err error
-			if hint, err = fromLiquid(h); err != nil {
+			if hint, err = fromLiquid(h, im.resolve); err != nil {
 				return st, nil, false
 			}
 		}
@@ -546,46 +733,184 @@ func sameConditions(a, b []Condition) bool {
 }
 
 // branch reads a split-based-on widget that is not part of an ask step.
-func (im *importer) branch(st *outreach.Step) error {
+// A split the engine cannot evaluate becomes an unsupported end step.
+func (im *importer) branch(st *outreach.Step) {
 	s := im.byName[st.ID]
 	var p SplitProperties
 	if err := s.DecodeProperties(&p); err != nil {
-		return err
+		im.problem(Error, s, "properties: %v", errors.Unwrap(err))
+		return
 	}
 	m := liquidRE.FindStringSubmatch(p.Input)
 	if m == nil || strings.TrimSpace(p.Input) != m[0] {
-		return stateErr(s, "input %q: outreach branches on a single variable such as {{widgets.STEP.inbound.Body}} or {{flow.data.COLUMN}}", p.Input)
+		*st = im.unsupported(s, UnsupportedTemplate, "input %q: outreach branches on a single variable such as {{widgets.STEP.inbound.Body}} or {{flow.data.COLUMN}}", p.Input)
+		return
 	}
-	v, err := liquidVar(m[1])
+	v, err := liquidVar(m[1], im.resolve)
 	if err != nil {
-		return &StateError{State: s.Name, Type: s.Type, Err: fmt.Errorf("input: %w", err)}
+		*st = im.unsupported(s, UnsupportedTemplate, "input: %v", err)
+		return
 	}
-	st.Var = v
+	b := outreach.Step{ID: st.ID, Kind: outreach.StepBranch, Var: v}
 	integer := false
 	if q, ok := strings.CutPrefix(v, "answers."); ok {
 		integer = im.kinds[q] == outreach.AnswerInteger
 	}
 	for _, t := range s.Transitions {
 		switch t.Event {
-		case "noMatch":
-			st.Next = t.Next
-		case "match":
+		case EventNoMatch:
+			b.Next = t.Next
+		case EventMatch:
 			if len(t.Conditions) != 1 {
-				return stateErr(s, "a transition to %q has %d conditions; outreach routes test one", t.Next, len(t.Conditions))
+				*st = im.unsupported(s, UnsupportedCondition, "a transition to %q has %d conditions; outreach routes test one", t.Next, len(t.Conditions))
+				return
 			}
 			c, err := readCondition(t.Conditions[0], integer)
 			if err != nil {
-				return &StateError{State: s.Name, Type: s.Type, Err: err}
+				*st = im.unsupported(s, UnsupportedCondition, "%v", err)
+				return
 			}
 			if t.Next == "" {
-				return stateErr(s, "the transition for condition %q goes nowhere: an outreach route needs a next step", t.Conditions[0].FriendlyName)
+				*st = im.unsupported(s, UnsupportedCondition, "the transition for condition %q goes nowhere: an outreach route needs a next step", t.Conditions[0].FriendlyName)
+				return
 			}
-			st.Routes = append(st.Routes, outreach.Route{When: c, Next: t.Next})
+			b.Routes = append(b.Routes, outreach.Route{When: c, Next: t.Next})
 		default:
-			return stateErr(s, "unknown transition %s", t.Event)
+			if t.Next != "" {
+				im.problem(Warning, s, "transition %s (to %q) is not one the embedded runtime takes", t.Event, t.Next)
+			}
 		}
 	}
-	return nil
+	if len(b.Routes) == 0 {
+		*st = im.unsupported(s, UnsupportedCondition, "the split has no conditions")
+		return
+	}
+	*st = b
+}
+
+// rename gives the steps their ids (StepIDs) in place of widget names, in
+// ids and in every reference.
+func (im *importer) rename(f *outreach.Flow) {
+	id := func(name string) string {
+		if v, ok := im.ids[name]; ok {
+			return v
+		}
+		return name
+	}
+	f.Start = id(f.Start)
+	for i := range f.Steps {
+		st := &f.Steps[i]
+		st.ID, st.Next, st.NoAnswer, st.OnTimeout, st.OnFailure = id(st.ID), id(st.Next), id(st.NoAnswer), id(st.OnTimeout), id(st.OnFailure)
+		for j := range st.Routes {
+			st.Routes[j].Next = id(st.Routes[j].Next)
+		}
+	}
+	for w, owner := range im.owner {
+		im.owner[w] = id(owner)
+	}
+}
+
+// checkAnswers makes a step that uses the answer of a step that is not a
+// question (answers.X where X became something else) an unsupported
+// template, until none is left.
+func (im *importer) checkAnswers(f *outreach.Flow) {
+	widget := map[string]*State{}
+	for w, id := range im.ids {
+		if im.owner[w] == id {
+			widget[id] = im.byName[w]
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for i := range f.Steps {
+			st := &f.Steps[i]
+			if Unsupported(st) {
+				continue
+			}
+			var vars []string
+			for _, text := range []string{st.Body, st.Hint} {
+				vs, _ := outreach.TemplateVars(text)
+				vars = append(vars, vs...)
+			}
+			if st.Var != "" {
+				vars = append(vars, st.Var)
+			}
+			for _, v := range vars {
+				q, ok := strings.CutPrefix(v, "answers.")
+				if !ok {
+					continue
+				}
+				if a := f.StepByID(q); a != nil && a.Kind == outreach.StepAsk {
+					continue
+				}
+				end := im.unsupported(widget[st.ID], UnsupportedTemplate, "{{widgets.%s.inbound.Body}}: widget %q is not a question the imported flow asks", q, q)
+				end.ID = st.ID
+				*st = end
+				changed = true
+				break
+			}
+		}
+	}
+}
+
+// prune leaves out the steps that the flow does not reach from its start,
+// with a Warning: widgets reached only through transitions the embedded
+// engine does not take, or only from other trigger events.
+func (im *importer) prune(f *outreach.Flow) {
+	seen := map[string]bool{f.Start: true}
+	queue := []string{f.Start}
+	for len(queue) > 0 {
+		st := f.StepByID(queue[0])
+		queue = queue[1:]
+		if st == nil {
+			continue
+		}
+		next := []string{st.Next, st.NoAnswer, st.OnTimeout, st.OnFailure}
+		for _, rt := range st.Routes {
+			next = append(next, rt.Next)
+		}
+		for _, n := range next {
+			if n != "" && !seen[n] {
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	widget := map[string]*State{}
+	for w, id := range im.ids {
+		if im.owner[w] == id {
+			widget[id] = im.byName[w]
+		}
+	}
+	kept := f.Steps[:0]
+	left := map[string]bool{}
+	for _, st := range f.Steps {
+		if seen[st.ID] {
+			kept = append(kept, st)
+			continue
+		}
+		left[widget[st.ID].Name] = true
+		for w, owner := range im.owner {
+			if owner == st.ID {
+				delete(im.owner, w)
+			}
+		}
+	}
+	f.Steps = kept
+	// The warnings about what is left out give way to one saying so.
+	problems := im.problems[:0]
+	for _, p := range im.problems {
+		if p.Severity == Warning && left[p.Widget] {
+			continue
+		}
+		problems = append(problems, p)
+	}
+	im.problems = problems
+	for _, s := range im.d.States {
+		if left[s.Name] {
+			im.problem(Warning, &s, "not reached from where the imported flow starts (only from another trigger event, or through widgets or transitions the embedded runtime does not take): Studio keeps it, the imported flow leaves it out")
+		}
+	}
 }
 
 var betweenRE = regexp.MustCompile(`^\s*(-?\d+(?:\.\d+)?)\s*(?:-|,|and|to)\s*(-?\d+(?:\.\d+)?)\s*$`)

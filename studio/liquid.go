@@ -64,15 +64,16 @@ var liquidRE = regexp.MustCompile(`\{\{-?\s*(.*?)\s*-?\}\}`)
 
 // fromLiquid turns a Studio Liquid body into an outreach template. Only
 // plain variables with an outreach equivalent are accepted: outreach
-// templates have no filters or tags.
-func fromLiquid(body string) (string, error) {
+// templates have no filters or tags. resolve maps a widget name to the
+// id of its step (see StepIDs); nil takes names as they are.
+func fromLiquid(body string, resolve func(widget string) (string, bool)) (string, error) {
 	if strings.Contains(body, "{%") {
 		return "", fmt.Errorf("%w: Liquid tags ({%% ... %%}) have no outreach equivalent", ErrUnsupportedTemplate)
 	}
 	var firstErr error
 	out := liquidRE.ReplaceAllStringFunc(body, func(m string) string {
 		expr := liquidRE.FindStringSubmatch(m)[1]
-		v, err := liquidVar(expr)
+		v, err := liquidVar(expr, resolve)
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
@@ -84,8 +85,10 @@ func fromLiquid(body string) (string, error) {
 	return out, nil
 }
 
-// liquidVar maps one Liquid expression to an outreach variable.
-func liquidVar(expr string) (string, error) {
+// liquidVar maps one Liquid expression to an outreach variable. resolve
+// maps a widget name to the id of its step; nil takes plain names as
+// they are.
+func liquidVar(expr string, resolve func(widget string) (string, bool)) (string, error) {
 	if strings.Contains(expr, "|") {
 		return "", fmt.Errorf("%w: {{%s}} uses a Liquid filter; outreach templates take plain variables only", ErrUnsupportedTemplate, expr)
 	}
@@ -102,15 +105,25 @@ func liquidVar(expr string) (string, error) {
 	if col, ok := strings.CutPrefix(expr, "flow.data."); ok && plainName(col) {
 		return "data." + col, nil
 	}
+	if resolve == nil {
+		resolve = func(w string) (string, bool) { return w, plainName(w) }
+	}
 	if rest, ok := strings.CutPrefix(expr, "widgets."); ok {
-		if step, ok := strings.CutSuffix(rest, ".inbound.Body"); ok && plainName(step) {
-			return "answers." + step, nil
+		if w, ok := strings.CutSuffix(rest, ".inbound.Body"); ok {
+			if step, ok := resolve(w); ok {
+				return "answers." + step, nil
+			}
+		}
+		if w, ok := strings.CutSuffix(rest, ".outbound.To"); ok {
+			if _, ok := resolve(w); ok {
+				return "recipient.phone", nil
+			}
 		}
 	}
 	if strings.HasPrefix(expr, "trigger.") {
-		return "", fmt.Errorf("%w: {{%s}}: outreach flows start from the REST API, so there is no trigger message", ErrUnsupportedTemplate, expr)
+		return "", fmt.Errorf("%w: {{%s}}: the embedded runtime starts conversations itself, so there is no trigger message or request", ErrUnsupportedTemplate, expr)
 	}
-	return "", fmt.Errorf("%w: {{%s}}: use flow.data.patient_first_name, flow.data.patient_id, contact.channel.address, flow.data.COLUMN or widgets.STEP.inbound.Body", ErrUnsupportedTemplate, expr)
+	return "", fmt.Errorf("%w: {{%s}}: the embedded engine renders flow.data.patient_first_name, flow.data.patient_id, contact.channel.address, widgets.WIDGET.outbound.To, flow.data.COLUMN and widgets.WIDGET.inbound.Body only", ErrUnsupportedTemplate, expr)
 }
 
 func plainName(s string) bool {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -14,30 +13,37 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// SourceFormat is the [outreach.Source] format of a flow imported from a
-// Studio definition: its Data is the definition's JSON.
-const SourceFormat = "twilio-studio"
+// Studio's limits on an execution, from the Studio FAQ
+// (https://www.twilio.com/docs/studio/user-guide/studio-faq): "Each
+// Execution ends after 1,000 steps" (warning 81000) and "If the same
+// widget runs 10 times in a row during an Execution, that Execution will
+// stop" (warning 81001). A [Machine] applies them as studiotest's
+// Interpreter does.
+const (
+	DefaultMaxSteps   = 1000
+	DefaultMaxRepeats = 10
+)
 
-// DefaultMaxWidgets is how many widgets a [Machine] runs in a row without
-// waiting for a reply before it ends the conversation: the definition
-// loops.
-const DefaultMaxWidgets = 1000
+// Errors of a [Machine] that stopped an execution at one of Studio's
+// limits (see [DefaultMaxSteps]).
+var (
+	ErrTooManySteps = errors.New("the execution has exceeded the maximum steps allowed for a flow (Studio warning 81000): does the flow loop?")
+	ErrWidgetLoop   = errors.New("the widget has exceeded the maximum steps in a loop (Studio warning 81001): it runs again and again")
+)
 
-// ErrMachineLoop matches the error of a [Machine] that ran more than its
-// MaxWidgets widgets in a row without waiting for a reply.
-var ErrMachineLoop = errors.New("too many widgets in a row without waiting for a reply: does the flow loop?")
-
-// Machine runs flows imported from Studio definitions ([SourceFormat]) in
-// the embedded runner exactly as Studio runs them as REST API
-// executions: it implements [outreach.Machine]. Register it with
+// Machine runs flows imported from Studio definitions (a Source of
+// [SourceFormat]) in the embedded runner exactly as Studio runs them as
+// REST API executions: it implements [outreach.Machine]. Register it with
 //
 //	outreach.RunnerOptions{Machines: map[string]outreach.Machine{studio.SourceFormat: &studio.Machine{}}}
 //
-// and a campaign whose flow has such a Source runs the definition, not
-// the flow's steps:
+// and a campaign whose flow has such a Source runs, instead of the
+// flow's steps, the definition Studio would run ([RunDefinition]: what
+// [Deployer.Deploy] deploys), with the semantics of studiotest's
+// Interpreter, the reference for Studio here:
 //
 //   - The execution context is the one Studio builds for a REST API
-//     execution started by the Studio [Runtime]: flow.data holds the
+//     execution created by the Studio [Runtime]: flow.data holds the
 //     recipient's fields (the Runtime's Parameters), flow.channel.address
 //     the campaign's sending number, contact.channel.address the
 //     recipient's phone, trigger.request their from, to and parameters;
@@ -54,44 +60,60 @@ var ErrMachineLoop = errors.New("too many widgets in a row without waiting for a
 //     recipient's or the campaign's ends the conversation with outcome
 //     "unsupported: TYPE to or from another address".
 //   - A reply is stored in widgets.NAME.inbound (Body as received, From,
-//     To) and recorded as the answer of the widget's question
-//     ([QuestionID]), Raw and Answer both the body as received: Studio
-//     does not read answers, its splits do. (STOP, START and HELP are
-//     not answers, as [Runtime] collects them.) The flow leaves on
-//     incomingMessage; no reply in time leaves on timeout, and a question
-//     that could not be delivered on deliveryFailure.
+//     To) and leaves on incomingMessage; no reply in time leaves on
+//     timeout, and a question that could not be delivered on
+//     deliveryFailure. The reply is recorded ([outreach.RecordAnswer]) as
+//     the Studio Runtime collects it: for the ask step the widget stands
+//     for (its step id, or STEP for a re-ask widget STEP_reaskN), the
+//     body as received and the answer as [outreach.ReadAnswer] reads it
+//     (empty, with its doubt, when it could not be read with confidence);
+//     a reply to a widget that is no ask step of the flow (the import left
+//     it out) is recorded as received, under the widget's step id. STOP,
+//     START and HELP are not answers. Only the splits route.
 //   - split-based-on renders its input and the condition values holding
 //     Liquid and routes with [State.Route]; set-variables sets
 //     flow.variables; make-http-request and run-function are run by
 //     Calls ([Calls.HTTPRequest], [Calls.RunFunction]).
 //   - The end of the flow finishes the conversation with the outcome the
-//     Studio [Runtime] collects: flow.variables.outcome, else timeout,
+//     Studio Runtime collects: flow.variables.outcome, else timeout,
 //     delivery_failed or needs_review when the last transition was a
 //     timeout, a delivery failure or a split's noMatch, else completed.
 //   - Any other widget type ends the conversation with outcome
-//     "unsupported: TYPE"; a template that does not render, a condition
-//     that cannot be evaluated, a transition to no widget or more than
-//     MaxWidgets widgets in a row end it "failed", with an error.
+//     "unsupported: TYPE" ([UnsupportedOutcome]). A template that does
+//     not render, a condition that cannot be evaluated, a transition to
+//     no widget and Studio's limits ([DefaultMaxSteps],
+//     [DefaultMaxRepeats]) end it with an error, and the outcome the
+//     Runtime collects from such an execution.
 //
-// Each message's key is (conversation, the widget's step id
-// ([StepID]), its visits to the widget), so a widget visited again sends
-// a new message, never a repeat. The machine's state (the execution
-// context and the widget waiting) is kept in outreach.State.Machine.
-// Nothing of the context is logged or put in errors.
+// Each message's key is (conversation, the widget's step id, its visits
+// to the widget), so a widget visited again sends a new message, never a
+// repeat. The machine's state (the execution context, the widget
+// waiting, the steps taken) is kept in outreach.State.Machine. Nothing
+// of the context is logged or put in errors.
 type Machine struct {
 	// Calls runs make-http-request and run-function widgets; nil fails
 	// every such widget, as the zero Calls does.
 	Calls *Calls
-	// MaxWidgets caps the widgets run in a row without waiting for a
-	// reply; zero means [DefaultMaxWidgets].
-	MaxWidgets int
+	// MaxSteps is how many steps an execution takes at most; zero means
+	// [DefaultMaxSteps].
+	MaxSteps int
+	// MaxRepeats is how many times in a row one widget runs at most
+	// (waiting for a reply in between does not reset the count); zero
+	// means [DefaultMaxRepeats].
+	MaxRepeats int
 
-	defs sync.Map // *outreach.Source -> *Definition
-	ndef int      // entries in defs, guarded by mu
 	mu   sync.Mutex
+	runs map[*outreach.Flow]*machineFlow
 }
 
 var _ outreach.Machine = (*Machine)(nil)
+
+// machineFlow is what a Machine derives from a flow, once.
+type machineFlow struct {
+	def    *Definition
+	stepOf func(widget string) string
+	asks   map[string]*outreach.Step
+}
 
 // machineState is what a Machine keeps in outreach.State.Machine.
 type machineState struct {
@@ -101,70 +123,47 @@ type machineState struct {
 	Waiting string `json:"waiting,omitempty"`
 	// Last is the event of the last transition taken.
 	Last string `json:"last,omitempty"`
+	// Steps counts the steps taken; Widget is the widget entered last,
+	// Repeats how many times in a row it was.
+	Steps   int    `json:"steps,omitempty"`
+	Widget  string `json:"widget,omitempty"`
+	Repeats int    `json:"repeats,omitempty"`
 }
 
-// StepID returns the step id of widget name: name with every character
-// outside [A-Za-z0-9_] replaced with '_'.
-func StepID(name string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			return r
-		}
-		return '_'
-	}, name)
-}
+// maxCachedFlows bounds the machine's cache of flows (campaigns are
+// immutable snapshots: the runner hands the same *Flow for a campaign).
+const maxCachedFlows = 1000
 
-// reaskName matches the re-ask widgets [FromFlow] writes: STEP_reaskN.
-var reaskName = regexp.MustCompile(`^(.+)_reask[0-9]+$`)
-
-// QuestionID returns the question a reply to widget answers: the step id
-// of the widget, or of STEP for a re-ask widget STEP_reaskN of a
-// send-and-wait-for-reply widget STEP (as [FromFlow] writes re-asks and
-// [ToFlow] reads them back).
-func QuestionID(d *Definition, widget string) string {
-	if m := reaskName.FindStringSubmatch(widget); m != nil {
-		if st := d.StateByName(m[1]); st != nil && st.Type == TypeSendAndWait {
-			return StepID(m[1])
-		}
-	}
-	return StepID(widget)
-}
-
-// SourceDefinition returns the Studio definition a flow was imported
-// from: nil, nil when f has no Source of [SourceFormat].
-func SourceDefinition(f *outreach.Flow) (*Definition, error) {
-	if f == nil || f.Source == nil || f.Source.Format != SourceFormat {
-		return nil, nil
-	}
-	return Decode(f.Source.Data)
-}
-
-// maxCachedDefinitions bounds the machine's cache of decoded definitions.
-const maxCachedDefinitions = 1000
-
-func (m *Machine) definition(f *outreach.Flow) (*Definition, error) {
+func (m *Machine) flow(f *outreach.Flow) (*machineFlow, error) {
 	if f == nil || f.Source == nil {
 		return nil, errors.New("studio: machine: the flow has no Source")
 	}
 	if f.Source.Format != SourceFormat {
 		return nil, fmt.Errorf("studio: machine: the flow's Source is %q, not %q", f.Source.Format, SourceFormat)
 	}
-	if d, ok := m.defs.Load(f.Source); ok {
-		return d.(*Definition), nil
+	m.mu.Lock()
+	mf := m.runs[f]
+	m.mu.Unlock()
+	if mf != nil {
+		return mf, nil
 	}
-	d, err := Decode(f.Source.Data)
+	def, err := RunDefinition(f)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("studio: machine: flow %s: %w", f.ID, err)
+	}
+	mf = &machineFlow{def: def, stepOf: widgetSteps(f), asks: map[string]*outreach.Step{}}
+	for i := range f.Steps {
+		if st := &f.Steps[i]; st.Kind == outreach.StepAsk {
+			mf.asks[st.ID] = st
+		}
 	}
 	m.mu.Lock()
-	if m.ndef >= maxCachedDefinitions {
-		m.defs.Clear()
-		m.ndef = 0
+	if m.runs == nil || len(m.runs) >= maxCachedFlows {
+		m.runs = map[*outreach.Flow]*machineFlow{}
 	}
-	m.ndef++
+	m.runs[f] = mf
 	m.mu.Unlock()
-	m.defs.Store(f.Source, d)
-	return d, nil
+	return mf, nil
 }
 
 // Advance implements [outreach.Machine]: it applies ev to conv, whose
@@ -173,6 +172,11 @@ func (m *Machine) Advance(ctx context.Context, f *outreach.Flow, conv outreach.C
 	x := &machineRun{m: m, conv: conv, s: cloneState(conv.State)}
 	err := x.apply(ctx, f, ev)
 	if err != nil {
+		// A flow error ends the execution, with the outcome the Runtime
+		// collects from it; one before the flow ran, "failed".
+		if x.ms.Vars != nil {
+			x.finish(x.outcome())
+		}
 		x.finish(outreach.OutcomeFailed)
 	}
 	if x.ms.Vars != nil {
@@ -189,6 +193,7 @@ func (m *Machine) Advance(ctx context.Context, f *outreach.Flow, conv outreach.C
 // machineRun is one call of Advance.
 type machineRun struct {
 	m    *Machine
+	mf   *machineFlow
 	def  *Definition
 	conv outreach.Conversation
 	s    outreach.State
@@ -213,13 +218,14 @@ func (x *machineRun) apply(ctx context.Context, f *outreach.Flow, ev outreach.Ev
 	if x.s.Done {
 		return nil
 	}
-	def, err := x.m.definition(f)
+	mf, err := x.m.flow(f)
 	if err != nil {
 		return err
 	}
-	x.def = def
+	x.mf, x.def = mf, mf.def
 	if len(x.s.Machine) > 0 {
 		if err := decodeMachineState(x.s.Machine, &x.ms); err != nil {
+			x.ms = machineState{}
 			return fmt.Errorf("studio: machine: conversation %d: state: %w", x.conv.ID, err)
 		}
 	}
@@ -230,10 +236,10 @@ func (x *machineRun) apply(ctx context.Context, f *outreach.Flow, ev outreach.Ev
 		}
 		x.s.Started = true
 		x.ms = machineState{Vars: x.context()}
-		trig := def.StateByName(def.InitialState)
+		trig := x.def.StateByName(x.def.InitialState)
 		switch {
 		case trig == nil:
-			return fmt.Errorf("studio: machine: initial_state %q names no widget", def.InitialState)
+			return fmt.Errorf("studio: machine: initial_state %q names no widget", x.def.InitialState)
 		case trig.Type != TypeTrigger:
 			return stateErr(trig, "initial_state is not a trigger")
 		}
@@ -276,15 +282,23 @@ func (x *machineRun) apply(ctx context.Context, f *outreach.Flow, ev outreach.Ev
 			"MessageSid": "", "SmsMessageSid": "", "SmsSid": "", "SmsStatus": "received",
 			"AccountSid": "", "NumMedia": "0", "ApiVersion": "2010-04-01",
 		}
-		if outreach.ParseKeyword(ev.Body) == outreach.NoKeyword {
-			q := QuestionID(x.def, st.Name)
-			x.s.Answers[q] = ev.Body
-			x.act(outreach.RecordAnswer{Step: q, Raw: ev.Body, Answer: ev.Body, At: ev.At})
-		}
+		x.record(st.Name, ev)
 		next, _ := st.Next(EventIncomingMessage)
 		return x.follow(ctx, EventIncomingMessage, next)
 	}
 	return fmt.Errorf("studio: machine: unknown event type %q", ev.Type)
+}
+
+// record records a reply to widget as the Studio Runtime collects it.
+func (x *machineRun) record(widget string, ev outreach.Event) {
+	if outreach.ParseKeyword(ev.Body) != outreach.NoKeyword {
+		return // opt-out changes and help requests, not answers
+	}
+	question, rd := readReply(askOf(x.mf.asks, x.mf.stepOf, widget), x.mf.stepOf, widget, ev.Body)
+	if rd.OK {
+		x.s.Answers[question] = rd.Value
+	}
+	x.act(outreach.RecordAnswer{Step: question, Raw: ev.Body, Answer: rd.Value, Doubt: rd.Doubt, At: ev.At})
 }
 
 // decodeMachineState reads a machineState with whole numbers as int64, as
@@ -331,14 +345,19 @@ func (x *machineRun) stopWaiting() *State {
 }
 
 // follow takes the transition on event to widget to, and runs widgets
-// from there until one waits for a reply or the flow ends.
+// from there until one waits for a reply or the flow ends, counting
+// steps as Studio does.
 func (x *machineRun) follow(ctx context.Context, event, to string) error {
-	limit := x.m.MaxWidgets
-	if limit <= 0 {
-		limit = DefaultMaxWidgets
+	maxSteps, maxRepeats := x.m.MaxSteps, x.m.MaxRepeats
+	if maxSteps <= 0 {
+		maxSteps = DefaultMaxSteps
 	}
-	for n := 0; ; n++ {
+	if maxRepeats <= 0 {
+		maxRepeats = DefaultMaxRepeats
+	}
+	for {
 		x.ms.Last = event
+		x.ms.Steps++
 		if to == "" {
 			x.finish(x.outcome())
 			return nil
@@ -347,10 +366,18 @@ func (x *machineRun) follow(ctx context.Context, event, to string) error {
 		switch {
 		case st == nil:
 			return fmt.Errorf("studio: machine: the %s transition goes to %q, which is no widget", event, to)
-		case n >= limit:
-			return &StateError{State: st.Name, Type: st.Type, Err: ErrMachineLoop}
+		case x.ms.Steps >= maxSteps:
+			return &StateError{State: st.Name, Type: st.Type, Err: ErrTooManySteps}
 		}
-		x.s.Step = StepID(st.Name)
+		if st.Name == x.ms.Widget {
+			x.ms.Repeats++
+		} else {
+			x.ms.Widget, x.ms.Repeats = st.Name, 1
+		}
+		if x.ms.Repeats > maxRepeats {
+			return &StateError{State: st.Name, Type: st.Type, Err: ErrWidgetLoop}
+		}
+		x.s.Step = x.mf.stepOf(st.Name)
 		ev, next, wait, err := x.run(ctx, st)
 		if err != nil || wait || x.s.Done {
 			return err
@@ -458,7 +485,7 @@ func (x *machineRun) run(ctx context.Context, st *State) (event, next string, wa
 	case TypeTrigger:
 		return "", "", false, stateErr(st, "a transition cannot enter the trigger")
 	}
-	x.finish("unsupported: " + st.Type)
+	x.finish(UnsupportedOutcome(st.Type))
 	return "", "", false, nil
 }
 
@@ -487,7 +514,7 @@ func (x *machineRun) send(st *State, p MessageProperties) (key outreach.SendKey,
 		x.finish("unsupported: " + st.Type + " to or from another address")
 		return key, nil, false, nil
 	}
-	id := StepID(st.Name)
+	id := x.mf.stepOf(st.Name)
 	x.s.Attempts[id]++
 	key = outreach.SendKey{Conversation: x.conv.ID, Step: id, Attempt: x.s.Attempts[id]}
 	x.act(outreach.Send{Key: key, Body: body})

@@ -35,7 +35,17 @@ func sourceFlow(t testing.TB, widgets string) *outreach.Flow {
 	_ = json.Unmarshal(states[0], &first)
 	trig := fmt.Sprintf(`{"name":"Trigger","type":"trigger","transitions":[{"event":"incomingMessage"},{"event":"incomingRequest","next":%q}],"properties":{}}`, first.Name)
 	def := `{"description":"test","initial_state":"Trigger","flags":{"allow_concurrent_calls":true},"states":[` + trig + "," + widgets + "]}"
-	return &outreach.Flow{ID: "t", Source: &outreach.Source{Format: studio.SourceFormat, Data: json.RawMessage(def)}}
+	d, err := studio.Decode([]byte(def))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := studio.Import(d)
+	if err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	f.ID = "t"
+	f.Source = &outreach.Source{Format: studio.SourceFormat, Data: json.RawMessage(def)}
+	return f
 }
 
 // step is one event given to the machine and the actions wanted, each
@@ -195,15 +205,20 @@ func TestMachineWidgets(t *testing.T) {
 		{"message to another address", `{"name":"m","type":"send-message","transitions":[{"event":"sent"}],"properties":{"to":"+12125559999","body":"hi"}}`, []machineStep{
 			{start, []string{"finish unsupported: send-message to or from another address"}},
 		}, "unsupported: send-message to or from another address"},
-		{"a loop with no wait is cut", `{"name":"v","type":"set-variables","transitions":[{"event":"next","next":"v"}],"properties":{"variables":[{"key":"x","value":"1"}]}}`, []machineStep{
-			{start, []string{"finish failed"}},
-		}, "failed"},
-		{"a template that does not render fails", `{"name":"m","type":"send-message","transitions":[{"event":"sent"}],"properties":{"body":"{% if %}"}}`, []machineStep{
-			{start, []string{"finish failed"}},
-		}, "failed"},
-		{"a bad condition fails", `{"name":"s","type":"split-based-on","transitions":[{"event":"noMatch"},{"event":"match","conditions":[{"friendly_name":"x","arguments":[""],"type":"is_between","value":"x"}]}],"properties":{"input":"1"}}`, []machineStep{
-			{start, []string{"finish failed"}},
-		}, "failed"},
+		// Errors end the execution, with the outcome the Runtime collects
+		// from it: here the flow's outcome variable, else by the last
+		// transition taken.
+		{"a widget running an 11th time in a row stops the execution (81001)", `{"name":"v","type":"set-variables","transitions":[{"event":"next","next":"v"}],"properties":{"variables":[{"key":"outcome","value":"{{flow.variables.outcome | append: 'x'}}"}]}}`, []machineStep{
+			{start, []string{"finish xxxxxxxxxx"}},
+		}, "xxxxxxxxxx"},
+		{"a template that does not render ends the execution", `{"name":"m","type":"send-message","transitions":[{"event":"sent"}],"properties":{"body":"{% if %}"}}`, []machineStep{
+			{start, []string{"finish completed"}},
+		}, "completed"},
+		{"a bad condition ends the execution", `{"name":"q","type":"send-and-wait-for-reply","transitions":[{"event":"incomingMessage","next":"s"},{"event":"timeout","next":"s"}],"properties":{"body":"Q?"}},
+			{"name":"s","type":"split-based-on","transitions":[{"event":"noMatch"},{"event":"match","conditions":[{"friendly_name":"x","arguments":[""],"type":"is_between","value":"x"}]}],"properties":{"input":"1"}}`, []machineStep{
+			{start, []string{"send q/1 Q?", "wait q/1 1h0m0s"}},
+			{timedOut, []string{"finish timeout"}},
+		}, "timeout"},
 		{"calls with no Calls fail", `{"name":"f","type":"run-function","transitions":[{"event":"success"},{"event":"fail","next":"m"}],"properties":{"url":"https://x.twil.io/f"}},
 			{"name":"m","type":"send-message","transitions":[{"event":"sent"}],"properties":{"body":"{{widgets.f.error}}"}}`, []machineStep{
 			{start, []string{"send m/1 no function registered for this Twilio Function (f): register a Go port of it in Calls.Functions", "finish completed"}},
@@ -211,7 +226,7 @@ func TestMachineWidgets(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			st := runMachine(t, &studio.Machine{MaxWidgets: 50}, sourceFlow(t, c.widgets), c.steps)
+			st := runMachine(t, &studio.Machine{}, sourceFlow(t, c.widgets), c.steps)
 			if st.Outcome != c.outcome {
 				t.Errorf("outcome %q, want %q", st.Outcome, c.outcome)
 			}
@@ -254,6 +269,22 @@ func TestMachineCalls(t *testing.T) {
 		{start, []string{"send q/1 Slot north 9:00 (n=3)?", "wait q/1 1h0m0s"}},
 		{reply("boom"), []string{`answer q "boom" "boom" `, "send err/1 Failed 500", "finish completed"}},
 	})
+}
+
+// TestMachineMaxSteps stops an execution at MaxSteps steps (Studio's
+// warning 81000), waits for replies included.
+func TestMachineMaxSteps(t *testing.T) {
+	f := sourceFlow(t, `{"name":"q","type":"send-and-wait-for-reply","transitions":[{"event":"incomingMessage","next":"v"}],"properties":{"body":"Q?"}},
+		{"name":"v","type":"set-variables","transitions":[{"event":"next","next":"q"}],"properties":{"variables":[{"key":"n","value":"{{flow.variables.n | plus: 1}}"}]}}`)
+	// Steps: trigger->q (1); each reply: q->v, v->q (2 more).
+	st := runMachine(t, &studio.Machine{MaxSteps: 5}, f, []machineStep{
+		{start, []string{"send q/1 Q?", "wait q/1 1h0m0s"}},
+		{reply("a"), []string{`answer q "a" "a" `, "send q/2 Q?", "wait q/2 1h0m0s"}},
+		{reply("b"), []string{`answer q "b" "b" `, "finish completed"}},
+	})
+	if !st.Done {
+		t.Errorf("state %+v", st)
+	}
 }
 
 // TestMachineNotStudio refuses a flow with no Studio source.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,7 @@ func TestBuiltinRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			got.ID, got.Name = f.ID, f.Name // they travel as the Studio flow's friendly name
+			got.Source = nil                // what the import keeps of the definition (see TestCorpusRoundTrip)
 			if want, got := f.Clone(), got.Clone(); !reflect.DeepEqual(want, got) {
 				t.Errorf("round trip changed the flow:\nwant %+v\ngot  %+v", want, got)
 			}
@@ -97,6 +99,7 @@ func TestConsoleExportRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.ID = "console"
+	f.Source = nil // export the steps again, not the definition they came from
 	if err := f.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -164,75 +167,267 @@ func quote(s string) string {
 	return b.String()
 }
 
-func TestImportErrors(t *testing.T) {
+// TestImportProblems: what the embedded engine cannot run imports with a
+// Warning naming the widget and its type, as an end step whose outcome
+// says what it stands for; a conversation that reaches it ends there.
+func TestImportProblems(t *testing.T) {
 	cases := []struct {
-		name string
-		edit func(d *studio.Definition)
-		want []string // substrings of the error
+		name    string
+		edit    func(d *studio.Definition)
+		widget  string
+		outcome string   // of the widget's step; empty: no step check
+		want    []string // substrings of the widget's warning
 	}{
 		{"unsupported widget", func(d *studio.Definition) {
 			s := d.StateByName("good")
 			s.Type = "make-http-request"
 			s.Properties = []byte(`{"method": "POST", "url": "https://example.com"}`)
-		}, []string{`"good"`, "make-http-request", "cannot be imported"}},
+		}, "good", "unsupported: make-http-request", []string{"cannot run make-http-request", "ends there", "Studio runs it"}},
 		{"run-function", func(d *studio.Definition) {
 			d.StateByName("call_requested").Type = "run-function"
-		}, []string{`"call_requested"`, "run-function"}},
+		}, "call_requested", "unsupported: run-function", []string{"run-function"}},
+		{"send-to-flex", func(d *studio.Definition) {
+			s := d.StateByName("call_requested")
+			s.Type, s.Properties = "send-to-flex", []byte(`{"workflow": "WW1", "channel": "TC1"}`)
+		}, "call_requested", "unsupported: send-to-flex", []string{"send-to-flex"}},
 		{"contains", func(d *studio.Definition) {
 			d.StateByName("split_help").Transitions[1].Conditions[0].Type = "contains"
-		}, []string{`"split_help"`, "split-based-on", "contains"}},
+		}, "split_help", "unsupported: condition", []string{"contains"}},
 		{"starts_with", func(d *studio.Definition) {
 			d.StateByName("split_mood").Transitions[2].Conditions[0].Type = "starts_with"
-		}, []string{`"split_mood"`, "starts_with"}},
+		}, "split_mood", "unsupported: condition", []string{"starts_with"}},
 		{"regex", func(d *studio.Definition) {
 			c := &d.StateByName("split_mood").Transitions[3].Conditions[0]
 			c.Type, c.Value = "regex", "^o"
-		}, []string{`"split_mood"`, "regex"}},
+		}, "split_mood", "unsupported: condition", []string{"regex"}},
 		{"strict bound on text", func(d *studio.Definition) {
 			c := &d.StateByName("split_mood").Transitions[1].Conditions[0]
 			c.Type, c.Value = "is_greater_than", "7"
-		}, []string{`"split_mood"`, "is_greater_than", "is_between"}},
+		}, "split_mood", "unsupported: condition", []string{"is_greater_than", "is_between"}},
 		{"filter", func(d *studio.Definition) {
 			setBody(d, "ask_help", "Hi {{flow.data.patient_first_name | upcase}}")
-		}, []string{`"ask_help"`, "send-and-wait-for-reply", "filter"}},
+		}, "ask_help", "unsupported: template", []string{"filter"}},
 		{"trigger message", func(d *studio.Definition) {
 			setBody(d, "ask_help", "You said {{trigger.message.Body}}")
-		}, []string{`"ask_help"`, "trigger"}},
+		}, "ask_help", "unsupported: template", []string{"trigger"}},
+		{"parsed", func(d *studio.Definition) {
+			setBody(d, "ask_help", "See you on {{widgets.get-datetime-parts.parsed.date}}")
+		}, "ask_help", "unsupported: template", []string{"widgets.get-datetime-parts.parsed.date"}},
 		{"parse error", func(d *studio.Definition) {
 			setBody(d, "ask_help", "Hi {{ flow.data.patient_first_name | }}")
-		}, []string{`"ask_help"`, "does not parse"}},
+		}, "ask_help", "unsupported: template", []string{"does not parse"}},
 		{"tag", func(d *studio.Definition) {
 			setBody(d, "ask_help", "{% if flow.data.x %}hi{% endif %}")
-		}, []string{`"ask_help"`, "tags"}},
+		}, "ask_help", "unsupported: template", []string{"tags"}},
 		{"sending number", func(d *studio.Definition) {
 			setBody(d, "ask_help", "Text {{flow.channel.address}}")
-		}, []string{`"ask_help"`, "sending number"}},
-		{"incoming message start", func(d *studio.Definition) {
-			d.StateByName("Trigger").Transitions[0].Next = "hello"
-		}, []string{`"Trigger"`, "incomingMessage", "REST API"}},
-		{"missing widget", func(d *studio.Definition) {
-			d.StateByName("hello").Transitions[0].Next = "nowhere"
-		}, []string{`"hello"`, `"nowhere"`}},
+		}, "ask_help", "unsupported: template", []string{"sending number"}},
+		{"other recipient", func(d *studio.Definition) {
+			d.StateByName("hello").Properties = []byte(`{"from": "{{flow.channel.address}}", "to": "+15555550100", "body": "Hi"}`)
+		}, "hello", "unsupported: template", []string{"+15555550100", "only to the recipient"}},
 		{"other variable", func(d *studio.Definition) {
 			d.StateByName("call_requested").Properties = []byte(`{"variables": [{"key": "x", "value": "1"}]}`)
-		}, []string{`"call_requested"`, "set-variables", `"outcome"`}},
+		}, "call_requested", "unsupported: set-variables", []string{`"outcome"`}},
+		{"missing widget", func(d *studio.Definition) {
+			d.StateByName("hello").Transitions[0].Next = "nowhere"
+		}, "hello", "", []string{`"nowhere"`, "not a widget"}},
+		{"sender name", func(d *studio.Definition) {
+			d.StateByName("hello").Properties = []byte(`{"from": "Owl Health", "to": "{{contact.channel.address}}", "body": "Hi"}`)
+		}, "hello", "", []string{`"Owl Health"`, "campaign's number"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := edit(t, tc.edit)
-			if err == nil {
-				t.Fatal("imported without error")
+			d := loadDef(t, "testdata/console.json")
+			tc.edit(d)
+			f, problems, err := studio.Import(d)
+			if err != nil {
+				t.Fatal(err)
 			}
-			var se *studio.StateError
-			if !errors.As(err, &se) {
-				t.Errorf("%v: not a *StateError", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not say %q", err, w)
+			typ := d.StateByName(tc.widget).Type
+			found := false
+			for _, p := range problems {
+				if p.Severity != studio.Warning {
+					t.Errorf("%v", p)
 				}
+				if p.Widget != tc.widget || p.Type != typ {
+					continue
+				}
+				ok := true
+				for _, w := range tc.want {
+					ok = ok && strings.Contains(p.Message, w)
+				}
+				found = found || ok
+			}
+			if !found {
+				t.Errorf("no warning on %q (%s) saying %q: %v", tc.widget, typ, tc.want, problems)
+			}
+			if tc.outcome == "" {
+				return
+			}
+			st := f.StepByID(tc.widget)
+			if st == nil || st.Kind != outreach.StepEnd || st.Outcome != tc.outcome || st.Body != "" || !studio.Unsupported(st) {
+				t.Errorf("step %q = %+v, want an end step with outcome %q", tc.widget, st, tc.outcome)
 			}
 		})
+	}
+}
+
+// TestImportBlocking: problems that leave no flow to run are Errors, all
+// of them listed in an *ImportError, which errors.As finds as the
+// *StateError of the first widget.
+func TestImportBlocking(t *testing.T) {
+	d := loadDef(t, "testdata/console.json")
+	d.States = append(d.States, *d.StateByName("hello"))
+	d.StateByName("ask_help").Properties = []byte(`{"body": 5}`)
+	f, problems, err := studio.Import(d)
+	if f != nil || err == nil {
+		t.Fatalf("imported: %v", err)
+	}
+	var ie *studio.ImportError
+	if !errors.As(err, &ie) || !reflect.DeepEqual(ie.Problems, problems) {
+		t.Fatalf("%v: not an *ImportError with the problems", err)
+	}
+	var se *studio.StateError
+	if !errors.As(err, &se) {
+		t.Errorf("%v: no *StateError", err)
+	}
+	var errs []string
+	for _, p := range problems {
+		if p.Severity == studio.Error {
+			errs = append(errs, p.Widget)
+		}
+	}
+	if !slices.Contains(errs, "hello") || !slices.Contains(errs, "ask_help") {
+		t.Errorf("errors on %q, want hello (a second widget of that name) and ask_help (bad properties)", errs)
+	}
+	for _, w := range []string{`"hello"`, "same name", `"ask_help"`} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+	if strings.Contains(err.Error(), `"studio"`) {
+		t.Errorf("error %q names a placeholder flow", err)
+	}
+	// No trigger at all.
+	d = loadDef(t, "testdata/console.json")
+	d.States = d.States[1:]
+	if _, _, err := studio.Import(d); err == nil || !strings.Contains(err.Error(), "no trigger") {
+		t.Errorf("no trigger: %v", err)
+	}
+}
+
+// TestImportTrigger: a flow that starts on incomingMessage imports with a
+// Warning and starts at that transition's target; with incomingRequest
+// wired too, it starts there, with no warning.
+func TestImportTrigger(t *testing.T) {
+	d := loadDef(t, "testdata/console.json")
+	trig := d.StateByName("Trigger")
+	start, _ := trig.Next(studio.EventIncomingRequest)
+	for i := range trig.Transitions {
+		if trig.Transitions[i].Event == studio.EventIncomingMessage {
+			trig.Transitions[i].Next = "ask_mood"
+		}
+	}
+	f, problems, err := studio.Import(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.StartStep() != start || len(problems) != 0 {
+		t.Errorf("both wired: start %q, problems %v; want %q and none", f.StartStep(), problems, start)
+	}
+	for i := range trig.Transitions {
+		if trig.Transitions[i].Event == studio.EventIncomingRequest {
+			trig.Transitions[i].Next = ""
+		}
+	}
+	f, problems, err = studio.Import(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.StartStep() != "ask_mood" {
+		t.Errorf("start %q, want ask_mood", f.StartStep())
+	}
+	if len(problems) == 0 || problems[0].Widget != "Trigger" || problems[0].Severity != studio.Warning || !strings.Contains(problems[0].Message, "texts in") {
+		t.Errorf("problems %v, want a warning on the trigger", problems)
+	}
+}
+
+// TestImportUnreachable: a widget nothing leads to is kept by Studio; the
+// flow leaves it out with a Warning, instead of refusing the definition.
+func TestImportUnreachable(t *testing.T) {
+	d := loadDef(t, "testdata/console.json")
+	d.States = append(d.States, studio.State{Name: "orphan", Type: studio.TypeSendMessage,
+		Transitions: []studio.Transition{{Event: "sent"}, {Event: "failed"}},
+		Properties:  []byte(`{"body": "never sent", "to": "{{contact.channel.address}}"}`)})
+	f, problems, err := studio.Import(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.StepByID("orphan") != nil {
+		t.Error("the unreachable widget is a step")
+	}
+	if len(problems) != 1 || problems[0].Widget != "orphan" || problems[0].Type != studio.TypeSendMessage || !strings.Contains(problems[0].Message, "unreachable") {
+		t.Errorf("problems %v", problems)
+	}
+}
+
+// TestImportWidgetNames: names with characters other than letters, digits
+// and '_' become step ids with '_' in their place, unique, and Liquid
+// that names the widgets follows; {{widgets.X.outbound.To}} is the
+// recipient's phone.
+func TestImportWidgetNames(t *testing.T) {
+	in := `{"description":"","initial_state":"Trigger","flags":{"allow_concurrent_calls":true},"states":[
+	{"name":"Trigger","type":"trigger","transitions":[{"event":"incomingRequest","next":"ask-name"}],"properties":{}},
+	{"name":"ask-name","type":"send-and-wait-for-reply","transitions":[{"event":"incomingMessage","next":"ask_name"},{"event":"timeout"},{"event":"deliveryFailure"}],"properties":{"body":"Your name? Reply STOP to opt out.","timeout":"600"}},
+	{"name":"ask_name","type":"send-message","transitions":[{"event":"sent","next":"ask.name"},{"event":"failed"}],"properties":{"body":"Thanks {{widgets.ask-name.inbound.Body}}, we have {{widgets.ask-name.outbound.To}}.","to":"{{widgets.ask-name.outbound.To}}"}},
+	{"name":"ask.name","type":"send-message","transitions":[{"event":"sent"},{"event":"failed"}],"properties":{"body":"Bye"}}]}`
+	d, err := studio.Decode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := studio.StepIDs(d)
+	want := map[string]string{"Trigger": "Trigger", "ask-name": "ask_name_2", "ask_name": "ask_name", "ask.name": "ask_name_3"}
+	if !reflect.DeepEqual(ids, want) {
+		t.Errorf("StepIDs = %v, want %v", ids, want)
+	}
+	f, problems, err := studio.Import(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != 0 {
+		t.Errorf("problems: %v", problems)
+	}
+	if f.StartStep() != "ask_name_2" || f.StepByID("ask_name_2").Next != "ask_name" || f.StepByID("ask_name").Next != "ask_name_3" {
+		t.Errorf("steps %+v", f.Steps)
+	}
+	if got := f.StepByID("ask_name").Body; got != "Thanks {{answers.ask_name_2}}, we have {{recipient.phone}}." {
+		t.Errorf("body %q", got)
+	}
+	// And back: the names as they were.
+	f.ID = "x"
+	back, err := studio.FromFlow(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := back.Encode()
+	if got, want := normalJSON(t, out), normalJSON(t, []byte(in)); got != want {
+		t.Errorf("round trip:\n got %s\nwant %s", got, want)
+	}
+	// An edited step keeps its widget's name; references follow.
+	f.StepByID("ask_name").Body = "Thanks {{answers.ask_name_2}}."
+	if back, err = studio.FromFlow(f); err != nil {
+		t.Fatal(err)
+	}
+	s := back.StateByName("ask_name")
+	var p studio.MessageProperties
+	if err := s.DecodeProperties(&p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Body != "Thanks {{widgets.ask-name.inbound.Body}}." || p.To != "{{widgets.ask-name.outbound.To}}" {
+		t.Errorf("edited widget: %+v", p)
+	}
+	if next, _ := s.Next("sent"); next != "ask.name" {
+		t.Errorf("edited widget goes to %q", next)
 	}
 }
 
@@ -275,9 +470,15 @@ func TestUnknownWidgetsKeptVerbatim(t *testing.T) {
 	if a.String() != b.String() {
 		t.Errorf("re-encoded definition differs:\n%s\n%s", a.String(), b.String())
 	}
-	_, err = studio.ToFlow(d)
-	if err == nil || !strings.Contains(err.Error(), `"http"`) || !strings.Contains(err.Error(), "make-http-request") {
-		t.Errorf("ToFlow error = %v", err)
+	f, problems, err := studio.Import(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) != 1 || problems[0].Widget != "http" || problems[0].Type != "make-http-request" || problems[0].Severity != studio.Warning {
+		t.Errorf("problems %v", problems)
+	}
+	if st := f.StepByID("http"); st == nil || st.Outcome != "unsupported: make-http-request" {
+		t.Errorf("step http = %+v", st)
 	}
 }
 
@@ -454,6 +655,7 @@ func TestOptOutFooterRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			got.ID = tt.flow.ID
+			got.Source = nil // export the steps again, not the definition they came from
 			if want := tt.flow.Clone(); !reflect.DeepEqual(want, got.Clone()) {
 				t.Errorf("round trip changed the flow:\nwant %+v\ngot  %+v", want, got)
 			}

@@ -404,13 +404,17 @@ func cmdFlowsImport(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return invalidErr("%s: %v", file, err)
 	}
-	f, err := studio.ToFlow(def)
-	if err != nil {
-		var se *studio.StateError
-		if errors.As(err, &se) {
-			return invalidErr("%s: state %q, widget type %s: %v", file, se.State, se.Type, se.Err)
+	f, problems, err := studio.Import(def)
+	// Every problem, errors and warnings, each naming its widget.
+	errs := 0
+	for _, p := range problems {
+		if p.Severity == studio.Error {
+			errs++
 		}
-		return invalidErr("%s: %v", file, err)
+		fmt.Fprintf(a.stderr, "%s: %s\n", file, p)
+	}
+	if err != nil {
+		return invalidErr("%s: not imported: %d error(s), %d warning(s)", file, errs, len(problems)-errs)
 	}
 	f.ID = *id
 	if f.ID == "" {
@@ -429,9 +433,13 @@ func cmdFlowsImport(ctx context.Context, a *app, args []string) error {
 	}
 	if *out != "-" {
 		if a.json {
-			a.emit(map[string]any{"flow": f.ID, "out": *out, "steps": len(f.Steps)})
+			list := make([]map[string]string, len(problems))
+			for i, p := range problems {
+				list[i] = map[string]string{"severity": p.Severity.String(), "widget": p.Widget, "type": p.Type, "message": p.Message}
+			}
+			a.emit(map[string]any{"flow": f.ID, "out": *out, "steps": len(f.Steps), "warnings": len(problems), "problems": list})
 		} else {
-			fmt.Fprintf(a.stderr, "wrote flow %s (%d steps) to %s\n", f.ID, len(f.Steps), *out)
+			fmt.Fprintf(a.stderr, "wrote flow %s (%d steps, %d warnings) to %s\n", f.ID, len(f.Steps), len(problems), *out)
 		}
 	}
 	return nil

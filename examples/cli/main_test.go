@@ -676,11 +676,16 @@ func TestFlows(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the imported flow does not load: %v", err)
 	}
+	if got.Source == nil || got.Source.Format != studio.SourceFormat {
+		t.Errorf("the imported flow does not keep its Studio definition: %+v", got.Source)
+	}
+	got.Source = nil
 	if !reflect.DeepEqual(got.Clone(), provider.Clone()) {
 		t.Errorf("import of the export changed the flow:\nwant %+v\ngot  %+v", provider, got)
 	}
 
-	// A widget outreach flows cannot hold.
+	// A widget the embedded engine cannot run, and one nothing leads to:
+	// warnings, each naming its widget and type; the flow is written.
 	var raw map[string]any
 	if err := json.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
@@ -689,10 +694,40 @@ func TestFlows(t *testing.T) {
 		"name": "fetch_chart", "type": "make-http-request", "transitions": []any{},
 		"properties": map[string]any{"method": "GET", "url": "https://ehr.example/chart"},
 	})
+	raw["states"] = append(raw["states"].([]any), map[string]any{
+		"name": "orphan", "type": "send-message", "transitions": []any{},
+		"properties": map[string]any{"body": "never sent"},
+	})
+	for _, st := range raw["states"].([]any) {
+		if st := st.(map[string]any); st["name"] == "done_call" {
+			st["transitions"] = []any{map[string]any{"event": "sent", "next": "fetch_chart"}, map[string]any{"event": "failed"}}
+		}
+	}
 	withHTTP, _ := json.Marshal(raw)
-	r = cli(t, dir, nil, "flows", "import-studio", writeFile(t, filepath.Join(dir, "http.json"), string(withHTTP)))
-	if r.code != exitInvalid || !strings.Contains(r.stderr, `"fetch_chart"`) || !strings.Contains(r.stderr, "make-http-request") {
-		t.Errorf("import of a make-http-request widget: %v", r)
+	httpFile := writeFile(t, filepath.Join(dir, "http.json"), string(withHTTP))
+	r = cli(t, dir, nil, "flows", "import-studio", httpFile, "--out", filepath.Join(dir, "http.flow.json"))
+	if r.code != exitOK {
+		t.Fatalf("import with warnings: %v", r)
+	}
+	for _, want := range []string{
+		`warning: widget "fetch_chart" (make-http-request): `, `"unsupported: make-http-request"`,
+		`warning: widget "orphan" (send-message): unreachable`,
+		`warning: widget "done_call_outcome" (set-variables): unreachable`, "3 warnings",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("import-studio stderr does not say %q:\n%s", want, r.stderr)
+		}
+	}
+	r = cli(t, dir, nil, "flows", "import-studio", "--json", httpFile, "--out", filepath.Join(dir, "http.flow.json"))
+	if doc := jsonDoc(t, r.stdout); r.code != exitOK || doc["warnings"] != 3.0 || len(doc["problems"].([]any)) != 3 {
+		t.Errorf("import-studio --json: %v", r)
+	}
+	// Errors: every one listed, and a non-zero exit.
+	twoErrors := strings.Replace(string(withHTTP), `"name":"orphan"`, `"name":"done_call"`, 1)
+	twoErrors = strings.Replace(twoErrors, `"initial_state":"Trigger"`, `"initial_state":"Start"`, 1)
+	r = cli(t, dir, nil, "flows", "import-studio", writeFile(t, filepath.Join(dir, "dup.json"), twoErrors))
+	if r.code != exitInvalid || strings.Count(r.stderr, "error: widget") != 2 || !strings.Contains(r.stderr, "same name") || !strings.Contains(r.stderr, `initial_state "Start"`) || !strings.Contains(r.stderr, `warning: widget "fetch_chart"`) {
+		t.Errorf("import with errors: %v", r)
 	}
 	if r := cli(t, dir, nil, "flows", "import-studio", writeFile(t, filepath.Join(dir, "junk.json"), "{nope")); r.code != exitInvalid {
 		t.Errorf("import of junk: %v", r)

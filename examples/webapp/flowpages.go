@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -229,7 +230,35 @@ type flowsView struct {
 	// number: the page then offers to give it back.
 	Owned     bool
 	MaxFlowKB int
+	// StudioImport is the result of the Studio import just made, if any.
+	StudioImport *studioImport
 }
+
+// studioImport is the result of importing a Twilio Studio export: every
+// problem the import found, and the flow it kept, if any.
+type studioImport struct {
+	FileName string
+	// Err is why the file was not read or the flow not kept, besides
+	// the problems.
+	Err      string
+	Problems []studio.Problem
+	// FlowID is the id of the flow kept; empty when none was.
+	FlowID string
+}
+
+// Errors counts the problems that stopped the import.
+func (si *studioImport) Errors() int {
+	n := 0
+	for _, p := range si.Problems {
+		if p.Severity == studio.Error {
+			n++
+		}
+	}
+	return n
+}
+
+// Warnings counts the problems that did not.
+func (si *studioImport) Warnings() int { return len(si.Problems) - si.Errors() }
 
 // numberOwner says who receives the replies to the sending number, and
 // whether a runtime other than the embedded one owns it.
@@ -290,6 +319,12 @@ func (a *app) releaseNumber(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) flowsPage(w http.ResponseWriter, r *http.Request) {
+	a.renderFlows(w, r, http.StatusOK, nil)
+}
+
+// renderFlows renders the flows page, with the result of a Studio import
+// when si is not nil.
+func (a *app) renderFlows(w http.ResponseWriter, r *http.Request, status int, si *studioImport) {
 	entries, err := a.flows.list()
 	if err != nil {
 		a.internalError(w, r, "listing the flows", err)
@@ -306,7 +341,7 @@ func (a *app) flowsPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	note, owned := a.numberOwner(r)
-	v := flowsView{Number: sendingNumber(a.cfg), NumberNote: note, Owned: owned, MaxFlowKB: flows.MaxFileSize >> 10}
+	v := flowsView{Number: sendingNumber(a.cfg), NumberNote: note, Owned: owned, MaxFlowKB: flows.MaxFileSize >> 10, StudioImport: si}
 	for _, e := range entries {
 		fv := flowView{flowEntry: e, StudioErr: studioErr}
 		if e.Flow != nil {
@@ -318,7 +353,80 @@ func (a *app) flowsPage(w http.ResponseWriter, r *http.Request) {
 		}
 		v.Flows = append(v.Flows, fv)
 	}
-	a.render(w, r, http.StatusOK, "flows", pageData{Title: "Flows", Nav: "flows", Page: v})
+	a.render(w, r, status, "flows", pageData{Title: "Flows", Nav: "flows", Page: v})
+}
+
+// notFlowID is what a flow id made from a file name may not hold.
+var notFlowID = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// importStudioFlow imports an uploaded Twilio Studio export as a flow and
+// keeps it when nothing stops it from running. The page lists every
+// problem the import found, errors and warnings, each with its widget.
+func (a *app) importStudioFlow(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, flows.MaxFileSize+64<<10)
+	file, hdr, err := r.FormFile("definition")
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.errorPage(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("That Studio export is too large: it may be at most %d KB.", flows.MaxFileSize>>10))
+			return
+		}
+		a.flashError(r, "Choose a Twilio Studio export (.json) to import.")
+		http.Redirect(w, r, "/flows", http.StatusSeeOther)
+		return
+	}
+	defer file.Close()
+	raw, err := io.ReadAll(io.LimitReader(file, flows.MaxFileSize+1))
+	if err != nil {
+		a.internalError(w, r, "reading the upload", err)
+		return
+	}
+	si := &studioImport{FileName: filepath.Base(hdr.Filename)}
+	def, err := studio.Decode(raw)
+	if err != nil {
+		si.Err = "This is not a Twilio Studio export: " + err.Error()
+		a.renderFlows(w, r, http.StatusUnprocessableEntity, si)
+		return
+	}
+	f, problems, err := studio.Import(def)
+	si.Problems = problems
+	if err != nil {
+		si.Err = "The flow was not imported: fix the errors below in Studio and export it again."
+		a.renderFlows(w, r, http.StatusUnprocessableEntity, si)
+		return
+	}
+	f.ID = strings.TrimSpace(r.FormValue("id"))
+	if f.ID == "" {
+		f.ID = strings.Trim(notFlowID.ReplaceAllString(strings.TrimSuffix(si.FileName, filepath.Ext(si.FileName)), "_"), "_-")
+	}
+	f.Name = strings.TrimSpace(r.FormValue("name"))
+	switch {
+	case !validFlowID.MatchString(f.ID):
+		si.Err = "The flow's id names its file here: use letters, digits, - and _ (at most 64), starting with a letter or digit."
+	case slices.Contains(flows.BuiltinNames(), f.ID):
+		si.Err = strconv.Quote(f.ID) + " is a built-in flow: give the imported flow another id."
+	}
+	if si.Err != "" {
+		a.renderFlows(w, r, http.StatusUnprocessableEntity, si)
+		return
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		a.internalError(w, r, "encoding the flow", err)
+		return
+	}
+	if len(data) > flows.MaxFileSize {
+		si.Err = fmt.Sprintf("The imported flow, with the Studio export it keeps, is larger than a flow file may be (%d KB).", flows.MaxFileSize>>10)
+		a.renderFlows(w, r, http.StatusUnprocessableEntity, si)
+		return
+	}
+	if err := a.flows.save(f.ID, data); err != nil {
+		a.internalError(w, r, "saving the flow", err)
+		return
+	}
+	si.FlowID = f.ID
+	a.log.Info("studio flow imported", "flow", f.ID, "steps", len(f.Steps), "warnings", len(problems))
+	a.renderFlows(w, r, http.StatusOK, si)
 }
 
 func (a *app) flowPage(w http.ResponseWriter, r *http.Request) {

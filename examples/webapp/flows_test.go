@@ -159,3 +159,48 @@ func TestCampaignActionsAndExport(t *testing.T) {
 		t.Errorf("an unknown campaign: %s", resp.Status)
 	}
 }
+
+// TestStudioImportPage imports real Studio exports on the flows page: the
+// page lists every problem with its widget and type; warnings keep the
+// flow, errors do not.
+func TestStudioImportPage(t *testing.T) {
+	ta := startApp(t, nil)
+	c := ta.client(t)
+	c.login(ta)
+
+	export, err := os.ReadFile(filepath.Join("..", "..", "studio", "testdata", "exports", "volunteer-chatbot-autopilot.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := c.postFile("/flows/import-studio", map[string]string{"name": "Volunteer bot"}, "definition", "volunteer-chatbot-autopilot.json", export)
+	mustStatus(t, "studio import", resp, body, http.StatusOK)
+	for _, want := range []string{
+		`Imported as flow <a href="/flows/volunteer-chatbot-autopilot">`, "0 errors, 8 warnings",
+		"<td>Trigger</td><td>trigger</td>", "<td>autopilot_1</td><td>send-to-auto-pilot</td>",
+		"<td>send_to_flex_2</td><td>send-to-flex</td>", "unsupported: send-to-auto-pilot",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the import result lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(ta.DBPath), "uploaded-flows", "volunteer-chatbot-autopilot.json")); err != nil {
+		t.Fatalf("the imported flow is not in the flows folder: %v", err)
+	}
+	if resp, body := c.get("/flows/volunteer-chatbot-autopilot"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Volunteer bot") {
+		t.Errorf("imported flow page: %s", resp.Status)
+	}
+
+	// Errors: nothing is kept, and every problem is listed.
+	broken := strings.Replace(string(export), `"name": "send_message_3"`, `"name": "send_message_1"`, 1)
+	broken = strings.Replace(broken, `"initial_state": "Trigger"`, `"initial_state": "Start"`, 1)
+	resp, body = c.postFile("/flows/import-studio", map[string]string{"id": "broken"}, "definition", "broken.json", []byte(broken))
+	mustStatus(t, "studio import with errors", resp, body, http.StatusUnprocessableEntity)
+	for _, want := range []string{"was not imported", "2 errors", "same name", `initial_state &#34;Start&#34;`, "<td>autopilot_1</td>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the failed import lacks %q", want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(ta.DBPath), "uploaded-flows", "broken.json")); err == nil {
+		t.Error("a flow with errors was kept")
+	}
+}

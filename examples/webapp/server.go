@@ -363,6 +363,7 @@ func (a *app) routes() (http.Handler, error) {
 	})
 	viewer("GET /flows", a.flowsPage)
 	operator("POST /flows", a.uploadFlow)
+	operator("POST /flows/import-studio", a.importStudioFlow)
 	viewer("GET /flows/{id}", a.flowPage)
 	viewer("GET /flows/{id}/sample.csv", a.sampleCSV)
 	operator("POST /flows/{id}/deploy", a.deployFlow)

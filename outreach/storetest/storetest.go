@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -176,6 +177,8 @@ func testFlow() *outreach.Flow {
 				Timeout: outreach.Duration(6 * time.Minute), Next: "bye"},
 			{ID: "bye", Kind: outreach.StepEnd, Body: "Thank you.", Outcome: "completed"},
 		},
+		// The document an imported flow came from travels with it.
+		Source: &outreach.Source{Format: "test-format", Data: json.RawMessage(`{"states":[{"name":"pain-q","offset":{"x":1}}]}`)},
 	}
 }
 
