@@ -56,9 +56,12 @@ var (
 //     ([DefaultReplyTimeout] when unset). The widget's variables are
 //     Studio's (Body, To, From, Status "queued"; the message SID is not
 //     known when the flow goes on, so Sid and MessageSid are empty). A
-//     widget whose To or From renders to another address than the
-//     recipient's or the campaign's ends the conversation with outcome
-//     "unsupported: TYPE to or from another address".
+//     message with an empty To, From or body is refused as Twilio
+//     refuses it (21604, 21603, 21602), leaving on failed
+//     (send-message) or deliveryFailure; one whose To or From renders to
+//     another address than the recipient's or the campaign's ends the
+//     conversation with outcome "unsupported: TYPE to or from another
+//     address", since the runner sends to the recipient only.
 //   - A reply is stored in widgets.NAME.inbound (Body as received, From,
 //     To) and leaves on incomingMessage; no reply in time leaves on
 //     timeout, and a question that could not be delivered on
@@ -405,6 +408,17 @@ func (x *machineRun) run(ctx context.Context, st *State) (event, next string, wa
 		if err != nil || !ok {
 			return "", "", false, err
 		}
+		if key.IsZero() {
+			// Refused, as Twilio refuses a message with no body or address.
+			if st.Type == TypeSendMessage {
+				x.widgets()[st.Name] = msg
+				next, _ = st.Next(EventFailed)
+				return EventFailed, next, false, nil
+			}
+			x.widgets()[st.Name] = map[string]any{"outbound": msg}
+			next, _ = st.Next(EventDeliveryFailure)
+			return EventDeliveryFailure, next, false, nil
+		}
 		if st.Type == TypeSendMessage {
 			x.widgets()[st.Name] = msg
 			next, _ = st.Next(EventSent)
@@ -490,7 +504,8 @@ func (x *machineRun) run(ctx context.Context, st *State) (event, next string, wa
 }
 
 // send renders the message of widget st and sends it. ok is false when
-// the conversation ended instead (a message to or from another address).
+// the conversation ended instead (a message to or from another address);
+// a zero key with ok means Twilio would refuse it (msg says why).
 func (x *machineRun) send(st *State, p MessageProperties) (key outreach.SendKey, msg map[string]any, ok bool, err error) {
 	body, err := x.render(st, "body", p.Body)
 	if err != nil {
@@ -510,6 +525,9 @@ func (x *machineRun) send(st *State, p MessageProperties) (key outreach.SendKey,
 		return key, nil, false, err
 	}
 	to, from = strings.TrimSpace(to), strings.TrimSpace(from)
+	if code, reason := refusal(to, from, body); code != 0 {
+		return key, map[string]any{"Status": "failed", "ErrorCode": code, "ErrorMessage": reason, "To": to, "From": from}, true, nil
+	}
 	if to != x.conv.Recipient.Phone || from != x.conv.From {
 		x.finish("unsupported: " + st.Type + " to or from another address")
 		return key, nil, false, nil
@@ -523,6 +541,20 @@ func (x *machineRun) send(st *State, p MessageProperties) (key outreach.SendKey,
 		"Body": body, "To": to, "From": from, "AccountSid": "",
 	}
 	return key, msg, true, nil
+}
+
+// refusal is the error Twilio answers a message with when it has no To,
+// From or body (in that order), as the fake does; zero when it has them.
+func refusal(to, from, body string) (code int, reason string) {
+	switch {
+	case to == "":
+		return 21604, "A 'To' phone number is required."
+	case from == "":
+		return 21603, "A 'From' phone number is required."
+	case body == "":
+		return 21602, "Message body is required."
+	}
+	return 0, ""
 }
 
 // renderConditions returns st with the condition values that hold Liquid

@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-		"testing"
+	"testing"
 	"time"
 	"unicode"
 
@@ -92,6 +92,10 @@ func newSteerer(def *studio.Definition) *steerer {
 		next, _ := w.Next(studio.EventIncomingMessage)
 		for hops := 0; next != "" && hops < 10; hops++ {
 			sp := def.StateByName(next)
+			if sp != nil && (sp.Type == studio.TypeRunFunction || sp.Type == studio.TypeHTTPRequest) {
+				next, _ = sp.Next(studio.EventSuccess) // splits may read the call's answer
+				continue
+			}
 			if sp == nil || sp.Type != studio.TypeSplit {
 				break
 			}
@@ -350,10 +354,14 @@ func diffRuntimes(t *testing.T, flow *outreach.Flow, n int, corpus []string, cal
 	}
 	r.drive(c.ID)
 	studioCSV := exportCSV(t, r.store, c.ID)
+	runErrors := map[string]int{}
 	for _, e := range r.srv.Executions(c.RuntimeRef) {
 		if e.RunError != "" {
-			t.Logf("studio execution %s: %s", e.SID, e.RunError)
+			runErrors[e.RunError]++
 		}
+	}
+	for msg, k := range runErrors {
+		t.Logf("%d studio executions ended with: %s", k, msg)
 	}
 
 	clock := outreach.NewManualClock(rtNoon)
@@ -481,9 +489,11 @@ var pcpCalls = &studio.Calls{Functions: map[string]studio.Function{
 }}
 
 // TestMachineMatchesStudio is the differential test of issue 14: each
-// exported definition that starts on incomingRequest and uses SMS widgets
-// only, and the built-in provider and pharma flows exported with
-// FromFlow, run in the Studio runtime (the Interpreter, over the fake)
+// exported definition (those that start on incomingRequest with SMS
+// widgets only are the point; the others run too, their calls failing
+// or answered by a Go port of the Twilio Function, their other widget
+// types ending the conversation), and the built-in provider and pharma
+// flows exported with FromFlow, run in the Studio runtime (the Interpreter, over the fake)
 // and in the embedded runner (the Machine), for the same patients
 // answering from testdata/replies.tsv. Outcomes, the messages each phone
 // received and the responses CSVs must be equal.
@@ -524,11 +534,21 @@ func TestMachineMatchesStudio(t *testing.T) {
 			cases = append(cases, tcase{name, sourceOf(t, name, data), "imported; run-function by a Go port of save-response", pcpCalls})
 			continue
 		}
-		if !ok || len(other) > 0 {
-			t.Logf("%s: not run (incomingRequest wired: %v; other widget types: %v)", name, ok, other)
+		if name == "vaccine-standby-list" {
+			t.Logf("%s: not run: Twilio refuses it (a transition to a widget it does not have)", name)
 			continue
 		}
-		cases = append(cases, tcase{name, sourceOf(t, name, data), "imported", nil})
+		note := "imported"
+		if !ok {
+			note += "; starts on another trigger event (Deploy wires incomingRequest there)"
+		}
+		if len(other) > 0 {
+			// Calls fail (no host allowed, no function) and other widget
+			// types end the conversation "unsupported: TYPE", alike in
+			// both runtimes.
+			note += fmt.Sprintf("; other widget types %v", other)
+		}
+		cases = append(cases, tcase{name, sourceOf(t, name, data), note, nil})
 	}
 	for _, b := range []string{"provider", "pharma"} {
 		f, err := flows.Builtin(b)

@@ -208,6 +208,11 @@ func TestMachineWidgets(t *testing.T) {
 		// Errors end the execution, with the outcome the Runtime collects
 		// from it: here the flow's outcome variable, else by the last
 		// transition taken.
+		{"refusals of an empty body or address", `{"name":"m","type":"send-message","transitions":[{"event":"sent"},{"event":"failed","next":"q"}],"properties":{"body":"{{flow.data.nothing}}"}},
+			{"name":"q","type":"send-and-wait-for-reply","transitions":[{"event":"deliveryFailure","next":"r"}],"properties":{"to":"{{trigger.message.From}}","body":"Q? {{widgets.m.ErrorCode}}"}},
+			{"name":"r","type":"send-message","transitions":[{"event":"sent"}],"properties":{"body":"{{widgets.q.outbound.ErrorCode}} {{widgets.q.outbound.Status}}"}}`, []machineStep{
+			{start, []string{"send r/1 21604 failed", "finish completed"}},
+		}, "completed"},
 		{"a widget running an 11th time in a row stops the execution (81001)", `{"name":"v","type":"set-variables","transitions":[{"event":"next","next":"v"}],"properties":{"variables":[{"key":"outcome","value":"{{flow.variables.outcome | append: 'x'}}"}]}}`, []machineStep{
 			{start, []string{"finish xxxxxxxxxx"}},
 		}, "xxxxxxxxxx"},
