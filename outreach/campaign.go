@@ -266,7 +266,9 @@ func ParseKeyword(body string) Keyword {
 // ProviderID: a webhook delivered twice has one effect.
 //
 // STOP and its synonyms opt the number out of every campaign at once;
-// START opts it back in; HELP gets the help reply. Any other message is a
+// START opts it back in; HELP gets the help reply. START and HELP reach
+// the conversation too, as replies only for a flow run by a [Machine]
+// (see [EventKeyword]). Any other message is a
 // reply for the patient's active two-way conversation with that sending
 // number in a campaign of the runner's world, handled by the runner at
 // once (Run is woken); a message with no such conversation, or one that
@@ -295,9 +297,9 @@ func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, 
 	case KeywordStop:
 		event, reply = EventOptOut, r.opts.StopReply
 	case KeywordStart:
-		reply = r.opts.StartReply
+		event, reply = EventKeyword, r.opts.StartReply
 	case KeywordHelp:
-		reply = r.opts.HelpReply
+		event, reply = EventKeyword, r.opts.HelpReply
 	default:
 		event = EventReply
 	}

@@ -1,6 +1,7 @@
 package outreach
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -55,6 +56,10 @@ type State struct {
 	// Remote is set when a runtime other than the embedded engine runs the
 	// conversation, such as a Twilio Studio execution.
 	Remote *RemoteRun `json:"remote,omitempty"`
+	// Machine is the state of the [Machine] that runs the conversation's
+	// flow, when one does (see RunnerOptions.Machines): opaque to the
+	// runner and the stores, which keep it as JSON.
+	Machine json.RawMessage `json:"machine,omitempty"`
 }
 
 // Review marks a conversation whose reply a person must read: the flow

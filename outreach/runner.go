@@ -71,6 +71,14 @@ type RunnerOptions struct {
 	// Logger receives operational logs (ids and masked numbers only, never
 	// bodies); default slog.Default().
 	Logger *slog.Logger
+	// Machines run the flows imported from other formats, keyed by
+	// [Source] format: a campaign whose flow has a Source of a format
+	// listed here is advanced by that [Machine] instead of [Advance]
+	// (e.g. package studio's machine for "twilio-studio", which runs the
+	// Studio definition as Studio does). Everything else the runner does
+	// (intents, opt-outs, quiet hours, throttling, timeouts, delivery
+	// failures) is the same.
+	Machines map[string]Machine
 }
 
 // DefaultHelpReply is the HELP answer when RunnerOptions.HelpReply is empty.
@@ -395,7 +403,7 @@ func (r *Runner) sendAll(ctx, sendCtx context.Context, sending []*work) error {
 			case r.stoppedPhone(m.To):
 				revert(m)
 				r.stats.optedOut.Add(1)
-				r.endOptedOut(w, now)
+				r.endOptedOut(ctx, w, now)
 			case now.Add(r.opts.SendTimeout).After(w.claim.Lease.Expires):
 				revert(m) // the lease could expire before Send returns
 			case !w.window.IsZero() && !now.Before(w.window):
@@ -510,7 +518,7 @@ func (r *Runner) recheck(ctx context.Context, rest []*work, now time.Time) {
 					revert(m)
 				}
 			}
-			r.endOptedOut(w, now)
+			r.endOptedOut(ctx, w, now)
 		}
 	}
 }
@@ -634,27 +642,30 @@ func (r *Runner) advance(ctx context.Context, w *work, now time.Time) {
 	for _, ev := range w.claim.Inbox {
 		w.upd.Processed = append(w.upd.Processed, ev.ID)
 		switch ev.Kind {
-		case EventReply:
+		case EventReply, EventKeyword:
+			if ev.Kind == EventKeyword && r.machine(w.camp.Flow) == nil {
+				continue // HELP and START are no answers for the engine
+			}
 			if st := w.conv.State; st.Waiting && st.Deadline.IsZero() {
 				// The question awaited has not been sent yet: this text
 				// cannot answer it (on a shared phone it may be meant for
 				// a conversation that just ended). It stays stored.
 				continue
 			}
-			r.apply(w, now, Event{Type: EventReplied, Body: ev.Body, At: ev.At})
+			r.apply(ctx, w, now, Event{Type: EventReplied, Body: ev.Body, At: ev.At})
 		case EventOptOut:
-			r.apply(w, now, Event{Type: EventOptedOut, At: ev.At})
+			r.apply(ctx, w, now, Event{Type: EventOptedOut, At: ev.At})
 		case EventDeliveryFailed:
-			r.apply(w, now, Event{Type: EventDeliveryFailure, Key: ev.Key, At: ev.At})
+			r.apply(ctx, w, now, Event{Type: EventDeliveryFailure, Key: ev.Key, At: ev.At})
 		}
 	}
 	st := &w.conv.State
 	if w.conv.Status == ConversationPending && !st.Started {
 		w.conv.Status = ConversationActive
-		r.apply(w, now, Event{Type: EventStart, At: now})
+		r.apply(ctx, w, now, Event{Type: EventStart, At: now})
 	}
 	if len(w.claim.Inbox) == 0 && st.Waiting && !st.Deadline.IsZero() && !now.Before(st.Deadline) && !w.hasPending() {
-		r.apply(w, now, Event{Type: EventTimedOut, Key: st.Wait, At: now})
+		r.apply(ctx, w, now, Event{Type: EventTimedOut, Key: st.Wait, At: now})
 	}
 }
 
@@ -703,10 +714,17 @@ func (w *work) hasPending() bool {
 
 // apply runs one engine event and turns its actions into messages and
 // responses.
-func (r *Runner) apply(w *work, now time.Time, ev Event) {
+func (r *Runner) apply(ctx context.Context, w *work, now time.Time, ev Event) {
 	old := w.conv.State
 	before := len(w.msgs)
-	st, acts, err := Advance(w.camp.Flow, w.conv.ID, w.conv.Recipient, old, ev)
+	var st State
+	var acts []Action
+	var err error
+	if m := r.machine(w.camp.Flow); m != nil {
+		st, acts, err = m.Advance(ctx, w.camp.Flow, w.conv, ev)
+	} else {
+		st, acts, err = Advance(w.camp.Flow, w.conv.ID, w.conv.Recipient, old, ev)
+	}
 	if err != nil && !w.failed {
 		w.failed = true
 		r.log.Error("outreach: flow error; the conversation ends", "campaign", w.camp.ID, "conversation", w.conv.ID, "flow", w.camp.Flow.ID, "err", err)
@@ -768,8 +786,8 @@ func (w *work) cancel(m *Message, reason string) {
 // endOptedOut ends w because its number opted out: opt-out is absolute,
 // so the queued messages are cancelled even when the flow had already
 // reached its end.
-func (r *Runner) endOptedOut(w *work, now time.Time) {
-	r.apply(w, now, Event{Type: EventOptedOut, At: now})
+func (r *Runner) endOptedOut(ctx context.Context, w *work, now time.Time) {
+	r.apply(ctx, w, now, Event{Type: EventOptedOut, At: now})
 	r.end(w, OutcomeOptedOut)
 }
 
@@ -800,7 +818,7 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 		}
 		if opted[m.To] {
 			r.stats.optedOut.Add(1)
-			r.endOptedOut(w, now)
+			r.endOptedOut(ctx, w, now)
 			return
 		}
 		if m.SendAfter.After(now) {
@@ -910,13 +928,13 @@ func (r *Runner) send(ctx context.Context, w *work, m *Message) {
 		if err := r.store.SetOptOut(ctx, r.opts.World, m.To, true, now); err != nil {
 			r.log.Error("outreach: recording an opt-out failed", "to", MaskPhone(m.To), "err", err)
 		}
-		r.endOptedOut(w, now)
+		r.endOptedOut(ctx, w, now)
 		return
 	}
 	// A permanent failure ends the conversation, unless it is the
 	// question awaited and its step has a failure path to take.
 	before := w.conv.State
-	r.apply(w, now, Event{Type: EventDeliveryFailure, Key: m.Key, At: now})
+	r.apply(ctx, w, now, Event{Type: EventDeliveryFailure, Key: m.Key, At: now})
 	if st := w.conv.State; !st.Done && st.Wait == before.Wait && st.Waiting == before.Waiting || before.Done {
 		r.end(w, OutcomeDeliveryFailed)
 	}

@@ -177,6 +177,11 @@ const (
 	EventReply          EventKind = "reply"
 	EventOptOut         EventKind = "opt_out"
 	EventDeliveryFailed EventKind = "delivery_failed"
+	// EventKeyword is a HELP or START text ([ParseKeyword]) from a number
+	// in a conversation: never an answer for [Advance], but a reply like
+	// any other for a [Machine] (Twilio passes every text on to a Studio
+	// flow, keywords included).
+	EventKeyword EventKind = "keyword"
 )
 
 // InboxEvent is something that happened to a conversation from outside (a

@@ -51,8 +51,9 @@ var reaskWidget = regexp.MustCompile(`^(.+)_reask[0-9]+$`)
 // reply to a question (re-asks included), with the normalised answer
 // ([outreach.ReadAnswer]; empty, with its doubt, when the reply could not
 // be read with confidence) and the
-// time of the reply (the step's date). STOP and START replies are
-// opt-out changes, not answers; HELP is neither.
+// time of the reply (the step's date); a reply to a widget that is no
+// question of the flow is recorded as received ([readReply]). STOP and
+// START replies are opt-out changes, not answers; HELP is neither.
 func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outreach.Conversation) (collected, error) {
 	sid := conv.State.Remote.ID
 	steps, err := rt.steps(ctx, c.RuntimeRef, sid)
@@ -117,19 +118,19 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 		case outreach.KeywordHelp:
 			continue
 		}
-		if ask == nil {
-			continue // a reply to a widget that is not a question of the flow
+		if ask == nil && s.typ == TypeTrigger {
+			continue // a text that started an execution, answering nothing
 		}
-		rd := outreach.ReadAnswer(ask.Answer, body)
+		question, rd := readReply(ask, stepOf, s.from, body)
 		if rd.OK {
 			if col.answers == nil {
 				col.answers = make(map[string]string)
 			}
-			col.answers[ask.ID] = rd.Value
+			col.answers[question] = rd.Value
 		}
 		col.responses = append(col.responses, outreach.Response{
 			CampaignID: conv.CampaignID, ConversationID: conv.ID, PatientID: conv.Recipient.ID,
-			QuestionID: ask.ID, Raw: body, Answer: rd.Value, Doubt: rd.Doubt, RepliedAt: s.at,
+			QuestionID: question, Raw: body, Answer: rd.Value, Doubt: rd.Doubt, RepliedAt: s.at,
 		})
 	}
 	col.outcome = outcome(ec, last, col)
@@ -185,6 +186,18 @@ func outcome(ec map[string]any, last step, col collected) string {
 		return outreach.OutcomeNeedsReview
 	}
 	return outreach.OutcomeCompleted
+}
+
+// readReply reads body, a reply to widget, as an answer: to the ask step
+// the widget stands for (ask), as [outreach.ReadAnswer] reads it; to a
+// widget that is no ask step of the flow (one its import left out, which
+// Studio and a [Machine] run but the engine does not), as received, under
+// the widget's step id, so that no reply is lost.
+func readReply(ask *outreach.Step, stepOf func(string) string, widget, body string) (question string, rd outreach.Reading) {
+	if ask != nil {
+		return ask.ID, outreach.ReadAnswer(ask.Answer, body)
+	}
+	return stepOf(widget), outreach.Reading{Value: body, OK: true}
 }
 
 // askOf returns the ask step that widget asks (STEP or STEP_reaskN);

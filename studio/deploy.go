@@ -173,16 +173,16 @@ func (e *ValidationError) Error() string {
 // does, under opts.FriendlyName (default f.Name, else f.ID). A flow
 // imported from a definition that starts on another trigger event (a
 // patient texting in) gets its incomingRequest transition wired to the
-// same widget too, since executions start there.
+// same widget too, since executions start there. What Deploy deploys is
+// what a [Machine] runs in the embedded runtime ([RunDefinition]).
 func (d *Deployer) Deploy(ctx context.Context, f *outreach.Flow, opts DeployOptions) (Deployed, error) {
 	if f == nil {
 		return Deployed{}, errors.New("studio: deploy: nil flow")
 	}
-	def, err := FromFlow(f)
+	def, err := RunDefinition(f)
 	if err != nil {
 		return Deployed{}, fmt.Errorf("studio: deploy %s: %w", f.ID, err)
 	}
-	startFromRequest(def)
 	if opts.FriendlyName == "" {
 		opts.FriendlyName = f.Name
 	}
@@ -190,6 +190,20 @@ func (d *Deployer) Deploy(ctx context.Context, f *outreach.Flow, opts DeployOpti
 		opts.FriendlyName = f.ID
 	}
 	return d.DeployDefinition(ctx, def, opts)
+}
+
+// RunDefinition returns the definition that runs f, in Studio ([Deployer.Deploy]
+// deploys it) and in the embedded runtime (a [Machine] runs it): f
+// exported by [FromFlow] (a flow imported from Studio starts from its
+// Source), its incomingRequest transition wired to where the flow starts
+// when the definition starts on another trigger event.
+func RunDefinition(f *outreach.Flow) (*Definition, error) {
+	def, err := FromFlow(f)
+	if err != nil {
+		return nil, err
+	}
+	startFromRequest(def)
+	return def, nil
 }
 
 // DeployDefinition deploys def under opts.FriendlyName (required): it

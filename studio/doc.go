@@ -288,4 +288,20 @@
 // status_code, content_type, body and parsed variables. An execution that
 // reaches a widget type the interpreter does not run ends there, and its
 // conversation's outcome is [UnsupportedOutcome] of that type.
+//
+// # Running Studio flows in the embedded runtime
+//
+// A [Machine] runs a flow imported from Studio (its Source) in the
+// embedded runner exactly as Studio would run it, Liquid, splits, calls
+// and all, rather than as the flow's steps:
+//
+//	runner := outreach.NewRunner(store, sender, outreach.RunnerOptions{
+//		Machines: map[string]outreach.Machine{studio.SourceFormat: &studio.Machine{Calls: calls}},
+//	})
+//
+// It runs [RunDefinition] of the flow, what [Deployer.Deploy] deploys,
+// and records replies and outcomes as the Studio [Runtime] collects them,
+// so the two runtimes give the same messages, outcomes and responses;
+// the runner's guarantees (each message sent at most once, opt-outs,
+// quiet hours, throttling) stay.
 package studio

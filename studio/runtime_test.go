@@ -54,6 +54,7 @@ type rigOptions struct {
 	noThrottle bool
 	poll       time.Duration
 	window     outreach.Window // zero: the default window
+	calls      *studio.Calls   // the Interpreter's calls
 }
 
 func newStudioRig(t *testing.T, o rigOptions) *studioRig {
@@ -67,7 +68,7 @@ func newStudioRig(t *testing.T, o rigOptions) *studioRig {
 	net := simphone.New(o.clock, 7)
 	srv := twiliotest.New(twiliotest.Options{
 		Clock: o.clock, Network: net, Numbers: []string{rtFrom},
-		Studio: studiotest.NewInterpreter(studiotest.InterpreterOptions{}), ExecutionsPerSecond: o.perSecond,
+		Studio: studiotest.NewInterpreter(studiotest.InterpreterOptions{Calls: o.calls}), ExecutionsPerSecond: o.perSecond,
 	})
 	t.Cleanup(srv.Close)
 	dep, err := studio.NewDeployer(studio.DeployConfig{AccountSID: srv.AccountSID(), AuthToken: srv.AuthToken(), HTTPClient: srv.HTTPClient()})

@@ -964,6 +964,7 @@ func copyState(s outreach.State) outreach.State {
 		}
 		s.Answers = m
 	}
+	s.Machine = slices.Clone(s.Machine)
 	return s
 }
 

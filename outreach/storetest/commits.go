@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -52,6 +53,7 @@ func testCommitState(h *harness) {
 		Asked:    1,
 		Attempts: map[string]int{"hello": 1, "pain": 2},
 		Answers:  map[string]string{"age": "42", "smoker": "no"},
+		Machine:  json.RawMessage(`{"at":"q","vars":{"flow":{"data":{"n":"1"}}}}`),
 	}
 	u := set(update(cl), outreach.ConversationActive, at(6*time.Minute))
 	u.Conversation.State = st
