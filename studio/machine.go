@@ -499,7 +499,7 @@ func (x *machineRun) run(ctx context.Context, st *State) (event, next string, wa
 	case TypeTrigger:
 		return "", "", false, stateErr(st, "a transition cannot enter the trigger")
 	}
-	x.finish(UnsupportedOutcome(st.Type))
+	x.finish(outreach.UnsupportedOutcome(st.Type))
 	return "", "", false, nil
 }
 

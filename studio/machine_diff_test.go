@@ -108,18 +108,10 @@ func newSteerer(def *studio.Definition) *steerer {
 						items = strings.Split(c.Value, ",")
 					case studio.CondIsBlank, studio.CondIsNotBlank, studio.CondRegex:
 						items = nil
-					case studio.CondIsBetween:
-						items = nil
-						var lo, hi int
-						if _, err := fmt.Sscanf(strings.ReplaceAll(c.Value, " ", ""), "%d-%d", &lo, &hi); err == nil && lo <= hi {
-							for v := lo; v <= hi; v += max(1, (hi-lo)/10) {
-								items = append(items, strconv.Itoa(v))
-							}
-						}
 					case studio.CondGreaterThan, studio.CondLessThan:
 						items = nil
 						if b, err := strconv.Atoi(strings.TrimSpace(c.Value)); err == nil {
-							items = []string{strconv.Itoa(b - 1), strconv.Itoa(b + 1)}
+							items = []string{strconv.Itoa(b - 1), strconv.Itoa(b), strconv.Itoa(b + 1)}
 						}
 					}
 					for _, v := range items {
