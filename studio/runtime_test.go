@@ -269,7 +269,8 @@ func compareRuntimes(t *testing.T, flow *outreach.Flow, scripts [][]string, n in
 	embeddedCSV := exportCSV(t, store, ec.ID)
 
 	if studioCSV != embeddedCSV {
-		t.Errorf("responses CSVs differ:\n%s", lineDiff(embeddedCSV, studioCSV))
+		d, n := patientDiff(embeddedCSV, studioCSV)
+		t.Errorf("responses CSVs differ for %d patients:\n%s", n, d)
 	}
 	sp, _ := r.rt.Progress(r.ctx, c.ID)
 	ep, _ := runner.Progress(r.ctx, ec.ID)
@@ -282,6 +283,38 @@ func compareRuntimes(t *testing.T, flow *outreach.Flow, scripts [][]string, n in
 			sp.Messages[outreach.MessageSent], sp.Replies, ep.Messages[outreach.MessageSent], ep.Replies)
 	}
 	return r, c, studioCSV
+}
+
+// patientDiff lists, patient by patient (the CSVs' first column), the
+// rows of want and got that differ, and counts the patients.
+func patientDiff(want, got string) (string, int) {
+	group := func(csv string) (map[string][]string, []string) {
+		m := map[string][]string{}
+		var order []string
+		for _, l := range strings.Split(csv, "\n") {
+			id, _, _ := strings.Cut(l, ",")
+			if _, ok := m[id]; !ok {
+				order = append(order, id)
+			}
+			m[id] = append(m[id], l)
+		}
+		return m, order
+	}
+	w, order := group(want)
+	g, _ := group(got)
+	var b strings.Builder
+	n := 0
+	for _, id := range order {
+		a, c := strings.Join(w[id], "\n    "), strings.Join(g[id], "\n    ")
+		if a == c {
+			continue
+		}
+		n++
+		if b.Len() < 6000 {
+			fmt.Fprintf(&b, "%s:\n  embedded:\n    %s\n  studio:\n    %s\n", id, a, c)
+		}
+	}
+	return b.String(), n
 }
 
 // lineDiff lists the lines of want and got that differ.

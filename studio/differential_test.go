@@ -1,0 +1,64 @@
+package studio_test
+
+import (
+	"bufio"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/patient-outreach/sms/flows"
+)
+
+// corpusReplies reads studio/testdata/replies.tsv: every reply, in file
+// order, with "<empty>" read as silence.
+func corpusReplies(t *testing.T) []string {
+	t.Helper()
+	f, err := os.Open("testdata/replies.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	header := true
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") || line == "" {
+			continue
+		}
+		if header {
+			header = false
+			continue
+		}
+		cols := strings.Split(line, "\t")
+		if len(cols) < 2 {
+			t.Fatalf("bad line %q", line)
+		}
+		r := cols[1]
+		if r == "<empty>" {
+			r = ""
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func TestDifferentialBuiltins(t *testing.T) {
+	replies := corpusReplies(t)
+	for _, name := range []string{"provider", "pharma"} {
+		t.Run(name, func(t *testing.T) {
+			flow, err := flows.Builtin(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := len(replies)
+			scripts := make([][]string, n)
+			for i := range scripts {
+				for j := range 8 {
+					scripts[i] = append(scripts[i], replies[(i+j*7)%n])
+				}
+			}
+			_, _, _ = compareRuntimes(t, flow, scripts, n)
+		})
+	}
+}
