@@ -266,7 +266,10 @@ func ParseKeyword(body string) Keyword {
 // ProviderID: a webhook delivered twice has one effect.
 //
 // STOP and its synonyms opt the number out of every campaign at once;
-// START opts it back in; HELP gets the help reply. Any other message is a
+// START opts it back in; HELP gets the help reply. START and HELP also
+// reach the patient's active conversation, which asks its question again
+// (a re-ask, with the hint), as a Studio execution does when Twilio
+// passes them on; they are not answers and record none. Any other message is a
 // reply for the patient's active two-way conversation with that sending
 // number in a campaign of the runner's world, handled by the runner at
 // once (Run is woken); a message with no such conversation, or one that
@@ -295,9 +298,12 @@ func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, 
 	case KeywordStop:
 		event, reply = EventOptOut, r.opts.StopReply
 	case KeywordStart:
-		reply = r.opts.StartReply
+		// The keyword reply, and the awaited question is asked again
+		// (see engine.reply), as Twilio passes the message on to a
+		// Studio execution, whose split asks again.
+		event, reply = EventReply, r.opts.StartReply
 	case KeywordHelp:
-		reply = r.opts.HelpReply
+		event, reply = EventReply, r.opts.HelpReply
 	default:
 		event = EventReply
 	}

@@ -19,6 +19,9 @@ type collected struct {
 	answers   map[string]string
 	optOuts   []optChange
 	outcome   string
+	// maybeOptOut: the last reply to a question may be an opt-out
+	// (outreach.OptOutAmbiguous).
+	maybeOptOut bool
 	// sent are the messages the execution sent, received its replies:
 	// recorded so that progress counts them as it does the embedded
 	// runtime's.
@@ -118,7 +121,16 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 		if ask == nil {
 			continue // a reply to a widget that is not a question of the flow
 		}
-		rd := outreach.ReadAnswer(ask.Answer, body)
+		var rd outreach.Reading
+		if outreach.ClassifyOptOut(body) == outreach.OptOutAmbiguous {
+			// Maybe an opt-out: in doubt, as the engine records it; the
+			// export's split ended the execution (MaybeOptOutPattern).
+			rd.Doubt = outreach.DoubtOptOut
+			col.maybeOptOut = true
+		} else {
+			rd = outreach.ReadAnswer(ask.Answer, body)
+			col.maybeOptOut = false
+		}
 		if rd.OK {
 			if col.answers == nil {
 				col.answers = make(map[string]string)
@@ -173,6 +185,11 @@ func outcome(ec map[string]any, last step, col collected) string {
 	}
 	if n := len(col.optOuts); n > 0 && col.optOuts[n-1].stop {
 		return outreach.OutcomeOptedOut
+	}
+	if col.maybeOptOut && last.name == EventMatch {
+		// Ended by the split's transition for possible opt-outs: a
+		// person decides, as the engine has it.
+		return outreach.OutcomeNeedsReview
 	}
 	switch last.name {
 	case "timeout":
