@@ -1,7 +1,5 @@
 package studio
 
-
-
 // optOutName starts the friendly name of the conditions of the
 // transitions that catch opt-outs in a reply split (see
 // optOutTransitions).
@@ -52,4 +50,3 @@ func optOutTransitions(input string) []Transition {
 		{Event: EventMatch, Conditions: []Condition{{FriendlyName: optOutName + "maybe", Arguments: []string{input}, Type: CondRegex, Value: MaybeOptOutPattern}}},
 	}
 }
-

@@ -64,7 +64,7 @@ const (
 	wordGapRE = gapRE + sepRE + gapRE
 	// numberGapRE separates two numbers: a separator that cannot be a
 	// decimal point.
-	numberGapRE = gapNoDotRE + sepNoDotRE + gapNoDotRE
+	numberGapRE  = gapNoDotRE + sepNoDotRE + gapNoDotRE
 	apostropheRE = `[` + readApostrophes + `]*`
 )
 
