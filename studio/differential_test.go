@@ -43,9 +43,19 @@ func corpusReplies(t *testing.T) []string {
 	return out
 }
 
+// TestDifferentialBuiltins runs every built-in flow through both runtimes
+// (compareRuntimes) for as many patients as the corpus has replies,
+// patient i answering the corpus from reply i on, every 7th reply (so
+// each question gets every reply of the corpus, more than 50 of each kind:
+// valid, variants, punctuation, emoji, other languages, empty, opt-outs,
+// HELP and START): the responses CSVs, outcomes and the messages each
+// phone received must be the same.
 func TestDifferentialBuiltins(t *testing.T) {
 	replies := corpusReplies(t)
-	for _, name := range []string{"provider", "pharma"} {
+	if len(replies) < 50 {
+		t.Fatalf("%d replies in the corpus, want at least 50", len(replies))
+	}
+	for _, name := range flows.BuiltinNames() {
 		t.Run(name, func(t *testing.T) {
 			flow, err := flows.Builtin(name)
 			if err != nil {
