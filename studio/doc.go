@@ -107,9 +107,10 @@
 //
 //   - a word right before a numeral ("pain7"), apostrophes other than
 //     before a word's last letter ("'7'"), and "-0";
-//   - a decimal within the unit interval of a bound that is not a whole
-//     number (98.6 to 98.9 for a route from 98.6; the bare numeral still
-//     takes the bound transitions above), and a decimal of more than 8
+//   - a decimal with words or punctuation around it ("98.7!") within
+//     the unit interval of a bound that is not a whole number (98 to 99
+//     for a route from 98.6; the bare numeral is read exactly by the
+//     transitions of Conditions above), and a decimal of more than 8
 //     digits after the point;
 //   - non-ASCII characters other than Latin-1 letters in the words and
 //     the listed punctuation, dashes, quotes and dingbats (a full-width
