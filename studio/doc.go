@@ -115,7 +115,8 @@
 //   - non-ASCII characters other than Latin-1 letters in the words and
 //     the listed punctuation, dashes, quotes and dingbats (a full-width
 //     digit, a letter of another script beside the answer);
-//   - accented forms of ReadAnswer's filler words ("años");
+//   - accented forms of ReadAnswer's filler words other than ñ ("años"
+//     is read);
 //   - choices one of whose words appears in another choice's phrases:
 //     no "Reads as" transitions (the bare word still matches).
 //

@@ -157,7 +157,7 @@ func letterRE(r rune) string {
 // apostrophes before its last letter ("it's", "I'm"); elsewhere
 // ReadAnswer drops them too, but the pattern does not take them (the
 // reply is asked again). accents takes the Latin-1 letters that fold to
-// its letters ("sí").
+// its letters ("sí"); ñ is always taken for n ("años").
 func tokenRE(tok string, accents bool) string {
 	if kindOf(tok) != tokWord {
 		return regexp.QuoteMeta(tok)
@@ -168,7 +168,7 @@ func tokenRE(tok string, accents bool) string {
 		if i == len(rs)-1 && i > 0 {
 			b.WriteString(apostropheRE)
 		}
-		if accents {
+		if accents || r == 'n' { // ñ always: "años"
 			b.WriteString(letterRE(r))
 		} else {
 			b.WriteString(regexp.QuoteMeta(string(r)))
