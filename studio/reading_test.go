@@ -20,7 +20,7 @@ func readingReplies(t *testing.T) []string {
 	for _, f := range []struct {
 		path string
 		col  int
-	}{{"../outreach/testdata/answer_replies.tsv", -1}, {"testdata/replies.tsv", 1}} {
+	}{{"../outreach/testdata/answer_replies.tsv", 1}, {"testdata/replies.tsv", 1}} {
 		fh, err := os.Open(f.path)
 		if err != nil {
 			t.Fatal(err)
@@ -31,19 +31,8 @@ func readingReplies(t *testing.T) []string {
 			if l == "" || strings.HasPrefix(l, "#") {
 				continue
 			}
-			cols := strings.Split(l, "\t")
-			col := f.col
-			if col < 0 { // the column named reply
-				col = len(cols) - 1
-				for i, c := range cols {
-					if i > 0 && c != "" {
-						col = i
-						break
-					}
-				}
-			}
-			if col < len(cols) {
-				base = append(base, cols[col])
+			if cols := strings.Split(l, "\t"); f.col < len(cols) {
+				base = append(base, cols[f.col])
 			}
 		}
 		fh.Close()
@@ -57,6 +46,9 @@ func readingReplies(t *testing.T) []string {
 	for _, n := range nums {
 		s := strconv.Itoa(n)
 		base = append(base, s, s+".5", s+".0", "0"+s, s+"/10", s+" out of 10", "pain "+s, s+"lbs", s+" 😣", "-"+s, s+".25", s+".", "("+s+")")
+	}
+	if testing.Short() {
+		return base
 	}
 	var out []string
 	for _, b := range base {
