@@ -138,7 +138,16 @@
 // otherwise (TestOptOutPatterns): an opt-out they miss is read as a reply
 // (and mostly asked again), and still recorded as an opt-out when the
 // execution is collected. A text question with no routes has no split,
-// so only Twilio's own keywords stop its execution.
+// so only Twilio's own keywords stop its execution, and any reply goes on
+// to Next, where the engine asks again after a reply with no letter or
+// digit (emoji only).
+//
+// The differential test (TestDifferentialBuiltins) runs every built-in
+// flow through both runtimes with the reply corpus testdata/replies.tsv
+// and finds no difference in responses, outcomes or the messages each
+// phone receives (Twilio's own keyword answers aside). Known differences
+// elsewhere: those listed above, and a first question visited again by a
+// route back to it carries the opt-out footer again (see Opt-out footer).
 //
 // HELP and START (HELP, INFO, AYUDA, START, UNSTOP) while a question
 // waits: Twilio answers them and passes them on; the split takes none of
