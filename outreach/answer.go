@@ -454,3 +454,36 @@ func joinOr(s []string) string {
 	}
 	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
+
+// AnswerVocabulary returns the words [ReadAnswer] reads beside an answer,
+// for runtimes that must read replies as it does (the Studio exporter
+// writes them into its conditions): the number words and the numbers they
+// stand for, the filler words that may stand around a number, and those
+// that may stand around a choice. Words are lower case, without accents
+// or apostrophes, as ReadAnswer compares them. The maps and slices are
+// copies.
+func AnswerVocabulary() (numbers map[string]string, aroundNumbers, aroundChoices []string) {
+	numbers = make(map[string]string, len(numberWords))
+	for w, n := range numberWords {
+		numbers[w] = n
+	}
+	return numbers, sortedKeys(numberFiller), sortedKeys(choiceFiller)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// FoldLetter returns the letter [ReadAnswer] reads r as, before
+// lower-casing: 'á' is 'a', 'Ñ' is 'N', any other rune itself.
+func FoldLetter(r rune) rune {
+	if c := latin1Fold(r); c != 0 && unicode.IsLetter(rune(c)) {
+		return rune(c)
+	}
+	return r
+}

@@ -266,9 +266,11 @@ func ParseKeyword(body string) Keyword {
 // ProviderID: a webhook delivered twice has one effect.
 //
 // STOP and its synonyms opt the number out of every campaign at once;
-// START opts it back in; HELP gets the help reply. START and HELP reach
-// the conversation too, as replies only for a flow run by a [Machine]
-// (see [EventKeyword]). Any other message is a
+// START opts it back in; HELP gets the help reply. START and HELP also
+// reach the patient's active conversation (as [EventKeyword]): the engine
+// asks its question again (a re-ask, with the hint), as a Studio
+// execution does when Twilio passes them on, and records no answer; a
+// [Machine] gets them as replies. Any other message is a
 // reply for the patient's active two-way conversation with that sending
 // number in a campaign of the runner's world, handled by the runner at
 // once (Run is woken); a message with no such conversation, or one that

@@ -259,7 +259,15 @@ func (e *engine) reply(ev Event) error {
 		return nil
 	}
 	rd := ReadAnswer(st.Answer, ev.Body)
-	e.act(RecordAnswer{Step: st.ID, Raw: ev.Body, Answer: rd.Value, Doubt: rd.Doubt, At: ev.At})
+	if kw := parseOptInHelp(ev.Body); kw == KeywordHelp || kw == KeywordStart {
+		// HELP or START while a question waits: the keyword got its
+		// reply, and the question is asked again as for a reply in
+		// doubt (a Studio execution, to which Twilio passes keywords
+		// on, does so); it is no answer, and none is recorded.
+		rd = Reading{Doubt: DoubtNoChoice}
+	} else {
+		e.act(RecordAnswer{Step: st.ID, Raw: ev.Body, Answer: rd.Value, Doubt: rd.Doubt, At: ev.At})
+	}
 	if !rd.OK {
 		if e.s.Reasks < st.Reasks() {
 			e.s.Reasks++

@@ -643,9 +643,9 @@ func (r *Runner) advance(ctx context.Context, w *work, now time.Time) {
 		w.upd.Processed = append(w.upd.Processed, ev.ID)
 		switch ev.Kind {
 		case EventReply, EventKeyword:
-			if ev.Kind == EventKeyword && r.machine(w.camp.Flow) == nil {
-				continue // HELP and START are no answers for the engine
-			}
+			// HELP and START (EventKeyword) too: the engine asks again,
+			// recording no answer (see Advance); a Machine reads them as
+			// Studio does.
 			if st := w.conv.State; st.Waiting && st.Deadline.IsZero() {
 				// The question awaited has not been sent yet: this text
 				// cannot answer it (on a shared phone it may be meant for

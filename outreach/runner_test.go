@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -387,7 +388,7 @@ func TestHandleInboundIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	stray, _ := r.store.Messages(r.ctx, 0)
-	if len(stray) != 1 { // the stray message; HELP went to the conversation, as no answer
+	if len(stray) != 1 { // the stray message; HELP reaches the conversation (it asks again)
 		t.Fatalf("%d unmatched messages stored, want 1", len(stray))
 	}
 	if _, err := r.runner.Tick(r.ctx); err != nil {
@@ -521,5 +522,31 @@ func TestRunnerNumberOwnedElsewhere(t *testing.T) {
 	}
 	if _, _, err := r.runner.CreateCampaign(r.ctx, outreach.NewCampaign{Name: "released", Flow: loopFlow()}, []outreach.Recipient{rec}); err != nil {
 		t.Fatalf("CreateCampaign after the number was released: %v", err)
+	}
+}
+
+// TestHelpAsksAgain: HELP (or START) while a question waits gets the
+// keyword's answer and the question again, as a re-ask (Studio's split
+// asks again when Twilio passes the keyword on); it records no response.
+func TestHelpAsksAgain(t *testing.T) {
+	r := newRig(t, noon, outreach.RunnerOptions{NoThrottle: true})
+	rec := r.phone("+14406443709", ana, simphone.Persona{Responder: simphone.Scripted("HELP", "yes", "START", "3"), Delay: time.Minute})
+	c := r.campaign(loopFlow(), rec)
+	r.run(c)
+	if o := r.outcomes(c)["p1"]; o != "ok" {
+		t.Fatalf("outcome %q, want ok", o)
+	}
+	var bodies []string
+	for _, m := range r.net.Phone(rec.Phone).Inbox() {
+		bodies = append(bodies, m.Body)
+	}
+	want := []string{"Hi Ana Reply STOP to opt out.", "Ready? Reply YES or NO", "Sorry, please reply YES or NO. Ready? Reply YES or NO",
+		"Pain 0-10?", "Sorry, please reply with a number from 0 to 10. Pain 0-10?", "Glad to hear."}
+	if !slices.Equal(bodies, want) {
+		t.Errorf("inbox:\n%s\nwant:\n%s", strings.Join(bodies, "\n"), strings.Join(want, "\n"))
+	}
+	resp, _ := r.store.Responses(r.ctx, c.ID, outreach.ResponsePage{})
+	if len(resp) != 2 {
+		t.Errorf("%d responses, want 2 (HELP and START are no answers)", len(resp))
 	}
 }

@@ -178,9 +178,9 @@ const (
 	EventOptOut         EventKind = "opt_out"
 	EventDeliveryFailed EventKind = "delivery_failed"
 	// EventKeyword is a HELP or START text ([ParseKeyword]) from a number
-	// in a conversation: never an answer for [Advance], but a reply like
-	// any other for a [Machine] (Twilio passes every text on to a Studio
-	// flow, keywords included).
+	// in a conversation: never an answer for [Advance], which asks its
+	// question again, but a reply like any other for a [Machine] (Twilio
+	// passes every text on to a Studio flow, keywords included).
 	EventKeyword EventKind = "keyword"
 )
 

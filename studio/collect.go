@@ -20,6 +20,9 @@ type collected struct {
 	answers   map[string]string
 	optOuts   []optChange
 	outcome   string
+	// maybeOptOut: the last reply to a question may be an opt-out
+	// (outreach.OptOutAmbiguous).
+	maybeOptOut bool
 	// sent are the messages the execution sent, received its replies:
 	// recorded so that progress counts them as it does the embedded
 	// runtime's.
@@ -122,6 +125,9 @@ func (rt *Runtime) collect(ctx context.Context, c *outreach.Campaign, conv outre
 			continue // a text that started an execution, answering nothing
 		}
 		question, rd := readReply(ask, stepOf, s.from, body)
+		// A possible opt-out to a question: the export's split ended the
+		// execution on it (MaybeOptOutPattern) and a person decides.
+		col.maybeOptOut = ask != nil && rd.Doubt == outreach.DoubtOptOut
 		if rd.OK {
 			if col.answers == nil {
 				col.answers = make(map[string]string)
@@ -177,6 +183,11 @@ func outcome(ec map[string]any, last step, col collected) string {
 	if n := len(col.optOuts); n > 0 && col.optOuts[n-1].stop {
 		return outreach.OutcomeOptedOut
 	}
+	if col.maybeOptOut && last.name == EventMatch {
+		// Ended by the split's transition for possible opt-outs: a
+		// person decides, as the engine has it.
+		return outreach.OutcomeNeedsReview
+	}
 	switch last.name {
 	case "timeout":
 		return outreach.OutcomeTimeout
@@ -195,6 +206,10 @@ func outcome(ec map[string]any, last step, col collected) string {
 // the widget's step id, so that no reply is lost.
 func readReply(ask *outreach.Step, stepOf func(string) string, widget, body string) (question string, rd outreach.Reading) {
 	if ask != nil {
+		if outreach.ClassifyOptOut(body) == outreach.OptOutAmbiguous {
+			// Maybe an opt-out: in doubt, as the engine records it.
+			return ask.ID, outreach.Reading{Doubt: outreach.DoubtOptOut}
+		}
 		return ask.ID, outreach.ReadAnswer(ask.Answer, body)
 	}
 	return stepOf(widget), outreach.Reading{Value: body, OK: true}

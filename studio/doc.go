@@ -17,7 +17,10 @@
 //   - ask: send-and-wait-for-reply STEP (timeout in seconds; timeout goes
 //     to OnTimeout, deliveryFailure to OnFailure, empty meaning the flow
 //     ends), then split-based-on STEP_split on {{widgets.STEP.inbound.Body}}.
-//     Its match transitions are the routes, then one transition saying what
+//     Its match transitions start with two that end the execution on an
+//     opt-out and a possible opt-out (see Opt-outs in replies), then those
+//     that read a reply as the engine does (see Reading replies), then the
+//     routes, then one transition saying what
 //     a valid answer is, to Next: a choice answer has one matches_any_of
 //     transition per choice ("YES, Y, YEAH"), to the route it satisfies or
 //     Next, then one listing every choice; an integer or number answer a
@@ -79,10 +82,81 @@
 //     greater_than 18, less_than 35); 10 and 80 to Next; then NumberPattern,
 //     greater_than 10, less_than 80 to Next.
 //
-// Studio reads numbers as written (a decimal point, no digit groups or
-// exponents: "1,5" is not a number), where the engine also reads "7/10"
-// or "seven": in an ask's split a reply in another form is re-asked,
-// never routed, and a branch takes no route for a value in another form.
+// Reading replies: the conditions above take a reply written as a bare
+// number or a choice's exact word. outreach.ReadAnswer reads more ("3!",
+// "(2)", "2 please", "seven", "uno", "7/10", "7 out of 10", "pain 7",
+// "it's a 7", "98.6F", "Yes 👍", "sí, por favor"), so each ask split
+// first has regex transitions named "Reads as ...", anchored, that hold
+// for what ReadAnswer reads with confidence and go where the engine goes
+// with the value: for a choice answer one per choice (its value and
+// synonyms, repeated or not, with ReadAnswer's polite filler, any case,
+// Latin-1 accents, punctuation and emoji between words); for an integer
+// or number answer one per route and one for the other valid values,
+// each a numeral range written with the classic range-to-regex
+// construction (an integer answer from 0 to 10 whose route is 0 to 5:
+// 0*(?:[0-5])(?:\.0+)? for the route, 0*(?:[6-9]|10)(?:\.0+)? for the
+// rest), exact for whole numbers, or a number word of that value, with
+// ReadAnswer's filler words around it and its "/10", "out of 10", "de 10"
+// forms. A "7/10" takes the route for 7 (a greater_than on "7/10" would be
+// false). The patterns keep to what RE2, .NET and JavaScript regexes
+// share (no look-around, back-references, \d, \s, \w or \p, non-ASCII
+// characters written as themselves); emoji beyond U+FFFF separate words
+// in Go's engine only: a UTF-16 engine asks such a reply again. Where the
+// patterns cannot be exact, Studio asks again where the engine would
+// have read the reply (never the reverse; TestSplitsReadAsEngine checks
+// both corpora and number variants):
+//
+//   - a word right before a numeral ("pain7"), apostrophes other than
+//     before a word's last letter ("'7'"), and "-0";
+//   - a decimal with words or punctuation around it ("98.7!") within
+//     the unit interval of a bound that is not a whole number (98 to 99
+//     for a route from 98.6; the bare numeral is read exactly by the
+//     transitions of Conditions above), and a decimal of more than 8
+//     digits after the point;
+//   - non-ASCII characters other than Latin-1 letters in the words and
+//     the listed punctuation, dashes, quotes and dingbats (a full-width
+//     digit, a letter of another script beside the answer);
+//   - accented forms of ReadAnswer's filler words other than ñ ("años"
+//     is read);
+//   - choices one of whose words appears in another choice's phrases:
+//     no "Reads as" transitions (the bare word still matches).
+//
+// A branch on an answer (answers.STEP) tests the reply as written
+// ({{widgets.STEP.inbound.Body}}), not the value the engine read: a
+// branch after a question answered "seven" takes no route in Studio.
+//
+// Opt-outs in replies: Twilio ends nothing itself on a message that is
+// not one opt-out keyword ("please stop texting me"), while the engine
+// ends a conversation as opted_out on any message outreach.ClassifyOptOut
+// reads as an opt-out, and as needs_review (doubt possible_opt_out) on one
+// that may be. Every ask split starts with two regex transitions named
+// "Opt-out: ...", [OptOutPattern] and [MaybeOptOutPattern], with an empty
+// next: the execution ends, and the collection records the opt-out from
+// the reply (as for STOP) or the reply in doubt and needs_review. The
+// patterns hold for whole messages only (keywords alone or with polite
+// words, plain requests such as "stop texting me", "remove me from your
+// list", "wrong number"), and never for a message ClassifyOptOut reads
+// otherwise (TestOptOutPatterns): an opt-out they miss is read as a reply
+// (and mostly asked again), and still recorded as an opt-out when the
+// execution is collected. A text question with no routes has no split,
+// so only Twilio's own keywords stop its execution, and any reply goes on
+// to Next, where the engine asks again after a reply with no letter or
+// digit (emoji only).
+//
+// The differential test (TestDifferentialBuiltins) runs every built-in
+// flow through both runtimes with the reply corpus testdata/replies.tsv
+// and finds no difference in responses, outcomes or the messages each
+// phone receives (Twilio's own keyword answers aside). Known differences
+// elsewhere: those listed above, and a first question visited again by a
+// route back to it carries the opt-out footer again (see Opt-out footer).
+//
+// HELP and START (HELP, INFO, AYUDA, START, UNSTOP) while a question
+// waits: Twilio answers them and passes them on; the split takes none of
+// them and asks again, with the hint, as a reply in doubt; the engine
+// does the same (outreach.Runner.HandleInbound), so the patient gets the
+// question again in both runtimes. They are no answers: neither runtime
+// records a response for them.
+//
 // ToFlow reads
 // greater_than and less_than as such bounds, on a value that may not be
 // whole only together with the transitions taking the bounds (it exports
@@ -249,8 +323,10 @@
 //	                                                             messages itself
 //	opt-out (STOP)            checked before every message;      checked when the execution is
 //	                          STOP ends the conversation at      created; Twilio blocks messages to
-//	                          once                               opted-out numbers (21610); replies
-//	                                                             are scanned for STOP/START when the
+//	                          once                               opted-out numbers (21610); a split
+//	                                                             ends the execution on an opt-out
+//	                                                             (OptOutPattern); replies are
+//	                                                             scanned for STOP/START when the
 //	                                                             execution is collected
 //	quiet hours               before every message               when the execution is created only:
 //	                                                             follow-up questions go out when the
@@ -261,8 +337,9 @@
 //	                          (reply time)                       (reply time: the step's date)
 //	one two-way conversation  yes (the pair rule)                yes (Studio refuses a second active
 //	per phone and number                                         execution per contact: it waits)
-//	replies understood        first word, punctuation and        Studio's split conditions, on the
-//	                          "7/10" forms are normalised        reply as written
+//	replies understood        outreach.ReadAnswer                the same, through regex conditions
+//	                                                             (see Reading replies; some forms
+//	                                                             are asked again)
 //	pause                     stops every send at once           stops new executions; running ones
 //	                                                             go on
 //	cancel                    ends every conversation            ends the executions in Studio;

@@ -315,6 +315,10 @@ func answerTransitions(st *outreach.Step, input string, legacy legacyForm) ([]Tr
 	match := func(next string, cs ...Condition) {
 		ts = append(ts, Transition{Event: "match", Next: next, Conditions: cs})
 	}
+	if legacy == legacyNone {
+		ts = append(ts, optOutTransitions(input)...)
+		ts = append(ts, readingTransitions(st, input)...)
+	}
 	if kind == outreach.AnswerChoice {
 		var all []string
 		for _, c := range st.Answer.Choices {
@@ -343,7 +347,7 @@ func answerTransitions(st *outreach.Step, input string, legacy legacyForm) ([]Tr
 	}
 	// eqs[i]: the bounds taken by route i (len(st.Routes): by none).
 	eqs := map[int][]float64{}
-	if kind == outreach.AnswerNumber && legacy == legacyNone {
+	if kind == outreach.AnswerNumber && !legacy.types() {
 		for _, b := range boundValues(st) {
 			i := firstRoute(st.Routes, b, false)
 			eqs[i] = append(eqs[i], b)
@@ -385,7 +389,15 @@ const (
 	// legacyBare: as legacyTypes, and the route transitions without the
 	// answer's validity conditions.
 	legacyBare
+	// legacyUnread: as now, without the transitions that read a reply as
+	// outreach.ReadAnswer does and catch opt-outs (readingTransitions,
+	// optOutTransitions), which exports before them did not have.
+	legacyUnread
 )
+
+// types reports whether the form writes bounds with the condition types
+// Studio does not have.
+func (l legacyForm) types() bool { return l == legacyTypes || l == legacyBare }
 
 // boundValues returns the values that are bounds of a number answer's
 // range or of its routes, within the answer's range, in order, once each.
@@ -457,7 +469,7 @@ func validity(st *outreach.Step, input string, legacy legacyForm) ([]Condition, 
 		switch {
 		case kind == outreach.AnswerInteger:
 			pattern = IntegerPattern
-		case legacy != legacyNone:
+		case legacy.types():
 			pattern = legacyNumberPattern
 		}
 		cs := []Condition{cond(CondRegex, pattern, input)}
@@ -508,7 +520,7 @@ func routeConditions(c outreach.Condition, input string, integer bool, legacy le
 // transitions that take the bounds (see answerTransitions and the branch
 // export).
 func numberConditions(lo, hi *float64, input string, integer bool, legacy legacyForm) ([]Condition, error) {
-	if legacy != legacyNone {
+	if legacy.types() {
 		c, err := legacyNumberCondition(lo, hi, input, integer)
 		return []Condition{c}, err
 	}

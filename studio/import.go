@@ -611,7 +611,7 @@ func (im *importer) fullAsk(s *State, st outreach.Step, liquidBody string) (outr
 	if s.DecodeProperties(&p) != nil {
 		return st, nil, false
 	}
-	for _, legacy := range []legacyForm{legacyNone, legacyTypes, legacyBare} {
+	for _, legacy := range []legacyForm{legacyNone, legacyUnread, legacyTypes, legacyBare} {
 		if im.exportsTo(&st, p.Timeout, helpers, legacy) {
 			return st, helpers, true
 		}
@@ -641,9 +641,17 @@ func (im *importer) exportsTo(st *outreach.Step, timeout Seconds, helpers []stri
 
 // readAnswer reads the match transitions of an ask's split: routes, then
 // the transition that says what a valid answer is. The transitions that
-// take a number answer's bounds (see answerTransitions) are skipped: the
-// caller keeps the reading only if exporting it again gives them back.
+// take a number answer's bounds (see answerTransitions), that read
+// replies as outreach.ReadAnswer does and that catch opt-outs (see
+// derivedTransition) are skipped: the caller keeps the reading only if
+// exporting it again gives them back.
 func readAnswer(ts []Transition) (*outreach.AnswerSpec, []outreach.Route, string, bool) {
+	// The transitions that read replies as ReadAnswer does and catch
+	// opt-outs follow from the answer and routes read from the others.
+	ts = slices.DeleteFunc(slices.Clone(ts), derivedTransition)
+	if len(ts) == 0 {
+		return nil, nil, "", false
+	}
 	last := ts[len(ts)-1]
 	body := ts[:len(ts)-1]
 	next := last.Next

@@ -131,6 +131,9 @@ type machineState struct {
 	Steps   int    `json:"steps,omitempty"`
 	Widget  string `json:"widget,omitempty"`
 	Repeats int    `json:"repeats,omitempty"`
+	// MaybeOptOut is set when the last reply to a question may be an
+	// opt-out (see collected.maybeOptOut).
+	MaybeOptOut bool `json:"maybe_opt_out,omitempty"`
 }
 
 // maxCachedFlows bounds the machine's cache of flows (campaigns are
@@ -297,7 +300,9 @@ func (x *machineRun) record(widget string, ev outreach.Event) {
 	if outreach.ParseKeyword(ev.Body) != outreach.NoKeyword {
 		return // opt-out changes and help requests, not answers
 	}
-	question, rd := readReply(askOf(x.mf.asks, x.mf.stepOf, widget), x.mf.stepOf, widget, ev.Body)
+	ask := askOf(x.mf.asks, x.mf.stepOf, widget)
+	question, rd := readReply(ask, x.mf.stepOf, widget, ev.Body)
+	x.ms.MaybeOptOut = ask != nil && rd.Doubt == outreach.DoubtOptOut
 	if rd.OK {
 		x.s.Answers[question] = rd.Value
 	}
@@ -392,7 +397,7 @@ func (x *machineRun) follow(ctx context.Context, event, to string) error {
 // outcome is the outcome the Studio Runtime collects from an execution
 // that ended now (see collect's outcome).
 func (x *machineRun) outcome() string {
-	return outcome(x.ms.Vars, step{name: x.ms.Last}, collected{})
+	return outcome(x.ms.Vars, step{name: x.ms.Last}, collected{maybeOptOut: x.ms.MaybeOptOut})
 }
 
 // run runs widget st: it returns the event st leaves on and the widget

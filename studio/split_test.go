@@ -3,6 +3,8 @@ package studio_test
 import (
 	"errors"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/patient-outreach/sms/flows"
@@ -193,7 +195,9 @@ func TestImportAskSplitOtherConditions(t *testing.T) {
 	}
 	s := d.StateByName("ask_weight_split")
 	for j := range s.Transitions {
-		if tr := &s.Transitions[j]; tr.Event == "match" && tr.Next == "ask_smoker" {
+		// The route transition as before the transitions that read
+		// replies as ReadAnswer does (named "Reads as ...").
+		if tr := &s.Transitions[j]; tr.Event == "match" && tr.Next == "ask_smoker" && !strings.HasPrefix(tr.Conditions[0].FriendlyName, "Reads as ") {
 			if len(tr.Conditions) != 4 {
 				t.Fatalf("route transition conditions = %+v, want regex, greater_than, less_than, greater_than", tr.Conditions)
 			}
@@ -203,5 +207,52 @@ func TestImportAskSplitOtherConditions(t *testing.T) {
 	g, err := studio.ToFlow(d)
 	if err == nil && reflect.DeepEqual(g.StepByID("ask_weight").Answer, f.StepByID("ask_weight").Answer) {
 		t.Error("a changed validity condition was read as the original ask step")
+	}
+}
+
+// Exports written before the transitions that read replies as ReadAnswer
+// does and catch opt-outs ("Reads as ...", "Opt-out: ...") still import
+// as the same flow, and export again with them.
+func TestImportWithoutReadingTransitions(t *testing.T) {
+	for _, name := range []string{"provider", "pharma"} {
+		f, err := flows.Builtin(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := studio.FromFlow(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old, _ := studio.FromFlow(f)
+		removed := 0
+		for i := range old.States {
+			s := &old.States[i]
+			s.Transitions = slices.DeleteFunc(s.Transitions, func(tr studio.Transition) bool {
+				derived := len(tr.Conditions) > 0 && (strings.HasPrefix(tr.Conditions[0].FriendlyName, "Reads as ") || strings.HasPrefix(tr.Conditions[0].FriendlyName, "Opt-out: "))
+				if derived {
+					removed++
+				}
+				return derived
+			})
+		}
+		if removed == 0 {
+			t.Fatalf("%s: no transitions named Reads as or Opt-out", name)
+		}
+		got, err := studio.ToFlow(old)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got.ID, got.Name = f.ID, f.Name
+		got.Source = nil // export the steps again, not the definition they came from
+		if !reflect.DeepEqual(f.Clone(), got.Clone()) {
+			t.Errorf("%s: the older export imports as another flow:\nwant %+v\ngot  %+v", name, f, got)
+		}
+		again, err := studio.FromFlow(got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(d.States, again.States) {
+			t.Errorf("%s: exporting the older export's flow does not give the current export", name)
+		}
 	}
 }
