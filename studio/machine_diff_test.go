@@ -491,9 +491,6 @@ var pcpCalls = &studio.Calls{Functions: map[string]studio.Function{
 // answering from testdata/replies.tsv. Outcomes, the messages each phone
 // received and the responses CSVs must be equal.
 func TestMachineMatchesStudio(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs thousands of conversations twice")
-	}
 	corpus := readReplies(t)
 	sms := map[string]bool{studio.TypeTrigger: true, studio.TypeSendMessage: true, studio.TypeSendAndWait: true, studio.TypeSplit: true, studio.TypeSetVariables: true}
 
@@ -569,11 +566,17 @@ func TestMachineMatchesStudio(t *testing.T) {
 	// 600 recipients each; more where few reach the last questions
 	// (three YES in a row, a function's answer in a row), so that at
 	// least 50 replies reach each question.
+	// On a sample of a tenth with -short or the race detector (see
+	// FullScale).
 	const n = 600
 	more := map[string]int{"blueprint-research": 2000, "pcp-followup": 1700}
+	sample := 1
+	if !studio.FullScale() {
+		sample = 10
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			res := diffRuntimes(t, c.flow, cmp.Or(more[c.name], n), corpus, c.calls)
+			res := diffRuntimes(t, c.flow, cmp.Or(more[c.name], n)/sample, corpus, c.calls)
 			qs := make([]string, 0, len(res.perQuestion))
 			for q, k := range res.perQuestion {
 				qs = append(qs, fmt.Sprintf("%s=%d", q, k))
