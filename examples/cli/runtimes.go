@@ -111,7 +111,8 @@ func newSimulated(cfg runtimeConfig) *simulated {
 		seed = rand.Uint64()
 	}
 	s := &simulated{store: cfg.Store, speed: cfg.Sim.Speed, seed: seed}
-	opts := outreach.RunnerOptions{From: cfg.From, World: cfg.World, DefaultZone: cfg.DefaultZone, Window: cfg.Window, Logger: cfg.Logger}
+	opts := outreach.RunnerOptions{From: cfg.From, World: cfg.World, DefaultZone: cfg.DefaultZone, Window: cfg.Window, Logger: cfg.Logger,
+		Machines: studioMachines()}
 	if s.speed > 0 {
 		clock := newScaledClock(start, s.speed)
 		opts.Clock = clock
@@ -255,4 +256,12 @@ func (s *simulated) String() string {
 		return phones + " on a simulated clock: campaign time jumps from event to event"
 	}
 	return phones + ": campaign time runs " + strconv.FormatFloat(s.speed, 'g', -1, 64) + "x real time"
+}
+
+// studioMachines runs the flows imported from Studio exports as Studio
+// runs them (studio.Machine): make-http-request and run-function widgets
+// take their failure paths, since the CLI allows no hosts and registers no
+// functions.
+func studioMachines() map[string]outreach.Machine {
+	return map[string]outreach.Machine{studio.SourceFormat: &studio.Machine{}}
 }

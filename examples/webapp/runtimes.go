@@ -43,6 +43,10 @@ func newEmbedded(store *sqlitestore.Store, account twilioAccount, clock outreach
 		Urgent:   cfg.Urgent,
 		Notifier: notifierOf(cfg, sender),
 		Logger:   logger,
+		// Flows imported from Studio run as Studio runs them; their
+		// make-http-request and run-function widgets fail (no hosts are
+		// allowed, no functions registered).
+		Machines: map[string]outreach.Machine{studio.SourceFormat: &studio.Machine{}},
 	}), nil
 }
 
