@@ -164,7 +164,7 @@ const maxHops = 1000
 // The error is non-nil only for a flow that fails [Flow.Validate]; the
 // state returned with it is then finished with outcome "failed".
 func Advance(f *Flow, conv int64, r Recipient, s State, ev Event) (State, []Action, error) {
-	e := &engine{f: f, conv: conv, r: r, s: cloneState(s)}
+	e := &engine{f: f, conv: conv, r: r, s: s.Clone()}
 	err := e.apply(ev)
 	if err != nil {
 		e.finish(OutcomeFailed)
@@ -180,7 +180,9 @@ type engine struct {
 	acts []Action
 }
 
-func cloneState(s State) State {
+// Clone returns a copy of s whose maps are its own, for a step that
+// changes the copy and keeps s as it was.
+func (s State) Clone() State {
 	c := s
 	c.Attempts = make(map[string]int, len(s.Attempts)+1)
 	for k, v := range s.Attempts {

@@ -78,14 +78,7 @@ func FromFlow(f *outreach.Flow) (*Definition, error) {
 	first := firstAsk(f)
 	for i := range f.Steps {
 		st := &f.Steps[i]
-		timeout := time.Duration(st.Timeout)
-		if st.Kind == outreach.StepAsk && timeout <= 0 {
-			timeout = outreach.DefaultLaterTimeout
-			if st.ID == first {
-				timeout = outreach.DefaultFirstTimeout
-			}
-		}
-		states, err := x.step(st, Seconds(timeout/time.Second), i+1)
+		states, err := x.step(st, askTimeout(st, first), i+1)
 		if err != nil {
 			return nil, err
 		}
@@ -98,6 +91,20 @@ func FromFlow(f *outreach.Flow) (*Definition, error) {
 		d.States = append(d.States, states...)
 	}
 	return d, nil
+}
+
+// askTimeout is the timeout an ask step's widget waits: the step's own,
+// else the engine's default for the conversation's first question (first)
+// or a later one. Other steps have none.
+func askTimeout(st *outreach.Step, first string) Seconds {
+	timeout := time.Duration(st.Timeout)
+	if st.Kind == outreach.StepAsk && timeout <= 0 {
+		timeout = outreach.DefaultLaterTimeout
+		if st.ID == first {
+			timeout = outreach.DefaultFirstTimeout
+		}
+	}
+	return Seconds(timeout / time.Second)
 }
 
 func describeOwner(step string) string {

@@ -175,7 +175,7 @@ func (m *Machine) flow(f *outreach.Flow) (*machineFlow, error) {
 // Advance implements [outreach.Machine]: it applies ev to conv, whose
 // State is the state before it.
 func (m *Machine) Advance(ctx context.Context, f *outreach.Flow, conv outreach.Conversation, ev outreach.Event) (outreach.State, []outreach.Action, error) {
-	x := &machineRun{m: m, conv: conv, s: cloneState(conv.State)}
+	x := &machineRun{m: m, conv: conv, s: conv.State.Clone()}
 	err := x.apply(ctx, f, ev)
 	if err != nil {
 		// A flow error ends the execution, with the outcome the Runtime
@@ -205,19 +205,6 @@ type machineRun struct {
 	s    outreach.State
 	ms   machineState
 	acts []outreach.Action
-}
-
-func cloneState(s outreach.State) outreach.State {
-	c := s
-	c.Attempts = make(map[string]int, len(s.Attempts)+1)
-	for k, v := range s.Attempts {
-		c.Attempts[k] = v
-	}
-	c.Answers = make(map[string]string, len(s.Answers)+1)
-	for k, v := range s.Answers {
-		c.Answers[k] = v
-	}
-	return c
 }
 
 func (x *machineRun) apply(ctx context.Context, f *outreach.Flow, ev outreach.Event) error {

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/patient-outreach/sms/outreach"
 )
@@ -95,14 +94,7 @@ func fromSource(f *outreach.Flow) (*Definition, error) {
 			continue
 		}
 		st := &g.Steps[i]
-		timeout := time.Duration(st.Timeout)
-		if st.Kind == outreach.StepAsk && timeout <= 0 {
-			timeout = outreach.DefaultLaterTimeout
-			if st.ID == first {
-				timeout = outreach.DefaultFirstTimeout
-			}
-		}
-		states, err := x.step(st, Seconds(timeout/time.Second), i+1)
+		states, err := x.step(st, askTimeout(st, first), i+1)
 		if err != nil {
 			return nil, err
 		}

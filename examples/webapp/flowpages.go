@@ -363,25 +363,11 @@ var notFlowID = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 // keeps it when nothing stops it from running. The page lists every
 // problem the import found, errors and warnings, each with its widget.
 func (a *app) importStudioFlow(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, flows.MaxFileSize+64<<10)
-	file, hdr, err := r.FormFile("definition")
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			a.errorPage(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("That Studio export is too large: it may be at most %d KB.", flows.MaxFileSize>>10))
-			return
-		}
-		a.flashError(r, "Choose a Twilio Studio export (.json) to import.")
-		http.Redirect(w, r, "/flows", http.StatusSeeOther)
+	raw, name, ok := a.readFlowUpload(w, r, "definition", "That Studio export is too large: it may be", "Choose a Twilio Studio export (.json) to import.")
+	if !ok {
 		return
 	}
-	defer file.Close()
-	raw, err := io.ReadAll(io.LimitReader(file, flows.MaxFileSize+1))
-	if err != nil {
-		a.internalError(w, r, "reading the upload", err)
-		return
-	}
-	si := &studioImport{FileName: filepath.Base(hdr.Filename)}
+	si := &studioImport{FileName: name}
 	def, err := studio.Decode(raw)
 	if err != nil {
 		si.Err = "This is not a Twilio Studio export: " + err.Error()
@@ -452,25 +438,10 @@ func (a *app) flowPage(w http.ResponseWriter, r *http.Request) {
 
 // uploadFlow validates an uploaded flow file with flows.Load and keeps it.
 func (a *app) uploadFlow(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, flows.MaxFileSize+64<<10)
-	file, hdr, err := r.FormFile("flow")
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			a.errorPage(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("That flow file is too large: a flow file may be at most %d KB.", flows.MaxFileSize>>10))
-			return
-		}
-		a.flashError(r, "Choose a flow file (.json) to upload.")
-		http.Redirect(w, r, "/flows", http.StatusSeeOther)
+	raw, name, ok := a.readFlowUpload(w, r, "flow", "That flow file is too large: a flow file may be", "Choose a flow file (.json) to upload.")
+	if !ok {
 		return
 	}
-	defer file.Close()
-	raw, err := io.ReadAll(io.LimitReader(file, flows.MaxFileSize+1))
-	if err != nil {
-		a.internalError(w, r, "reading the upload", err)
-		return
-	}
-	name := filepath.Base(hdr.Filename)
 	f, err := flows.Load(bytes.NewReader(raw))
 	if err != nil {
 		a.flashError(r, name+": "+flowLoadMessage(err))
@@ -629,4 +600,30 @@ func dataColumns(f *outreach.Flow) []string {
 		}
 	}
 	return cols
+}
+
+// readFlowUpload reads the file of form field, at most flows.MaxFileSize
+// bytes (one more tells the caller it is too large), and its base name. It
+// answers the request and returns false when there is no file (flashing
+// missing) or the request is too large (tooLarge, followed by the limit).
+func (a *app) readFlowUpload(w http.ResponseWriter, r *http.Request, field, tooLarge, missing string) (raw []byte, name string, ok bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, flows.MaxFileSize+64<<10)
+	file, hdr, err := r.FormFile(field)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.errorPage(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("%s at most %d KB.", tooLarge, flows.MaxFileSize>>10))
+			return nil, "", false
+		}
+		a.flashError(r, missing)
+		http.Redirect(w, r, "/flows", http.StatusSeeOther)
+		return nil, "", false
+	}
+	defer file.Close()
+	raw, err = io.ReadAll(io.LimitReader(file, flows.MaxFileSize+1))
+	if err != nil {
+		a.internalError(w, r, "reading the upload", err)
+		return nil, "", false
+	}
+	return raw, filepath.Base(hdr.Filename), true
 }
