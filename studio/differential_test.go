@@ -52,6 +52,7 @@ func corpusReplies(t *testing.T) []string {
 // HELP and START): the responses CSVs, outcomes and the messages each
 // phone received must be the same.
 func TestDifferentialBuiltins(t *testing.T) {
+	studio.SkipRace(t)
 	replies := corpusReplies(t)
 	if len(replies) < 50 {
 		t.Fatalf("%d replies in the corpus, want at least 50", len(replies))
