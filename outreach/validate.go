@@ -389,6 +389,37 @@ func hasChoice(a *AnswerSpec, v string) bool {
 	return false
 }
 
+// Reachable returns the ids of the steps a conversation can reach from
+// the start, by the fields each step's kind uses (Next and Routes, and an
+// ask step's NoAnswer, OnTimeout and OnFailure); targets that name no
+// step are left out, and an id that several steps share stands for the
+// first of them ([Flow.StepByID]).
+func (f *Flow) Reachable() map[string]bool {
+	ids := make(map[string]*Step, len(f.Steps))
+	for i := range f.Steps {
+		if _, dup := ids[f.Steps[i].ID]; !dup {
+			ids[f.Steps[i].ID] = &f.Steps[i]
+		}
+	}
+	start := f.StartStep()
+	if ids[start] == nil {
+		return map[string]bool{}
+	}
+	seen := map[string]bool{start: true}
+	queue := []string{start}
+	for len(queue) > 0 {
+		st := ids[queue[0]]
+		queue = queue[1:]
+		for _, n := range edges(st) {
+			if n != "" && ids[n] != nil && !seen[n] {
+				seen[n] = true
+				queue = append(queue, n)
+			}
+		}
+	}
+	return seen
+}
+
 // edges returns the steps st can go to, by the fields its kind uses.
 func edges(st *Step) []string {
 	switch st.Kind {
@@ -489,22 +520,7 @@ func (v *validator) answeredBeforeUse() {
 }
 
 func (v *validator) reachability() {
-	start := v.f.StartStep()
-	if v.ids[start] == nil {
-		return
-	}
-	seen := map[string]bool{start: true}
-	queue := []string{start}
-	for len(queue) > 0 {
-		st := v.ids[queue[0]]
-		queue = queue[1:]
-		for _, n := range edges(st) {
-			if n != "" && v.ids[n] != nil && !seen[n] {
-				seen[n] = true
-				queue = append(queue, n)
-			}
-		}
-	}
+	seen := v.f.Reachable()
 	for i := range v.f.Steps {
 		if id := v.f.Steps[i].ID; id != "" && !seen[id] && v.ids[id] == &v.f.Steps[i] {
 			v.add(id, "", "the step cannot be reached from the start")

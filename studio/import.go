@@ -847,14 +847,20 @@ func (im *importer) rename(f *outreach.Flow) {
 	}
 	f.Start = id(f.Start)
 	for i := range f.Steps {
-		st := &f.Steps[i]
-		st.ID, st.Next, st.NoAnswer, st.OnTimeout, st.OnFailure = id(st.ID), id(st.Next), id(st.NoAnswer), id(st.OnTimeout), id(st.OnFailure)
-		for j := range st.Routes {
-			st.Routes[j].Next = id(st.Routes[j].Next)
-		}
+		f.Steps[i].ID = id(f.Steps[i].ID)
+		mapTargets(&f.Steps[i], id)
 	}
 	for w, owner := range im.owner {
 		im.owner[w] = id(owner)
+	}
+}
+
+// mapTargets replaces every step id st refers to (Next, the routes'
+// targets, NoAnswer, OnTimeout, OnFailure) with ref of it.
+func mapTargets(st *outreach.Step, ref func(string) string) {
+	st.Next, st.NoAnswer, st.OnTimeout, st.OnFailure = ref(st.Next), ref(st.NoAnswer), ref(st.OnTimeout), ref(st.OnFailure)
+	for j := range st.Routes {
+		st.Routes[j].Next = ref(st.Routes[j].Next)
 	}
 }
 
@@ -905,25 +911,7 @@ func (im *importer) checkAnswers(f *outreach.Flow) {
 // with a Warning: widgets reached only through transitions the embedded
 // engine does not take, or only from other trigger events.
 func (im *importer) prune(f *outreach.Flow) {
-	seen := map[string]bool{f.Start: true}
-	queue := []string{f.Start}
-	for len(queue) > 0 {
-		st := f.StepByID(queue[0])
-		queue = queue[1:]
-		if st == nil {
-			continue
-		}
-		next := []string{st.Next, st.NoAnswer, st.OnTimeout, st.OnFailure}
-		for _, rt := range st.Routes {
-			next = append(next, rt.Next)
-		}
-		for _, n := range next {
-			if n != "" && !seen[n] {
-				seen[n] = true
-				queue = append(queue, n)
-			}
-		}
-	}
+	seen := f.Reachable()
 	widget := map[string]*State{}
 	for w, id := range im.ids {
 		if im.owner[w] == id {

@@ -221,10 +221,8 @@ func renameFlow(f *outreach.Flow, name func(id string) string) *outreach.Flow {
 	g.Start = ref(g.Start)
 	for i := range g.Steps {
 		st := &g.Steps[i]
-		st.ID, st.Next, st.NoAnswer, st.OnTimeout, st.OnFailure = name(st.ID), ref(st.Next), ref(st.NoAnswer), ref(st.OnTimeout), ref(st.OnFailure)
-		for j := range st.Routes {
-			st.Routes[j].Next = ref(st.Routes[j].Next)
-		}
+		st.ID = name(st.ID)
+		mapTargets(st, ref)
 		st.Body, st.Hint = text(st.Body), text(st.Hint)
 		if q, ok := strings.CutPrefix(st.Var, "answers."); ok {
 			st.Var = "answers." + name(q)
