@@ -23,7 +23,8 @@ type NewCampaign struct {
 // conversation per recipient, in one transaction. Recipients whose ID
 // repeats an earlier one are refused with a *[DuplicateRecipientsError]
 // and nothing is stored. Each recipient's quiet-hours zones are resolved
-// now ([RecipientZones]).
+// now ([RecipientZones]). A campaign of a flow with a [Trigger] may have
+// no recipients: patients start its conversations.
 func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients []Recipient) (Campaign, int, error) {
 	if nc.Flow == nil {
 		return Campaign{}, 0, errors.New("outreach: new campaign has no flow")
@@ -31,7 +32,7 @@ func (r *Runner) CreateCampaign(ctx context.Context, nc NewCampaign, recipients 
 	if err := nc.Flow.Validate(); err != nil {
 		return Campaign{}, 0, err
 	}
-	if len(recipients) == 0 {
+	if len(recipients) == 0 && nc.Flow.Trigger == nil {
 		return Campaign{}, 0, ErrNoRecipients
 	}
 	if err := CheckRecipients(recipients); err != nil {
@@ -279,7 +280,12 @@ func ParseKeyword(body string) Keyword {
 // active conversation in another world only (see [Campaign.World]) is
 // such a message: it is stored unmatched and reaches no conversation,
 // since it came from this runner's world (its webhook, its simulated
-// phones), not from the other's.
+// phones), not from the other's. A message that reaches no conversation
+// and that the [Trigger] of a running campaign sending from the number
+// texted matches starts a conversation of that campaign (the newest such
+// campaign of the runner's world run by the embedded runtime) with the
+// sender, unless they opted out: the message is then the flow's trigger
+// ([Event] Body of its start), not a reply.
 func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, error) {
 	if in.From == "" || in.To == "" {
 		return "", fmt.Errorf("outreach: inbound message needs From and To")
@@ -326,7 +332,15 @@ func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, 
 			return "", fmt.Errorf("outreach: record opt-out: %w", err)
 		}
 	}
-	if event != "" && isNew {
+	started := int64(0)
+	if event == EventReply && stored.ConversationID == 0 {
+		// Also when not new: a webhook retried after a failure here
+		// starts the conversation then, once (see TriggeredRecipientID).
+		if started, err = r.startTriggered(ctx, stored); err != nil {
+			return "", err
+		}
+	}
+	if event != "" && isNew || started != 0 {
 		r.Wake()
 	}
 	return reply, nil

@@ -60,6 +60,9 @@ type State struct {
 	// flow, when one does (see RunnerOptions.Machines): opaque to the
 	// runner and the stores, which keep it as JSON.
 	Machine json.RawMessage `json:"machine,omitempty"`
+	// Trigger is the text that started the conversation, when a patient
+	// started it (see [Trigger]); its Body is kept only until the start.
+	Trigger *TriggerMessage `json:"trigger,omitempty"`
 }
 
 // Review marks a conversation whose reply a person must read: the flow
@@ -100,7 +103,8 @@ const (
 // Event is the input of [Advance].
 type Event struct {
 	Type EventType `json:"type"`
-	// Body is the reply text (reply).
+	// Body is the reply text (reply), or the text with which the patient
+	// started the conversation (start; see [Trigger]).
 	Body string `json:"body,omitempty"`
 	// At is when the event happened (the reply's receipt time); the engine
 	// has no clock of its own.
@@ -191,6 +195,10 @@ func (s State) Clone() State {
 	c.Answers = make(map[string]string, len(s.Answers)+1)
 	for k, v := range s.Answers {
 		c.Answers[k] = v
+	}
+	if s.Trigger != nil {
+		t := *s.Trigger
+		c.Trigger = &t
 	}
 	return c
 }

@@ -111,3 +111,53 @@ func ExampleFlow_WithOptOut() {
 	// Hi Ana, how is your pain? Text STOP to end these messages.
 	// Hi Ana, how is your pain?
 }
+
+// A flow that patients start by texting a keyword to the campaign's
+// number: the campaign starts with no recipients, and each text of JOIN
+// that reaches no conversation starts one.
+func ExampleTrigger() {
+	ctx := context.Background()
+	clock := outreach.NewManualClock(time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC))
+	phones := simphone.New(clock, 1)
+	phones.Add("+14406443709", simphone.Persona{Responder: simphone.Scripted("no thanks"), Delay: time.Minute})
+	store := memstore.New()
+	runner := outreach.NewRunner(store, simphone.NewSender(phones), outreach.RunnerOptions{
+		From: "+15005550006", Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	// No {{recipient.first_name}}: who texts in is known by number only.
+	flow := &outreach.Flow{
+		ID:      "flu-shot",
+		Trigger: &outreach.Trigger{Keywords: []string{"JOIN", "UNETE"}},
+		Steps: []outreach.Step{
+			{ID: "ask_shot", Kind: outreach.StepAsk, Body: "Thanks for texting. Would you like a flu shot appointment? Reply YES or NO",
+				Answer: &outreach.AnswerSpec{Kind: outreach.AnswerChoice, Choices: []outreach.Choice{{Value: "yes"}, {Value: "no"}}},
+				Routes: []outreach.Route{{When: outreach.Condition{Equals: "yes"}, Next: "book"}},
+				Next:   "bye"},
+			{ID: "book", Kind: outreach.StepEnd, Body: "We will call you to book it.", Outcome: "book"},
+			{ID: "bye", Kind: outreach.StepEnd, Body: "Thank you. Text JOIN any time.", Outcome: "declined"},
+		},
+	}
+	c, _, err := runner.CreateCampaign(ctx, outreach.NewCampaign{Name: "text JOIN", Flow: flow}, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := runner.StartCampaign(ctx, c.ID); err != nil {
+		fmt.Println(err)
+		return
+	}
+	// The patient texts first; the simulation hands the text to
+	// HandleInbound, as the webhook would.
+	phones.Phone("+14406443709").Text("+15005550006", "join")
+	sim := simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
+	if _, err := sim.Run(ctx, c.ID); err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, m := range phones.Phone("+14406443709").Inbox() {
+		fmt.Println(m.Body)
+	}
+	// Output:
+	// Thanks for texting. Would you like a flu shot appointment? Reply YES or NO Reply STOP to opt out.
+	// Thank you. Text JOIN any time.
+}

@@ -28,6 +28,9 @@ type Flow struct {
 	// NoOptOutFooter turns the opt-out footer off, for flows whose
 	// recipients were told how to opt out some other way.
 	NoOptOutFooter bool `json:"no_opt_out_footer,omitempty"`
+	// Trigger, when set, lets patients start the flow by texting the
+	// sending number of a running campaign of it (see [Trigger]).
+	Trigger *Trigger `json:"trigger,omitempty"`
 
 	// Source is the document the flow was imported from, if any, kept so
 	// that exporting the flow again to that format gives back everything
@@ -45,6 +48,11 @@ type Source struct {
 	Format string `json:"format"`
 	// Data is the document, as JSON.
 	Data json.RawMessage `json:"data"`
+	// Waits is true when the document waits for replies even where the
+	// flow's steps do not (a part the import could not represent as
+	// steps waits): a [Machine] that runs the document needs the
+	// conversation to be two-way (see [Flow.TwoWay]).
+	Waits bool `json:"waits,omitempty"`
 }
 
 // DefaultOptOutFooter is the opt-out footer of a flow that sets none.
@@ -54,7 +62,7 @@ const DefaultOptOutFooter = " Reply STOP to opt out."
 // conversation: empty for a one-way flow or a flow with NoOptOutFooter,
 // else OptOutFooter or DefaultOptOutFooter.
 func (f *Flow) Footer() string {
-	if f.NoOptOutFooter || !f.TwoWay() {
+	if f.NoOptOutFooter || !f.asks() {
 		return ""
 	}
 	if f.OptOutFooter != "" {
@@ -295,8 +303,14 @@ func (f *Flow) StartStep() string {
 	return ""
 }
 
-// TwoWay reports whether the flow waits for replies.
+// TwoWay reports whether the flow waits for replies: it has an ask step,
+// or its Source waits.
 func (f *Flow) TwoWay() bool {
+	return f.asks() || f.Source != nil && f.Source.Waits
+}
+
+// asks reports whether the flow has an ask step.
+func (f *Flow) asks() bool {
 	for i := range f.Steps {
 		if f.Steps[i].Kind == StepAsk {
 			return true

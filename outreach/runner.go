@@ -662,7 +662,16 @@ func (r *Runner) advance(ctx context.Context, w *work, now time.Time) {
 	st := &w.conv.State
 	if w.conv.Status == ConversationPending && !st.Started {
 		w.conv.Status = ConversationActive
-		r.apply(ctx, w, now, Event{Type: EventStart, At: now})
+		ev := Event{Type: EventStart, At: now}
+		if t := st.Trigger; t != nil {
+			ev.Body = t.Body
+		}
+		r.apply(ctx, w, now, ev)
+		if t := st.Trigger; t != nil {
+			kept := *t
+			kept.Body = "" // the flow has it; the patient's words are not kept here
+			st.Trigger = &kept
+		}
 	}
 	if len(w.claim.Inbox) == 0 && st.Waiting && !st.Deadline.IsZero() && !now.Before(st.Deadline) && !w.hasPending() {
 		r.apply(ctx, w, now, Event{Type: EventTimedOut, Key: st.Wait, At: now})
@@ -1086,7 +1095,7 @@ func (r *Runner) sweep(ctx context.Context) {
 	now := r.opts.Clock.Now()
 	scope := r.Scope()
 	for _, c := range list {
-		if c.Status == CampaignRunning && scope.Holds(c) {
+		if c.Status == CampaignRunning && scope.Holds(c) && !c.OpenEnded() {
 			if _, err := r.store.FinishCampaignIfDone(ctx, c.ID, now); err != nil {
 				r.log.Warn("outreach: finishing campaign", "campaign", c.ID, "err", err)
 			}
@@ -1099,6 +1108,9 @@ func (r *Runner) finishCampaigns(ctx context.Context, items []*work, now time.Ti
 	for _, w := range items {
 		if w.conv.State.Done && !done[w.conv.CampaignID] {
 			done[w.conv.CampaignID] = true
+			if c, err := r.campaign(ctx, w.conv.CampaignID); err == nil && c.OpenEnded() {
+				continue
+			}
 			if _, err := r.store.FinishCampaignIfDone(ctx, w.conv.CampaignID, now); err != nil {
 				r.log.Warn("outreach: finishing campaign", "campaign", w.conv.CampaignID, "err", err)
 			}

@@ -111,6 +111,7 @@ func (v *validator) run() {
 	v.loops()
 	v.answeredBeforeUse()
 	v.optOut()
+	v.trigger()
 }
 
 // MaxFooterLen is the longest opt-out footer a flow may set.

@@ -191,10 +191,26 @@
 // Where the flow starts: the target of the trigger's incomingRequest
 // transition (the REST API trigger that Studio Executions use); else of
 // incomingMessage, with a Warning that the flow is meant to start when a
-// patient texts in (keyword flows are later work: the imported flow
-// starts when a campaign starts a conversation); else of
-// incomingConversationMessage, else of the first other connected event
-// (incomingCall, ...), with a Warning.
+// patient texts in; else of incomingConversationMessage, else of the
+// first other connected event (incomingCall, ...), with a Warning.
+//
+// Flows that patients start: a flow with an [outreach.Trigger] runs, in
+// the embedded runtime, when a patient texts a keyword (or anything, with
+// no keywords) to a running campaign's number (see
+// [outreach.Runner.HandleInbound]). FromFlow connects the trigger's
+// incomingMessage to the start step, through a split named
+// [KeywordWidget] on {{trigger.message.Body}} when there are keywords
+// (a regex that reads the first word as [outreach.Trigger.Matches]
+// does); Import reads that split back as the keywords. Whether patients
+// may start an imported flow is the embedder's choice, as pointing a
+// number at a flow is in Studio: Import sets no Trigger for a definition
+// whose incomingMessage goes anywhere else. The [Machine] runs a
+// conversation a text started from incomingMessage, with the text as
+// trigger.message (Body, From, To, MessageSid, ...) and no flow.data, as
+// Studio runs an execution that a text to a number pointed at the flow
+// starts (studiotest's Interpreter, in the fake, does the same). The
+// Studio [Runtime] does not run flows with a Trigger: Studio starts those
+// executions itself, and the Runtime collects only the ones it creates.
 //
 // Widget names: a widget becomes the step whose id is its name; a name
 // with characters other than letters, digits and '_' (Twilio's templates

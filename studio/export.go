@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/patient-outreach/sms/outreach"
 )
@@ -64,17 +65,22 @@ func FromFlow(f *outreach.Flow) (*Definition, error) {
 		InitialState: TriggerName,
 		Flags:        Flags{AllowConcurrentCalls: true},
 	}
+	onText, keyword := patientStart(f)
 	d.States = append(d.States, State{
 		Name: TriggerName,
 		Type: TypeTrigger,
 		Transitions: []Transition{
-			{Event: EventIncomingMessage},
+			{Event: EventIncomingMessage, Next: onText},
 			{Event: eventIncomingCall},
 			{Event: EventIncomingRequest, Next: f.StartStep()},
 		},
 		Properties: mustJSON(TriggerProperties{Offset: &Offset{X: 0, Y: 0}}),
 	})
 	owner := map[string]string{TriggerName: ""}
+	if keyword != nil {
+		d.States = append(d.States, *keyword)
+		owner[keyword.Name] = ""
+	}
 	first := firstAsk(f)
 	for i := range f.Steps {
 		st := &f.Steps[i]
@@ -91,6 +97,55 @@ func FromFlow(f *outreach.Flow) (*Definition, error) {
 		d.States = append(d.States, states...)
 	}
 	return d, nil
+}
+
+// KeywordWidget names the split FromFlow writes after the trigger of a
+// flow whose [outreach.Trigger] has keywords.
+const KeywordWidget = "trigger_keyword"
+
+// patientStart returns where a text that starts an execution (the
+// trigger's incomingMessage) leads: nowhere for a flow without a
+// Trigger; the start step for a Trigger without keywords; else the
+// split keyword, which goes on to the start step when the text's first
+// word is a keyword, as [outreach.Trigger.Matches] reads it, and else
+// ends the execution.
+func patientStart(f *outreach.Flow) (next string, keyword *State) {
+	if f.Trigger == nil {
+		return "", nil
+	}
+	if len(f.Trigger.Keywords) == 0 {
+		return f.StartStep(), nil
+	}
+	const input = "{{trigger.message.Body}}"
+	return KeywordWidget, &State{
+		Name: KeywordWidget, Type: TypeSplit,
+		Transitions: []Transition{
+			{Event: "noMatch"},
+			{Event: "match", Next: f.StartStep(), Conditions: []Condition{cond(CondRegex, keywordPattern(f.Trigger.Keywords), input)}},
+		},
+		Properties: mustJSON(SplitProperties{Offset: &Offset{X: 400, Y: 0}, Input: input}),
+	}
+}
+
+// keywordPattern is a regular expression that holds when a text's first
+// word ([outreach.FirstWord]) is one of keywords, whether or not the
+// regex is applied ignoring case: each letter is spelled as a class of
+// both cases ("[jJ][oO][iI][nN]"), and words end at any character that
+// is not an ASCII letter or digit.
+func keywordPattern(keywords []string) string {
+	var alts []string
+	for _, k := range keywords {
+		var b strings.Builder
+		for _, r := range k {
+			if lo, up := unicode.ToLower(r), unicode.ToUpper(r); lo != up {
+				b.WriteString("[" + string(lo) + string(up) + "]")
+			} else {
+				b.WriteRune(r)
+			}
+		}
+		alts = append(alts, b.String())
+	}
+	return `^[^A-Za-z0-9]*(` + strings.Join(alts, "|") + `)([^A-Za-z0-9][\s\S]*)?$`
 }
 
 // askTimeout is the timeout an ask step's widget waits: the step's own,

@@ -115,6 +115,7 @@ func importDefinition(d *Definition) *imported {
 	}
 	r.trigger = event
 	f := &outreach.Flow{Description: d.Description, Start: start}
+	f.Trigger = im.patientTrigger(start)
 	// Read the first messages without the opt-out footer FromFlow appends
 	// (a copy of the definition: the caller's is left alone).
 	var strip map[string]string
@@ -193,7 +194,7 @@ func importDefinition(d *Definition) *imported {
 		}
 		return r
 	}
-	f.Source = &outreach.Source{Format: SourceFormat, Data: mustJSON(d)}
+	f.Source = &outreach.Source{Format: SourceFormat, Data: mustJSON(d), Waits: waits(im.d, reach)}
 	r.flow = f
 	return r
 }
@@ -373,7 +374,7 @@ func (im *importer) trigger() (start, event string) {
 		return next, EventIncomingRequest
 	}
 	if next := wired[EventIncomingMessage]; next != "" {
-		im.problem(Warning, trig, "the flow starts on %s: it is meant to start when a patient texts in; the imported flow starts at %q when a campaign starts a conversation", EventIncomingMessage, next)
+		im.problem(Warning, trig, "the flow starts on %s, when a patient texts in: give the imported flow a Trigger (keywords, or none for any text) to let patients start it by texting a running campaign's number; a campaign's recipients are texted first from %q", EventIncomingMessage, next)
 		return next, EventIncomingMessage
 	}
 	if next := wired[EventIncomingConversationMessage]; next != "" {
@@ -387,6 +388,80 @@ func (im *importer) trigger() (start, event string) {
 	}
 	im.problem(Error, trig, "no trigger transition goes anywhere: connect incomingRequest to the first widget")
 	return "", ""
+}
+
+// waits reports whether a send-and-wait-for-reply widget of d is reached:
+// then the flow is two-way, whatever steps the import kept.
+func waits(d *Definition, reach map[string]bool) bool {
+	for i := range d.States {
+		if d.States[i].Type == TypeSendAndWait && reach[d.States[i].Name] {
+			return true
+		}
+	}
+	return false
+}
+
+// patientTrigger returns the Trigger of a flow FromFlow exported with one:
+// the definition's trigger connects incomingMessage to the keyword split
+// FromFlow writes ([KeywordWidget], going on to start), read back as the
+// Trigger's keywords. Otherwise it is nil, even when incomingMessage is
+// connected: whether patients may start a flow by texting is the
+// embedder's choice (a Studio number is pointed at one flow by its
+// owner, not by the flow), made by setting the Trigger.
+func (im *importer) patientTrigger(start string) *outreach.Trigger {
+	trig := im.d.StateByName(im.d.InitialState)
+	if trig == nil || trig.Type != TypeTrigger {
+		return nil
+	}
+	next, _ := trig.Next(EventIncomingMessage)
+	s := im.byName[next]
+	if s == nil || s.Name != KeywordWidget || s.Type != TypeSplit || len(s.Transitions) != 2 || im.refs[s.Name] != 1 {
+		return nil
+	}
+	var p SplitProperties
+	if s.DecodeProperties(&p) != nil || p.Input != "{{trigger.message.Body}}" {
+		return nil
+	}
+	no, yes := s.Transitions[0], s.Transitions[1]
+	if no.Event != "noMatch" || no.Next != "" || yes.Event != "match" || yes.Next != start || len(yes.Conditions) != 1 || yes.Conditions[0].Type != CondRegex {
+		return nil
+	}
+	keywords := keywordsOf(yes.Conditions[0].Value)
+	if keywords == nil {
+		return nil
+	}
+	im.used[s.Name] = true
+	return &outreach.Trigger{Keywords: keywords}
+}
+
+// keywordsOf reads the keywords of a [keywordPattern], or nil when
+// pattern is not one.
+func keywordsOf(pattern string) []string {
+	inner, ok := strings.CutPrefix(pattern, `^[^A-Za-z0-9]*(`)
+	if !ok {
+		return nil
+	}
+	inner, ok = strings.CutSuffix(inner, `)([^A-Za-z0-9][\s\S]*)?$`)
+	if !ok {
+		return nil
+	}
+	var keywords []string
+	for _, alt := range strings.Split(inner, "|") {
+		var b strings.Builder
+		for i := 0; i < len(alt); i++ {
+			if alt[i] == '[' && i+3 < len(alt) && alt[i+3] == ']' {
+				b.WriteByte(alt[i+2]) // [jJ]: the upper case
+				i += 3
+				continue
+			}
+			b.WriteByte(alt[i])
+		}
+		keywords = append(keywords, b.String())
+	}
+	if keywordPattern(keywords) != pattern {
+		return nil
+	}
+	return keywords
 }
 
 // reachable returns the widgets reached from the trigger by any of its

@@ -228,7 +228,7 @@ func (x *machineRun) apply(ctx context.Context, f *outreach.Flow, ev outreach.Ev
 			return nil
 		}
 		x.s.Started = true
-		x.ms = machineState{Vars: x.context()}
+		x.ms = machineState{Vars: x.context(ev)}
 		trig := x.def.StateByName(x.def.InitialState)
 		switch {
 		case trig == nil:
@@ -236,8 +236,12 @@ func (x *machineRun) apply(ctx context.Context, f *outreach.Flow, ev outreach.Ev
 		case trig.Type != TypeTrigger:
 			return stateErr(trig, "initial_state is not a trigger")
 		}
-		next, _ := trig.Next(EventIncomingRequest)
-		return x.follow(ctx, EventIncomingRequest, next)
+		event := EventIncomingRequest
+		if x.s.Trigger != nil {
+			event = EventIncomingMessage // a patient's text started it
+		}
+		next, _ := trig.Next(event)
+		return x.follow(ctx, event, next)
 
 	case outreach.EventOptedOut:
 		x.finish(outreach.OutcomeOptedOut)
@@ -269,12 +273,7 @@ func (x *machineRun) apply(ctx context.Context, f *outreach.Flow, ev outreach.Ev
 		if st == nil {
 			return fmt.Errorf("studio: machine: waiting widget %q is gone", x.ms.Waiting)
 		}
-		phone := x.conv.Recipient.Phone
-		x.widget(st.Name)["inbound"] = map[string]any{
-			"Body": ev.Body, "From": phone, "To": x.conv.From,
-			"MessageSid": "", "SmsMessageSid": "", "SmsSid": "", "SmsStatus": "received",
-			"AccountSid": "", "NumMedia": "0", "ApiVersion": "2010-04-01",
-		}
+		x.widget(st.Name)["inbound"] = x.message(ev.Body, "")
 		x.record(st.Name, ev)
 		next, _ := st.Next(EventIncomingMessage)
 		return x.follow(ctx, EventIncomingMessage, next)
@@ -312,21 +311,43 @@ func decodeMachineState(b []byte, ms *machineState) error {
 
 // context is the execution context of a new REST API execution, as the
 // Studio Runtime creates it for conv.
-func (x *machineRun) context() map[string]any {
-	data := parameters(x.conv)
-	params := make(map[string]any, len(data))
-	for k, v := range data {
-		params[k] = v
-	}
+func (x *machineRun) context(start outreach.Event) map[string]any {
 	phone := x.conv.Recipient.Phone
+	var data map[string]any
+	var trigger map[string]any
+	if t := x.s.Trigger; t != nil {
+		// Started by a text: Studio gives it as trigger.message, and no
+		// flow.data.
+		data = map[string]any{}
+		trigger = map[string]any{"message": x.message(start.Body, t.ProviderID)}
+	} else {
+		data = parameters(x.conv)
+		params := make(map[string]any, len(data))
+		for k, v := range data {
+			params[k] = v
+		}
+		trigger = map[string]any{"request": map[string]any{"from": phone, "to": x.conv.From, "parameters": params}}
+	}
 	return map[string]any{
 		"flow": map[string]any{
 			"flow_sid": "", "sid": "", "channel": map[string]any{"address": x.conv.From},
 			"data": data, "variables": map[string]any{},
 		},
 		"contact": map[string]any{"channel": map[string]any{"address": phone}},
-		"trigger": map[string]any{"request": map[string]any{"from": phone, "to": x.conv.From, "parameters": params}},
+		"trigger": trigger,
 		"widgets": map[string]any{},
+	}
+}
+
+// message returns the variables of a text from the patient, as Studio
+// gives them (trigger.message, a widget's inbound): the parameters of
+// Twilio's incoming-message webhook. The message's SID is known only for
+// the text that started the conversation; no account exists here.
+func (x *machineRun) message(body, sid string) map[string]any {
+	return map[string]any{
+		"Body": body, "From": x.conv.Recipient.Phone, "To": x.conv.From,
+		"MessageSid": sid, "SmsMessageSid": sid, "SmsSid": sid, "SmsStatus": "received",
+		"AccountSid": "", "NumMedia": "0", "ApiVersion": "2010-04-01",
 	}
 }
 

@@ -30,6 +30,13 @@ const MaxExecutionsPerSecond = 20
 // crash can be told apart from another campaign's for the same phone.
 const ConversationParam = "outreach_conversation"
 
+// ErrTriggerUnsupported refuses a campaign of a flow that patients start
+// ([outreach.Trigger]) in the Studio [Runtime]: Studio starts those
+// executions itself, when a text reaches a number pointed at the flow,
+// and the Runtime collects only the executions it creates. Run such
+// flows in the embedded runtime (with [Machine] for imported ones).
+var ErrTriggerUnsupported = errors.New("studio: flows that patients start by texting (a Trigger) run in the embedded runtime: the Studio runtime collects only the executions it creates")
+
 // RuntimeConfig configures a [Runtime].
 type RuntimeConfig struct {
 	// Deployer deploys the campaigns' flows and makes every call to
@@ -194,12 +201,17 @@ func (rt *Runtime) Scope() outreach.Scope {
 // the flow (a *[outreach.NumberConflictError] when another runtime or
 // flow owns it) and its incoming-message URL is pointed at the flow's
 // webhook, since replies never reach Studio otherwise.
+//
+// A flow with a Trigger is refused with [ErrTriggerUnsupported].
 func (rt *Runtime) CreateCampaign(ctx context.Context, nc outreach.NewCampaign, recipients []outreach.Recipient) (outreach.Campaign, int, error) {
 	if nc.Flow == nil {
 		return outreach.Campaign{}, 0, errors.New("studio: new campaign has no flow")
 	}
 	if err := nc.Flow.Validate(); err != nil {
 		return outreach.Campaign{}, 0, err
+	}
+	if nc.Flow.Trigger != nil {
+		return outreach.Campaign{}, 0, ErrTriggerUnsupported
 	}
 	if len(recipients) == 0 {
 		return outreach.Campaign{}, 0, outreach.ErrNoRecipients

@@ -66,7 +66,7 @@ func fromSource(f *outreach.Flow) (*Definition, error) {
 		return m
 	}
 	origFirst, newFirst := firsts(orig.flow), firsts(f)
-	footerSame := f.OptOutFooter == orig.flow.OptOutFooter && f.NoOptOutFooter == orig.flow.NoOptOutFooter && f.TwoWay() == orig.flow.TwoWay()
+	footerSame := f.Footer() == orig.flow.Footer()
 	changed := func(id string) bool {
 		st, was := f.StepByID(id), orig.flow.StepByID(id)
 		if st == nil || was == nil || !reflect.DeepEqual(*st, *was) {

@@ -29,7 +29,8 @@ type Simulation struct {
 var ErrStalled = errors.New("simphone: the simulation stalled before the campaign finished")
 
 // Run drives campaign campaignID until it is done or cancelled, or ctx is
-// cancelled. It hands every due reply to Runner.HandleInbound and every
+// cancelled; a campaign that patients start ([outreach.Campaign.OpenEnded])
+// until nothing is left to happen. It hands every due reply to Runner.HandleInbound and every
 // delivery report to Runner.HandleStatus, and returns the simulated time
 // that passed. A campaign of another world than the runner's is refused
 // with a *[outreach.WorldError]: the simulated phones and clock would
@@ -83,6 +84,11 @@ func (s *Simulation) Run(ctx context.Context, campaignID int64) (time.Duration, 
 			}
 		}
 		if !ok {
+			if c.OpenEnded() {
+				// Patients may start more conversations; none is left
+				// to run now.
+				return now.Sub(start), nil
+			}
 			return now.Sub(start), ErrStalled
 		}
 		if next.Sub(start) > limit {

@@ -44,7 +44,8 @@
 //     the number's incoming-message URL, or, when that URL is the webhook
 //     of a Studio flow the fake holds (https://webhooks.twilio.com/v1/Accounts/{AccountSid}/Flows/{FlowSid}),
 //     handed to the flow's active execution for the sender through a
-//     [ReplyRunner]; with no active execution it is only recorded. The
+//     [ReplyRunner]; with no active execution it starts one, from the
+//     trigger's incomingMessage, with the text as trigger.message. The
 //     incoming-message URL is the number's SmsUrl, unless the number is in
 //     the sender pool of a Messaging Service that has an InboundRequestUrl
 //     and UseInboundWebhookOnNumber false: then it is the service's

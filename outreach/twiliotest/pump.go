@@ -96,7 +96,9 @@ type delivery struct {
 	runner ReplyRunner
 	exec   Execution
 	msg    Message
-	err    error
+	// start is set when the text started exec, which runner starts.
+	start ExecutionRunner
+	err   error
 }
 
 // deliver carries out d with no lock held.
@@ -106,6 +108,10 @@ func (s *Server) deliver(ctx context.Context, d delivery) error {
 		return d.err
 	case d.hook != nil:
 		return s.post(ctx, *d.hook)
+	case d.start != nil:
+		if err := s.startExecution(ctx, d.start, d.exec); err != nil {
+			return fmt.Errorf("twiliotest: execution %s started by text %s: %w", d.exec.SID, d.msg.SID, err)
+		}
 	case d.runner != nil:
 		if err := d.runner.ExecutionReply(ctx, s, d.exec, d.msg); err != nil {
 			return fmt.Errorf("twiliotest: execution %s: reply %s: %w", d.exec.SID, d.msg.SID, err)
@@ -225,16 +231,33 @@ func (s *Server) studioReply(flowSID, owner string, m Message) delivery {
 		return delivery{err: fmt.Errorf("twiliotest: %s is a Studio webhook of no flow this fake holds; text %s not delivered",
 			owner, m.SID)}
 	}
-	rr, ok := s.studio.runner.(ReplyRunner)
-	if !ok {
-		return delivery{}
-	}
 	for _, e := range f.execs {
 		if e.Status == "active" && e.ContactChannelAddress == m.From {
+			rr, ok := s.studio.runner.(ReplyRunner)
+			if !ok {
+				return delivery{}
+			}
 			return delivery{runner: rr, exec: cloneExecution(e.Execution), msg: m}
 		}
 	}
-	return delivery{} // starting executions from incoming messages is not served
+	// No active execution for the sender: the text starts one, from the
+	// trigger's incomingMessage transition.
+	e := s.newExecution(f, m.From, m.To, nil, s.messageVars(m))
+	if s.studio.runner == nil {
+		return delivery{}
+	}
+	return delivery{start: s.studio.runner, exec: cloneExecution(e.Execution), msg: m}
+}
+
+// messageVars are the variables of an incoming text in a Studio
+// execution context (trigger.message, or a widget's inbound): the
+// parameters of Twilio's incoming-message webhook. Called with s.mu held.
+func (s *Server) messageVars(m Message) map[string]any {
+	return map[string]any{
+		"Body": m.Body, "From": m.From, "To": m.To,
+		"MessageSid": m.SID, "SmsMessageSid": m.SID, "SmsSid": m.SID, "SmsStatus": "received",
+		"AccountSid": s.accountSID, "NumMedia": "0", "ApiVersion": "2010-04-01",
+	}
 }
 
 // post sends a signed webhook. Errors name the URL, never the content.

@@ -150,11 +150,45 @@ type replyRunner struct {
 	mu      sync.Mutex
 	replies []twiliotest.Message
 	execs   []twiliotest.Execution
+	started []twiliotest.Execution
 	fail    error
 }
 
-func (r *replyRunner) StartExecution(context.Context, *twiliotest.Server, twiliotest.Execution) error {
+func (r *replyRunner) StartExecution(_ context.Context, _ *twiliotest.Server, e twiliotest.Execution) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started = append(r.started, e)
 	return nil
+}
+
+// startedByText returns the executions started since the n-th that a
+// text started (their context has trigger.message).
+func (r *replyRunner) startedByText(n int) []twiliotest.Execution {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []twiliotest.Execution
+	for _, e := range r.started[n:] {
+		if trig, _ := e.Context["trigger"].(map[string]any); trig["message"] != nil {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// checkStartedByText fails unless e is an active execution of flowSID
+// that a text of body from phone to ours started, with the text as
+// trigger.message and no flow.data, as Studio starts one.
+func checkStartedByText(t *testing.T, e twiliotest.Execution, flowSID, phone, body string) {
+	t.Helper()
+	trig, _ := e.Context["trigger"].(map[string]any)
+	msg, _ := trig["message"].(map[string]any)
+	flow, _ := e.Context["flow"].(map[string]any)
+	data, _ := flow["data"].(map[string]any)
+	sid, _ := msg["MessageSid"].(string)
+	if e.FlowSID != flowSID || e.ContactChannelAddress != phone || e.From != ours || e.Status != "active" ||
+		msg["Body"] != body || msg["From"] != phone || msg["To"] != ours || !strings.HasPrefix(sid, "SM") || len(data) != 0 || trig["request"] != nil {
+		t.Fatalf("execution started by %q from %s: %+v", body, phone, e)
+	}
 }
 
 func (r *replyRunner) ExecutionReply(ctx context.Context, srv *twiliotest.Server, e twiliotest.Execution, m twiliotest.Message) error {
@@ -201,10 +235,15 @@ func TestStudioRepliesGoToTheActiveExecution(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.net.Phone(ann).Text(ours, "7")
-	f.net.Phone(bob).Text(ours, "hello") // no execution for bob
+	f.net.Phone(bob).Text(ours, "hello") // no execution for bob: it starts one
 	if errs := f.drain(t); len(errs) != 0 {
 		t.Fatal(errs)
 	}
+	byText := runner.startedByText(0)
+	if len(byText) != 1 {
+		t.Fatalf("%d executions started by a text, want 1 (Bob's)", len(byText))
+	}
+	checkStartedByText(t, byText[0], *fl.Sid, bob, "hello")
 	replies, execs := runner.got()
 	if len(replies) != 1 || replies[0].Body != "7" || replies[0].From != ann || replies[0].To != ours ||
 		replies[0].Direction != "inbound" || !strings.HasPrefix(replies[0].SID, "SM") {
@@ -245,6 +284,14 @@ func TestStudioRepliesGoToTheActiveExecution(t *testing.T) {
 	}
 	if after, _ := runner.got(); len(after) != len(before) {
 		t.Fatal("an ended execution got a reply")
+	}
+	// The late text started another execution, as in Studio.
+	if byText = runner.startedByText(0); len(byText) != 2 {
+		t.Fatalf("%d executions started by texts, want 2", len(byText))
+	}
+	checkStartedByText(t, byText[1], *fl.Sid, ann, "late")
+	if _, err := c.UpdateExecution(*fl.Sid, byText[1].SID, updateEnded()); err != nil {
+		t.Fatal(err)
 	}
 
 	// A runner that takes no replies: the text is only recorded.

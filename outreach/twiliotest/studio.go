@@ -135,9 +135,15 @@ type ExecutionRunner interface {
 // context. An error goes where webhook errors go: Step's joined error, or
 // Options.OnWebhookError under [Server.Run].
 //
-// A text with no active execution for its sender is only recorded: the
-// fake does not start executions from incoming messages (the trigger's
-// incomingMessage transition). An incoming-message URL on
+// A text with no active execution for its sender starts one, as in
+// Studio: an active execution of the flow's published revision (latest,
+// if none was published), whose contact is the sender and whose From is
+// the number texted, with the text's variables as trigger.message (Body,
+// From, To, MessageSid, SmsMessageSid, SmsSid, SmsStatus, AccountSid,
+// NumMedia, ApiVersion), no trigger.request and an empty flow.data; the
+// runner's StartExecution is called with it (it starts from the
+// trigger's incomingMessage transition) with no lock held, and an error
+// ends it, as for executions created through the API. An incoming-message URL on
 // webhooks.twilio.com that is not the webhook of a flow the fake holds is
 // an error from Step; nothing is ever sent to the real host.
 type ReplyRunner interface {
@@ -725,6 +731,26 @@ func (s *Server) createExecution(w http.ResponseWriter, r *http.Request, p map[s
 			return
 		}
 	}
+	e := s.newExecution(f, to, from, params, nil)
+	runner := s.studio.runner
+	snapshot := cloneExecution(e.Execution)
+	s.mu.Unlock()
+
+	if runner != nil {
+		_ = s.startExecution(r.Context(), runner, snapshot)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, s.executionJSON(e)) // as the runner left it
+}
+
+// newExecution creates an active execution of f's published revision (or
+// latest, if none was published) for contact to, sending from from, with
+// the context Studio builds: for a REST API execution (message nil),
+// Parameters as flow.data and trigger.request; for one a text started,
+// trigger.message (the text's variables) and no flow.data. Called with
+// s.mu held.
+func (s *Server) newExecution(f *flow, to, from string, params map[string]any, message map[string]any) *execution {
 	rev := f.published()
 	if rev == nil {
 		rev = f.latest()
@@ -740,13 +766,17 @@ func (s *Server) createExecution(w http.ResponseWriter, r *http.Request, p map[s
 	if data == nil {
 		data = map[string]any{}
 	}
+	trigger := map[string]any{"request": map[string]any{"from": to, "to": from, "parameters": cloneMap(data)}}
+	if message != nil {
+		trigger = map[string]any{"message": message}
+	}
 	e.Context = map[string]any{
 		"flow": map[string]any{
 			"flow_sid": rev.SID, "sid": sid, "channel": map[string]any{"address": from},
 			"data": data, "variables": map[string]any{},
 		},
 		"contact": map[string]any{"channel": map[string]any{"address": to}},
-		"trigger": map[string]any{"request": map[string]any{"from": to, "to": from, "parameters": cloneMap(data)}},
+		"trigger": trigger,
 		"widgets": map[string]any{},
 	}
 	if s.studio.execs == nil {
@@ -754,20 +784,19 @@ func (s *Server) createExecution(w http.ResponseWriter, r *http.Request, p map[s
 	}
 	s.studio.execs[sid] = e
 	f.execs = append(f.execs, e)
-	runner := s.studio.runner
-	snapshot := cloneExecution(e.Execution)
-	s.mu.Unlock()
+	return e
+}
 
-	if runner != nil {
-		if err := runner.StartExecution(r.Context(), s, snapshot); err != nil {
-			_ = s.UpdateExecution(sid, func(x *Execution) {
-				x.Status, x.RunError = "ended", err.Error()
-			})
-		}
+// startExecution hands a new execution to runner; an error ends the
+// execution, kept in its RunError, and is returned.
+func (s *Server) startExecution(ctx context.Context, runner ExecutionRunner, e Execution) error {
+	err := runner.StartExecution(ctx, s, e)
+	if err != nil {
+		_ = s.UpdateExecution(e.SID, func(x *Execution) {
+			x.Status, x.RunError = "ended", err.Error()
+		})
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	writeJSON(w, http.StatusCreated, s.executionJSON(e)) // as the runner left it
+	return err
 }
 
 // admitExecution applies Options.ExecutionsPerSecond to a create

@@ -199,7 +199,8 @@ func (in *Interpreter) Running() int {
 }
 
 // StartExecution runs a new execution from its trigger's incomingRequest
-// transition until it waits for a reply or ends. An error (a definition
+// transition (incomingMessage for an execution that a text started: its
+// context has trigger.message) until it waits for a reply or ends. An error (a definition
 // that does not decode, a widget that cannot run) ends the execution and
 // is returned; the fake keeps it in the execution's RunError.
 func (in *Interpreter) StartExecution(ctx context.Context, srv *twiliotest.Server, e twiliotest.Execution) error {
@@ -228,9 +229,13 @@ func (in *Interpreter) StartExecution(ctx context.Context, srv *twiliotest.Serve
 	case trig.Type != studio.TypeTrigger:
 		return in.finish(srv, r, stateErr(trig, "initial_state is not a trigger"))
 	}
-	next, _ := trig.Next(studio.EventIncomingRequest)
 	trigger, _ := r.vars["trigger"].(map[string]any)
-	return in.follow(ctx, srv, r, trig, trigger, studio.EventIncomingRequest, next)
+	event := studio.EventIncomingRequest
+	if _, ok := trigger["message"]; ok {
+		event = studio.EventIncomingMessage // a text started it
+	}
+	next, _ := trig.Next(event)
+	return in.follow(ctx, srv, r, trig, trigger, event, next)
 }
 
 // ExecutionReply hands the execution the contact's reply m. If the
