@@ -1,0 +1,235 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// errUpdate marks a failure of one update of a Commit, as opposed to a
+// failure of the whole transaction.
+type errUpdate struct{ err error }
+
+func (e errUpdate) Error() string { return e.err.Error() }
+
+// Commit implements [outreach.Store]. Each update runs inside a savepoint,
+// so that a failed update is undone alone.
+func (s *Store) Commit(ctx context.Context, now time.Time, updates []outreach.Update) ([]error, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, wrap("commit", err)
+	}
+	defer rollback(ctx, tx)
+	c := committer{ctx: ctx, now: ts(now), nowTime: now, tx: tx}
+	results := make([]error, len(updates))
+	ids := make([][]int64, len(updates))
+	for i, u := range updates {
+		ids[i], err = c.apply(u)
+		var ue errUpdate
+		if errors.As(err, &ue) {
+			results[i] = ue.err
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, wrap("commit", err)
+	}
+	for i, u := range updates {
+		for j, id := range ids[i] {
+			u.Enqueue[j].ID = id
+		}
+	}
+	return results, nil
+}
+
+// committer applies the updates of one Commit transaction.
+type committer struct {
+	ctx     context.Context
+	now     any
+	nowTime time.Time
+	tx      pgx.Tx
+}
+
+// apply applies one update in a savepoint and returns the IDs of its
+// enqueued messages. An error of that update alone is an errUpdate, and
+// nothing of the update remains; any other error fails the whole commit.
+func (c *committer) apply(u outreach.Update) ([]int64, error) {
+	if _, err := c.tx.Exec(c.ctx, `SAVEPOINT one_update`); err != nil {
+		return nil, wrap("commit", err)
+	}
+	ids, err := c.applyInSavepoint(u)
+	if err != nil {
+		if _, rerr := c.tx.Exec(c.ctx, `ROLLBACK TO SAVEPOINT one_update`); rerr != nil {
+			return nil, wrap("commit", rerr)
+		}
+	}
+	if _, rerr := c.tx.Exec(c.ctx, `RELEASE SAVEPOINT one_update`); rerr != nil {
+		return nil, wrap("commit", rerr)
+	}
+	return ids, err
+}
+
+// commitConvQuery: $1 status, $2 state, $3 outcome, $4 next_at, $5 now,
+// $6 release, $7 id, $8 token. A conversation that is done (cancelled
+// while leased) stays as it is.
+const commitConvQuery = `UPDATE conversations SET
+		status = CASE WHEN status = 'done' THEN status ELSE $1::text END,
+		state = CASE WHEN status = 'done' THEN state ELSE $2::text END,
+		outcome = CASE WHEN status = 'done' THEN outcome ELSE $3::text END,
+		next_at = CASE WHEN status = 'done' THEN NULL ELSE $4::timestamptz END,
+		updated_at = $5,
+		lease_token = CASE WHEN $6::boolean THEN '' ELSE lease_token END,
+		lease_until = CASE WHEN $6::boolean THEN NULL ELSE lease_until END
+	WHERE id = $7 AND lease_token = $8
+	RETURNING campaign_id, patient_id, phone, from_number, inbox, status`
+
+const insertMessageQuery = `INSERT INTO messages (conversation_id, campaign_id, direction, key_conversation, key_step,
+		key_attempt, from_number, to_number, body, status, provider_id, delivery_status, error, tries,
+		send_after, intent_at, sent_at, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
+
+func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
+	ctx, tx := c.ctx, c.tx
+	id := u.Lease.ConversationID
+	conv := u.Conversation
+	if u.Lease.Token == "" {
+		return nil, errUpdate{fmt.Errorf("pgstore: conversation %d: empty lease token: %w", id, outreach.ErrLeaseLost)}
+	}
+	if conv.ID != 0 && conv.ID != id {
+		return nil, errUpdate{fmt.Errorf("pgstore: update of conversation %d under the lease of conversation %d: %w", conv.ID, id, outreach.ErrLeaseLost)}
+	}
+	if !conv.Status.Valid() {
+		return nil, errUpdate{fmt.Errorf("pgstore: conversation %d: unknown status %q", id, conv.Status)}
+	}
+	state, err := marshal(conv.State)
+	if err != nil {
+		return nil, errUpdate{fmt.Errorf("pgstore: conversation %d: encode state: %w", id, err)}
+	}
+	var (
+		campaignID              int64
+		patient, phone, fromNum string
+		inbox                   int
+		status                  outreach.ConversationStatus
+	)
+	err = tx.QueryRow(ctx, commitConvQuery, string(conv.Status), state, conv.Outcome, ts(conv.NextAt),
+		c.now, u.Release, id, u.Lease.Token).Scan(&campaignID, &patient, &phone, &fromNum, &inbox, &status)
+	if name, ok := uniqueViolation(err); ok && name == "conversations_active_pair" {
+		return nil, errUpdate{fmt.Errorf("pgstore: conversation %d: %w", id, outreach.ErrPairBusy)}
+	}
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, errUpdate{fmt.Errorf("pgstore: conversation %d: %w", id, outreach.ErrLeaseLost)}
+	case err != nil:
+		return nil, wrap("commit conversation", err)
+	}
+	if inbox > 0 {
+		if len(u.Processed) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE inbox SET processed = true, processed_at = $1
+				WHERE id = ANY($2) AND conversation_id = $3 AND NOT processed`, c.now, u.Processed, id); err != nil {
+				return nil, wrap("commit inbox", err)
+			}
+		}
+		// $1 now, $2 id.
+		if _, err := tx.Exec(ctx, `UPDATE conversations
+			SET inbox = (SELECT count(*) FROM inbox WHERE conversation_id = $2 AND NOT processed),
+				next_at = CASE
+					WHEN status <> 'done' AND (next_at IS NULL OR next_at > $1)
+						AND EXISTS (SELECT 1 FROM inbox WHERE conversation_id = $2 AND NOT processed)
+					THEN $1 ELSE next_at END
+			WHERE id = $2`, c.now, id); err != nil {
+			return nil, wrap("commit inbox", err)
+		}
+	}
+
+	// Texts that come to a campaign already purged (a Studio execution's
+	// replies collected late) are not kept either: only a done
+	// conversation can be in a finished campaign.
+	purged := false
+	if status == outreach.ConversationDone && len(u.Enqueue)+len(u.Received)+len(u.Responses) > 0 {
+		if err := tx.QueryRow(ctx, `SELECT purged_at IS NOT NULL FROM campaigns WHERE id = $1`, campaignID).Scan(&purged); err != nil {
+			return nil, wrap("commit: campaign purged", err)
+		}
+	}
+
+	var ids []int64
+	for _, m := range u.Enqueue {
+		if purged {
+			m.Body = ""
+		}
+		st := m.Status
+		if st == "" {
+			st = outreach.MessageQueued
+		}
+		if m.From == "" {
+			m.From = fromNum
+		}
+		if m.To == "" {
+			m.To = phone
+		}
+		if status == outreach.ConversationDone {
+			st = outreach.EndedStatus(st)
+		}
+		var mid int64
+		err := tx.QueryRow(ctx, insertMessageQuery+` RETURNING id`, id, campaignID, string(outreach.Outbound),
+			m.Key.Conversation, m.Key.Step, m.Key.Attempt, m.From, m.To, m.Body, string(st), m.ProviderID,
+			m.DeliveryStatus, m.Error, m.Tries, ts(m.SendAfter), ts(m.IntentAt), ts(m.SentAt),
+			c.now).Scan(&mid)
+		if name, ok := uniqueViolation(err); ok && name == "messages_key" {
+			return nil, errUpdate{fmt.Errorf("pgstore: conversation %d already has a message with key %s", id, m.Key)}
+		}
+		if err != nil {
+			return nil, wrap("enqueue message", err)
+		}
+		ids = append(ids, mid)
+	}
+	for _, m := range u.Messages {
+		if status == outreach.ConversationDone {
+			m.Status = outreach.EndedStatus(m.Status)
+		}
+		tag, err := tx.Exec(ctx, `UPDATE messages SET status = $1, provider_id = $2, error = $3, tries = $4,
+				send_after = $5, intent_at = $6, sent_at = $7
+			WHERE id = $8 AND conversation_id = $9 AND direction = 'outbound'`,
+			string(m.Status), m.ProviderID, m.Error, m.Tries, ts(m.SendAfter), ts(m.IntentAt), ts(m.SentAt), m.ID, id)
+		if err != nil {
+			return nil, wrap("update message", err)
+		}
+		if tag.RowsAffected() != 1 {
+			return nil, errUpdate{fmt.Errorf("pgstore: conversation %d has no outbound message %d: %w", id, m.ID, outreach.ErrNotFound)}
+		}
+	}
+	for _, m := range u.Received {
+		m = m.AsReceived()
+		if purged {
+			m.Body = ""
+		}
+		// Once per ProviderID: one already stored is skipped.
+		_, err := tx.Exec(ctx, insertMessageQuery+` ON CONFLICT (provider_id) WHERE direction = 'inbound' AND provider_id <> '' DO NOTHING`,
+			id, campaignID, string(m.Direction), 0, "", 0, m.From, m.To, m.Body,
+			string(m.Status), m.ProviderID, m.DeliveryStatus, m.Error, 0, nil, nil, ts(m.SentAt), ts(orNow(m.CreatedAt)))
+		if err != nil {
+			return nil, wrap("add received message", err)
+		}
+	}
+	for _, r := range u.Responses {
+		if r.PatientID == "" {
+			r.PatientID = patient
+		}
+		if purged {
+			r.Raw = ""
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO responses (`+respCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			campaignID, id, r.PatientID, r.QuestionID, r.Raw, r.Answer, ts(r.RepliedAt), string(r.Doubt))
+		if err != nil {
+			return nil, wrap("add response", err)
+		}
+	}
+	return ids, nil
+}
