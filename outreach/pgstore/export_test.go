@@ -1,0 +1,6 @@
+package pgstore
+
+import "time"
+
+// SetSessionClock replaces the clock of ss, for tests.
+func SetSessionClock(ss *SessionStore, now func() time.Time) { ss.now = now }
