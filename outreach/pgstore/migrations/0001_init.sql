@@ -73,8 +73,6 @@ CREATE INDEX conversations_leased ON conversations (lease_until) WHERE lease_unt
 -- conversation a reply is for.
 CREATE UNIQUE INDEX conversations_active_pair ON conversations (world, phone, from_number)
 	WHERE two_way AND status = 'active';
--- The pair rule of ClaimDue: pending conversations of a pair.
-CREATE INDEX conversations_pair ON conversations (world, phone, from_number) WHERE two_way AND status <> 'done';
 -- FinishCampaignIfDone, cancellation and ClaimNumber.
 CREATE INDEX conversations_unfinished ON conversations (campaign_id) WHERE status <> 'done';
 CREATE INDEX conversations_from ON conversations (from_number) WHERE two_way AND status <> 'done';
