@@ -234,4 +234,18 @@ func TestTimePrecision(t *testing.T) {
 	if err != nil || len(rs) != 1 || !rs[0].OptedOut || !rs[0].At.Equal(at) {
 		t.Fatalf("OptOuts = %+v, %v; want opted out at %v", rs, err, at)
 	}
+	// The zero time is before every other, and comes back zero.
+	const other = "+14406443702"
+	if err := s.SetOptOut(ctx, "", other, true, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := s.OptOuts(ctx, "+14406443701", 0); err != nil || len(rs) != 1 || !rs[0].At.IsZero() || !rs[0].OptedOut {
+		t.Fatalf("OptOuts after a change at the zero time = %+v, %v", rs, err)
+	}
+	if err := s.SetOptOut(ctx, "", other, false, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.OptedOut(ctx, []string{other}); err != nil || out[other] {
+		t.Fatalf("OptedOut after a later START = %v, %v", out, err)
+	}
 }

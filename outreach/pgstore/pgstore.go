@@ -118,7 +118,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the pool. Calling it again does nothing.
+// Close closes the pool. Calling it again does nothing. It does not stop
+// [Store.Listen] or [Store.Wake], which have connections of their own:
+// cancel their context.
 func (s *Store) Close() error {
 	s.closeOnce.Do(s.pool.Close)
 	return nil
