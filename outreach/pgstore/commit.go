@@ -18,15 +18,35 @@ type errUpdate struct{ err error }
 
 func (e errUpdate) Error() string { return e.err.Error() }
 
-// Commit implements [outreach.Store]. Each update runs inside a savepoint,
-// so that a failed update is undone alone, in two pipelined round trips.
+// errRetry says that an update failed in a Commit without savepoints:
+// the transaction is rolled back and the Commit made again with them.
+var errRetry = errors.New("pgstore: an update failed without a savepoint")
+
+// Commit implements [outreach.Store]. A failed update must be undone
+// alone, which takes a savepoint per update; but a transaction with more
+// than 64 subtransactions that write overflows Postgres's subtransaction
+// cache, which slows down every other session's snapshots while it lasts.
+// So Commit first applies the updates without savepoints, and only when
+// one fails in a way that needs undoing (ErrPairBusy, a repeated send
+// key, an unknown message) does it roll back and apply them again, each
+// in a savepoint. A lost lease needs no undoing: nothing of that update
+// was written. Each update takes two pipelined round trips.
 func (s *Store) Commit(ctx context.Context, now time.Time, updates []outreach.Update) ([]error, error) {
+	results, err := s.commit(ctx, now, updates, false)
+	if errors.Is(err, errRetry) {
+		results, err = s.commit(ctx, now, updates, true)
+	}
+	return results, err
+}
+
+// commit is one attempt of Commit, with or without savepoints.
+func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Update, savepoints bool) ([]error, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, wrap("commit", err)
 	}
 	defer rollback(ctx, tx)
-	c := committer{ctx: ctx, now: ts(now), tx: tx}
+	c := committer{ctx: ctx, now: ts(now), tx: tx, savepoints: savepoints}
 	results := make([]error, len(updates))
 	ids := make([][]int64, len(updates))
 	for i, u := range updates {
@@ -56,6 +76,9 @@ type committer struct {
 	ctx context.Context
 	now pgtype.Timestamptz
 	tx  pgx.Tx
+	// savepoints says whether each update runs in a savepoint; without,
+	// a failure that needs undoing is errRetry.
+	savepoints bool
 }
 
 // commitConvQuery: $1 status, $2 state, $3 outcome, $4 next_at, $5 now,
@@ -92,8 +115,8 @@ type conversationRow struct {
 // It takes two round trips whatever the update holds (three when the
 // conversation is done and the update adds texts): one pipeline sets the
 // savepoint and updates the conversation, a second one writes the rest.
-// Savepoints are not released: each update's shadows the previous one,
-// and ROLLBACK TO undoes the latest; COMMIT ends them all.
+// Savepoints, when used, are not released: each update's shadows the
+// previous one, and ROLLBACK TO undoes the latest; COMMIT ends them all.
 func (c *committer) apply(u outreach.Update) ([]int64, error) {
 	id := u.Lease.ConversationID
 	conv := u.Conversation
@@ -112,12 +135,16 @@ func (c *committer) apply(u outreach.Update) ([]int64, error) {
 	}
 
 	b := &pgx.Batch{}
-	b.Queue(`SAVEPOINT one_update`)
+	if c.savepoints {
+		b.Queue(`SAVEPOINT one_update`)
+	}
 	b.Queue(commitConvQuery, string(conv.Status), state, conv.Outcome, ts(conv.NextAt), c.now, u.Release, id, u.Lease.Token)
 	br := c.tx.SendBatch(c.ctx, b)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return nil, wrap("commit", err)
+	if c.savepoints {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, wrap("commit", err)
+		}
 	}
 	var row conversationRow
 	err = br.QueryRow().Scan(&row.campaignID, &row.patient, &row.phone, &row.fromNum, &row.inbox, &row.status)
@@ -129,7 +156,7 @@ func (c *committer) apply(u outreach.Update) ([]int64, error) {
 	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		// Nothing changed: the savepoint has nothing to undo.
+		// Nothing written: nothing to undo.
 		return nil, errUpdate{fmt.Errorf("pgstore: conversation %d: %w", id, outreach.ErrLeaseLost)}
 	case err != nil:
 		return nil, wrap("commit conversation", err)
@@ -142,8 +169,12 @@ func (c *committer) apply(u outreach.Update) ([]int64, error) {
 	return ids, err
 }
 
-// undo rolls the current update back to its savepoint and returns err.
+// undo rolls the current update back to its savepoint and returns err;
+// without savepoints, it returns errRetry.
 func (c *committer) undo(err error) ([]int64, error) {
+	if !c.savepoints {
+		return nil, errRetry
+	}
 	if _, rerr := c.tx.Exec(c.ctx, `ROLLBACK TO SAVEPOINT one_update`); rerr != nil {
 		return nil, wrap("commit", rerr)
 	}
