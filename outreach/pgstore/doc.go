@@ -43,9 +43,16 @@
 // checks the lease condition again on the latest version of a row it
 // locks, so no conversation is ever held by two unexpired leases. A lease
 // whose expiry has passed makes its conversation claimable again; Commit
-// and ExtendLease check the token only. Commit applies each update inside
-// a savepoint, so that a failed update (ErrLeaseLost, ErrPairBusy, a
-// repeated send key) is undone alone.
+// and ExtendLease check the token only.
+//
+// [Store.Commit] undoes a failed update alone (ErrLeaseLost, ErrPairBusy,
+// a repeated send key, an unknown message), as if each update ran in a
+// savepoint. It first applies the updates without savepoints, since more
+// than 64 subtransactions that write in one transaction overflow
+// Postgres's subtransaction cache and slow down every other session while
+// the transaction lasts; only when an update fails in a way that needs
+// undoing does it roll back and apply them again, each in a savepoint.
+// Each update takes two pipelined round trips.
 //
 // The rule of one active two-way conversation per (world, patient phone,
 // sending number) is a partial unique index: a pending conversation whose
