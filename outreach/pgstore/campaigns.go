@@ -224,6 +224,13 @@ func (s *Store) SetCampaignStatus(ctx context.Context, id int64, to outreach.Cam
 	}
 	switch to {
 	case outreach.CampaignCancelled:
+		// Lock the unfinished conversations first, in ID order, as Commit
+		// does (conversation, then its messages): locking their messages
+		// first could deadlock with a worker's Commit.
+		if _, err := tx.Exec(ctx, `SELECT count(*) FROM (SELECT id FROM conversations
+			WHERE campaign_id = $1 AND status <> 'done' ORDER BY id FOR UPDATE) AS locked`, id); err != nil {
+			return wrap("cancel conversations", err)
+		}
 		if _, err := tx.Exec(ctx, `UPDATE messages SET status = 'cancelled'
 			WHERE direction = 'outbound' AND status = 'queued' AND conversation_id IN (
 				SELECT id FROM conversations WHERE campaign_id = $1 AND status <> 'done')`, id); err != nil {
