@@ -1,0 +1,173 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/patient-outreach/sms/outreach"
+)
+
+// RecordInbound implements [outreach.Store]. A zero CreatedAt becomes
+// SentAt (the time received), or the current time. A message matched to
+// a conversation notifies the store's channel, so that a runner listening
+// there handles the reply at once.
+func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Message, event outreach.EventKind) (outreach.Message, bool, error) {
+	if m.ProviderID != "" {
+		old, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+msgCols+` FROM messages
+			WHERE provider_id = $1 AND direction = 'inbound' AND provider_id <> ''`, m.ProviderID))
+		if err == nil {
+			return old, false, nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return outreach.Message{}, false, wrap("record inbound", err)
+		}
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return outreach.Message{}, false, wrap("record inbound", err)
+	}
+	defer rollback(ctx, tx)
+	m = m.AsReceived()
+	m.ConversationID, m.CampaignID = 0, 0
+	m.CreatedAt = orNow(m.CreatedAt)
+	if event != "" {
+		// FOR UPDATE: the conversation cannot end between the match and
+		// the event.
+		err := tx.QueryRow(ctx, `SELECT id, campaign_id FROM conversations
+			WHERE world = $1 AND phone = $2 AND from_number = $3 AND two_way AND status = 'active' FOR UPDATE`,
+			world, m.From, m.To).Scan(&m.ConversationID, &m.CampaignID)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return outreach.Message{}, false, wrap("record inbound", err)
+		}
+	}
+	// A concurrent call with the same ProviderID: the unique index makes
+	// this one wait for it, then insert nothing.
+	err = tx.QueryRow(ctx, insertMessageQuery+` ON CONFLICT (provider_id) WHERE direction = 'inbound' AND provider_id <> '' DO NOTHING RETURNING id`,
+		nullID(m.ConversationID), nullID(m.CampaignID),
+		string(m.Direction), 0, "", 0, m.From, m.To, m.Body, string(m.Status), m.ProviderID, m.DeliveryStatus, m.Error, m.Tries,
+		ts(m.SendAfter), ts(m.IntentAt), ts(m.SentAt), ts(m.CreatedAt)).Scan(&m.ID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		rollback(ctx, tx)
+		old, err := scanMessage(s.pool.QueryRow(ctx, `SELECT `+msgCols+` FROM messages
+			WHERE provider_id = $1 AND direction = 'inbound' AND provider_id <> ''`, m.ProviderID))
+		return old, false, wrap("record inbound", err)
+	}
+	if err != nil {
+		return outreach.Message{}, false, wrap("record inbound", err)
+	}
+	if m.ConversationID != 0 {
+		_, err := tx.Exec(ctx, `INSERT INTO inbox (conversation_id, kind, message_id, body, key_conversation, key_step,
+				key_attempt, error, at)
+			VALUES ($1, $2, $3, $4, 0, '', 0, '', $5)`, m.ConversationID, string(event), m.ID, m.Body, ts(m.SentAt))
+		if err != nil {
+			return outreach.Message{}, false, wrap("record inbound", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE conversations SET inbox = inbox + 1 WHERE id = $1`, m.ConversationID); err != nil {
+			return outreach.Message{}, false, wrap("record inbound", err)
+		}
+		if err := s.notify(ctx, tx, NotifyInbound); err != nil {
+			return outreach.Message{}, false, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return outreach.Message{}, false, wrap("record inbound", err)
+	}
+	m.SendAfter, m.IntentAt, m.SentAt, m.CreatedAt = micro(m.SendAfter), micro(m.IntentAt), micro(m.SentAt), micro(m.CreatedAt)
+	return m, true, nil
+}
+
+// UpdateDelivery implements [outreach.Store]. A non-empty errorCode is
+// stored as the message's Error. A failure that adds an inbox event
+// notifies the store's channel.
+func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCode string, at time.Time) (outreach.Message, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return outreach.Message{}, wrap("update delivery", err)
+	}
+	defer rollback(ctx, tx)
+	replaceable := outreach.DeliveryStatusesUpTo(outreach.DeliveryRank(status))
+	// $1 delivery status, $2 error code, $3 provider id, $4 the statuses
+	// the new one may replace (see DeliveryRank).
+	m, err := scanMessage(tx.QueryRow(ctx, `UPDATE messages SET
+			error = CASE WHEN $2::text <> '' AND delivery_status = ANY($4) THEN $2::text ELSE error END,
+			delivery_status = CASE WHEN delivery_status = ANY($4) THEN $1::text ELSE delivery_status END
+		WHERE id = (SELECT id FROM messages
+			WHERE provider_id = $3 AND direction = 'outbound' AND provider_id <> '' ORDER BY id LIMIT 1)
+		RETURNING `+msgCols, status, errorCode, providerID, replaceable))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return outreach.Message{}, fmt.Errorf("pgstore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
+	}
+	if err != nil {
+		return outreach.Message{}, wrap("update delivery", err)
+	}
+	if (status == "undelivered" || status == "failed") && m.DeliveryStatus == status && m.ConversationID != 0 {
+		tag, err := tx.Exec(ctx, `INSERT INTO inbox (conversation_id, kind, message_id, body, key_conversation, key_step,
+				key_attempt, error, at)
+			VALUES ($1, 'delivery_failed', $2, '', $3, $4, $5, $6, $7)
+			ON CONFLICT (message_id, kind) DO NOTHING`, m.ConversationID, m.ID,
+			m.Key.Conversation, m.Key.Step, m.Key.Attempt, errorCode, ts(at))
+		if err != nil {
+			return outreach.Message{}, wrap("update delivery", err)
+		}
+		if tag.RowsAffected() == 1 {
+			if _, err := tx.Exec(ctx, `UPDATE conversations SET inbox = inbox + 1 WHERE id = $1`, m.ConversationID); err != nil {
+				return outreach.Message{}, wrap("update delivery", err)
+			}
+			if err := s.notify(ctx, tx, NotifyDelivery); err != nil {
+				return outreach.Message{}, err
+			}
+		}
+	}
+	return m, wrap("update delivery", tx.Commit(ctx))
+}
+
+// Conversations implements [outreach.Store]. A limit of zero or less
+// means no limit.
+func (s *Store) Conversations(ctx context.Context, campaignID, after int64, limit int) ([]outreach.Conversation, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+convCols+` FROM conversations c
+		WHERE c.campaign_id = $1 AND c.id > $2 ORDER BY c.id LIMIT $3`, campaignID, after, noLimit(limit))
+	cs, err := scanAll(rows, err, func(sc scanner) (outreach.Conversation, error) { return scanConv(sc) })
+	return cs, wrap("conversations", err)
+}
+
+// Conversation implements [outreach.Store].
+func (s *Store) Conversation(ctx context.Context, id int64) (outreach.Conversation, error) {
+	c, err := scanConv(s.pool.QueryRow(ctx, `SELECT `+convCols+` FROM conversations c WHERE c.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, fmt.Errorf("pgstore: conversation %d: %w", id, outreach.ErrNotFound)
+	}
+	return c, wrap("conversation", err)
+}
+
+// Messages implements [outreach.Store].
+func (s *Store) Messages(ctx context.Context, conversationID int64) ([]outreach.Message, error) {
+	var (
+		rows pgx.Rows
+		err  error
+	)
+	if conversationID == 0 {
+		rows, err = s.pool.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE conversation_id IS NULL ORDER BY id`)
+	} else {
+		rows, err = s.pool.Query(ctx, `SELECT `+msgCols+` FROM messages WHERE conversation_id = $1 ORDER BY id`, conversationID)
+	}
+	ms, err := scanAll(rows, err, scanMessage)
+	return ms, wrap("messages", err)
+}
+
+// Responses implements [outreach.Store]. The page ends at the last of the
+// first page.Limit conversations with responses.
+func (s *Store) Responses(ctx context.Context, campaignID int64, page outreach.ResponsePage) ([]outreach.Response, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+respCols+` FROM responses
+		WHERE campaign_id = $1 AND conversation_id > $2 AND conversation_id <= (
+			SELECT max(conversation_id) FROM (
+				SELECT DISTINCT conversation_id FROM responses
+				WHERE campaign_id = $1 AND conversation_id > $2
+				ORDER BY conversation_id LIMIT $3) AS page)
+		ORDER BY conversation_id, replied_at, id`, campaignID, page.AfterConversation, noLimit(page.Limit))
+	rs, err := scanAll(rows, err, scanResponse)
+	return rs, wrap("responses", err)
+}

@@ -1,0 +1,15 @@
+package pgstore_test
+
+import (
+	"testing"
+
+	"github.com/patient-outreach/sms/outreach/pgstore/pgtest"
+	"github.com/patient-outreach/sms/verify"
+	"github.com/patient-outreach/sms/verify/verifytest"
+)
+
+func TestUsers(t *testing.T) {
+	verifytest.ExerciseUsers(t, func(t *testing.T) verify.UserStore {
+		return pgtest.Open(t)
+	})
+}
