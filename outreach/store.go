@@ -252,3 +252,40 @@ type Progress struct {
 	// Replies counts inbound messages matched to the campaign.
 	Replies int `json:"replies"`
 }
+
+// NewProgress returns an empty Progress with its maps made, for stores
+// to count into with [Progress.CountConversations] and
+// [Progress.CountMessages].
+func NewProgress() Progress {
+	return Progress{Outcomes: map[string]int{}, Messages: map[MessageStatus]int{}, Delivery: map[string]int{}}
+}
+
+// CountConversations adds n conversations of status st (and, for done
+// ones, outcome) to p.
+func (p *Progress) CountConversations(st ConversationStatus, outcome string, n int) {
+	p.Total += n
+	switch st {
+	case ConversationPending:
+		p.Pending += n
+	case ConversationActive:
+		p.Active += n
+	case ConversationDone:
+		p.Done += n
+		p.Outcomes[outcome] += n
+	}
+}
+
+// CountMessages adds n messages of direction dir, status st and
+// provider delivery status delivery to p, deferred of them queued for
+// later (outbound ones): inbound ones count as replies.
+func (p *Progress) CountMessages(dir Direction, st MessageStatus, delivery string, n, deferred int) {
+	if dir == Inbound {
+		p.Replies += n
+		return
+	}
+	p.Messages[st] += n
+	if delivery != "" {
+		p.Delivery[delivery] += n
+	}
+	p.Deferred += deferred
+}

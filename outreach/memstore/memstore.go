@@ -367,36 +367,17 @@ func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (
 	if !ok {
 		return outreach.Progress{}, fmt.Errorf("memstore: campaign %d: %w", campaignID, outreach.ErrNotFound)
 	}
-	p := outreach.Progress{
-		Outcomes: make(map[string]int),
-		Messages: make(map[outreach.MessageStatus]int),
-		Delivery: make(map[string]int),
-	}
+	p := outreach.NewProgress()
 	for _, cid := range camp.convs {
 		conv := s.convs[cid]
-		p.Total++
-		switch conv.c.Status {
-		case outreach.ConversationPending:
-			p.Pending++
-		case outreach.ConversationActive:
-			p.Active++
-		case outreach.ConversationDone:
-			p.Done++
-			p.Outcomes[conv.c.Outcome]++
-		}
+		p.CountConversations(conv.c.Status, conv.c.Outcome, 1)
 		for _, mid := range s.convMessages[cid] {
 			m := s.messages[mid]
-			if m.Direction == outreach.Inbound {
-				p.Replies++
-				continue
+			deferred := 0
+			if m.Direction == outreach.Outbound && m.Status == outreach.MessageQueued && m.SendAfter.After(now) {
+				deferred = 1
 			}
-			p.Messages[m.Status]++
-			if m.DeliveryStatus != "" {
-				p.Delivery[m.DeliveryStatus]++
-			}
-			if m.Status == outreach.MessageQueued && m.SendAfter.After(now) {
-				p.Deferred++
-			}
+			p.CountMessages(m.Direction, m.Status, m.DeliveryStatus, 1, deferred)
 		}
 	}
 	return p, nil
