@@ -107,6 +107,9 @@ func NormalizePhone(raw, defaultRegion string) (string, error) {
 		if !nanp.Valid(nsn) {
 			return "", phoneErr(ErrPhoneInvalid)
 		}
+		if len(s) == 12 && s[0] == '+' {
+			return s, nil // already in E.164: "+1" and the ten digits
+		}
 		var e164 [12]byte
 		e164[0], e164[1] = '+', '1'
 		copy(e164[2:], nsn[:])
