@@ -101,9 +101,12 @@ func NormalizePhone(raw, defaultRegion string) (string, error) {
 		return "", err
 	}
 	region := strings.ToUpper(defaultRegion)
-	if nsn, ok := nanpNationalNumber(s, region); ok {
+	if nsn, ext, ok := nanpNationalNumber(s, region); ok {
 		// The fast path for North American numbers: the same result as
 		// parsePhone, without parsing.
+		if ext {
+			return "", phoneErr(ErrPhoneExtension)
+		}
 		if !nanp.Valid(nsn) {
 			return "", phoneErr(ErrPhoneInvalid)
 		}
@@ -189,12 +192,24 @@ func parsePhone(s, region string, digits int) (string, error) {
 //   - 1 and such ten digits, with a NANP default region: "1-440-644-3709"
 //   - + first, then 1 and such ten digits, with any region: "+1 440 644 3709"
 //
+// ext reports that such a number is followed by an extension written
+// "#12" or " # 12" (1 to 9 digits), which phonenumbers parses as an
+// extension. (Extensions written with letters, "x12" or "ext. 12", never
+// get here: cleanPhone refuses letters.)
+//
 // ok is false for anything else, which is left to phonenumbers: other
-// characters (such as the # or ,, of an extension), other lengths, other
-// country codes, area codes starting with 0 or 1.
-func nanpNationalNumber(s, region string) (nsn [10]byte, ok bool) {
+// characters (such as the ",,12" or ";12" of other extensions), other
+// lengths, other country codes, area codes starting with 0 or 1.
+func nanpNationalNumber(s, region string) (nsn [10]byte, ext, ok bool) {
 	if len(s) > 64 {
-		return nsn, false
+		return nsn, false, false
+	}
+	if i := strings.LastIndexByte(s, '#'); i >= 0 {
+		e := strings.TrimLeft(s[i+1:], " ")
+		if len(e) < 1 || len(e) > 9 || countDigits(e) != len(e) {
+			return nsn, false, false
+		}
+		s, ext = s[:i], true
 	}
 	plus := s != "" && s[0] == '+'
 	if plus {
@@ -209,7 +224,7 @@ func nanpNationalNumber(s, region string) (nsn [10]byte, ok bool) {
 			digits[n] = c
 			n++
 		default:
-			return nsn, false
+			return nsn, false, false
 		}
 	}
 	switch {
@@ -218,9 +233,9 @@ func nanpNationalNumber(s, region string) (nsn [10]byte, ok bool) {
 	case n == 10 && !plus && nanp.Region(region):
 		copy(nsn[:], digits[:])
 	default:
-		return nsn, false
+		return nsn, false, false
 	}
-	return nsn, nsn[0] >= '2'
+	return nsn, ext, nsn[0] >= '2'
 }
 
 // isPhoneSpace reports whether r is trimmed from around a phone number:

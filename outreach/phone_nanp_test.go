@@ -39,7 +39,7 @@ func fastPath(raw, region string) bool {
 	if err != nil {
 		return false
 	}
-	_, ok := nanpNationalNumber(s, strings.ToUpper(region))
+	_, _, ok := nanpNationalNumber(s, strings.ToUpper(region))
 	return ok
 }
 
@@ -111,8 +111,10 @@ func randomNANP(rng *rand.Rand) (raw, region string) {
 	}
 	raw = nanpFormat(rng, a, e, l)
 	switch rng.IntN(20) {
-	case 0, 1:
+	case 0:
 		raw += pick(rng, extensionForms)
+	case 1:
+		raw += pick(rng, []string{"#", " #", " # ", "  #"}) + digitsN(rng, 1+rng.IntN(11))
 	case 2, 3:
 		i := rng.IntN(len(raw) + 1)
 		raw = raw[:i] + pick(rng, strayChars) + raw[i:]
@@ -240,6 +242,8 @@ func TestNormalizePhoneFastPathCases(t *testing.T) {
 		{"(911) 456-7890", "US"}, {"(440) 911-3709", "US"}, {"(440) 155-3709", "US"},
 		{"(246) 521-0123", "BB"}, {"(246) 521-1123", "BB"}, {"(555) 555-0123", "US"},
 		{"(440) 044-3709", "US"}, {"(522) 355-0123", "US"}, {"(900) 255-0123", "DO"},
+		{"440-644-3709 #12", "US"}, {"+1 440 644 3709#2", ""},
+		{"(911) 456-7890 # 123456789", "US"}, {"1 440 644 3709 #1", "CA"},
 	}
 	for _, tt := range fast {
 		if !fastPath(tt.raw, tt.region) {
@@ -250,9 +254,12 @@ func TestNormalizePhoneFastPathCases(t *testing.T) {
 		}
 	}
 	slow := []struct{ raw, region string }{
-		{"440-644-3709 #12", "US"}, {"440-644-3709,,12", "US"}, {"(440) 644-3709", "GB"},
+		{"440-644-3709 #", "US"}, {"440-644-3709 #12#", "US"}, {"440-644-3709 #1234567890", "US"},
+		{"440-644-3709#12 #3", "US"}, {"440-644-3709 #-12", "US"}, {"#4406443709", "US"},
+		{"440-644-3709,,12", "US"}, {"440-644-3709;12", "US"}, {"(440) 644-3709", "GB"},
 		{"4406443709", ""}, {"+44 20 7946 0958", "US"}, {"011 1 440 644 3709", "US"},
-		{"(140) 644-3709", "US"}, {"(123) 456-7890", "US"}, {"+1 140 644 3709", "US"}, {"644-3709", "US"},
+		{"(140) 644-3709", "US"}, {"(123) 456-7890", "US"},
+		{"(123) 456-7890 #12", "US"}, {"+1 140 644 3709", "US"}, {"644-3709", "US"},
 		{"(+1) 440 644 3709", "US"}, {"++14406443709", "US"}, {"440/644-3709", "US"},
 		{"４４０６４４３７０９", "US"}, {"14406443709", "GB"}, {"44064437091", "US"},
 	}
