@@ -183,9 +183,10 @@ func nanpFormat(rng *rand.Rand, a, e, l string) string {
 }
 
 // TestNormalizePhoneFastPath checks, over ten million generated inputs
-// (a sample with -short or -race), that NormalizePhone gives what
+// (200,000 with -short or -race), that NormalizePhone gives what
 // phonenumbers gives: the same E.164 number, or an error of the same
-// reason and message.
+// reason and message. Every input on the fast path is compared, and one
+// in sixteen of the others.
 func TestNormalizePhoneFastPath(t *testing.T) {
 	n := 10_000_000
 	if testing.Short() || raceEnabled {
@@ -207,8 +208,15 @@ func TestNormalizePhoneFastPath(t *testing.T) {
 			f := 0
 			for i := w; i < n; i += workers {
 				raw, region := randomNANP(rng)
-				if fastPath(raw, region) {
+				onFast := fastPath(raw, region)
+				if onFast {
 					f++
+				}
+				// Off the fast path NormalizePhone runs the reference
+				// code itself, so only a sample of those inputs is
+				// compared: they would double the time for nothing.
+				if !onFast && (i/workers)%16 != 0 {
+					continue
 				}
 				if d := samePhone(raw, region); d != "" && len(bad) < 20 {
 					bad = append(bad, d)
