@@ -1,5 +1,7 @@
-// Package fhirio reads FHIR R4 patients as outreach recipients, beside
-// package csvio: Bulk Data NDJSON (one resource a line, streamed with
+// Package fhirio reads FHIR R4 patients as outreach recipients and
+// writes answers and flows back as FHIR, beside package csvio.
+//
+// Patients in: Bulk Data NDJSON (one resource a line, streamed with
 // flat memory) and Bundles (searchset, collection, transaction, batch),
 // into the same rows and row-level errors as a CSV file ([csvio.Row],
 // [csvio.RowError], whose Column is then a FHIRPath such as
@@ -38,4 +40,18 @@
 // the row has an error ([ErrDeceased], [ErrInactive]). Resources of other
 // types in a Bundle are skipped; in NDJSON, where a file holds one type,
 // they are errors ([ErrNotPatient]).
+//
+// # Answers and flows out
+//
+// [QuestionnaireResponse] turns a conversation's answers into a
+// QuestionnaireResponse (typed answers, one item per ask step), and
+// [WriteResponses] writes a campaign's as NDJSON, a page of the store at
+// a time; [TransactionBundle] wraps them for a FHIR server (PUT by id,
+// so that sending twice changes nothing). [Questionnaire] exports a flow
+// as the Questionnaire those answers refer to; write it with
+// [MarshalQuestionnaire] (the model writes every value[x] of an
+// answerOption otherwise). Not yet: Communication resources per message,
+// a client that posts to a FHIR server, importing a Questionnaire as a
+// flow, enableWhen from branches, and validation of what is written by
+// an independent validator.
 package fhirio
