@@ -50,8 +50,9 @@
 // so that sending twice changes nothing). [Questionnaire] exports a flow
 // as the Questionnaire those answers refer to; write it with
 // [MarshalQuestionnaire] (the model writes every value[x] of an
-// answerOption otherwise). Not yet: Communication resources per message,
-// a client that posts to a FHIR server, importing a Questionnaire as a
-// flow, enableWhen from branches, and validation of what is written by
-// an independent validator.
+// answerOption otherwise). [Client] posts Bundles to a FHIR server
+// (bearer token, retries, each refused entry reported), and
+// [FlowFromQuestionnaire] imports a simple Questionnaire as a flow, its
+// enableWhen as branch steps. Not yet: Communication resources per
+// message, and enableWhen written from a flow's branches.
 package fhirio

@@ -1,6 +1,7 @@
 package fhirio_test
 
 import (
+	"errors"
 	"io"
 	"strconv"
 	"strings"
@@ -57,4 +58,23 @@ func BenchmarkNDJSON(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "patients/s")
+}
+
+// FuzzQuestionnaire: any input imports as a valid flow or fails with
+// ErrQuestionnaire, never a panic.
+func FuzzQuestionnaire(f *testing.F) {
+	f.Add(screening)
+	f.Add(`{"resourceType":"Questionnaire","status":"active","item":[{"linkId":"a","type":"integer","text":"A?"}]}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		flow, err := fhirio.FlowFromQuestionnaire([]byte(in))
+		if err != nil {
+			if !errors.Is(err, fhirio.ErrQuestionnaire) {
+				t.Fatalf("error %v does not match ErrQuestionnaire", err)
+			}
+			return
+		}
+		if err := flow.Validate(); err != nil {
+			t.Fatalf("an invalid flow: %v", err)
+		}
+	})
 }
