@@ -53,6 +53,8 @@
 // answerOption otherwise). [Client] posts Bundles to a FHIR server
 // (bearer token, retries, each refused entry reported), and
 // [FlowFromQuestionnaire] imports a simple Questionnaire as a flow, its
-// enableWhen as branch steps. Not yet: Communication resources per
-// message, and enableWhen written from a flow's branches.
+// enableWhen as branch steps. [WriteCommunications] writes a
+// Communication per message (status, times, patient as recipient or
+// sender; the text only when the embedder asks, since it is health
+// information). Not yet: enableWhen written from a flow's branches.
 package fhirio

@@ -82,6 +82,26 @@ func TestWriteResponses(t *testing.T) {
 	if items, _ := bo["item"].([]any); len(items) != 1 {
 		t.Errorf("Bo answered one question: items %v", bo["item"])
 	}
+	// Communications: one per message; the text only when asked for.
+	for _, payload := range []bool{false, true} {
+		var comms bytes.Buffer
+		k, err := fhirio.WriteCommunications(ctx, &comms, store, c, fhirio.CommunicationOptions{Payload: payload})
+		if err != nil || k < 8 {
+			t.Fatalf("WriteCommunications = %d, %v", k, err)
+		}
+		text := comms.String()
+		if strings.Contains(text, "my knee hurts") != payload || strings.Contains(text, "contentAttachment") {
+			t.Errorf("payload %v: %s", payload, text)
+		}
+		first := strings.SplitN(text, "\n", 2)[0]
+		var m map[string]any
+		if err := json.Unmarshal([]byte(first), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["resourceType"] != "Communication" || m["status"] != "completed" || m["sent"] == nil || m["recipient"] == nil {
+			t.Errorf("first message: %s", first)
+		}
+	}
 	b, err := fhirio.TransactionBundle(nil)
 	if err != nil || b.Type.Code() != "transaction" {
 		t.Errorf("empty bundle: %+v, %v", b, err)

@@ -94,6 +94,19 @@ func written(t *testing.T) []json.RawMessage {
 		add(qr)
 		qrs = append(qrs, qr)
 	}
+	for _, conv := range convs {
+		msgs, err := store.Messages(ctx, conv.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			data, err := fhirio.MarshalCommunication(fhirio.Communication(conv, m, fhirio.CommunicationOptions{Payload: true}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, data)
+		}
+	}
 	b, err := fhirio.TransactionBundle(qrs)
 	if err != nil {
 		t.Fatal(err)
