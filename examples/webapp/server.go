@@ -142,7 +142,7 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 	if err := a.ensureAdmin(ctx); err != nil {
 		return nil, err
 	}
-	if a.login, err = verify.New(verify.Config{Users: a.store, Codes: codes, Attempts: a.store}); err != nil {
+	if a.login, err = verify.New(verify.Config{Users: a.store, Codes: codes, Attempts: a.store, Challenges: a.store}); err != nil {
 		return nil, err
 	}
 	if a.deployer, err = studio.NewDeployer(studio.DeployConfig{

@@ -30,7 +30,8 @@ import (
 )
 
 // Store is what the examples use of a store: campaigns and their work,
-// alerts, audit, retention, users and failed login attempts. Both
+// alerts, audit, retention, users, failed login attempts and logins
+// between their two steps. Both
 // *sqlitestore.Store and *pgstore.Store implement it.
 type Store interface {
 	outreach.Store
@@ -39,6 +40,7 @@ type Store interface {
 	outreach.RetentionStore
 	verify.UserStore
 	verify.AttemptStore
+	verify.ChallengeStore
 	// SchemaVersion returns the schema version of the database: a cheap
 	// query that tells whether the database answers.
 	SchemaVersion(ctx context.Context) (int, error)
