@@ -379,10 +379,11 @@ func (r *Runner) stopWhenRecorded(providerID string) {
 // failure path when the message is the question it awaits (see
 // Step.OnFailure). Error 21610 opts the number out, whether or not the
 // message is known (give u.To: without it, the opt-out of a message not
-// recorded yet is made only by the runner that is sending it). An update for a message not recorded yet is kept by the
-// store for PendingStatusFor and applied when any process records the
-// message's provider id (see Store.UpdateDelivery): HandleStatus returns
-// nil if this runner is sending that message, else an error matching
+// recorded yet is made only by the runner that is sending it). An update
+// for a message not recorded yet is kept by the store for
+// PendingStatusFor and applied when any process records the message's
+// provider id (see Store.UpdateDelivery): HandleStatus returns nil if
+// this runner is sending that message, else an error matching
 // ErrNotFound, as for a message no one knows.
 func (r *Runner) HandleStatus(ctx context.Context, u StatusUpdate) error {
 	now := r.opts.Clock.Now()
