@@ -156,7 +156,9 @@ type Runner struct {
 	stopped   map[int64]bool       // campaigns paused or cancelled through this runner
 	sentIDs   map[string]struct{}  // provider ids sent and not yet recorded
 	stops     map[string]time.Time // numbers that texted STOP through this runner lately
-	early     map[string]earlyStatus
+	// stopIDs are provider ids in flight that got error 21610 in a status
+	// update without its To: opted out once the message is recorded.
+	stopIDs map[string]struct{}
 
 	stats struct {
 		sent, deferred, throttled, retried, ambiguous, reconciled, resent, failed, optedOut atomic.Int64
@@ -185,7 +187,6 @@ func NewRunner(store Store, sender Sender, opts RunnerOptions) *Runner {
 		stopped:   map[int64]bool{},
 		sentIDs:   map[string]struct{}{},
 		stops:     map[string]time.Time{},
-		early:     map[string]earlyStatus{},
 	}
 }
 
@@ -447,12 +448,18 @@ func (r *Runner) commitOutcomes(ctx context.Context, items []*work) error {
 	return nil
 }
 
-// applyEarly applies the status updates that arrived for w's messages
-// before their provider ids were recorded.
+// applyEarly is called once w's messages' provider ids are recorded. The
+// status updates that arrived before (to this process or another) were
+// applied by the store's Commit that recorded them (see
+// Store.UpdateDelivery): what is left is to forget the messages as in
+// flight, and to opt out the numbers of those that got error 21610 in an
+// update without its To.
 func (r *Runner) applyEarly(ctx context.Context, w *work) {
-	for _, u := range r.takeEarlyStatuses(w) {
-		if err := r.HandleStatus(ctx, u); err != nil {
-			r.log.Warn("outreach: applying an early status update", "conversation", w.conv.ID, "err", err)
+	for _, to := range r.takeEarlyStatuses(w) {
+		now := r.opts.Clock.Now()
+		r.noteStop(to, true, now)
+		if err := r.store.SetOptOut(ctx, r.opts.World, to, true, now); err != nil {
+			r.log.Warn("outreach: record opt-out", "conversation", w.conv.ID, "err", err)
 		}
 	}
 }
@@ -1064,23 +1071,26 @@ func (r *Runner) inFlight(providerID string) bool {
 	return ok
 }
 
-// takeEarlyStatuses forgets w's messages as in flight and returns the
-// status updates that arrived for them before their outcomes were recorded.
-func (r *Runner) takeEarlyStatuses(w *work) []StatusUpdate {
-	var todo []StatusUpdate
+// takeEarlyStatuses forgets w's messages as in flight. The status updates
+// that arrived for them before their outcomes were recorded are kept by
+// the store, which applies them when a Commit records the provider ids
+// (or drops them after PendingStatusFor). It returns the numbers of those
+// that got error 21610 in an update without its To.
+func (r *Runner) takeEarlyStatuses(w *work) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var stop []string
 	for _, m := range w.msgs {
 		if m.ProviderID == "" {
 			continue
 		}
 		delete(r.sentIDs, m.ProviderID)
-		if e, ok := r.early[m.ProviderID]; ok {
-			delete(r.early, m.ProviderID)
-			todo = append(todo, e.update)
+		if _, ok := r.stopIDs[m.ProviderID]; ok {
+			delete(r.stopIDs, m.ProviderID)
+			stop = append(stop, m.To)
 		}
 	}
-	return todo
+	return stop
 }
 
 // sweep marks done the running campaigns of the runner's scope that have

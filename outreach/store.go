@@ -89,7 +89,12 @@ type Store interface {
 	// message with that ProviderID, unless the stored status ranks higher
 	// ([DeliveryRank]: callbacks arrive out of order). A status of "undelivered" or "failed"
 	// adds an EventDeliveryFailed inbox event to its conversation (once).
-	// It returns ErrNotFound when no message has that ProviderID.
+	// It returns ErrNotFound when no message has that ProviderID; the
+	// status is then kept (the one of highest rank, for each provider id)
+	// for [PendingStatusFor], and applied as if UpdateDelivery were called
+	// again by the Commit, from any process, that records an outbound
+	// message with that ProviderID within that time: a status callback
+	// may come before the sender's answer is recorded.
 	UpdateDelivery(ctx context.Context, providerID, status, errorCode string, at time.Time) (Message, error)
 
 	// SetOptOut records that phone opted out (true) or back in (false) at
@@ -173,6 +178,12 @@ type Claim struct {
 type EventKind string
 
 // Inbox event kinds.
+// PendingStatusFor is how long a store keeps a delivery status whose
+// message's provider id is not recorded yet (see Store.UpdateDelivery):
+// long enough for a send whose outcome is being recorded or reconciled; a
+// status of a message nobody ever records is dropped after it.
+const PendingStatusFor = 10 * time.Minute
+
 const (
 	EventReply          EventKind = "reply"
 	EventOptOut         EventKind = "opt_out"

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/internal/twilioenv"
 	"github.com/patient-outreach/sms/outreach"
-	"github.com/patient-outreach/sms/outreach/sqlitestore"
 )
 
 // rowProblem is a CSV row error or warning in JSON output.
@@ -133,7 +133,7 @@ const (
 )
 
 // dbUsage is the help of --db.
-const dbUsage = "SQLite database file (default " + simDB + " with the embedded runtime's simulation, " + studioDB + " with --runtime studio)"
+const dbUsage = "SQLite database file, or postgres:// URL (default " + simDB + " with the embedded runtime's simulation, " + studioDB + " with --runtime studio)"
 
 // defaultDB is the database file of the runtime called runtime when --db
 // is not given.
@@ -152,18 +152,27 @@ func worldName(w string) string {
 	return w
 }
 
-// openStore opens (creating it if needed) the SQLite database at path.
-func openStore(ctx context.Context, path string) (*sqlitestore.Store, error) {
-	return sqlitestore.Open(ctx, path)
+// openStore opens the database of --db: a postgres:// or postgresql://
+// URL opens PostgreSQL (see internal/storeopen), anything else is an
+// SQLite file, created if needed.
+func openStore(ctx context.Context, path string) (*storeopen.DB, error) {
+	db, err := storeopen.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open the database %s: %w", storeopen.Redact(path), err)
+	}
+	return db, nil
 }
 
 // openExisting opens a database that must already exist, rather than
-// creating an empty one by mistake.
-func openExisting(ctx context.Context, path string) (*sqlitestore.Store, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, usageErr("%s: no such database (run a campaign first, or pass --db)", path)
+// creating an empty SQLite file by mistake. A PostgreSQL database is
+// opened as openStore does.
+func openExisting(ctx context.Context, path string) (*storeopen.DB, error) {
+	if !storeopen.IsPostgres(path) {
+		if _, err := os.Stat(path); err != nil {
+			return nil, usageErr("%s: no such database (run a campaign first, or pass --db)", path)
+		}
 	}
-	return sqlitestore.Open(ctx, path)
+	return openStore(ctx, path)
 }
 
 // runtimeFlags are the flags that choose and configure a runtime.

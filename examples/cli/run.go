@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/patient-outreach/sms/csvio"
 	"github.com/patient-outreach/sms/flows"
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -117,7 +119,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		a.emit(map[string]any{
 			"event": "start", "campaign": camp.ID, "name": camp.Name, "flow": camp.Flow.ID,
 			"resumed": resumed, "recipients": p.Total, "from": camp.From, "runtime": rt.Name(), "world": camp.World,
-			"db": *dbPath, "counts": countsOf(p),
+			"db": storeopen.Redact(*dbPath), "counts": countsOf(p),
 		})
 	} else {
 		if resumed {
@@ -128,10 +130,23 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		} else {
 			fmt.Fprintf(a.stdout, "campaign %d: flow %s, %d recipients, sending from %s (%s)\n", camp.ID, camp.Flow.ID, p.Total, camp.From, camp.Name)
 		}
-		fmt.Fprintf(a.stdout, "database %s, world %s\n", *dbPath, worldName(camp.World))
+		fmt.Fprintf(a.stdout, "database %s, world %s\n", storeopen.Redact(*dbPath), worldName(camp.World))
 		if about != "" {
 			fmt.Fprintln(a.stdout, about)
 		}
+	}
+
+	if w, ok := rt.(interface{ Wake() }); ok && store.Listen != nil {
+		// PostgreSQL: work that other processes create (replies taken by
+		// a web app on the same database) wakes the runtime at once.
+		lctx, stopListen := context.WithCancel(ctx)
+		var listening sync.WaitGroup
+		listening.Go(func() {
+			if err := store.Listen(lctx, w.Wake); err != nil && lctx.Err() == nil {
+				fmt.Fprintf(a.stderr, "warning: database notifications stopped (the runtime still polls): %v\n", err)
+			}
+		})
+		defer func() { stopListen(); listening.Wait() }()
 	}
 
 	rep := newReporter(a, camp.ID, *every)

@@ -383,6 +383,17 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 			return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d has no outbound message %d: %w", id, m.ID, outreach.ErrNotFound)}
 		}
 	}
+	// Statuses that came before their messages' provider ids.
+	for _, m := range u.Enqueue {
+		if err := c.applyPending(m.ProviderID); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range u.Messages {
+		if err := c.applyPending(m.ProviderID); err != nil {
+			return nil, err
+		}
+	}
 	for _, m := range u.Received {
 		if m.ProviderID != "" {
 			_, err := scanMessage(c.stmt(c.st.inboundByProvider).QueryRowContext(c.ctx, m.ProviderID))
