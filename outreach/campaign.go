@@ -176,6 +176,8 @@ func (r *Runner) setStatus(ctx context.Context, id int64, to CampaignStatus) err
 		delete(r.stopped, id)
 	} else {
 		r.stopped[id] = true // sends of a batch under way stop at once
+		// Its conversations give up the send slots they were handed.
+		clear(r.queued)
 	}
 	r.mu.Unlock()
 	r.Wake()

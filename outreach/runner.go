@@ -157,6 +157,9 @@ type Runner struct {
 	sentIDs   map[string]struct{}  // provider ids sent and not yet recorded
 	stops     map[string]time.Time // numbers that texted STOP through this runner lately
 	early     map[string]earlyStatus
+	// queued is, by sending number, the end of the queue of conversations
+	// the throttle held back: the first send slot not yet handed out.
+	queued map[string]time.Time
 
 	stats struct {
 		sent, deferred, throttled, retried, ambiguous, reconciled, resent, failed, optedOut atomic.Int64
@@ -186,6 +189,7 @@ func NewRunner(store Store, sender Sender, opts RunnerOptions) *Runner {
 		sentIDs:   map[string]struct{}{},
 		stops:     map[string]time.Time{},
 		early:     map[string]earlyStatus{},
+		queued:    map[string]time.Time{},
 	}
 }
 
@@ -848,6 +852,7 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 				r.stats.throttled.Add(1)
 				w.block(s.next)
 				s.next = s.next.Add(s.interval)
+				r.queue(m.From, s.next)
 				return
 			}
 			ok, at, err := r.opts.Limiter.Allow(ctx, m.From, now)
@@ -861,7 +866,12 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 				if interval <= 0 {
 					interval = max(at.Sub(now), time.Millisecond)
 				}
+				// Behind the conversations held back by earlier claims:
+				// each would otherwise come due with them, and be held
+				// back again, second after second.
+				at = r.queueEnd(m.From, at)
 				limited[m.From] = &slot{next: at.Add(interval), interval: interval}
+				r.queue(m.From, at.Add(interval))
 				w.block(at)
 				return
 			}
@@ -872,6 +882,26 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 		if m.ID != 0 {
 			w.upd.Messages = append(w.upd.Messages, *m)
 		}
+	}
+}
+
+// queueEnd returns the first send slot of number not handed out to a
+// conversation held back by the throttle, or at if that is later.
+func (r *Runner) queueEnd(number string, at time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if end := r.queued[number]; end.After(at) {
+		return end
+	}
+	return at
+}
+
+// queue records end as the first send slot of number not handed out.
+func (r *Runner) queue(number string, end time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if end.After(r.queued[number]) {
+		r.queued[number] = end
 	}
 }
 
