@@ -470,8 +470,8 @@ func (r *Runner) stopIfCampaignStopped(ctx context.Context, rest []*work) map[in
 		id := w.conv.CampaignID
 		if !seen[id] {
 			seen[id] = true
-			if c, err := r.store.Campaign(ctx, id); err == nil {
-				stopped[id] = c.Status != CampaignRunning
+			if st, err := r.campaignStatus(ctx, id); err == nil {
+				stopped[id] = st != CampaignRunning
 				if !stopped[id] {
 					// Resumed, perhaps by another process.
 					r.mu.Lock()

@@ -110,7 +110,8 @@ type stmts struct {
 	// date after every write and reads the pages again. A simulated
 	// campaign, which runs a claim and a few writes per event, spent more
 	// time in these reads than in its writes.
-	nextDueFree, nextDueLeased, optedOut *sql.Stmt
+	// CampaignStatus, read for every batch sent, is another.
+	nextDueFree, nextDueLeased, optedOut, campaignStatus *sql.Stmt
 }
 
 // prepared pairs each statement of s with its SQL text.
@@ -204,6 +205,7 @@ func (s *stmts) queries() []prepared {
 		{&s.nextDueFree, nextDueFreeQuery},
 		{&s.nextDueLeased, nextDueLeasedQuery},
 		{&s.optedOut, optedOutQuery},
+		{&s.campaignStatus, `SELECT status FROM campaigns WHERE id = ?`},
 	}
 }
 
