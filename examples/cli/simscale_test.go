@@ -95,12 +95,14 @@ func BenchmarkSimulatedRun(b *testing.B) {
 // received exactly the messages the flow prescribes for the replies that
 // phone sent: its messages are replayed through outreach.Advance, with
 // the timeouts the runner applies, and must match in order, key and body.
+// It is skipped with -short and under the race detector (the runtime's
+// goroutines are raced by TestRunInProcess); CI runs it without.
 // Conversations a keyword (STOP, HELP...) ended or changed are only
 // checked for what every conversation must satisfy; those of unreachable
 // and undeliverable phones must end delivery_failed.
 func TestSimulatedCampaignScale(t *testing.T) {
-	if testing.Short() {
-		t.Skip("10,000 simulated conversations: skipped with -short")
+	if testing.Short() || raceEnabled {
+		t.Skip("10,000 simulated conversations: skipped with -short and under the race detector")
 	}
 	const rows = 10_000
 	ctx := context.Background()
