@@ -161,6 +161,16 @@ func (r *Runner) CancelCampaign(ctx context.Context, id int64) error {
 	return r.setStatus(ctx, id, CampaignCancelled)
 }
 
+// campaignStatus returns campaign id's status, through the store's
+// [CampaignStatusReader] if it has one.
+func (r *Runner) campaignStatus(ctx context.Context, id int64) (CampaignStatus, error) {
+	if sr, ok := r.store.(CampaignStatusReader); ok {
+		return sr.CampaignStatus(ctx, id)
+	}
+	c, err := r.store.Campaign(ctx, id)
+	return c.Status, err
+}
+
 func (r *Runner) setStatus(ctx context.Context, id int64, to CampaignStatus) error {
 	c, err := r.store.Campaign(ctx, id)
 	if err != nil {
@@ -177,6 +187,8 @@ func (r *Runner) setStatus(ctx context.Context, id int64, to CampaignStatus) err
 		delete(r.stopped, id)
 	} else {
 		r.stopped[id] = true // sends of a batch under way stop at once
+		// Its conversations give up the send slots they were handed.
+		clear(r.queued)
 	}
 	r.mu.Unlock()
 	r.Wake()

@@ -159,6 +159,9 @@ type Runner struct {
 	// stopIDs are provider ids in flight that got error 21610 in a status
 	// update without its To: opted out once the message is recorded.
 	stopIDs map[string]struct{}
+	// queued is, by sending number, the end of the queue of conversations
+	// the throttle held back: the first send slot not yet handed out.
+	queued map[string]time.Time
 
 	stats struct {
 		sent, deferred, throttled, retried, ambiguous, reconciled, resent, failed, optedOut atomic.Int64
@@ -187,6 +190,7 @@ func NewRunner(store Store, sender Sender, opts RunnerOptions) *Runner {
 		stopped:   map[int64]bool{},
 		sentIDs:   map[string]struct{}{},
 		stops:     map[string]time.Time{},
+		queued:    map[string]time.Time{},
 	}
 }
 
@@ -473,8 +477,8 @@ func (r *Runner) stopIfCampaignStopped(ctx context.Context, rest []*work) map[in
 		id := w.conv.CampaignID
 		if !seen[id] {
 			seen[id] = true
-			if c, err := r.store.Campaign(ctx, id); err == nil {
-				stopped[id] = c.Status != CampaignRunning
+			if st, err := r.campaignStatus(ctx, id); err == nil {
+				stopped[id] = st != CampaignRunning
 				if !stopped[id] {
 					// Resumed, perhaps by another process.
 					r.mu.Lock()
@@ -864,6 +868,7 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 				r.stats.throttled.Add(1)
 				w.block(s.next)
 				s.next = s.next.Add(s.interval)
+				r.queue(m.From, s.next)
 				return
 			}
 			ok, at, err := r.opts.Limiter.Allow(ctx, m.From, now)
@@ -877,7 +882,12 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 				if interval <= 0 {
 					interval = max(at.Sub(now), time.Millisecond)
 				}
+				// Behind the conversations held back by earlier claims:
+				// each would otherwise come due with them, and be held
+				// back again, second after second.
+				at = r.queueEnd(m.From, at)
 				limited[m.From] = &slot{next: at.Add(interval), interval: interval}
+				r.queue(m.From, at.Add(interval))
 				w.block(at)
 				return
 			}
@@ -888,6 +898,26 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 		if m.ID != 0 {
 			w.upd.Messages = append(w.upd.Messages, *m)
 		}
+	}
+}
+
+// queueEnd returns the first send slot of number not handed out to a
+// conversation held back by the throttle, or at if that is later.
+func (r *Runner) queueEnd(number string, at time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if end := r.queued[number]; end.After(at) {
+		return end
+	}
+	return at
+}
+
+// queue records end as the first send slot of number not handed out.
+func (r *Runner) queue(number string, end time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if end.After(r.queued[number]) {
+		r.queued[number] = end
 	}
 }
 

@@ -149,6 +149,15 @@ type Store interface {
 	Close() error
 }
 
+// CampaignStatusReader is implemented by a [Store] that reads a
+// campaign's status alone, for less than [Store.Campaign] costs (which
+// decodes the campaign's flow). The runner looks at the status of the
+// campaigns of every batch it sends, through this when the store has it.
+// It returns an error wrapping [ErrNotFound] for an unknown campaign.
+type CampaignStatusReader interface {
+	CampaignStatus(ctx context.Context, id int64) (CampaignStatus, error)
+}
+
 // ResponsePage selects a page of responses: those of conversations with
 // ID > AfterConversation, of at most Limit conversations (zero: no limit).
 type ResponsePage struct {

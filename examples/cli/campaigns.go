@@ -15,6 +15,7 @@ import (
 	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/internal/twilioenv"
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/sqlitestore"
 )
 
 // rowProblem is a CSV row error or warning in JSON output.
@@ -159,6 +160,26 @@ func openStore(ctx context.Context, path string) (*storeopen.DB, error) {
 	db, err := storeopen.Open(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("open the database %s: %w", storeopen.Redact(path), err)
+	}
+	return db, nil
+}
+
+// openSimStore opens the database at path as openStore does, for the
+// embedded runtime's simulated phones: its transactions commit with
+// synchronous=NORMAL, one fsync per WAL checkpoint rather than one per
+// transaction. A process crash still loses nothing; a power loss may roll
+// back the last transactions, which, with no real provider to text
+// twice, can only cost the simulation some progress. (The campaign time
+// of a simulated run passes in a few transactions per event: with an
+// fsync each, the disk, not the simulation, set its pace.)
+// On PostgreSQL it is openStore.
+func openSimStore(ctx context.Context, path string) (*storeopen.DB, error) {
+	if storeopen.IsPostgres(path) {
+		return openStore(ctx, path)
+	}
+	db, err := storeopen.OpenSQLite(ctx, path, sqlitestore.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		return nil, fmt.Errorf("open the database %s: %w", path, err)
 	}
 	return db, nil
 }

@@ -15,8 +15,16 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// pollEvery is how often run reads the campaign's progress.
+// pollEvery is how often run reads the campaign's progress, at most.
 const pollEvery = 200 * time.Millisecond
+
+// pollShare is the largest share of the time that reading the progress
+// may take: a read that took d is followed by a wait of at least
+// d*pollShare. The read counts every conversation and message of the
+// campaign, so on a large campaign a fixed pace of reads would take more
+// of the machine than the campaign itself (a simulated one, whose pace
+// the machine sets).
+const pollShare = 20
 
 func cmdRun(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "run", "run --csv FILE [--flow NAME|FILE.json] [--db PATH] [--name NAME] [--runtime embedded|studio] [--require-consent] [flags]")
@@ -85,7 +93,12 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		return invalidErr("no valid recipient: nothing to send")
 	}
 
-	store, err := openStore(ctx, *dbPath)
+	var store *storeopen.DB
+	if rf.name == "embedded" {
+		store, err = openSimStore(ctx, *dbPath)
+	} else {
+		store, err = openStore(ctx, *dbPath)
+	}
 	if err != nil {
 		return err
 	}
@@ -250,6 +263,7 @@ func runUntilDone(ctx context.Context, rt outreach.Runtime, store outreach.Store
 
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
+	var nextRead time.Time // when the progress may be read again
 	for {
 		select {
 		case <-ctx.Done():
@@ -269,13 +283,6 @@ func runUntilDone(ctx context.Context, rt outreach.Runtime, store outreach.Store
 			return fmt.Errorf("%s runtime: %w", rt.Name(), err)
 		case <-tick.C:
 		}
-		p, err := rt.Progress(ctx, id)
-		if err != nil {
-			if ctx.Err() != nil {
-				continue
-			}
-			return err
-		}
 		c, err := store.Campaign(ctx, id)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -285,6 +292,18 @@ func runUntilDone(ctx context.Context, rt outreach.Runtime, store outreach.Store
 		}
 		if c.Status.Finished() {
 			return stop()
+		}
+		if time.Now().Before(nextRead) {
+			continue
+		}
+		read := time.Now()
+		p, err := rt.Progress(ctx, id)
+		nextRead = read.Add(time.Since(read) * pollShare)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			return err
 		}
 		rep.update(p)
 	}

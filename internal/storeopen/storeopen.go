@@ -97,11 +97,16 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		}
 		return &DB{Kind: Postgres, Store: s, Sessions: s.Sessions(), Listen: s.Listen}, nil
 	}
-	s, err := sqlitestore.Open(ctx, dsn)
+	return OpenSQLite(ctx, dsn, sqlitestore.Options{})
+}
+
+// OpenSQLite opens the SQLite file at path with opts, as Open does.
+func OpenSQLite(ctx context.Context, path string, opts sqlitestore.Options) (*DB, error) {
+	s, err := sqlitestore.OpenOptions(ctx, path, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &DB{Kind: SQLite, Store: s, Sessions: s.Sessions(), Path: dsn}, nil
+	return &DB{Kind: SQLite, Store: s, Sessions: s.Sessions(), Path: path}, nil
 }
 
 // Redact returns dsn without its password, for messages and logs.

@@ -150,6 +150,17 @@ func (s *Store) Campaign(ctx context.Context, id int64) (outreach.Campaign, erro
 	return c, wrap("campaign", err)
 }
 
+// CampaignStatus implements [outreach.CampaignStatusReader]: the
+// runner reads it for every batch it sends.
+func (s *Store) CampaignStatus(ctx context.Context, id int64) (outreach.CampaignStatus, error) {
+	var st outreach.CampaignStatus
+	err := s.st.campaignStatus.QueryRowContext(ctx, id).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("sqlitestore: campaign %d: %w", id, outreach.ErrNotFound)
+	}
+	return st, wrap("campaign status", err)
+}
+
 // Campaigns implements [outreach.Store].
 func (s *Store) Campaigns(ctx context.Context) ([]outreach.Campaign, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns ORDER BY id DESC`)

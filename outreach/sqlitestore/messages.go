@@ -188,7 +188,7 @@ func (s *Store) OptedOut(ctx context.Context, phones []string) (map[string]bool,
 	if err != nil {
 		return nil, wrap("opted out", err)
 	}
-	rows, err := s.r.QueryContext(ctx, optedOutQuery, list)
+	rows, err := s.st.optedOut.QueryContext(ctx, list)
 	if err != nil {
 		return nil, wrap("opted out", err)
 	}
