@@ -3,6 +3,7 @@ package fhirio
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -523,4 +524,66 @@ var stateZones = map[string]string{
 	"VT": "America/New_York", "VA": "America/New_York", "WA": "America/Los_Angeles", "WV": "America/New_York",
 	"WI": "America/Chicago", "WY": "America/Denver",
 	"PR": "America/Puerto_Rico", "VI": "America/St_Thomas", "GU": "Pacific/Guam", "AS": "Pacific/Pago_Pago", "MP": "Pacific/Saipan",
+}
+
+// ReadAll reads a whole patients file, NDJSON or a Bundle (told apart by
+// its first resource), into the same Result as csvio.ReadAll: every
+// Patient ends up either in Recipients or with its errors in Errors. A
+// Bundle's next page is not fetched: Result holds its first page. The
+// error is one that refuses the file as a whole (it does not decode, a
+// line is too long, ctx is done).
+func ReadAll(ctx context.Context, r io.Reader, opts Options) (csvio.Result, error) {
+	var res csvio.Result
+	br := bufio.NewReaderSize(r, 64<<10)
+	dec := json.NewDecoder(br)
+	var first json.RawMessage
+	if err := dec.Decode(&first); err != nil {
+		if errors.Is(err, io.EOF) {
+			return res, errors.New("fhirio: the file is empty")
+		}
+		return res, fmt.Errorf("fhirio: %w: %v", ErrBadJSON, jsonProblem(err))
+	}
+	var head struct {
+		ResourceType string `json:"resourceType"`
+	}
+	_ = json.Unmarshal(first, &head)
+	add := func(row csvio.Row) {
+		res.Rows++
+		res.Warnings = append(res.Warnings, row.Warnings...)
+		if !row.OK() {
+			res.BadRows++
+			res.Errors = append(res.Errors, row.Errors...)
+			return
+		}
+		res.Recipients = append(res.Recipients, row.Recipient)
+	}
+	if head.ResourceType == "Bundle" {
+		b, err := ReadBundle(bytes.NewReader(first), opts, nil, 0)
+		if err != nil {
+			return res, err
+		}
+		for _, row := range b.Rows {
+			add(row)
+		}
+		return res, nil
+	}
+	// NDJSON: the first resource, then the rest as the decoder left it.
+	rest := io.MultiReader(bytes.NewReader(first), dec.Buffered(), br)
+	pr, err := NewNDJSONReader(rest, opts)
+	if err != nil {
+		return res, err
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		row, err := pr.Next()
+		if errors.Is(err, io.EOF) {
+			return res, nil
+		}
+		if err != nil {
+			return res, err
+		}
+		add(row)
+	}
 }

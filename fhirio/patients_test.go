@@ -1,6 +1,7 @@
 package fhirio_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -280,5 +281,29 @@ func TestSyntheaStyle(t *testing.T) {
 	}
 	if ok < 200 {
 		t.Errorf("only %d of 400 patients are recipients", ok)
+	}
+}
+
+// TestReadAll reads the same patients as NDJSON and as a Bundle, pretty
+// printed, into the same result.
+func TestReadAll(t *testing.T) {
+	tel := `"telecom":[{"system":"sms","value":"4406443709"}]`
+	resources := []string{patient("a", tel), patient("b", `"active":false`, tel), patient("c", `"telecom":[{"system":"sms","value":"212-555-0143"}]`)}
+	ndjson := strings.Join(resources, "\n") + "\n"
+	bundle := "{\n  \"resourceType\": \"Bundle\",\n  \"type\": \"collection\",\n  \"entry\": [{\"resource\": " + strings.Join(resources, "}, {\"resource\": ") + "}]\n}\n"
+	for name, in := range map[string]string{"ndjson": ndjson, "bundle": bundle} {
+		res, err := fhirio.ReadAll(context.Background(), strings.NewReader(in), opts())
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if res.Rows != 3 || res.BadRows != 1 || len(res.Recipients) != 2 || res.Recipients[1].Phone != "+12125550143" || !errors.Is(res.Errors[0], fhirio.ErrInactive) || res.Errors[0].Line != 2 {
+			t.Errorf("%s: %+v", name, res)
+		}
+	}
+	if _, err := fhirio.ReadAll(context.Background(), strings.NewReader(""), opts()); err == nil {
+		t.Error("an empty file read")
+	}
+	if _, err := fhirio.ReadAll(context.Background(), strings.NewReader("patient_id,patient_phone\n"), opts()); !errors.Is(err, fhirio.ErrBadJSON) {
+		t.Errorf("a CSV file: %v", err)
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/fhirio"
 	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/internal/twilioenv"
 	"github.com/patient-outreach/sms/outreach"
@@ -51,14 +53,15 @@ func newCSVReport(file string, res csvio.Result) csvReport {
 }
 
 func cmdValidate(ctx context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "validate", "validate [--region CC] [--require-consent] FILE.csv")
+	fs := newFlagSet(a, "validate", "validate [--region CC] [--require-consent] [--fhir] FILE.csv|FILE.ndjson|FILE.json")
 	region := fs.String("region", "US", "country of numbers written without +")
+	asFHIR := fs.Bool("fhir", false, "the file holds FHIR R4 Patients (NDJSON or a Bundle); the default for .ndjson and .json files")
 	consent := fs.Bool("require-consent", false, consentUsage)
 	ops, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
-	res, err := readRecipients(ctx, ops[0], csvio.Options{DefaultRegion: *region, RequireConsent: *consent})
+	res, err := readRecipients(ctx, ops[0], csvio.Options{DefaultRegion: *region, RequireConsent: *consent}, *asFHIR || fhirFile(ops[0]))
 	if err != nil {
 		return err
 	}
@@ -87,8 +90,16 @@ func onlyNoConsent(res csvio.Result) bool {
 	return true
 }
 
-// readRecipients reads the recipients file at path with opts.
-func readRecipients(ctx context.Context, path string, opts csvio.Options) (csvio.Result, error) {
+// fhirFile reports whether path names a FHIR file: .ndjson or .json.
+func fhirFile(path string) bool {
+	ext := strings.ToLower(filepath.Ext(path))
+	return ext == ".ndjson" || ext == ".json"
+}
+
+// readRecipients reads the recipients file at path with opts: a CSV
+// file, or with asFHIR FHIR R4 Patients (fhirio.ReadAll, with the phone
+// region of opts; its consent rule does not apply).
+func readRecipients(ctx context.Context, path string, opts csvio.Options, asFHIR bool) (csvio.Result, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -97,6 +108,13 @@ func readRecipients(ctx context.Context, path string, opts csvio.Options) (csvio
 		return csvio.Result{}, err
 	}
 	defer f.Close()
+	if asFHIR {
+		res, err := fhirio.ReadAll(ctx, f, fhirio.Options{Region: opts.DefaultRegion, Now: time.Now()})
+		if err != nil {
+			return res, invalidErr("%s: %v", path, err)
+		}
+		return res, nil
+	}
 	res, err := csvio.ReadAll(ctx, f, opts)
 	if err != nil {
 		var he *csvio.HeaderError
@@ -407,15 +425,19 @@ func findCampaign(ctx context.Context, store outreach.Store, id int64) (outreach
 }
 
 func cmdExport(ctx context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "export", "export --campaign ID [--db PATH] [--out FILE]")
+	fs := newFlagSet(a, "export", "export --campaign ID [--db PATH] [--out FILE] [--format csv|fhir]")
 	dbPath := fs.String("db", "", dbUsage)
 	id := fs.Int64("campaign", 0, "campaign id (default: the newest)")
 	out := fs.String("out", "-", "output file, - for standard output")
+	format := fs.String("format", "csv", "csv: the responses CSV; fhir: a FHIR R4 QuestionnaireResponse per recipient, as NDJSON")
 	actor := actorFlag(fs)
 	var rf runtimeFlags
 	addRuntimeFlags(fs, &rf)
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
+	}
+	if *format != "csv" && *format != "fhir" {
+		return usageErr("--format is csv or fhir, not %q", *format)
 	}
 	if a.json && (*out == "" || *out == "-") {
 		return usageErr("--json with export needs --out FILE: the CSV goes to the file, the summary to stdout")
@@ -450,7 +472,12 @@ func cmdExport(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := exportResponses(ctx, w, store, rt, *id)
+	var n int
+	if *format == "fhir" {
+		n, err = fhirio.WriteResponses(ctx, w, csvio.RuntimeSource(store, rt), camp, fhirio.ResponseOptions{})
+	} else {
+		n, err = exportResponses(ctx, w, store, rt, *id)
+	}
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}

@@ -124,14 +124,16 @@ const usage = `usage: cli <command> [flags]
 
 commands:
   validate FILE.csv                     check a recipients CSV: every row error and warning, by line
+                                        (FILE.ndjson or FILE.json: FHIR R4 Patients)
   run --csv FILE [--flow NAME|FILE]     run a campaign until it is done; the same command again
+      (or --fhir FILE: FHIR Patients)
       [--db PATH] [--name NAME]         resumes an unfinished campaign of that name
       [--runtime embedded|studio]       (embedded: SQLite and simulated phones; the database
                                         is outreach-sim.db, or outreach.db with studio)
       [--speed X | --realtime]
   status [--campaign ID] [--db PATH]    campaigns and their progress
-  export --campaign ID [--db PATH]      a campaign's responses as CSV
-      [--out FILE]
+  export --campaign ID [--db PATH]      a campaign's responses as CSV (--format fhir: a FHIR
+      [--out FILE] [--format csv|fhir]  QuestionnaireResponse per recipient, as NDJSON)
   optouts export [--db PATH]            every opt-out (and opt-in) as CSV, for a CRM; the
       [--out FILE]                      database is the web app's, outreach.db
   optouts import [--db PATH] FILE.csv   a CRM's opt-outs (exit 1 on bad rows; the good ones

@@ -27,9 +27,10 @@ const pollEvery = 200 * time.Millisecond
 const pollShare = 20
 
 func cmdRun(ctx context.Context, a *app, args []string) error {
-	fs := newFlagSet(a, "run", "run --csv FILE [--flow NAME|FILE.json] [--db PATH] [--name NAME] [--runtime embedded|studio] [--require-consent] [flags]")
+	fs := newFlagSet(a, "run", "run --csv FILE | --fhir FILE [--flow NAME|FILE.json] [--db PATH] [--name NAME] [--runtime embedded|studio] [--require-consent] [flags]")
 	flowName := fs.String("flow", "provider", "built-in flow ("+strings.Join(flows.BuiltinNames(), ", ")+") or a flow JSON file")
 	csvPath := fs.String("csv", "", "recipients CSV (patient_id, patient_first_name, patient_phone)")
+	fhirPath := fs.String("fhir", "", "recipients as FHIR R4 Patients: Bulk Data NDJSON or a Bundle (instead of --csv)")
 	dbPath := fs.String("db", "", dbUsage)
 	name := fs.String("name", "", "campaign name (default: FLOW-CSVNAME); running an unfinished campaign's name again resumes it")
 	region := fs.String("region", "US", "country of numbers written without +")
@@ -46,8 +47,13 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	if *csvPath == "" {
-		return usageErr("--csv is required")
+	switch {
+	case *csvPath != "" && *fhirPath != "":
+		return usageErr("--csv and --fhir: give one of them")
+	case *fhirPath != "":
+		*csvPath = *fhirPath
+	case *csvPath == "":
+		return usageErr("--csv is required (or --fhir)")
 	}
 	if *dbPath == "" {
 		*dbPath = defaultDB(rf.name)
@@ -78,7 +84,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	if *name == "" {
 		*name = flow.ID + "-" + strings.TrimSuffix(filepath.Base(*csvPath), filepath.Ext(*csvPath))
 	}
-	res, err := readRecipients(ctx, *csvPath, csvio.Options{DefaultRegion: *region, RequireConsent: *consent})
+	res, err := readRecipients(ctx, *csvPath, csvio.Options{DefaultRegion: *region, RequireConsent: *consent}, *fhirPath != "")
 	if err != nil {
 		return err
 	}
@@ -170,7 +176,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	defer lctx()
 	p, perr := rt.Progress(last, camp.ID)
 	if errors.Is(err, errInterrupted) {
-		hint := resumeHint(*flowName, *csvPath, *dbPath, *name, rf.name)
+		hint := resumeHint(*flowName, *csvPath, *dbPath, *name, rf.name, *fhirPath != "")
 		if perr == nil {
 			rep.final(p)
 		}
@@ -327,8 +333,12 @@ func loadFlow(name string) (*outreach.Flow, error) {
 }
 
 // resumeHint is the command that resumes the campaign.
-func resumeHint(flow, csv, db, name, runtime string) string {
-	parts := []string{"cli", "run", "--flow", quote(flow), "--csv", quote(csv), "--db", quote(db), "--name", quote(name)}
+func resumeHint(flow, file, db, name, runtime string, asFHIR bool) string {
+	source := "--csv"
+	if asFHIR {
+		source = "--fhir"
+	}
+	parts := []string{"cli", "run", "--flow", quote(flow), source, quote(file), "--db", quote(db), "--name", quote(name)}
 	if runtime != "embedded" {
 		parts = append(parts, "--runtime", runtime)
 	}

@@ -109,7 +109,7 @@ func TestSimulatedCampaignScale(t *testing.T) {
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "recipients.csv")
 	writeRecipients(t, csvPath, rows)
-	res, err := readRecipients(ctx, csvPath, csvio.Options{DefaultRegion: "US"})
+	res, err := readRecipients(ctx, csvPath, csvio.Options{DefaultRegion: "US"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

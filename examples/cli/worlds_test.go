@@ -121,7 +121,7 @@ func TestRunLeavesOtherWorldsAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := readRecipients(ctx, abs(t, sample), csvio.Options{DefaultRegion: "US"})
+	res, err := readRecipients(ctx, abs(t, sample), csvio.Options{DefaultRegion: "US"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
