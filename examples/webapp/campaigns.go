@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/fhirio"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -196,8 +197,20 @@ func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 	}
 	defer file.Close()
 	consent := r.FormValue("require_consent") != ""
-	res, err := csvio.ReadAll(r.Context(), file, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes, RequireConsent: consent})
-	if err != nil {
+	var res csvio.Result
+	if fhirUpload(hdr.Filename) {
+		// FHIR R4 Patients (Bulk Data NDJSON or a Bundle): the same rows
+		// and row errors, naming the element.
+		if a.cfg.MaxUploadBytes > 0 && hdr.Size > a.cfg.MaxUploadBytes {
+			a.tooLarge(w, r)
+			return
+		}
+		if res, err = fhirio.ReadAll(r.Context(), file, fhirio.Options{Now: a.now()}); err != nil {
+			a.flashError(r, filepath.Base(hdr.Filename)+": "+err.Error())
+			http.Redirect(w, r, back, http.StatusSeeOther)
+			return
+		}
+	} else if res, err = csvio.ReadAll(r.Context(), file, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes, RequireConsent: consent}); err != nil {
 		a.csvReadError(w, r, err, filepath.Base(hdr.Filename), back, "")
 		return
 	}
@@ -220,6 +233,13 @@ func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 	a.sessions.Put(r.Context(), "upload", up.Key)
 	a.log.Info("recipients uploaded", "upload", up.Key[:6], "rows", res.Rows, "bad_rows", res.BadRows, "warnings", len(res.Warnings))
 	http.Redirect(w, r, "/uploads/"+up.Key, http.StatusSeeOther)
+}
+
+// fhirUpload reports whether an uploaded file holds FHIR Patients rather
+// than a CSV: by its name, .ndjson or .json.
+func fhirUpload(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	return ext == ".ndjson" || ext == ".json"
 }
 
 // ownUpload returns the session's upload named in the path.
@@ -475,6 +495,25 @@ func (a *app) campaignAction(w http.ResponseWriter, r *http.Request) {
 		a.flashError(r, "The campaign could not be "+action.past+": "+err.Error())
 	}
 	http.Redirect(w, r, "/campaigns/"+strconv.FormatInt(c.ID, 10), http.StatusSeeOther)
+}
+
+// responsesFHIR streams the campaign's answers as FHIR R4
+// QuestionnaireResponses, one per recipient, as NDJSON
+// (fhirio.WriteResponses), read through the runtime a page at a time.
+func (a *app) responsesFHIR(w http.ResponseWriter, r *http.Request) {
+	c, rt, ok := a.campaign(w, r)
+	if !ok {
+		return
+	}
+	w.Header().Set("Content-Type", "application/fhir+ndjson")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="campaign-%d-responses.ndjson"`, c.ID))
+	n, err := fhirio.WriteResponses(r.Context(), w, csvio.RuntimeSource(a.store, rt), c, fhirio.ResponseOptions{})
+	a.audit(r, outreach.ActionResponsesExported, resultOf(err), "campaign", idOrEmpty(c.ID), fmt.Sprintf("fhir=%d", n))
+	if err != nil {
+		a.log.Error("export", "campaign", c.ID, "resources", n, "err", err)
+		return // the client sees a truncated download
+	}
+	a.log.Info("responses exported as FHIR", "campaign", c.ID, "resources", n)
 }
 
 // responsesCSV streams the campaign's answers, one row per answer and one

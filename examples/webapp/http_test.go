@@ -18,7 +18,7 @@ func TestProtectedPagesNeedLogin(t *testing.T) {
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	for _, path := range []string{
-		"/", "/campaigns", "/campaigns/new", "/campaigns/1", "/campaigns/1/events", "/campaigns/1/responses.csv",
+		"/", "/campaigns", "/campaigns/new", "/campaigns/1", "/campaigns/1/events", "/campaigns/1/responses.csv", "/campaigns/1/responses.ndjson",
 		"/flows", "/flows/provider", "/flows/provider/sample.csv", "/uploads/abc", "/simulator",
 	} {
 		resp, body := c.get(path)
@@ -445,5 +445,40 @@ func TestLoginLockout(t *testing.T) {
 	}
 	if loginCode.MatchString(ta.Stderr.String()) {
 		t.Fatal("a locked-out login sent a code")
+	}
+}
+
+// TestUploadFHIR: FHIR Patients (NDJSON) go through the same preview as a
+// CSV, their errors naming the resource and element; the campaign's
+// answers download as FHIR QuestionnaireResponses too.
+func TestUploadFHIR(t *testing.T) {
+	ta := startApp(t, nil)
+	c := ta.client(t)
+	c.login(ta)
+	file := []byte(`{"resourceType":"Patient","id":"a1","name":[{"use":"official","given":["Ann"]}],"telecom":[{"system":"phone","value":"(440) 555-0142","use":"mobile"}]}
+{"resourceType":"Patient","id":"b2","deceasedBoolean":true,"telecom":[{"system":"sms","value":"208-555-0187"}]}
+`)
+	resp, body := c.postFile("/campaigns/new", map[string]string{"flow": "provider", "runtime": "embedded"}, "recipients", "patients.ndjson", file)
+	mustStatus(t, "upload", resp, body, http.StatusSeeOther)
+	preview := resp.Header.Get("Location")
+	resp, body = c.get(preview)
+	mustStatus(t, "preview", resp, body, http.StatusOK)
+	for _, want := range []string{"Line 2, resource b2, element Patient.deceasedBoolean: the patient is deceased", "Hi Ann", "Start the campaign for 1 recipient"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the preview lacks %q:\n%s", want, body)
+		}
+	}
+	resp, body = c.postForm(preview+"/start", nil)
+	mustStatus(t, "start", resp, body, http.StatusSeeOther)
+	campaign := resp.Header.Get("Location")
+	resp, body = c.get(campaign)
+	mustStatus(t, "campaign page", resp, body, http.StatusOK)
+	if !strings.Contains(body, campaign+"/responses.ndjson") {
+		t.Errorf("no FHIR download on the campaign page:\n%s", body)
+	}
+	resp, body = c.get(campaign + "/responses.ndjson")
+	mustStatus(t, "FHIR download", resp, body, http.StatusOK)
+	if ct := resp.Header.Get("Content-Type"); ct != "application/fhir+ndjson" || !strings.Contains(body, `"resourceType":"QuestionnaireResponse"`) || !strings.Contains(body, `"reference":"Patient/a1"`) {
+		t.Errorf("FHIR download (%s):\n%s", ct, body)
 	}
 }

@@ -401,6 +401,7 @@ func (a *app) routes() (http.Handler, error) {
 	viewer("GET /campaigns/{id}", a.campaignPage)
 	viewer("GET /campaigns/{id}/events", a.progressEvents)
 	viewer("GET /campaigns/{id}/responses.csv", a.responsesCSV)
+	viewer("GET /campaigns/{id}/responses.ndjson", a.responsesFHIR)
 	operator("POST /campaigns/{id}/{action}", a.campaignAction) // start, pause, resume, cancel
 	operator("POST /campaigns/{id}/alerts/{alert}/ack", a.ackAlert)
 	operator("POST /alerts/{alert}/ack", a.ackStrayAlert)
