@@ -1,8 +1,11 @@
 package fhirio
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
@@ -14,9 +17,9 @@ import (
 // [QuestionnaireResponse] mean: one item per ask step, in step order,
 // with linkId the step id, text the question (templates as written), and
 // type choice (answerOption the choices, coded as choice answers are),
-// integer, decimal or string. Which questions a patient is asked depends
-// on earlier answers; the Questionnaire does not express those branches
-// (enableWhen), so every item is optional.
+// integer, decimal or string. Every item is optional. Where the flow
+// asks a question only after certain answers to an earlier one, and
+// that can be said in FHIR, the item has enableWhen (see [enableWhen]).
 func Questionnaire(f *outreach.Flow, url string) fhir.Questionnaire {
 	q := fhir.Questionnaire{
 		Id:     ptr(f.ID),
@@ -49,10 +52,127 @@ func Questionnaire(f *outreach.Flow, url string) fhir.Questionnaire {
 		default:
 			item.Type = fhir.QuestionnaireItemTypeString
 		}
+		item.EnableWhen, item.EnableBehavior = enableWhen(f, st.ID, map[string]bool{})
 		q.Item = append(q.Item, item)
 	}
 	return q
 }
+
+// enableWhen returns the conditions under which the flow asks step id,
+// when they can be said in FHIR: every way into it is a route of one
+// step P (an ask step routing on its own answer, or a branch on
+// answers.Q) whose conditions hold for the answers that lead there: the
+// routes to id are equal-to or any-of routes (values an earlier route
+// of P to another step claims are left out, since the first route that
+// matches wins), or the first route of P is a range (Min, Max). Anything
+// else (a default Next into id, several steps leading there, a range
+// after other routes, a question that is itself asked only sometimes,
+// which the engine could not route on when skipped) gives none. seen
+// holds the steps being looked at, against loops.
+func enableWhen(f *outreach.Flow, id string, seen map[string]bool) ([]fhir.QuestionnaireItemEnableWhen, *fhir.EnableWhenBehavior) {
+	if seen[id] {
+		return nil, nil
+	}
+	seen[id] = true
+	var from *outreach.Step
+	for i := range f.Steps {
+		st := &f.Steps[i]
+		for _, n := range []string{st.Next, st.NoAnswer, st.OnTimeout, st.OnFailure} {
+			if n == id {
+				return nil, nil // reached other than by a route
+			}
+		}
+		for _, rt := range st.Routes {
+			if rt.Next == id {
+				if from != nil && from != st {
+					return nil, nil
+				}
+				from = st
+			}
+		}
+	}
+	if from == nil || f.StartStep() == id {
+		return nil, nil
+	}
+	question := from.ID
+	if from.Kind == outreach.StepBranch {
+		q, ok := strings.CutPrefix(from.Var, "answers.")
+		if !ok {
+			return nil, nil
+		}
+		question = q
+	}
+	asked := f.StepByID(question)
+	if asked == nil || asked.Kind != outreach.StepAsk || seen[question] {
+		return nil, nil
+	}
+	if cond, _ := enableWhen(f, question, seen); cond != nil {
+		return nil, nil
+	}
+	op := func(o fhir.QuestionnaireItemOperator, v string) fhir.QuestionnaireItemEnableWhen {
+		ew := fhir.QuestionnaireItemEnableWhen{Question: question, Operator: o}
+		switch kindOf(asked) {
+		case outreach.AnswerChoice:
+			ew.AnswerCoding = fhir.Coding{Code: ptr(v)}
+		case outreach.AnswerInteger:
+			ew.AnswerInteger, _ = strconv.Atoi(v)
+		case outreach.AnswerNumber:
+			ew.AnswerDecimal = json.Number(v)
+		default:
+			ew.AnswerString = v
+		}
+		return ew
+	}
+	num := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
+	if first := from.Routes[0]; first.Next == id && (first.When.Min != nil || first.When.Max != nil) {
+		if first.When.Equals != "" || len(first.When.AnyOf) > 0 {
+			return nil, nil
+		}
+		if kindOf(asked) == outreach.AnswerInteger && (!whole(first.When.Min) || !whole(first.When.Max)) {
+			return nil, nil
+		}
+		var out []fhir.QuestionnaireItemEnableWhen
+		if first.When.Min != nil {
+			out = append(out, op(fhir.QuestionnaireItemOperatorGreaterOrEquals, num(*first.When.Min)))
+		}
+		if first.When.Max != nil {
+			out = append(out, op(fhir.QuestionnaireItemOperatorLessOrEquals, num(*first.When.Max)))
+		}
+		all := fhir.EnableWhenBehaviorAll
+		return out, &all
+	}
+	claimed := map[string]bool{}
+	var values []string
+	for _, rt := range from.Routes {
+		if rt.When.Min != nil || rt.When.Max != nil {
+			if rt.Next == id {
+				return nil, nil // a range after other routes
+			}
+			continue
+		}
+		vals := rt.When.AnyOf
+		if rt.When.Equals != "" {
+			vals = append([]string{rt.When.Equals}, vals...)
+		}
+		for _, v := range vals {
+			if !claimed[v] && rt.Next == id {
+				values = append(values, v)
+			}
+			claimed[v] = true
+		}
+	}
+	if len(values) == 0 {
+		return nil, nil
+	}
+	var out []fhir.QuestionnaireItemEnableWhen
+	for _, v := range values {
+		out = append(out, op(fhir.QuestionnaireItemOperatorEquals, v))
+	}
+	anyOf := fhir.EnableWhenBehaviorAny
+	return out, &anyOf
+}
+
+func whole(x *float64) bool { return x == nil || *x == float64(int64(*x)) }
 
 // MarshalQuestionnaire returns q as JSON. Use it rather than
 // json.Marshal: the model generates answerOption's value[x] as plain
@@ -68,16 +188,57 @@ func MarshalQuestionnaire(q fhir.Questionnaire) ([]byte, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("fhirio: questionnaire: %w", err)
 	}
-	fixItems(doc["item"])
-	return json.Marshal(doc)
+	types := map[string]string{}
+	itemTypes(doc["item"], types)
+	fixItems(doc["item"], types)
+	return marshalPlain(doc)
 }
 
-// fixItems keeps one value[x] in each answerOption of items, and of
-// their nested items.
-func fixItems(items any) {
+// marshalPlain is json.Marshal without HTML escaping: an operator ">="
+// stays ">=" (the model reads "\u003e=" as an unknown code).
+func marshalPlain(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// itemTypes maps each item's linkId to its type.
+func itemTypes(items any, types map[string]string) {
 	list, _ := items.([]any)
 	for _, it := range list {
 		item, _ := it.(map[string]any)
+		id, _ := item["linkId"].(string)
+		t, _ := item["type"].(string)
+		types[id] = t
+		itemTypes(item["item"], types)
+	}
+}
+
+// answerKey is the enableWhen answer[x] for a question of type t.
+var answerKey = map[string]string{"choice": "answerCoding", "integer": "answerInteger", "decimal": "answerDecimal", "string": "answerString", "text": "answerString"}
+
+// fixItems keeps one value[x] in each answerOption of items, and one
+// answer[x] in each enableWhen (by the type of the question it names),
+// and so in their nested items.
+func fixItems(items any, types map[string]string) {
+	list, _ := items.([]any)
+	for _, it := range list {
+		item, _ := it.(map[string]any)
+		conds, _ := item["enableWhen"].([]any)
+		for _, c := range conds {
+			ew, _ := c.(map[string]any)
+			q, _ := ew["question"].(string)
+			keep := answerKey[types[q]]
+			for k := range ew {
+				if strings.HasPrefix(k, "answer") && k != keep {
+					delete(ew, k)
+				}
+			}
+		}
 		opts, _ := item["answerOption"].([]any)
 		for _, o := range opts {
 			opt, _ := o.(map[string]any)
@@ -94,7 +255,7 @@ func fixItems(items any) {
 				}
 			}
 		}
-		fixItems(item["item"])
+		fixItems(item["item"], types)
 	}
 }
 

@@ -169,3 +169,58 @@ func TestQuestionnaires(t *testing.T) {
 		}
 	}
 }
+
+// TestQuestionnaireEnableWhen: questions asked only after certain answers
+// carry enableWhen, with the one answer[x] the question's type calls
+// for; the Questionnaire imports back as a flow that asks the same.
+func TestQuestionnaireEnableWhen(t *testing.T) {
+	seven := 7.0
+	f := &outreach.Flow{ID: "visit", Steps: []outreach.Step{
+		{ID: "ok", Kind: outreach.StepAsk, Body: "Did it go well? Reply YES or NO",
+			Answer: &outreach.AnswerSpec{Kind: outreach.AnswerChoice, Choices: []outreach.Choice{{Value: "yes"}, {Value: "no"}}},
+			Routes: []outreach.Route{{When: outreach.Condition{Equals: "no"}, Next: "why"}}, Next: "pain"},
+		{ID: "why", Kind: outreach.StepAsk, Body: "What went wrong?", Answer: &outreach.AnswerSpec{Kind: outreach.AnswerText}, Next: "pain"},
+		{ID: "pain", Kind: outreach.StepAsk, Body: "Pain from 0 to 10?", Answer: &outreach.AnswerSpec{Kind: outreach.AnswerInteger},
+			Routes: []outreach.Route{{When: outreach.Condition{Min: &seven}, Next: "call"}}, Next: "bye"},
+		{ID: "call", Kind: outreach.StepAsk, Body: "Shall a nurse call? Reply YES or NO",
+			Answer: &outreach.AnswerSpec{Kind: outreach.AnswerChoice, Choices: []outreach.Choice{{Value: "yes"}, {Value: "no"}}}, Next: "bye"},
+		{ID: "bye", Kind: outreach.StepEnd, Body: "Thank you.", Outcome: "answered"},
+	}}
+	data, err := fhirio.MarshalQuestionnaire(fhirio.Questionnaire(f, "https://clinic.example.org/fhir/Questionnaire/visit"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q struct {
+		Item []struct {
+			LinkID         string           `json:"linkId"`
+			EnableWhen     []map[string]any `json:"enableWhen"`
+			EnableBehavior string           `json:"enableBehavior"`
+		} `json:"item"`
+	}
+	if err := json.Unmarshal(data, &q); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, it := range q.Item {
+		b, _ := json.Marshal(it.EnableWhen)
+		got[it.LinkID] = it.EnableBehavior + " " + strings.ReplaceAll(string(b), `\u003e`, ">")
+	}
+	want := map[string]string{
+		"ok":   " null",
+		"why":  `any [{"answerCoding":{"code":"no"},"operator":"=","question":"ok"}]`,
+		"pain": " null",
+		"call": `all [{"answerInteger":7,"operator":">=","question":"pain"}]`,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("item %s: %s, want %s", k, got[k], v)
+		}
+	}
+	g, err := fhirio.FlowFromQuestionnaire(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
