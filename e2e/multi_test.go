@@ -49,7 +49,7 @@ type scenario struct {
 	webs       int
 	numbers    int     // sending numbers, one campaign each
 	recipients int     // in all
-	rate       float64 // per sending number per second, through the shared limiter
+	limit      int     // messages per sending number within any one second, kept by the shared limiter
 	faults     bool    // 10% 429, 5% 500, 2% dropped after accepting
 	kills      int     // at least this many SIGKILLs of a random worker, each restarted
 	terminate  int     // times the workers' Postgres backends are terminated
@@ -142,7 +142,9 @@ func runScenario(t *testing.T, sc scenario) outcome {
 
 	env := []string{
 		envTwilio + "=" + srv.URL() + " " + srv.AccountSID() + " " + srv.AuthToken(),
-		envRate + "=" + fmt.Sprint(sc.rate),
+		// A burst of a tenth of a second's worth lets one claim send
+		// several messages of a number; rate + burst - 1 is the limit.
+		envRate + "=" + fmt.Sprint(sc.limit-burst(sc.limit)+1, burst(sc.limit)),
 		// A killed worker's leases last 2s; sends not confirmed after 1s
 		// are looked up at the fake.
 		envRunners + "=2s 500ms 1s 50 100ms",
@@ -329,8 +331,8 @@ func runScenario(t *testing.T, sc scenario) outcome {
 	if out.sent != 2*sc.recipients+out.duplicates {
 		t.Errorf("the fake accepted %d messages; want %d", out.sent, 2*sc.recipients)
 	}
-	if limit := int(sc.rate); out.maxWindow > limit {
-		t.Errorf("one number sent %d messages within one second at the fake; the limit is %d", out.maxWindow, limit)
+	if out.maxWindow > sc.limit {
+		t.Errorf("one number sent %d messages within one second at the fake; the limit is %d", out.maxWindow, sc.limit)
 	}
 	t.Logf("%s", out)
 	logs, _ := filepath.Glob(filepath.Join(dir, "worker*.log"))
@@ -357,6 +359,9 @@ func runScenario(t *testing.T, sc scenario) outcome {
 
 const debugProgress = false
 
+// burst is the shared limiter's burst for a limit per second.
+func burst(limit int) int { return max(1, limit/10) }
+
 // killGap is the time until the next SIGKILL: 100 to 400 ms.
 func killGap(rnd *rand.Rand) time.Duration {
 	return 100*time.Millisecond + time.Duration(rnd.IntN(300))*time.Millisecond
@@ -371,9 +376,9 @@ func killGap(rnd *rand.Rand) time.Duration {
 func TestManyProcesses(t *testing.T) {
 	skipProcesses(t)
 	pgtest.BaseURL(t)
-	sc := scenario{store: "postgres", workers: 4, webs: 2, numbers: 4, recipients: 10000, rate: 500, faults: true}
+	sc := scenario{store: "postgres", workers: 4, webs: 2, numbers: 4, recipients: 10000, limit: 500, faults: true}
 	if testing.Short() {
-		sc.recipients, sc.rate = 1000, 50
+		sc.recipients, sc.limit = 1000, 50
 	}
 	runScenario(t, sc)
 }
@@ -385,11 +390,11 @@ func TestManyProcesses(t *testing.T) {
 func TestKill9Processes(t *testing.T) {
 	skipProcesses(t)
 	t.Run("sqlite", func(t *testing.T) {
-		runScenario(t, scenario{store: "sqlite", workers: 2, webs: 1, numbers: 2, recipients: 400, rate: 100, faults: true, kills: 10})
+		runScenario(t, scenario{store: "sqlite", workers: 2, webs: 1, numbers: 2, recipients: 400, limit: 100, faults: true, kills: 10})
 	})
 	t.Run("postgres", func(t *testing.T) {
 		pgtest.BaseURL(t)
-		runScenario(t, scenario{store: "postgres", workers: 4, webs: 2, numbers: 4, recipients: 600, rate: 100, faults: true, kills: 10})
+		runScenario(t, scenario{store: "postgres", workers: 4, webs: 2, numbers: 4, recipients: 600, limit: 100, faults: true, kills: 10})
 	})
 }
 
@@ -400,7 +405,7 @@ func TestKill9Processes(t *testing.T) {
 func TestPostgresBackendsTerminated(t *testing.T) {
 	skipProcesses(t)
 	pgtest.BaseURL(t)
-	runScenario(t, scenario{store: "postgres", workers: 4, webs: 2, numbers: 4, recipients: 600, rate: 100, faults: true, terminate: 4})
+	runScenario(t, scenario{store: "postgres", workers: 4, webs: 2, numbers: 4, recipients: 600, limit: 100, faults: true, terminate: 4})
 }
 
 // skipProcesses skips the tests that start processes under the race

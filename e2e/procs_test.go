@@ -34,7 +34,7 @@ const (
 	envTwilio  = "OUTREACH_E2E_TWILIO"  // the fake's base URL, account SID, auth token: "url sid token"
 	envStatus  = "OUTREACH_E2E_STATUS"  // a worker's status callback URL
 	envClock   = "OUTREACH_E2E_CLOCK"   // "instant wallUnixNano": the campaign clock read instant at wallUnixNano
-	envRate    = "OUTREACH_E2E_RATE"    // messages per second per sending number; 0 means no throttle
+	envRate    = "OUTREACH_E2E_RATE"    // "perSecond burst" of the shared limiter; empty means no throttle
 	envNull    = "OUTREACH_E2E_NULL"    // "1": a worker sends through a sender that does nothing
 	envRunners = "OUTREACH_E2E_OPTIONS" // "lease sendTimeout reconcileGrace batch poll", Go durations and ints
 )
@@ -43,7 +43,7 @@ const (
 // limiter and, for Postgres, its listener.
 type childStore struct {
 	outreach.Store
-	limiter func(perSecond float64) outreach.Limiter
+	limiter func(perSecond float64, burst int) outreach.Limiter
 	listen  func(ctx context.Context, wake func()) error
 }
 
@@ -55,7 +55,7 @@ func openChildStore(ctx context.Context, spec string) (*childStore, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &childStore{Store: s, limiter: func(r float64) outreach.Limiter { return s.Limiter(r, 1) }, listen: s.Listen}, nil
+		return &childStore{Store: s, limiter: func(r float64, b int) outreach.Limiter { return s.Limiter(r, b) }, listen: s.Listen}, nil
 	case "sqlite":
 		// NORMAL: a killed process loses nothing in WAL mode; power loss
 		// is not under test.
@@ -63,7 +63,7 @@ func openChildStore(ctx context.Context, spec string) (*childStore, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &childStore{Store: s, limiter: func(r float64) outreach.Limiter { return s.Limiter(r, 1) }}, nil
+		return &childStore{Store: s, limiter: func(r float64, b int) outreach.Limiter { return s.Limiter(r, b) }}, nil
 	}
 	return nil, fmt.Errorf("unknown store %q", spec)
 }
@@ -178,8 +178,10 @@ func childMain(role string) error {
 		opts.BatchSize, _ = strconv.Atoi(f[3])
 		opts.PollInterval, _ = time.ParseDuration(f[4])
 	}
-	if r, _ := strconv.ParseFloat(os.Getenv(envRate), 64); r > 0 {
-		opts.NoThrottle, opts.Limiter = false, store.limiter(r)
+	if f := strings.Fields(os.Getenv(envRate)); len(f) == 2 {
+		r, _ := strconv.ParseFloat(f[0], 64)
+		b, _ := strconv.Atoi(f[1])
+		opts.NoThrottle, opts.Limiter = false, store.limiter(r, b)
 	}
 	var sender outreach.Sender = nullSender{}
 	if os.Getenv(envNull) == "" {
