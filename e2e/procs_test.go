@@ -35,7 +35,7 @@ const (
 	envStatus  = "OUTREACH_E2E_STATUS"  // a worker's status callback URL
 	envClock   = "OUTREACH_E2E_CLOCK"   // "instant wallUnixNano": the campaign clock read instant at wallUnixNano
 	envRate    = "OUTREACH_E2E_RATE"    // "perSecond burst" of the shared limiter; empty means no throttle
-	envNull    = "OUTREACH_E2E_NULL"    // "1": a worker sends through a sender that does nothing
+	envNull    = "OUTREACH_E2E_NULL"    // a worker sends through a sender that does nothing: "0s", or a Go duration each send takes
 	envRunners = "OUTREACH_E2E_OPTIONS" // "lease sendTimeout reconcileGrace batch poll", Go durations and ints
 )
 
@@ -127,9 +127,12 @@ func (t rewrite) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // nullSender accepts every message at once and remembers nothing: the
 // dispatch throughput of the runner and the store alone.
-type nullSender struct{}
+type nullSender struct{ delay time.Duration }
 
-func (nullSender) Send(_ context.Context, m outreach.OutboundMessage) (string, error) {
+func (s nullSender) Send(_ context.Context, m outreach.OutboundMessage) (string, error) {
+	if s.delay > 0 {
+		time.Sleep(s.delay)
+	}
 	return "SM" + m.Key.String(), nil
 }
 
@@ -183,8 +186,14 @@ func childMain(role string) error {
 		b, _ := strconv.Atoi(f[1])
 		opts.NoThrottle, opts.Limiter = false, store.limiter(r, b)
 	}
-	var sender outreach.Sender = nullSender{}
-	if os.Getenv(envNull) == "" {
+	var sender outreach.Sender
+	if d, ok := os.LookupEnv(envNull); ok {
+		delay, err := time.ParseDuration(d)
+		if err != nil {
+			return err
+		}
+		sender = nullSender{delay: delay}
+	} else {
 		if len(tw) != 3 {
 			return fmt.Errorf("bad %s %q", envTwilio, os.Getenv(envTwilio))
 		}
@@ -263,7 +272,7 @@ type child struct {
 
 // startChild starts the test binary as a child process of role with the
 // environment env added; its standard error goes to a file in dir.
-func startChild(t *testing.T, dir, name, role string, env ...string) *child {
+func startChild(t testing.TB, dir, name, role string, env ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestProcessChild$", "-test.count=1", "-test.v=false")
 	cmd.Env = append(os.Environ(), append([]string{envRole + "=" + role}, env...)...)
@@ -323,7 +332,7 @@ func startChild(t *testing.T, dir, name, role string, env ...string) *child {
 func (c *child) url() string { return strings.TrimPrefix(c.lines[0], "LISTEN ") }
 
 // stop closes the child's standard input and waits for it to finish.
-func (c *child) stop(t *testing.T) {
+func (c *child) stop(t testing.TB) {
 	t.Helper()
 	_ = c.stdin.Close()
 	select {
@@ -339,7 +348,7 @@ func (c *child) stop(t *testing.T) {
 }
 
 // kill9 kills the child with SIGKILL and waits for it.
-func (c *child) kill9(t *testing.T) {
+func (c *child) kill9(t testing.TB) {
 	t.Helper()
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
