@@ -47,12 +47,12 @@ type scenario struct {
 	store      string // "postgres" or "sqlite"
 	workers    int
 	webs       int
-	numbers    int     // sending numbers, one campaign each
-	recipients int     // in all
-	limit      int     // messages per sending number within any one second, kept by the shared limiter
-	faults     bool    // 10% 429, 5% 500, 2% dropped after accepting
-	kills      int     // at least this many SIGKILLs of a random worker, each restarted
-	terminate  int     // times the workers' Postgres backends are terminated
+	numbers    int  // sending numbers, one campaign each
+	recipients int  // in all
+	limit      int  // messages per sending number within any one second, kept by the shared limiter
+	faults     bool // 10% 429, 5% 500, 2% dropped after accepting
+	kills      int  // at least this many SIGKILLs of a random worker, each restarted
+	terminate  int  // times the workers' Postgres backends are terminated
 }
 
 // outcome is what a scenario counted at the fake and in the store.
