@@ -356,6 +356,15 @@ func (c *child) kill9(t testing.TB) {
 	<-c.exited
 }
 
+// cpu is the CPU time the child used, once it has exited.
+func (c *child) cpu() time.Duration {
+	<-c.exited
+	if c.cmd.ProcessState == nil {
+		return 0
+	}
+	return c.cmd.ProcessState.UserTime() + c.cmd.ProcessState.SystemTime()
+}
+
 // stats is the STATS line a worker printed when it stopped.
 func (c *child) stats() string {
 	c.mu.Lock()
