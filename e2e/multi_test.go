@@ -263,7 +263,7 @@ func runScenario(t *testing.T, sc scenario) outcome {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	t.Logf("CPU time: workers (last lives) %v, web processes %v, this process (fake Twilio and checks, whole test binary so far) %v",
 		workerCPU.Round(time.Millisecond), webCPU.Round(time.Millisecond),
-		(time.Duration(ru.Utime.Nano())+time.Duration(ru.Stime.Nano())).Round(time.Millisecond))
+		(time.Duration(ru.Utime.Nano()) + time.Duration(ru.Stime.Nano())).Round(time.Millisecond))
 	if sc.kills > 0 && out.kills < sc.kills {
 		t.Errorf("the campaign ended after %d kills; want at least %d (the test proves less: slow it down)", out.kills, sc.kills)
 	}
