@@ -38,6 +38,11 @@ var _ outreach.Limiter = (*Limiter)(nil)
 // given burst (at least 1), shared with every [Store] on the same
 // database and schema. The rate and burst are the caller's: processes
 // that share a key should pass the same ones.
+//
+// A burst above 1 lets one claim of the runner send several messages of
+// a number (the runner asks once per message, all at the claim's time);
+// to keep a number at most L messages in every second, pass
+// perSecond = L - burst + 1.
 func (s *Store) Limiter(perSecond float64, burst int) *Limiter {
 	if perSecond <= 0 {
 		panic(fmt.Sprintf("pgstore: Limiter: perSecond must be positive, not %v", perSecond))
