@@ -255,6 +255,10 @@ func runScenario(t *testing.T, sc scenario) outcome {
 	for _, w := range workers {
 		workerCPU += w.cpu()
 	}
+	// The fake stops before the web processes, so that a webhook error
+	// is one of the run, not of the end.
+	cancel()
+	<-fakeDone
 	for _, w := range webs {
 		w.stop(t)
 		webCPU += w.cpu()
