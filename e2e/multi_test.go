@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -350,22 +351,32 @@ func runScenario(t *testing.T, sc scenario) outcome {
 		t.Errorf("one number sent %d messages within one second at the fake; the limit is %d", out.maxWindow, sc.limit)
 	}
 	t.Logf("%s", out)
+	// What the workers logged (all their lives), by level and message.
 	logs, _ := filepath.Glob(filepath.Join(dir, "worker*.log"))
-	levels := map[string]int{}
-	sample := ""
+	records := map[string]int{}
 	for _, l := range logs {
 		b, _ := os.ReadFile(l)
 		for _, line := range strings.Split(string(b), "\n") {
-			if _, rest, ok := strings.Cut(line, "level="); ok {
-				lvl, _, _ := strings.Cut(rest, " ")
-				levels[lvl]++
-				if sample == "" && lvl == "ERROR" {
-					sample = line
-				}
+			_, rest, ok := strings.Cut(line, "level=")
+			if !ok {
+				continue
 			}
+			lvl, rest, _ := strings.Cut(rest, " ")
+			msg := rest
+			if _, m, ok := strings.Cut(rest, "msg="); ok {
+				if strings.HasPrefix(m, `"`) {
+					if q, err := strconv.QuotedPrefix(m); err == nil {
+						m, _ = strconv.Unquote(q)
+					}
+				} else {
+					m, _, _ = strings.Cut(m, " ")
+				}
+				msg = m
+			}
+			records[lvl+" "+msg]++
 		}
 	}
-	t.Logf("worker log records by level: %v; first error: %s", levels, sample)
+	t.Logf("worker log records: %v", records)
 	for i, s := range out.stats {
 		t.Logf("worker %d (last life): %s", i, s)
 	}
