@@ -25,7 +25,8 @@ type NewLimiter func(t *testing.T, perSecond float64, burst int) outreach.Limite
 //   - It allows at most perSecond + burst - 1 messages per key within any
 //     one-second span of the times passed (half-open), whichever instance
 //     asks and in whatever order concurrent callers' times arrive.
-//   - It does not starve: callers asking often get close to perSecond.
+//   - It does not starve: callers asking every few milliseconds get at
+//     least 80% of perSecond (burst 1 loses a little to the steps).
 //   - Keys are independent; a denial's retryAt is after now, and asking at
 //     retryAt succeeds when nobody else asked meanwhile.
 func ExerciseLimiter(ctx context.Context, t *testing.T, newDB func(t *testing.T) NewLimiter) {
@@ -97,7 +98,7 @@ func ExerciseLimiter(ctx context.Context, t *testing.T, newDB func(t *testing.T)
 		for w := range workers {
 			wg.Go(func() {
 				for {
-					d := time.Duration(clock.Add(int64(time.Millisecond + time.Duration(w)*50*time.Microsecond)))
+					d := time.Duration(clock.Add(int64(3*time.Millisecond + time.Duration(w)*100*time.Microsecond)))
 					if d >= span {
 						return
 					}
@@ -132,7 +133,7 @@ func ExerciseLimiter(ctx context.Context, t *testing.T, newDB func(t *testing.T)
 		if most > perSecond {
 			t.Errorf("%d allowed within one second of the passed times; want at most %d", most, perSecond)
 		}
-		if min := int(perSecond * span.Seconds() * 0.85); len(allowed) < min {
+		if min := int(perSecond * span.Seconds() * 0.8); len(allowed) < min {
 			t.Errorf("%d allowed over %v at %d/s; want at least %d", len(allowed), span, perSecond, min)
 		}
 		t.Logf("%d allowed over %v of passed times by %d instances; at most %d in one second", len(allowed), span, workers, most)
