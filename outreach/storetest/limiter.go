@@ -18,9 +18,10 @@ import (
 type NewLimiter func(t *testing.T, perSecond float64, burst int) outreach.Limiter
 
 // ExerciseLimiter runs the behaviours of a limiter kept in a database
-// and shared by processes: newDB makes a fresh database for a subtest and
-// returns how to open limiters on separate store instances of it. Every time passed is a fixed instant of 2025 plus
-// offsets, never the wall clock.
+// and shared by processes: newDB makes a fresh database for a subtest
+// and returns how to open limiters on separate store instances of it.
+// Every time passed is a fixed instant of 2025 plus offsets, never the
+// wall clock.
 //
 //   - It allows at most perSecond + burst - 1 messages per key within any
 //     one-second span of the times passed (half-open), whichever instance
