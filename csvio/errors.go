@@ -73,17 +73,29 @@ type RowError struct {
 	Line int
 	// Column is the column's header, lower-cased and trimmed (the required
 	// ones as patient_id, patient_first_name, patient_phone, timezone); it
-	// is empty when the problem concerns the whole row.
+	// is empty when the problem concerns the whole row. For a row read
+	// from a FHIR resource (package fhirio), it is the element, as a
+	// FHIRPath such as Patient.telecom[1].value.
 	Column string
+	// Resource is the id of the FHIR resource the row was read from, if
+	// any (package fhirio).
+	Resource string
 	// Err says why; it matches one of the Err sentinels of this package.
 	Err error
 }
 
 func (e *RowError) Error() string {
-	if e.Column == "" {
-		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
+	where := fmt.Sprintf("line %d", e.Line)
+	if e.Resource != "" {
+		where += ", resource " + e.Resource
 	}
-	return fmt.Sprintf("line %d, column %s: %v", e.Line, e.Column, e.Err)
+	if e.Column == "" {
+		return fmt.Sprintf("%s: %v", where, e.Err)
+	}
+	if e.Resource != "" {
+		return fmt.Sprintf("%s, element %s: %v", where, e.Column, e.Err)
+	}
+	return fmt.Sprintf("%s, column %s: %v", where, e.Column, e.Err)
 }
 
 // Unwrap returns Err.

@@ -80,19 +80,49 @@ func ExportResponses(ctx context.Context, w io.Writer, s ResponseSource, campaig
 			alerts[alertKey{a.ConversationID, a.At.UnixNano()}] = a.Terms
 		}
 	}
+	err := EachConversation(ctx, s, campaignID, func(c outreach.Conversation, list []outreach.Response) error {
+		if len(list) == 0 {
+			list = []outreach.Response{{}}
+		}
+		for _, r := range list {
+			row := NewResponseRow(c, r)
+			if !r.RepliedAt.IsZero() {
+				row.Alert = strings.Join(alerts[alertKey{c.ID, r.RepliedAt.UnixNano()}], "; ")
+			}
+			if err := rw.Write(row); err != nil {
+				return err
+			}
+			rows++
+		}
+		return nil
+	})
+	if err != nil {
+		return rows, err
+	}
+	if err := rw.Flush(); err != nil {
+		return rows, err
+	}
+	return rows, nil
+}
+
+// EachConversation calls fn with each of a campaign's conversations, in
+// ID order, and its responses in reply order, reading s a page at a
+// time (memory does not grow with the campaign). It stops at fn's first
+// error and returns it.
+func EachConversation(ctx context.Context, s ResponseSource, campaignID int64, fn func(outreach.Conversation, []outreach.Response) error) error {
 	var after int64
 	for {
 		convs, err := s.Conversations(ctx, campaignID, after, exportPage)
 		if err != nil {
-			return rows, fmt.Errorf("csvio: export campaign %d: %w", campaignID, err)
+			return fmt.Errorf("csvio: export campaign %d: %w", campaignID, err)
 		}
 		if len(convs) == 0 {
-			break
+			return nil
 		}
 		last := convs[len(convs)-1].ID
 		resp, err := s.Responses(ctx, campaignID, outreach.ResponsePage{AfterConversation: after, Limit: len(convs)})
 		if err != nil {
-			return rows, fmt.Errorf("csvio: export campaign %d: %w", campaignID, err)
+			return fmt.Errorf("csvio: export campaign %d: %w", campaignID, err)
 		}
 		byConv := make(map[int64][]outreach.Response, len(convs))
 		for _, r := range resp {
@@ -101,25 +131,10 @@ func ExportResponses(ctx context.Context, w io.Writer, s ResponseSource, campaig
 			}
 		}
 		for _, c := range convs {
-			list := byConv[c.ID]
-			if len(list) == 0 {
-				list = []outreach.Response{{}}
-			}
-			for _, r := range list {
-				row := NewResponseRow(c, r)
-				if !r.RepliedAt.IsZero() {
-					row.Alert = strings.Join(alerts[alertKey{c.ID, r.RepliedAt.UnixNano()}], "; ")
-				}
-				if err := rw.Write(row); err != nil {
-					return rows, err
-				}
-				rows++
+			if err := fn(c, byConv[c.ID]); err != nil {
+				return err
 			}
 		}
 		after = last
 	}
-	if err := rw.Flush(); err != nil {
-		return rows, err
-	}
-	return rows, nil
 }

@@ -161,6 +161,16 @@ func (r *Runner) CancelCampaign(ctx context.Context, id int64) error {
 	return r.setStatus(ctx, id, CampaignCancelled)
 }
 
+// campaignStatus returns campaign id's status, through the store's
+// [CampaignStatusReader] if it has one.
+func (r *Runner) campaignStatus(ctx context.Context, id int64) (CampaignStatus, error) {
+	if sr, ok := r.store.(CampaignStatusReader); ok {
+		return sr.CampaignStatus(ctx, id)
+	}
+	c, err := r.store.Campaign(ctx, id)
+	return c.Status, err
+}
+
 func (r *Runner) setStatus(ctx context.Context, id int64, to CampaignStatus) error {
 	c, err := r.store.Campaign(ctx, id)
 	if err != nil {
@@ -177,6 +187,8 @@ func (r *Runner) setStatus(ctx context.Context, id int64, to CampaignStatus) err
 		delete(r.stopped, id)
 	} else {
 		r.stopped[id] = true // sends of a batch under way stop at once
+		// Its conversations give up the send slots they were handed.
+		clear(r.queued)
 	}
 	r.mu.Unlock()
 	r.Wake()
@@ -360,46 +372,31 @@ type StatusUpdate struct {
 	ErrorCode string
 }
 
-// earlyStatus is a status update that arrived before the runner recorded
-// the provider id of its message (the provider answered the send, then
-// called back, while the batch was still being sent).
-type earlyStatus struct {
-	update StatusUpdate
-	at     time.Time
-}
-
-// Status updates for messages not recorded yet are kept at most maxEarly
-// of them, each for earlyFor.
-const (
-	maxEarly = 10000
-	earlyFor = 10 * time.Minute
-)
-
-// park keeps u until its message's provider id is recorded; the latest
-// update per message wins (a late lower one is refused by the store).
-func (r *Runner) park(u StatusUpdate, now time.Time) {
+// stopWhenRecorded opts out the number of the message with that provider
+// id, in flight in this runner, once its outcome is recorded.
+func (r *Runner) stopWhenRecorded(providerID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for id, e := range r.early {
-		if now.Sub(e.at) > earlyFor {
-			delete(r.early, id)
-		}
-	}
-	if prev, ok := r.early[u.ProviderID]; ok && DeliveryRank(prev.update.Status) > DeliveryRank(u.Status) {
+	if _, ok := r.sentIDs[providerID]; !ok {
 		return
 	}
-	if len(r.early) < maxEarly {
-		r.early[u.ProviderID] = earlyStatus{update: u, at: now}
+	if r.stopIDs == nil {
+		r.stopIDs = map[string]struct{}{}
 	}
+	r.stopIDs[providerID] = struct{}{}
 }
 
 // HandleStatus records a provider's delivery status for a message (a
 // status callback). "undelivered" and "failed" take the conversation's
 // failure path when the message is the question it awaits (see
 // Step.OnFailure). Error 21610 opts the number out, whether or not the
-// message is known. An update for a message this runner is sending but
-// has not recorded yet is kept and applied once it is; an update for a
-// message no one knows fails with an error matching ErrNotFound.
+// message is known (give u.To: without it, the opt-out of a message not
+// recorded yet is made only by the runner that is sending it). An update
+// for a message not recorded yet is kept by the store for
+// PendingStatusFor and applied when any process records the message's
+// provider id (see Store.UpdateDelivery): HandleStatus returns nil if
+// this runner is sending that message, else an error matching
+// ErrNotFound, as for a message no one knows.
 func (r *Runner) HandleStatus(ctx context.Context, u StatusUpdate) error {
 	now := r.opts.Clock.Now()
 	if u.ErrorCode == "21610" && u.To != "" {
@@ -409,14 +406,13 @@ func (r *Runner) HandleStatus(ctx context.Context, u StatusUpdate) error {
 		}
 	}
 	m, err := r.store.UpdateDelivery(ctx, u.ProviderID, u.Status, u.ErrorCode, now)
-	if errors.Is(err, ErrNotFound) && u.ProviderID != "" {
-		// Sent by this runner and not recorded yet, or sent with an
-		// ambiguous outcome and not reconciled yet: kept a while, and
-		// applied when the message's provider id is recorded.
-		r.park(u, now)
-		if r.inFlight(u.ProviderID) {
-			return nil
+	if errors.Is(err, ErrNotFound) && u.ProviderID != "" && r.inFlight(u.ProviderID) {
+		// Sent by this runner and not recorded yet: the store keeps the
+		// update and applies it when the provider id is recorded.
+		if u.ErrorCode == "21610" && u.To == "" {
+			r.stopWhenRecorded(u.ProviderID)
 		}
+		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("outreach: delivery status: %w", err)

@@ -6,6 +6,8 @@ import (
 	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
+
+	"github.com/patient-outreach/sms/outreach/internal/nanp"
 )
 
 // Reasons a phone number is refused by [NormalizePhone]. A [*PhoneError]
@@ -88,31 +90,71 @@ func phoneErr(reason error) error { return &PhoneError{Reason: reason} }
 // patient list is a data-entry error), Excel scientific notation such as
 // 4.40644E+09 is recognised and reported as such, and a number followed by
 // an extension is refused.
+//
+// North American numbers in the usual formats take a fast path that does
+// not parse them: tables generated from phonenumbers' metadata (package
+// outreach/internal/nanp) give the same result, as a differential test
+// checks. Everything else goes to phonenumbers.
 func NormalizePhone(raw, defaultRegion string) (string, error) {
-	s := strings.TrimFunc(raw, isPhoneSpace)
+	s, digits, err := cleanPhone(raw)
+	if err != nil {
+		return "", err
+	}
+	region := strings.ToUpper(defaultRegion)
+	if nsn, ext, ok := nanpNationalNumber(s, region); ok {
+		// The fast path for North American numbers: the same result as
+		// parsePhone, without parsing.
+		if ext {
+			return "", phoneErr(ErrPhoneExtension)
+		}
+		if !nanp.Valid(nsn) {
+			return "", phoneErr(ErrPhoneInvalid)
+		}
+		if len(s) == 12 && s[0] == '+' {
+			return s, nil // already in E.164: "+1" and the ten digits
+		}
+		var e164 [12]byte
+		e164[0], e164[1] = '+', '1'
+		copy(e164[2:], nsn[:])
+		return string(e164[:]), nil
+	}
+	return parsePhone(s, region, digits)
+}
+
+// cleanPhone applies the rules NormalizePhone keeps before phonenumbers
+// sees raw: it trims raw and its "tel:" prefix, and refuses empty input,
+// scientific notation and letters. It returns what is left and the number
+// of digits in it.
+func cleanPhone(raw string) (s string, digits int, err error) {
+	s = strings.TrimFunc(raw, isPhoneSpace)
 	if s == "" {
-		return "", phoneErr(ErrPhoneEmpty)
+		return "", 0, phoneErr(ErrPhoneEmpty)
 	}
 	if isScientific(s) {
-		return "", phoneErr(ErrPhoneScientific)
+		return "", 0, phoneErr(ErrPhoneScientific)
 	}
 	if len(s) >= 4 && strings.EqualFold(s[:4], "tel:") {
 		s = strings.TrimLeftFunc(s[4:], isPhoneSpace)
 	}
-	digits := 0
 	for _, r := range s {
 		switch {
 		case unicode.IsLetter(r):
-			return "", phoneErr(ErrPhoneLetters)
+			return "", 0, phoneErr(ErrPhoneLetters)
 		case unicode.IsDigit(r):
 			digits++
 		}
 	}
 	if digits == 0 {
-		return "", phoneErr(ErrPhoneEmpty)
+		return "", 0, phoneErr(ErrPhoneEmpty)
 	}
+	return s, digits, nil
+}
 
-	num, err := phonenumbers.Parse(s, strings.ToUpper(defaultRegion))
+// parsePhone normalises s, cleaned by cleanPhone, with phonenumbers.
+// region is the upper-case default region; digits the number of digits
+// in s.
+func parsePhone(s, region string, digits int) (string, error) {
+	num, err := phonenumbers.Parse(s, region)
 	if err != nil {
 		switch {
 		case errors.Is(err, phonenumbers.ErrTooShortNSN),
@@ -138,6 +180,62 @@ func NormalizePhone(raw, defaultRegion string) (string, error) {
 		return "", phoneErr(ErrPhoneTooLong)
 	}
 	return "", phoneErr(ErrPhoneInvalid)
+}
+
+// nanpNationalNumber returns the ten-digit national number of s when s
+// is a North American number written so that phonenumbers is known to
+// read it as country code 1 and that national number (see
+// [nanp.Region]). s must be made of ASCII digits, spaces, dashes, dots and
+// parentheses, and be one of
+//
+//   - ten digits, the first 2-9, with a NANP default region: "(440) 644-3709"
+//   - 1 and such ten digits, with a NANP default region: "1-440-644-3709"
+//   - + first, then 1 and such ten digits, with any region: "+1 440 644 3709"
+//
+// ext reports that such a number is followed by an extension written
+// "#12" or " # 12" (1 to 9 digits), which phonenumbers parses as an
+// extension. (Extensions written with letters, "x12" or "ext. 12", never
+// get here: cleanPhone refuses letters.)
+//
+// ok is false for anything else, which is left to phonenumbers: other
+// characters (such as the ",,12" or ";12" of other extensions), other
+// lengths, other country codes, area codes starting with 0 or 1.
+func nanpNationalNumber(s, region string) (nsn [10]byte, ext, ok bool) {
+	if len(s) > 64 {
+		return nsn, false, false
+	}
+	if i := strings.LastIndexByte(s, '#'); i >= 0 {
+		e := strings.TrimLeft(s[i+1:], " ")
+		if len(e) < 1 || len(e) > 9 || countDigits(e) != len(e) {
+			return nsn, false, false
+		}
+		s, ext = s[:i], true
+	}
+	plus := s != "" && s[0] == '+'
+	if plus {
+		s = s[1:]
+	}
+	var digits [11]byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == ' ' || c == '-' || c == '.' || c == '(' || c == ')':
+		case '0' <= c && c <= '9' && n < len(digits):
+			digits[n] = c
+			n++
+		default:
+			return nsn, false, false
+		}
+	}
+	switch {
+	case n == 11 && digits[0] == '1' && (plus || nanp.Region(region)):
+		copy(nsn[:], digits[1:])
+	case n == 10 && !plus && nanp.Region(region):
+		copy(nsn[:], digits[:])
+	default:
+		return nsn, false, false
+	}
+	return nsn, ext, nsn[0] >= '2'
 }
 
 // isPhoneSpace reports whether r is trimmed from around a phone number:

@@ -223,8 +223,9 @@ func TestNormalizePhoneAgreesWithPhonenumbers(t *testing.T) {
 			t.Errorf("phonenumbers read %q as %q", raw, want)
 		}
 	}
-	// The test means something only if most generated numbers are valid.
-	if valid < n/2 {
+	// The test means something only if many generated numbers are valid
+	// (about half are; with -short, 144 of 300).
+	if valid < n/3 {
 		t.Errorf("only %d of %d generated numbers are valid", valid, n)
 	}
 }
@@ -315,6 +316,44 @@ func BenchmarkNormalizePhone(b *testing.B) {
 			}
 		})
 	}
+	for _, mix := range []struct {
+		name   string
+		inputs []string
+	}{
+		{"nanp", phoneMix(1000, 0)},
+		{"mix", phoneMix(1000, 10)},
+	} {
+		b.Run(mix.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				outreach.NormalizePhone(mix.inputs[i], "US")
+				i = (i + 1) % len(mix.inputs)
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "numbers/s")
+		})
+	}
+}
+
+// phoneMix returns n phone numbers as a US patient list holds them: North
+// American numbers in the usual formats, and, for other percent of them,
+// international numbers and mistakes.
+func phoneMix(n, other int) []string {
+	rng := rand.New(rand.NewPCG(5, 6))
+	areas := []string{"440", "216", "212", "415", "312", "713", "305", "617", "206", "404", "416", "604", "800", "888", "787", "876"}
+	others := []string{"+44 20 7946 0958", "+33 1 23 45 67 89", "+52 55 1234 5678", "555-1234", "N/A", "440-644-3709 x12", "4.40644E+09", "440-644-370", ""}
+	mix := make([]string, n)
+	for i := range mix {
+		if rng.IntN(100) < other {
+			mix[i] = others[rng.IntN(len(others))]
+			continue
+		}
+		a := areas[rng.IntN(len(areas))]
+		e := fmt.Sprintf("%d%02d", 2+rng.IntN(8), rng.IntN(100))
+		l := fmt.Sprintf("%04d", rng.IntN(10000))
+		mix[i] = nanpFormats[rng.IntN(len(nanpFormats))](a, e, l)
+	}
+	return mix
 }
 
 func ExampleNormalizePhone() {

@@ -156,7 +156,12 @@ type Runner struct {
 	stopped   map[int64]bool       // campaigns paused or cancelled through this runner
 	sentIDs   map[string]struct{}  // provider ids sent and not yet recorded
 	stops     map[string]time.Time // numbers that texted STOP through this runner lately
-	early     map[string]earlyStatus
+	// stopIDs are provider ids in flight that got error 21610 in a status
+	// update without its To: opted out once the message is recorded.
+	stopIDs map[string]struct{}
+	// queued is, by sending number, the end of the queue of conversations
+	// the throttle held back: the first send slot not yet handed out.
+	queued map[string]time.Time
 
 	stats struct {
 		sent, deferred, throttled, retried, ambiguous, reconciled, resent, failed, optedOut atomic.Int64
@@ -185,7 +190,7 @@ func NewRunner(store Store, sender Sender, opts RunnerOptions) *Runner {
 		stopped:   map[int64]bool{},
 		sentIDs:   map[string]struct{}{},
 		stops:     map[string]time.Time{},
-		early:     map[string]earlyStatus{},
+		queued:    map[string]time.Time{},
 	}
 }
 
@@ -447,12 +452,18 @@ func (r *Runner) commitOutcomes(ctx context.Context, items []*work) error {
 	return nil
 }
 
-// applyEarly applies the status updates that arrived for w's messages
-// before their provider ids were recorded.
+// applyEarly is called once w's messages' provider ids are recorded. The
+// status updates that arrived before (to this process or another) were
+// applied by the store's Commit that recorded them (see
+// Store.UpdateDelivery): what is left is to forget the messages as in
+// flight, and to opt out the numbers of those that got error 21610 in an
+// update without its To.
 func (r *Runner) applyEarly(ctx context.Context, w *work) {
-	for _, u := range r.takeEarlyStatuses(w) {
-		if err := r.HandleStatus(ctx, u); err != nil {
-			r.log.Warn("outreach: applying an early status update", "conversation", w.conv.ID, "err", err)
+	for _, to := range r.takeEarlyStatuses(w) {
+		now := r.opts.Clock.Now()
+		r.noteStop(to, true, now)
+		if err := r.store.SetOptOut(ctx, r.opts.World, to, true, now); err != nil {
+			r.log.Warn("outreach: record opt-out", "conversation", w.conv.ID, "err", err)
 		}
 	}
 }
@@ -466,8 +477,8 @@ func (r *Runner) stopIfCampaignStopped(ctx context.Context, rest []*work) map[in
 		id := w.conv.CampaignID
 		if !seen[id] {
 			seen[id] = true
-			if c, err := r.store.Campaign(ctx, id); err == nil {
-				stopped[id] = c.Status != CampaignRunning
+			if st, err := r.campaignStatus(ctx, id); err == nil {
+				stopped[id] = st != CampaignRunning
 				if !stopped[id] {
 					// Resumed, perhaps by another process.
 					r.mu.Lock()
@@ -857,6 +868,7 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 				r.stats.throttled.Add(1)
 				w.block(s.next)
 				s.next = s.next.Add(s.interval)
+				r.queue(m.From, s.next)
 				return
 			}
 			ok, at, err := r.opts.Limiter.Allow(ctx, m.From, now)
@@ -870,7 +882,12 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 				if interval <= 0 {
 					interval = max(at.Sub(now), time.Millisecond)
 				}
+				// Behind the conversations held back by earlier claims:
+				// each would otherwise come due with them, and be held
+				// back again, second after second.
+				at = r.queueEnd(m.From, at)
 				limited[m.From] = &slot{next: at.Add(interval), interval: interval}
+				r.queue(m.From, at.Add(interval))
 				w.block(at)
 				return
 			}
@@ -881,6 +898,26 @@ func (r *Runner) chooseSends(ctx context.Context, w *work, now time.Time, opted 
 		if m.ID != 0 {
 			w.upd.Messages = append(w.upd.Messages, *m)
 		}
+	}
+}
+
+// queueEnd returns the first send slot of number not handed out to a
+// conversation held back by the throttle, or at if that is later.
+func (r *Runner) queueEnd(number string, at time.Time) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if end := r.queued[number]; end.After(at) {
+		return end
+	}
+	return at
+}
+
+// queue records end as the first send slot of number not handed out.
+func (r *Runner) queue(number string, end time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if end.After(r.queued[number]) {
+		r.queued[number] = end
 	}
 }
 
@@ -1064,23 +1101,26 @@ func (r *Runner) inFlight(providerID string) bool {
 	return ok
 }
 
-// takeEarlyStatuses forgets w's messages as in flight and returns the
-// status updates that arrived for them before their outcomes were recorded.
-func (r *Runner) takeEarlyStatuses(w *work) []StatusUpdate {
-	var todo []StatusUpdate
+// takeEarlyStatuses forgets w's messages as in flight. The status updates
+// that arrived for them before their outcomes were recorded are kept by
+// the store, which applies them when a Commit records the provider ids
+// (or drops them after PendingStatusFor). It returns the numbers of those
+// that got error 21610 in an update without its To.
+func (r *Runner) takeEarlyStatuses(w *work) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	var stop []string
 	for _, m := range w.msgs {
 		if m.ProviderID == "" {
 			continue
 		}
 		delete(r.sentIDs, m.ProviderID)
-		if e, ok := r.early[m.ProviderID]; ok {
-			delete(r.early, m.ProviderID)
-			todo = append(todo, e.update)
+		if _, ok := r.stopIDs[m.ProviderID]; ok {
+			delete(r.stopIDs, m.ProviderID)
+			stop = append(stop, m.To)
 		}
 	}
-	return todo
+	return stop
 }
 
 // sweep marks done the running campaigns of the runner's scope that have

@@ -89,7 +89,12 @@ type Store interface {
 	// message with that ProviderID, unless the stored status ranks higher
 	// ([DeliveryRank]: callbacks arrive out of order). A status of "undelivered" or "failed"
 	// adds an EventDeliveryFailed inbox event to its conversation (once).
-	// It returns ErrNotFound when no message has that ProviderID.
+	// It returns ErrNotFound when no message has that ProviderID; the
+	// status is then kept (the one of highest rank, for each provider id)
+	// for [PendingStatusFor], and applied as if UpdateDelivery were called
+	// again by the Commit, from any process, that records an outbound
+	// message with that ProviderID within that time: a status callback
+	// may come before the sender's answer is recorded.
 	UpdateDelivery(ctx context.Context, providerID, status, errorCode string, at time.Time) (Message, error)
 
 	// SetOptOut records that phone opted out (true) or back in (false) at
@@ -144,6 +149,15 @@ type Store interface {
 	Close() error
 }
 
+// CampaignStatusReader is implemented by a [Store] that reads a
+// campaign's status alone, for less than [Store.Campaign] costs (which
+// decodes the campaign's flow). The runner looks at the status of the
+// campaigns of every batch it sends, through this when the store has it.
+// It returns an error wrapping [ErrNotFound] for an unknown campaign.
+type CampaignStatusReader interface {
+	CampaignStatus(ctx context.Context, id int64) (CampaignStatus, error)
+}
+
 // ResponsePage selects a page of responses: those of conversations with
 // ID > AfterConversation, of at most Limit conversations (zero: no limit).
 type ResponsePage struct {
@@ -173,6 +187,12 @@ type Claim struct {
 type EventKind string
 
 // Inbox event kinds.
+// PendingStatusFor is how long a store keeps a delivery status whose
+// message's provider id is not recorded yet (see Store.UpdateDelivery):
+// long enough for a send whose outcome is being recorded or reconciled; a
+// status of a message nobody ever records is dropped after it.
+const PendingStatusFor = 10 * time.Minute
+
 const (
 	EventReply          EventKind = "reply"
 	EventOptOut         EventKind = "opt_out"
@@ -251,4 +271,41 @@ type Progress struct {
 	Deferred int `json:"deferred"`
 	// Replies counts inbound messages matched to the campaign.
 	Replies int `json:"replies"`
+}
+
+// NewProgress returns an empty Progress with its maps made, for stores
+// to count into with [Progress.CountConversations] and
+// [Progress.CountMessages].
+func NewProgress() Progress {
+	return Progress{Outcomes: map[string]int{}, Messages: map[MessageStatus]int{}, Delivery: map[string]int{}}
+}
+
+// CountConversations adds n conversations of status st (and, for done
+// ones, outcome) to p.
+func (p *Progress) CountConversations(st ConversationStatus, outcome string, n int) {
+	p.Total += n
+	switch st {
+	case ConversationPending:
+		p.Pending += n
+	case ConversationActive:
+		p.Active += n
+	case ConversationDone:
+		p.Done += n
+		p.Outcomes[outcome] += n
+	}
+}
+
+// CountMessages adds n messages of direction dir, status st and
+// provider delivery status delivery to p, deferred of them queued for
+// later (outbound ones): inbound ones count as replies.
+func (p *Progress) CountMessages(dir Direction, st MessageStatus, delivery string, n, deferred int) {
+	if dir == Inbound {
+		p.Replies += n
+		return
+	}
+	p.Messages[st] += n
+	if delivery != "" {
+		p.Delivery[delivery] += n
+	}
+	p.Deferred += deferred
 }

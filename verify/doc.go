@@ -22,9 +22,15 @@
 // # Users
 //
 // A [UserStore] keeps the users and the hashes of their remembered
-// devices: [MemoryUsers] in memory, sqlitestore.Store in its database.
-// [Config.Account], PasswordHash and Phone are a shortcut for a single
-// administrator kept in memory.
+// devices: [MemoryUsers] in memory, sqlitestore.Store or pgstore.Store in
+// its database. [Config.Account], PasswordHash and Phone are a shortcut
+// for a single administrator kept in memory.
+//
+// A [ChallengeStore] ([Config.Challenges]) keeps the logins between their
+// two steps: [MemoryChallenges] by default, for one process; the
+// database's store (sqlitestore, pgstore) when several instances of the
+// web app serve the same users, so that the code step may reach another
+// instance than the password step.
 //
 // # Outcomes
 //

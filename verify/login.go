@@ -11,7 +11,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -56,6 +55,11 @@ type Config struct {
 	// Forget is how long after its latest failure a key's count is
 	// forgotten. It must exceed LockoutMax. Default 24 hours.
 	Forget time.Duration
+	// Challenges keeps the logins between their two steps. nil means a
+	// new [MemoryChallenges]; give a store shared by every instance of
+	// the web app (its database) so that a login can finish on another
+	// instance than the one it started on.
+	Challenges ChallengeStore
 	// ChallengeTTL is how long a challenge (and so the code step) lasts.
 	// Default [CodeTTL], the life of a Twilio Verify code.
 	ChallengeTTL time.Duration
@@ -68,8 +72,8 @@ type Config struct {
 // remembered device ([Login.RememberDevice]). It is safe for concurrent
 // use; create it with [New].
 //
-// Challenges live in the Login's memory: with several instances of the web
-// app, route both steps of a login to the same instance.
+// Challenges live in [Config.Challenges]: with a shared store, the two
+// steps of a login may reach different instances of the web app.
 type Login struct {
 	cfg   Config
 	users UserStore
@@ -77,18 +81,6 @@ type Login struct {
 	// not tell a wrong name from a wrong password.
 	dummy argonHash
 	clock outreach.Clock
-
-	mu         sync.Mutex
-	challenges map[[sha256.Size]byte]challenge
-}
-
-type challenge struct {
-	account string
-	phone   string
-	expires time.Time
-	// counts are the failure counts of the password step's keys after it
-	// counted itself: see [Login.admit].
-	counts map[string]int
 }
 
 // Challenge is what a successful password step returns: the web app keeps
@@ -133,6 +125,9 @@ func New(cfg Config) (*Login, error) {
 	if cfg.Attempts == nil {
 		cfg.Attempts = NewMemoryAttempts()
 	}
+	if cfg.Challenges == nil {
+		cfg.Challenges = &MemoryChallenges{}
+	}
 	setDefault(&cfg.MaxFailures, DefaultMaxFailures)
 	setDefault(&cfg.LockoutBase, DefaultLockoutBase)
 	setDefault(&cfg.LockoutMax, DefaultLockoutMax)
@@ -146,7 +141,7 @@ func New(cfg Config) (*Login, error) {
 	case cfg.Forget <= cfg.LockoutMax:
 		return nil, fmt.Errorf("verify: Config.Forget (%v) must be longer than LockoutMax (%v)", cfg.Forget, cfg.LockoutMax)
 	}
-	return &Login{cfg: cfg, users: users, dummy: dummy, clock: cfg.Clock, challenges: make(map[[sha256.Size]byte]challenge)}, nil
+	return &Login{cfg: cfg, users: users, dummy: dummy, clock: cfg.Clock}, nil
 }
 
 // dummyHash is the hash of a password nobody has, with the parameters of
@@ -216,15 +211,12 @@ func (l *Login) CheckPasswordOnDevice(ctx context.Context, account, clientAddr, 
 	}
 	token := rand.Text() // 128 random bits
 	ch := Challenge{Token: token, Expires: now.Add(l.cfg.ChallengeTTL), MaskedPhone: maskPhone(u.Phone)}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for k, c := range l.challenges {
-		// One challenge per account: a new code replaces the old one.
-		if c.account == account || !now.Before(c.expires) {
-			delete(l.challenges, k)
-		}
+	// One challenge per account: a new code replaces the old one.
+	if err := l.cfg.Challenges.SaveChallenge(ctx, StoredChallenge{
+		TokenHash: ChallengeTokenHash(token), Account: account, Phone: u.Phone, Expires: ch.Expires, Counts: counts,
+	}, now); err != nil {
+		return Challenge{}, fmt.Errorf("verify: challenge store: %w", err)
 	}
-	l.challenges[sha256.Sum256([]byte(token))] = challenge{account: account, phone: u.Phone, expires: ch.Expires, counts: counts}
 	return ch, nil
 }
 
@@ -284,21 +276,21 @@ func (l *Login) CheckCode(ctx context.Context, account, clientAddr, challenge, c
 		return err
 	}
 	now := l.clock.Now()
-	key := sha256.Sum256([]byte(challenge))
-	l.mu.Lock()
-	c, ok := l.challenges[key]
-	if ok && !now.Before(c.expires) {
-		delete(l.challenges, key)
-		ok = false
+	key := ChallengeTokenHash(challenge)
+	c, err := l.cfg.Challenges.GetChallenge(ctx, key, now)
+	ok := err == nil
+	switch {
+	case errors.Is(err, ErrNoChallenge):
+	case err != nil:
+		return fmt.Errorf("verify: challenge store: %w", err)
 	}
-	l.mu.Unlock()
-	valid := ok && subtle.ConstantTimeCompare([]byte(c.account), []byte(account)) == 1
+	valid := ok && subtle.ConstantTimeCompare([]byte(c.Account), []byte(account)) == 1
 	var exempt map[string]int
 	keys := []string{accountKey(account), addrKey(clientAddr)}
 	if valid {
 		// The keys the password step counted on: its device's, or the
 		// account's and the address's.
-		exempt, keys = c.counts, slices.Collect(maps.Keys(c.counts))
+		exempt, keys = c.Counts, slices.Collect(maps.Keys(c.Counts))
 	}
 	if _, err := l.admit(ctx, now, exempt, keys...); err != nil {
 		return err
@@ -309,17 +301,21 @@ func (l *Login) CheckCode(ctx context.Context, account, clientAddr, challenge, c
 	if !plausibleCode(code) {
 		return ErrWrongCode
 	}
-	approved, err := l.cfg.Codes.CheckCode(ctx, c.phone, code)
+	approved, err := l.cfg.Codes.CheckCode(ctx, c.Phone, code)
 	switch {
 	case errors.Is(err, ErrExpired):
-		l.dropChallenge(key)
+		_, _ = l.cfg.Challenges.TakeChallenge(ctx, key) // void anyway: it is refused again next time
 		return ErrExpired
 	case err != nil:
 		return &SenderError{Op: "check", Err: err}
 	case !approved:
 		return ErrWrongCode
 	}
-	if !l.dropChallenge(key) {
+	taken, err := l.cfg.Challenges.TakeChallenge(ctx, key)
+	switch {
+	case err != nil:
+		return fmt.Errorf("verify: challenge store: %w", err)
+	case !taken:
 		return ErrExpired // a concurrent call used it first
 	}
 	// The login is complete. The counts are cleared on a best-effort
@@ -328,15 +324,6 @@ func (l *Login) CheckCode(ctx context.Context, account, clientAddr, challenge, c
 		_ = l.cfg.Attempts.ResetLoginFailures(ctx, k)
 	}
 	return nil
-}
-
-// dropChallenge removes a challenge and reports whether it was there.
-func (l *Login) dropChallenge(key [sha256.Size]byte) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, ok := l.challenges[key]
-	delete(l.challenges, key)
-	return ok
 }
 
 // admit refuses the attempt if any key is locked out, and otherwise counts

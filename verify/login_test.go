@@ -573,3 +573,44 @@ func TestNewConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginAcrossInstances: two Logins (two instances of a web app) that
+// share their stores: the password step on one, the code step on the
+// other. With a ChallengeStore of its own, the second knows no
+// challenge.
+func TestLoginAcrossInstances(t *testing.T) {
+	ctx := context.Background()
+	for _, shared := range []bool{true, false} {
+		clk := outreach.NewManualClock(t0)
+		in := &inbox{}
+		codes := &verify.LocalCodes{Notify: in.notify, Clock: clk}
+		users := &verify.MemoryUsers{}
+		if err := users.CreateUser(ctx, verify.User{Name: admin, Role: verify.RoleAdmin, PasswordHash: hash, Phone: phone}, t0); err != nil {
+			t.Fatal(err)
+		}
+		attempts, challenges := verify.NewMemoryAttempts(), &verify.MemoryChallenges{}
+		instance := func() *verify.Login {
+			cfg := verify.Config{Users: users, Codes: codes, Attempts: attempts, Clock: clk}
+			if shared {
+				cfg.Challenges = challenges
+			}
+			l, err := verify.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		a, b := instance(), instance()
+		ch, err := a.CheckPassword(ctx, admin, addr, password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = b.CheckCode(ctx, admin, addr, ch.Token, in.last(t, phone))
+		switch {
+		case shared && err != nil:
+			t.Errorf("code step on the other instance, challenges shared: %v", err)
+		case !shared && !errors.Is(err, verify.ErrExpired):
+			t.Errorf("code step on the other instance, challenges not shared: %v; want ErrExpired", err)
+		}
+	}
+}

@@ -333,3 +333,7 @@ func TestUserValidate(t *testing.T) {
 func TestMemoryUsers(t *testing.T) {
 	verifytest.ExerciseUsers(t, func(*testing.T) verify.UserStore { return &verify.MemoryUsers{} })
 }
+
+func TestMemoryChallenges(t *testing.T) {
+	verifytest.ExerciseChallenges(t, func(*testing.T) verify.ChallengeStore { return &verify.MemoryChallenges{} })
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -81,7 +82,7 @@ func (a *app) auditRun(ctx context.Context, store outreach.AuditStore, actor str
 
 func cmdAudit(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "audit", "audit [--db PATH] [--since RFC3339] [--until RFC3339] [--actor NAME] [--action A] [--object TYPE[:ID]] [--csv FILE|-] [--json]")
-	dbPath := fs.String("db", studioDB, "SQLite database file (default "+studioDB+", the web app's)")
+	dbPath := fs.String("db", studioDB, "SQLite database file or postgres:// URL (default "+studioDB+", the web app's)")
 	since := fs.String("since", "", "only entries at or after this time, RFC 3339")
 	until := fs.String("until", "", "only entries before this time, RFC 3339")
 	actor := fs.String("actor", "", "only this user's entries")
@@ -132,7 +133,7 @@ func cmdAudit(ctx context.Context, a *app, args []string) error {
 		}
 		switch {
 		case a.json:
-			a.emit(map[string]any{"db": *dbPath, "rows": n, "out": *csvOut})
+			a.emit(map[string]any{"db": storeopen.Redact(*dbPath), "rows": n, "out": *csvOut})
 		case *csvOut != "-":
 			fmt.Fprintf(a.stderr, "wrote %d audit entries of %s to %s\n", n, *dbPath, *csvOut)
 		}
@@ -146,7 +147,7 @@ func cmdAudit(ctx context.Context, a *app, args []string) error {
 		if es == nil {
 			es = []outreach.AuditEntry{}
 		}
-		a.emit(map[string]any{"db": *dbPath, "entries": es})
+		a.emit(map[string]any{"db": storeopen.Redact(*dbPath), "entries": es})
 		return nil
 	}
 	if len(es) == 0 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/internal/twilioenv"
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/sqlitestore"
@@ -133,7 +134,7 @@ const (
 )
 
 // dbUsage is the help of --db.
-const dbUsage = "SQLite database file (default " + simDB + " with the embedded runtime's simulation, " + studioDB + " with --runtime studio)"
+const dbUsage = "SQLite database file, or postgres:// URL (default " + simDB + " with the embedded runtime's simulation, " + studioDB + " with --runtime studio)"
 
 // defaultDB is the database file of the runtime called runtime when --db
 // is not given.
@@ -152,18 +153,47 @@ func worldName(w string) string {
 	return w
 }
 
-// openStore opens (creating it if needed) the SQLite database at path.
-func openStore(ctx context.Context, path string) (*sqlitestore.Store, error) {
-	return sqlitestore.Open(ctx, path)
+// openStore opens the database of --db: a postgres:// or postgresql://
+// URL opens PostgreSQL (see internal/storeopen), anything else is an
+// SQLite file, created if needed.
+func openStore(ctx context.Context, path string) (*storeopen.DB, error) {
+	db, err := storeopen.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("open the database %s: %w", storeopen.Redact(path), err)
+	}
+	return db, nil
+}
+
+// openSimStore opens the database at path as openStore does, for the
+// embedded runtime's simulated phones: its transactions commit with
+// synchronous=NORMAL, one fsync per WAL checkpoint rather than one per
+// transaction. A process crash still loses nothing; a power loss may roll
+// back the last transactions, which, with no real provider to text
+// twice, can only cost the simulation some progress. (The campaign time
+// of a simulated run passes in a few transactions per event: with an
+// fsync each, the disk, not the simulation, set its pace.)
+// On PostgreSQL it is openStore.
+func openSimStore(ctx context.Context, path string) (*storeopen.DB, error) {
+	if storeopen.IsPostgres(path) {
+		return openStore(ctx, path)
+	}
+	db, err := storeopen.OpenSQLite(ctx, path, sqlitestore.Options{Synchronous: "NORMAL"})
+	if err != nil {
+		return nil, fmt.Errorf("open the database %s: %w", path, err)
+	}
+	return db, nil
 }
 
 // openExisting opens a database that must already exist, rather than
-// creating an empty one by mistake.
-func openExisting(ctx context.Context, path string) (*sqlitestore.Store, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, usageErr("%s: no such database (run a campaign first, or pass --db)", path)
+// creating an empty SQLite file by mistake. A PostgreSQL database is
+// opened as openStore does.
+func openExisting(ctx context.Context, path string) (*storeopen.DB, error) {
+	if !storeopen.IsPostgres(path) {
+		if _, err := os.Stat(path); err != nil {
+			return nil, usageErr("%s: no such database (run a campaign first, or pass --db)", path)
+		}
 	}
-	return sqlitestore.Open(ctx, path)
+	return openStore(ctx, path)
 }
 
 // runtimeFlags are the flags that choose and configure a runtime.

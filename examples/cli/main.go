@@ -48,8 +48,9 @@
 // only on its own world's campaigns, and the simulation keeps its own
 // database, outreach-sim.db by default (the studio runtime's is
 // outreach.db, the web app's default), so that it never runs the web
-// app's campaigns on its simulated clock. --db chooses the file; status
-// and export show each campaign's world.
+// app's campaigns on its simulated clock. --db chooses the file, or a
+// postgres:// URL for a PostgreSQL database; status and export show each
+// campaign's world.
 //
 // Progress goes to standard output: on a terminal, a progress bar redrawn
 // in place; otherwise a plain line every few seconds (--every) and at
@@ -155,6 +156,8 @@ commands:
   users add --name NAME --role ROLE     add a user of the web app (viewer, operator, admin);
       --phone +1... [--db PATH]         the password is read from standard input
   users list [--db PATH]                the web app's users
+
+--db PATH is an SQLite file, or a postgres:// (postgresql://) URL for PostgreSQL.
 
 Every command takes --json (machine-readable output on stdout) and -h.
 Twilio comes from TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_PHONE_NUMBER.

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/internal/twilioenv"
 	"github.com/patient-outreach/sms/outreach"
 )
@@ -35,7 +36,7 @@ func cmdOptOuts(ctx context.Context, a *app, args []string) error {
 }
 
 // optOutsDBUsage is the help of the optouts commands' --db.
-const optOutsDBUsage = "SQLite database file (default " + studioDB + ", the web app's)"
+const optOutsDBUsage = "SQLite database file or postgres:// URL (default " + studioDB + ", the web app's)"
 
 func cmdOptOutsExport(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "optouts export", "optouts export [--db PATH] [--out FILE]")
@@ -70,9 +71,9 @@ func cmdOptOutsExport(ctx context.Context, a *app, args []string) error {
 	}
 	switch {
 	case a.json:
-		a.emit(map[string]any{"db": *dbPath, "rows": n, "out": *out})
+		a.emit(map[string]any{"db": storeopen.Redact(*dbPath), "rows": n, "out": *out})
 	case *out != "-" && *out != "":
-		fmt.Fprintf(a.stderr, "wrote %d opt-outs of %s to %s\n", n, *dbPath, *out)
+		fmt.Fprintf(a.stderr, "wrote %d opt-outs of %s to %s\n", n, storeopen.Redact(*dbPath), *out)
 	}
 	return nil
 }
@@ -137,12 +138,12 @@ func cmdOptOutsImport(ctx context.Context, a *app, args []string) error {
 	errs := slices.SortedStableFunc(slices.Values(append(file.Errors, refused...)), func(x, y *csvio.RowError) int { return x.Line - y.Line })
 	bad := file.BadRows + len(refused)
 	if a.json {
-		a.emit(optOutsImport{File: path, DB: *dbPath, Rows: file.Rows, Recorded: n, BadRows: bad, Errors: rowProblems(errs)})
+		a.emit(optOutsImport{File: path, DB: storeopen.Redact(*dbPath), Rows: file.Rows, Recorded: n, BadRows: bad, Errors: rowProblems(errs)})
 	} else {
 		for _, e := range errs {
 			fmt.Fprintf(a.stdout, "error:   %v\n", e)
 		}
-		fmt.Fprintf(a.stdout, "%d rows: %d recorded in %s, %d with errors\n", file.Rows, n, *dbPath, bad)
+		fmt.Fprintf(a.stdout, "%d rows: %d recorded in %s, %d with errors\n", file.Rows, n, storeopen.Redact(*dbPath), bad)
 	}
 	if bad > 0 {
 		return invalidErr("%d of %d rows have errors (the others were recorded)", bad, file.Rows)

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -26,7 +27,7 @@ type purgeResult struct {
 // the web app's RETENTION_DAYS does every hour).
 func cmdPurge(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "purge", "purge --db FILE --older-than AGE")
-	dbPath := fs.String("db", "", "SQLite database file (required: the web app's is "+studioDB+")")
+	dbPath := fs.String("db", "", "SQLite database file or postgres:// URL (required: the web app's is "+studioDB+")")
 	olderThan := fs.String("older-than", "", "how long ago a campaign must have finished: days (90d) or a Go duration (36h)")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
@@ -52,7 +53,7 @@ func cmdPurge(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	out := purgeResult{DB: *dbPath, OlderThan: *olderThan, Cutoff: cutoff.Format(time.RFC3339),
+	out := purgeResult{DB: storeopen.Redact(*dbPath), OlderThan: *olderThan, Cutoff: cutoff.Format(time.RFC3339),
 		Campaigns: res.Campaigns, Messages: res.Messages, Responses: res.Responses, Unmatched: res.Unmatched}
 	if out.Campaigns == nil {
 		out.Campaigns = []int64{}

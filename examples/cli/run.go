@@ -6,15 +6,25 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/patient-outreach/sms/csvio"
 	"github.com/patient-outreach/sms/flows"
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// pollEvery is how often run reads the campaign's progress.
+// pollEvery is how often run reads the campaign's progress, at most.
 const pollEvery = 200 * time.Millisecond
+
+// pollShare is the largest share of the time that reading the progress
+// may take: a read that took d is followed by a wait of at least
+// d*pollShare. The read counts every conversation and message of the
+// campaign, so on a large campaign a fixed pace of reads would take more
+// of the machine than the campaign itself (a simulated one, whose pace
+// the machine sets).
+const pollShare = 20
 
 func cmdRun(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "run", "run --csv FILE [--flow NAME|FILE.json] [--db PATH] [--name NAME] [--runtime embedded|studio] [--require-consent] [flags]")
@@ -83,7 +93,12 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		return invalidErr("no valid recipient: nothing to send")
 	}
 
-	store, err := openStore(ctx, *dbPath)
+	var store *storeopen.DB
+	if rf.name == "embedded" {
+		store, err = openSimStore(ctx, *dbPath)
+	} else {
+		store, err = openStore(ctx, *dbPath)
+	}
 	if err != nil {
 		return err
 	}
@@ -117,7 +132,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		a.emit(map[string]any{
 			"event": "start", "campaign": camp.ID, "name": camp.Name, "flow": camp.Flow.ID,
 			"resumed": resumed, "recipients": p.Total, "from": camp.From, "runtime": rt.Name(), "world": camp.World,
-			"db": *dbPath, "counts": countsOf(p),
+			"db": storeopen.Redact(*dbPath), "counts": countsOf(p),
 		})
 	} else {
 		if resumed {
@@ -128,10 +143,23 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		} else {
 			fmt.Fprintf(a.stdout, "campaign %d: flow %s, %d recipients, sending from %s (%s)\n", camp.ID, camp.Flow.ID, p.Total, camp.From, camp.Name)
 		}
-		fmt.Fprintf(a.stdout, "database %s, world %s\n", *dbPath, worldName(camp.World))
+		fmt.Fprintf(a.stdout, "database %s, world %s\n", storeopen.Redact(*dbPath), worldName(camp.World))
 		if about != "" {
 			fmt.Fprintln(a.stdout, about)
 		}
+	}
+
+	if w, ok := rt.(interface{ Wake() }); ok && store.Listen != nil {
+		// PostgreSQL: work that other processes create (replies taken by
+		// a web app on the same database) wakes the runtime at once.
+		lctx, stopListen := context.WithCancel(ctx)
+		var listening sync.WaitGroup
+		listening.Go(func() {
+			if err := store.Listen(lctx, w.Wake); err != nil && lctx.Err() == nil {
+				fmt.Fprintf(a.stderr, "warning: database notifications stopped (the runtime still polls): %v\n", err)
+			}
+		})
+		defer func() { stopListen(); listening.Wait() }()
 	}
 
 	rep := newReporter(a, camp.ID, *every)
@@ -235,6 +263,7 @@ func runUntilDone(ctx context.Context, rt outreach.Runtime, store outreach.Store
 
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
+	var nextRead time.Time // when the progress may be read again
 	for {
 		select {
 		case <-ctx.Done():
@@ -254,13 +283,6 @@ func runUntilDone(ctx context.Context, rt outreach.Runtime, store outreach.Store
 			return fmt.Errorf("%s runtime: %w", rt.Name(), err)
 		case <-tick.C:
 		}
-		p, err := rt.Progress(ctx, id)
-		if err != nil {
-			if ctx.Err() != nil {
-				continue
-			}
-			return err
-		}
 		c, err := store.Campaign(ctx, id)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -270,6 +292,18 @@ func runUntilDone(ctx context.Context, rt outreach.Runtime, store outreach.Store
 		}
 		if c.Status.Finished() {
 			return stop()
+		}
+		if time.Now().Before(nextRead) {
+			continue
+		}
+		read := time.Now()
+		p, err := rt.Progress(ctx, id)
+		nextRead = read.Add(time.Since(read) * pollShare)
+		if err != nil {
+			if ctx.Err() != nil {
+				continue
+			}
+			return err
 		}
 		rep.update(p)
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/verify"
 )
@@ -49,7 +50,7 @@ func toUserJSON(u verify.User) userJSON {
 
 func cmdUsersAdd(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "users add", "users add --name NAME --role viewer|operator|admin --phone +1... [--db PATH] < password")
-	dbPath := fs.String("db", studioDB, "SQLite database file (default "+studioDB+", the web app's)")
+	dbPath := fs.String("db", studioDB, "SQLite database file or postgres:// URL (default "+studioDB+", the web app's)")
 	name := fs.String("name", "", "login name: lower-case letters, digits, '.', '_', '-'")
 	role := fs.String("role", "", "viewer, operator or admin")
 	phone := fs.String("phone", "", "the user's phone, where login codes are texted (E.164, such as +14155550100)")
@@ -100,7 +101,7 @@ func cmdUsersAdd(ctx context.Context, a *app, args []string) error {
 		if err != nil {
 			return err
 		}
-		a.emit(map[string]any{"db": *dbPath, "user": toUserJSON(u)})
+		a.emit(map[string]any{"db": storeopen.Redact(*dbPath), "user": toUserJSON(u)})
 		return nil
 	}
 	fmt.Fprintf(a.stdout, "added %s (%s, phone %s) to %s\n", u.Name, u.Role, outreach.MaskPhone(u.Phone), *dbPath)
@@ -109,7 +110,7 @@ func cmdUsersAdd(ctx context.Context, a *app, args []string) error {
 
 func cmdUsersList(ctx context.Context, a *app, args []string) error {
 	fs := newFlagSet(a, "users list", "users list [--db PATH]")
-	dbPath := fs.String("db", studioDB, "SQLite database file (default "+studioDB+", the web app's)")
+	dbPath := fs.String("db", studioDB, "SQLite database file or postgres:// URL (default "+studioDB+", the web app's)")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func cmdUsersList(ctx context.Context, a *app, args []string) error {
 		for _, u := range us {
 			out = append(out, toUserJSON(u))
 		}
-		a.emit(map[string]any{"db": *dbPath, "users": out})
+		a.emit(map[string]any{"db": storeopen.Redact(*dbPath), "users": out})
 		return nil
 	}
 	if len(us) == 0 {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/verify"
 )
@@ -31,7 +32,7 @@ type config struct {
 	AdminPhone          string // ADMINISTRATOR_PHONE, E.164: the first administrator's phone, where login codes go
 	PasswordHash        string // PASSWORD_HASH (argon2id), or APPLICATION_PASSWORD hashed at start: the first administrator's
 	PublicBaseURL       string // PUBLIC_BASE_URL: what Twilio calls back; default http://localhost:PORT
-	DatabasePath        string // DATABASE_URL: an SQLite file
+	DatabasePath        string // DATABASE_URL: an SQLite file, or a postgres:// URL
 	ListenAddr          string // LISTEN_ADDR
 	VerifyServiceName   string // VERIFY_SERVICE_NAME: the Twilio Verify service's friendly name
 	Window              outreach.Window
@@ -104,7 +105,7 @@ var settings = []struct {
 	{"PASSWORD_HASH", "", "argon2id hash of the first administrator's password (go run ./examples/webapp hash-password)"},
 	{"APPLICATION_PASSWORD", "", "plaintext password (blueprint name; prefer PASSWORD_HASH)"},
 	{"PUBLIC_BASE_URL", "", "public base URL Twilio calls back (https://outreach.example.org); default http://localhost:PORT"},
-	{"DATABASE_URL", "", "SQLite database: a path, sqlite:PATH or file:PATH (default outreach.db)"},
+	{"DATABASE_URL", "", "database: an SQLite file (a path, sqlite:PATH or file:PATH; default outreach.db), or PostgreSQL (postgres://USER@HOST/DB, for several app instances sharing one database)"},
 	{"LISTEN_ADDR", "", "address to listen on (default 127.0.0.1:8080)"},
 	{"VERIFY_SERVICE_NAME", "", "friendly name of the Twilio Verify service (found or created; default CUSTOMER_NAME)"},
 	{"SEND_WINDOW", "", "local sending window, HH:MM-HH:MM (default 08:00-21:00; 00:00-24:00 for always)"},
@@ -367,10 +368,13 @@ func isFlagSet(fs *flag.FlagSet, name string) bool {
 }
 
 // databasePath reads DATABASE_URL: empty (outreach.db), a path,
-// sqlite:PATH, sqlite://PATH or file:PATH.
+// sqlite:PATH, sqlite://PATH or file:PATH for SQLite, or a postgres:// or
+// postgresql:// URL, returned as it is.
 func databasePath(v string) (string, error) {
 	v = strings.TrimSpace(v)
 	switch {
+	case storeopen.IsPostgres(v):
+		return v, nil
 	case v == "":
 		return "outreach.db", nil
 	case strings.HasPrefix(v, "sqlite://"):
@@ -384,7 +388,7 @@ func databasePath(v string) (string, error) {
 		}
 	case strings.Contains(v, "://"):
 		scheme, _, _ := strings.Cut(v, "://")
-		return "", usagef("DATABASE_URL: the example web app supports only SQLite (a file path, sqlite:PATH or file:PATH), not %s:// (the library has a Postgres store for your own services)", scheme)
+		return "", usagef("DATABASE_URL: give an SQLite file (a path, sqlite:PATH or file:PATH) or a postgres:// URL, not %s://", scheme)
 	}
 	if v == "" || strings.HasPrefix(v, ":memory:") {
 		return "", usagef("DATABASE_URL: give an SQLite file path, such as outreach.db")

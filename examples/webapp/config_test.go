@@ -85,12 +85,13 @@ func TestDatabasePath(t *testing.T) {
 	for in, want := range map[string]string{
 		"": "outreach.db", "data/o.db": "data/o.db", "sqlite:o.db": "o.db", "sqlite:///var/o.db": "/var/o.db",
 		"file:o.db?_pragma=x": "o.db",
+		"postgres://u@h/db":   "postgres://u@h/db", "postgresql://u@h/db?sslmode=disable": "postgresql://u@h/db?sslmode=disable",
 	} {
 		if got, err := databasePath(in); err != nil || got != want {
 			t.Errorf("databasePath(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"postgres://u@h/db", "mysql://x", ":memory:"} {
+	for _, in := range []string{"mysql://x", ":memory:"} {
 		if _, err := databasePath(in); err == nil {
 			t.Errorf("databasePath(%q) accepted", in)
 		}

@@ -257,18 +257,33 @@ func newRealServer(t *testing.T, publicURL string) (*app, func(string) string) {
 	t.Helper()
 	fake := twiliotest.New(twiliotest.Options{Clock: clocktest.Manual(t), Numbers: []string{"+15005550006"}})
 	t.Cleanup(fake.Close)
-	hash, err := verify.HashPassword("correct horse battery")
+	return newRealServerOn(t, fake, publicURL, t.TempDir()+"/o.db")
+}
+
+// realPassword is the administrator's password of newRealServerOn;
+// realAdminPhone where the administrator's codes go.
+const (
+	realPassword   = "correct horse battery"
+	realAdminPhone = "+14155550100"
+)
+
+// newRealServerOn is newRealServer on the fake Twilio fake and the
+// database db (an SQLite file or a postgres:// URL): several apps on one
+// fake and one database are replicas of one deployment.
+func newRealServerOn(t *testing.T, fake *twiliotest.Server, publicURL, db string) (*app, func(string) string) {
+	t.Helper()
+	hash, err := verify.HashPassword(realPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{
 		"TWILIO_ACCOUNT_SID": fake.AccountSID(), "TWILIO_AUTH_TOKEN": fake.AuthToken(),
-		"TWILIO_PHONE_NUMBER": "+15005550006", "ADMINISTRATOR_PHONE": "+14155550100",
+		"TWILIO_PHONE_NUMBER": "+15005550006", "ADMINISTRATOR_PHONE": realAdminPhone,
 		"PASSWORD_HASH": hash, "PUBLIC_BASE_URL": publicURL,
 	}
 	getenv := func(k string) string { return env[k] }
 	stderr := &syncBuffer{}
-	cfg, err := loadConfig([]string{"-env-file", "", "-listen-addr", "127.0.0.1:0", "-database-url", t.TempDir() + "/o.db"}, getenv, stderr)
+	cfg, err := loadConfig([]string{"-env-file", "", "-listen-addr", "127.0.0.1:0", "-database-url", db, "-send-window", "00:00-24:00"}, getenv, stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,6 +292,11 @@ func newRealServer(t *testing.T, publicURL string) (*app, func(string) string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { a.Close() })
+	t.Cleanup(func() {
+		a.Close()
+		if t.Failed() {
+			t.Logf("stderr of the app on %s:\n%s", publicURL, stderr.String())
+		}
+	})
 	return a, getenv
 }

@@ -405,7 +405,7 @@ func TestRunConfigErrors(t *testing.T) {
 		env  func(string) string
 		want string
 	}{
-		{"postgres", []string{"-database-url", "postgres://u@h/db"}, env(), "only SQLite"},
+		{"other database", []string{"-database-url", "mysql://u@h/db"}, env(), "postgres:// URL"},
 		{"half credentials", nil, env("TWILIO_ACCOUNT_SID", "AC123"), "both TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"},
 		{"no number", nil, env("ACCOUNT_SID", "AC1", "AUTH_TOKEN", "tok"), "TWILIO_PHONE_NUMBER"},
 		{"bad window", []string{"-send-window", "9-5"}, env(), "SEND_WINDOW"},

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/pgstore/pgtest"
 	"github.com/patient-outreach/sms/outreach/twiliotest"
 )
 
@@ -37,7 +38,19 @@ func reply(t *testing.T, c *client, body string) {
 // recreated with their names and history, and the conversation goes on
 // to its end (before, every later message failed as unreachable, 21612).
 func TestRestartCarriesOn(t *testing.T) {
-	ta := startApp(t, nil)
+	testRestartCarriesOn(t, func(*config) {})
+}
+
+// TestRestartCarriesOnPostgres is TestRestartCarriesOn with DATABASE_URL
+// a Postgres schema of its own: a campaign runs end to end through the
+// web app on pgstore, across a restart.
+func TestRestartCarriesOnPostgres(t *testing.T) {
+	db := pgtest.URL(t)
+	testRestartCarriesOn(t, func(cfg *config) { cfg.DatabasePath = db })
+}
+
+func testRestartCarriesOn(t *testing.T, withDB func(*config)) {
+	ta := startApp(t, withDB)
 	c := ta.client(t)
 	c.login(ta)
 	page := startCampaign(t, c, "Restart check-in", csvOf("patient_id,patient_first_name,patient_phone", "R-1,Ann,(440) 555-0142"))

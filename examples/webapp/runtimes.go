@@ -5,8 +5,8 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
-	"github.com/patient-outreach/sms/outreach/sqlitestore"
 	"github.com/patient-outreach/sms/outreach/twiliosms"
 	"github.com/patient-outreach/sms/studio"
 )
@@ -16,12 +16,12 @@ import (
 // outreach.Runtime interface only.
 
 // newEmbedded returns the embedded runtime: the library's own engine on
-// the SQLite store, sending through Twilio's Messages API (the fake's in
+// the store DATABASE_URL names, sending through Twilio's Messages API (the fake's in
 // dev mode). The app's webhooks hand it replies and delivery statuses.
 // clock is the system clock, or dev mode's simulated one. Replies to
 // STOP and START are left to Twilio (and to the fake in dev mode), which
 // sends its own confirmations: StopReply and StartReply stay empty.
-func newEmbedded(store *sqlitestore.Store, account twilioAccount, clock outreach.Clock, cfg *config, logger *slog.Logger) (*outreach.Runner, error) {
+func newEmbedded(store storeopen.Store, account twilioAccount, clock outreach.Clock, cfg *config, logger *slog.Logger) (*outreach.Runner, error) {
 	sender, err := twiliosms.NewSender(twiliosms.Config{
 		AccountSID:          account.AccountSID,
 		AuthToken:           account.AuthToken,
@@ -52,7 +52,7 @@ func newEmbedded(store *sqlitestore.Store, account twilioAccount, clock outreach
 
 // newRuntimes returns the runtimes by name. The new-campaign page offers
 // each of them.
-func newRuntimes(embedded *outreach.Runner, store *sqlitestore.Store, deployer *studio.Deployer, clock outreach.Clock, cfg *config, logger *slog.Logger) (map[string]outreach.Runtime, error) {
+func newRuntimes(embedded *outreach.Runner, store storeopen.Store, deployer *studio.Deployer, clock outreach.Clock, cfg *config, logger *slog.Logger) (map[string]outreach.Runtime, error) {
 	// The Studio runtime runs each conversation as an execution of the
 	// flow deployed to Studio (in dev mode, the fake's interpreter runs
 	// them), on the same store: each runtime claims only its campaigns.

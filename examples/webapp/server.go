@@ -20,8 +20,8 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
-	"github.com/patient-outreach/sms/outreach/sqlitestore"
 	"github.com/patient-outreach/sms/outreach/twiliosms"
 	"github.com/patient-outreach/sms/studio"
 	"github.com/patient-outreach/sms/verify"
@@ -53,7 +53,8 @@ type app struct {
 	cfg      *config
 	log      *slog.Logger
 	stderr   io.Writer
-	store    *sqlitestore.Store
+	db       *storeopen.DB    // the database DATABASE_URL names
+	store    storeopen.Store  // db.Store
 	runner   *outreach.Runner // the embedded runtime, which the webhooks feed
 	runtimes map[string]outreach.Runtime
 	deployer *studio.Deployer
@@ -91,12 +92,14 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 			a.Close()
 		}
 	}()
-	if a.store, err = sqlitestore.Open(ctx, cfg.DatabasePath); err != nil {
-		return nil, fmt.Errorf("open the database %s: %w", cfg.DatabasePath, err)
+	if a.db, err = storeopen.Open(ctx, cfg.DatabasePath); err != nil {
+		return nil, fmt.Errorf("open the database %s: %w", storeopen.Redact(cfg.DatabasePath), err)
 	}
+	a.store = a.db.Store
 	dir := cfg.FlowsDir
 	if dir == "" {
-		dir = filepath.Join(filepath.Dir(cfg.DatabasePath), "uploaded-flows")
+		// Next to an SQLite file; in the working directory with Postgres.
+		dir = filepath.Join(filepath.Dir(a.db.Path), "uploaded-flows")
 	}
 	a.flows = &flowLibrary{dir: dir}
 	a.uploads = newUploads()
@@ -139,7 +142,7 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 	if err := a.ensureAdmin(ctx); err != nil {
 		return nil, err
 	}
-	if a.login, err = verify.New(verify.Config{Users: a.store, Codes: codes, Attempts: a.store}); err != nil {
+	if a.login, err = verify.New(verify.Config{Users: a.store, Codes: codes, Attempts: a.store, Challenges: a.store}); err != nil {
 		return nil, err
 	}
 	if a.deployer, err = studio.NewDeployer(studio.DeployConfig{
@@ -161,7 +164,7 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 		Clock: clock, Logger: logger}
 
 	a.sessions = scs.New()
-	a.sessions.Store = a.store.Sessions()
+	a.sessions.Store = a.db.Sessions
 	a.sessions.HashTokenInStore = true // the database holds no usable token
 	a.sessions.IdleTimeout = cfg.IdleTimeout
 	a.sessions.Lifetime = cfg.Lifetime
@@ -205,6 +208,16 @@ func (a *app) start(ctx context.Context) {
 			}
 		})
 	}
+	if a.db.Listen != nil {
+		// Postgres: work that any process creates (new conversations,
+		// replies, delivery failures) wakes the idle runtimes at once;
+		// they poll anyway.
+		a.bg.Go(func() {
+			if err := a.db.Listen(ctx, a.wakeRuntimes); err != nil && ctx.Err() == nil {
+				a.log.Error("database notifications stopped; runtimes still poll", "err", err)
+			}
+		})
+	}
 	if a.dev != nil {
 		a.bg.Go(func() { a.dev.run(ctx) })
 	}
@@ -213,6 +226,15 @@ func (a *app) start(ctx context.Context) {
 		a.bg.Go(func() { a.retention.Run(ctx) }) // logs its own failures
 	} else {
 		a.log.Info("retention: RETENTION_DAYS is not set, message texts and replies are kept forever")
+	}
+}
+
+// wakeRuntimes makes every runtime that can be woken look for work now.
+func (a *app) wakeRuntimes() {
+	for _, rt := range a.runtimes {
+		if w, ok := rt.(interface{ Wake() }); ok {
+			w.Wake()
+		}
 	}
 }
 
@@ -234,8 +256,8 @@ func (a *app) Close() error {
 		if a.dev != nil {
 			a.dev.close()
 		}
-		if a.store != nil {
-			err = a.store.Close()
+		if a.db != nil {
+			err = a.db.Close()
 		}
 	})
 	return err

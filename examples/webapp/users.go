@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/verify"
 )
@@ -35,7 +36,7 @@ func (a *app) ensureAdmin(ctx context.Context) error {
 	if len(us) == 0 {
 		if a.cfg.AdminPhone == "" || a.cfg.PasswordHash == "" {
 			return usagef("the database %s has no user: set ADMINISTRATOR_PHONE and PASSWORD_HASH for the first administrator, "+
-				"or add one with go run ./examples/cli users add --db %s", a.cfg.DatabasePath, a.cfg.DatabasePath)
+				"or add one with go run ./examples/cli users add --db %s", storeopen.Redact(a.cfg.DatabasePath), storeopen.Redact(a.cfg.DatabasePath))
 		}
 		if err := a.store.CreateUser(ctx, u, a.now()); err != nil {
 			return fmt.Errorf("create the first administrator: %w", err)

@@ -36,6 +36,9 @@ type Store struct {
 	// inbound and outbound find messages by provider id.
 	inbound  map[string]int64
 	outbound map[string]int64
+	// pending holds the delivery statuses of provider ids not recorded
+	// yet, by provider id.
+	pending map[string]pendingStatus
 	// failedEvent holds the outbound messages that already have a
 	// delivery-failed inbox event.
 	failedEvent map[int64]bool
@@ -91,6 +94,7 @@ func New() *Store {
 		convMessages: make(map[int64][]int64),
 		inbound:      make(map[string]int64),
 		outbound:     make(map[string]int64),
+		pending:      make(map[string]pendingStatus),
 		failedEvent:  make(map[int64]bool),
 		active:       make(map[pair]int64),
 		optOuts:      make(map[string]optOut),
@@ -121,7 +125,7 @@ func (s *Store) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.campaigns, s.convs, s.messages, s.events = nil, nil, nil, nil
-	s.convMessages, s.inbound, s.outbound = nil, nil, nil
+	s.convMessages, s.inbound, s.outbound, s.pending = nil, nil, nil, nil
 	s.failedEvent, s.active, s.optOuts = nil, nil, nil
 	return nil
 }
@@ -367,36 +371,17 @@ func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (
 	if !ok {
 		return outreach.Progress{}, fmt.Errorf("memstore: campaign %d: %w", campaignID, outreach.ErrNotFound)
 	}
-	p := outreach.Progress{
-		Outcomes: make(map[string]int),
-		Messages: make(map[outreach.MessageStatus]int),
-		Delivery: make(map[string]int),
-	}
+	p := outreach.NewProgress()
 	for _, cid := range camp.convs {
 		conv := s.convs[cid]
-		p.Total++
-		switch conv.c.Status {
-		case outreach.ConversationPending:
-			p.Pending++
-		case outreach.ConversationActive:
-			p.Active++
-		case outreach.ConversationDone:
-			p.Done++
-			p.Outcomes[conv.c.Outcome]++
-		}
+		p.CountConversations(conv.c.Status, conv.c.Outcome, 1)
 		for _, mid := range s.convMessages[cid] {
 			m := s.messages[mid]
-			if m.Direction == outreach.Inbound {
-				p.Replies++
-				continue
+			deferred := 0
+			if m.Direction == outreach.Outbound && m.Status == outreach.MessageQueued && m.SendAfter.After(now) {
+				deferred = 1
 			}
-			p.Messages[m.Status]++
-			if m.DeliveryStatus != "" {
-				p.Delivery[m.DeliveryStatus]++
-			}
-			if m.Status == outreach.MessageQueued && m.SendAfter.After(now) {
-				p.Deferred++
-			}
+			p.CountMessages(m.Direction, m.Status, m.DeliveryStatus, 1, deferred)
 		}
 	}
 	return p, nil
@@ -678,6 +663,13 @@ func (s *Store) apply(now time.Time, u outreach.Update) error {
 		old.SentAt = utc(m.SentAt)
 		s.indexOutbound(old)
 	}
+	// Statuses that came before their messages' provider ids.
+	for _, m := range u.Enqueue {
+		s.applyPending(now, m.ProviderID)
+	}
+	for _, m := range u.Messages {
+		s.applyPending(now, m.ProviderID)
+	}
 	for _, m := range u.Received {
 		if _, dup := s.inbound[m.ProviderID]; dup && m.ProviderID != "" {
 			continue
@@ -782,8 +774,17 @@ func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCod
 		return outreach.Message{}, err
 	}
 	defer s.mu.Unlock()
+	return s.updateDelivery(providerID, status, errorCode, at)
+}
+
+// updateDelivery is UpdateDelivery with s.mu held. A status of a message
+// not recorded yet is kept (see applyPending).
+func (s *Store) updateDelivery(providerID, status, errorCode string, at time.Time) (outreach.Message, error) {
 	id, ok := s.outbound[providerID]
 	if !ok || providerID == "" {
+		if providerID != "" {
+			s.keepPending(providerID, status, errorCode, at)
+		}
 		return outreach.Message{}, fmt.Errorf("memstore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
 	}
 	m := s.messages[id]
@@ -801,6 +802,42 @@ func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCod
 		}
 	}
 	return *m, nil
+}
+
+// pendingStatus is a delivery status that came before its message's
+// provider id was recorded.
+type pendingStatus struct {
+	status, errorCode string
+	at                time.Time
+}
+
+// keepPending keeps a status of an unknown provider id for
+// outreach.PendingStatusFor, the one that ranks highest (the latest of
+// equal rank), and forgets the expired ones.
+func (s *Store) keepPending(providerID, status, errorCode string, at time.Time) {
+	for id, p := range s.pending {
+		if at.Sub(p.at) > outreach.PendingStatusFor {
+			delete(s.pending, id)
+		}
+	}
+	if p, ok := s.pending[providerID]; ok && outreach.DeliveryRank(p.status) > outreach.DeliveryRank(status) {
+		return
+	}
+	s.pending[providerID] = pendingStatus{status: status, errorCode: errorCode, at: utc(at)}
+}
+
+// applyPending applies the status kept for providerID, unless it has
+// expired at now, once the provider id is recorded.
+func (s *Store) applyPending(now time.Time, providerID string) {
+	p, ok := s.pending[providerID]
+	if !ok || providerID == "" {
+		return
+	}
+	delete(s.pending, providerID)
+	if now.Sub(p.at) > outreach.PendingStatusFor {
+		return
+	}
+	_, _ = s.updateDelivery(providerID, p.status, p.errorCode, p.at)
 }
 
 // SetOptOut implements [outreach.Store]. Of two changes at the same time,

@@ -271,11 +271,7 @@ func (s *Store) FinishCampaignIfDone(ctx context.Context, id int64, now time.Tim
 // Progress implements [outreach.Store]. The counts come from one
 // repeatable-read snapshot, so they agree with each other.
 func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (outreach.Progress, error) {
-	p := outreach.Progress{
-		Outcomes: make(map[string]int),
-		Messages: make(map[outreach.MessageStatus]int),
-		Delivery: make(map[string]int),
-	}
+	p := outreach.NewProgress()
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return p, wrap("progress", err)
@@ -305,16 +301,7 @@ func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (
 			rows.Close()
 			return p, wrap("progress", err)
 		}
-		p.Total += n
-		switch st {
-		case outreach.ConversationPending:
-			p.Pending += n
-		case outreach.ConversationActive:
-			p.Active += n
-		case outreach.ConversationDone:
-			p.Done += n
-			p.Outcomes[outcome] += n
-		}
+		p.CountConversations(st, outcome, n)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -338,15 +325,7 @@ func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (
 		if err := rows.Scan(&dir, &st, &delivery, &n, &deferred); err != nil {
 			return p, wrap("progress", err)
 		}
-		if dir == outreach.Inbound {
-			p.Replies += n
-			continue
-		}
-		p.Messages[st] += n
-		if delivery != "" {
-			p.Delivery[delivery] += n
-		}
-		p.Deferred += deferred
+		p.CountMessages(dir, st, delivery, n, deferred)
 	}
 	return p, wrap("progress", rows.Err())
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,6 +47,9 @@ func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Up
 		return nil, wrap("commit", err)
 	}
 	defer rollback(ctx, tx)
+	if err := lockProviderIDs(ctx, tx, providerIDs(updates, nil)); err != nil {
+		return nil, err
+	}
 	c := committer{ctx: ctx, now: ts(now), tx: tx, savepoints: savepoints}
 	results := make([]error, len(updates))
 	ids := make([][]int64, len(updates))
@@ -60,6 +64,10 @@ func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Up
 			return nil, err
 		}
 	}
+	// Statuses that came before the provider ids the updates record.
+	if err := s.applyPending(ctx, tx, now, providerIDs(updates, results)); err != nil {
+		return nil, err
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, wrap("commit", err)
 	}
@@ -69,6 +77,27 @@ func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Up
 		}
 	}
 	return results, nil
+}
+
+// providerIDs returns the provider ids that updates record on outbound
+// messages, sorted and without repeats; with results, only those of the
+// updates that succeeded.
+func providerIDs(updates []outreach.Update, results []error) []string {
+	var ids []string
+	for i, u := range updates {
+		if results != nil && results[i] != nil {
+			continue
+		}
+		for _, ms := range [][]outreach.Message{u.Enqueue, u.Messages} {
+			for _, m := range ms {
+				if m.ProviderID != "" {
+					ids = append(ids, m.ProviderID)
+				}
+			}
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // committer applies the updates of one Commit transaction.

@@ -31,8 +31,9 @@
 // parameters). The tables are campaigns, conversations (with the lease:
 // lease_token, lease_until), messages, inbox (the events waiting for the
 // runner), responses, opt_outs, number_owners, alerts, audit (append-only:
-// triggers refuse UPDATE, DELETE and TRUNCATE), login_attempts, sessions,
-// users and user_devices; each migration file describes its columns.
+// triggers refuse UPDATE, DELETE and TRUNCATE), login_attempts,
+// login_challenges (verify.ChallengeStore), sessions, users, user_devices
+// and pending_statuses; each migration file describes its columns.
 //
 // # Claims and leases
 //
@@ -53,6 +54,14 @@
 // the transaction lasts; only when an update fails in a way that needs
 // undoing does it roll back and apply them again, each in a savepoint.
 // Each update takes two pipelined round trips.
+//
+// A delivery status whose provider id no message has yet (a callback
+// that beat the sender's answer, received by any instance) is kept in
+// pending_statuses by [Store.UpdateDelivery], and applied by the Commit
+// that records the provider id. Both take a transaction-level advisory
+// lock per provider id, Commit before it locks any row (two more round
+// trips for a Commit that records provider ids), so that neither misses
+// the other's write.
 //
 // The rule of one active two-way conversation per (world, patient phone,
 // sending number) is a partial unique index: a pending conversation whose

@@ -82,27 +82,60 @@ func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Mess
 
 // UpdateDelivery implements [outreach.Store]. A non-empty errorCode is
 // stored as the message's Error. A failure that adds an inbox event
-// notifies the store's channel.
+// notifies the store's channel. The status of a provider id no message
+// has is kept in pending_statuses.
 func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCode string, at time.Time) (outreach.Message, error) {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return outreach.Message{}, wrap("update delivery", err)
 	}
 	defer rollback(ctx, tx)
+	if providerID != "" {
+		// Against a Commit recording this provider id at the same time.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, pendingLockSpace, providerID); err != nil {
+			return outreach.Message{}, wrap("update delivery", err)
+		}
+	}
+	m, found, err := s.deliver(ctx, tx, providerID, status, errorCode, at)
+	if err != nil {
+		return outreach.Message{}, err
+	}
+	if !found {
+		if providerID != "" {
+			if err := keepPending(ctx, tx, providerID, status, errorCode, at); err != nil {
+				return outreach.Message{}, err
+			}
+			if err := tx.Commit(ctx); err != nil {
+				return outreach.Message{}, wrap("update delivery", err)
+			}
+		}
+		return outreach.Message{}, fmt.Errorf("pgstore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
+	}
+	return m, wrap("update delivery", tx.Commit(ctx))
+}
+
+// pendingLockSpace is the first key of the advisory locks that
+// UpdateDelivery and Commit take on provider ids (the second is
+// hashtext of the id).
+const pendingLockSpace int32 = 0x6f757472
+
+// deliver applies a delivery status to the outbound message of providerID
+// in tx. found is false when no message has that provider id.
+func (s *Store) deliver(ctx context.Context, tx pgx.Tx, providerID, status, errorCode string, at time.Time) (m outreach.Message, found bool, err error) {
 	replaceable := outreach.DeliveryStatusesUpTo(outreach.DeliveryRank(status))
 	// $1 delivery status, $2 error code, $3 provider id, $4 the statuses
 	// the new one may replace (see DeliveryRank).
-	m, err := scanMessage(tx.QueryRow(ctx, `UPDATE messages SET
+	m, err = scanMessage(tx.QueryRow(ctx, `UPDATE messages SET
 			error = CASE WHEN $2::text <> '' AND delivery_status = ANY($4) THEN $2::text ELSE error END,
 			delivery_status = CASE WHEN delivery_status = ANY($4) THEN $1::text ELSE delivery_status END
 		WHERE id = (SELECT id FROM messages
 			WHERE provider_id = $3 AND direction = 'outbound' AND provider_id <> '' ORDER BY id LIMIT 1)
 		RETURNING `+msgCols, status, errorCode, providerID, replaceable))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return outreach.Message{}, fmt.Errorf("pgstore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
+		return outreach.Message{}, false, nil
 	}
 	if err != nil {
-		return outreach.Message{}, wrap("update delivery", err)
+		return outreach.Message{}, false, wrap("update delivery", err)
 	}
 	if (status == "undelivered" || status == "failed") && m.DeliveryStatus == status && m.ConversationID != 0 {
 		tag, err := tx.Exec(ctx, `INSERT INTO inbox (conversation_id, kind, message_id, body, key_conversation, key_step,
@@ -111,18 +144,77 @@ func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCod
 			ON CONFLICT (message_id, kind) DO NOTHING`, m.ConversationID, m.ID,
 			m.Key.Conversation, m.Key.Step, m.Key.Attempt, errorCode, ts(at))
 		if err != nil {
-			return outreach.Message{}, wrap("update delivery", err)
+			return outreach.Message{}, false, wrap("update delivery", err)
 		}
 		if tag.RowsAffected() == 1 {
 			if _, err := tx.Exec(ctx, `UPDATE conversations SET inbox = inbox + 1 WHERE id = $1`, m.ConversationID); err != nil {
-				return outreach.Message{}, wrap("update delivery", err)
+				return outreach.Message{}, false, wrap("update delivery", err)
 			}
 			if err := s.notify(ctx, tx, NotifyDelivery); err != nil {
-				return outreach.Message{}, err
+				return outreach.Message{}, false, err
 			}
 		}
 	}
-	return m, wrap("update delivery", tx.Commit(ctx))
+	return m, true, nil
+}
+
+// keepPending keeps the status of a provider id no message has yet, unless
+// one of higher rank is kept already, and drops those older than
+// outreach.PendingStatusFor.
+func keepPending(ctx context.Context, tx pgx.Tx, providerID, status, errorCode string, at time.Time) error {
+	if _, err := tx.Exec(ctx, `DELETE FROM pending_statuses WHERE at < $1`, micro(at.Add(-outreach.PendingStatusFor))); err != nil {
+		return wrap("keep pending status", err)
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO pending_statuses (provider_id, status, rank, error_code, at) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (provider_id) DO UPDATE SET status = EXCLUDED.status, rank = EXCLUDED.rank,
+			error_code = EXCLUDED.error_code, at = EXCLUDED.at
+		WHERE EXCLUDED.rank >= pending_statuses.rank`,
+		providerID, status, outreach.DeliveryRank(status), errorCode, micro(at))
+	return wrap("keep pending status", err)
+}
+
+// lockProviderIDs takes the advisory locks of providerIDs (sorted), as
+// UpdateDelivery does, in tx: first of all in a Commit, before it locks
+// any row, so that the two cannot deadlock.
+func lockProviderIDs(ctx context.Context, tx pgx.Tx, providerIDs []string) error {
+	if len(providerIDs) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, `SELECT count(pg_advisory_xact_lock($2, hashtext(k)))
+		FROM (SELECT k FROM unnest($1::text[]) WITH ORDINALITY AS t(k, n) ORDER BY n) s`, providerIDs, pendingLockSpace)
+	return wrap("commit: lock provider ids", err)
+}
+
+// applyPending applies, in a Commit's tx, the statuses kept for
+// providerIDs (see keepPending), unless they are older than
+// outreach.PendingStatusFor at now.
+func (s *Store) applyPending(ctx context.Context, tx pgx.Tx, now time.Time, providerIDs []string) error {
+	if len(providerIDs) == 0 {
+		return nil
+	}
+	type pending struct {
+		id, status, code string
+		at               time.Time
+	}
+	rows, err := tx.Query(ctx, `DELETE FROM pending_statuses WHERE provider_id = ANY($1)
+		RETURNING provider_id, status, error_code, at`, providerIDs)
+	ps, err := scanAll(rows, err, func(sc scanner) (pending, error) {
+		var p pending
+		err := sc.Scan(&p.id, &p.status, &p.code, &p.at)
+		return p, err
+	})
+	if err != nil {
+		return wrap("commit: pending statuses", err)
+	}
+	for _, p := range ps {
+		if now.Sub(p.at) > outreach.PendingStatusFor {
+			continue
+		}
+		if _, _, err := s.deliver(ctx, tx, p.id, p.status, p.code, p.at.UTC()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Conversations implements [outreach.Store]. A limit of zero or less

@@ -13,3 +13,9 @@ func TestUsers(t *testing.T) {
 		return pgtest.Open(t)
 	})
 }
+
+func TestChallenges(t *testing.T) {
+	verifytest.ExerciseChallenges(t, func(t *testing.T) verify.ChallengeStore {
+		return pgtest.Open(t)
+	})
+}

@@ -150,6 +150,17 @@ func (s *Store) Campaign(ctx context.Context, id int64) (outreach.Campaign, erro
 	return c, wrap("campaign", err)
 }
 
+// CampaignStatus implements [outreach.CampaignStatusReader]: the
+// runner reads it for every batch it sends.
+func (s *Store) CampaignStatus(ctx context.Context, id int64) (outreach.CampaignStatus, error) {
+	var st outreach.CampaignStatus
+	err := s.st.campaignStatus.QueryRowContext(ctx, id).Scan(&st)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("sqlitestore: campaign %d: %w", id, outreach.ErrNotFound)
+	}
+	return st, wrap("campaign status", err)
+}
+
 // Campaigns implements [outreach.Store].
 func (s *Store) Campaigns(ctx context.Context) ([]outreach.Campaign, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT `+campaignCols+` FROM campaigns ORDER BY id DESC`)
@@ -219,11 +230,7 @@ func (s *Store) FinishCampaignIfDone(ctx context.Context, id int64, now time.Tim
 
 // Progress implements [outreach.Store].
 func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (outreach.Progress, error) {
-	p := outreach.Progress{
-		Outcomes: make(map[string]int),
-		Messages: make(map[outreach.MessageStatus]int),
-		Delivery: make(map[string]int),
-	}
+	p := outreach.NewProgress()
 	// One read transaction, so that the counts agree with each other.
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -253,16 +260,7 @@ func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (
 			rows.Close()
 			return p, wrap("progress", err)
 		}
-		p.Total += n
-		switch st {
-		case outreach.ConversationPending:
-			p.Pending += n
-		case outreach.ConversationActive:
-			p.Active += n
-		case outreach.ConversationDone:
-			p.Done += n
-			p.Outcomes[outcome] += n
-		}
+		p.CountConversations(st, outcome, n)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -284,15 +282,7 @@ func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (
 		if err := rows.Scan(&dir, &st, &delivery, &n, &deferred); err != nil {
 			return p, wrap("progress", err)
 		}
-		if dir == outreach.Inbound {
-			p.Replies += n
-			continue
-		}
-		p.Messages[st] += n
-		if delivery != "" {
-			p.Delivery[delivery] += n
-		}
-		p.Deferred += deferred
+		p.CountMessages(dir, st, delivery, n, deferred)
 	}
 	return p, wrap("progress", rows.Err())
 }

@@ -162,11 +162,11 @@ func (s *Store) ClaimConversation(ctx context.Context, id int64, now time.Time, 
 func (s *Store) NextDue(ctx context.Context, scope outreach.Scope, now time.Time) (time.Time, bool, error) {
 	var free, leased sql.NullInt64
 	runtime := runtimeOf(scope)
-	err := s.r.QueryRowContext(ctx, nextDueFreeQuery, nanos(now), runtime, scope.World).Scan(&free)
+	err := s.st.nextDueFree.QueryRowContext(ctx, nanos(now), runtime, scope.World).Scan(&free)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return time.Time{}, false, wrap("next due", err)
 	}
-	if err := s.r.QueryRowContext(ctx, nextDueLeasedQuery, nanos(now), runtime, scope.World).Scan(&leased); err != nil {
+	if err := s.st.nextDueLeased.QueryRowContext(ctx, nanos(now), runtime, scope.World).Scan(&leased); err != nil {
 		return time.Time{}, false, wrap("next due", err)
 	}
 	switch {
@@ -381,6 +381,17 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
 			return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d has no outbound message %d: %w", id, m.ID, outreach.ErrNotFound)}
+		}
+	}
+	// Statuses that came before their messages' provider ids.
+	for _, m := range u.Enqueue {
+		if err := c.applyPending(m.ProviderID); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range u.Messages {
+		if err := c.applyPending(m.ProviderID); err != nil {
+			return nil, err
 		}
 	}
 	for _, m := range u.Received {

@@ -61,37 +61,101 @@ func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Mess
 }
 
 // UpdateDelivery implements [outreach.Store]. A non-empty errorCode is
-// stored as the message's Error.
+// stored as the message's Error. The status of a provider id no message
+// has is kept in pending_statuses.
 func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCode string, at time.Time) (outreach.Message, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return outreach.Message{}, wrap("update delivery", err)
 	}
 	defer tx.Rollback()
-	replaceable, err := json.Marshal(outreach.DeliveryStatusesUpTo(outreach.DeliveryRank(status)))
+	m, found, err := s.st.deliver(ctx, func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) },
+		providerID, status, errorCode, at)
 	if err != nil {
-		return outreach.Message{}, wrap("update delivery", err)
+		return outreach.Message{}, err
 	}
-	m, err := scanMessage(tx.StmtContext(ctx, s.st.updateDelivery).QueryRowContext(ctx, status, errorCode, providerID, string(replaceable)))
-	if errors.Is(err, sql.ErrNoRows) {
-		return outreach.Message{}, fmt.Errorf("sqlitestore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
-	}
-	if err != nil {
-		return outreach.Message{}, wrap("update delivery", err)
-	}
-	if (status == "undelivered" || status == "failed") && m.DeliveryStatus == status && m.ConversationID != 0 {
-		res, err := tx.StmtContext(ctx, s.st.insertFailure).ExecContext(ctx, m.ConversationID, m.ID,
-			m.Key.Conversation, m.Key.Step, m.Key.Attempt, errorCode, nanos(at))
-		if err != nil {
-			return outreach.Message{}, wrap("update delivery", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			if _, err := tx.StmtContext(ctx, s.st.bumpInbox).ExecContext(ctx, m.ConversationID); err != nil {
+	if !found {
+		if providerID != "" {
+			if err := keepPending(ctx, tx, providerID, status, errorCode, at); err != nil {
+				return outreach.Message{}, err
+			}
+			if err := tx.Commit(); err != nil {
 				return outreach.Message{}, wrap("update delivery", err)
 			}
 		}
+		return outreach.Message{}, fmt.Errorf("sqlitestore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
 	}
 	return m, wrap("update delivery", tx.Commit())
+}
+
+// deliver applies a delivery status to the outbound message of providerID
+// within a transaction (stmt binds a statement to it). found is false when
+// no message has that provider id.
+func (st *stmts) deliver(ctx context.Context, stmt func(*sql.Stmt) *sql.Stmt, providerID, status, errorCode string, at time.Time) (m outreach.Message, found bool, err error) {
+	replaceable, err := json.Marshal(outreach.DeliveryStatusesUpTo(outreach.DeliveryRank(status)))
+	if err != nil {
+		return outreach.Message{}, false, wrap("update delivery", err)
+	}
+	m, err = scanMessage(stmt(st.updateDelivery).QueryRowContext(ctx, status, errorCode, providerID, string(replaceable)))
+	if errors.Is(err, sql.ErrNoRows) {
+		return outreach.Message{}, false, nil
+	}
+	if err != nil {
+		return outreach.Message{}, false, wrap("update delivery", err)
+	}
+	if (status == "undelivered" || status == "failed") && m.DeliveryStatus == status && m.ConversationID != 0 {
+		res, err := stmt(st.insertFailure).ExecContext(ctx, m.ConversationID, m.ID,
+			m.Key.Conversation, m.Key.Step, m.Key.Attempt, errorCode, nanos(at))
+		if err != nil {
+			return outreach.Message{}, false, wrap("update delivery", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			if _, err := stmt(st.bumpInbox).ExecContext(ctx, m.ConversationID); err != nil {
+				return outreach.Message{}, false, wrap("update delivery", err)
+			}
+		}
+	}
+	return m, true, nil
+}
+
+// keepPending keeps the status of a provider id no message has yet, unless
+// one of higher rank is kept already, and drops those older than
+// outreach.PendingStatusFor.
+func keepPending(ctx context.Context, tx *sql.Tx, providerID, status, errorCode string, at time.Time) error {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM pending_statuses WHERE at < ?`, nanos(at.Add(-outreach.PendingStatusFor))); err != nil {
+		return wrap("keep pending status", err)
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO pending_statuses (provider_id, status, rank, error_code, at) VALUES (?1, ?2, ?3, ?4, ?5)
+		ON CONFLICT (provider_id) DO UPDATE SET status = excluded.status, rank = excluded.rank,
+			error_code = excluded.error_code, at = excluded.at
+		WHERE excluded.rank >= pending_statuses.rank`,
+		providerID, status, outreach.DeliveryRank(status), errorCode, nanos(at))
+	return wrap("keep pending status", err)
+}
+
+// applyPending applies, within a Commit, the status kept for providerID
+// (see keepPending), unless it is older than outreach.PendingStatusFor.
+func (c *committer) applyPending(providerID string) error {
+	if providerID == "" {
+		return nil
+	}
+	var (
+		status, code string
+		at           int64
+	)
+	err := c.tx.QueryRowContext(c.ctx, `DELETE FROM pending_statuses WHERE provider_id = ? RETURNING status, error_code, at`, providerID).
+		Scan(&status, &code, &at)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return wrap("apply pending status", err)
+	}
+	if c.now.Sub(fromNanos(at)) > outreach.PendingStatusFor {
+		return nil
+	}
+	_, _, err = c.st.deliver(c.ctx, c.stmt, providerID, status, code, fromNanos(at))
+	return err
 }
 
 // SetOptOut implements [outreach.Store]. Of two changes at the same time,
@@ -124,7 +188,7 @@ func (s *Store) OptedOut(ctx context.Context, phones []string) (map[string]bool,
 	if err != nil {
 		return nil, wrap("opted out", err)
 	}
-	rows, err := s.r.QueryContext(ctx, optedOutQuery, list)
+	rows, err := s.st.optedOut.QueryContext(ctx, list)
 	if err != nil {
 		return nil, wrap("opted out", err)
 	}

@@ -15,3 +15,11 @@ func TestUsers(t *testing.T) {
 		return s
 	})
 }
+
+func TestChallenges(t *testing.T) {
+	verifytest.ExerciseChallenges(t, func(t *testing.T) verify.ChallengeStore {
+		s := open(t, filepath.Join(t.TempDir(), "outreach.db"))
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}

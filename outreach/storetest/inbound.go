@@ -265,3 +265,66 @@ func testOptOutWorlds(h *harness) {
 		}
 	}
 }
+
+// testPendingDelivery: a status that comes before its message's provider
+// id is recorded is kept, the highest ranked per provider id, and applied
+// by the Commit that records the id; after outreach.PendingStatusFor it
+// is dropped.
+func testPendingDelivery(h *harness) {
+	_, convs := h.campaign(outreach.CampaignRunning, conv("a", 1, base), conv("b", 2, at(time.Minute)))
+	id, id2 := convs[0].ID, convs[1].ID
+	cl := h.claimOne(base, id)
+	u := set(update(cl), outreach.ConversationActive, time.Time{})
+	u.Enqueue = []outreach.Message{
+		{Key: outreach.SendKey{Conversation: id, Step: "hello", Attempt: 1}, Body: "hello"},
+		{Key: outreach.SendKey{Conversation: id, Step: "pain", Attempt: 1}, Body: "pain?"},
+	}
+	h.commitOK(base, u)
+
+	// The callbacks come first, out of order.
+	for _, c := range []struct{ pid, status, code string }{
+		{"SMp1", "sent", ""}, {"SMp1", "delivered", ""}, {"SMp1", "sent", ""},
+		{"SMp2", "undelivered", "30003"},
+		{"SMnever", "delivered", ""},
+	} {
+		_, err := h.s.UpdateDelivery(h.ctx, c.pid, c.status, c.code, at(time.Second))
+		h.wantErr(fmt.Sprintf("UpdateDelivery(%s, %s) before the id is recorded", c.pid, c.status), err, outreach.ErrNotFound)
+	}
+	h.equal("statuses before the ids are recorded", []string{h.messages(id)[0].DeliveryStatus, h.messages(id)[1].DeliveryStatus}, []string{"", ""})
+
+	sent := u.Enqueue
+	for i := range sent {
+		sent[i].Status, sent[i].ProviderID, sent[i].SentAt = outreach.MessageSent, fmt.Sprint("SMp", i+1), base
+	}
+	u2 := release(set(update(cl), outreach.ConversationActive, time.Time{}))
+	u2.Messages = sent
+	h.commitOK(at(2*time.Second), u2)
+	ms := h.messages(id)
+	h.equal("statuses once the ids are recorded", []string{ms[0].DeliveryStatus, ms[1].DeliveryStatus}, []string{"delivered", "undelivered"})
+	h.equal("error of the undelivered message", ms[1].Error, "30003")
+	cl = h.claimOne(at(3*time.Second), id)
+	if len(cl.Inbox) != 1 || cl.Inbox[0].Kind != outreach.EventDeliveryFailed || cl.Inbox[0].MessageID != sent[1].ID {
+		h.Fatalf("inbox = %+v, want the delivery failure of message %d", cl.Inbox, sent[1].ID)
+	}
+	done := release(set(update(cl), outreach.ConversationActive, time.Time{}))
+	done.Processed = []int64{cl.Inbox[0].ID}
+	h.commitOK(at(3*time.Second), done)
+	// A status applied is used up: recording the id again changes nothing.
+	if _, err := h.s.UpdateDelivery(h.ctx, "SMp1", "read", "", at(4*time.Second)); err != nil {
+		h.Fatalf("UpdateDelivery(SMp1) after the id is recorded: %v", err)
+	}
+
+	// Too late: the status is dropped.
+	cl2 := h.claimOne(at(time.Minute), id2)
+	u3 := set(update(cl2), outreach.ConversationActive, time.Time{})
+	u3.Enqueue = []outreach.Message{{Key: outreach.SendKey{Conversation: id2, Step: "hello", Attempt: 1}, Body: "hello"}}
+	h.commitOK(at(time.Minute), u3)
+	_, err := h.s.UpdateDelivery(h.ctx, "SMlate", "delivered", "", at(time.Minute))
+	h.wantErr("UpdateDelivery(SMlate)", err, outreach.ErrNotFound)
+	late := u3.Enqueue
+	late[0].Status, late[0].ProviderID, late[0].SentAt = outreach.MessageSent, "SMlate", at(time.Minute)
+	u4 := release(set(update(cl2), outreach.ConversationActive, time.Time{}))
+	u4.Messages = late
+	h.commitOK(at(time.Minute+outreach.PendingStatusFor+time.Second), u4)
+	h.equal("status recorded after PendingStatusFor", h.messages(id2)[0].DeliveryStatus, "")
+}

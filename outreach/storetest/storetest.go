@@ -114,6 +114,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"CancelledContext", testCancelledContext},
 		{"RecordInbound", testRecordInbound},
 		{"UpdateDelivery", testUpdateDelivery},
+		{"PendingDelivery", testPendingDelivery},
 		{"OptOut", testOptOut},
 		{"OptOutWorlds", testOptOutWorlds},
 		{"OptOuts", testOptOuts},

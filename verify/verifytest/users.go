@@ -4,6 +4,9 @@
 //	func TestUsers(t *testing.T) {
 //		verifytest.ExerciseUsers(t, func(t *testing.T) verify.UserStore { return newStore(t) })
 //	}
+//	func TestChallenges(t *testing.T) {
+//		verifytest.ExerciseChallenges(t, func(t *testing.T) verify.ChallengeStore { return newStore(t) })
+//	}
 package verifytest
 
 import (

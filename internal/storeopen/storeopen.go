@@ -1,0 +1,122 @@
+// Package storeopen opens the database of the example programs: a
+// PostgreSQL store (outreach/pgstore) for a postgres:// or postgresql://
+// URL, else an SQLite store (outreach/sqlitestore) on a file path, the
+// default. Both examples open their database here, so that everything they
+// keep (campaigns, users, login attempts and challenges, web sessions,
+// audit, alerts) comes from the one store that is open.
+//
+//	db, err := storeopen.Open(ctx, "postgres://outreach@db.internal/outreach")
+//	if err != nil {
+//		return err
+//	}
+//	defer db.Close()
+//	r := outreach.NewRunner(db, sender, opts)
+//	if db.Listen != nil {
+//		go db.Listen(ctx, r.Wake)
+//	}
+package storeopen
+
+import (
+	"context"
+	"net/url"
+	"strings"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/pgstore"
+	"github.com/patient-outreach/sms/outreach/sqlitestore"
+	"github.com/patient-outreach/sms/verify"
+)
+
+// Store is what the examples use of a store: campaigns and their work,
+// alerts, audit, retention, users, failed login attempts and logins
+// between their two steps. Both
+// *sqlitestore.Store and *pgstore.Store implement it.
+type Store interface {
+	outreach.Store
+	outreach.AlertStore
+	outreach.AuditStore
+	outreach.RetentionStore
+	verify.UserStore
+	verify.AttemptStore
+	verify.ChallengeStore
+	// SchemaVersion returns the schema version of the database: a cheap
+	// query that tells whether the database answers.
+	SchemaVersion(ctx context.Context) (int, error)
+	// Close closes the database.
+	Close() error
+}
+
+var (
+	_ Store = (*sqlitestore.Store)(nil)
+	_ Store = (*pgstore.Store)(nil)
+)
+
+// Kind names the database behind a DB.
+type Kind string
+
+const (
+	SQLite   Kind = "sqlite"
+	Postgres Kind = "postgres"
+)
+
+// DB is an open database. It is a Store itself.
+type DB struct {
+	// Store is the store.
+	Store
+	// Kind is SQLite or Postgres.
+	Kind Kind
+	// Sessions keeps the web app's sessions (scs.SessionManager.Store).
+	Sessions scs.CtxStore
+	// Listen, nil for SQLite, waits for the notifications of new work
+	// (new conversations, replies, delivery failures) from every process
+	// on the database and calls wake for each, until ctx ends; see
+	// pgstore.Store.Listen. Runners poll anyway: it makes them react at
+	// once.
+	Listen func(ctx context.Context, wake func()) error
+	// Path is the SQLite file; empty for Postgres.
+	Path string
+}
+
+// IsPostgres tells whether dsn is a PostgreSQL URL (postgres:// or
+// postgresql://).
+func IsPostgres(dsn string) bool {
+	d := strings.ToLower(strings.TrimSpace(dsn))
+	return strings.HasPrefix(d, "postgres://") || strings.HasPrefix(d, "postgresql://")
+}
+
+// Open opens the database dsn: a PostgreSQL URL (see IsPostgres) opens a
+// pgstore, applying its migrations; anything else is an SQLite file path,
+// created if needed.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if IsPostgres(dsn) {
+		s, err := pgstore.Open(ctx, strings.TrimSpace(dsn))
+		if err != nil {
+			return nil, err
+		}
+		return &DB{Kind: Postgres, Store: s, Sessions: s.Sessions(), Listen: s.Listen}, nil
+	}
+	return OpenSQLite(ctx, dsn, sqlitestore.Options{})
+}
+
+// OpenSQLite opens the SQLite file at path with opts, as Open does.
+func OpenSQLite(ctx context.Context, path string, opts sqlitestore.Options) (*DB, error) {
+	s, err := sqlitestore.OpenOptions(ctx, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &DB{Kind: SQLite, Store: s, Sessions: s.Sessions(), Path: path}, nil
+}
+
+// Redact returns dsn without its password, for messages and logs.
+func Redact(dsn string) string {
+	if !IsPostgres(dsn) {
+		return dsn
+	}
+	u, err := url.Parse(strings.TrimSpace(dsn))
+	if err != nil {
+		return "a postgres URL that does not parse"
+	}
+	return u.Redacted()
+}

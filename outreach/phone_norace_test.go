@@ -1,0 +1,5 @@
+//go:build !race
+
+package outreach
+
+const raceEnabled = false

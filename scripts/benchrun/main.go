@@ -1,0 +1,467 @@
+// Command benchrun measures the library on generated inputs and prints
+// each figure of the performance issue next to its target, in one run.
+// scripts/bench.sh runs it (after installing libphonenumber-js for the
+// side-by-side figure); run it alone with
+//
+//	go run ./scripts/benchrun -rows 1000000
+//
+// Each measurement runs in a child process of its own, so that its peak
+// resident memory (getrusage's maxrss) is its own.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/internal/benchdata"
+	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/pgstore"
+	"github.com/patient-outreach/sms/outreach/sqlitestore"
+)
+
+// result is what a stage reports: named figures.
+type result map[string]float64
+
+func main() {
+	stage := flag.String("stage", "", "run one measurement (used by the parent run)")
+	dir := flag.String("dir", "", "working folder (default: a new temporary one)")
+	rows := flag.Int("rows", 1_000_000, "rows of the generated recipients file")
+	exportRows := flag.Int("export-rows", 100_000, "conversations of the campaign exported")
+	cliRows := flag.Int("cli-rows", 10_000, "rows of the file the CLI simulation runs")
+	cliLimit := flag.Duration("cli-limit", 3*time.Minute, "longest the CLI simulation may run")
+	flag.Parse()
+	if *stage != "" {
+		res, err := runStage(*stage, *dir, *rows, *exportRows)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchrun:", *stage+":", err)
+			os.Exit(1)
+		}
+		_ = json.NewEncoder(os.Stdout).Encode(res)
+		return
+	}
+	if err := parent(*dir, *rows, *exportRows, *cliRows, *cliLimit); err != nil {
+		fmt.Fprintln(os.Stderr, "benchrun:", err)
+		os.Exit(1)
+	}
+}
+
+// row is one line of the table printed.
+type row struct{ what, got, target string }
+
+func parent(dir string, rows, exportRows, cliRows int, cliLimit time.Duration) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "benchrun-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	fmt.Printf("benchrun: %d rows, %d CPUs, Go %s, in %s\n", rows, runtime.NumCPU(), runtime.Version(), dir)
+	if err := generate(dir, rows, cliRows); err != nil {
+		return err
+	}
+	var table []row
+	add := func(what, got, target string) {
+		table = append(table, row{what, got, target})
+		fmt.Printf("  %-58s %-44s target %s\n", what, got, target)
+	}
+	child := func(stage string) (result, float64, error) {
+		return runChild(dir, stage, rows, exportRows)
+	}
+
+	n, _, err := child("normalize")
+	if err != nil {
+		return err
+	}
+	add("phone normalisation, outreach.NormalizePhone (one core)", fmt.Sprintf("%.0f numbers/s, %.1f allocs and %.0f B per number", n["rate"], n["allocs"], n["bytes"]), ">= 1,000,000 numbers/s")
+	if js, err := nodeRate(dir); err != nil {
+		add("same numbers, libphonenumber-js (Node)", "not run: "+err.Error(), "we are >= 10x it")
+	} else {
+		add("same numbers, libphonenumber-js (Node)", fmt.Sprintf("%.0f numbers/s: we are %.2fx it", js, n["rate"]/js), "we are >= 10x it")
+	}
+	s, rss, err := child("stream")
+	if err != nil {
+		return err
+	}
+	add("CSV decode + normalise + validate + dedupe (stream)", fmt.Sprintf("%.0f rows/s, %.0f allocs/row, peak RSS %s", s["rate"], s["allocs"], mb(rss)), ">= 1M rows/s, RSS < 50 MB")
+	if _, rss, err = child("readall"); err != nil {
+		add("csvio.ReadAll on the same file", "failed: "+err.Error(), "streaming API used by every caller")
+	} else {
+		add("csvio.ReadAll on the same file", "peak RSS "+mb(rss), "streaming API used by every caller")
+	}
+	cli, err := buildCLI(dir)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	out, err := exec.Command(cli, "validate", filepath.Join(dir, "recipients.csv")).CombinedOutput()
+	add("CLI validate of the file", cliOutcome(out, err, time.Since(start)), "a million rows accepted, streamed")
+	c, rss, err := child("create-sqlite")
+	if err != nil {
+		add("rows into a new campaign, SQLite", "failed: "+err.Error(), "< 5 s, RSS < 150 MB")
+	} else {
+		add("rows into a new campaign, SQLite", fmt.Sprintf("%.1f s (%.0f rows/s), peak RSS %s", c["seconds"], c["rate"], mb(rss)), "< 5 s, RSS < 150 MB")
+	}
+	if os.Getenv("OUTREACH_TEST_POSTGRES") != "" {
+		c, rss, err := child("create-postgres")
+		if err != nil {
+			add("rows into a new campaign, Postgres", "failed: "+err.Error(), "< 10 s")
+		} else {
+			add("rows into a new campaign, Postgres", fmt.Sprintf("%.1f s (%.0f rows/s), peak RSS %s", c["seconds"], c["rate"], mb(rss)), "< 10 s")
+		}
+	}
+	if e, rss, err := child("export"); err != nil {
+		add("export of responses to CSV", "failed: "+err.Error(), ">= 500,000 rows/s, memory flat")
+	} else {
+		add(fmt.Sprintf("export of responses to CSV (%d conversations)", exportRows), fmt.Sprintf("%.0f rows/s, peak RSS %s", e["rate"], mb(rss)), ">= 500,000 rows/s, memory flat")
+	}
+	add(fmt.Sprintf("CLI run (simulated phones and clock), %d rows", cliRows), cliRun(dir, cli, cliLimit), "100,000 recipients in < 60 s")
+	fmt.Println("\nwhat | measured | target\n--- | --- | ---")
+	for _, r := range table {
+		fmt.Printf("%s | %s | %s\n", r.what, r.got, r.target)
+	}
+	return nil
+}
+
+// generate writes recipients.csv (rows), phones.txt (its phones, one a
+// line, for Node) and cli.csv (cliRows valid rows).
+func generate(dir string, rows, cliRows int) error {
+	f, err := os.Create(filepath.Join(dir, "recipients.csv"))
+	if err != nil {
+		return err
+	}
+	counts, err := benchdata.WriteRecipients(f, rows, benchdata.DefaultMix)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Printf("benchrun: recipients.csv: %+v\n", counts)
+	p, err := os.Create(filepath.Join(dir, "phones.txt"))
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(p)
+	for _, ph := range benchdata.Phones(rows, benchdata.DefaultMix) {
+		w.WriteString(ph)
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if err := p.Close(); err != nil {
+		return err
+	}
+	c, err := os.Create(filepath.Join(dir, "cli.csv"))
+	if err != nil {
+		return err
+	}
+	_, err = benchdata.WriteRecipients(c, cliRows, benchdata.Mix{Seed: 2})
+	if cerr := c.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// runChild runs stage in a child process and returns its figures and
+// its peak resident memory in bytes.
+func runChild(dir, stage string, rows, exportRows int) (result, float64, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, 0, err
+	}
+	cmd := exec.Command(self, "-stage", stage, "-dir", dir, "-rows", strconv.Itoa(rows), "-export-rows", strconv.Itoa(exportRows))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", stage, err)
+	}
+	var res result
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", stage, err)
+	}
+	rss := 0.0
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = float64(ru.Maxrss) * 1024 // kilobytes on Linux
+	}
+	return res, rss, nil
+}
+
+func runStage(stage, dir string, rows, exportRows int) (result, error) {
+	ctx := context.Background()
+	file := filepath.Join(dir, "recipients.csv")
+	switch stage {
+	case "normalize":
+		phones := benchdata.Phones(rows, benchdata.DefaultMix)
+		runtime.GOMAXPROCS(1)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		for _, p := range phones {
+			_, _ = outreach.NormalizePhone(p, "US")
+		}
+		d := time.Since(start)
+		runtime.ReadMemStats(&after)
+		return result{
+			"rate":   float64(len(phones)) / d.Seconds(),
+			"allocs": float64(after.Mallocs-before.Mallocs) / float64(len(phones)),
+			"bytes":  float64(after.TotalAlloc-before.TotalAlloc) / float64(len(phones)),
+		}, nil
+	case "stream":
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		rr, err := csvio.NewRecipientReader(f, csvio.Options{MaxRows: -1, MaxBytes: -1})
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		n := 0
+		for {
+			row, err := rr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+			n++
+			if row.OK() {
+				seen[row.Recipient.ID] = true
+			}
+		}
+		d := time.Since(start)
+		runtime.ReadMemStats(&after)
+		return result{"rate": float64(n) / d.Seconds(), "allocs": float64(after.Mallocs-before.Mallocs) / float64(n)}, nil
+	case "readall":
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		res, err := csvio.ReadAll(ctx, f, csvio.Options{MaxRows: -1, MaxBytes: -1})
+		return result{"rows": float64(res.Rows)}, err
+	case "create-sqlite", "create-postgres":
+		store, err := openStore(ctx, stage, dir)
+		if err != nil {
+			return nil, err
+		}
+		defer store.Close()
+		start := time.Now()
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		res, err := csvio.ReadAll(ctx, f, csvio.Options{MaxRows: -1, MaxBytes: -1})
+		if err != nil {
+			return nil, err
+		}
+		r := outreach.NewRunner(store, nopSender{}, outreach.RunnerOptions{From: "+15005550006", Logger: quiet()})
+		_, added, err := r.CreateCampaign(ctx, outreach.NewCampaign{Name: "bench", Flow: benchFlow()}, dedupe(res.Recipients))
+		if err != nil {
+			return nil, err
+		}
+		d := time.Since(start)
+		return result{"seconds": d.Seconds(), "rate": float64(res.Rows) / d.Seconds(), "added": float64(added)}, nil
+	case "export":
+		return export(ctx, dir, exportRows)
+	}
+	return nil, fmt.Errorf("unknown stage %q", stage)
+}
+
+// dedupe keeps the first recipient of each id, as a caller of
+// CreateCampaign must.
+func dedupe(recs []outreach.Recipient) []outreach.Recipient {
+	seen := make(map[string]bool, len(recs))
+	out := recs[:0]
+	for _, r := range recs {
+		if !seen[r.ID] {
+			seen[r.ID] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func openStore(ctx context.Context, stage, dir string) (outreach.Store, error) {
+	if stage == "create-postgres" {
+		return pgstore.Open(ctx, os.Getenv("OUTREACH_TEST_POSTGRES"), pgstore.WithSchema(fmt.Sprintf("bench_%d", time.Now().UnixNano())))
+	}
+	return sqlitestore.Open(ctx, filepath.Join(dir, stage+".db"))
+}
+
+// export builds a finished campaign of n conversations, each with one
+// response, through the store's claim and commit, then times its export.
+func export(ctx context.Context, dir string, n int) (result, error) {
+	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "export.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	clock := outreach.NewManualClock(time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC))
+	r := outreach.NewRunner(store, nopSender{}, outreach.RunnerOptions{From: "+15005550006", Clock: clock, NoThrottle: true, Logger: quiet(), BatchSize: 500})
+	recs := make([]outreach.Recipient, n)
+	for i := range recs {
+		recs[i] = outreach.Recipient{ID: fmt.Sprintf("P%07d", i), FirstName: "Pat", Phone: fmt.Sprintf("+1212%03d%04d", 200+i/10000, i%10000), TimeZone: "America/New_York"}
+	}
+	c, _, err := r.CreateCampaign(ctx, outreach.NewCampaign{Name: "export", Flow: benchFlow()}, recs)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.StartCampaign(ctx, c.ID); err != nil {
+		return nil, err
+	}
+	for { // ask everyone
+		k, err := r.Tick(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if k == 0 {
+			break
+		}
+	}
+	for i, rec := range recs {
+		in := outreach.InboundMessage{From: rec.Phone, To: "+15005550006", Body: "fine thanks", ProviderID: fmt.Sprintf("SMin%09d", i), ReceivedAt: clock.Now()}
+		if _, err := r.HandleInbound(ctx, in); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		k, err := r.Tick(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if k == 0 {
+			break
+		}
+	}
+	start := time.Now()
+	rowsOut, err := csvio.ExportResponses(ctx, io.Discard, store, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	d := time.Since(start)
+	return result{"rate": float64(rowsOut) / d.Seconds(), "rows": float64(rowsOut)}, nil
+}
+
+func benchFlow() *outreach.Flow {
+	return &outreach.Flow{ID: "bench", NoOptOutFooter: true, Steps: []outreach.Step{
+		{ID: "q", Kind: outreach.StepAsk, Body: "How are you?", Next: "end"},
+		{ID: "end", Kind: outreach.StepEnd, Outcome: "answered"},
+	}}
+}
+
+// nopSender accepts every message and does nothing.
+type nopSender struct{}
+
+var sent int64
+
+func (nopSender) Send(context.Context, outreach.OutboundMessage) (string, error) {
+	sent++
+	return fmt.Sprintf("SM%032d", sent), nil
+}
+
+func (nopSender) Lookup(context.Context, outreach.OutboundMessage, time.Time) (string, bool, error) {
+	return "", false, nil
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func buildCLI(dir string) (string, error) {
+	bin := filepath.Join(dir, "outreach-cli")
+	cmd := exec.Command("go", "build", "-o", bin, "./examples/cli")
+	cmd.Stderr = os.Stderr
+	return bin, cmd.Run()
+}
+
+// cliOutcome describes how the CLI's validate ended: its summary line
+// ("N rows: V valid, E with errors, ...") when it read the whole file,
+// else its last line (a refusal).
+func cliOutcome(out []byte, err error, d time.Duration) string {
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, l := range lines {
+		if strings.Contains(l, " rows: ") && strings.Contains(l, " valid") {
+			return fmt.Sprintf("read in %.1f s: %s", d.Seconds(), l)
+		}
+	}
+	if err == nil {
+		return fmt.Sprintf("accepted in %.1f s", d.Seconds())
+	}
+	return fmt.Sprintf("refused after %.1f s: %.100s", d.Seconds(), lines[len(lines)-1])
+}
+
+// cliRun runs the CLI's simulation on cli.csv, at most limit.
+func cliRun(dir, cli string, limit time.Duration) string {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cli, "run", "--csv", filepath.Join(dir, "cli.csv"), "--db", filepath.Join(dir, "cli.db"), "--seed", "1", "--skip-bad-rows")
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	d := time.Since(start)
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Sprintf("not finished after %v", limit)
+	case err != nil:
+		return fmt.Sprintf("failed after %.1f s: %.80s", d.Seconds(), strings.TrimSpace(string(out)))
+	}
+	return fmt.Sprintf("finished in %.1f s", d.Seconds())
+}
+
+// nodeRate normalises phones.txt with libphonenumber-js (found through
+// NODE_PATH) and returns its numbers per second.
+func nodeRate(dir string) (float64, error) {
+	if _, err := exec.LookPath("node"); err != nil {
+		return 0, errors.New("node is not installed")
+	}
+	script := filepath.Join(dir, "phones.js")
+	const js = `const { parsePhoneNumberFromString } = require('libphonenumber-js/max');
+const lines = require('fs').readFileSync(process.argv[2], 'utf8').split('\n');
+lines.pop();
+const start = process.hrtime.bigint();
+let valid = 0;
+for (const l of lines) {
+  const p = parsePhoneNumberFromString(l, 'US');
+  if (p && p.isValid()) { p.format('E.164'); valid++; }
+}
+const s = Number(process.hrtime.bigint() - start) / 1e9;
+console.log(JSON.stringify({rate: lines.length / s, valid}));
+`
+	if err := os.WriteFile(script, []byte(js), 0o600); err != nil {
+		return 0, err
+	}
+	out, err := exec.Command("node", script, filepath.Join(dir, "phones.txt")).Output()
+	if err != nil {
+		return 0, fmt.Errorf("libphonenumber-js: %w (is it installed, NODE_PATH set? scripts/bench.sh does it)", err)
+	}
+	var res result
+	if err := json.Unmarshal(out, &res); err != nil {
+		return 0, err
+	}
+	return res["rate"], nil
+}
+
+func mb(b float64) string { return fmt.Sprintf("%.0f MB", b/1e6) }
