@@ -1,4 +1,4 @@
--- Schema version 3: the throttle shared by every process on the database
+-- Schema version 5: the throttle shared by every process on the database
 -- (Store.Limiter): one row per key (a sending number), kept by the
 -- generic cell rate algorithm.
 --

@@ -1,4 +1,4 @@
--- Schema version 11: the throttle shared by every process on the database
+-- Schema version 13: the throttle shared by every process on the database
 -- file (Store.Limiter): one row per key (a sending number), kept by the
 -- generic cell rate algorithm.
 --
