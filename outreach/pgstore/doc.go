@@ -84,6 +84,18 @@
 // [Store.Wake] gives them as a channel. Runners still poll: notifications
 // make them react at once, they are not needed for correctness.
 //
+// # A throttle shared by processes
+//
+// [Store.Limiter] is an [outreach.Limiter] kept in the database, for
+// RunnerOptions.Limiter: every worker on the database draws on one
+// allowance per sending number, so N workers send at the configured rate,
+// not N times it. Each Allow is one statement on an UNLOGGED table (about
+// 70 us on loopback; no WAL flush), on the times the runner passes.
+//
+//	r := outreach.NewRunner(store, sender, outreach.RunnerOptions{
+//		From: "+15005550006", Limiter: store.Limiter(1, 1),
+//	})
+//
 // # Times
 //
 // Times are timestamptz, which keeps microseconds: a time is stored

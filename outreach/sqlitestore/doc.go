@@ -53,6 +53,12 @@
 // a batch of a few hundred messages), so FULL costs one fsync per batch,
 // not per message.
 //
+// # A throttle shared by processes
+//
+// [Store.Limiter] is an [outreach.Limiter] kept in the file, for
+// RunnerOptions.Limiter when several processes send through one file:
+// they draw on one allowance per sending number.
+//
 // # Representation
 //
 // Times are stored as INTEGER nanoseconds since 1900-01-01 UTC (0 is the

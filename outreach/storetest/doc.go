@@ -14,4 +14,7 @@
 //
 // A store written outside this module (a Postgres store, say) should run it
 // too: the runner relies on everything it checks.
+//
+// A store that offers a limiter shared by processes (an
+// [outreach.Limiter] kept in its database) runs [ExerciseLimiter] too.
 package storetest

@@ -99,8 +99,11 @@
 //   - Errors: 401 (code 20003) without the account's credentials, 404
 //     (code 20404) for unknown resources and routes, Twilio error bodies.
 //   - Faults per endpoint ([Server.SetFault]): latency, 429 with
-//     Retry-After (code 20429), 500, and the ambiguous case: the request is
-//     processed, then the connection is dropped unanswered.
+//     Retry-After (code 20429), 500 (code 20500), and the ambiguous case:
+//     the request is processed, then the connection is dropped unanswered.
+//     [Server.AddFault] with Fault.Probability mixes them at random (say
+//     10% 429, 5% 500, 2% dropped after the message was accepted);
+//     [Server.FaultCounts] tells how many requests got each.
 //
 // [Sign] and [NewWebhookRequest] sign webhook requests as Twilio does, for
 // tests of webhook handlers.

@@ -111,3 +111,47 @@ func TestFaultLatency(t *testing.T) {
 		t.Fatalf("timed out after %v", d)
 	}
 }
+
+func TestFaultMix(t *testing.T) {
+	f := newFixture(t, twiliotest.Options{Seed: 3})
+	f.srv.AddFault(twiliotest.CreateMessage, twiliotest.Fault{Status: 429, Probability: 0.10})
+	f.srv.AddFault(twiliotest.CreateMessage, twiliotest.Fault{Status: 500, Probability: 0.05})
+	f.srv.AddFault(twiliotest.CreateMessage, twiliotest.Fault{Hijack: true, Probability: 0.02})
+	const n = 2000
+	var got429, got500, dropped, ok int
+	for range n {
+		_, err := f.srv.Client().Api.CreateMessage(createParams())
+		var re *client.TwilioRestError
+		switch {
+		case err == nil:
+			ok++
+		case errors.As(err, &re) && re.Status == 429 && re.Code == 20429:
+			got429++
+		case errors.As(err, &re) && re.Status == 500 && re.Code == 20500:
+			got500++
+		case !errors.As(err, &re):
+			dropped++
+		default:
+			t.Fatalf("unexpected error %v", err)
+		}
+	}
+	counts := f.srv.FaultCounts(twiliotest.CreateMessage)
+	if counts[0] != got429 || counts[1] != got500 || counts[2] != dropped {
+		t.Fatalf("FaultCounts = %v; the client saw %d, %d, %d", counts, got429, got500, dropped)
+	}
+	near := func(name string, got int, p float64) {
+		if want := p * n; float64(got) < want*0.6 || float64(got) > want*1.4 {
+			t.Errorf("%s: %d of %d requests; want about %.0f", name, got, n, want)
+		}
+	}
+	near("429", got429, 0.10)
+	near("500", got500, 0.05)
+	near("dropped", dropped, 0.02)
+	// A dropped request was processed: the fake holds the message.
+	if m := len(f.srv.Messages()); m != ok+dropped {
+		t.Errorf("the fake holds %d messages; want %d answered and %d dropped", m, ok, dropped)
+	}
+	if r := f.srv.Requests(twiliotest.CreateMessage); r != n {
+		t.Errorf("Requests = %d; want %d", r, n)
+	}
+}

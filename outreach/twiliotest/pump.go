@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -29,6 +31,46 @@ import (
 // Timers and runners run with no lock held.
 func (s *Server) Step(ctx context.Context, now time.Time) error {
 	return errors.Join(s.step(ctx, now)...)
+}
+
+// fanOut runs do(0..n-1): in order when Options.WebhookConcurrency is at
+// most 1, else on that many goroutines, the items of one key on one
+// goroutine in order. It returns the errors, in no particular order.
+func (s *Server) fanOut(n int, key func(int) string, do func(int) error) []error {
+	workers := min(s.opts.WebhookConcurrency, n)
+	var errs []error
+	if workers <= 1 {
+		for i := range n {
+			if err := do(i); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errs
+	}
+	parts := make([][]int, workers)
+	for i := range n {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(key(i)))
+		w := int(h.Sum32() % uint32(workers))
+		parts[w] = append(parts[w], i)
+	}
+	var (
+		mu sync.Mutex
+		wg sync.WaitGroup
+	)
+	for _, part := range parts {
+		wg.Go(func() {
+			for _, i := range part {
+				if err := do(i); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errs
 }
 
 type webhook struct {
@@ -65,16 +107,24 @@ func (s *Server) step(ctx context.Context, now time.Time) []error {
 	}
 	s.mu.Unlock()
 
-	var errs []error
-	for _, h := range hooks {
-		if err := s.post(ctx, h); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	// The status callbacks of one message go in order; with
+	// Options.WebhookConcurrency, those of different phones in parallel.
+	errs := s.fanOut(len(hooks), func(i int) string { return hooks[i].params.Get("To") },
+		func(i int) error { return s.post(ctx, hooks[i]) })
 	texts := s.net.Due(now)
 	s.mu.Lock()
 	timers := s.dueTimers(now)
 	s.mu.Unlock()
+	if len(timers) == 0 && s.opts.WebhookConcurrency > 1 {
+		// No timer to interleave: each phone's texts in order, the phones
+		// in parallel.
+		ds := make([]delivery, len(texts))
+		for i, in := range texts {
+			ds[i] = s.receive(ctx, in)
+		}
+		return append(errs, s.fanOut(len(ds), func(i int) string { return texts[i].From },
+			func(i int) error { return s.deliver(ctx, ds[i]) })...)
+	}
 	for len(texts) > 0 || len(timers) > 0 {
 		if len(timers) == 0 || len(texts) > 0 && !texts[0].ReceivedAt.After(timers[0].at) {
 			if err := s.deliver(ctx, s.receive(ctx, texts[0])); err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,6 +79,14 @@ type Fault struct {
 	// Times is how many requests the fault applies to; zero means every
 	// request until the fault is replaced or cleared.
 	Times int
+	// Probability, if set (0 to 1), is the chance that a request gets the
+	// fault: the faults of an endpoint added with [Server.AddFault] then
+	// share one draw per request, so that AddFault of 10% 429s and 5% 500s
+	// fails 15% of the requests. Zero means every request. The draws come
+	// from Options.Seed.
+	Probability float64
+
+	hits int // requests that got it
 }
 
 // SetFault makes requests to ep fail with f, replacing the endpoint's
@@ -91,6 +100,32 @@ func (s *Server) SetFault(ep Endpoint, f Fault) {
 		return
 	}
 	s.faults[ep] = []*Fault{&f}
+}
+
+// AddFault adds f to the faults of ep, after those it has. A request to
+// ep gets the first of them that applies: one without a Probability, or
+// one whose share of a single draw per request the draw falls in (see
+// [Fault.Probability]). A mix of random faults is several AddFault:
+//
+//	srv.AddFault(twiliotest.CreateMessage, twiliotest.Fault{Status: 429, Probability: 0.10})
+//	srv.AddFault(twiliotest.CreateMessage, twiliotest.Fault{Status: 500, Probability: 0.05})
+//	srv.AddFault(twiliotest.CreateMessage, twiliotest.Fault{Hijack: true, Probability: 0.02})
+func (s *Server) AddFault(ep Endpoint, f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults[ep] = append(s.faults[ep], &f)
+}
+
+// FaultCounts returns how many requests got each fault of ep, in the
+// order they were added: the counts of a random mix.
+func (s *Server) FaultCounts(ep Endpoint) []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]int, len(s.faults[ep]))
+	for i, f := range s.faults[ep] {
+		out[i] = f.hits
+	}
+	return out
 }
 
 // ClearFaults removes every injected fault.
@@ -119,14 +154,32 @@ func (s *Server) takeFault(ep Endpoint) *Fault {
 		if len(fs) == 0 {
 			continue
 		}
-		f := *fs[0]
-		if fs[0].Times > 0 {
-			fs[0].Times--
-			if fs[0].Times == 0 {
-				delete(s.faults, k)
+		u, cum := -1.0, 0.0
+		for i, p := range fs {
+			if p.Probability > 0 {
+				if u < 0 {
+					u = s.rnd.Float64()
+				}
+				cum += p.Probability
+				if u >= cum {
+					continue
+				}
 			}
+			p.hits++
+			f := *p
+			if p.Times > 0 {
+				p.Times--
+				if p.Times == 0 {
+					fs = slices.Delete(fs, i, i+1)
+					if len(fs) == 0 {
+						delete(s.faults, k)
+					} else {
+						s.faults[k] = fs
+					}
+				}
+			}
+			return &f
 		}
-		return &f
 	}
 	return nil
 }

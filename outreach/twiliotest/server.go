@@ -60,6 +60,13 @@ type Options struct {
 	// requests do not count towards the limit; [Server.Requests] with
 	// [CreateExecution] counts every request, refused ones included.
 	ExecutionsPerSecond int
+	// WebhookConcurrency, if above 1, is how many webhooks [Server.Step]
+	// and [Server.Run] POST at once, as Twilio does: the status callbacks
+	// of messages to different phones, and the texts of different phones,
+	// in parallel; those of one phone in order. (Texts go one at a time
+	// while a timer of [Server.AfterFunc] is due with them.) Zero or 1
+	// posts one at a time.
+	WebhookConcurrency int
 	// OnWebhookError, if set, is called by [Server.Run] with each webhook
 	// that could not be delivered (a transport error or a non-2xx answer)
 	// and each error a [ReplyRunner] returned. [Server.Step]
