@@ -30,11 +30,10 @@ func surveyFlow() *outreach.Flow {
 	}}
 }
 
-// TestWriteResponses runs a campaign on simulated phones and checks the
-// QuestionnaireResponses written for it: status by how each
-// conversation ended, subject, authored, typed answers.
-func TestWriteResponses(t *testing.T) {
-	ctx := context.Background()
+// runSurvey runs surveyFlow on simulated phones: Ana answers every
+// question, Bo the first and then texts STOP.
+func runSurvey(t *testing.T) (*memstore.Store, outreach.Campaign) {
+	t.Helper()
 	clock := outreach.NewManualClock(now)
 	phones := simphone.New(clock, 1)
 	phones.Add("+14406443709", simphone.Persona{Responder: simphone.Scripted("yes", "7", "99.5", "my knee hurts"), Delay: time.Minute})
@@ -44,12 +43,21 @@ func TestWriteResponses(t *testing.T) {
 		From: "+15005550006", Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	sim := simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
-	c, err := sim.RunCampaign(ctx, outreach.NewCampaign{Name: "survey", Flow: surveyFlow()}, []outreach.Recipient{
+	c, err := sim.RunCampaign(context.Background(), outreach.NewCampaign{Name: "survey", Flow: surveyFlow()}, []outreach.Recipient{
 		{ID: "p1", FirstName: "Ana", Phone: "+14406443709"}, {ID: "p2", FirstName: "Bo", Phone: "+12125550143"},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return store, c
+}
+
+// TestWriteResponses runs a campaign on simulated phones and checks the
+// QuestionnaireResponses written for it: status by how each
+// conversation ended, subject, authored, typed answers.
+func TestWriteResponses(t *testing.T) {
+	ctx := context.Background()
+	store, c := runSurvey(t)
 	const url = "https://clinic.example.org/fhir/Questionnaire/post-visit"
 	var out bytes.Buffer
 	n, err := fhirio.WriteResponses(ctx, &out, store, c, fhirio.ResponseOptions{Questionnaire: url})

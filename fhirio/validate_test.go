@@ -3,22 +3,17 @@ package fhirio_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/patient-outreach/sms/fhirio"
 	"github.com/patient-outreach/sms/flows"
 	"github.com/patient-outreach/sms/outreach"
-	"github.com/patient-outreach/sms/outreach/memstore"
-	"github.com/patient-outreach/sms/outreach/simphone"
 )
 
 // validatorScript validates each resource of a JSON array file with the
@@ -61,19 +56,7 @@ func written(t *testing.T) []json.RawMessage {
 		out = append(out, data)
 	}
 	ctx := context.Background()
-	clock := outreach.NewManualClock(now)
-	phones := simphone.New(clock, 1)
-	phones.Add("+14406443709", simphone.Persona{Responder: simphone.Scripted("yes", "7", "99.5", "my knee hurts"), Delay: time.Minute})
-	phones.Add("+12125550143", simphone.Persona{Responder: simphone.Scripted("no", "STOP"), Delay: time.Minute})
-	store := memstore.New()
-	runner := outreach.NewRunner(store, simphone.NewSender(phones), outreach.RunnerOptions{From: "+15005550006", Clock: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	sim := simphone.Simulation{Runner: runner, Store: store, Network: phones, Clock: clock}
-	c, err := sim.RunCampaign(ctx, outreach.NewCampaign{Name: "survey", Flow: surveyFlow()}, []outreach.Recipient{
-		{ID: "p1", FirstName: "Ana", Phone: "+14406443709"}, {ID: "p2", FirstName: "Bo", Phone: "+12125550143"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, c := runSurvey(t)
 	convs, err := store.Conversations(ctx, c.ID, 0, 10)
 	if err != nil {
 		t.Fatal(err)
