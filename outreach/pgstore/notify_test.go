@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -118,4 +119,40 @@ func drainClosed(ch <-chan struct{}) <-chan struct{} {
 		close(done)
 	}()
 	return done
+}
+
+// BenchmarkWakeLatency measures how long after a reply is recorded
+// through one store (another process) a second store's listener wakes:
+// what LISTEN/NOTIFY saves over polling, whose wait is half the poll
+// interval on average (500 ms at the runner's default 1 s).
+func BenchmarkWakeLatency(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url := pgtest.URL(b)
+	listener, writer := open(b, url), open(b, url)
+	now := clocktest.Start(b)
+	const patient, from = "+14406443701", "+15005550006"
+	if _, _, err := writer.CreateCampaign(ctx, outreach.Campaign{Name: "n", From: from, Status: outreach.CampaignRunning, CreatedAt: now},
+		[]outreach.Conversation{{Recipient: outreach.Recipient{ID: "p1", Phone: patient}, TwoWay: true, Status: outreach.ConversationActive}}); err != nil {
+		b.Fatal(err)
+	}
+	wake := listener.Wake(ctx)
+	<-wake // listening
+	var total time.Duration
+	i := 0
+	for b.Loop() {
+		drain(wake)
+		i++
+		start := time.Now()
+		if _, _, err := writer.RecordInbound(ctx, "", outreach.Message{From: patient, To: from, Body: "7", ProviderID: fmt.Sprintf("SM%d", i), SentAt: now}, outreach.EventReply); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-wake:
+		case <-time.After(wait):
+			b.Fatal("no wake")
+		}
+		total += time.Since(start)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(i), "µs/wake")
 }
