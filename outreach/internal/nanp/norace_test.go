@@ -1,0 +1,5 @@
+//go:build !race
+
+package nanp_test
+
+const raceEnabled = false
