@@ -47,7 +47,7 @@ type csvReport struct {
 
 func newCSVReport(file string, res csvio.Result) csvReport {
 	return csvReport{
-		File: file, Rows: res.Rows, Valid: len(res.Recipients), BadRows: res.BadRows,
+		File: file, Rows: res.Rows, Valid: res.Rows - res.BadRows, BadRows: res.BadRows,
 		Errors: rowProblems(res.Errors), Warnings: rowProblems(res.Warnings),
 	}
 }
@@ -61,7 +61,7 @@ func cmdValidate(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := readRecipients(ctx, ops[0], csvio.Options{DefaultRegion: *region, RequireConsent: *consent}, *asFHIR || fhirFile(ops[0]))
+	res, err := checkRecipients(ctx, ops[0], csvio.Options{DefaultRegion: *region, RequireConsent: *consent}, *asFHIR || fhirFile(ops[0]))
 	if err != nil {
 		return err
 	}
@@ -88,6 +88,53 @@ func onlyNoConsent(res csvio.Result) bool {
 		}
 	}
 	return true
+}
+
+// checkRecipients reads the recipients file at path as readRecipients
+// does, for its problems only: a CSV file is streamed, of any size and
+// number of rows, and its recipients are counted, not kept (Result's
+// Recipients is empty; Rows - BadRows are valid).
+func checkRecipients(ctx context.Context, path string, opts csvio.Options, asFHIR bool) (csvio.Result, error) {
+	if asFHIR {
+		res, err := readRecipients(ctx, path, opts, true)
+		res.Recipients = nil
+		return res, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return csvio.Result{}, usageErr("%s: no such file", path)
+		}
+		return csvio.Result{}, err
+	}
+	defer f.Close()
+	opts.MaxRows, opts.MaxBytes = -1, -1
+	var res csvio.Result
+	rr, err := csvio.NewRecipientReader(f, opts)
+	for err == nil {
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		var row csvio.Row
+		if row, err = rr.Next(); err != nil {
+			break
+		}
+		res.Rows++
+		res.Warnings = append(res.Warnings, row.Warnings...)
+		if !row.OK() {
+			res.BadRows++
+			res.Errors = append(res.Errors, row.Errors...)
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		return res, nil
+	}
+	var he *csvio.HeaderError
+	var le *csvio.LimitError
+	if errors.As(err, &he) || errors.As(err, &le) {
+		return res, invalidErr("%s: %v", path, err)
+	}
+	return res, fmt.Errorf("%s: %w", path, err)
 }
 
 // fhirFile reports whether path names a FHIR file: .ndjson or .json.
@@ -135,7 +182,7 @@ func report(w io.Writer, res csvio.Result) {
 	for _, e := range res.Warnings {
 		fmt.Fprintf(w, "warning: %v\n", e)
 	}
-	fmt.Fprintf(w, "%d rows: %d valid, %d with errors, %d warnings\n", res.Rows, len(res.Recipients), res.BadRows, len(res.Warnings))
+	fmt.Fprintf(w, "%d rows: %d valid, %d with errors, %d warnings\n", res.Rows, res.Rows-res.BadRows, res.BadRows, len(res.Warnings))
 }
 
 // Default database files. Each world has its own, so that a simulation
