@@ -17,7 +17,9 @@ type RetentionStore interface {
 	// finishedBefore (their UpdatedAt, which is when their status last
 	// changed) and not purged yet, oldest first, each in one transaction:
 	// every message body (outbound and inbound), every inbox event body
-	// and every response's Raw become empty, and the campaign's PurgedAt
+	// and every response's Raw become empty, each conversation's
+	// State.Machine (a [Machine]'s state, such as a Studio flow's context,
+	// which holds replies) is removed, and the campaign's PurgedAt
 	// becomes now (the caller's clock, as for every time a store keeps). Everything else stays: ids, statuses,
 	// outcomes, delivery statuses, answers and doubts, alerts (which hold
 	// terms only), so Progress is the same before and after. Unmatched

@@ -36,6 +36,7 @@ func (s *Store) PurgeContent(ctx context.Context, finishedBefore, now time.Time,
 	for _, camp := range due {
 		for _, cid := range camp.convs {
 			convs[cid] = true
+			s.convs[cid].c.State.Machine = nil // a Studio flow's context holds replies
 			for _, mid := range s.convMessages[cid] {
 				if m := s.messages[mid]; m.Body != "" {
 					m.Body = ""

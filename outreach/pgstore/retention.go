@@ -72,6 +72,11 @@ func (s *Store) purgeCampaign(ctx context.Context, id int64, finishedBefore, now
 	if err != nil {
 		return 0, 0, false, wrap("purge responses", err)
 	}
+	// The state a Machine keeps (a Studio flow's context) holds replies.
+	if _, err := tx.Exec(ctx, `UPDATE conversations SET state = (state::jsonb - 'machine')::text
+		WHERE campaign_id = $1 AND state::jsonb ? 'machine'`, id); err != nil {
+		return 0, 0, false, wrap("purge states", err)
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, 0, false, wrap("purge campaign", err)
 	}

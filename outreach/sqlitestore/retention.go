@@ -25,6 +25,9 @@ const (
 		WHERE message_id IN (SELECT id FROM messages
 			WHERE conversation_id IN (SELECT id FROM conversations WHERE campaign_id = ?1)) AND body != ''`
 	purgeResponsesQuery = `UPDATE responses SET raw = '' WHERE campaign_id = ?1 AND raw != ''`
+	// The state a Machine keeps (a Studio flow's context) holds replies.
+	purgeStatesQuery = `UPDATE conversations SET state = json_remove(state, '$.machine')
+		WHERE campaign_id = ?1 AND json_extract(state, '$.machine') IS NOT NULL`
 	// ?1 received before.
 	purgeUnmatchedQuery = `UPDATE messages SET body = ''
 		WHERE conversation_id IS NULL AND sent_at < ?1 AND body != ''`
@@ -100,6 +103,9 @@ func (s *Store) purgeCampaign(ctx context.Context, id int64, finishedBefore, now
 	r, err := affected(tx.ExecContext(ctx, purgeResponsesQuery, id))
 	if err != nil {
 		return 0, 0, false, wrap("purge responses", err)
+	}
+	if _, err := tx.ExecContext(ctx, purgeStatesQuery, id); err != nil {
+		return 0, 0, false, wrap("purge states", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, 0, false, wrap("purge campaign", err)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -48,6 +49,8 @@ func (h *harness) talk(now time.Time, id int64, n int, rid, tag string, end bool
 	if end {
 		u = finish(u, "completed")
 	}
+	// The state a Machine keeps: a Studio flow's context, replies included.
+	u.Conversation.State.Machine = json.RawMessage(`{"vars":{"widgets":{"pain":{"inbound":{"Body":"7, it hurts ` + tag + `"}}}}}`)
 	h.commitOK(now, u)
 }
 
@@ -83,7 +86,7 @@ func (h *harness) snapshot(id int64, now time.Time) snapshot {
 }
 
 // purged returns sn as the purge at now leaves it: no bodies, no raw
-// replies, PurgedAt set.
+// replies, no state of a Machine, PurgedAt set.
 func (sn snapshot) purged(now time.Time) snapshot {
 	out := sn
 	out.campaign.PurgedAt = now
@@ -100,6 +103,11 @@ func (sn snapshot) purged(now time.Time) snapshot {
 	for _, r := range sn.responses {
 		r.Raw = ""
 		out.responses = append(out.responses, r)
+	}
+	out.convs = nil
+	for _, c := range sn.convs {
+		c.State.Machine = nil
+		out.convs = append(out.convs, c)
 	}
 	return out
 }
