@@ -5,10 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/internal/migrations"
 )
 
 //go:embed migrations/*.sql
@@ -133,44 +130,14 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // Schema returns the schema the store's tables are in.
 func (s *Store) Schema() string { return s.schema }
 
-// migration is one file of migrations/, named NNNN_description.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationsFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration file %q is not named NNNN_description.sql", e.Name())
-		}
-		b, err := migrationsFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %q: expected version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
+// embeddedMigrations returns the embedded migrations in version order.
+func embeddedMigrations() ([]migrations.Migration, error) {
+	return migrations.Read(migrationsFS, "migrations")
 }
 
 // LatestSchema is the schema version this package brings a database to.
 func LatestSchema() int {
-	ms, err := migrations()
+	ms, err := embeddedMigrations()
 	if err != nil {
 		return 0
 	}
@@ -182,7 +149,7 @@ func LatestSchema() int {
 // at all, and never twice, even when several processes Open at once. The
 // versions applied are rows of schema_migrations.
 func (s *Store) migrate(ctx context.Context, schema string) error {
-	ms, err := migrations()
+	ms, err := embeddedMigrations()
 	if err != nil {
 		return fmt.Errorf("pgstore: %w", err)
 	}
@@ -213,11 +180,11 @@ func (s *Store) migrate(ctx context.Context, schema string) error {
 		return fmt.Errorf("pgstore: the database has schema version %d, newer than this program knows (%d): use a newer version of the program", v, len(ms))
 	}
 	for _, m := range ms[v:] {
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("pgstore: migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("pgstore: migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-			return fmt.Errorf("pgstore: migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return fmt.Errorf("pgstore: migration %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -11,12 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/internal/migrations"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
@@ -160,39 +160,9 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// migration is one file of migrations/, named NNNN_description.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations returns the embedded migrations in version order.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationsFS, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration file %q is not named NNNN_description.sql", e.Name())
-		}
-		b, err := migrationsFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %q: expected version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
+// embeddedMigrations returns the embedded migrations in version order.
+func embeddedMigrations() ([]migrations.Migration, error) {
+	return migrations.Read(migrationsFS, "migrations")
 }
 
 // migrate brings the schema up to date. Each migration runs in its own
@@ -200,19 +170,19 @@ func migrations() ([]migration, error) {
 // records the version reached: a migration is applied entirely or not at
 // all, and never twice, even when several processes open the file at once.
 func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := migrations()
+	ms, err := embeddedMigrations()
 	if err != nil {
 		return fmt.Errorf("sqlitestore: %w", err)
 	}
 	for _, m := range ms {
 		if err := applyMigration(ctx, db, m, len(ms)); err != nil {
-			return fmt.Errorf("sqlitestore: migration %s: %w", m.name, err)
+			return fmt.Errorf("sqlitestore: migration %s: %w", m.Name, err)
 		}
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, m migration, latest int) error {
+func applyMigration(ctx context.Context, db *sql.DB, m migrations.Migration, latest int) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -225,13 +195,13 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration, latest int) er
 	if v > latest {
 		return fmt.Errorf("the database has schema version %d, newer than this program knows (%d): use a newer version of the program", v, latest)
 	}
-	if v >= m.version {
+	if v >= m.Version {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
 		return err
 	}
 	return tx.Commit()
