@@ -2,6 +2,8 @@ package outreach
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -308,4 +310,30 @@ func (p *Progress) CountMessages(dir Direction, st MessageStatus, delivery strin
 		p.Delivery[delivery] += n
 	}
 	p.Deferred += deferred
+}
+
+// WithDefaults returns c as a store adds it to a campaign that sends from
+// from, at now: Status pending when empty, From the campaign's when
+// empty, CreatedAt now when zero and UpdatedAt CreatedAt when zero. It
+// fails when the recipient has no ID or the status is unknown.
+func (c Conversation) WithDefaults(from string, now time.Time) (Conversation, error) {
+	if c.Recipient.ID == "" {
+		return c, errors.New("no recipient id")
+	}
+	if c.Status == "" {
+		c.Status = ConversationPending
+	}
+	if !c.Status.Valid() {
+		return c, fmt.Errorf("unknown status %q", c.Status)
+	}
+	if c.From == "" {
+		c.From = from
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = now
+	}
+	if c.UpdatedAt.IsZero() {
+		c.UpdatedAt = c.CreatedAt
+	}
+	return c, nil
 }

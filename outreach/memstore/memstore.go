@@ -204,14 +204,9 @@ func (s *Store) prepare(camp *campaign, convs []outreach.Conversation, now time.
 			continue
 		}
 		seen[c.Recipient.ID] = true
-		if c.Status == "" {
-			c.Status = outreach.ConversationPending
-		}
-		if !c.Status.Valid() {
-			return nil, fmt.Errorf("memstore: conversation %d of the batch: unknown status %q", i, c.Status)
-		}
-		if c.From == "" {
-			c.From = camp.c.From
+		c, err := c.WithDefaults(camp.c.From, now)
+		if err != nil {
+			return nil, fmt.Errorf("memstore: conversation %d of the batch: %w", i, err)
 		}
 		state, err := roundTrip(c.State)
 		if err != nil {
@@ -220,15 +215,7 @@ func (s *Store) prepare(camp *campaign, convs []outreach.Conversation, now time.
 		c.State = state
 		c.Recipient = copyRecipient(c.Recipient)
 		c.Zones = slices.Clone(c.Zones)
-		c.NextAt = utc(c.NextAt)
-		if c.CreatedAt.IsZero() {
-			c.CreatedAt = now
-		}
-		c.CreatedAt = utc(c.CreatedAt)
-		if c.UpdatedAt.IsZero() {
-			c.UpdatedAt = c.CreatedAt
-		}
-		c.UpdatedAt = utc(c.UpdatedAt)
+		c.NextAt, c.CreatedAt, c.UpdatedAt = utc(c.NextAt), utc(c.CreatedAt), utc(c.UpdatedAt)
 		conv := &conversation{c: c, world: camp.c.World}
 		if c.TwoWay && c.Status == outreach.ConversationActive {
 			p := conv.pair()

@@ -113,33 +113,19 @@ var stagingColumns = []string{"seq", "patient_id", "first_name", "phone", "time_
 // kept), and returns how many it added. The rows are copied with COPY
 // into a temporary table dropped at commit, then inserted in batch order.
 func insertConversations(ctx context.Context, tx pgx.Tx, campaignID int64, world, from string, convs []outreach.Conversation, now time.Time) (int, error) {
+	prepared := make([]outreach.Conversation, len(convs))
 	for i, c := range convs {
-		if c.Recipient.ID == "" {
-			return 0, fmt.Errorf("pgstore: conversation %d of the batch has no recipient id", i)
+		p, err := c.WithDefaults(from, now)
+		if err != nil {
+			return 0, fmt.Errorf("pgstore: conversation %d of the batch: %w", i, err)
 		}
-		if c.Status != "" && !c.Status.Valid() {
-			return 0, fmt.Errorf("pgstore: conversation %d of the batch: unknown status %q", i, c.Status)
-		}
+		prepared[i] = p
 	}
 	if len(convs) == 0 {
 		return 0, nil
 	}
 	rows := make([][]any, len(convs))
-	for i, c := range convs {
-		if c.Status == "" {
-			c.Status = outreach.ConversationPending
-		}
-		if c.From == "" {
-			c.From = from
-		}
-		created := c.CreatedAt
-		if created.IsZero() {
-			created = now
-		}
-		updated := c.UpdatedAt
-		if updated.IsZero() {
-			updated = created
-		}
+	for i, c := range prepared {
 		attrs, err := marshal(c.Recipient.Attrs)
 		if err != nil {
 			return 0, wrap("encode attrs", err)
@@ -153,7 +139,7 @@ func insertConversations(ctx context.Context, tx pgx.Tx, campaignID int64, world
 			return 0, wrap("encode state", err)
 		}
 		rows[i] = []any{int32(i), c.Recipient.ID, c.Recipient.FirstName, c.Recipient.Phone, c.Recipient.TimeZone,
-			attrs, c.From, c.TwoWay, zones, string(c.Status), state, c.Outcome, ts(c.NextAt), ts(created), ts(updated)}
+			attrs, c.From, c.TwoWay, zones, string(c.Status), state, c.Outcome, ts(c.NextAt), ts(c.CreatedAt), ts(c.UpdatedAt)}
 	}
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE staging_conversations (
 			seq integer, patient_id text, first_name text, phone text, time_zone text, attrs text,

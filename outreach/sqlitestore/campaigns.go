@@ -88,31 +88,17 @@ func (s *Store) AddConversations(ctx context.Context, campaignID int64, convs []
 // insertConversations adds convs to a campaign within tx, skipping
 // recipients it already has.
 func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID int64, from string, convs []outreach.Conversation, now time.Time) (int, error) {
+	prepared := make([]outreach.Conversation, len(convs))
 	for i, c := range convs {
-		if c.Recipient.ID == "" {
-			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch has no recipient id", i)
+		p, err := c.WithDefaults(from, now)
+		if err != nil {
+			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch: %w", i, err)
 		}
-		if c.Status != "" && !c.Status.Valid() {
-			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch: unknown status %q", i, c.Status)
-		}
+		prepared[i] = p
 	}
 	ins := tx.StmtContext(ctx, s.st.insertConv)
 	added := 0
-	for i, c := range convs {
-		if c.Status == "" {
-			c.Status = outreach.ConversationPending
-		}
-		if c.From == "" {
-			c.From = from
-		}
-		created := c.CreatedAt
-		if created.IsZero() {
-			created = now
-		}
-		updated := c.UpdatedAt
-		if updated.IsZero() {
-			updated = created
-		}
+	for i, c := range prepared {
 		attrs, err := marshal(c.Recipient.Attrs)
 		if err != nil {
 			return 0, wrap("encode attrs", err)
@@ -127,7 +113,7 @@ func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID 
 		}
 		res, err := ins.ExecContext(ctx, campaignID, c.Recipient.ID, c.Recipient.FirstName, c.Recipient.Phone,
 			c.Recipient.TimeZone, attrs, c.From, c.TwoWay, zones, c.Status, state, c.Outcome,
-			nanos(c.NextAt), nanos(created), nanos(updated))
+			nanos(c.NextAt), nanos(c.CreatedAt), nanos(c.UpdatedAt))
 		if isUniqueViolation(err) {
 			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch: %w", i, outreach.ErrPairBusy)
 		}
