@@ -337,3 +337,20 @@ func (c Conversation) WithDefaults(from string, now time.Time) (Conversation, er
 	}
 	return c, nil
 }
+
+// Check reports what makes u unusable whatever the store holds: an empty
+// lease token, or a Conversation whose ID is not the lease's (errors
+// matching ErrLeaseLost), or an unknown status. Stores check it before
+// applying u.
+func (u Update) Check() error {
+	id := u.Lease.ConversationID
+	switch c := u.Conversation; {
+	case u.Lease.Token == "":
+		return fmt.Errorf("conversation %d: empty lease token: %w", id, ErrLeaseLost)
+	case c.ID != 0 && c.ID != id:
+		return fmt.Errorf("update of conversation %d under the lease of conversation %d: %w", c.ID, id, ErrLeaseLost)
+	case !c.Status.Valid():
+		return fmt.Errorf("conversation %d: unknown status %q", id, c.Status)
+	}
+	return nil
+}

@@ -555,14 +555,11 @@ func (s *Store) apply(now time.Time, u outreach.Update) error {
 	if err != nil {
 		return err
 	}
+	if err := u.Check(); err != nil {
+		return fmt.Errorf("memstore: %w", err)
+	}
 	id := conv.c.ID
 	c := u.Conversation
-	if c.ID != 0 && c.ID != id {
-		return fmt.Errorf("memstore: update of conversation %d under the lease of conversation %d: %w", c.ID, id, outreach.ErrLeaseLost)
-	}
-	if !c.Status.Valid() {
-		return fmt.Errorf("memstore: conversation %d: unknown status %q", id, c.Status)
-	}
 	if conv.c.Status == outreach.ConversationDone {
 		// Cancelled while leased: it stays as it is; only the outcomes
 		// of what the worker did are recorded.

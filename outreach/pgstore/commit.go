@@ -149,14 +149,8 @@ type conversationRow struct {
 func (c *committer) apply(u outreach.Update) ([]int64, error) {
 	id := u.Lease.ConversationID
 	conv := u.Conversation
-	if u.Lease.Token == "" {
-		return nil, errUpdate{fmt.Errorf("pgstore: conversation %d: empty lease token: %w", id, outreach.ErrLeaseLost)}
-	}
-	if conv.ID != 0 && conv.ID != id {
-		return nil, errUpdate{fmt.Errorf("pgstore: update of conversation %d under the lease of conversation %d: %w", conv.ID, id, outreach.ErrLeaseLost)}
-	}
-	if !conv.Status.Valid() {
-		return nil, errUpdate{fmt.Errorf("pgstore: conversation %d: unknown status %q", id, conv.Status)}
+	if err := u.Check(); err != nil {
+		return nil, errUpdate{fmt.Errorf("pgstore: %w", err)}
 	}
 	state, err := marshal(conv.State)
 	if err != nil {
