@@ -3,14 +3,13 @@ package verify_test
 import (
 	"context"
 	"path/filepath"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach/memstore"
 	"github.com/patient-outreach/sms/outreach/sqlitestore"
 	"github.com/patient-outreach/sms/verify"
+	"github.com/patient-outreach/sms/verify/verifytest"
 )
 
 // sqlitestore.Store keeps the attempts of a login in its database file;
@@ -45,69 +44,9 @@ var attemptStores = []struct {
 // TestAttemptStore is the contract of AttemptStore, run on every
 // implementation.
 func TestAttemptStore(t *testing.T) {
-	const day = 24 * time.Hour
 	for _, impl := range attemptStores {
 		t.Run(impl.name, func(t *testing.T) {
-			ctx := context.Background()
-			s := impl.new(t)
-			check := func(key string, wantN int, wantLast time.Time) {
-				t.Helper()
-				n, last, err := s.LoginFailures(ctx, key)
-				if err != nil || n != wantN || !last.Equal(wantLast) {
-					t.Fatalf("LoginFailures(%q) = %d, %v, %v; want %d, %v", key, n, last, err, wantN, wantLast)
-				}
-			}
-			record := func(key string, at time.Time, wantN int, wantPrev time.Time) {
-				t.Helper()
-				n, prev, err := s.RecordLoginFailure(ctx, key, at, day)
-				if err != nil || n != wantN || !prev.Equal(wantPrev) {
-					t.Fatalf("RecordLoginFailure(%q, %v) = %d, %v, %v; want %d, %v", key, at, n, prev, err, wantN, wantPrev)
-				}
-			}
-			check("a", 0, time.Time{})
-			record("a", t0, 1, time.Time{})
-			record("a", t0.Add(time.Minute), 2, t0)
-			record("a", t0.Add(30*time.Second), 3, t0.Add(time.Minute)) // a skewed clock
-			check("a", 3, t0.Add(time.Minute))
-			record("b", t0, 1, time.Time{})
-			if err := s.ResetLoginFailures(ctx, "a"); err != nil {
-				t.Fatal(err)
-			}
-			check("a", 0, time.Time{})
-			check("b", 1, t0)
-			if err := s.ResetLoginFailures(ctx, "never seen"); err != nil {
-				t.Fatal(err)
-			}
-			record("a", t0.Add(time.Hour), 1, time.Time{})
-			record("a", t0.Add(time.Hour+day), 2, t0.Add(time.Hour)) // exactly forget later: still counted
-			record("a", t0.Add(time.Hour+2*day+time.Second), 1, time.Time{})
-
-			// Concurrent failures each get a distinct count.
-			const n = 30
-			counts := make([]int, n)
-			var wg sync.WaitGroup
-			for i := range n {
-				wg.Go(func() {
-					c, _, err := s.RecordLoginFailure(ctx, "burst", t0, day)
-					if err != nil {
-						t.Error(err)
-					}
-					counts[i] = c
-				})
-			}
-			wg.Wait()
-			slices.Sort(counts)
-			for i, c := range counts {
-				if c != i+1 {
-					t.Fatalf("concurrent counts = %v; want 1..%d once each", counts, n)
-				}
-			}
-
-			cctx, cancel := context.WithCancel(ctx)
-			cancel()
-			if _, _, err := s.RecordLoginFailure(cctx, "a", t0, day); err == nil {
-				t.Error("RecordLoginFailure with a cancelled context succeeded")
-			}
+			verifytest.ExerciseAttempts(t, impl.new)
 		})
 	}
 }
