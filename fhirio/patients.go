@@ -222,24 +222,35 @@ func readPatient(data []byte, opts Options, seen map[string]bool, line int) (row
 	fail := func(path string, err error) {
 		row.Errors = append(row.Errors, &csvio.RowError{Line: line, Resource: head.ID, Column: path, Err: err})
 	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		fail("", fmt.Errorf("%w: %v", ErrBadJSON, jsonProblem(err)))
-		return row, true, ""
+	// One decoding for a Patient that decodes; anything else is read
+	// again, its type first, to say what it is and where it fails.
+	var doc struct {
+		ResourceType string `json:"resourceType"`
+		fhir.Patient
 	}
-	if head.ResourceType != "Patient" {
-		return row, false, head.ID
-	}
-	var p fhir.Patient
-	if err := json.Unmarshal(data, &p); err != nil {
-		var te *json.UnmarshalTypeError
-		path := ""
-		if errors.As(err, &te) && te.Field != "" {
-			path = root + "." + te.Field
+	p := &doc.Patient
+	if err := json.Unmarshal(data, &doc); err == nil && doc.ResourceType == "Patient" {
+		head.ResourceType, head.ID = doc.ResourceType, deref(doc.Id)
+	} else {
+		if err := json.Unmarshal(data, &head); err != nil {
+			fail("", fmt.Errorf("%w: %v", ErrBadJSON, jsonProblem(err)))
+			return row, true, ""
 		}
-		fail(path, fmt.Errorf("%w: %v", ErrBadJSON, jsonProblem(err)))
-		return row, true, head.ID
+		if head.ResourceType != "Patient" {
+			return row, false, head.ID
+		}
+		p = &fhir.Patient{}
+		if err := json.Unmarshal(data, p); err != nil {
+			var te *json.UnmarshalTypeError
+			path := ""
+			if errors.As(err, &te) && te.Field != "" {
+				path = root + "." + te.Field
+			}
+			fail(path, fmt.Errorf("%w: %v", ErrBadJSON, jsonProblem(err)))
+			return row, true, head.ID
+		}
 	}
-	m := mapper{p: &p, opts: opts, root: root, fail: fail, warn: func(path string, err error) {
+	m := mapper{p: p, opts: opts, root: root, fail: fail, warn: func(path string, err error) {
 		row.Warnings = append(row.Warnings, &csvio.RowError{Line: line, Resource: head.ID, Column: path, Err: err})
 	}}
 	row.Recipient = m.recipient()
