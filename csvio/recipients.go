@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -584,17 +585,59 @@ func ReadAll(ctx context.Context, r io.Reader, opts Options) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		res.Rows++
-		res.Warnings = append(res.Warnings, row.Warnings...)
-		if !row.OK() {
-			res.BadRows++
-			res.Errors = append(res.Errors, row.Errors...)
-			if opts.StopOnError {
-				return res, row.Errors[0]
-			}
-			continue
+		res.Add(row)
+		if !row.OK() && opts.StopOnError {
+			return res, row.Errors[0]
 		}
-		res.Recipients = append(res.Recipients, row.Recipient)
+	}
+}
+
+// Add counts row in r: its recipient goes to Recipients when it has no
+// error, its errors and warnings to Errors and Warnings.
+func (r *Result) Add(row Row) {
+	r.Rows++
+	r.Warnings = append(r.Warnings, row.Warnings...)
+	if !row.OK() {
+		r.BadRows++
+		r.Errors = append(r.Errors, row.Errors...)
+		return
+	}
+	r.Recipients = append(r.Recipients, row.Recipient)
+}
+
+// RowReader reads the rows of a recipients file one at a time: a
+// [*RecipientReader], or fhirio's reader of FHIR Patients. Next returns
+// io.EOF after the last row, and any other error when the file must be
+// refused as a whole.
+type RowReader interface {
+	Next() (Row, error)
+}
+
+// Recipients returns an iterator over the recipients of rr's rows
+// without errors, in file order, for outreach.CreateCampaignFrom: the
+// rows with errors are skipped (read the file once before, with
+// [ReadAll] or Next, to report them). It ends at the end of the file,
+// and yields the error (with a zero Recipient) that stops it: one from
+// rr, or ctx's when ctx is done.
+func Recipients(ctx context.Context, rr RowReader) iter.Seq2[outreach.Recipient, error] {
+	return func(yield func(outreach.Recipient, error) bool) {
+		for {
+			if err := ctx.Err(); err != nil {
+				yield(outreach.Recipient{}, err)
+				return
+			}
+			row, err := rr.Next()
+			if err == io.EOF {
+				return
+			}
+			if err != nil {
+				yield(outreach.Recipient{}, err)
+				return
+			}
+			if row.OK() && !yield(row.Recipient, nil) {
+				return
+			}
+		}
 	}
 }
 

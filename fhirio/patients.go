@@ -537,6 +537,52 @@ var stateZones = map[string]string{
 	"PR": "America/Puerto_Rico", "VI": "America/St_Thomas", "GU": "Pacific/Guam", "AS": "Pacific/Pago_Pago", "MP": "Pacific/Saipan",
 }
 
+// NewReader returns a reader of a patients file, NDJSON or a Bundle
+// (told apart by its first resource), whose rows are those ReadAll
+// collects: NDJSON is read a line at a time, as [NewNDJSONReader] does; a
+// Bundle is decoded whole (and its next page not fetched). The error is
+// one that refuses the file as a whole (it does not decode, an option is
+// invalid).
+func NewReader(r io.Reader, opts Options) (csvio.RowReader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	dec := json.NewDecoder(br)
+	var first json.RawMessage
+	if err := dec.Decode(&first); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("fhirio: the file is empty")
+		}
+		return nil, fmt.Errorf("fhirio: %w: %v", ErrBadJSON, jsonProblem(err))
+	}
+	var head struct {
+		ResourceType string `json:"resourceType"`
+	}
+	_ = json.Unmarshal(first, &head)
+	if head.ResourceType == "Bundle" {
+		if err := opts.check(); err != nil {
+			return nil, err
+		}
+		b, err := ReadBundle(bytes.NewReader(first), opts, nil, 0)
+		if err != nil {
+			return nil, err
+		}
+		return &bundleRows{rows: b.Rows}, nil
+	}
+	// NDJSON: the first resource, then the rest as the decoder left it.
+	return NewNDJSONReader(io.MultiReader(bytes.NewReader(first), dec.Buffered(), br), opts)
+}
+
+// bundleRows reads the rows of a decoded Bundle.
+type bundleRows struct{ rows []csvio.Row }
+
+func (b *bundleRows) Next() (csvio.Row, error) {
+	if len(b.rows) == 0 {
+		return csvio.Row{}, io.EOF
+	}
+	row := b.rows[0]
+	b.rows = b.rows[1:]
+	return row, nil
+}
+
 // ReadAll reads a whole patients file, NDJSON or a Bundle (told apart by
 // its first resource), into the same Result as csvio.ReadAll: every
 // Patient ends up either in Recipients or with its errors in Errors. A
@@ -545,42 +591,7 @@ var stateZones = map[string]string{
 // line is too long, ctx is done).
 func ReadAll(ctx context.Context, r io.Reader, opts Options) (csvio.Result, error) {
 	var res csvio.Result
-	br := bufio.NewReaderSize(r, 64<<10)
-	dec := json.NewDecoder(br)
-	var first json.RawMessage
-	if err := dec.Decode(&first); err != nil {
-		if errors.Is(err, io.EOF) {
-			return res, errors.New("fhirio: the file is empty")
-		}
-		return res, fmt.Errorf("fhirio: %w: %v", ErrBadJSON, jsonProblem(err))
-	}
-	var head struct {
-		ResourceType string `json:"resourceType"`
-	}
-	_ = json.Unmarshal(first, &head)
-	add := func(row csvio.Row) {
-		res.Rows++
-		res.Warnings = append(res.Warnings, row.Warnings...)
-		if !row.OK() {
-			res.BadRows++
-			res.Errors = append(res.Errors, row.Errors...)
-			return
-		}
-		res.Recipients = append(res.Recipients, row.Recipient)
-	}
-	if head.ResourceType == "Bundle" {
-		b, err := ReadBundle(bytes.NewReader(first), opts, nil, 0)
-		if err != nil {
-			return res, err
-		}
-		for _, row := range b.Rows {
-			add(row)
-		}
-		return res, nil
-	}
-	// NDJSON: the first resource, then the rest as the decoder left it.
-	rest := io.MultiReader(bytes.NewReader(first), dec.Buffered(), br)
-	pr, err := NewNDJSONReader(rest, opts)
+	rr, err := NewReader(r, opts)
 	if err != nil {
 		return res, err
 	}
@@ -588,13 +599,13 @@ func ReadAll(ctx context.Context, r io.Reader, opts Options) (csvio.Result, erro
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		row, err := pr.Next()
+		row, err := rr.Next()
 		if errors.Is(err, io.EOF) {
 			return res, nil
 		}
 		if err != nil {
 			return res, err
 		}
-		add(row)
+		res.Add(row)
 	}
 }

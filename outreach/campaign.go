@@ -97,7 +97,8 @@ func (r *Runner) conversations(c Campaign, recipients []Recipient) []Conversatio
 
 // NewConversations returns one pending conversation of campaign c per
 // recipient, due at now, with the recipient's quiet-hours zones for window
-// w resolved ([RecipientZones]). Runtimes use it to create campaigns.
+// w resolved ([RecipientZones]), created at now (the runtime's clock, not
+// the store's). Runtimes use it to create campaigns.
 func NewConversations(c Campaign, recipients []Recipient, w Window, now time.Time) []Conversation {
 	twoWay := c.Flow.TwoWay()
 	convs := make([]Conversation, len(recipients))
@@ -106,6 +107,7 @@ func NewConversations(c Campaign, recipients []Recipient, w Window, now time.Tim
 			Recipient: rec, From: c.From, TwoWay: twoWay,
 			Zones:  RecipientZones(rec, w),
 			Status: ConversationPending, NextAt: now,
+			CreatedAt: now, UpdatedAt: now,
 		}
 	}
 	return convs

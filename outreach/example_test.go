@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/patient-outreach/sms/csvio"
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/memstore"
 	"github.com/patient-outreach/sms/outreach/simphone"
@@ -160,4 +162,32 @@ func ExampleTrigger() {
 	// Output:
 	// Thanks for texting. Would you like a flu shot appointment? Reply YES or NO Reply STOP to opt out.
 	// Thank you. Text JOIN any time.
+}
+
+// A campaign from a recipients file of any size: csvio reads it a row at
+// a time, and CreateCampaignFrom stores its valid rows in batches as they
+// are read, so memory does not grow with the file. (Read the file once
+// before, with csvio.ReadAll or a RecipientReader, to report its errors.)
+func ExampleCreateCampaignFrom() {
+	ctx := context.Background()
+	file := strings.NewReader("patient_id,patient_first_name,patient_phone\n" +
+		"p-1,Ana,(440) 644-3709\n" +
+		"p-2,Ben,not a phone\n" +
+		"p-3,Chen,+1 808 941 2275\n")
+	clock := outreach.NewManualClock(time.Date(2026, 3, 2, 15, 0, 0, 0, time.UTC))
+	runner := outreach.NewRunner(memstore.New(), simphone.NewSender(simphone.New(clock, 1)), outreach.RunnerOptions{From: "+15005550006", Clock: clock})
+
+	rows, err := csvio.NewRecipientReader(file, csvio.Options{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c, added, err := outreach.CreateCampaignFrom(ctx, runner, outreach.NewCampaign{Name: "check-in", Flow: checkIn()}, csvio.Recipients(ctx, rows))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(c.Status, added, "recipients")
+	// Output:
+	// draft 2 recipients
 }

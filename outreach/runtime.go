@@ -15,6 +15,10 @@ type Runtime interface {
 	Name() string
 	// CreateCampaign stores a draft campaign of flow over recipients.
 	CreateCampaign(ctx context.Context, nc NewCampaign, recipients []Recipient) (Campaign, int, error)
+	// AddRecipients adds recipients to a campaign that is not finished,
+	// skipping those it has (by ID). With CreateCampaign, it lets
+	// [CreateCampaignFrom] store a campaign's recipients in batches.
+	AddRecipients(ctx context.Context, id int64, recipients []Recipient) (int, error)
 	// StartCampaign, PauseCampaign, ResumeCampaign and CancelCampaign move
 	// a campaign along its lifecycle. A runtime works only in its own
 	// world (see [Campaign.World]): a campaign of another is refused with

@@ -309,6 +309,28 @@ func (rt *Runtime) ReleaseNumber(ctx context.Context, number, webhookURL string)
 	return rt.store.ReleaseNumber(ctx, number, o.Runtime, o.Flow)
 }
 
+// AddRecipients adds recipients to a Studio campaign that is not
+// finished, skipping those it has (by ID); recipients that repeat an ID
+// among themselves are refused as by CreateCampaign. Their executions
+// are created by [Runtime.Run] while the campaign runs.
+func (rt *Runtime) AddRecipients(ctx context.Context, id int64, recipients []outreach.Recipient) (int, error) {
+	if err := outreach.CheckRecipients(recipients); err != nil {
+		return 0, err
+	}
+	c, err := rt.campaign(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	now, err := rt.store.Campaign(ctx, id) // its status as of now
+	if err != nil {
+		return 0, err
+	}
+	if now.Status.Finished() {
+		return 0, &outreach.TransitionError{Campaign: id, From: now.Status, To: now.Status}
+	}
+	return rt.store.AddConversations(ctx, id, outreach.NewConversations(*c, recipients, rt.cfg.Window, rt.cfg.Clock.Now()))
+}
+
 // StartCampaign moves a draft or paused Studio campaign to running:
 // executions are then created by [Runtime.Run].
 func (rt *Runtime) StartCampaign(ctx context.Context, id int64) error {

@@ -90,88 +90,72 @@ func onlyNoConsent(res csvio.Result) bool {
 	return true
 }
 
-// checkRecipients reads the recipients file at path as readRecipients
-// does, for its problems only: a CSV file is streamed, of any size and
-// number of rows, and its recipients are counted, not kept (Result's
+// checkRecipients reads the recipients file at path (a CSV file, or
+// with asFHIR FHIR R4 Patients, with the phone region of opts and without
+// its consent rule) for its problems only: it is streamed, of any size
+// and number of rows, and its recipients are counted, not kept (Result's
 // Recipients is empty; Rows - BadRows are valid).
 func checkRecipients(ctx context.Context, path string, opts csvio.Options, asFHIR bool) (csvio.Result, error) {
-	if asFHIR {
-		res, err := readRecipients(ctx, path, opts, true)
-		res.Recipients = nil
-		return res, err
-	}
+	var res csvio.Result
+	err := eachRecipientFile(ctx, path, opts, asFHIR, func(rr csvio.RowReader) error {
+		for {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			row, err := rr.Next()
+			if err != nil {
+				return err
+			}
+			res.Add(row)
+			res.Recipients = res.Recipients[:0] // counted, not kept
+		}
+	})
+	return res, err
+}
+
+// eachRecipientFile opens the recipients file at path as checkRecipients
+// reads it, with no limit on its size or rows, and calls read with its
+// rows. The error that read returns (io.EOF: none) is the one to show: a
+// file to refuse as a whole is an invalid-input error naming the file.
+func eachRecipientFile(ctx context.Context, path string, opts csvio.Options, asFHIR bool, read func(csvio.RowReader) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return csvio.Result{}, usageErr("%s: no such file", path)
+			return usageErr("%s: no such file", path)
 		}
-		return csvio.Result{}, err
+		return err
 	}
 	defer f.Close()
-	opts.MaxRows, opts.MaxBytes = -1, -1
-	var res csvio.Result
-	rr, err := csvio.NewRecipientReader(f, opts)
-	for err == nil {
-		if err = ctx.Err(); err != nil {
-			break
+	var rr csvio.RowReader
+	if asFHIR {
+		rr, err = fhirio.NewReader(f, fhirio.Options{Region: opts.DefaultRegion, Now: time.Now()})
+		if err != nil {
+			return invalidErr("%s: %v", path, err)
 		}
-		var row csvio.Row
-		if row, err = rr.Next(); err != nil {
-			break
-		}
-		res.Rows++
-		res.Warnings = append(res.Warnings, row.Warnings...)
-		if !row.OK() {
-			res.BadRows++
-			res.Errors = append(res.Errors, row.Errors...)
-		}
+	} else {
+		opts.MaxRows, opts.MaxBytes = -1, -1
+		rr, err = csvio.NewRecipientReader(f, opts)
 	}
-	if errors.Is(err, io.EOF) {
-		return res, nil
+	if err == nil {
+		err = read(rr)
 	}
 	var he *csvio.HeaderError
 	var le *csvio.LimitError
-	if errors.As(err, &he) || errors.As(err, &le) {
-		return res, invalidErr("%s: %v", path, err)
+	switch {
+	case err == nil || errors.Is(err, io.EOF):
+		return nil
+	case ctx.Err() != nil:
+		return err
+	case asFHIR || errors.As(err, &he) || errors.As(err, &le):
+		return invalidErr("%s: %v", path, err)
 	}
-	return res, fmt.Errorf("%s: %w", path, err)
+	return fmt.Errorf("%s: %w", path, err)
 }
 
 // fhirFile reports whether path names a FHIR file: .ndjson or .json.
 func fhirFile(path string) bool {
 	ext := strings.ToLower(filepath.Ext(path))
 	return ext == ".ndjson" || ext == ".json"
-}
-
-// readRecipients reads the recipients file at path with opts: a CSV
-// file, or with asFHIR FHIR R4 Patients (fhirio.ReadAll, with the phone
-// region of opts; its consent rule does not apply).
-func readRecipients(ctx context.Context, path string, opts csvio.Options, asFHIR bool) (csvio.Result, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return csvio.Result{}, usageErr("%s: no such file", path)
-		}
-		return csvio.Result{}, err
-	}
-	defer f.Close()
-	if asFHIR {
-		res, err := fhirio.ReadAll(ctx, f, fhirio.Options{Region: opts.DefaultRegion, Now: time.Now()})
-		if err != nil {
-			return res, invalidErr("%s: %v", path, err)
-		}
-		return res, nil
-	}
-	res, err := csvio.ReadAll(ctx, f, opts)
-	if err != nil {
-		var he *csvio.HeaderError
-		var le *csvio.LimitError
-		if errors.As(err, &he) || errors.As(err, &le) {
-			return res, invalidErr("%s: %v", path, err)
-		}
-		return res, fmt.Errorf("%s: %w", path, err)
-	}
-	return res, nil
 }
 
 // report prints every row error and warning, by line, then a summary.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -84,20 +85,25 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	if *name == "" {
 		*name = flow.ID + "-" + strings.TrimSuffix(filepath.Base(*csvPath), filepath.Ext(*csvPath))
 	}
-	res, err := readRecipients(ctx, *csvPath, csvio.Options{DefaultRegion: *region, RequireConsent: *consent}, *fhirPath != "")
+	// The file is read twice, streamed: once for its problems, then for
+	// its valid rows, stored in batches. Neither pass holds it in memory.
+	file := recipientFile{path: *csvPath, opts: csvio.Options{DefaultRegion: *region, RequireConsent: *consent}, fhir: *fhirPath != ""}
+	res, err := checkRecipients(ctx, file.path, file.opts, file.fhir)
 	if err != nil {
 		return err
 	}
+	valid := res.Rows - res.BadRows
 	if len(res.Errors) > 0 || len(res.Warnings) > 0 {
 		report(a.stderr, res)
 	}
 	// Rows without consent are skipped: --require-consent asked for it.
 	if len(res.Errors) > 0 && !*skipBad && !onlyNoConsent(res) {
-		return invalidErr("%d rows have errors: fix them, or pass --skip-bad-rows to run the %d valid ones", res.BadRows, len(res.Recipients))
+		return invalidErr("%d rows have errors: fix them, or pass --skip-bad-rows to run the %d valid ones", res.BadRows, valid)
 	}
-	if len(res.Recipients) == 0 {
+	if valid == 0 {
 		return invalidErr("no valid recipient: nothing to send")
 	}
+	res = csvio.Result{} // the problems are reported: let them go
 
 	var store *storeopen.DB
 	if rf.name == "embedded" {
@@ -118,9 +124,13 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 
-	camp, resumed, err := createOrResume(ctx, store, rt, cfg.World, *name, flow, cfg.From, res.Recipients)
-	a.auditRun(ctx, store, a.actor(*actor), camp, resumed, rt.Name(), len(res.Recipients), err)
+	camp, resumed, added, err := createOrResume(ctx, store, rt, cfg.World, *name, flow, cfg.From, file)
+	a.auditRun(ctx, store, a.actor(*actor), camp, resumed, rt.Name(), added, err)
 	if err != nil {
+		if ctx.Err() != nil && camp.ID != 0 {
+			hint := resumeHint(*flowName, *csvPath, *dbPath, *name, rf.name, *fhirPath != "")
+			return fmt.Errorf("%w before campaign %d started, with %d recipients stored.\nRun the same command again to store the rest and start it:\n  %s", errInterrupted, camp.ID, added, hint)
+		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%w before the campaign started", errInterrupted)
 		}
@@ -143,8 +153,8 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	} else {
 		if resumed {
 			fmt.Fprintf(a.stdout, "resuming campaign %d (%s): flow %s, %d of %d conversations done\n", camp.ID, camp.Name, camp.Flow.ID, p.Done, p.Total)
-			if p.Total != len(res.Recipients) {
-				fmt.Fprintf(a.stderr, "note: %s has %d valid rows; the campaign keeps the %d recipients it was created with (use another --name for a new campaign)\n", *csvPath, len(res.Recipients), p.Total)
+			if p.Total != valid {
+				fmt.Fprintf(a.stderr, "note: %s has %d valid rows; the campaign keeps the %d recipients it was created with (use another --name for a new campaign)\n", *csvPath, valid, p.Total)
 			}
 		} else {
 			fmt.Fprintf(a.stdout, "campaign %d: flow %s, %d recipients, sending from %s (%s)\n", camp.ID, camp.Flow.ID, p.Total, camp.From, camp.Name)
@@ -215,34 +225,62 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
+// recipientFile is the recipients file of run: it is read once for its
+// problems (checkRecipients), and again for its valid rows.
+type recipientFile struct {
+	path string
+	opts csvio.Options
+	fhir bool
+}
+
+// store calls save with the file's valid recipients, streamed.
+func (f recipientFile) store(ctx context.Context, save func(iter.Seq2[outreach.Recipient, error]) error) error {
+	return eachRecipientFile(ctx, f.path, f.opts, f.fhir, func(rr csvio.RowReader) error {
+		return save(csvio.Recipients(ctx, rr))
+	})
+}
+
 // createOrResume returns the unfinished campaign of world called name,
-// started or resumed, or creates and starts it. Campaigns of other worlds
-// are never resumed, whatever their names: another program made them.
-func createOrResume(ctx context.Context, store outreach.Store, rt outreach.Runtime, world, name string, flow *outreach.Flow, from string, recipients []outreach.Recipient) (outreach.Campaign, bool, error) {
+// started or resumed, or creates and starts it with the recipients of
+// file, stored as they are read; added counts those it stored. Campaigns
+// of other worlds are never resumed, whatever their names: another
+// program made them. A draft is a campaign whose recipients were being
+// stored when run stopped: the file's are stored again (those it has are
+// skipped) before it starts.
+func createOrResume(ctx context.Context, store outreach.Store, rt outreach.Runtime, world, name string, flow *outreach.Flow, from string, file recipientFile) (c outreach.Campaign, resumed bool, added int, err error) {
 	list, err := store.Campaigns(ctx)
 	if err != nil {
-		return outreach.Campaign{}, false, err
+		return outreach.Campaign{}, false, 0, err
 	}
 	for _, c := range list { // newest first
 		if c.Name != name || c.Status.Finished() || c.World != world {
 			continue
 		}
 		if c.Flow.ID != flow.ID {
-			return c, false, usageErr("campaign %d, named %q, runs flow %s, not %s: pass another --name to start a new campaign", c.ID, name, c.Flow.ID, flow.ID)
+			return c, false, 0, usageErr("campaign %d, named %q, runs flow %s, not %s: pass another --name to start a new campaign", c.ID, name, c.Flow.ID, flow.ID)
 		}
 		switch c.Status {
 		case outreach.CampaignDraft:
-			err = rt.StartCampaign(ctx, c.ID)
+			err = file.store(ctx, func(seq iter.Seq2[outreach.Recipient, error]) error {
+				added, err = outreach.AddRecipientsFrom(ctx, rt, c.ID, seq)
+				return err
+			})
+			if err == nil {
+				err = rt.StartCampaign(ctx, c.ID)
+			}
 		case outreach.CampaignPaused:
 			err = rt.ResumeCampaign(ctx, c.ID)
 		}
-		return c, true, err
+		return c, true, added, err
 	}
-	c, _, err := rt.CreateCampaign(ctx, outreach.NewCampaign{Name: name, Flow: flow, From: from}, recipients)
+	err = file.store(ctx, func(seq iter.Seq2[outreach.Recipient, error]) error {
+		c, added, err = outreach.CreateCampaignFrom(ctx, rt, outreach.NewCampaign{Name: name, Flow: flow, From: from}, seq)
+		return err
+	})
 	if err != nil {
-		return c, false, err
+		return c, false, added, err
 	}
-	return c, false, rt.StartCampaign(ctx, c.ID)
+	return c, false, added, rt.StartCampaign(ctx, c.ID)
 }
 
 // runUntilDone runs rt until campaign id is finished, reporting progress,

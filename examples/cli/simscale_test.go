@@ -109,12 +109,13 @@ func TestSimulatedCampaignScale(t *testing.T) {
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "recipients.csv")
 	writeRecipients(t, csvPath, rows)
-	res, err := readRecipients(ctx, csvPath, csvio.Options{DefaultRegion: "US"}, false)
+	file := recipientFile{path: csvPath, opts: csvio.Options{DefaultRegion: "US"}}
+	res, err := checkRecipients(ctx, file.path, file.opts, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Recipients) != rows || len(res.Errors)+len(res.Warnings) > 0 {
-		t.Fatalf("generated file: %d recipients, %d errors, %d warnings; want %d valid rows", len(res.Recipients), len(res.Errors), len(res.Warnings), rows)
+	if res.Rows != rows || len(res.Errors)+len(res.Warnings) > 0 {
+		t.Fatalf("generated file: %d rows, %d errors, %d warnings; want %d valid rows", res.Rows, len(res.Errors), len(res.Warnings), rows)
 	}
 	store, err := openSimStore(ctx, filepath.Join(dir, "sim.db"))
 	if err != nil {
@@ -133,7 +134,7 @@ func TestSimulatedCampaignScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	camp, _, err := createOrResume(ctx, store, sim, cfg.World, "scale", flow, cfg.From, res.Recipients)
+	camp, _, _, err := createOrResume(ctx, store, sim, cfg.World, "scale", flow, cfg.From, file)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,7 +121,12 @@ func TestRunLeavesOtherWorldsAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := readRecipients(ctx, abs(t, sample), csvio.Options{DefaultRegion: "US"}, false)
+	f, err := os.Open(abs(t, sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := csvio.ReadAll(ctx, f, csvio.Options{DefaultRegion: "US"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,14 +20,22 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// An uploaded recipients file is parsed at once and kept in memory until
-// the operator starts the campaign or discards it: the key is random and
-// is also kept in the uploader's session, so no one else can use it, and
-// no recipient ever travels in a form field. Uploads expire after an hour.
+// An uploaded recipients file is copied to a temporary file and read
+// once for the preview (its counts, its first problems and recipients);
+// when the operator starts the campaign it is read again, and its rows
+// are stored as they are read, in batches. Neither reading holds the
+// rows in memory, so MAX_UPLOAD_BYTES alone limits a file. The upload's
+// key is random and is also kept in the uploader's session, so no one
+// else can use it, and no recipient ever travels in a form field.
+// Uploads expire after an hour; their files are removed then, when used
+// or discarded, and when the app closes.
 
 const (
 	uploadTTL  = time.Hour
-	maxUploads = 10 // a parsed 10 MB file takes a few tens of MB
+	maxUploads = 10 // files on disk, up to MAX_UPLOAD_BYTES each
+	// maxShownProblems is how many row errors, and how many warnings, the
+	// preview lists; it counts the rest.
+	maxShownProblems = 200
 )
 
 type upload struct {
@@ -36,11 +46,99 @@ type upload struct {
 	Flow     *outreach.Flow
 	Runtime  string
 	Name     string
-	Result   csvio.Result
+	Result   uploadSummary
 	// RequireConsent is the new campaign form's "Require a consent
 	// column": rows without consent are among Result's errors.
 	RequireConsent bool
 	Created        time.Time
+
+	path string // the file's copy
+	fhir bool   // FHIR Patients rather than a CSV file
+}
+
+// uploadSummary is what the preview shows of a recipients file.
+type uploadSummary struct {
+	Rows, BadRows, Valid     int
+	ErrorCount, WarningCount int
+	// Errors and Warnings are the first maxShownProblems of each.
+	Errors, Warnings []*csvio.RowError
+	// First are the first previewRows valid recipients.
+	First []outreach.Recipient
+}
+
+// MoreErrors and MoreWarnings count the problems the preview leaves out.
+func (s uploadSummary) MoreErrors() int   { return s.ErrorCount - len(s.Errors) }
+func (s uploadSummary) MoreWarnings() int { return s.WarningCount - len(s.Warnings) }
+
+func (s *uploadSummary) add(row csvio.Row) {
+	s.Rows++
+	s.WarningCount += len(row.Warnings)
+	s.Warnings = appendShown(s.Warnings, row.Warnings)
+	if !row.OK() {
+		s.BadRows++
+		s.ErrorCount += len(row.Errors)
+		s.Errors = appendShown(s.Errors, row.Errors)
+		return
+	}
+	s.Valid++
+	if len(s.First) < previewRows {
+		s.First = append(s.First, row.Recipient)
+	}
+}
+
+func appendShown(shown, more []*csvio.RowError) []*csvio.RowError {
+	return append(shown, more[:min(len(more), maxShownProblems-len(shown))]...)
+}
+
+// rows opens the upload's file and returns a reader of its rows; close
+// the file when done. The error refuses the file as a whole.
+func (up *upload) rows(a *app) (csvio.RowReader, *os.File, error) {
+	f, err := os.Open(up.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rr csvio.RowReader
+	if up.fhir {
+		// FHIR R4 Patients (Bulk Data NDJSON or a Bundle): the same
+		// rows and row errors, naming the element.
+		rr, err = fhirio.NewReader(f, fhirio.Options{Now: a.now()})
+	} else {
+		rr, err = csvio.NewRecipientReader(f, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes, MaxRows: -1, RequireConsent: up.RequireConsent})
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return rr, f, nil
+}
+
+// summarize reads the upload's file for its preview.
+func (up *upload) summarize(ctx context.Context, a *app) error {
+	rr, f, err := up.rows(a)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		row, err := rr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		up.Result.add(row)
+	}
+}
+
+// remove deletes the upload's file.
+func (up *upload) remove() {
+	if up.path != "" {
+		_ = os.Remove(up.path)
+	}
 }
 
 type uploads struct {
@@ -55,6 +153,7 @@ func (u *uploads) put(up *upload) {
 	defer u.mu.Unlock()
 	for k, old := range u.m {
 		if time.Since(old.Created) > uploadTTL {
+			old.remove()
 			delete(u.m, k)
 		}
 	}
@@ -65,6 +164,7 @@ func (u *uploads) put(up *upload) {
 				oldest = x
 			}
 		}
+		oldest.remove()
 		delete(u.m, oldest.Key)
 	}
 	u.m[up.Key] = up
@@ -75,8 +175,21 @@ func (u *uploads) get(key string) (*upload, bool) {
 	defer u.mu.Unlock()
 	up, ok := u.m[key]
 	if ok && time.Since(up.Created) > uploadTTL {
+		up.remove()
 		delete(u.m, key)
 		return nil, false
+	}
+	return up, ok
+}
+
+// take removes an upload from the list without removing its file, so
+// that a second request to start it finds none; put it back to keep it.
+func (u *uploads) take(key string) (*upload, bool) {
+	up, ok := u.get(key)
+	if ok {
+		u.mu.Lock()
+		delete(u.m, key)
+		u.mu.Unlock()
 	}
 	return up, ok
 }
@@ -84,7 +197,38 @@ func (u *uploads) get(key string) (*upload, bool) {
 func (u *uploads) drop(key string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	delete(u.m, key)
+	if up, ok := u.m[key]; ok {
+		up.remove()
+		delete(u.m, key)
+	}
+}
+
+// removeAll removes every upload and its file.
+func (u *uploads) removeAll() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for k, up := range u.m {
+		up.remove()
+		delete(u.m, k)
+	}
+}
+
+// spool copies an uploaded file to a temporary file of its own, which
+// outlives the request.
+func spool(src io.Reader) (string, error) {
+	f, err := os.CreateTemp("", "outreach-upload-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(f, src)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
 }
 
 type newCampaignView struct {
@@ -196,22 +340,27 @@ func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer file.Close()
-	consent := r.FormValue("require_consent") != ""
-	var res csvio.Result
-	if fhirUpload(hdr.Filename) {
-		// FHIR R4 Patients (Bulk Data NDJSON or a Bundle): the same rows
-		// and row errors, naming the element.
-		if a.cfg.MaxUploadBytes > 0 && hdr.Size > a.cfg.MaxUploadBytes {
-			a.tooLarge(w, r)
-			return
-		}
-		if res, err = fhirio.ReadAll(r.Context(), file, fhirio.Options{Now: a.now()}); err != nil {
-			a.flashError(r, filepath.Base(hdr.Filename)+": "+err.Error())
+	up := &upload{
+		Key: rand.Text(), FileName: filepath.Base(hdr.Filename), FlowID: e.ID, FlowName: e.Title(), Flow: e.Flow,
+		Runtime: rtName, RequireConsent: r.FormValue("require_consent") != "", Created: time.Now(),
+		fhir: fhirUpload(hdr.Filename),
+	}
+	if up.fhir && a.cfg.MaxUploadBytes > 0 && hdr.Size > a.cfg.MaxUploadBytes {
+		a.tooLarge(w, r)
+		return
+	}
+	if up.path, err = spool(file); err != nil {
+		a.internalError(w, r, "keeping the upload", err)
+		return
+	}
+	if err := up.summarize(r.Context(), a); err != nil {
+		up.remove()
+		if up.fhir {
+			a.flashError(r, up.FileName+": "+err.Error())
 			http.Redirect(w, r, back, http.StatusSeeOther)
 			return
 		}
-	} else if res, err = csvio.ReadAll(r.Context(), file, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes, RequireConsent: consent}); err != nil {
-		a.csvReadError(w, r, err, filepath.Base(hdr.Filename), back, "")
+		a.csvReadError(w, r, err, up.FileName, back, "")
 		return
 	}
 	name := strings.TrimSpace(r.FormValue("name"))
@@ -221,17 +370,14 @@ func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 	if len(name) > 200 {
 		name = name[:200]
 	}
-	up := &upload{
-		Key: rand.Text(), FileName: filepath.Base(hdr.Filename), FlowID: e.ID, FlowName: e.Title(), Flow: e.Flow,
-		Runtime: rtName, Name: name, Result: res, RequireConsent: consent, Created: time.Now(),
-	}
+	up.Name = name
 	// One pending upload per session: a new one replaces the last.
 	if prev := a.sessions.GetString(r.Context(), "upload"); prev != "" {
 		a.uploads.drop(prev)
 	}
 	a.uploads.put(up)
 	a.sessions.Put(r.Context(), "upload", up.Key)
-	a.log.Info("recipients uploaded", "upload", up.Key[:6], "rows", res.Rows, "bad_rows", res.BadRows, "warnings", len(res.Warnings))
+	a.log.Info("recipients uploaded", "upload", up.Key[:6], "rows", up.Result.Rows, "bad_rows", up.Result.BadRows, "warnings", up.Result.WarningCount)
 	http.Redirect(w, r, "/uploads/"+up.Key, http.StatusSeeOther)
 }
 
@@ -274,8 +420,8 @@ func (a *app) previewPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	v := previewView{upload: up, Valid: len(up.Result.Recipients), TwoWay: up.Flow.TwoWay()}
-	for _, rec := range up.Result.Recipients[:min(previewRows, len(up.Result.Recipients))] {
+	v := previewView{upload: up, Valid: up.Result.Valid, TwoWay: up.Flow.TwoWay()}
+	for _, rec := range up.Result.First {
 		p := previewRecipient{ID: rec.ID, FirstName: rec.FirstName, Phone: rec.Phone, Zones: outreach.RecipientZones(rec, a.cfg.Window)}
 		msgs, err := outreach.Preview(up.Flow, rec)
 		if err != nil {
@@ -287,7 +433,8 @@ func (a *app) previewPage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "preview", pageData{Title: "Check the recipients", Nav: "new", Page: v})
 }
 
-// confirmCampaign creates and starts the campaign through its runtime.
+// confirmCampaign creates the campaign through its runtime, storing the
+// file's valid rows as it reads them, and starts it.
 func (a *app) confirmCampaign(w http.ResponseWriter, r *http.Request) {
 	up, ok := a.ownUpload(w, r)
 	if !ok {
@@ -298,24 +445,27 @@ func (a *app) confirmCampaign(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, http.StatusBadRequest, "That runtime is not available.")
 		return
 	}
-	if len(up.Result.Recipients) == 0 {
+	if up.Result.Valid == 0 {
 		a.flashError(r, "No row of the file can be used: fix the errors and upload it again.")
 		http.Redirect(w, r, "/uploads/"+up.Key, http.StatusSeeOther)
 		return
 	}
-	if a.dev != nil {
-		a.dev.addPhones(up.Result.Recipients)
+	// Taken, so that a second click finds the upload used.
+	if _, ok := a.uploads.take(up.Key); !ok {
+		a.errorPage(w, r, http.StatusNotFound, "This upload has expired or was already used. Upload the file again.")
+		return
 	}
 	ctx := r.Context()
-	c, added, err := rt.CreateCampaign(ctx, outreach.NewCampaign{Name: up.Name, Flow: up.Flow}, up.Result.Recipients)
+	c, added, err := a.createFromUpload(ctx, rt, up)
 	a.audit(r, outreach.ActionCampaignCreated, resultOf(err), "campaign", idOrEmpty(c.ID), fmt.Sprintf("runtime=%s recipients=%d", up.Runtime, added))
 	if err != nil {
 		a.log.Warn("create campaign", "runtime", up.Runtime, "err", err)
 		a.flashError(r, "The campaign could not be created: "+err.Error())
+		a.uploads.put(up)
 		http.Redirect(w, r, "/uploads/"+up.Key, http.StatusSeeOther)
 		return
 	}
-	a.uploads.drop(up.Key)
+	up.remove()
 	a.sessions.Remove(ctx, "upload")
 	err = rt.StartCampaign(ctx, c.ID)
 	a.audit(r, outreach.ActionCampaignStarted, resultOf(err), "campaign", idOrEmpty(c.ID), "")
@@ -327,6 +477,31 @@ func (a *app) confirmCampaign(w http.ResponseWriter, r *http.Request) {
 		a.flash(r, "Campaign started for "+plural(added, "recipient")+".")
 	}
 	http.Redirect(w, r, "/campaigns/"+strconv.FormatInt(c.ID, 10), http.StatusSeeOther)
+}
+
+// createFromUpload creates a draft campaign of the upload's valid rows,
+// stored in batches as the file is read again. A campaign whose rows
+// could not all be stored is cancelled, so that no one starts it half
+// made; the error says so.
+func (a *app) createFromUpload(ctx context.Context, rt outreach.Runtime, up *upload) (outreach.Campaign, int, error) {
+	rr, f, err := up.rows(a)
+	if err != nil {
+		return outreach.Campaign{}, 0, err
+	}
+	defer f.Close()
+	recipients := csvio.Recipients(ctx, rr)
+	if a.dev != nil {
+		recipients = a.dev.withPhones(recipients)
+	}
+	c, added, err := outreach.CreateCampaignFrom(ctx, rt, outreach.NewCampaign{Name: up.Name, Flow: up.Flow}, recipients)
+	var ie *outreach.ImportError
+	if errors.As(err, &ie) {
+		if cerr := rt.CancelCampaign(context.WithoutCancel(ctx), c.ID); cerr != nil {
+			return c, added, fmt.Errorf("%w; and cancelling the campaign failed: %v", err, cerr)
+		}
+		return c, added, fmt.Errorf("%w (the campaign is cancelled)", err)
+	}
+	return c, added, err
 }
 
 func (a *app) discardUpload(w http.ResponseWriter, r *http.Request) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -84,6 +85,21 @@ func (d *devMode) addPhones(recipients []outreach.Recipient) {
 		}
 		if name := strings.TrimSpace(r.FirstName); name != "" && !slices.Contains(d.names[r.Phone], name) {
 			d.names[r.Phone] = append(d.names[r.Phone], name)
+		}
+	}
+}
+
+// withPhones passes recipients on, putting a simulated phone on the
+// network for each (as addPhones does) as it goes.
+func (d *devMode) withPhones(recipients iter.Seq2[outreach.Recipient, error]) iter.Seq2[outreach.Recipient, error] {
+	return func(yield func(outreach.Recipient, error) bool) {
+		for r, err := range recipients {
+			if err == nil {
+				d.addPhones([]outreach.Recipient{r})
+			}
+			if !yield(r, err) {
+				return
+			}
 		}
 	}
 }

@@ -253,6 +253,7 @@ func (a *app) Close() error {
 	a.closeOnce.Do(func() {
 		a.beginShutdown()
 		a.stop()
+		a.uploads.removeAll()
 		if a.dev != nil {
 			a.dev.close()
 		}

@@ -143,3 +143,42 @@ func benchRecordInbound(b *testing.B, opts sqlitestore.Options) {
 		i++
 	}
 }
+
+// BenchmarkAddConversations measures storing a campaign's recipients as
+// outreach.CreateCampaignFrom does: one iteration adds a batch of
+// outreach.ImportBatch conversations to a campaign that grows with each.
+func BenchmarkAddConversations(b *testing.B) {
+	for _, sync := range []string{"FULL", "NORMAL"} {
+		b.Run("sync="+sync, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := sqlitestore.OpenOptions(ctx, filepath.Join(b.TempDir(), "bench.db"), sqlitestore.Options{Synchronous: sync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			now := time.Date(2025, 3, 3, 15, 0, 0, 0, time.UTC)
+			c, _, err := s.CreateCampaign(ctx, outreach.Campaign{Name: "bench", From: "+15005550006", CreatedAt: now}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := make([]outreach.Conversation, outreach.ImportBatch)
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				for i := range batch {
+					batch[i] = outreach.Conversation{
+						Recipient: outreach.Recipient{ID: fmt.Sprint("p", n), FirstName: "Pat", Phone: fmt.Sprintf("+1440%07d", n),
+							Attrs: map[string]string{"clinic": "north"}},
+						TwoWay: true, Zones: []string{"America/New_York"}, NextAt: now, CreatedAt: now,
+					}
+					n++
+				}
+				added, err := s.AddConversations(ctx, c.ID, batch)
+				if err != nil || added != len(batch) {
+					b.Fatalf("added %d, %v", added, err)
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "recipients/s")
+		})
+	}
+}

@@ -270,35 +270,23 @@ func runStage(stage, dir string, rows, exportRows int) (result, error) {
 			return nil, err
 		}
 		defer f.Close()
-		res, err := csvio.ReadAll(ctx, f, csvio.Options{MaxRows: -1, MaxBytes: -1})
+		// The pipeline the CLI runs: decode, validate and dedupe (csvio),
+		// stored in batches as read (outreach.CreateCampaignFrom).
+		rr, err := csvio.NewRecipientReader(f, csvio.Options{MaxRows: -1, MaxBytes: -1})
 		if err != nil {
 			return nil, err
 		}
 		r := outreach.NewRunner(store, nopSender{}, outreach.RunnerOptions{From: "+15005550006", Logger: quiet()})
-		_, added, err := r.CreateCampaign(ctx, outreach.NewCampaign{Name: "bench", Flow: benchFlow()}, dedupe(res.Recipients))
+		_, added, err := outreach.CreateCampaignFrom(ctx, r, outreach.NewCampaign{Name: "bench", Flow: benchFlow()}, csvio.Recipients(ctx, rr))
 		if err != nil {
 			return nil, err
 		}
 		d := time.Since(start)
-		return result{"seconds": d.Seconds(), "rate": float64(res.Rows) / d.Seconds(), "added": float64(added)}, nil
+		return result{"seconds": d.Seconds(), "rate": float64(rows) / d.Seconds(), "added": float64(added)}, nil
 	case "export":
 		return export(ctx, dir, exportRows)
 	}
 	return nil, fmt.Errorf("unknown stage %q", stage)
-}
-
-// dedupe keeps the first recipient of each id, as a caller of
-// CreateCampaign must.
-func dedupe(recs []outreach.Recipient) []outreach.Recipient {
-	seen := make(map[string]bool, len(recs))
-	out := recs[:0]
-	for _, r := range recs {
-		if !seen[r.ID] {
-			seen[r.ID] = true
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 func openStore(ctx context.Context, stage, dir string) (outreach.Store, error) {
