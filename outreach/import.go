@@ -77,34 +77,76 @@ func AddRecipientsFrom(ctx context.Context, rt Runtime, id int64, recipients ite
 }
 
 // inBatches calls store with the recipients of seq, ImportBatch at a
-// time, and stops at the first error of seq, store or ctx. A repeated ID
-// within one batch reaches store (which refuses it); within the recipients
-// of earlier batches, it is left to the store to skip.
+// time, and stops at the first error of seq, store or ctx. seq is read
+// in a goroutine of its own, one batch ahead of the one being stored, so
+// that reading a file and storing its rows take a core each; it has
+// returned when inBatches does. A repeated ID within one batch reaches
+// store (which refuses it); within the recipients of earlier batches, it
+// is left to the store to skip.
 func inBatches(ctx context.Context, seq iter.Seq2[Recipient, error], store func([]Recipient) error) error {
-	batch := make([]Recipient, 0, ImportBatch)
-	for r, err := range seq {
-		if err != nil {
+	var (
+		batches = make(chan []Recipient)
+		spare   = make(chan []Recipient, 1) // a stored batch's array, for reuse
+		stop    = make(chan struct{})
+		read    = make(chan error, 1)
+	)
+	go func() {
+		defer close(batches)
+		send := func(b []Recipient) bool {
+			select {
+			case batches <- b:
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		batch := make([]Recipient, 0, ImportBatch)
+		for r, err := range seq {
+			if err != nil {
+				read <- err
+				return
+			}
+			batch = append(batch, r)
+			if len(batch) < ImportBatch {
+				continue
+			}
+			if !send(batch) {
+				return
+			}
+			select {
+			case batch = <-spare:
+			default:
+				batch = make([]Recipient, 0, ImportBatch)
+			}
+		}
+		if len(batch) > 0 {
+			send(batch)
+		}
+	}()
+	defer func() {
+		close(stop)
+		for range batches { // until the reader has returned
+		}
+	}()
+	for batch := range batches {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch = append(batch, r)
-		if len(batch) == ImportBatch {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := store(batch); err != nil {
-				return err
-			}
-			clear(batch) // let the stored recipients go
-			batch = batch[:0]
+		if err := store(batch); err != nil {
+			return err
+		}
+		clear(batch) // let the stored recipients go
+		select {
+		case spare <- batch[:0]:
+		default:
 		}
 	}
-	if len(batch) == 0 {
+	select {
+	case err := <-read:
+		return err
+	default:
 		return nil
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return store(batch)
 }
 
 // ImportError reports a campaign whose recipients were stored in part:

@@ -326,11 +326,22 @@ func MaskPhone(p string) string {
 // many for a non-geographic number such as a toll-free one. It returns nil
 // when the number cannot be parsed or its zone is unknown.
 func PhoneZones(e164 string) []string {
-	num, err := phonenumbers.Parse(e164, "")
-	if err != nil {
-		return nil
+	var (
+		tzs []string
+		err error
+	)
+	if nanpForm(e164) {
+		// phonenumbers would parse it and format it back as it is, then
+		// look its zones up by its prefixes: that lookup alone. (Parsing
+		// took most of the time of creating a campaign.)
+		tzs, err = phonenumbers.GetTimezonesForPrefix(e164)
+	} else {
+		num, perr := phonenumbers.Parse(e164, "")
+		if perr != nil {
+			return nil
+		}
+		tzs, err = phonenumbers.GetTimezonesForNumber(num)
 	}
-	tzs, err := phonenumbers.GetTimezonesForNumber(num)
 	if err != nil {
 		return nil
 	}
@@ -341,4 +352,19 @@ func PhoneZones(e164 string) []string {
 		}
 	}
 	return zones
+}
+
+// nanpForm reports whether s is +1 and ten digits whose first is 2 to 9:
+// the E.164 form of a North American number, which phonenumbers parses
+// with no national prefix to strip (the area code cannot start with 1).
+func nanpForm(s string) bool {
+	if len(s) != 12 || s[0] != '+' || s[1] != '1' || s[2] < '2' || s[2] > '9' {
+		return false
+	}
+	for i := 3; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -86,7 +88,7 @@ func (s *Store) AddConversations(ctx context.Context, campaignID int64, convs []
 }
 
 // insertConversations adds convs to a campaign within tx, skipping
-// recipients it already has.
+// recipients it already has, insertRows to a statement.
 func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID int64, from string, convs []outreach.Conversation, now time.Time) (int, error) {
 	prepared := make([]outreach.Conversation, len(convs))
 	for i, c := range convs {
@@ -96,35 +98,76 @@ func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID 
 		}
 		prepared[i] = p
 	}
-	ins := tx.StmtContext(ctx, s.st.insertConv)
+	var world string
+	if err := tx.QueryRowContext(ctx, `SELECT world FROM campaigns WHERE id = ?`, campaignID).Scan(&world); err != nil {
+		return 0, wrap("insert conversations", err)
+	}
+	many := tx.StmtContext(ctx, s.st.insertConvs)
+	args := make([]any, 0, insertRows*16)
+	var enc convEncoder
 	added := 0
-	for i, c := range prepared {
-		attrs, err := marshal(c.Recipient.Attrs)
-		if err != nil {
-			return 0, wrap("encode attrs", err)
+	for start := 0; start < len(prepared); start += insertRows {
+		chunk := prepared[start:min(start+insertRows, len(prepared))]
+		args = args[:0]
+		for _, c := range chunk {
+			row, err := enc.args(c, campaignID, world)
+			if err != nil {
+				return 0, err
+			}
+			args = append(args, row...)
 		}
-		zones, err := marshal(c.Zones)
-		if err != nil {
-			return 0, wrap("encode zones", err)
+		var (
+			res sql.Result
+			err error
+		)
+		if len(chunk) == insertRows {
+			res, err = many.ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, insertConvsQuery(len(chunk)), args...)
 		}
-		state, err := marshal(c.State)
-		if err != nil {
-			return 0, wrap("encode state", err)
-		}
-		res, err := ins.ExecContext(ctx, campaignID, c.Recipient.ID, c.Recipient.FirstName, c.Recipient.Phone,
-			c.Recipient.TimeZone, attrs, c.From, c.TwoWay, zones, c.Status, state, c.Outcome,
-			nanos(c.NextAt), nanos(c.CreatedAt), nanos(c.UpdatedAt))
 		if isUniqueViolation(err) {
-			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch: %w", i, outreach.ErrPairBusy)
+			return 0, fmt.Errorf("sqlitestore: conversations %d to %d of the batch: %w", start, start+len(chunk)-1, outreach.ErrPairBusy)
 		}
 		if err != nil {
-			return 0, wrap("insert conversation", err)
+			return 0, wrap("insert conversations", err)
 		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			added++
-		}
+		n, _ := res.RowsAffected()
+		added += int(n)
 	}
 	return added, nil
+}
+
+// convEncoder makes the parameters of a conversation's row. New
+// conversations mostly share their zones and state: the JSON of the last
+// ones is kept, not made again.
+type convEncoder struct {
+	zones     []string
+	zonesJSON string
+	stateJSON string
+}
+
+func (e *convEncoder) args(c outreach.Conversation, campaignID int64, world string) ([]any, error) {
+	attrs, err := marshal(c.Recipient.Attrs)
+	if err != nil {
+		return nil, wrap("encode attrs", err)
+	}
+	if e.zonesJSON == "" || !slices.Equal(e.zones, c.Zones) || (e.zones == nil) != (c.Zones == nil) {
+		if e.zonesJSON, err = marshal(c.Zones); err != nil {
+			return nil, wrap("encode zones", err)
+		}
+		e.zones = c.Zones
+	}
+	state := e.stateJSON
+	if zero := reflect.ValueOf(c.State).IsZero(); !zero || state == "" {
+		if state, err = marshal(c.State); err != nil {
+			return nil, wrap("encode state", err)
+		}
+		if zero {
+			e.stateJSON = state
+		}
+	}
+	return []any{c.Recipient.ID, c.Recipient.FirstName, c.Recipient.Phone, c.Recipient.TimeZone, attrs, c.From, c.TwoWay,
+		e.zonesJSON, c.Status, state, c.Outcome, nanos(c.NextAt), nanos(c.CreatedAt), nanos(c.UpdatedAt), campaignID, world}, nil
 }
 
 // Campaign implements [outreach.Store].

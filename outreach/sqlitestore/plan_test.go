@@ -20,11 +20,14 @@ func TestQueryPlans(t *testing.T) {
 	}
 	defer s.Close()
 	var queries []string
-	var claim string
+	var claim, insertConvs string
 	for _, p := range s.st.queries() {
 		queries = append(queries, p.query)
-		if p.dst == &s.st.claim {
+		switch p.dst {
+		case &s.st.claim:
 			claim = p.query
+		case &s.st.insertConvs:
+			insertConvs = p.query
 		}
 	}
 	queries = append(queries, nextDueFreeQuery, nextDueLeasedQuery, cancelMessagesQuery, cancelConversationsQuery, finishQuery,
@@ -59,6 +62,14 @@ func TestQueryPlans(t *testing.T) {
 			t.Errorf("the claim does not use conversations_due:\n  %s", strings.Join(plan, "\n  "))
 		}
 		for _, step := range plan {
+			if q == insertConvs && (strings.HasSuffix(step, "-ROW VALUES CLAUSE") || step == "SCAN inbox" || strings.HasPrefix(step, "SCAN responses")) {
+				// A statement that inserts several rows into a parent
+				// table holds a search of each child table for rows a
+				// deferred constraint left orphaned, run only when one
+				// did (OP_FkIfZero, fkScanChildren in SQLite's fkey.c):
+				// never here, since every foreign key is immediate.
+				continue
+			}
 			if strings.HasPrefix(step, "SCAN ") && !strings.HasPrefix(step, "SCAN campaigns") && !strings.HasPrefix(step, "SCAN json_each") {
 				t.Errorf("query scans a table:\n%s\nplan:\n  %s", strings.Join(strings.Fields(q), " "), strings.Join(plan, "\n  "))
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -91,7 +92,8 @@ const (
 type stmts struct {
 	all []*sql.Stmt
 
-	insertConv *sql.Stmt
+	// insertConvs inserts insertRows conversations in one statement.
+	insertConvs *sql.Stmt
 
 	claim, claimPending, claimInbox *sql.Stmt
 
@@ -122,12 +124,7 @@ type prepared struct {
 
 func (s *stmts) queries() []prepared {
 	return []prepared{
-		// The conversation's world is its campaign's (?1).
-		{&s.insertConv, `INSERT INTO conversations (campaign_id, patient_id, first_name, phone, time_zone, attrs,
-				from_number, two_way, zones, status, state, outcome, next_at, created_at, updated_at, world)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-				(SELECT world FROM campaigns WHERE id = ?1))
-			ON CONFLICT (campaign_id, patient_id) DO NOTHING`},
+		{&s.insertConvs, insertConvsQuery(insertRows)},
 
 		// ?1 token prefix, ?2 lease expiry, ?3 now, ?4 limit, ?5 runtime,
 		// ?6 world.
@@ -265,6 +262,28 @@ func nullID(id int64) any {
 		return nil
 	}
 	return id
+}
+
+// insertRows is how many conversations one insertConvs statement
+// inserts: a batch of a campaign's recipients is inserted that many at a
+// time, in far fewer statements (and bindings of the campaign and its
+// world) than one each.
+const insertRows = 64
+
+// insertConvsQuery inserts rows conversations; each row's parameters are
+// insertConvCols values, then the campaign and its world.
+func insertConvsQuery(rows int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO conversations (patient_id, first_name, phone, time_zone, attrs,
+		from_number, two_way, zones, status, state, outcome, next_at, created_at, updated_at, campaign_id, world) VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	b.WriteString(" ON CONFLICT (campaign_id, patient_id) DO NOTHING")
+	return b.String()
 }
 
 func marshal(v any) (string, error) {

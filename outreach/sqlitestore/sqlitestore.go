@@ -107,6 +107,9 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	common.Add("_pragma", "synchronous("+syncMode+")")
 	common.Add("_pragma", "foreign_keys(1)")
 	common.Add("_pragma", "cache_size(-16000)")
+	// Statement journals (a multi-row insert keeps one, to undo itself
+	// alone) and temporary tables in memory, not in files.
+	common.Add("_pragma", "temp_store(MEMORY)")
 	dsn := func(extra url.Values) string {
 		q := url.Values{}
 		for k, v := range common {

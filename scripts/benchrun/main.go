@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,15 +45,27 @@ func main() {
 	exportRows := flag.Int("export-rows", 100_000, "conversations of the campaign exported")
 	cliRows := flag.Int("cli-rows", 10_000, "rows of the file the CLI simulation runs")
 	cliLimit := flag.Duration("cli-limit", 3*time.Minute, "longest the CLI simulation may run")
+	cpuProfile := flag.String("cpuprofile", "", "with -stage: write the stage's CPU profile to this file")
 	flag.Parse()
 	if *stage != "" {
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err == nil {
+				err = pprof.StartCPUProfile(f)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "benchrun:", err)
+				os.Exit(1)
+			}
+			defer pprof.StopCPUProfile()
+		}
 		res, err := runStage(*stage, *dir, *rows, *exportRows)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "benchrun:", *stage+":", err)
 			os.Exit(1)
 		}
 		_ = json.NewEncoder(os.Stdout).Encode(res)
-		return
+		return // the profile is written by the deferred StopCPUProfile
 	}
 	if err := parent(*dir, *rows, *exportRows, *cliRows, *cliLimit); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
