@@ -229,7 +229,9 @@ func childMain(role string) error {
 			return err
 		}
 		base := "http://" + ln.Addr().String()
-		cfg := twiliosms.WebhookConfig{AuthToken: tw[2], Logger: logger}
+		// A webhook that fails (the database restarting) is not sent
+		// again: the handler retries, within the fake's 10s timeout.
+		cfg := twiliosms.WebhookConfig{AuthToken: tw[2], Logger: logger, Retry: 8 * time.Second}
 		cfg.PublicURL = base + "/sms"
 		inbound, err := twiliosms.InboundHandler(runner, cfg)
 		if err != nil {
