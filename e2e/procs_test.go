@@ -27,7 +27,7 @@ import (
 
 // The processes of the multi-process tests are this test binary run
 // again with -test.run=^TestProcessChild$ and these variables: the role
-// ("worker" or "web") and what it needs.
+// ("worker", "web" or "studio-worker") and what it needs.
 const (
 	envRole    = "OUTREACH_E2E_ROLE"
 	envStore   = "OUTREACH_E2E_STORE"   // "postgres:" + URL or "sqlite:" + path
@@ -171,6 +171,9 @@ func childMain(role string) error {
 		return err
 	}
 	tw := strings.Fields(os.Getenv(envTwilio))
+	if role == "studio-worker" {
+		return studioWorker(ctx, store, clock, tw, os.Getenv(envRunners))
+	}
 	opts := outreach.RunnerOptions{
 		From: multiNumbers[0], Window: outreach.AnyHour, Clock: clock, Logger: logger, NoThrottle: true,
 	}
