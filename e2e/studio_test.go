@@ -335,9 +335,23 @@ func runStudioProcesses(t *testing.T, spec string, nworkers, n int) {
 	// What the workers logged (all their lives), by level and message.
 	logs, _ := filepath.Glob(filepath.Join(dir, "studio*.log"))
 	records := map[string]int{}
+	// Conversations whose execution a worker found at the fake after its
+	// intent, and those whose create's answer a worker saw lost: the
+	// others found were created by a worker killed (or whose lease
+	// lapsed) before it recorded the SID.
+	reconciled, unknown := map[string]bool{}, map[string]bool{}
 	for _, l := range logs {
 		b, _ := os.ReadFile(l)
 		for _, line := range strings.Split(string(b), "\n") {
+			if _, conv, ok := strings.Cut(line, " conversation="); ok {
+				conv, _, _ = strings.Cut(conv, " ")
+				switch {
+				case strings.Contains(line, `msg="studio execution reconciled"`), strings.Contains(line, `msg="studio execution adopted after conflict"`):
+					reconciled[conv] = true
+				case strings.Contains(line, "outcome unknown"):
+					unknown[conv] = true
+				}
+			}
 			_, rest, ok := strings.Cut(line, "level=")
 			if !ok {
 				continue
@@ -365,6 +379,13 @@ func runStudioProcesses(t *testing.T, spec string, nworkers, n int) {
 		n, len(execs), srv.Requests(twiliotest.CreateExecution), faults[0], faults[1], outbound,
 		duplicates, lost, notEnded, badOutcome, notCollected, collectedTwice, kills, nhook, elapsed.Round(time.Millisecond))
 	t.Logf("worker log records: %v", records)
+	orphans := 0
+	for conv := range reconciled {
+		if !unknown[conv] {
+			orphans++
+		}
+	}
+	t.Logf("%d executions found by a worker other than the one that created them (killed, or its lease lapsed, before recording the SID)", orphans)
 	hookMu.Lock()
 	for _, err := range hookErrs[:min(len(hookErrs), 5)] {
 		t.Logf("webhook error: %v", err)
