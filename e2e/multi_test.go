@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/clocktest"
@@ -55,6 +58,12 @@ type scenario struct {
 	faults     bool // 10% 429, 5% 500, 2% dropped after accepting
 	kills      int  // at least this many SIGKILLs of a random worker, each restarted
 	terminate  int  // times the workers' Postgres backends are terminated
+	// pgBase, when set, is the database (its URL) the scenario makes its
+	// schema in, instead of OUTREACH_TEST_POSTGRES's.
+	pgBase string
+	// restart, when set, is a shell command that restarts the server of
+	// pgBase: it is run once, when a third of the messages are sent.
+	restart string
 }
 
 // outcome is what a scenario counted at the fake and in the store.
@@ -69,6 +78,17 @@ type outcome struct {
 	hookErrors int
 	elapsed    time.Duration
 	stats      []string
+	logs       map[string]int // the workers' log records, by level and message
+
+	// Of a restart of the server: the messages the fake had accepted
+	// when it began, the time the server refused connections (seen by a
+	// probe connecting every 10ms), the messages accepted while it was
+	// down, and the time from it answering again to the next message
+	// accepted.
+	restartAt    int
+	downtime     time.Duration
+	sentWhenDown int
+	resumedAfter time.Duration
 }
 
 func (o outcome) String() string {
@@ -89,6 +109,9 @@ func runScenario(t *testing.T, sc scenario) outcome {
 	)
 	switch sc.store {
 	case "postgres":
+		if sc.pgBase != "" {
+			t.Setenv(pgtest.EnvURL, sc.pgBase)
+		}
 		name, u := pgtest.Schema(t)
 		s, err := pgstore.Open(ctx, u)
 		if err != nil {
@@ -192,6 +215,7 @@ func runScenario(t *testing.T, sc scenario) outcome {
 	nextKill := time.Now().Add(killGap(rnd))
 	nextTerm := time.Now().Add(time.Second)
 	rounds := 0
+	restarted := false
 	// Generous: a loaded machine is slow, and a stuck run is told apart
 	// from a slow one by the progress logged at the deadline.
 	wait := 2*time.Minute + time.Duration(sc.recipients)*20*time.Millisecond
@@ -213,6 +237,12 @@ func runScenario(t *testing.T, sc scenario) outcome {
 		done := true
 		for _, id := range ids {
 			c, err := store.Campaign(ctx, id)
+			if err != nil && sc.restart != "" {
+				// The server restarted: this process's pool finds its
+				// connections closed, one query each.
+				done = false
+				break
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,6 +252,12 @@ func runScenario(t *testing.T, sc scenario) outcome {
 		}
 		if done {
 			break
+		}
+		if sc.restart != "" && !restarted && rounds >= min(sc.terminate, 2) && outbound(srv) >= 2*sc.recipients/3 {
+			restarted = true
+			restartServer(t, sc.restart, sc.pgBase, srv, &out)
+			// The connections of this process's pool are gone.
+			pg.Pool().Reset()
 		}
 		if debugProgress && time.Since(lastLog) > time.Second {
 			lastLog = time.Now()
@@ -247,19 +283,36 @@ func runScenario(t *testing.T, sc scenario) outcome {
 			var n int
 			err := pg.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity
 				WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = $1`, app).Scan(&n)
-			if err != nil {
+			switch {
+			case err != nil && sc.restart != "":
+				// The server restarted: try again soon.
+				nextTerm = time.Now().Add(100 * time.Millisecond)
+			case err != nil:
 				t.Fatal(err)
+			default:
+				rounds++
+				out.terminated += n
+				nextTerm = time.Now().Add(time.Second + time.Duration(rnd.IntN(1000))*time.Millisecond)
 			}
-			rounds++
-			out.terminated += n
-			nextTerm = time.Now().Add(time.Second + time.Duration(rnd.IntN(1000))*time.Millisecond)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	if rounds < sc.terminate {
 		t.Errorf("the campaign ended after %d rounds of terminating backends; want %d", rounds, sc.terminate)
 	}
+	if sc.restart != "" && !restarted {
+		t.Errorf("the campaign ended before the server was restarted")
+	}
 	out.elapsed = time.Since(start)
+	// Every process the test did not kill is still running: none gave
+	// up on a fault.
+	for _, c := range append(slices.Clip(workers), webs...) {
+		select {
+		case <-c.exited:
+			t.Errorf("%s exited on its own during the campaign (%v); see %s", c.name, c.err, filepath.Join(dir, c.name+".log"))
+		default:
+		}
+	}
 	for _, w := range workers {
 		w.stop(t)
 		out.stats = append(out.stats, w.stats())
@@ -389,6 +442,7 @@ func runScenario(t *testing.T, sc scenario) outcome {
 		}
 	}
 	t.Logf("worker log records: %v", records)
+	out.logs = records
 	for i, s := range out.stats {
 		t.Logf("worker %d (last life): %s", i, s)
 	}
@@ -403,6 +457,89 @@ func burst(limit int) int { return max(1, limit/10) }
 // killGap is the time until the next SIGKILL: 100 to 400 ms.
 func killGap(rnd *rand.Rand) time.Duration {
 	return 100*time.Millisecond + time.Duration(rnd.IntN(300))*time.Millisecond
+}
+
+// outbound is how many outbound messages the fake has accepted.
+func outbound(srv *twiliotest.Server) int {
+	n := 0
+	for _, m := range srv.Messages() {
+		if m.Direction == "outbound-api" {
+			n++
+		}
+	}
+	return n
+}
+
+// restartServer runs the shell command restart, which restarts the
+// Postgres server of base, and measures what the campaign saw: a probe
+// connects to base every 10ms from before the command until it answers
+// again after a refusal, and the fake then accepts a message.
+func restartServer(t *testing.T, restart, base string, srv *twiliotest.Server, out *outcome) {
+	t.Helper()
+	probe := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return false
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, "SELECT 1")
+		return err == nil
+	}
+	type span struct {
+		down, up, resumed time.Time
+		sentDown, sentUp  int // messages at the fake at down and up
+	}
+	seen := make(chan span, 1)
+	stop := make(chan struct{})
+	go func() {
+		var sp span
+		for {
+			ok := probe()
+			now := time.Now()
+			switch {
+			case !ok && sp.down.IsZero():
+				sp.down, sp.sentDown = now, outbound(srv)
+			case ok && !sp.down.IsZero() && sp.up.IsZero():
+				sp.up, sp.sentUp = now, outbound(srv)
+			}
+			if !sp.up.IsZero() && outbound(srv) > sp.sentUp {
+				sp.resumed = time.Now()
+				seen <- sp
+				return
+			}
+			select {
+			case <-stop:
+				seen <- sp
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	began := time.Now()
+	cmd := exec.Command("sh", "-c", restart)
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		close(stop)
+		t.Fatalf("restart the server (%s): %v: %s", restart, err, b)
+	}
+	t.Logf("the server restarted by %q in %v", restart, time.Since(began).Round(time.Millisecond))
+	var sp span
+	select {
+	case sp = <-seen:
+	case <-time.After(30 * time.Second):
+		close(stop)
+		sp = <-seen
+	}
+	if sp.down.IsZero() || sp.up.IsZero() {
+		t.Fatalf("the probe did not see the server go down and come back (%+v)", sp)
+	}
+	if !sp.resumed.IsZero() {
+		out.resumedAfter = sp.resumed.Sub(sp.up)
+	}
+	out.downtime = sp.up.Sub(sp.down)
+	out.restartAt, out.sentWhenDown = sp.sentDown, sp.sentUp-sp.sentDown
 }
 
 // TestManyProcesses runs one two-way campaign per sending number with four
@@ -444,6 +581,47 @@ func TestPostgresBackendsTerminated(t *testing.T) {
 	skipProcesses(t)
 	pgtest.BaseURL(t)
 	runScenario(t, scenario{store: "postgres", workers: 4, webs: 2, numbers: 4, recipients: 600, limit: 100, faults: true, terminate: 4})
+}
+
+// Environment variables of TestPostgresRestarted: a Postgres database on
+// a server of the test's own, and a shell command that restarts that
+// server. .ci/run makes one (a second cluster, on port 5433) and sets
+// them; the shared server of OUTREACH_TEST_POSTGRES is never restarted,
+// since other packages' tests use it at the same time.
+const (
+	envRestartURL = "OUTREACH_TEST_POSTGRES_RESTART"
+	envRestartCmd = "OUTREACH_TEST_POSTGRES_RESTART_CMD"
+)
+
+// TestPostgresRestarted restarts the Postgres server once in the middle
+// of a two-way campaign run by four worker and two web processes (in
+// CI a crash restart, pg_ctlcluster -m immediate: every connection
+// dropped, the UNLOGGED rate_limits table emptied), around backends of
+// the workers terminated a few times, with provider faults: every
+// process logs, retries and carries on; each recipient gets each step's
+// message once, every conversation ends.
+func TestPostgresRestarted(t *testing.T) {
+	skipProcesses(t)
+	base, restart := os.Getenv(envRestartURL), os.Getenv(envRestartCmd)
+	if base == "" || restart == "" {
+		t.Skipf("%s and %s are not set: skipping the restart of a Postgres server of the test's own", envRestartURL, envRestartCmd)
+	}
+	out := runScenario(t, scenario{store: "postgres", workers: 4, webs: 2, numbers: 4, recipients: 1200, limit: 100, faults: true, terminate: 3,
+		pgBase: base, restart: restart})
+	t.Logf("restart: %d messages at the fake before it, %d while the server was down (in flight), server refused connections for %v, next message accepted %v after it answered again",
+		out.restartAt, out.sentWhenDown, out.downtime.Round(time.Millisecond), out.resumedAfter.Round(time.Millisecond))
+	if out.resumedAfter == 0 {
+		t.Errorf("no message was sent after the restart")
+	}
+	errs := 0
+	for rec, n := range out.logs {
+		if strings.HasPrefix(rec, "ERROR ") || strings.HasPrefix(rec, "WARN ") {
+			errs += n
+		}
+	}
+	if errs == 0 {
+		t.Errorf("the workers logged no error or warning across the restart; want the faults logged")
+	}
 }
 
 // skipProcesses skips the tests that start processes under the race

@@ -27,7 +27,7 @@ import (
 
 // The processes of the multi-process tests are this test binary run
 // again with -test.run=^TestProcessChild$ and these variables: the role
-// ("worker" or "web") and what it needs.
+// ("worker", "web" or "studio-worker") and what it needs.
 const (
 	envRole    = "OUTREACH_E2E_ROLE"
 	envStore   = "OUTREACH_E2E_STORE"   // "postgres:" + URL or "sqlite:" + path
@@ -171,6 +171,9 @@ func childMain(role string) error {
 		return err
 	}
 	tw := strings.Fields(os.Getenv(envTwilio))
+	if role == "studio-worker" {
+		return studioWorker(ctx, store, clock, tw, os.Getenv(envRunners))
+	}
 	opts := outreach.RunnerOptions{
 		From: multiNumbers[0], Window: outreach.AnyHour, Clock: clock, Logger: logger, NoThrottle: true,
 	}
@@ -229,7 +232,9 @@ func childMain(role string) error {
 			return err
 		}
 		base := "http://" + ln.Addr().String()
-		cfg := twiliosms.WebhookConfig{AuthToken: tw[2], Logger: logger}
+		// A webhook that fails (the database restarting) is not sent
+		// again: the handler retries, within the fake's 10s timeout.
+		cfg := twiliosms.WebhookConfig{AuthToken: tw[2], Logger: logger, Retry: 8 * time.Second}
 		cfg.PublicURL = base + "/sms"
 		inbound, err := twiliosms.InboundHandler(runner, cfg)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/twilio/twilio-go/client"
 
@@ -50,6 +51,15 @@ type WebhookConfig struct {
 	// Logger, if set, receives one record per refused or failed request
 	// (SIDs and masked numbers, never bodies). Nil logs nothing.
 	Logger *slog.Logger
+	// Retry is how long the handler keeps calling a receiver that fails
+	// (HandleInbound or HandleStatus, both idempotent on the MessageSid),
+	// backing off from 50ms to 1s, before it answers 500. Twilio does not
+	// send an SMS webhook again after a failure (it calls the number's
+	// fallback URL, if any, once), so without it a reply that arrives
+	// while the database restarts is lost. Twilio waits 15 seconds for
+	// an answer: keep Retry well under that (10 seconds, say). Zero
+	// means no retry.
+	Retry time.Duration
 }
 
 func (c *WebhookConfig) check() error {
@@ -132,6 +142,31 @@ func (h *webhook) valid(form url.Values, sig string) bool {
 	return h.validator.Validate(h.cfg.PublicURL, params, sig)
 }
 
+// call calls fn until it succeeds, fails for good (final), the request
+// ends or cfg.Retry has passed.
+func (h *webhook) call(ctx context.Context, sid string, fn func() error, final func(error) bool) error {
+	deadline := time.Now().Add(h.cfg.Retry)
+	wait := 50 * time.Millisecond
+	for tries := 1; ; tries++ {
+		err := fn()
+		if err == nil || final(err) || ctx.Err() != nil || time.Now().Add(wait).After(deadline) {
+			if err != nil && tries > 1 {
+				h.log(ctx, slog.LevelWarn, "twilio webhook: receiver failed on every try", "message_sid", sid, "tries", tries)
+			}
+			return err
+		}
+		if tries == 1 {
+			h.log(ctx, slog.LevelWarn, "twilio webhook: receiver failed; retrying", "message_sid", sid, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
 func (h *webhook) log(ctx context.Context, level slog.Level, msg string, args ...any) {
 	if h.cfg.Logger != nil {
 		h.cfg.Logger.Log(ctx, level, msg, append([]any{"webhook", h.kind}, args...)...)
@@ -147,9 +182,10 @@ func (h *webhook) log(ctx context.Context, level slog.Level, msg string, args ..
 // Answers: 405 for anything but POST, 415 unless the Content-Type is
 // application/x-www-form-urlencoded (parameters such as charset
 // allowed), 413 for a body over cfg.MaxBodyBytes, 403 for a missing or bad signature, 400 without
-// MessageSid, From or To, 500 if HandleInbound fails (Twilio retries;
-// HandleInbound is idempotent on the MessageSid). Nothing is called
-// unless the signature is good.
+// MessageSid, From or To, 500 if HandleInbound fails (after retrying
+// for cfg.Retry: HandleInbound is idempotent on the MessageSid; Twilio
+// itself calls only the fallback URL). Nothing is called unless the
+// signature is good.
 func InboundHandler(rcv InboundReceiver, cfg WebhookConfig) (http.Handler, error) {
 	if rcv == nil {
 		return nil, errors.New("twiliosms: InboundHandler needs a receiver")
@@ -172,7 +208,11 @@ func InboundHandler(rcv InboundReceiver, cfg WebhookConfig) (http.Handler, error
 			http.Error(w, "MessageSid, From and To are required", http.StatusBadRequest)
 			return
 		}
-		reply, err := rcv.HandleInbound(r.Context(), in)
+		var reply string
+		err := h.call(r.Context(), sid, func() (err error) {
+			reply, err = rcv.HandleInbound(r.Context(), in)
+			return err
+		}, func(error) bool { return false })
 		if err != nil {
 			h.log(r.Context(), slog.LevelError, "twilio webhook: inbound message not handled",
 				"message_sid", sid, "from", outreach.MaskPhone(in.From), "error", err)
@@ -209,7 +249,7 @@ func TwiML(reply string) string {
 // Answers: 204 when handled, and also for a message no one knows (an
 // error matching [outreach.ErrNotFound], as for messages sent by another
 // application on the account); 405, 415, 413, 403 and 400 as [InboundHandler];
-// 500 if HandleStatus fails otherwise.
+// 500 if HandleStatus fails otherwise (after retrying for cfg.Retry).
 func StatusHandler(rcv StatusReceiver, cfg WebhookConfig) (http.Handler, error) {
 	if rcv == nil {
 		return nil, errors.New("twiliosms: StatusHandler needs a receiver")
@@ -239,7 +279,8 @@ func StatusHandler(rcv StatusReceiver, cfg WebhookConfig) (http.Handler, error) 
 			http.Error(w, "MessageSid and MessageStatus are required", http.StatusBadRequest)
 			return
 		}
-		err := rcv.HandleStatus(r.Context(), u)
+		err := h.call(r.Context(), u.ProviderID, func() error { return rcv.HandleStatus(r.Context(), u) },
+			func(err error) bool { return errors.Is(err, outreach.ErrNotFound) })
 		switch {
 		case errors.Is(err, outreach.ErrNotFound):
 			h.log(r.Context(), slog.LevelDebug, "twilio webhook: status for an unknown message; ignored", "message_sid", u.ProviderID)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/twiliosms"
@@ -186,6 +187,58 @@ func TestInboundReceiverError(t *testing.T) {
 		t.Fatalf("answered %d", w.Code)
 	}
 }
+
+// With WebhookConfig.Retry, a receiver that fails for a while (a
+// database restarting) is called again until it succeeds; one that keeps
+// failing gets a 500 once Retry has passed.
+func TestWebhookRetry(t *testing.T) {
+	rec := &flaky{fails: 3}
+	h, err := twiliosms.InboundHandler(rec, twiliosms.WebhookConfig{AuthToken: token, PublicURL: smsURL, Retry: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := serve(h, signed(t, smsURL, inboundParams("7"))); w.Code != http.StatusOK || rec.calls != 4 {
+		t.Fatalf("answered %d after %d calls; want 200 after 4", w.Code, rec.calls)
+	}
+	rec = &flaky{fails: 1000}
+	h, err = twiliosms.StatusHandler(rec, twiliosms.WebhookConfig{AuthToken: token, PublicURL: statusURL, Retry: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := url.Values{"MessageSid": {"SM0002"}, "To": {patient}, "From": {ourNumber}, "MessageStatus": {"delivered"}}
+	if w := serve(h, signed(t, statusURL, p)); w.Code != http.StatusInternalServerError || rec.calls < 2 || rec.calls > 5 {
+		t.Fatalf("answered %d after %d calls; want 500 after 2 to 5", w.Code, rec.calls)
+	}
+	// A message no one knows is not retried.
+	rec = &flaky{fails: 1000, err: outreach.ErrNotFound}
+	h, _ = twiliosms.StatusHandler(rec, twiliosms.WebhookConfig{AuthToken: token, PublicURL: statusURL, Retry: 5 * time.Second})
+	if w := serve(h, signed(t, statusURL, p)); w.Code != http.StatusNoContent || rec.calls != 1 {
+		t.Fatalf("unknown message: answered %d after %d calls", w.Code, rec.calls)
+	}
+}
+
+// flaky fails its first fails calls with err (default: database down).
+type flaky struct {
+	fails, calls int
+	err          error
+}
+
+func (f *flaky) fail() error {
+	f.calls++
+	if f.calls > f.fails {
+		return nil
+	}
+	if f.err != nil {
+		return f.err
+	}
+	return errors.New("database down")
+}
+
+func (f *flaky) HandleInbound(context.Context, outreach.InboundMessage) (string, error) {
+	return "", f.fail()
+}
+
+func (f *flaky) HandleStatus(context.Context, outreach.StatusUpdate) error { return f.fail() }
 
 // The example in Twilio's webhook-security documentation: token 12345,
 // this URL and these parameters sign to 0/KCTR6DLpKmkAf8muzZqo1nDgQ=.

@@ -737,7 +737,10 @@ func (s *Server) createExecution(w http.ResponseWriter, r *http.Request, p map[s
 	s.mu.Unlock()
 
 	if runner != nil {
-		_ = s.startExecution(r.Context(), runner, snapshot)
+		// The execution runs whatever becomes of the request: a client
+		// that goes away (killed, or timed out) once it is created must
+		// not make its first message fail, as it never does at Twilio.
+		_ = s.startExecution(context.WithoutCancel(r.Context()), runner, snapshot)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
