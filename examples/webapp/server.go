@@ -347,17 +347,22 @@ func randomPassword() string {
 	return rand.Text()[:20]
 }
 
+// webhookRetry is how long a webhook keeps trying to record what Twilio
+// sent while the database fails (a restart, a failover): Twilio does not
+// send an SMS webhook again, and waits 15 seconds for an answer.
+const webhookRetry = 10 * time.Second
+
 // routes builds the handler: webhooks, static files and health checks
 // outside the session, every page behind it and behind CSRF protection.
 func (a *app) routes() (http.Handler, error) {
 	inbound, err := twiliosms.InboundHandler(a.runner, twiliosms.WebhookConfig{
-		AuthToken: a.authToken(), PublicURL: a.cfg.PublicBaseURL + "/twilio/sms", Logger: a.log,
+		AuthToken: a.authToken(), PublicURL: a.cfg.PublicBaseURL + "/twilio/sms", Logger: a.log, Retry: webhookRetry,
 	})
 	if err != nil {
 		return nil, err
 	}
 	status, err := twiliosms.StatusHandler(a.runner, twiliosms.WebhookConfig{
-		AuthToken: a.authToken(), PublicURL: a.cfg.PublicBaseURL + "/twilio/status", Logger: a.log,
+		AuthToken: a.authToken(), PublicURL: a.cfg.PublicBaseURL + "/twilio/status", Logger: a.log, Retry: webhookRetry,
 	})
 	if err != nil {
 		return nil, err
