@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/internal/convjson"
 )
 
 // CreateCampaign implements [outreach.Store]. An empty Status means draft;
@@ -125,21 +126,14 @@ func insertConversations(ctx context.Context, tx pgx.Tx, campaignID int64, world
 		return 0, nil
 	}
 	rows := make([][]any, len(convs))
+	var enc convjson.Encoder
 	for i, c := range prepared {
-		attrs, err := marshal(c.Recipient.Attrs)
+		js, err := enc.Encode(c)
 		if err != nil {
-			return 0, wrap("encode attrs", err)
-		}
-		zones, err := marshal(c.Zones)
-		if err != nil {
-			return 0, wrap("encode zones", err)
-		}
-		state, err := marshal(c.State)
-		if err != nil {
-			return 0, wrap("encode state", err)
+			return 0, wrap("encode conversation", err)
 		}
 		rows[i] = []any{int32(i), c.Recipient.ID, c.Recipient.FirstName, c.Recipient.Phone, c.Recipient.TimeZone,
-			attrs, c.From, c.TwoWay, zones, string(c.Status), state, c.Outcome, ts(c.NextAt), ts(c.CreatedAt), ts(c.UpdatedAt)}
+			js.Attrs, c.From, c.TwoWay, js.Zones, string(c.Status), js.State, c.Outcome, ts(c.NextAt), ts(c.CreatedAt), ts(c.UpdatedAt)}
 	}
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE staging_conversations (
 			seq integer, patient_id text, first_name text, phone text, time_zone text, attrs text,

@@ -6,11 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
-	"slices"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
+	"github.com/patient-outreach/sms/outreach/internal/convjson"
 )
 
 // CreateCampaign implements [outreach.Store]. An empty Status means draft;
@@ -104,13 +103,13 @@ func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID 
 	}
 	many := tx.StmtContext(ctx, s.st.insertConvs)
 	args := make([]any, 0, insertRows*16)
-	var enc convEncoder
+	var enc convjson.Encoder
 	added := 0
 	for start := 0; start < len(prepared); start += insertRows {
 		chunk := prepared[start:min(start+insertRows, len(prepared))]
 		args = args[:0]
 		for _, c := range chunk {
-			row, err := enc.args(c, campaignID, world)
+			row, err := convArgs(&enc, c, campaignID, world)
 			if err != nil {
 				return 0, err
 			}
@@ -137,37 +136,14 @@ func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID 
 	return added, nil
 }
 
-// convEncoder makes the parameters of a conversation's row. New
-// conversations mostly share their zones and state: the JSON of the last
-// ones is kept, not made again.
-type convEncoder struct {
-	zones     []string
-	zonesJSON string
-	stateJSON string
-}
-
-func (e *convEncoder) args(c outreach.Conversation, campaignID int64, world string) ([]any, error) {
-	attrs, err := marshal(c.Recipient.Attrs)
+// convArgs returns the parameters of c's row in insertConvsQuery.
+func convArgs(enc *convjson.Encoder, c outreach.Conversation, campaignID int64, world string) ([]any, error) {
+	js, err := enc.Encode(c)
 	if err != nil {
-		return nil, wrap("encode attrs", err)
+		return nil, wrap("encode conversation", err)
 	}
-	if e.zonesJSON == "" || !slices.Equal(e.zones, c.Zones) || (e.zones == nil) != (c.Zones == nil) {
-		if e.zonesJSON, err = marshal(c.Zones); err != nil {
-			return nil, wrap("encode zones", err)
-		}
-		e.zones = c.Zones
-	}
-	state := e.stateJSON
-	if zero := reflect.ValueOf(c.State).IsZero(); !zero || state == "" {
-		if state, err = marshal(c.State); err != nil {
-			return nil, wrap("encode state", err)
-		}
-		if zero {
-			e.stateJSON = state
-		}
-	}
-	return []any{c.Recipient.ID, c.Recipient.FirstName, c.Recipient.Phone, c.Recipient.TimeZone, attrs, c.From, c.TwoWay,
-		e.zonesJSON, c.Status, state, c.Outcome, nanos(c.NextAt), nanos(c.CreatedAt), nanos(c.UpdatedAt), campaignID, world}, nil
+	return []any{c.Recipient.ID, c.Recipient.FirstName, c.Recipient.Phone, c.Recipient.TimeZone, js.Attrs, c.From, c.TwoWay,
+		js.Zones, c.Status, js.State, c.Outcome, nanos(c.NextAt), nanos(c.CreatedAt), nanos(c.UpdatedAt), campaignID, world}, nil
 }
 
 // Campaign implements [outreach.Store].
