@@ -104,37 +104,70 @@ func (s *Store) AddConversations(ctx context.Context, campaignID int64, convs []
 	return added, nil
 }
 
-// stagingColumns are the columns of the temporary table conversations are
-// copied into, in the order of the rows of insertConversations.
-var stagingColumns = []string{"seq", "patient_id", "first_name", "phone", "time_zone", "attrs", "from_number",
+// convColumns are the columns of conversations that insertConversations
+// writes, in the order of its rows.
+var convColumns = []string{"campaign_id", "world", "patient_id", "first_name", "phone", "time_zone", "attrs", "from_number",
 	"two_way", "zones", "status", "state", "outcome", "next_at", "created_at", "updated_at"}
 
 // insertConversations adds convs to a campaign within tx, skipping
 // recipients it already has (and repeats within convs: the first is
-// kept), and returns how many it added. The rows are copied with COPY
-// into a temporary table dropped at commit, then inserted in batch order.
+// kept), and returns how many it added. The rows are copied (COPY)
+// straight into conversations, in batch order; when a recipient repeats
+// (the copy fails, undone to a savepoint), they are copied into a
+// temporary table instead and inserted from there, skipping repeats. The
+// straight copy takes about half the server's time of the other.
 func insertConversations(ctx context.Context, tx pgx.Tx, campaignID int64, world, from string, convs []outreach.Conversation, now time.Time) (int, error) {
-	prepared := make([]outreach.Conversation, len(convs))
-	for i, c := range convs {
-		p, err := c.WithDefaults(from, now)
-		if err != nil {
-			return 0, fmt.Errorf("pgstore: conversation %d of the batch: %w", i, err)
-		}
-		prepared[i] = p
-	}
 	if len(convs) == 0 {
 		return 0, nil
 	}
 	rows := make([][]any, len(convs))
 	var enc convjson.Encoder
-	for i, c := range prepared {
+	for i, c := range convs {
+		c, err := c.WithDefaults(from, now)
+		if err != nil {
+			return 0, fmt.Errorf("pgstore: conversation %d of the batch: %w", i, err)
+		}
 		js, err := enc.Encode(c)
 		if err != nil {
 			return 0, wrap("encode conversation", err)
 		}
-		rows[i] = []any{int32(i), c.Recipient.ID, c.Recipient.FirstName, c.Recipient.Phone, c.Recipient.TimeZone,
+		rows[i] = []any{campaignID, world, c.Recipient.ID, c.Recipient.FirstName, c.Recipient.Phone, c.Recipient.TimeZone,
 			js.Attrs, c.From, c.TwoWay, js.Zones, string(c.Status), js.State, c.Outcome, ts(c.NextAt), ts(c.CreatedAt), ts(c.UpdatedAt)}
 	}
+	if _, err := tx.Exec(ctx, `SAVEPOINT copy_conversations`); err != nil {
+		return 0, wrap("insert conversations", err)
+	}
+	n, err := tx.CopyFrom(ctx, pgx.Identifier{"conversations"}, convColumns, pgx.CopyFromRows(rows))
+	name, unique := uniqueViolation(err)
+	switch {
+	case err == nil:
+		_, err := tx.Exec(ctx, `RELEASE SAVEPOINT copy_conversations`)
+		return int(n), wrap("insert conversations", err)
+	case unique && name == "conversations_active_pair":
+		return 0, fmt.Errorf("pgstore: an active two-way conversation of the batch: %w", outreach.ErrPairBusy)
+	case !unique:
+		return 0, wrap("copy conversations", err)
+	}
+	// A recipient the campaign has, or one repeated in the batch.
+	if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT copy_conversations`); err != nil {
+		return 0, wrap("insert conversations", err)
+	}
+	staged := make([][]any, len(rows))
+	for i, r := range rows {
+		staged[i] = append([]any{int32(i)}, r[2:]...) // seq, then the columns after campaign_id and world
+	}
+	return insertStaged(ctx, tx, campaignID, world, staged)
+}
+
+// stagingColumns are the columns of the temporary table insertStaged
+// copies conversations into: a sequence number, then convColumns after
+// campaign_id.
+var stagingColumns = append([]string{"seq"}, convColumns[2:]...)
+
+// insertStaged copies rows (of stagingColumns) into a temporary table
+// dropped at commit, then inserts them into the campaign in seq order,
+// skipping recipients it has and repeats.
+func insertStaged(ctx context.Context, tx pgx.Tx, campaignID int64, world string, rows [][]any) (int, error) {
 	if _, err := tx.Exec(ctx, `CREATE TEMPORARY TABLE staging_conversations (
 			seq integer, patient_id text, first_name text, phone text, time_zone text, attrs text,
 			from_number text, two_way boolean, zones text, status text, state text, outcome text,

@@ -28,8 +28,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/patient-outreach/sms/csvio"
 	"github.com/patient-outreach/sms/internal/benchdata"
+
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/pgstore"
 	"github.com/patient-outreach/sms/outreach/sqlitestore"
@@ -302,11 +304,26 @@ func runStage(stage, dir string, rows, exportRows int) (result, error) {
 	return nil, fmt.Errorf("unknown stage %q", stage)
 }
 
+// openStore opens the store of a create stage: a new SQLite file in dir,
+// or a schema of its own in the Postgres database of
+// OUTREACH_TEST_POSTGRES, dropped when the store is closed.
 func openStore(ctx context.Context, stage, dir string) (outreach.Store, error) {
 	if stage == "create-postgres" {
-		return pgstore.Open(ctx, os.Getenv("OUTREACH_TEST_POSTGRES"), pgstore.WithSchema(fmt.Sprintf("bench_%d", time.Now().UnixNano())))
+		s, err := pgstore.Open(ctx, os.Getenv("OUTREACH_TEST_POSTGRES"), pgstore.WithSchema(fmt.Sprintf("bench_%d", time.Now().UnixNano())))
+		if err != nil {
+			return nil, err
+		}
+		return droppedSchema{s}, nil
 	}
 	return sqlitestore.Open(ctx, filepath.Join(dir, stage+".db"))
+}
+
+// droppedSchema is a Postgres store whose schema Close drops.
+type droppedSchema struct{ *pgstore.Store }
+
+func (d droppedSchema) Close() error {
+	_, err := d.Pool().Exec(context.Background(), `DROP SCHEMA `+pgx.Identifier{d.Schema()}.Sanitize()+` CASCADE`)
+	return errors.Join(err, d.Store.Close())
 }
 
 // export builds a finished campaign of n conversations, each with one
