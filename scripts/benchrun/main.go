@@ -29,9 +29,9 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
 	"github.com/patient-outreach/sms/csvio"
 	"github.com/patient-outreach/sms/internal/benchdata"
-
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/pgstore"
 	"github.com/patient-outreach/sms/outreach/sqlitestore"
