@@ -31,7 +31,8 @@
 //	                  outreach.NormalizePhone accepts
 //	TimeZone          when the phone's number gives no zone (outreach.PhoneZones: none, or more than outreach.MaxZones),
 //	                  the zone of the state of the home address (else the first address) whose period has not ended, for
-//	                  states in one zone; states that span zones (Texas, Florida, ...) give none
+//	                  states in one zone; in states that span zones (Texas, Florida, ...), or without a state, the zone
+//	                  of the address's US ZIP code (internal/zipzone: ziptz's data of December 2023); else none
 //	Attrs["language"] the code (else text) of the communication with preferred true
 //	Attrs[K]          Options.Fields[K]: an extension's value, or an identifier's value
 //

@@ -16,6 +16,7 @@ import (
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
 	"github.com/patient-outreach/sms/csvio"
+	"github.com/patient-outreach/sms/fhirio/internal/zipzone"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -404,8 +405,9 @@ func (m *mapper) phone() string {
 	return ""
 }
 
-// addressZone returns the zone of the state of the home address, else
-// the first current address, when the state has one zone.
+// addressZone returns the zone of the home address, else of the first
+// current address: its state's, when the state lies in one zone, else
+// its ZIP code's (zipzone), when the address is in the US.
 func (m *mapper) addressZone() string {
 	var pick *fhir.Address
 	for i := range m.p.Address {
@@ -417,10 +419,28 @@ func (m *mapper) addressZone() string {
 			pick = a
 		}
 	}
-	if pick == nil || pick.State == nil {
+	if pick == nil {
 		return ""
 	}
-	return stateZones[strings.ToUpper(strings.TrimSpace(*pick.State))]
+	if pick.State != nil {
+		if z, ok := stateZones[strings.ToUpper(strings.TrimSpace(*pick.State))]; ok {
+			return z
+		}
+	}
+	if pick.PostalCode == nil || pick.Country != nil && !usCountry(*pick.Country) {
+		return ""
+	}
+	return zipzone.Of(strings.TrimSpace(*pick.PostalCode))
+}
+
+// usCountry reports whether an address's country is the United States,
+// as FHIR addresses write it (ISO 3166 codes, or the name).
+func usCountry(c string) bool {
+	switch strings.ToUpper(strings.TrimSpace(c)) {
+	case "US", "USA", "840", "UNITED STATES", "UNITED STATES OF AMERICA":
+		return true
+	}
+	return false
 }
 
 func (m *mapper) attrs() map[string]string {
@@ -521,8 +541,8 @@ func deref(p *string) string {
 
 // stateZones are the zones of the US states and territories that lie in
 // one zone (USPS codes). States that span zones (AK, FL, ID, IN, KS, KY,
-// MI, ND, NE, OR, SD, TN, TX) are left out: without the county, their
-// zone is not known.
+// MI, ND, NE, OR, SD, TN, TX) are left out: their addresses' ZIP codes
+// tell their zone.
 var stateZones = map[string]string{
 	"AL": "America/Chicago", "AZ": "America/Phoenix", "AR": "America/Chicago", "CA": "America/Los_Angeles",
 	"CO": "America/Denver", "CT": "America/New_York", "DE": "America/New_York", "DC": "America/New_York",
