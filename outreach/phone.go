@@ -345,6 +345,11 @@ func PhoneZones(e164 string) []string {
 	if err != nil {
 		return nil
 	}
+	return knownZones(tzs)
+}
+
+// knownZones returns the zones of tzs that phonenumbers knows.
+func knownZones(tzs []string) []string {
 	var zones []string
 	for _, z := range tzs {
 		if z != phonenumbers.UNKNOWN_TIMEZONE && z != "" {

@@ -20,13 +20,7 @@ func referenceZones(e164 string) []string {
 	if err != nil {
 		return nil
 	}
-	var zones []string
-	for _, z := range tzs {
-		if z != phonenumbers.UNKNOWN_TIMEZONE && z != "" {
-			zones = append(zones, z)
-		}
-	}
-	return zones
+	return knownZones(tzs)
 }
 
 // TestPhoneZonesFastPath: for every area code and exchange of +1 (the

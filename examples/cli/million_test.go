@@ -27,17 +27,7 @@ func TestValidateMillionRows(t *testing.T) {
 		t.Skip("a million rows: not with -short or the race detector (CI runs it without)")
 	}
 	path := filepath.Join(t.TempDir(), "million.csv")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts, err := benchdata.WriteRecipients(f, 1_000_000, benchdata.DefaultMix)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	counts := writeMillion(t, path)
 	var out, errb bytes.Buffer
 	a := &app{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
 	if code := run(context.Background(), a, []string{"validate", path}); code != exitInvalid {
@@ -68,17 +58,7 @@ func TestRunMillionRows(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "million.csv")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counts, err := benchdata.WriteRecipients(f, 1_000_000, benchdata.DefaultMix)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	counts := writeMillion(t, path)
 	db := filepath.Join(dir, "sim.db")
 	cmd := newCmd(dir, nil, "run", "--csv", path, "--db", db, "--skip-bad-rows", "--seed", "1",
 		"--start", clocktest.Start(t).Format(time.RFC3339), "--json")
@@ -155,4 +135,21 @@ func TestRunMillionRows(t *testing.T) {
 		t.Fatalf("campaign %s, progress %+v; want it running, %d conversations, no message left sending", camps[0].Status, p, valid)
 	}
 	t.Logf("%d rows, %d valid: a running campaign of %d conversations, %d messages sent when interrupted; peak RSS %d MB", rows, valid, p.Total, p.Messages[outreach.MessageSent], rss)
+}
+
+// writeMillion writes benchdata's 1,000,000 rows to path.
+func writeMillion(t *testing.T, path string) benchdata.Counts {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := benchdata.WriteRecipients(f, 1_000_000, benchdata.DefaultMix)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return counts
 }
