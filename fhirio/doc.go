@@ -21,6 +21,17 @@
 // graph. Errors here name the element: JSON type errors by the path
 // encoding/json reports, mapping errors exactly.
 //
+// The samply models do not validate, so the tests do, on every kind of
+// resource the package writes (the built-in flows' Questionnaires,
+// QuestionnaireResponses with every answer type, Communications with and
+// without payload, the transaction Bundle): google/fhir's R4 jsonformat
+// is the Go-side validator, a test dependency only (it parses each one
+// with its validation on: required elements, value sets of codes,
+// primitive formats, reference types, unknown elements), and the npm
+// package fhir is the independent one, where CI installs it. A test
+// fails if either rejects a resource, and shows each rejecting broken
+// ones.
+//
 // # The mapping
 //
 //	recipient field   from
