@@ -1,5 +1,0 @@
-//go:build !race
-
-package fhirio_test
-
-const raceEnabled = false
