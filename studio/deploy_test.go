@@ -247,7 +247,13 @@ func TestFindListDelete(t *testing.T) {
 // createFlow creates a flow directly through the fake, as the console would.
 func createFlow(t *testing.T, srv *twiliotest.Server, name string) {
 	t.Helper()
-	def, err := studio.FromFlow(builtin(t, "provider"))
+	createFlowOf(t, srv, name, builtin(t, "provider"))
+}
+
+// createFlowOf creates a published flow named name with f's definition.
+func createFlowOf(t *testing.T, srv *twiliotest.Server, name string, f *outreach.Flow) {
+	t.Helper()
+	def, err := studio.FromFlow(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,9 +266,14 @@ func createFlow(t *testing.T, srv *twiliotest.Server, name string) {
 
 func TestDeployFindsFlowOnLaterPage(t *testing.T) {
 	srv, d := newDeployer(t, 0)
-	for i := range 120 {
-		createFlow(t, srv, "flow "+strconv.Itoa(i))
+	// The 119 other flows only fill the first pages: a one-step flow each
+	// (the fake validates, stores and lists every definition, and a
+	// provider flow's is large); the one deployed to is a provider flow.
+	filler := &outreach.Flow{ID: "filler", Name: "Filler", Steps: []outreach.Step{{ID: "bye", Kind: outreach.StepEnd, Body: "Thanks.", Outcome: "done"}}}
+	for i := range 119 {
+		createFlowOf(t, srv, "flow "+strconv.Itoa(i), filler)
 	}
+	createFlow(t, srv, "flow 119")
 	f := builtin(t, "provider")
 	dep, err := d.Deploy(context.Background(), f, studio.DeployOptions{FriendlyName: "flow 119"})
 	if err != nil {
