@@ -177,6 +177,7 @@ func exportCSV(t *testing.T, s outreach.Store, id int64) string {
 // embedded runner, with the same patients' answers, and compares the
 // responses CSVs.
 func TestStudioCampaignMatchesEmbedded(t *testing.T) {
+	t.Parallel()
 	flow, err := flows.Builtin("provider")
 	if err != nil {
 		t.Fatal(err)
@@ -415,6 +416,7 @@ func lineDiff(want, got string) string {
 // (processed, then the connection closed): every recipient gets exactly
 // one execution.
 func TestStudioRateAndRestart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real time: about 10 seconds")
 	}
