@@ -397,9 +397,19 @@ func TestCancelMidCall(t *testing.T) {
 					want = context.DeadlineExceeded
 				} else {
 					srv, d = newDeployer(t, 0)
-					time.AfterFunc(200*time.Millisecond, cancel)
 				}
 				srv.SetFault(ep, twiliotest.Fault{Latency: time.Minute})
+				if !timeout {
+					// Cancel once the request stalls at ep (the fake counts
+					// it on arrival), not after a fixed time that a busy
+					// machine can spend before the call gets there.
+					go func() {
+						for ctx.Err() == nil && srv.Requests(ep) == 0 {
+							time.Sleep(time.Millisecond)
+						}
+						cancel()
+					}()
+				}
 				start := time.Now()
 				err := call(ctx, srv, d)
 				cancel()
