@@ -393,7 +393,11 @@ func TestCancelMidCall(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				want := context.Canceled
 				if timeout {
-					srv, d = newDeployer(t, 200*time.Millisecond)
+					// Each call gets 1 s: the calls before the stalled one
+					// must finish within it, and under -race on a busy
+					// machine Deploy's validate or list took more than
+					// 200 ms, so the call timed out before create.
+					srv, d = newDeployer(t, time.Second)
 					want = context.DeadlineExceeded
 				} else {
 					srv, d = newDeployer(t, 0)
