@@ -247,7 +247,13 @@ func TestFindListDelete(t *testing.T) {
 // createFlow creates a flow directly through the fake, as the console would.
 func createFlow(t *testing.T, srv *twiliotest.Server, name string) {
 	t.Helper()
-	def, err := studio.FromFlow(builtin(t, "provider"))
+	createFlowOf(t, srv, name, builtin(t, "provider"))
+}
+
+// createFlowOf creates a published flow named name with f's definition.
+func createFlowOf(t *testing.T, srv *twiliotest.Server, name string, f *outreach.Flow) {
+	t.Helper()
+	def, err := studio.FromFlow(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,9 +266,14 @@ func createFlow(t *testing.T, srv *twiliotest.Server, name string) {
 
 func TestDeployFindsFlowOnLaterPage(t *testing.T) {
 	srv, d := newDeployer(t, 0)
-	for i := range 120 {
-		createFlow(t, srv, "flow "+strconv.Itoa(i))
+	// The 119 other flows only fill the first pages: a one-step flow each
+	// (the fake validates, stores and lists every definition, and a
+	// provider flow's is large); the one deployed to is a provider flow.
+	filler := &outreach.Flow{ID: "filler", Name: "Filler", Steps: []outreach.Step{{ID: "bye", Kind: outreach.StepEnd, Body: "Thanks.", Outcome: "done"}}}
+	for i := range 119 {
+		createFlowOf(t, srv, "flow "+strconv.Itoa(i), filler)
 	}
+	createFlow(t, srv, "flow 119")
 	f := builtin(t, "provider")
 	dep, err := d.Deploy(context.Background(), f, studio.DeployOptions{FriendlyName: "flow 119"})
 	if err != nil {
@@ -382,13 +393,27 @@ func TestCancelMidCall(t *testing.T) {
 				ctx, cancel := context.WithCancel(context.Background())
 				want := context.Canceled
 				if timeout {
-					srv, d = newDeployer(t, 200*time.Millisecond)
+					// Each call gets 1 s: the calls before the stalled one
+					// must finish within it, and under -race on a busy
+					// machine Deploy's validate or list took more than
+					// 200 ms, so the call timed out before create.
+					srv, d = newDeployer(t, time.Second)
 					want = context.DeadlineExceeded
 				} else {
 					srv, d = newDeployer(t, 0)
-					time.AfterFunc(200*time.Millisecond, cancel)
 				}
 				srv.SetFault(ep, twiliotest.Fault{Latency: time.Minute})
+				if !timeout {
+					// Cancel once the request stalls at ep (the fake counts
+					// it on arrival), not after a fixed time that a busy
+					// machine can spend before the call gets there.
+					go func() {
+						for ctx.Err() == nil && srv.Requests(ep) == 0 {
+							time.Sleep(time.Millisecond)
+						}
+						cancel()
+					}()
+				}
 				start := time.Now()
 				err := call(ctx, srv, d)
 				cancel()

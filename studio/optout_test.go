@@ -69,6 +69,7 @@ func optOutSamples(t *testing.T) (samples []string, corpora int) {
 // split never take a message that outreach.ClassifyOptOut does not read
 // as they say, and counts the opt-outs of the corpora they miss.
 func TestOptOutPatterns(t *testing.T) {
+	t.Parallel()
 	stop := Condition{Type: CondRegex, Value: OptOutPattern}
 	maybe := Condition{Type: CondRegex, Value: MaybeOptOutPattern}
 	missed := map[outreach.OptOutClass][]string{}

@@ -61,6 +61,7 @@ var (
 // bounds, is exported so that Studio routes every reply in plain decimal
 // form exactly as the engine does, and reads back as the same flow.
 func TestRangesExportExactly(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ name, answer, routes, branch string }{
 		{"decimal range", `{"kind": "number", "min": 1.5, "max": 2.5}`, `[{"when": {"min": 2, "max": 2.25}, "next": "x"}]`, `[]`},
 		{"one-sided decimal", `{"kind": "number", "min": -5}`, `[{"when": {"max": -0.5}, "next": "x"}, {"when": {"min": 0, "max": 0}, "next": "y"}]`, `[]`},

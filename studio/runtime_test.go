@@ -177,6 +177,7 @@ func exportCSV(t *testing.T, s outreach.Store, id int64) string {
 // embedded runner, with the same patients' answers, and compares the
 // responses CSVs.
 func TestStudioCampaignMatchesEmbedded(t *testing.T) {
+	t.Parallel()
 	flow, err := flows.Builtin("provider")
 	if err != nil {
 		t.Fatal(err)
@@ -415,6 +416,7 @@ func lineDiff(want, got string) string {
 // (processed, then the connection closed): every recipient gets exactly
 // one execution.
 func TestStudioRateAndRestart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("real time: about 10 seconds")
 	}
@@ -424,7 +426,11 @@ func TestStudioRateAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	r := newStudioRig(t, rigOptions{clock: clocktest.Real(t), perSecond: studio.MaxExecutionsPerSecond, store: store, poll: 200 * time.Millisecond, window: outreach.AnyHour})
+	// Each running execution is looked at once a second (the runtime lists
+	// them all every half second): at 200 ms the listings took the CPU
+	// under -race, and executions were created at 8/s, never reaching the
+	// fake's limit of 20/s that this test is about.
+	r := newStudioRig(t, rigOptions{clock: clocktest.Real(t), perSecond: studio.MaxExecutionsPerSecond, store: store, poll: time.Second, window: outreach.AnyHour})
 	go r.srv.Run(r.ctx)
 	flow, err := flows.Builtin("payor")
 	if err != nil {
@@ -449,7 +455,7 @@ func TestStudioRateAndRestart(t *testing.T) {
 	}
 	// The fake's rate window refuses a burst: a second runtime starts
 	// right away, as a restarted process would.
-	rt2 := r.runtime(rigOptions{poll: 200 * time.Millisecond, window: outreach.AnyHour})
+	rt2 := r.runtime(rigOptions{poll: time.Second, window: outreach.AnyHour})
 	second, stop2 := context.WithCancel(r.ctx)
 	defer stop2()
 	go func() { done <- rt2.Run(second) }()
@@ -501,6 +507,11 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
+// waitFor polls cond until it holds, for at most limit. It polls every
+// 50 ms, not faster: its conditions read the whole fake (every execution,
+// cloned under the fake's lock) or the store, and a tighter loop takes
+// the CPU and the locks from the runtime it waits for (under -race most
+// of the test's time went into this loop at 10 ms).
 func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
@@ -508,7 +519,7 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("condition not met within %v", limit)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

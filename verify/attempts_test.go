@@ -2,7 +2,10 @@ package verify_test
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +32,44 @@ func openSQLite(t *testing.T, path string) *sqlitestore.Store {
 	return s
 }
 
+// migrated is an empty database file as sqlitestore.Open leaves it,
+// made once: each test gets a copy of it, rather than running every
+// migration again (most of the sqlite cases' time under -race).
+var migrated struct {
+	once sync.Once
+	file []byte
+	err  error
+}
+
+// freshSQLite opens a new, empty SQLite store in the test's folder.
+func freshSQLite(t *testing.T) *sqlitestore.Store {
+	t.Helper()
+	migrated.once.Do(func() {
+		path := filepath.Join(t.TempDir(), "template.db")
+		s, err := sqlitestore.Open(context.Background(), path)
+		if err != nil {
+			migrated.err = err
+			return
+		}
+		if migrated.err = s.Close(); migrated.err != nil {
+			return
+		}
+		if _, err := os.Stat(path + "-wal"); err == nil {
+			migrated.err = errors.New("the closed template database kept its WAL file")
+			return
+		}
+		migrated.file, migrated.err = os.ReadFile(path)
+	})
+	if migrated.err != nil {
+		t.Fatal(migrated.err)
+	}
+	path := filepath.Join(t.TempDir(), "outreach.db")
+	if err := os.WriteFile(path, migrated.file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return openSQLite(t, path)
+}
+
 // attemptStores are the AttemptStore implementations every test runs on.
 var attemptStores = []struct {
 	name string
@@ -36,9 +77,7 @@ var attemptStores = []struct {
 }{
 	{"memory", func(*testing.T) verify.AttemptStore { return verify.NewMemoryAttempts() }},
 	{"memstore", func(*testing.T) verify.AttemptStore { return memstore.New() }},
-	{"sqlite", func(t *testing.T) verify.AttemptStore {
-		return openSQLite(t, filepath.Join(t.TempDir(), "outreach.db"))
-	}},
+	{"sqlite", func(t *testing.T) verify.AttemptStore { return freshSQLite(t) }},
 }
 
 // TestAttemptStore is the contract of AttemptStore, run on every

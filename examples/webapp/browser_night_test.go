@@ -18,6 +18,7 @@ import (
 // patient answers on the simulator, a second skip reaches Honolulu's
 // 08:00, and the campaign finishes.
 func TestBrowserNight(t *testing.T) {
+	t.Parallel()
 	ta := startNightApp(t)
 	b := newBrowser(t, "night", 55*time.Second, chromedp.Env("TZ=America/Chicago"))
 	ctx := b.ctx

@@ -20,6 +20,7 @@ import (
 // and download the responses. Screenshots of each page are kept in a
 // temporary folder (logged), or in $WEBAPP_SCREENSHOTS.
 func TestBrowser(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	b := newBrowser(t, "blueprint", 75*time.Second)
 	if b.shots == "" {

@@ -188,6 +188,7 @@ func TestLoginCookieAndRotation(t *testing.T) {
 }
 
 func TestSessionIdleTimeout(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, func(c *config) { c.IdleTimeout = time.Second })
 	c := ta.client(t)
 	c.login(ta)
@@ -203,6 +204,7 @@ func TestSessionIdleTimeout(t *testing.T) {
 }
 
 func TestSessionLifetime(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, func(c *config) { c.Lifetime = 2 * time.Second })
 	c := ta.client(t)
 	c.login(ta)

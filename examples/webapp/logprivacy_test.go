@@ -34,8 +34,10 @@ var privacyPeople = []struct {
 // the reply is distinctive and the re-ask path runs too), then "3" and
 // "yes".
 func TestLogsHoldNoPHI(t *testing.T) {
+	t.Parallel()
 	for _, runtime := range []string{"embedded", "studio"} {
 		t.Run(runtime, func(t *testing.T) {
+			t.Parallel()
 			ta := startApp(t, func(cfg *config) { cfg.StudioPoll = 100 * time.Millisecond })
 			c := ta.client(t)
 			c.login(ta)
