@@ -106,7 +106,10 @@ var ErrBadCondition = errors.New("bad condition")
 func (c Condition) Holds(value string) (bool, error) {
 	v := strings.TrimSpace(value)
 	want := strings.TrimSpace(c.Value)
-	lv, lwant := strings.ToLower(v), strings.ToLower(want)
+	// lower is for the types that compare without case, and only them:
+	// the value of a regex condition can be long (an opt-out pattern), and
+	// lowering it on every reply took most of the time of reading one.
+	lower := func() (string, string) { return strings.ToLower(v), strings.ToLower(want) }
 	switch c.Type {
 	case CondEqualTo:
 		return strings.EqualFold(v, want), nil
@@ -126,12 +129,16 @@ func (c Condition) Holds(value string) (bool, error) {
 	case CondIsNotBlank:
 		return v != "", nil
 	case CondContains:
+		lv, lwant := lower()
 		return strings.Contains(lv, lwant), nil
 	case CondDoesNotContain:
+		lv, lwant := lower()
 		return !strings.Contains(lv, lwant), nil
 	case CondStartsWith:
+		lv, lwant := lower()
 		return strings.HasPrefix(lv, lwant), nil
 	case CondDoesNotStartWith:
+		lv, lwant := lower()
 		return !strings.HasPrefix(lv, lwant), nil
 	case CondGreaterThan, CondLessThan:
 		bound, ok := number(want)

@@ -81,6 +81,11 @@ type config struct {
 	// twilioHTTP, set by tests only, carries the calls to "real" Twilio
 	// to a fake (nil: Twilio itself).
 	twilioHTTP *http.Client
+	// sendRate, set by tests only, is the embedded runtime's messages per
+	// second per sending number (0: the library's default, a long
+	// code's 1 a second, which a test that only needs the messages sent
+	// would wait for).
+	sendRate float64
 }
 
 // usageError is a configuration error: run exits with status 2.

@@ -38,7 +38,7 @@ func TestLogsHoldNoPHI(t *testing.T) {
 	for _, runtime := range []string{"embedded", "studio"} {
 		t.Run(runtime, func(t *testing.T) {
 			t.Parallel()
-			ta := startApp(t, func(cfg *config) { cfg.StudioPoll = 100 * time.Millisecond })
+			ta := startApp(t, func(cfg *config) { cfg.StudioPoll, cfg.sendRate = 100*time.Millisecond, 100 })
 			c := ta.client(t)
 			c.login(ta)
 			rows := []string{"patient_id,patient_first_name,patient_phone"}

@@ -36,13 +36,14 @@ func newEmbedded(store storeopen.Store, account twilioAccount, clock outreach.Cl
 		return nil, err
 	}
 	return outreach.NewRunner(store, sender, outreach.RunnerOptions{
-		From:     sendingNumber(cfg),
-		World:    world(cfg),
-		Clock:    clock,
-		Window:   cfg.Window,
-		Urgent:   cfg.Urgent,
-		Notifier: notifierOf(cfg, sender),
-		Logger:   logger,
+		From:      sendingNumber(cfg),
+		World:     world(cfg),
+		Clock:     clock,
+		Window:    cfg.Window,
+		Urgent:    cfg.Urgent,
+		Notifier:  notifierOf(cfg, sender),
+		Logger:    logger,
+		PerSecond: cfg.sendRate,
 		// Flows imported from Studio run as Studio runs them; their
 		// make-http-request and run-function widgets fail (no hosts are
 		// allowed, no functions registered).
