@@ -252,26 +252,26 @@ func createOrResume(ctx context.Context, store outreach.Store, rt outreach.Runti
 	if err != nil {
 		return outreach.Campaign{}, false, 0, err
 	}
-	for _, c := range list { // newest first
-		if c.Name != name || c.Status.Finished() || c.World != world {
+	for _, old := range list { // newest first
+		if old.Name != name || old.Status.Finished() || old.World != world {
 			continue
 		}
-		if c.Flow.ID != flow.ID {
-			return c, false, 0, usageErr("campaign %d, named %q, runs flow %s, not %s: pass another --name to start a new campaign", c.ID, name, c.Flow.ID, flow.ID)
+		if old.Flow.ID != flow.ID {
+			return old, false, 0, usageErr("campaign %d, named %q, runs flow %s, not %s: pass another --name to start a new campaign", old.ID, name, old.Flow.ID, flow.ID)
 		}
-		switch c.Status {
+		switch old.Status {
 		case outreach.CampaignDraft:
 			err = file.store(ctx, func(seq iter.Seq2[outreach.Recipient, error]) error {
-				added, err = outreach.AddRecipientsFrom(ctx, rt, c.ID, seq)
+				added, err = outreach.AddRecipientsFrom(ctx, rt, old.ID, seq)
 				return err
 			})
 			if err == nil {
-				err = rt.StartCampaign(ctx, c.ID)
+				err = rt.StartCampaign(ctx, old.ID)
 			}
 		case outreach.CampaignPaused:
-			err = rt.ResumeCampaign(ctx, c.ID)
+			err = rt.ResumeCampaign(ctx, old.ID)
 		}
-		return c, true, added, err
+		return old, true, added, err
 	}
 	err = file.store(ctx, func(seq iter.Seq2[outreach.Recipient, error]) error {
 		c, added, err = outreach.CreateCampaignFrom(ctx, rt, outreach.NewCampaign{Name: name, Flow: flow, From: from}, seq)
