@@ -412,8 +412,18 @@ func runScenario(t *testing.T, sc scenario) outcome {
 	if out.sent != 2*sc.recipients+out.duplicates {
 		t.Errorf("the fake accepted %d messages; want %d", out.sent, 2*sc.recipients)
 	}
-	if out.maxWindow > sc.limit {
-		t.Errorf("one number sent %d messages within one second at the fake; the limit is %d", out.maxWindow, sc.limit)
+	// A crash restart empties the limiter's table (UNLOGGED: crash
+	// recovery truncates it), so the limiter forgets the sends of the
+	// second before it: in the second around the restart a number may
+	// send up to a burst more than its limit (the sends before, at most
+	// limit - burst + 1 + burst - 1 in part of the second, and a full
+	// burst after). No other fault lets it.
+	maxWindow := sc.limit
+	if sc.restart != "" {
+		maxWindow += burst(sc.limit)
+	}
+	if out.maxWindow > maxWindow {
+		t.Errorf("one number sent %d messages within one second at the fake; the limit is %d (%d with the restart's slack)", out.maxWindow, sc.limit, maxWindow)
 	}
 	t.Logf("%s", out)
 	// What the workers logged (all their lives), by level and message.

@@ -43,6 +43,10 @@ var _ outreach.Limiter = (*Limiter)(nil)
 // a number (the runner asks once per message, all at the claim's time);
 // to keep a number at most L messages in every second, pass
 // perSecond = L - burst + 1.
+//
+// The table is UNLOGGED (no WAL per message): a crash of the server (not
+// a clean restart) empties it, and in the second around the crash a key
+// may then get up to a burst more than its limit.
 func (s *Store) Limiter(perSecond float64, burst int) *Limiter {
 	if perSecond <= 0 {
 		panic(fmt.Sprintf("pgstore: Limiter: perSecond must be positive, not %v", perSecond))
