@@ -574,20 +574,34 @@ func ReadAll(ctx context.Context, r io.Reader, opts Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	err = EachRow(ctx, rr, func(row Row) error {
+		res.Add(row)
+		if !row.OK() && opts.StopOnError {
+			return row.Errors[0]
+		}
+		return nil
+	})
+	return res, err
+}
+
+// EachRow calls fn with each row of rr, in file order, until the end of
+// the file (then it returns nil), an error of rr (a file to refuse as a
+// whole), ctx is done (ctx's error) or fn returns an error, which EachRow
+// returns.
+func EachRow(ctx context.Context, rr RowReader, fn func(Row) error) error {
 	for {
 		if err := ctx.Err(); err != nil {
-			return res, err
+			return err
 		}
 		row, err := rr.Next()
 		if err == io.EOF {
-			return res, nil
+			return nil
 		}
 		if err != nil {
-			return res, err
+			return err
 		}
-		res.Add(row)
-		if !row.OK() && opts.StopOnError {
-			return res, row.Errors[0]
+		if err := fn(row); err != nil {
+			return err
 		}
 	}
 }
@@ -621,25 +635,20 @@ type RowReader interface {
 // rr, or ctx's when ctx is done.
 func Recipients(ctx context.Context, rr RowReader) iter.Seq2[outreach.Recipient, error] {
 	return func(yield func(outreach.Recipient, error) bool) {
-		for {
-			if err := ctx.Err(); err != nil {
-				yield(outreach.Recipient{}, err)
-				return
-			}
-			row, err := rr.Next()
-			if err == io.EOF {
-				return
-			}
-			if err != nil {
-				yield(outreach.Recipient{}, err)
-				return
-			}
+		err := EachRow(ctx, rr, func(row Row) error {
 			if row.OK() && !yield(row.Recipient, nil) {
-				return
+				return errStopped
 			}
+			return nil
+		})
+		if err != nil && err != errStopped {
+			yield(outreach.Recipient{}, err)
 		}
 	}
 }
+
+// errStopped ends EachRow when the caller of Recipients' iterator stops.
+var errStopped = errors.New("csvio: stopped")
 
 // malformed describes a CSV syntax error of a row (or of the header, when
 // columns is 0).

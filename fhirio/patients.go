@@ -615,17 +615,9 @@ func ReadAll(ctx context.Context, r io.Reader, opts Options) (csvio.Result, erro
 	if err != nil {
 		return res, err
 	}
-	for {
-		if err := ctx.Err(); err != nil {
-			return res, err
-		}
-		row, err := rr.Next()
-		if errors.Is(err, io.EOF) {
-			return res, nil
-		}
-		if err != nil {
-			return res, err
-		}
+	err = csvio.EachRow(ctx, rr, func(row csvio.Row) error {
 		res.Add(row)
-	}
+		return nil
+	})
+	return res, err
 }

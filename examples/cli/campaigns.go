@@ -98,17 +98,11 @@ func onlyNoConsent(res csvio.Result) bool {
 func checkRecipients(ctx context.Context, path string, opts csvio.Options, asFHIR bool) (csvio.Result, error) {
 	var res csvio.Result
 	err := eachRecipientFile(ctx, path, opts, asFHIR, func(rr csvio.RowReader) error {
-		for {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			row, err := rr.Next()
-			if err != nil {
-				return err
-			}
+		return csvio.EachRow(ctx, rr, func(row csvio.Row) error {
 			res.Add(row)
 			res.Recipients = res.Recipients[:0] // counted, not kept
-		}
+			return nil
+		})
 	})
 	return res, err
 }

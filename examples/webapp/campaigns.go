@@ -119,19 +119,10 @@ func (up *upload) summarize(ctx context.Context, a *app) error {
 		return err
 	}
 	defer f.Close()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		row, err := rr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	return csvio.EachRow(ctx, rr, func(row csvio.Row) error {
 		up.Result.add(row)
-	}
+		return nil
+	})
 }
 
 // remove deletes the upload's file.
