@@ -46,7 +46,7 @@ func (s *Store) CreateCampaign(ctx context.Context, c outreach.Campaign, convs [
 	if err != nil {
 		return outreach.Campaign{}, 0, wrap("create campaign", err)
 	}
-	added, err := s.insertConversations(ctx, tx, c.ID, c.From, convs, c.CreatedAt)
+	added, err := s.insertConversations(ctx, tx, c.ID, c.World, c.From, convs, c.CreatedAt)
 	if err != nil {
 		return outreach.Campaign{}, 0, err
 	}
@@ -68,15 +68,15 @@ func (s *Store) AddConversations(ctx context.Context, campaignID int64, convs []
 		return 0, wrap("add conversations", err)
 	}
 	defer tx.Rollback()
-	var from string
-	err = tx.QueryRowContext(ctx, `SELECT from_number FROM campaigns WHERE id = ?`, campaignID).Scan(&from)
+	var from, world string
+	err = tx.QueryRowContext(ctx, `SELECT from_number, world FROM campaigns WHERE id = ?`, campaignID).Scan(&from, &world)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("sqlitestore: campaign %d: %w", campaignID, outreach.ErrNotFound)
 	}
 	if err != nil {
 		return 0, wrap("add conversations", err)
 	}
-	added, err := s.insertConversations(ctx, tx, campaignID, from, convs, time.Now())
+	added, err := s.insertConversations(ctx, tx, campaignID, world, from, convs, time.Now())
 	if err != nil {
 		return 0, err
 	}
@@ -86,9 +86,9 @@ func (s *Store) AddConversations(ctx context.Context, campaignID int64, convs []
 	return added, nil
 }
 
-// insertConversations adds convs to a campaign within tx, skipping
-// recipients it already has, insertRows to a statement.
-func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID int64, from string, convs []outreach.Conversation, now time.Time) (int, error) {
+// insertConversations adds convs to a campaign (of world) within tx,
+// skipping recipients it already has, insertRows to a statement.
+func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID int64, world, from string, convs []outreach.Conversation, now time.Time) (int, error) {
 	prepared := make([]outreach.Conversation, len(convs))
 	for i, c := range convs {
 		p, err := c.WithDefaults(from, now)
@@ -96,10 +96,6 @@ func (s *Store) insertConversations(ctx context.Context, tx *sql.Tx, campaignID 
 			return 0, fmt.Errorf("sqlitestore: conversation %d of the batch: %w", i, err)
 		}
 		prepared[i] = p
-	}
-	var world string
-	if err := tx.QueryRowContext(ctx, `SELECT world FROM campaigns WHERE id = ?`, campaignID).Scan(&world); err != nil {
-		return 0, wrap("insert conversations", err)
 	}
 	many := tx.StmtContext(ctx, s.st.insertConvs)
 	args := make([]any, 0, insertRows*16)
