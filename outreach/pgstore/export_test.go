@@ -7,7 +7,8 @@ func SetSessionClock(ss *SessionStore, now func() time.Time) { ss.now = now }
 
 // Queries whose plans the tests check.
 var (
-	ClaimQuery         = claimQuery
-	NextDueFreeQuery   = nextDueFreeQuery
-	NextDueLeasedQuery = nextDueLeasedQuery
+	ClaimQuery           = claimQuery
+	NextDueFreeQuery     = nextDueFreeQuery
+	NextDueLeasedQuery   = nextDueLeasedQuery
+	ClaimNumberBusyQuery = claimNumberBusyQuery
 )

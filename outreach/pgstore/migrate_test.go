@@ -249,3 +249,32 @@ func TestTimePrecision(t *testing.T) {
 		t.Fatalf("OptedOut after a later START = %v, %v", out, err)
 	}
 }
+
+// TestCampaignsKept checks the rule that stands in for the foreign key
+// from conversations to campaigns (migration 6): a campaign cannot be
+// deleted or truncated, so no conversation is left pointing at nothing.
+func TestCampaignsKept(t *testing.T) {
+	ctx := context.Background()
+	s := pgtest.Open(t)
+	now := clocktest.Start(t)
+	c, _, err := s.CreateCampaign(ctx, outreach.Campaign{Name: "kept", From: "+15005550006", CreatedAt: now},
+		[]outreach.Conversation{{Recipient: outreach.Recipient{ID: "p1", Phone: "+14406443709"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{`DELETE FROM campaigns WHERE id = $1`, `TRUNCATE campaigns CASCADE`} {
+		var args []any
+		if strings.Contains(q, "$1") {
+			args = append(args, c.ID)
+		}
+		if _, err := s.Pool().Exec(ctx, q, args...); err == nil || !strings.Contains(err.Error(), "never deleted") {
+			t.Errorf("%s: err = %v; want the campaigns_kept trigger's refusal", q, err)
+		}
+	}
+	if _, err := s.Campaign(ctx, c.ID); err != nil {
+		t.Fatalf("the campaign is gone: %v", err)
+	}
+	if cs, err := s.Conversations(ctx, c.ID, 0, 10); err != nil || len(cs) != 1 {
+		t.Fatalf("Conversations = %d, %v; want its one conversation", len(cs), err)
+	}
+}

@@ -37,9 +37,7 @@ func (s *Store) ClaimNumber(ctx context.Context, o outreach.NumberOwner) error {
 	// may hold PHI, and this error reaches logs.
 	var campaign int64
 	var runtime string
-	err = tx.QueryRow(ctx, `SELECT k.id, k.runtime FROM conversations c JOIN campaigns k ON k.id = c.campaign_id
-		WHERE c.from_number = $1 AND c.two_way AND c.status <> 'done' AND k.runtime <> $2 LIMIT 1`,
-		o.Number, o.Runtime).Scan(&campaign, &runtime)
+	err = tx.QueryRow(ctx, claimNumberBusyQuery, o.Number, o.Runtime).Scan(&campaign, &runtime)
 	switch {
 	case err == nil:
 		return &outreach.NumberConflictError{
@@ -84,3 +82,12 @@ func numberOwner(ctx context.Context, q queryer, number string) (outreach.Number
 	}
 	return o, true, nil
 }
+
+// claimNumberBusyQuery finds a campaign of another runtime than $2 with
+// an unfinished two-way conversation from the number $1. It looks
+// campaign by campaign, each through the index of unfinished
+// conversations by (campaign_id, from_number).
+const claimNumberBusyQuery = `SELECT k.id, k.runtime FROM campaigns k
+	WHERE k.runtime <> $2 AND EXISTS (SELECT FROM conversations c
+		WHERE c.campaign_id = k.id AND c.from_number = $1 AND c.two_way AND c.status <> 'done')
+	ORDER BY k.id LIMIT 1`

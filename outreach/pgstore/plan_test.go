@@ -15,7 +15,7 @@ import (
 
 // TestQueryPlans checks that the claim walks the due index in order
 // rather than sorting every unfinished conversation, and that NextDue
-// finds its rows through indexes, on a campaign large enough (and
+// and ClaimNumber find their rows through indexes, on a campaign large enough (and
 // analysed) for the planner to care.
 func TestQueryPlans(t *testing.T) {
 	ctx := context.Background()
@@ -62,6 +62,10 @@ func TestQueryPlans(t *testing.T) {
 			[]any{now.Add(time.Hour), outreach.RuntimeEmbedded, ""}},
 		{"next due, leased", pgstore.NextDueLeasedQuery, "conversations_leased",
 			[]any{now.Add(time.Hour), outreach.RuntimeEmbedded, ""}},
+		// A number none of the conversations is from: ClaimNumber must
+		// not read the campaign's conversations to say so.
+		{"claim number", pgstore.ClaimNumberBusyQuery, "conversations_unfinished",
+			[]any{"+15005550007", "studio"}},
 	} {
 		plan := explain(q.query, q.args...)
 		if !strings.Contains(plan, q.index) || strings.Contains(plan, "Seq Scan on conversations") {
