@@ -20,14 +20,15 @@ func TestQueryPlans(t *testing.T) {
 	}
 	defer s.Close()
 	var queries []string
-	var claim, insertConvs string
+	var claim string
+	insertConvs := map[string]bool{}
 	for _, p := range s.st.queries() {
 		queries = append(queries, p.query)
 		switch p.dst {
 		case &s.st.claim:
 			claim = p.query
-		case &s.st.insertConvs:
-			insertConvs = p.query
+		case &s.st.insertConvs, &s.st.insertConvsShared:
+			insertConvs[p.query] = true
 		}
 	}
 	queries = append(queries, nextDueFreeQuery, nextDueLeasedQuery, cancelMessagesQuery, cancelConversationsQuery, finishQuery,
@@ -62,7 +63,7 @@ func TestQueryPlans(t *testing.T) {
 			t.Errorf("the claim does not use conversations_due:\n  %s", strings.Join(plan, "\n  "))
 		}
 		for _, step := range plan {
-			if q == insertConvs && (strings.HasSuffix(step, "-ROW VALUES CLAUSE") || step == "SCAN inbox" || strings.HasPrefix(step, "SCAN responses")) {
+			if insertConvs[q] && (strings.HasSuffix(step, "-ROW VALUES CLAUSE") || step == "SCAN inbox" || strings.HasPrefix(step, "SCAN responses")) {
 				// A statement that inserts several rows into a parent
 				// table holds a search of each child table for rows a
 				// deferred constraint left orphaned, run only when one

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -92,8 +94,9 @@ const (
 type stmts struct {
 	all []*sql.Stmt
 
-	// insertConvs inserts insertRows conversations in one statement.
-	insertConvs *sql.Stmt
+	// insertConvs and insertConvsShared insert insertRows conversations
+	// in one statement (see insertConvsQuery).
+	insertConvs, insertConvsShared *sql.Stmt
 
 	claim, claimPending, claimInbox *sql.Stmt
 
@@ -124,7 +127,8 @@ type prepared struct {
 
 func (s *stmts) queries() []prepared {
 	return []prepared{
-		{&s.insertConvs, insertConvsQuery(insertRows)},
+		{&s.insertConvs, insertConvsQuery(insertRows, false)},
+		{&s.insertConvsShared, insertConvsQuery(insertRows, true)},
 
 		// ?1 token prefix, ?2 lease expiry, ?3 now, ?4 limit, ?5 runtime,
 		// ?6 world.
@@ -270,17 +274,40 @@ func nullID(id int64) any {
 // world) than one each.
 const insertRows = 64
 
-// insertConvsQuery inserts rows conversations; each row's parameters are
-// insertConvCols values, then the campaign and its world.
-func insertConvsQuery(rows int) string {
+// The columns insertConvsQuery writes: those a chunk of rows may share
+// (bound once for the chunk when they have the same values, as a
+// campaign's new conversations do), then those of each row.
+var (
+	sharedColumns = []string{"from_number", "two_way", "status", "outcome", "next_at", "created_at", "updated_at", "campaign_id", "world"}
+	rowColumns    = []string{"patient_id", "first_name", "phone", "time_zone", "attrs", "zones", "state"}
+	convColumns   = append(slices.Clone(sharedColumns), rowColumns...)
+)
+
+// insertConvsQuery inserts rows conversations, each row's parameters
+// its sharedColumns then its rowColumns. When shared, the
+// sharedColumns are bound once, as ?1 to ?9, which every row names
+// (before its own parameters: a plain ? is numbered one more than the
+// largest number so far, and only numbered parameters cost the driver a
+// search of each binding's name).
+func insertConvsQuery(rows int, shared bool) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO conversations (patient_id, first_name, phone, time_zone, attrs,
-		from_number, two_way, zones, status, state, outcome, next_at, created_at, updated_at, campaign_id, world) VALUES `)
+	b.WriteString("INSERT INTO conversations (" + strings.Join(convColumns, ", ") + ") VALUES ")
 	for i := range rows {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+		b.WriteString("(")
+		for j := range convColumns {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			if j < len(sharedColumns) && shared {
+				b.WriteString("?" + strconv.Itoa(j+1))
+			} else {
+				b.WriteString("?")
+			}
+		}
+		b.WriteString(")")
 	}
 	b.WriteString(" ON CONFLICT (campaign_id, patient_id) DO NOTHING")
 	return b.String()

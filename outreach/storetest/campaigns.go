@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -381,4 +382,63 @@ func testProgress(h *harness) {
 	h.equal("progress of an empty campaign", p, outreach.Progress{
 		Outcomes: map[string]int{}, Messages: map[outreach.MessageStatus]int{}, Delivery: map[string]int{},
 	})
+}
+
+// testLargeBatch stores conversations that share every column but
+// their recipient's, in runs long enough for a store to bind the shared
+// columns once per statement, mixed with runs that differ in each of
+// those columns from row to row, and a repeated recipient: each
+// conversation reads back as it was given, the first of the repeats kept.
+func testLargeBatch(h *harness) {
+	c, _, err := h.s.CreateCampaign(h.ctx, outreach.Campaign{Name: "large", From: from, CreatedAt: at(-time.Hour)}, nil)
+	if err != nil {
+		h.Fatalf("CreateCampaign: %v", err)
+	}
+	const n = 301
+	convs := make([]outreach.Conversation, n)
+	for i := range convs {
+		cv := outreach.Conversation{
+			Recipient: outreach.Recipient{ID: fmt.Sprint("r", i), FirstName: fmt.Sprint("Name", i), Phone: phone(i),
+				TimeZone: "America/Chicago", Attrs: map[string]string{"row": fmt.Sprint(i)}},
+			From: from, TwoWay: true, Zones: []string{"America/Chicago"}, Status: outreach.ConversationPending,
+			NextAt: at(0), CreatedAt: at(-time.Minute), UpdatedAt: at(-time.Minute),
+		}
+		switch {
+		case i >= 100 && i < 200: // every shared column changes from row to row
+			cv.From = []string{from, "+15005550007", ""}[i%3]
+			cv.TwoWay = i%2 == 0
+			cv.NextAt = at(time.Duration(i) * time.Second)
+			cv.CreatedAt = at(-time.Duration(i) * time.Second)
+			cv.UpdatedAt = at(-time.Duration(i%7) * time.Second)
+			if i%5 == 0 {
+				cv.Status, cv.Outcome = outreach.ConversationDone, "imported"
+			}
+		case i >= 200 && i < 280: // another uniform run, other values
+			cv.From, cv.TwoWay, cv.NextAt = "+15005550008", false, at(time.Hour)
+		}
+		convs[i] = cv
+	}
+	repeat := convs[7]
+	repeat.Recipient.FirstName = "Repeat"
+	convs[n-1] = repeat
+	added, err := h.s.AddConversations(h.ctx, c.ID, convs)
+	if err != nil {
+		h.Fatalf("AddConversations: %v", err)
+	}
+	h.equal("added", added, n-1)
+	stored := h.conversations(c.ID)
+	if len(stored) != n-1 {
+		h.Fatalf("stored %d conversations, want %d", len(stored), n-1)
+	}
+	for i, s := range stored {
+		want := convs[i]
+		if want.From == "" {
+			want.From = from
+		}
+		want.ID, want.CampaignID = s.ID, c.ID
+		for _, tm := range []*time.Time{&s.NextAt, &s.CreatedAt, &s.UpdatedAt} {
+			*tm = tm.UTC()
+		}
+		h.equal(fmt.Sprintf("conversation %d", i), s, want)
+	}
 }

@@ -91,6 +91,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"EpochTimes", testEpochTimes},
 		{"DeliveryOutOfOrder", testDeliveryOutOfOrder},
 		{"CreateCampaignSkipsDuplicates", testCreateCampaignDuplicates},
+		{"LargeBatch", testLargeBatch},
 		{"CreateCampaignIsAtomic", testCreateCampaignAtomic},
 		{"NotFound", testNotFound},
 		{"Campaigns", testCampaigns},
