@@ -143,7 +143,7 @@ func (c *committer) applyPending(providerID string) error {
 		status, code string
 		at           int64
 	)
-	err := c.tx.QueryRowContext(c.ctx, `DELETE FROM pending_statuses WHERE provider_id = ? RETURNING status, error_code, at`, providerID).
+	err := c.stmt(c.st.takePending).QueryRowContext(c.ctx, providerID).
 		Scan(&status, &code, &at)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
