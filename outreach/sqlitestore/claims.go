@@ -190,8 +190,7 @@ func (s *Store) ExtendLease(ctx context.Context, l outreach.Lease, until time.Ti
 	if l.Token == "" {
 		return outreach.Lease{}, fmt.Errorf("sqlitestore: conversation %d: empty lease token: %w", l.ConversationID, outreach.ErrLeaseLost)
 	}
-	res, err := s.w.ExecContext(ctx, `UPDATE conversations SET lease_until = ? WHERE id = ? AND lease_token = ?`,
-		nanos(until), l.ConversationID, l.Token)
+	res, err := s.st.extendLease.ExecContext(ctx, nanos(until), l.ConversationID, l.Token)
 	if err != nil {
 		return outreach.Lease{}, wrap("extend lease", err)
 	}
@@ -328,7 +327,7 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 	// conversation can be in a finished campaign.
 	purged := false
 	if status == outreach.ConversationDone && len(u.Enqueue)+len(u.Received)+len(u.Responses) > 0 {
-		if err := c.tx.QueryRowContext(c.ctx, `SELECT purged_at != 0 FROM campaigns WHERE id = ?`, campaignID).Scan(&purged); err != nil {
+		if err := c.stmt(c.st.campaignPurged).QueryRowContext(c.ctx, campaignID).Scan(&purged); err != nil {
 			return nil, wrap("commit: campaign purged", err)
 		}
 	}

@@ -107,8 +107,10 @@ type stmts struct {
 	inboundByProvider, matchConv, insertEvent, bumpInbox *sql.Stmt
 	updateDelivery, insertFailure                        *sql.Stmt
 	// takePending is run for every message a Commit records with a
-	// provider id (applyPending).
-	takePending *sql.Stmt
+	// provider id (applyPending), campaignPurged for every conversation
+	// a Commit ends with messages, extendLease by the runner for each
+	// conversation of a batch still to send.
+	takePending, campaignPurged, extendLease *sql.Stmt
 
 	// The reads of the runner's claim loop (NextDue before each wait,
 	// OptedOut in each claim) are prepared once, since preparing the
@@ -196,6 +198,8 @@ func (s *stmts) queries() []prepared {
 		// ?1 delivery status, ?2 error code, ?3 provider id.
 		// ?4: the statuses the new one may replace (see DeliveryRank).
 		{&s.takePending, `DELETE FROM pending_statuses WHERE provider_id = ? RETURNING status, error_code, at`},
+		{&s.campaignPurged, `SELECT purged_at != 0 FROM campaigns WHERE id = ?`},
+		{&s.extendLease, `UPDATE conversations SET lease_until = ? WHERE id = ? AND lease_token = ?`},
 		{&s.updateDelivery, `UPDATE messages SET
 				error = CASE WHEN ?2 != '' AND delivery_status IN (SELECT value FROM json_each(?4)) THEN ?2 ELSE error END,
 				delivery_status = CASE WHEN delivery_status IN (SELECT value FROM json_each(?4)) THEN ?1 ELSE delivery_status END
