@@ -26,8 +26,3 @@ type FileInfo struct {
 	// and the store's PurgeFiles deletes it. The zero time: never.
 	Expires time.Time
 }
-
-// Expired reports whether the file has expired at now.
-func (f FileInfo) Expired(now time.Time) bool {
-	return !f.Expires.IsZero() && !now.Before(f.Expires)
-}
