@@ -3,16 +3,16 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/patient-outreach/sms/csvio"
@@ -20,40 +20,79 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// An uploaded recipients file is copied to a temporary file and read
-// once for the preview (its counts, its first problems and recipients);
-// when the operator starts the campaign it is read again, and its rows
-// are stored as they are read, in batches. Neither reading holds the
-// rows in memory, so MAX_UPLOAD_BYTES alone limits a file. The upload's
-// key is random and is also kept in the uploader's session, so no one
-// else can use it, and no recipient ever travels in a form field.
-// Uploads expire after an hour; their files are removed then, when used
-// or discarded, and when the app closes.
+// An uploaded recipients file is written, as it arrives, to the store's
+// named files (storeopen.FileStore), never to a temporary file, and read
+// back once for the preview (its counts, its first problems and
+// recipients), which is kept with it as its metadata; when the operator
+// starts the campaign, on whichever instance of the app, the file is
+// taken (so that two starts make one campaign) and read again, and its
+// rows are stored as they are read, in batches. Neither reading holds
+// the rows in memory, so MAX_UPLOAD_BYTES alone limits a file. The
+// upload's key is random and is also kept in the uploader's session
+// (which lives in the database too); its name in the store holds the
+// user's name, and its metadata the user, so no one else can use it, and
+// no recipient ever travels in a form field. Uploads expire after an
+// hour: they are purged then, by any instance, when a file is uploaded
+// and every purgeInterval.
 
 const (
-	uploadTTL  = time.Hour
-	maxUploads = 10 // files on disk, up to MAX_UPLOAD_BYTES each
+	uploadTTL = time.Hour
+	// maxUploads is how many uploads waiting for their start a user may
+	// have in the store (a session has one; a user may have several
+	// sessions): a new one deletes that user's oldest beyond it. Each is
+	// at most MAX_UPLOAD_BYTES, and all expire after uploadTTL.
+	maxUploads = 10
+	// uploadPrefix begins the store's name of every upload.
+	uploadPrefix = "uploads/"
+	// purgeInterval is how often the app deletes expired uploads.
+	purgeInterval = 10 * time.Minute
 	// maxShownProblems is how many row errors, and how many warnings, the
 	// preview lists; it counts the rest.
 	maxShownProblems = 200
 )
 
+// upload is an uploaded file waiting for its start: the metadata kept
+// with the file in the store.
 type upload struct {
-	Key      string
-	FileName string
-	FlowID   string
-	FlowName string
-	Flow     *outreach.Flow
-	Runtime  string
-	Name     string
-	Result   uploadSummary
+	Key string `json:"key"`
+	// User is the name of the user who uploaded it: only they may use it.
+	User     string `json:"user"`
+	FileName string `json:"file_name"`
+	FlowID   string `json:"flow_id"`
+	FlowName string `json:"flow_name"`
+	// Flow is the flow as it was when the file was uploaded.
+	Flow    *outreach.Flow `json:"flow"`
+	Runtime string         `json:"runtime"`
+	Name    string         `json:"name"`
+	Result  uploadSummary  `json:"result"`
 	// RequireConsent is the new campaign form's "Require a consent
 	// column": rows without consent are among Result's errors.
-	RequireConsent bool
-	Created        time.Time
+	RequireConsent bool      `json:"require_consent"`
+	Created        time.Time `json:"created"`
+	// FHIR is set for FHIR Patients rather than a CSV file.
+	FHIR bool `json:"fhir"`
+}
 
-	path string // the file's copy
-	fhir bool   // FHIR Patients rather than a CSV file
+// uploadName is the store's name of the upload key of user.
+func uploadName(user, key string) string {
+	return uploadUserPrefix(user) + key
+}
+
+// uploadUserPrefix begins the store's names of user's uploads.
+func uploadUserPrefix(user string) string {
+	return uploadPrefix + url.PathEscape(user) + "/"
+}
+
+// decodeUpload reads an upload's metadata.
+func decodeUpload(f outreach.FileInfo) (*upload, error) {
+	var up upload
+	if err := json.Unmarshal(f.Meta, &up); err != nil {
+		return nil, fmt.Errorf("the upload's metadata: %w", err)
+	}
+	if up.Flow == nil {
+		return nil, errors.New("the upload's metadata has no flow")
+	}
+	return &up, nil
 }
 
 // uploadSummary is what the preview shows of a recipients file.
@@ -61,9 +100,17 @@ type uploadSummary struct {
 	Rows, BadRows, Valid     int
 	ErrorCount, WarningCount int
 	// Errors and Warnings are the first maxShownProblems of each.
-	Errors, Warnings []*csvio.RowError
+	Errors, Warnings []shownProblem
 	// First are the first previewRows valid recipients.
 	First []outreach.Recipient
+}
+
+// shownProblem is a row error or warning as the preview shows it.
+type shownProblem struct {
+	Line     int    `json:"line"`
+	Column   string `json:"column,omitempty"`
+	Resource string `json:"resource,omitempty"`
+	Err      string `json:"err"`
 }
 
 // MoreErrors and MoreWarnings count the problems the preview leaves out.
@@ -86,140 +133,112 @@ func (s *uploadSummary) add(row csvio.Row) {
 	}
 }
 
-func appendShown(shown, more []*csvio.RowError) []*csvio.RowError {
-	return append(shown, more[:min(len(more), maxShownProblems-len(shown))]...)
+func appendShown(shown []shownProblem, more []*csvio.RowError) []shownProblem {
+	for _, e := range more[:min(len(more), maxShownProblems-len(shown))] {
+		p := shownProblem{Line: e.Line, Column: e.Column, Resource: e.Resource}
+		if e.Err != nil {
+			p.Err = e.Err.Error()
+		}
+		shown = append(shown, p)
+	}
+	return shown
 }
 
-// rows opens the upload's file and returns a reader of its rows; close
-// the file when done. The error refuses the file as a whole.
-func (up *upload) rows(a *app) (csvio.RowReader, *os.File, error) {
-	f, err := os.Open(up.path)
-	if err != nil {
-		return nil, nil, err
-	}
-	var rr csvio.RowReader
-	if up.fhir {
+// rows returns a reader of the rows of the upload's file, read from f.
+// The error refuses the file as a whole.
+func (up *upload) rows(a *app, f io.Reader) (csvio.RowReader, error) {
+	if up.FHIR {
 		// FHIR R4 Patients (Bulk Data NDJSON or a Bundle): the same
 		// rows and row errors, naming the element.
-		rr, err = fhirio.NewReader(f, fhirio.Options{Now: a.now()})
-	} else {
-		rr, err = csvio.NewRecipientReader(f, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes, MaxRows: -1, RequireConsent: up.RequireConsent})
+		return fhirio.NewReader(f, fhirio.Options{Now: a.now()})
 	}
-	if err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	return rr, f, nil
+	return csvio.NewRecipientReader(f, csvio.Options{MaxBytes: a.cfg.MaxUploadBytes, MaxRows: -1, RequireConsent: up.RequireConsent})
 }
 
-// summarize reads the upload's file for its preview.
-func (up *upload) summarize(ctx context.Context, a *app) error {
-	rr, f, err := up.rows(a)
+// summarize reads the upload's file, stored as name, for its preview.
+func (up *upload) summarize(ctx context.Context, a *app, name string) error {
+	_, f, err := a.store.OpenFile(ctx, name, time.Now())
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	rr, err := up.rows(a, f)
+	if err != nil {
+		return err
+	}
 	return csvio.EachRow(ctx, rr, func(row csvio.Row) error {
 		up.Result.add(row)
 		return nil
 	})
 }
 
-// remove deletes the upload's file.
-func (up *upload) remove() {
-	if up.path != "" {
-		_ = os.Remove(up.path)
+// purgeUploads deletes the expired uploads (every expired file of the
+// store: only uploads expire). Any instance may do it for all.
+func (a *app) purgeUploads(ctx context.Context) {
+	n, err := a.store.PurgeFiles(ctx, time.Now())
+	switch {
+	case err != nil:
+		a.log.Warn("purge expired uploads", "err", err)
+	case n > 0:
+		a.log.Info("expired uploads deleted", "files", n)
 	}
 }
 
-type uploads struct {
-	mu sync.Mutex
-	m  map[string]*upload
-}
-
-func newUploads() *uploads { return &uploads{m: map[string]*upload{}} }
-
-func (u *uploads) put(up *upload) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for k, old := range u.m {
-		if time.Since(old.Created) > uploadTTL {
-			old.remove()
-			delete(u.m, k)
+// purgeUploadsEvery purges the expired uploads every purgeInterval until
+// ctx ends.
+func (a *app) purgeUploadsEvery(ctx context.Context) {
+	tick := time.NewTicker(purgeInterval)
+	defer tick.Stop()
+	for {
+		a.purgeUploads(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
 		}
 	}
-	for len(u.m) >= maxUploads { // drop the oldest
-		var oldest *upload
-		for _, x := range u.m {
-			if oldest == nil || x.Created.Before(oldest.Created) {
-				oldest = x
-			}
+}
+
+// limitUploads deletes user's oldest uploads beyond maxUploads.
+func (a *app) limitUploads(ctx context.Context, user string) {
+	list, err := a.store.ListFiles(ctx, uploadUserPrefix(user), time.Now())
+	if err != nil {
+		a.log.Warn("list uploads", "err", err)
+		return
+	}
+	if len(list) <= maxUploads {
+		return
+	}
+	slices.SortFunc(list, func(x, y outreach.FileInfo) int { return x.Created.Compare(y.Created) })
+	for _, f := range list[:len(list)-maxUploads] {
+		if err := a.store.DeleteFile(ctx, f.Name); err != nil && !errors.Is(err, outreach.ErrNotFound) {
+			a.log.Warn("delete an old upload", "err", err)
 		}
-		oldest.remove()
-		delete(u.m, oldest.Key)
-	}
-	u.m[up.Key] = up
-}
-
-func (u *uploads) get(key string) (*upload, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	up, ok := u.m[key]
-	if ok && time.Since(up.Created) > uploadTTL {
-		up.remove()
-		delete(u.m, key)
-		return nil, false
-	}
-	return up, ok
-}
-
-// take removes an upload from the list without removing its file, so
-// that a second request to start it finds none; put it back to keep it.
-func (u *uploads) take(key string) (*upload, bool) {
-	up, ok := u.get(key)
-	if ok {
-		u.mu.Lock()
-		delete(u.m, key)
-		u.mu.Unlock()
-	}
-	return up, ok
-}
-
-func (u *uploads) drop(key string) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if up, ok := u.m[key]; ok {
-		up.remove()
-		delete(u.m, key)
 	}
 }
 
-// removeAll removes every upload and its file.
-func (u *uploads) removeAll() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for k, up := range u.m {
-		up.remove()
-		delete(u.m, k)
-	}
+// errFileTooLarge is the error of an uploaded file over MAX_UPLOAD_BYTES.
+var errFileTooLarge = errors.New("the file is larger than MAX_UPLOAD_BYTES")
+
+// maxReader reads r, failing with errFileTooLarge after n bytes.
+type maxReader struct {
+	r io.Reader
+	n int64 // bytes that may still be read
 }
 
-// spool copies an uploaded file to a temporary file of its own, which
-// outlives the request.
-func spool(src io.Reader) (string, error) {
-	f, err := os.CreateTemp("", "outreach-upload-*")
-	if err != nil {
-		return "", err
+func (m *maxReader) Read(p []byte) (int, error) {
+	if m.n < 0 {
+		return 0, errFileTooLarge
 	}
-	_, err = io.Copy(f, src)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if int64(len(p)) > m.n+1 {
+		p = p[:m.n+1]
 	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", err
+	n, err := m.r.Read(p)
+	m.n -= int64(n)
+	if m.n < 0 {
+		return n, errFileTooLarge
 	}
-	return f.Name(), nil
+	return n, err
 }
 
 type newCampaignView struct {
@@ -231,7 +250,7 @@ type newCampaignView struct {
 }
 
 func (a *app) newCampaignPage(w http.ResponseWriter, r *http.Request) {
-	entries, err := a.flows.list()
+	entries, err := a.flows.list(r.Context())
 	if err != nil {
 		a.internalError(w, r, "listing the flows", err)
 		return
@@ -304,49 +323,111 @@ func (a *app) csvReadError(w http.ResponseWriter, r *http.Request, err error, fi
 	a.internalError(w, r, "reading the CSV", err)
 }
 
-// uploadRecipients reads the CSV at once, keeps it server-side and shows
-// the preview. Nothing is sent before the operator confirms.
+// uploadRecipients writes the uploaded file into the store as it
+// arrives (read from the request part by part, so that it never lands
+// in a temporary file), reads it back once for the preview and shows
+// it. Nothing is sent before the operator confirms.
 func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
-	if !a.parseUpload(w, r, "/campaigns/new") {
+	ctx := r.Context()
+	limit := a.cfg.MaxUploadBytes + 64<<10
+	if r.ContentLength > limit {
+		a.tooLarge(w, r)
 		return
 	}
-	defer r.MultipartForm.RemoveAll()
-	back := "/campaigns/new?flow=" + r.FormValue("flow")
-	e, ok := a.flows.get(r.FormValue("flow"))
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	incomplete := func() {
+		a.flashError(r, "The upload did not arrive complete. Try again.")
+		http.Redirect(w, r, "/campaigns/new", http.StatusSeeOther)
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		incomplete()
+		return
+	}
+	user := a.sessions.GetString(ctx, "user")
+	now := time.Now()
+	up := &upload{Key: rand.Text(), User: user, Created: now}
+	name := uploadName(user, up.Key)
+	stored, kept := false, false
+	defer func() {
+		if !stored || kept {
+			return
+		}
+		// Refused, or the request failed: the file goes at once.
+		if err := a.store.DeleteFile(context.WithoutCancel(ctx), name); err != nil && !errors.Is(err, outreach.ErrNotFound) {
+			a.log.Warn("delete a refused upload", "upload", up.Key[:6], "err", err)
+		}
+	}()
+	fields := map[string]string{}
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.tooLarge(w, r)
+			return
+		} else if err != nil {
+			incomplete()
+			return
+		}
+		field := part.FormName()
+		if field == "recipients" && part.FileName() != "" && !stored {
+			up.FileName = filepath.Base(part.FileName())
+			up.FHIR = fhirUpload(up.FileName)
+			meta, err := json.Marshal(up)
+			if err != nil {
+				a.internalError(w, r, "encoding the upload", err)
+				return
+			}
+			_, err = a.store.PutFile(ctx, outreach.FileInfo{Name: name, Meta: meta, Created: now, Expires: now.Add(uploadTTL)},
+				&maxReader{r: part, n: a.cfg.MaxUploadBytes})
+			switch {
+			case errors.Is(err, errFileTooLarge) || errors.As(err, &mbe):
+				a.tooLarge(w, r)
+				return
+			case err != nil && ctx.Err() == nil && !errors.Is(err, io.ErrUnexpectedEOF):
+				a.internalError(w, r, "keeping the upload", err)
+				return
+			case err != nil:
+				incomplete()
+				return
+			}
+			stored = true
+			continue
+		}
+		if _, seen := fields[field]; !seen && field != "recipients" {
+			b, err := io.ReadAll(io.LimitReader(part, 64<<10))
+			if err != nil {
+				incomplete()
+				return
+			}
+			fields[field] = string(b)
+		}
+	}
+	back := "/campaigns/new?flow=" + url.QueryEscape(fields["flow"])
+	e, ok := a.flows.get(ctx, fields["flow"])
 	if !ok {
 		a.flashError(r, "Pick a flow.")
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	rtName := r.FormValue("runtime")
-	if _, ok := a.runtimes[rtName]; !ok {
+	up.FlowID, up.FlowName, up.Flow = e.ID, e.Title(), e.Flow
+	up.Runtime = fields["runtime"]
+	if _, ok := a.runtimes[up.Runtime]; !ok {
 		a.flashError(r, "Pick a runtime.")
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	file, hdr, err := r.FormFile("recipients")
-	if err != nil {
+	if !stored {
 		a.flashError(r, "Choose the CSV file of recipients.")
 		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
-	defer file.Close()
-	up := &upload{
-		Key: rand.Text(), FileName: filepath.Base(hdr.Filename), FlowID: e.ID, FlowName: e.Title(), Flow: e.Flow,
-		Runtime: rtName, RequireConsent: r.FormValue("require_consent") != "", Created: time.Now(),
-		fhir: fhirUpload(hdr.Filename),
-	}
-	if up.fhir && a.cfg.MaxUploadBytes > 0 && hdr.Size > a.cfg.MaxUploadBytes {
-		a.tooLarge(w, r)
-		return
-	}
-	if up.path, err = spool(file); err != nil {
-		a.internalError(w, r, "keeping the upload", err)
-		return
-	}
-	if err := up.summarize(r.Context(), a); err != nil {
-		up.remove()
-		if up.fhir {
+	up.RequireConsent = fields["require_consent"] != ""
+	if err := up.summarize(ctx, a, name); err != nil {
+		if up.FHIR {
 			a.flashError(r, up.FileName+": "+err.Error())
 			http.Redirect(w, r, back, http.StatusSeeOther)
 			return
@@ -354,20 +435,31 @@ func (a *app) uploadRecipients(w http.ResponseWriter, r *http.Request) {
 		a.csvReadError(w, r, err, up.FileName, back, "")
 		return
 	}
-	name := strings.TrimSpace(r.FormValue("name"))
-	if name == "" {
-		name = e.Title() + ", " + a.now().UTC().Format("Jan 2 15:04 UTC")
+	up.Name = strings.TrimSpace(fields["name"])
+	if up.Name == "" {
+		up.Name = e.Title() + ", " + a.now().UTC().Format("Jan 2 15:04 UTC")
 	}
-	if len(name) > 200 {
-		name = name[:200]
+	if len(up.Name) > 200 {
+		up.Name = up.Name[:200]
 	}
-	up.Name = name
+	meta, err := json.Marshal(up)
+	if err == nil {
+		err = a.store.SetFileMeta(ctx, name, meta, time.Now())
+	}
+	if err != nil {
+		a.internalError(w, r, "keeping the upload", err)
+		return
+	}
 	// One pending upload per session: a new one replaces the last.
-	if prev := a.sessions.GetString(r.Context(), "upload"); prev != "" {
-		a.uploads.drop(prev)
+	if prev := a.sessions.GetString(ctx, "upload"); prev != "" {
+		if err := a.store.DeleteFile(ctx, uploadName(user, prev)); err != nil && !errors.Is(err, outreach.ErrNotFound) {
+			a.log.Warn("delete the session's previous upload", "err", err)
+		}
 	}
-	a.uploads.put(up)
-	a.sessions.Put(r.Context(), "upload", up.Key)
+	a.sessions.Put(ctx, "upload", up.Key)
+	kept = true
+	a.limitUploads(ctx, user)
+	a.purgeUploads(ctx)
 	a.log.Info("recipients uploaded", "upload", up.Key[:6], "rows", up.Result.Rows, "bad_rows", up.Result.BadRows, "warnings", up.Result.WarningCount)
 	http.Redirect(w, r, "/uploads/"+up.Key, http.StatusSeeOther)
 }
@@ -379,15 +471,40 @@ func fhirUpload(name string) bool {
 	return ext == ".ndjson" || ext == ".json"
 }
 
-// ownUpload returns the session's upload named in the path.
-func (a *app) ownUpload(w http.ResponseWriter, r *http.Request) (*upload, bool) {
+// uploadGone answers a request for an upload that is not (or no longer)
+// the session's.
+func (a *app) uploadGone(w http.ResponseWriter, r *http.Request) {
+	a.errorPage(w, r, http.StatusNotFound, "This upload has expired or was already used. Upload the file again.")
+}
+
+// ownUpload returns the session's upload named in the path and its name
+// in the store: the session's last upload, by its user.
+func (a *app) ownUpload(w http.ResponseWriter, r *http.Request) (*upload, string, bool) {
 	key := r.PathValue("key")
-	up, ok := a.uploads.get(key)
-	if !ok || a.sessions.GetString(r.Context(), "upload") != key {
-		a.errorPage(w, r, http.StatusNotFound, "This upload has expired or was already used. Upload the file again.")
-		return nil, false
+	user := a.sessions.GetString(r.Context(), "user")
+	if key == "" || a.sessions.GetString(r.Context(), "upload") != key {
+		a.uploadGone(w, r)
+		return nil, "", false
 	}
-	return up, true
+	name := uploadName(user, key)
+	f, err := a.store.StatFile(r.Context(), name, time.Now())
+	if errors.Is(err, outreach.ErrNotFound) {
+		a.uploadGone(w, r)
+		return nil, "", false
+	} else if err != nil {
+		a.internalError(w, r, "reading the upload", err)
+		return nil, "", false
+	}
+	up, err := decodeUpload(f)
+	if err != nil {
+		a.internalError(w, r, "reading the upload", err)
+		return nil, "", false
+	}
+	if up.User != user || up.Key != key {
+		a.uploadGone(w, r)
+		return nil, "", false
+	}
+	return up, name, true
 }
 
 type previewRecipient struct {
@@ -407,7 +524,7 @@ type previewView struct {
 const previewRows = 3
 
 func (a *app) previewPage(w http.ResponseWriter, r *http.Request) {
-	up, ok := a.ownUpload(w, r)
+	up, _, ok := a.ownUpload(w, r)
 	if !ok {
 		return
 	}
@@ -424,10 +541,12 @@ func (a *app) previewPage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "preview", pageData{Title: "Check the recipients", Nav: "new", Page: v})
 }
 
-// confirmCampaign creates the campaign through its runtime, storing the
-// file's valid rows as it reads them, and starts it.
+// confirmCampaign takes the upload from the store (on whichever instance
+// of the app: of two starts, one takes it, the other finds it used),
+// creates the campaign through its runtime, storing the file's valid
+// rows as it reads them, and starts it.
 func (a *app) confirmCampaign(w http.ResponseWriter, r *http.Request) {
-	up, ok := a.ownUpload(w, r)
+	up, name, ok := a.ownUpload(w, r)
 	if !ok {
 		return
 	}
@@ -441,22 +560,39 @@ func (a *app) confirmCampaign(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/uploads/"+up.Key, http.StatusSeeOther)
 		return
 	}
-	// Taken, so that a second click finds the upload used.
-	if _, ok := a.uploads.take(up.Key); !ok {
-		a.errorPage(w, r, http.StatusNotFound, "This upload has expired or was already used. Upload the file again.")
+	// Taken, so that a second click, here or on another instance, finds
+	// the upload used.
+	ctx := r.Context()
+	f, file, err := a.store.TakeFile(ctx, name, time.Now())
+	if errors.Is(err, outreach.ErrNotFound) {
+		a.uploadGone(w, r)
+		return
+	} else if err != nil {
+		a.internalError(w, r, "taking the upload", err)
 		return
 	}
-	ctx := r.Context()
-	c, added, err := a.createFromUpload(ctx, rt, up)
+	defer file.Close()
+	if up, err = decodeUpload(f); err != nil || up.User != a.sessions.GetString(ctx, "user") {
+		// Replaced between the two reads: not this session's any more.
+		_ = a.store.PutBackFile(context.WithoutCancel(ctx), name)
+		a.uploadGone(w, r)
+		return
+	}
+	c, added, err := a.createFromUpload(ctx, rt, up, file)
 	a.audit(r, outreach.ActionCampaignCreated, resultOf(err), "campaign", idOrEmpty(c.ID), fmt.Sprintf("runtime=%s recipients=%d", up.Runtime, added))
 	if err != nil {
 		a.log.Warn("create campaign", "runtime", up.Runtime, "err", err)
 		a.flashError(r, "The campaign could not be created: "+err.Error())
-		a.uploads.put(up)
+		// Put back, so that the operator can start it again.
+		if perr := a.store.PutBackFile(context.WithoutCancel(ctx), name); perr != nil {
+			a.log.Warn("put back the upload", "upload", up.Key[:6], "err", perr)
+		}
 		http.Redirect(w, r, "/uploads/"+up.Key, http.StatusSeeOther)
 		return
 	}
-	up.remove()
+	if err := a.store.DeleteFile(context.WithoutCancel(ctx), name); err != nil && !errors.Is(err, outreach.ErrNotFound) {
+		a.log.Warn("delete the used upload; it is purged when it expires", "upload", up.Key[:6], "err", err)
+	}
 	a.sessions.Remove(ctx, "upload")
 	err = rt.StartCampaign(ctx, c.ID)
 	a.audit(r, outreach.ActionCampaignStarted, resultOf(err), "campaign", idOrEmpty(c.ID), "")
@@ -471,15 +607,14 @@ func (a *app) confirmCampaign(w http.ResponseWriter, r *http.Request) {
 }
 
 // createFromUpload creates a draft campaign of the upload's valid rows,
-// stored in batches as the file is read again. A campaign whose rows
-// could not all be stored is cancelled, so that no one starts it half
-// made; the error says so.
-func (a *app) createFromUpload(ctx context.Context, rt outreach.Runtime, up *upload) (outreach.Campaign, int, error) {
-	rr, f, err := up.rows(a)
+// stored in batches as file, the upload's content, is read again. A
+// campaign whose rows could not all be stored is cancelled, so that no
+// one starts it half made; the error says so.
+func (a *app) createFromUpload(ctx context.Context, rt outreach.Runtime, up *upload, file io.Reader) (outreach.Campaign, int, error) {
+	rr, err := up.rows(a, file)
 	if err != nil {
 		return outreach.Campaign{}, 0, err
 	}
-	defer f.Close()
 	recipients := csvio.Recipients(ctx, rr)
 	if a.dev != nil {
 		recipients = a.dev.withPhones(recipients)
@@ -496,8 +631,11 @@ func (a *app) createFromUpload(ctx context.Context, rt outreach.Runtime, up *upl
 }
 
 func (a *app) discardUpload(w http.ResponseWriter, r *http.Request) {
-	if up, ok := a.ownUpload(w, r); ok {
-		a.uploads.drop(up.Key)
+	if _, name, ok := a.ownUpload(w, r); ok {
+		if err := a.store.DeleteFile(r.Context(), name); err != nil && !errors.Is(err, outreach.ErrNotFound) {
+			a.internalError(w, r, "deleting the upload", err)
+			return
+		}
 		a.sessions.Remove(r.Context(), "upload")
 		a.flash(r, "Upload discarded: nothing was sent.")
 		http.Redirect(w, r, "/campaigns/new", http.StatusSeeOther)

@@ -38,7 +38,7 @@ type config struct {
 	Window              outreach.Window
 	MaxUploadBytes      int64  // MAX_UPLOAD_BYTES
 	CustomerName        string // CUSTOMER_NAME, shown in the page header
-	FlowsDir            string // FLOWS_DIR: uploaded flow files; default "uploaded-flows" next to the database
+	FlowsDir            string // FLOWS_DIR: flow files to import once into the database; default "uploaded-flows" next to the database
 	AlertSMSTo          string // ALERT_SMS_TO, E.164: the on-call phone texted on urgent replies
 	AlertWebhookURL     string // ALERT_WEBHOOK_URL: where alerts are POSTed, signed
 	AlertWebhookSecret  string // ALERT_WEBHOOK_SECRET: the webhook's signing key
@@ -116,7 +116,7 @@ var settings = []struct {
 	{"SEND_WINDOW", "", "local sending window, HH:MM-HH:MM (default 08:00-21:00; 00:00-24:00 for always)"},
 	{"MAX_UPLOAD_BYTES", "", "largest CSV upload in bytes (default 10485760)"},
 	{"CUSTOMER_NAME", "", "organisation name shown in the page header"},
-	{"FLOWS_DIR", "", "folder of uploaded flow files (default: uploaded-flows next to the database)"},
+	{"FLOWS_DIR", "", "folder of flow files uploaded before flows were kept in the database, imported once at start (default: uploaded-flows next to the database)"},
 	{"ALERT_SMS_TO", "", "on-call phone, E.164: texted (ids and urgent words only) when a patient's reply holds urgent words"},
 	{"ALERT_WEBHOOK_URL", "", "URL that gets a signed JSON POST for each urgent reply (needs ALERT_WEBHOOK_SECRET)"},
 	{"ALERT_WEBHOOK_SECRET", "", "key of the webhook's Outreach-Signature (HMAC-SHA256; see outreach/notify)"},

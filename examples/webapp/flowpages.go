@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,30 +16,42 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/patient-outreach/sms/flows"
+	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/studio"
 )
 
 // flowLibrary holds the flows the app offers: the built-in ones, and the
-// flow files uploaded on the flows page, kept as ID.json files in a folder
-// (next to the database by default), where they can also be edited or
-// versioned by hand. Each file is validated with flows.LoadFile whenever
-// it is read.
+// flow files uploaded on the flows page (a flow imported from a Twilio
+// Studio export keeps that export in its Source), kept in the store's
+// named files as flows/ID.json, so that every instance of the app lists,
+// runs and deletes the same. Each file is validated with flows.Load
+// whenever it is read.
 type flowLibrary struct {
-	dir string
-	mu  sync.Mutex // serialises writes to dir
+	store storeopen.FileStore
+	log   *slog.Logger
 }
+
+// flowPrefix begins the store's name of every uploaded flow;
+// flowsDirPrefix the name of the mark of a flow imported from FLOWS_DIR.
+const (
+	flowPrefix     = "flows/"
+	flowsDirPrefix = "flows-dir-imported/"
+)
+
+// flowName is the store's name of the uploaded flow id.
+func flowName(id string) string { return flowPrefix + id + ".json" }
 
 // flowEntry is one flow of the library.
 type flowEntry struct {
 	ID      string
 	Flow    *outreach.Flow
 	Builtin bool
-	// Err is set for an uploaded file that no longer loads (edited by hand).
+	// Err is set for an uploaded file that no longer loads (one that
+	// was edited by hand in FLOWS_DIR before it was imported).
 	Err error
 }
 
@@ -53,7 +66,7 @@ func (e flowEntry) Title() string {
 // validFlowID is what an uploaded flow's id must look like: it names its file.
 var validFlowID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
 
-func (l *flowLibrary) list() ([]flowEntry, error) {
+func (l *flowLibrary) list(ctx context.Context) ([]flowEntry, error) {
 	var out []flowEntry
 	for _, name := range flows.BuiltinNames() {
 		f, err := flows.Builtin(name)
@@ -62,64 +75,116 @@ func (l *flowLibrary) list() ([]flowEntry, error) {
 		}
 		out = append(out, flowEntry{ID: name, Flow: f, Builtin: true})
 	}
-	files, err := filepath.Glob(filepath.Join(l.dir, "*.json"))
+	files, err := l.store.ListFiles(ctx, flowPrefix, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	slices.Sort(files)
 	for _, file := range files {
-		id := strings.TrimSuffix(filepath.Base(file), ".json")
+		id := strings.TrimSuffix(strings.TrimPrefix(file.Name, flowPrefix), ".json")
 		if slices.Contains(flows.BuiltinNames(), id) || !validFlowID.MatchString(id) {
 			continue
 		}
-		f, err := flows.LoadFile(file)
+		f, err := l.load(ctx, id)
+		if errors.Is(err, outreach.ErrNotFound) {
+			continue // deleted since it was listed
+		}
 		out = append(out, flowEntry{ID: id, Flow: f, Err: err})
 	}
 	return out, nil
 }
 
+// load reads and validates the uploaded flow id.
+func (l *flowLibrary) load(ctx context.Context, id string) (*outreach.Flow, error) {
+	_, rc, err := l.store.OpenFile(ctx, flowName(id), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return flows.Load(rc)
+}
+
 // get returns a flow by id; false if there is none (or it does not load).
-func (l *flowLibrary) get(id string) (flowEntry, bool) {
+func (l *flowLibrary) get(ctx context.Context, id string) (flowEntry, bool) {
 	if f, err := flows.Builtin(id); err == nil {
 		return flowEntry{ID: id, Flow: f, Builtin: true}, true
 	}
 	if !validFlowID.MatchString(id) {
 		return flowEntry{}, false
 	}
-	f, err := flows.LoadFile(filepath.Join(l.dir, id+".json"))
+	f, err := l.load(ctx, id)
 	if err != nil {
+		if !errors.Is(err, outreach.ErrNotFound) && !errors.Is(err, outreach.ErrInvalidFlow) {
+			l.log.Warn("read an uploaded flow", "flow", id, "err", err)
+		}
 		return flowEntry{}, false
 	}
 	return flowEntry{ID: id, Flow: f}, true
 }
 
-// save writes an uploaded flow's file (mode 0600), replacing an older
-// upload with the same id.
-func (l *flowLibrary) save(id string, raw []byte) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if err := os.MkdirAll(l.dir, 0o700); err != nil {
+// save stores an uploaded flow's file, replacing an older upload with
+// the same id.
+func (l *flowLibrary) save(ctx context.Context, id string, raw []byte) error {
+	_, err := l.store.PutFile(ctx, outreach.FileInfo{Name: flowName(id), Created: time.Now()}, bytes.NewReader(raw))
+	return err
+}
+
+// remove deletes an uploaded flow; an error matching
+// outreach.ErrNotFound when there is none.
+func (l *flowLibrary) remove(ctx context.Context, id string) error {
+	return l.store.DeleteFile(ctx, flowName(id))
+}
+
+// importDir imports, once, the flow files ID.json of dir (FLOWS_DIR,
+// where the app kept uploaded flows before they moved into the store)
+// whose id the store has neither as a flow nor as imported before: a
+// flow deleted since is not brought back. A missing dir imports nothing.
+// The files are left as they are; the app never reads them again.
+func (l *flowLibrary) importDir(ctx context.Context, dir string) error {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
 		return err
 	}
-	tmp, err := os.CreateTemp(l.dir, ".upload-*")
+	slices.Sort(files)
+	imported := 0
+	for _, file := range files {
+		id := strings.TrimSuffix(filepath.Base(file), ".json")
+		if slices.Contains(flows.BuiltinNames(), id) || !validFlowID.MatchString(id) {
+			continue
+		}
+		mark := flowsDirPrefix + id
+		if _, err := l.store.StatFile(ctx, mark, time.Now()); err == nil {
+			continue
+		} else if !errors.Is(err, outreach.ErrNotFound) {
+			return err
+		}
+		switch _, err := l.store.StatFile(ctx, flowName(id), time.Now()); {
+		case errors.Is(err, outreach.ErrNotFound):
+			if err := l.importFile(ctx, id, file); err != nil {
+				return err
+			}
+			imported++
+			l.log.Info("flow imported from FLOWS_DIR into the database", "flow", id)
+		case err != nil:
+			return err
+		}
+		if _, err := l.store.PutFile(ctx, outreach.FileInfo{Name: mark, Created: time.Now()}, strings.NewReader("")); err != nil {
+			return err
+		}
+	}
+	if imported > 0 {
+		l.log.Info("FLOWS_DIR is no longer used: its flows are in the database now", "dir", dir, "flows", imported)
+	}
+	return nil
+}
+
+func (l *flowLibrary) importFile(ctx context.Context, id, path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(raw); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), filepath.Join(l.dir, id+".json"))
-}
-
-func (l *flowLibrary) remove(id string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return os.Remove(filepath.Join(l.dir, id+".json"))
+	defer f.Close()
+	_, err = l.store.PutFile(ctx, outreach.FileInfo{Name: flowName(id), Created: time.Now()}, io.LimitReader(f, flows.MaxFileSize+1))
+	return err
 }
 
 // studioName is the friendly name a flow is deployed under: what
@@ -325,7 +390,7 @@ func (a *app) flowsPage(w http.ResponseWriter, r *http.Request) {
 // renderFlows renders the flows page, with the result of a Studio import
 // when si is not nil.
 func (a *app) renderFlows(w http.ResponseWriter, r *http.Request, status int, si *studioImport) {
-	entries, err := a.flows.list()
+	entries, err := a.flows.list(r.Context())
 	if err != nil {
 		a.internalError(w, r, "listing the flows", err)
 		return
@@ -406,7 +471,7 @@ func (a *app) importStudioFlow(w http.ResponseWriter, r *http.Request) {
 		a.renderFlows(w, r, http.StatusUnprocessableEntity, si)
 		return
 	}
-	if err := a.flows.save(f.ID, data); err != nil {
+	if err := a.flows.save(r.Context(), f.ID, data); err != nil {
 		a.internalError(w, r, "saving the flow", err)
 		return
 	}
@@ -416,7 +481,7 @@ func (a *app) importStudioFlow(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) flowPage(w http.ResponseWriter, r *http.Request) {
-	e, ok := a.flows.get(r.PathValue("id"))
+	e, ok := a.flows.get(r.Context(), r.PathValue("id"))
 	if !ok {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
 		return
@@ -454,7 +519,7 @@ func (a *app) uploadFlow(w http.ResponseWriter, r *http.Request) {
 	case slices.Contains(flows.BuiltinNames(), f.ID):
 		a.flashError(r, name+": "+strconv.Quote(f.ID)+" is a built-in flow: give your flow another \"id\".")
 	default:
-		if err := a.flows.save(f.ID, raw); err != nil {
+		if err := a.flows.save(r.Context(), f.ID, raw); err != nil {
 			a.internalError(w, r, "saving the flow", err)
 			return
 		}
@@ -491,7 +556,7 @@ func flowLoadMessage(err error) string {
 }
 
 func (a *app) deployFlow(w http.ResponseWriter, r *http.Request) {
-	e, ok := a.flows.get(r.PathValue("id"))
+	e, ok := a.flows.get(r.Context(), r.PathValue("id"))
 	if !ok {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
 		return
@@ -514,7 +579,7 @@ func (a *app) deployFlow(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) undeployFlow(w http.ResponseWriter, r *http.Request) {
-	e, ok := a.flows.get(r.PathValue("id"))
+	e, ok := a.flows.get(r.Context(), r.PathValue("id"))
 	if !ok {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
 		return
@@ -537,7 +602,7 @@ func (a *app) undeployFlow(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) deleteFlow(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	e, ok := a.flows.get(id)
+	e, ok := a.flows.get(r.Context(), id)
 	if ok && e.Builtin {
 		a.flashError(r, "Built-in flows cannot be deleted.")
 		http.Redirect(w, r, "/flows/"+id, http.StatusSeeOther)
@@ -547,9 +612,9 @@ func (a *app) deleteFlow(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
 		return
 	}
-	err := a.flows.remove(id)
+	err := a.flows.remove(r.Context(), id)
 	a.audit(r, outreach.ActionFlowDeleted, resultOf(err), "flow", id, "from the library")
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err != nil && !errors.Is(err, outreach.ErrNotFound) {
 		a.internalError(w, r, "deleting the flow", err)
 		return
 	}
@@ -560,7 +625,7 @@ func (a *app) deleteFlow(w http.ResponseWriter, r *http.Request) {
 // sampleCSV is a recipients file for a flow: the required columns and
 // each extra column its messages use ({{data.COLUMN}}).
 func (a *app) sampleCSV(w http.ResponseWriter, r *http.Request) {
-	e, ok := a.flows.get(r.PathValue("id"))
+	e, ok := a.flows.get(r.Context(), r.PathValue("id"))
 	if !ok {
 		a.errorPage(w, r, http.StatusNotFound, "There is no such flow.")
 		return

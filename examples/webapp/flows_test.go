@@ -54,14 +54,17 @@ func TestFlowsPages(t *testing.T) {
 		t.Errorf("a flow replacing a built-in one was not refused:\n%s", body)
 	}
 
-	// A good flow is kept in the flows folder and shown readably.
+	// A good flow is kept in the database and shown readably.
 	resp, body = c.postFile("/flows", nil, "flow", "reminder.json", []byte(customFlow))
 	mustStatus(t, "upload", resp, body, http.StatusSeeOther)
 	if loc := resp.Header.Get("Location"); loc != "/flows/reminder" {
 		t.Fatalf("upload went to %q", loc)
 	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(ta.DBPath), "uploaded-flows", "reminder.json")); err != nil {
-		t.Fatalf("the uploaded flow is not in the flows folder: %v", err)
+	if got := storedFile(t, ta.DBPath, "flows/reminder.json"); got != customFlow {
+		t.Fatalf("the uploaded flow is not in the database as uploaded: %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(ta.DBPath), "uploaded-flows")); err == nil {
+		t.Error("the app made a flows folder: flows live in the database")
 	}
 	resp, body = c.get("/flows/reminder")
 	mustStatus(t, "flow page", resp, body, http.StatusOK)
@@ -183,8 +186,8 @@ func TestStudioImportPage(t *testing.T) {
 			t.Errorf("the import result lacks %q", want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(ta.DBPath), "uploaded-flows", "volunteer-chatbot-autopilot.json")); err != nil {
-		t.Fatalf("the imported flow is not in the flows folder: %v", err)
+	if got := storedFile(t, ta.DBPath, "flows/volunteer-chatbot-autopilot.json"); !strings.Contains(got, `"source"`) || !strings.Contains(got, "send_to_flex_2") {
+		t.Fatalf("the imported flow is not in the database with the Studio export it came from:\n%.500s", got)
 	}
 	if resp, body := c.get("/flows/volunteer-chatbot-autopilot"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "Volunteer bot") {
 		t.Errorf("imported flow page: %s", resp.Status)
@@ -200,7 +203,7 @@ func TestStudioImportPage(t *testing.T) {
 			t.Errorf("the failed import lacks %q", want)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(filepath.Dir(ta.DBPath), "uploaded-flows", "broken.json")); err == nil {
+	if got := storedFile(t, ta.DBPath, "flows/broken.json"); got != "" {
 		t.Error("a flow with errors was kept")
 	}
 }

@@ -69,8 +69,8 @@ func TestTwoReplicas(t *testing.T) {
 		mustStatus(t, "campaigns after the login on "+srv.URL, resp, body, http.StatusOK)
 	}
 
-	// A campaign, uploaded and started on A (an upload waits in the
-	// memory of the replica that took it), sent by A's runner.
+	// A campaign, uploaded and started on A (TestUploadOnAnyReplica
+	// starts one on the other replica), sent by A's runner.
 	page := startCampaign(t, on(c, srvA), "Replicas", csvOf("patient_id,patient_first_name,patient_phone", "R-1,Ann,(440) 555-0142"))
 	var sent outreach.Message
 	waitUntil(t, func() bool {

@@ -61,7 +61,6 @@ type app struct {
 	login    *verify.Login
 	sessions *scs.SessionManager
 	flows    *flowLibrary
-	uploads  *uploads
 	dev      *devMode // nil unless in dev mode
 	zones    zoneCache
 	pages    map[string]*template.Template
@@ -101,8 +100,12 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 		// Next to an SQLite file; in the working directory with Postgres.
 		dir = filepath.Join(filepath.Dir(a.db.Path), "uploaded-flows")
 	}
-	a.flows = &flowLibrary{dir: dir}
-	a.uploads = newUploads()
+	a.flows = &flowLibrary{store: a.store, log: logger}
+	// FLOWS_DIR is read once, for the flows uploaded before they were
+	// kept in the database.
+	if err := a.flows.importDir(ctx, dir); err != nil {
+		return nil, fmt.Errorf("import the flows of FLOWS_DIR %s: %w", dir, err)
+	}
 
 	account := twilioAccount{AccountSID: cfg.AccountSID, AuthToken: cfg.AuthToken}
 	var codes verify.CodeSender
@@ -195,10 +198,10 @@ func newServer(ctx context.Context, cfg *config, stderr io.Writer, logger *slog.
 	return a, nil
 }
 
-// start starts the background work: each runtime's Run, the retention
-// purge (when RETENTION_DAYS is set) and, in dev mode, the fake
-// Twilio's. Each goroutine is owned by the app: stop cancels them and
-// waits.
+// start starts the background work: each runtime's Run, the purge of
+// expired uploads, the retention purge (when RETENTION_DAYS is set)
+// and, in dev mode, the fake Twilio's. Each goroutine is owned by the
+// app: stop cancels them and waits.
 func (a *app) start(ctx context.Context) {
 	ctx, a.bgCancel = context.WithCancel(ctx)
 	for name, rt := range a.runtimes {
@@ -221,6 +224,7 @@ func (a *app) start(ctx context.Context) {
 	if a.dev != nil {
 		a.bg.Go(func() { a.dev.run(ctx) })
 	}
+	a.bg.Go(func() { a.purgeUploadsEvery(ctx) })
 	if a.retention.Period > 0 {
 		a.log.Info("retention: message texts and replies are deleted after campaigns finish", "days", a.cfg.RetentionDays)
 		a.bg.Go(func() { a.retention.Run(ctx) }) // logs its own failures
@@ -253,7 +257,6 @@ func (a *app) Close() error {
 	a.closeOnce.Do(func() {
 		a.beginShutdown()
 		a.stop()
-		a.uploads.removeAll()
 		if a.dev != nil {
 			a.dev.close()
 		}

@@ -96,6 +96,16 @@
 //		From: "+15005550006", Limiter: store.Limiter(1, 1),
 //	})
 //
+// # Named files
+//
+// [Store.PutFile] and the methods beside it keep named files in the
+// database (tables files and file_chunks), written and read in chunks of
+// 512 KiB so that no file is ever whole in memory: an upload waiting
+// between its preview and its start, an uploaded flow, seen by every
+// process on the database. A file is seen only once completely written;
+// [Store.TakeFile] gives a file to exactly one caller; expired files
+// are deleted by [Store.PurgeFiles]. storetest.ExerciseFiles checks them.
+//
 // # Times
 //
 // Times are timestamptz, which keeps microseconds: a time is stored

@@ -59,6 +59,16 @@
 // RunnerOptions.Limiter when several processes send through one file:
 // they draw on one allowance per sending number.
 //
+// # Named files
+//
+// [Store.PutFile] and the methods beside it keep named files in the
+// database file (tables files and file_chunks), written and read in chunks of
+// 512 KiB so that no file is ever whole in memory: an upload waiting
+// between its preview and its start, an uploaded flow, seen by every
+// process on the database file. A file is seen only once completely written;
+// [Store.TakeFile] gives a file to exactly one caller; expired files
+// are deleted by [Store.PurgeFiles]. storetest.ExerciseFiles checks them.
+//
 // # Representation
 //
 // Times are stored as INTEGER nanoseconds since 1900-01-01 UTC (0 is the

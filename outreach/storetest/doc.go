@@ -16,5 +16,6 @@
 // too: the runner relies on everything it checks.
 //
 // A store that offers a limiter shared by processes (an
-// [outreach.Limiter] kept in its database) runs [ExerciseLimiter] too.
+// [outreach.Limiter] kept in its database) runs [ExerciseLimiter] too; one that
+// keeps named files (a [FileStore]) runs [ExerciseFiles].
 package storetest
