@@ -1,4 +1,4 @@
--- Schema version 6: named files (Store.PutFile and the other file
+-- Schema version 7: named files (Store.PutFile and the other file
 -- methods): an upload waiting between its preview and its start, an
 -- uploaded flow, kept here so that every instance of the app sees them.
 --
