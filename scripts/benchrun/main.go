@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -315,7 +316,15 @@ func openStore(ctx context.Context, stage, dir string) (outreach.Store, error) {
 		}
 		return droppedSchema{s}, nil
 	}
-	return sqlitestore.Open(ctx, filepath.Join(dir, stage+".db"))
+	// A new database each time, as the Postgres stage's new schema: a
+	// stage run again by hand must not add to the last run's campaign.
+	path := filepath.Join(dir, stage+".db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return sqlitestore.Open(ctx, path)
 }
 
 // droppedSchema is a Postgres store whose schema Close drops.
