@@ -19,6 +19,40 @@ func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Mess
 		return outreach.Message{}, false, wrap("record inbound", err)
 	}
 	defer tx.Rollback()
+	m, isNew, err := s.recordInbound(ctx, tx, world, m, event)
+	if err != nil || !isNew {
+		return m, false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return outreach.Message{}, false, wrap("record inbound", err)
+	}
+	return m, true, nil
+}
+
+// RecordInbounds implements [outreach.BatchRecorder]: RecordInbound for
+// each item, in one transaction.
+func (s *Store) RecordInbounds(ctx context.Context, world string, in []outreach.InboundRecord) ([]outreach.InboundResult, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrap("record inbound", err)
+	}
+	defer tx.Rollback()
+	out := make([]outreach.InboundResult, len(in))
+	for i, r := range in {
+		m, isNew, err := s.recordInbound(ctx, tx, world, r.Message, r.Event)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = outreach.InboundResult{Message: m, New: isNew}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap("record inbound", err)
+	}
+	return out, nil
+}
+
+// recordInbound is RecordInbound within tx.
+func (s *Store) recordInbound(ctx context.Context, tx *sql.Tx, world string, m outreach.Message, event outreach.EventKind) (outreach.Message, bool, error) {
 	if m.ProviderID != "" {
 		old, err := scanMessage(tx.StmtContext(ctx, s.st.inboundByProvider).QueryRowContext(ctx, m.ProviderID))
 		if err == nil {
@@ -37,7 +71,7 @@ func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Mess
 			return outreach.Message{}, false, wrap("record inbound", err)
 		}
 	}
-	err = tx.StmtContext(ctx, s.st.insertMessage).QueryRowContext(ctx, nullID(m.ConversationID), nullID(m.CampaignID),
+	err := tx.StmtContext(ctx, s.st.insertMessage).QueryRowContext(ctx, nullID(m.ConversationID), nullID(m.CampaignID),
 		m.Direction, 0, "", 0, m.From, m.To, m.Body, m.Status, m.ProviderID, m.DeliveryStatus, m.Error, m.Tries,
 		nanos(m.SendAfter), nanos(m.IntentAt), nanos(m.SentAt), nanos(m.CreatedAt)).Scan(&m.ID)
 	if err != nil {
@@ -53,9 +87,6 @@ func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Mess
 			return outreach.Message{}, false, wrap("record inbound", err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return outreach.Message{}, false, wrap("record inbound", err)
-	}
 	m.SendAfter, m.IntentAt, m.SentAt, m.CreatedAt = utc(m.SendAfter), utc(m.IntentAt), utc(m.SentAt), utc(m.CreatedAt)
 	return m, true, nil
 }
@@ -69,23 +100,66 @@ func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCod
 		return outreach.Message{}, wrap("update delivery", err)
 	}
 	defer tx.Rollback()
-	m, found, err := s.st.deliver(ctx, func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) },
-		providerID, status, errorCode, at)
+	m, found, err := s.updateDelivery(ctx, tx, providerID, status, errorCode, at)
 	if err != nil {
 		return outreach.Message{}, err
 	}
-	if !found {
-		if providerID != "" {
-			if err := keepPending(ctx, tx, providerID, status, errorCode, at); err != nil {
-				return outreach.Message{}, err
-			}
-			if err := tx.Commit(); err != nil {
-				return outreach.Message{}, wrap("update delivery", err)
-			}
-		}
-		return outreach.Message{}, fmt.Errorf("sqlitestore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
+	if !found && providerID == "" {
+		return outreach.Message{}, notFoundDelivery(providerID)
 	}
-	return m, wrap("update delivery", tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return outreach.Message{}, wrap("update delivery", err)
+	}
+	if !found {
+		return outreach.Message{}, notFoundDelivery(providerID)
+	}
+	return m, nil
+}
+
+// UpdateDeliveries implements [outreach.BatchRecorder]: UpdateDelivery
+// for each item, in one transaction.
+func (s *Store) UpdateDeliveries(ctx context.Context, updates []outreach.DeliveryUpdate) ([]outreach.DeliveryResult, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrap("update delivery", err)
+	}
+	defer tx.Rollback()
+	out := make([]outreach.DeliveryResult, len(updates))
+	for i, u := range updates {
+		m, found, err := s.updateDelivery(ctx, tx, u.ProviderID, u.Status, u.ErrorCode, u.At)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Message = m
+		if !found {
+			out[i].Err = notFoundDelivery(u.ProviderID)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap("update delivery", err)
+	}
+	return out, nil
+}
+
+// updateDelivery is UpdateDelivery within tx: found is false when no
+// message has providerID, whose status is then kept (unless providerID
+// is empty).
+func (s *Store) updateDelivery(ctx context.Context, tx *sql.Tx, providerID, status, errorCode string, at time.Time) (outreach.Message, bool, error) {
+	m, found, err := s.st.deliver(ctx, func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) },
+		providerID, status, errorCode, at)
+	if err != nil || found {
+		return m, found, err
+	}
+	if providerID != "" {
+		if err := keepPending(ctx, tx, providerID, status, errorCode, at); err != nil {
+			return outreach.Message{}, false, err
+		}
+	}
+	return outreach.Message{}, false, nil
+}
+
+func notFoundDelivery(providerID string) error {
+	return fmt.Errorf("sqlitestore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
 }
 
 // deliver applies a delivery status to the outbound message of providerID
