@@ -249,6 +249,9 @@ type committer struct {
 	st  *stmts
 	// bound holds the statements bound to tx, made on first use.
 	bound map[*sql.Stmt]*sql.Stmt
+	// noPending, once looked up, says that pending_statuses is empty
+	// (see applyPending).
+	noPending *bool
 }
 
 func (c *committer) stmt(st *sql.Stmt) *sql.Stmt {
