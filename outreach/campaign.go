@@ -301,20 +301,39 @@ func ParseKeyword(body string) Keyword {
 // sender, unless they opted out: the message is then the flow's trigger
 // ([Event] Body of its start), not a reply.
 func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, error) {
+	m, kw, event, reply, err := r.inboundMessage(in)
+	if err != nil {
+		return "", err
+	}
+	stored, isNew, err := r.store.RecordInbound(ctx, r.opts.World, m, event)
+	if err != nil {
+		return "", fmt.Errorf("outreach: record inbound message: %w", err)
+	}
+	wake, err := r.afterInbound(ctx, in, kw, event, stored, isNew)
+	if err != nil {
+		return "", err
+	}
+	if wake {
+		r.Wake()
+	}
+	return reply, nil
+}
+
+// inboundMessage checks in and returns the message to store, its keyword,
+// the inbox event it makes and the text to answer it with.
+func (r *Runner) inboundMessage(in InboundMessage) (m Message, kw Keyword, event EventKind, reply string, err error) {
 	if in.From == "" || in.To == "" {
-		return "", fmt.Errorf("outreach: inbound message needs From and To")
+		return m, kw, event, "", fmt.Errorf("outreach: inbound message needs From and To")
 	}
 	if in.ProviderID == "" {
-		return "", fmt.Errorf("outreach: inbound message needs a ProviderID, which makes it idempotent")
+		return m, kw, event, "", fmt.Errorf("outreach: inbound message needs a ProviderID, which makes it idempotent")
 	}
 	at := in.ReceivedAt
 	if at.IsZero() {
 		at = r.opts.Clock.Now()
 	}
-	m := Message{Direction: Inbound, From: in.From, To: in.To, Body: in.Body, ProviderID: in.ProviderID, Status: MessageReceived, SentAt: at, CreatedAt: r.opts.Clock.Now()}
-	kw := ParseKeyword(in.Body)
-	var event EventKind
-	reply := ""
+	m = Message{Direction: Inbound, From: in.From, To: in.To, Body: in.Body, ProviderID: in.ProviderID, Status: MessageReceived, SentAt: at, CreatedAt: r.opts.Clock.Now()}
+	kw = ParseKeyword(in.Body)
 	switch kw {
 	case KeywordStop:
 		event, reply = EventOptOut, r.opts.StopReply
@@ -325,15 +344,18 @@ func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, 
 	default:
 		event = EventReply
 	}
-	stored, isNew, err := r.store.RecordInbound(ctx, r.opts.World, m, event)
-	if err != nil {
-		return "", fmt.Errorf("outreach: record inbound message: %w", err)
-	}
+	return m, kw, event, reply, nil
+}
+
+// afterInbound does what follows the storing of an inbound message
+// (stored; isNew when it was not stored before): alerts, opt-outs and a
+// triggered conversation. wake says whether Run has work to look at.
+func (r *Runner) afterInbound(ctx context.Context, in InboundMessage, kw Keyword, event EventKind, stored Message, isNew bool) (wake bool, err error) {
 	// Urgent words raise an alert whatever the message is (a STOP too).
 	// Not only when isNew: a webhook retried after a failure here adds it
 	// then, once (alerts are kept once per message).
 	if err := r.raiseAlert(ctx, stored); err != nil {
-		return "", err
+		return false, err
 	}
 	if kw == KeywordStop || kw == KeywordStart {
 		if isNew {
@@ -343,7 +365,7 @@ func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, 
 		// webhook (or one retried after a crash right here) repeats the
 		// same change at the same time, and never overrides a newer one.
 		if err := r.store.SetOptOut(ctx, r.opts.World, in.From, kw == KeywordStop, stored.SentAt); err != nil {
-			return "", fmt.Errorf("outreach: record opt-out: %w", err)
+			return false, fmt.Errorf("outreach: record opt-out: %w", err)
 		}
 	}
 	started := int64(0)
@@ -351,13 +373,10 @@ func (r *Runner) HandleInbound(ctx context.Context, in InboundMessage) (string, 
 		// Also when not new: a webhook retried after a failure here
 		// starts the conversation then, once (see TriggeredRecipientID).
 		if started, err = r.startTriggered(ctx, stored); err != nil {
-			return "", err
+			return false, err
 		}
 	}
-	if event != "" && isNew || started != 0 {
-		r.Wake()
-	}
-	return reply, nil
+	return event != "" && isNew || started != 0, nil
 }
 
 // StatusUpdate is a provider's report on an outbound message (a Twilio
@@ -401,32 +420,51 @@ func (r *Runner) stopWhenRecorded(providerID string) {
 // ErrNotFound, as for a message no one knows.
 func (r *Runner) HandleStatus(ctx context.Context, u StatusUpdate) error {
 	now := r.opts.Clock.Now()
+	if err := r.beforeStatus(ctx, u, now); err != nil {
+		return err
+	}
+	m, err := r.store.UpdateDelivery(ctx, u.ProviderID, u.Status, u.ErrorCode, now)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("outreach: delivery status: %w", err)
+	}
+	wake, err := r.afterStatus(ctx, u, m, err, now)
+	if wake {
+		r.Wake()
+	}
+	return err
+}
+
+// beforeStatus records the opt-out of a 21610 update that gives its To.
+func (r *Runner) beforeStatus(ctx context.Context, u StatusUpdate, now time.Time) error {
 	if u.ErrorCode == "21610" && u.To != "" {
 		r.noteStop(u.To, true, now) // for the batches under way
 		if err := r.store.SetOptOut(ctx, r.opts.World, u.To, true, now); err != nil {
 			return fmt.Errorf("outreach: record opt-out: %w", err)
 		}
 	}
-	m, err := r.store.UpdateDelivery(ctx, u.ProviderID, u.Status, u.ErrorCode, now)
-	if errors.Is(err, ErrNotFound) && u.ProviderID != "" && r.inFlight(u.ProviderID) {
+	return nil
+}
+
+// afterStatus does what follows the storing of u, whose message is m or
+// whose store error is found (nil, or matching ErrNotFound): it returns
+// what HandleStatus returns, and whether Run has work to look at.
+func (r *Runner) afterStatus(ctx context.Context, u StatusUpdate, m Message, found error, now time.Time) (wake bool, err error) {
+	if errors.Is(found, ErrNotFound) && u.ProviderID != "" && r.inFlight(u.ProviderID) {
 		// Sent by this runner and not recorded yet: the store keeps the
 		// update and applies it when the provider id is recorded.
 		if u.ErrorCode == "21610" && u.To == "" {
 			r.stopWhenRecorded(u.ProviderID)
 		}
-		return nil
+		return false, nil
 	}
-	if err != nil {
-		return fmt.Errorf("outreach: delivery status: %w", err)
+	if found != nil {
+		return false, fmt.Errorf("outreach: delivery status: %w", found)
 	}
 	if u.ErrorCode == "21610" && u.To == "" {
 		r.noteStop(m.To, true, now)
 		if err := r.store.SetOptOut(ctx, r.opts.World, m.To, true, now); err != nil {
-			return fmt.Errorf("outreach: record opt-out: %w", err)
+			return false, fmt.Errorf("outreach: record opt-out: %w", err)
 		}
 	}
-	if u.Status == "undelivered" || u.Status == "failed" {
-		r.Wake()
-	}
-	return nil
+	return u.Status == "undelivered" || u.Status == "failed", nil
 }

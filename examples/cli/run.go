@@ -42,6 +42,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	seed := fs.Uint64("seed", 0, "embedded: seed of the simulated patients' behaviour (default random; reuse one only on a new database)")
 	speed := fs.Float64("speed", 0, "embedded: campaign time runs this many times faster than real time (0: a simulated clock that jumps from event to event)")
 	realtime := fs.Bool("realtime", false, "embedded: campaign time is real time (--speed 1)")
+	step := fs.Duration("step", defaultSimStep, "embedded, simulated clock: handle replies, delivery reports and sends in steps of this much campaign time (0: each at its own instant, slower)")
 	startAt := fs.String("start", "", "embedded: the campaign clock's time at start, RFC 3339 (default: now)")
 	every := fs.Duration("every", 5*time.Second, "without a terminal: write a progress line this often (and at every tenth)")
 	actor := actorFlag(fs)
@@ -59,10 +60,12 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 	if *dbPath == "" {
 		*dbPath = defaultDB(rf.name)
 	}
-	sim := simConfig{Seed: *seed, Speed: *speed}
+	sim := simConfig{Seed: *seed, Speed: *speed, Step: *step}
 	switch {
 	case *speed < 0:
 		return usageErr("--speed must not be negative")
+	case *step < 0:
+		return usageErr("--step must not be negative")
 	case *realtime && *speed != 0 && *speed != 1:
 		return usageErr("--realtime is --speed 1: give one of them")
 	case *realtime:

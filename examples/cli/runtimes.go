@@ -54,7 +54,21 @@ type simConfig struct {
 	Speed float64
 	// Start is the campaign clock's time at start; zero means now.
 	Start time.Time
+	// Step quantizes the simulated clock (Speed zero): see
+	// simphone.Simulation.Step. The throttle then allows a step's worth
+	// of messages at once (a burst of PerSecond times Step): the rate per
+	// step is the throttle's. Zero moves the clock from one event to the
+	// next, exactly.
+	Step time.Duration
 }
+
+// defaultSimStep is the simulated clock's step by default (--step): with
+// the throttle's one message a second, a tick every simulated second of
+// a 100,000-recipient campaign (about 500,000 messages) would be half a
+// million ticks, each with its store transactions. A minute keeps the
+// built-in flows' timeouts (whole minutes) exact, and delays the runner's
+// answer to a reply by 30 seconds on average.
+const defaultSimStep = time.Minute
 
 // newRuntime builds the runtime called name. It is the only place that
 // knows which runtimes exist: every command drives what it returns
@@ -94,6 +108,7 @@ type simulated struct {
 	store  outreach.Store
 	net    *simphone.Network
 	manual *outreach.ManualClock // nil when the clock runs at Speed
+	step   time.Duration         // of the manual clock
 	speed  float64
 	seed   uint64
 }
@@ -121,7 +136,17 @@ func newSimulated(cfg runtimeConfig) *simulated {
 		opts.PollInterval = max(time.Second, time.Duration(s.speed*float64(250*time.Millisecond)))
 	} else {
 		s.manual = outreach.NewManualClock(start)
+		s.step = cfg.Sim.Step
 		opts.Clock = s.manual
+		if s.step > 0 {
+			// The clock stands still within a step: the throttle allows
+			// the step's messages at once, and no more.
+			perSecond := max(opts.PerSecond, 0)
+			if perSecond == 0 {
+				perSecond = 1 // the runner's default
+			}
+			opts.Limiter = outreach.NewRateLimiter(perSecond, max(1, int(perSecond*s.step.Seconds())))
+		}
 	}
 	s.net = simphone.New(opts.Clock, seed)
 	s.net.SetDefault(simphone.RandomPersona)
@@ -174,7 +199,7 @@ func (s *simulated) runSimulated(ctx context.Context) error {
 				}
 				continue
 			}
-			sim := &simphone.Simulation{Runner: s.Runner, Store: s.store, Network: s.net, Clock: s.manual}
+			sim := &simphone.Simulation{Runner: s.Runner, Store: s.store, Network: s.net, Clock: s.manual, Step: s.step}
 			if _, err := sim.Run(ctx, c.ID); err != nil {
 				if ctx.Err() != nil {
 					return ctx.Err()
@@ -253,6 +278,9 @@ func (c *scaledClock) After(d time.Duration) <-chan time.Time {
 func (s *simulated) String() string {
 	phones := "embedded runtime, simulated phones (--seed " + strconv.FormatUint(s.seed, 10) + ")"
 	if s.manual != nil {
+		if s.step > 0 {
+			return phones + " on a simulated clock: campaign time jumps from event to event, in steps of " + s.step.String() + " (--step)"
+		}
 		return phones + " on a simulated clock: campaign time jumps from event to event"
 	}
 	return phones + ": campaign time runs " + strconv.FormatFloat(s.speed, 'g', -1, 64) + "x real time"

@@ -91,7 +91,7 @@ func BenchmarkSimulatedRun(b *testing.B) {
 // TestSimulatedCampaignScale runs a generated campaign of 10,000
 // recipients on the provider flow to its end in-process, through the
 // functions the run command uses, with simulated phones on the simulated
-// clock. Every conversation must end, and each patient's phone must have
+// clock (in run's default steps). Every conversation must end, and each patient's phone must have
 // received exactly the messages the flow prescribes for the replies that
 // phone sent: its messages are replayed through outreach.Advance, with
 // the timeouts the runner applies, and must match in order, key and body.
@@ -125,7 +125,7 @@ func TestSimulatedCampaignScale(t *testing.T) {
 	var out bytes.Buffer
 	a := &app{stdout: &out, stderr: &out, getenv: func(string) string { return "" }}
 	rf := runtimeFlags{name: "embedded", zone: "America/New_York", window: "08:00-21:00"}
-	cfg, err := rf.config(a, store, simConfig{Seed: 1, Start: clocktest.Start(t)})
+	cfg, err := rf.config(a, store, simConfig{Seed: 1, Start: clocktest.Start(t), Step: defaultSimStep}) // as run does
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -158,3 +158,33 @@ func Redact(dsn string) string {
 	}
 	return u.Redacted()
 }
+
+// DB passes on what its store does beyond Store: the runner looks for
+// these optional interfaces on the store it is given, a DB.
+var (
+	_ outreach.CampaignStatusReader = (*DB)(nil)
+	_ outreach.BatchRecorder        = (*DB)(nil)
+)
+
+// CampaignStatus implements [outreach.CampaignStatusReader] with the
+// store's own when it has one, else from [outreach.Store.Campaign].
+func (d *DB) CampaignStatus(ctx context.Context, id int64) (outreach.CampaignStatus, error) {
+	if sr, ok := d.Store.(outreach.CampaignStatusReader); ok {
+		return sr.CampaignStatus(ctx, id)
+	}
+	c, err := d.Store.Campaign(ctx, id)
+	return c.Status, err
+}
+
+// RecordInbounds implements [outreach.BatchRecorder]: in one transaction
+// when the store has batches, else one call each ([outreach.RecordInbounds]).
+func (d *DB) RecordInbounds(ctx context.Context, world string, in []outreach.InboundRecord) ([]outreach.InboundResult, error) {
+	return outreach.RecordInbounds(ctx, d.Store, world, in)
+}
+
+// UpdateDeliveries implements [outreach.BatchRecorder]: in one transaction
+// when the store has batches, else one call each
+// ([outreach.UpdateDeliveries]).
+func (d *DB) UpdateDeliveries(ctx context.Context, updates []outreach.DeliveryUpdate) ([]outreach.DeliveryResult, error) {
+	return outreach.UpdateDeliveries(ctx, d.Store, updates)
+}

@@ -2,11 +2,13 @@ package storeopen_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/patient-outreach/sms/internal/storeopen"
+	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/pgstore/pgtest"
 )
 
@@ -57,5 +59,37 @@ func TestOpenPostgres(t *testing.T) {
 	}
 	if _, err := db.SchemaVersion(context.Background()); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestPassesOn checks that a DB passes on its store's optional
+// interfaces, which the runner looks for on the DB it is given.
+func TestPassesOn(t *testing.T) {
+	ctx := context.Background()
+	db, err := storeopen.Open(ctx, filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var store outreach.Store = db
+	c, _, err := store.CreateCampaign(ctx, outreach.Campaign{Name: "c", Flow: &outreach.Flow{ID: "f", Steps: []outreach.Step{
+		{ID: "bye", Kind: outreach.StepEnd, Body: "Hi", Outcome: "done"}}}, From: "+15005550006"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := store.(outreach.CampaignStatusReader).CampaignStatus(ctx, c.ID); err != nil || st != outreach.CampaignDraft {
+		t.Errorf("CampaignStatus = %q, %v; want draft", st, err)
+	}
+	b := store.(outreach.BatchRecorder)
+	in, err := b.RecordInbounds(ctx, "", []outreach.InboundRecord{{
+		Message: outreach.Message{Direction: outreach.Inbound, From: "+14406440000", To: "+15005550006", Body: "hi", ProviderID: "SMin"},
+		Event:   outreach.EventReply,
+	}})
+	if err != nil || len(in) != 1 || !in[0].New || in[0].Message.ID == 0 {
+		t.Errorf("RecordInbounds = %+v, %v", in, err)
+	}
+	up, err := b.UpdateDeliveries(ctx, []outreach.DeliveryUpdate{{ProviderID: "SMnone", Status: "delivered"}})
+	if err != nil || len(up) != 1 || !errors.Is(up[0].Err, outreach.ErrNotFound) {
+		t.Errorf("UpdateDeliveries = %+v, %v; want not found", up, err)
 	}
 }

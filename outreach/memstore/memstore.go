@@ -104,6 +104,7 @@ func New() *Store {
 }
 
 var _ outreach.Store = (*Store)(nil)
+var _ outreach.BatchRecorder = (*Store)(nil)
 
 // lock takes the mutex after checking ctx and that the store is open. The
 // caller must unlock when err is nil.
@@ -729,9 +730,15 @@ func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Mess
 		return outreach.Message{}, false, err
 	}
 	defer s.mu.Unlock()
+	m, isNew := s.recordInbound(world, m, event)
+	return m, isNew, nil
+}
+
+// recordInbound is RecordInbound with s.mu held.
+func (s *Store) recordInbound(world string, m outreach.Message, event outreach.EventKind) (outreach.Message, bool) {
 	if m.ProviderID != "" {
 		if id, ok := s.inbound[m.ProviderID]; ok {
-			return *s.messages[id], false, nil
+			return *s.messages[id], false
 		}
 	}
 	m = m.AsReceived()
@@ -748,7 +755,35 @@ func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Mess
 	if conv != nil {
 		s.addEvent(conv, outreach.InboxEvent{Kind: event, MessageID: stored.ID, Body: stored.Body, At: stored.SentAt})
 	}
-	return *stored, true, nil
+	return *stored, true
+}
+
+// RecordInbounds implements [outreach.BatchRecorder]: RecordInbound for
+// each item, under one hold of the store's lock.
+func (s *Store) RecordInbounds(ctx context.Context, world string, in []outreach.InboundRecord) ([]outreach.InboundResult, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := make([]outreach.InboundResult, len(in))
+	for i, r := range in {
+		out[i].Message, out[i].New = s.recordInbound(world, r.Message, r.Event)
+	}
+	return out, nil
+}
+
+// UpdateDeliveries implements [outreach.BatchRecorder]: UpdateDelivery
+// for each item, under one hold of the store's lock.
+func (s *Store) UpdateDeliveries(ctx context.Context, updates []outreach.DeliveryUpdate) ([]outreach.DeliveryResult, error) {
+	if err := s.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := make([]outreach.DeliveryResult, len(updates))
+	for i, u := range updates {
+		out[i].Message, out[i].Err = s.updateDelivery(u.ProviderID, u.Status, u.ErrorCode, u.At)
+	}
+	return out, nil
 }
 
 // UpdateDelivery implements [outreach.Store]. A non-empty errorCode is

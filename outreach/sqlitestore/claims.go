@@ -208,36 +208,57 @@ type errUpdate struct{ err error }
 func (e errUpdate) Error() string { return e.err.Error() }
 
 // Commit implements [outreach.Store]. Each update runs inside a savepoint,
-// so that a failed update is undone alone.
+// so that a failed update is undone alone. Most commits have no failing
+// update: they are first tried without a savepoint each (two statements
+// fewer per update); when an update fails alone, that transaction is
+// rolled back and the updates applied again, each in its savepoint.
 func (s *Store) Commit(ctx context.Context, now time.Time, updates []outreach.Update) ([]error, error) {
+	results, again, err := s.commit(ctx, now, updates, false)
+	if again {
+		results, _, err = s.commit(ctx, now, updates, true)
+	}
+	return results, err
+}
+
+// commit is Commit in one transaction, each update in a savepoint if
+// savepoints is set; without, an update that fails alone rolls everything
+// back and again is set.
+func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Update, savepoints bool) (results []error, again bool, err error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, wrap("commit", err)
+		return nil, false, wrap("commit", err)
 	}
 	defer tx.Rollback()
 	c := committer{ctx: ctx, now: now, tx: tx, st: &s.st}
-	results := make([]error, len(updates))
+	results = make([]error, len(updates))
 	ids := make([][]int64, len(updates))
 	for i, u := range updates {
-		ids[i], err = c.apply(u)
+		if savepoints {
+			ids[i], err = c.apply(u)
+		} else {
+			ids[i], err = c.applyInSavepoint(u)
+		}
 		var ue errUpdate
 		if errors.As(err, &ue) {
+			if !savepoints {
+				return nil, true, nil
+			}
 			results[i] = ue.err
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, wrap("commit", err)
+		return nil, false, wrap("commit", err)
 	}
 	for i, u := range updates {
 		for j, id := range ids[i] {
 			u.Enqueue[j].ID = id
 		}
 	}
-	return results, nil
+	return results, false, nil
 }
 
 // committer applies the updates of one Commit transaction.
@@ -248,6 +269,9 @@ type committer struct {
 	st  *stmts
 	// bound holds the statements bound to tx, made on first use.
 	bound map[*sql.Stmt]*sql.Stmt
+	// noPending, once looked up, says that pending_statuses is empty
+	// (see applyPending).
+	noPending *bool
 }
 
 func (c *committer) stmt(st *sql.Stmt) *sql.Stmt {

@@ -19,8 +19,57 @@ func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Mess
 		return outreach.Message{}, false, wrap("record inbound", err)
 	}
 	defer tx.Rollback()
+	m, isNew, err := s.recordInbound(ctx, binder(ctx, tx), world, m, event)
+	if err != nil || !isNew {
+		return m, false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return outreach.Message{}, false, wrap("record inbound", err)
+	}
+	return m, true, nil
+}
+
+// RecordInbounds implements [outreach.BatchRecorder]: RecordInbound for
+// each item, in one transaction.
+func (s *Store) RecordInbounds(ctx context.Context, world string, in []outreach.InboundRecord) ([]outreach.InboundResult, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrap("record inbound", err)
+	}
+	defer tx.Rollback()
+	out := make([]outreach.InboundResult, len(in))
+	stmt := binder(ctx, tx)
+	for i, r := range in {
+		m, isNew, err := s.recordInbound(ctx, stmt, world, r.Message, r.Event)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = outreach.InboundResult{Message: m, New: isNew}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap("record inbound", err)
+	}
+	return out, nil
+}
+
+// binder returns a function that binds statements to tx, each once.
+func binder(ctx context.Context, tx *sql.Tx) func(*sql.Stmt) *sql.Stmt {
+	bound := map[*sql.Stmt]*sql.Stmt{}
+	return func(st *sql.Stmt) *sql.Stmt {
+		b, ok := bound[st]
+		if !ok {
+			b = tx.StmtContext(ctx, st)
+			bound[st] = b
+		}
+		return b
+	}
+}
+
+// recordInbound is RecordInbound within a transaction (stmt binds a
+// statement to it).
+func (s *Store) recordInbound(ctx context.Context, stmt func(*sql.Stmt) *sql.Stmt, world string, m outreach.Message, event outreach.EventKind) (outreach.Message, bool, error) {
 	if m.ProviderID != "" {
-		old, err := scanMessage(tx.StmtContext(ctx, s.st.inboundByProvider).QueryRowContext(ctx, m.ProviderID))
+		old, err := scanMessage(stmt(s.st.inboundByProvider).QueryRowContext(ctx, m.ProviderID))
 		if err == nil {
 			return old, false, nil
 		}
@@ -32,29 +81,26 @@ func (s *Store) RecordInbound(ctx context.Context, world string, m outreach.Mess
 	m.ConversationID, m.CampaignID = 0, 0
 	m.CreatedAt = orNow(m.CreatedAt)
 	if event != "" {
-		err := tx.StmtContext(ctx, s.st.matchConv).QueryRowContext(ctx, world, m.From, m.To).Scan(&m.ConversationID, &m.CampaignID)
+		err := stmt(s.st.matchConv).QueryRowContext(ctx, world, m.From, m.To).Scan(&m.ConversationID, &m.CampaignID)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return outreach.Message{}, false, wrap("record inbound", err)
 		}
 	}
-	err = tx.StmtContext(ctx, s.st.insertMessage).QueryRowContext(ctx, nullID(m.ConversationID), nullID(m.CampaignID),
+	err := stmt(s.st.insertMessage).QueryRowContext(ctx, nullID(m.ConversationID), nullID(m.CampaignID),
 		m.Direction, 0, "", 0, m.From, m.To, m.Body, m.Status, m.ProviderID, m.DeliveryStatus, m.Error, m.Tries,
 		nanos(m.SendAfter), nanos(m.IntentAt), nanos(m.SentAt), nanos(m.CreatedAt)).Scan(&m.ID)
 	if err != nil {
 		return outreach.Message{}, false, wrap("record inbound", err)
 	}
 	if m.ConversationID != 0 {
-		_, err := tx.StmtContext(ctx, s.st.insertEvent).ExecContext(ctx, m.ConversationID, event, m.ID, m.Body,
+		_, err := stmt(s.st.insertEvent).ExecContext(ctx, m.ConversationID, event, m.ID, m.Body,
 			0, "", 0, "", nanos(m.SentAt))
 		if err != nil {
 			return outreach.Message{}, false, wrap("record inbound", err)
 		}
-		if _, err := tx.StmtContext(ctx, s.st.bumpInbox).ExecContext(ctx, m.ConversationID); err != nil {
+		if _, err := stmt(s.st.bumpInbox).ExecContext(ctx, m.ConversationID); err != nil {
 			return outreach.Message{}, false, wrap("record inbound", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return outreach.Message{}, false, wrap("record inbound", err)
 	}
 	m.SendAfter, m.IntentAt, m.SentAt, m.CreatedAt = utc(m.SendAfter), utc(m.IntentAt), utc(m.SentAt), utc(m.CreatedAt)
 	return m, true, nil
@@ -69,23 +115,67 @@ func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCod
 		return outreach.Message{}, wrap("update delivery", err)
 	}
 	defer tx.Rollback()
-	m, found, err := s.st.deliver(ctx, func(st *sql.Stmt) *sql.Stmt { return tx.StmtContext(ctx, st) },
-		providerID, status, errorCode, at)
+	m, found, err := s.updateDelivery(ctx, tx, binder(ctx, tx), providerID, status, errorCode, at)
 	if err != nil {
 		return outreach.Message{}, err
 	}
-	if !found {
-		if providerID != "" {
-			if err := keepPending(ctx, tx, providerID, status, errorCode, at); err != nil {
-				return outreach.Message{}, err
-			}
-			if err := tx.Commit(); err != nil {
-				return outreach.Message{}, wrap("update delivery", err)
-			}
-		}
-		return outreach.Message{}, fmt.Errorf("sqlitestore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
+	if !found && providerID == "" {
+		return outreach.Message{}, notFoundDelivery(providerID)
 	}
-	return m, wrap("update delivery", tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return outreach.Message{}, wrap("update delivery", err)
+	}
+	if !found {
+		return outreach.Message{}, notFoundDelivery(providerID)
+	}
+	return m, nil
+}
+
+// UpdateDeliveries implements [outreach.BatchRecorder]: UpdateDelivery
+// for each item, in one transaction.
+func (s *Store) UpdateDeliveries(ctx context.Context, updates []outreach.DeliveryUpdate) ([]outreach.DeliveryResult, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrap("update delivery", err)
+	}
+	defer tx.Rollback()
+	out := make([]outreach.DeliveryResult, len(updates))
+	stmt := binder(ctx, tx)
+	for i, u := range updates {
+		m, found, err := s.updateDelivery(ctx, tx, stmt, u.ProviderID, u.Status, u.ErrorCode, u.At)
+		if err != nil {
+			return nil, err
+		}
+		out[i].Message = m
+		if !found {
+			out[i].Err = notFoundDelivery(u.ProviderID)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrap("update delivery", err)
+	}
+	return out, nil
+}
+
+// updateDelivery is UpdateDelivery within tx (stmt binds a statement to
+// it): found is false when no
+// message has providerID, whose status is then kept (unless providerID
+// is empty).
+func (s *Store) updateDelivery(ctx context.Context, tx *sql.Tx, stmt func(*sql.Stmt) *sql.Stmt, providerID, status, errorCode string, at time.Time) (outreach.Message, bool, error) {
+	m, found, err := s.st.deliver(ctx, stmt, providerID, status, errorCode, at)
+	if err != nil || found {
+		return m, found, err
+	}
+	if providerID != "" {
+		if err := keepPending(ctx, tx, providerID, status, errorCode, at); err != nil {
+			return outreach.Message{}, false, err
+		}
+	}
+	return outreach.Message{}, false, nil
+}
+
+func notFoundDelivery(providerID string) error {
+	return fmt.Errorf("sqlitestore: outbound message with provider id %q: %w", providerID, outreach.ErrNotFound)
 }
 
 // deliver applies a delivery status to the outbound message of providerID
@@ -137,6 +227,19 @@ func keepPending(ctx context.Context, tx *sql.Tx, providerID, status, errorCode 
 // (see keepPending), unless it is older than outreach.PendingStatusFor.
 func (c *committer) applyPending(providerID string) error {
 	if providerID == "" {
+		return nil
+	}
+	if c.noPending == nil {
+		// Nothing but applyPending changes the table in this
+		// transaction: one look tells whether any lookup is needed.
+		var any bool
+		if err := c.tx.QueryRowContext(c.ctx, `SELECT EXISTS (SELECT 1 FROM pending_statuses)`).Scan(&any); err != nil {
+			return wrap("apply pending status", err)
+		}
+		none := !any
+		c.noPending = &none
+	}
+	if *c.noPending {
 		return nil
 	}
 	var (

@@ -55,6 +55,7 @@ type Store struct {
 
 var _ outreach.Store = (*Store)(nil)
 var _ outreach.CampaignStatusReader = (*Store)(nil)
+var _ outreach.BatchRecorder = (*Store)(nil)
 
 // Open opens the database at path with the default [Options], creating
 // the file (mode 0600) if it does not exist and bringing its schema up to

@@ -71,6 +71,9 @@ import (
 //     holds in each world apart.
 //   - UpdateDelivery finds outbound messages only; a non-empty error code
 //     is stored as the message's Error.
+//   - A store that is an outreach.BatchRecorder records each item of a
+//     batch as the single call would, in order (Batch; skipped by stores
+//     without batches).
 //   - SetOptOut: of two changes at the same time, the later call wins.
 //   - Alerts: times come back in UTC; ClaimAlerts takes alerts in ID
 //     order; AlertNotified and AckAlert keep the first time recorded.
@@ -116,6 +119,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"RecordInbound", testRecordInbound},
 		{"UpdateDelivery", testUpdateDelivery},
 		{"PendingDelivery", testPendingDelivery},
+		{"Batch", testBatch},
 		{"OptOut", testOptOut},
 		{"OptOutWorlds", testOptOutWorlds},
 		{"OptOuts", testOptOuts},
