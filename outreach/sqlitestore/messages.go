@@ -233,7 +233,7 @@ func (c *committer) applyPending(providerID string) error {
 		// Nothing but applyPending changes the table in this
 		// transaction: one look tells whether any lookup is needed.
 		var any bool
-		if err := c.tx.QueryRowContext(c.ctx, `SELECT EXISTS (SELECT 1 FROM pending_statuses)`).Scan(&any); err != nil {
+		if err := c.stmt(c.st.anyPending).QueryRowContext(c.ctx).Scan(&any); err != nil {
 			return wrap("apply pending status", err)
 		}
 		none := !any

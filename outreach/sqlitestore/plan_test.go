@@ -71,6 +71,11 @@ func TestQueryPlans(t *testing.T) {
 				// never here, since every foreign key is immediate.
 				continue
 			}
+			if strings.HasPrefix(q, "SELECT EXISTS (SELECT 1 FROM pending_statuses)") && (step == "SCAN CONSTANT ROW" || strings.HasPrefix(step, "SCAN pending_statuses")) {
+				// Whether the table has any row: the scan stops at
+				// the first.
+				continue
+			}
 			if strings.HasPrefix(step, "SCAN ") && !strings.HasPrefix(step, "SCAN campaigns") && !strings.HasPrefix(step, "SCAN json_each") {
 				t.Errorf("query scans a table:\n%s\nplan:\n  %s", strings.Join(strings.Fields(q), " "), strings.Join(plan, "\n  "))
 			}

@@ -111,6 +111,7 @@ type stmts struct {
 	// a Commit ends with messages, extendLease by the runner for each
 	// conversation of a batch still to send.
 	takePending, campaignPurged, extendLease *sql.Stmt
+	anyPending                               *sql.Stmt // once a Commit
 
 	// The reads of the runner's claim loop (NextDue before each wait,
 	// OptedOut in each claim) are prepared once, since preparing the
@@ -197,6 +198,7 @@ func (s *stmts) queries() []prepared {
 		{&s.bumpInbox, `UPDATE conversations SET inbox = inbox + 1 WHERE id = ?`},
 		// ?1 delivery status, ?2 error code, ?3 provider id.
 		// ?4: the statuses the new one may replace (see DeliveryRank).
+		{&s.anyPending, `SELECT EXISTS (SELECT 1 FROM pending_statuses)`},
 		{&s.takePending, `DELETE FROM pending_statuses WHERE provider_id = ? RETURNING status, error_code, at`},
 		{&s.campaignPurged, `SELECT purged_at != 0 FROM campaigns WHERE id = ?`},
 		{&s.extendLease, `UPDATE conversations SET lease_until = ? WHERE id = ? AND lease_token = ?`},
