@@ -21,7 +21,7 @@ import (
 )
 
 // An uploaded recipients file is written, as it arrives, to the store's
-// named files (storeopen.FileStore), never to a temporary file, and read
+// named files (outreach.FileStore), never to a temporary file, and read
 // back once for the preview (its counts, its first problems and
 // recipients), which is kept with it as its metadata; when the operator
 // starts the campaign, on whichever instance of the app, the file is

@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/patient-outreach/sms/flows"
-	"github.com/patient-outreach/sms/internal/storeopen"
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/studio"
 )
@@ -31,7 +30,7 @@ import (
 // runs and deletes the same. Each file is validated with flows.Load
 // whenever it is read.
 type flowLibrary struct {
-	store storeopen.FileStore
+	store outreach.FileStore
 	log   *slog.Logger
 }
 

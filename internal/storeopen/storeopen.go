@@ -19,11 +19,8 @@ package storeopen
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/alexedwards/scs/v2"
 
@@ -45,45 +42,12 @@ type Store interface {
 	verify.UserStore
 	verify.AttemptStore
 	verify.ChallengeStore
-	FileStore
+	outreach.FileStore
 	// SchemaVersion returns the schema version of the database: a cheap
 	// query that tells whether the database answers.
 	SchemaVersion(ctx context.Context) (int, error)
 	// Close closes the database.
 	Close() error
-}
-
-// FileStore keeps named files in the database, so that every instance
-// of an example program sees the same: the web app's uploads between
-// their preview and their start, and its uploaded flows. A file is
-// written and read in chunks, never whole in memory; it is seen only
-// once completely written; TakeFile gives a file to exactly one caller
-// of all the instances. Methods that take now see the files as of that
-// time (an expired file is not there), and a missing file is an error
-// that matches outreach.ErrNotFound. See sqlitestore.Store.PutFile and
-// the methods beside it; storetest.ExerciseFiles checks them.
-type FileStore interface {
-	// PutFile stores r's content as the file f.Name (with f's Meta,
-	// Created and Expires), replacing the file of that name once r is
-	// read to its end; an error of r stores nothing.
-	PutFile(ctx context.Context, f outreach.FileInfo, r io.Reader) (outreach.FileInfo, error)
-	// StatFile returns a file without its content.
-	StatFile(ctx context.Context, name string, now time.Time) (outreach.FileInfo, error)
-	// OpenFile returns a file and a reader of its content; close it.
-	OpenFile(ctx context.Context, name string, now time.Time) (outreach.FileInfo, io.ReadCloser, error)
-	// SetFileMeta replaces a file's metadata.
-	SetFileMeta(ctx context.Context, name string, meta json.RawMessage, now time.Time) error
-	// ListFiles returns the files whose name begins with prefix, by name.
-	ListFiles(ctx context.Context, prefix string, now time.Time) ([]outreach.FileInfo, error)
-	// TakeFile removes a file from view and returns it with a reader of
-	// its content: of concurrent calls, exactly one gets it.
-	TakeFile(ctx context.Context, name string, now time.Time) (outreach.FileInfo, io.ReadCloser, error)
-	// PutBackFile makes a taken file visible again.
-	PutBackFile(ctx context.Context, name string) error
-	// DeleteFile deletes a file, taken or not.
-	DeleteFile(ctx context.Context, name string) error
-	// PurgeFiles deletes the files expired at now and returns how many.
-	PurgeFiles(ctx context.Context, now time.Time) (int, error)
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/pgstore/pgtest"
 	"github.com/patient-outreach/sms/outreach/storetest"
 )
@@ -11,7 +12,7 @@ import (
 // TestFiles runs the file store's suite, each subtest in a schema of its
 // own.
 func TestFiles(t *testing.T) {
-	storetest.ExerciseFiles(context.Background(), t, func(t *testing.T) storetest.FileStore {
+	storetest.ExerciseFiles(context.Background(), t, func(t *testing.T) outreach.FileStore {
 		return pgtest.Open(t)
 	})
 }

@@ -17,5 +17,5 @@
 //
 // A store that offers a limiter shared by processes (an
 // [outreach.Limiter] kept in its database) runs [ExerciseLimiter] too; one that
-// keeps named files (a [FileStore]) runs [ExerciseFiles].
+// keeps named files (a [outreach.FileStore]) runs [ExerciseFiles].
 package storetest

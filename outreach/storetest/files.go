@@ -17,23 +17,7 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// FileStore is what [ExerciseFiles] checks: a store of named files kept
-// in a database, written and read in chunks (as sqlitestore.Store and
-// pgstore.Store keep them). Every method that takes now sees the files
-// as of that time: a file whose Expires is not after now is not there.
-type FileStore interface {
-	PutFile(ctx context.Context, f outreach.FileInfo, r io.Reader) (outreach.FileInfo, error)
-	StatFile(ctx context.Context, name string, now time.Time) (outreach.FileInfo, error)
-	OpenFile(ctx context.Context, name string, now time.Time) (outreach.FileInfo, io.ReadCloser, error)
-	SetFileMeta(ctx context.Context, name string, meta json.RawMessage, now time.Time) error
-	ListFiles(ctx context.Context, prefix string, now time.Time) ([]outreach.FileInfo, error)
-	TakeFile(ctx context.Context, name string, now time.Time) (outreach.FileInfo, io.ReadCloser, error)
-	PutBackFile(ctx context.Context, name string) error
-	DeleteFile(ctx context.Context, name string) error
-	PurgeFiles(ctx context.Context, now time.Time) (int, error)
-}
-
-// ExerciseFiles runs the behaviours of a [FileStore], one parallel
+// ExerciseFiles runs the behaviours of a [outreach.FileStore], one parallel
 // subtest each, with ctx, on a fresh store from newStore (which closes
 // it itself, in t's cleanup). Every time passed is a fixed instant of
 // 2025 plus offsets, never the wall clock.
@@ -52,11 +36,11 @@ type FileStore interface {
 //   - Expiry: an expired file is not found nor listed, and PurgeFiles
 //     deletes it (taken or not) and nothing else.
 //   - ListFiles lists by byte prefix (no wildcards), in name order.
-func ExerciseFiles(ctx context.Context, t *testing.T, newStore func(t *testing.T) FileStore) {
+func ExerciseFiles(ctx context.Context, t *testing.T, newStore func(t *testing.T) outreach.FileStore) {
 	t0 := time.Date(2025, time.June, 2, 15, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name string
-		fn   func(ctx context.Context, t *testing.T, s FileStore, t0 time.Time)
+		fn   func(ctx context.Context, t *testing.T, s outreach.FileStore, t0 time.Time)
 	}{
 		{"RoundTrip", testFileRoundTrip},
 		{"Replace", testFileReplace},
@@ -86,7 +70,7 @@ func content(n int, seed uint64) []byte {
 	return b
 }
 
-func put(ctx context.Context, t *testing.T, s FileStore, name string, data []byte, meta string, created, expires time.Time) outreach.FileInfo {
+func put(ctx context.Context, t *testing.T, s outreach.FileStore, name string, data []byte, meta string, created, expires time.Time) outreach.FileInfo {
 	t.Helper()
 	var m json.RawMessage
 	if meta != "" {
@@ -100,7 +84,7 @@ func put(ctx context.Context, t *testing.T, s FileStore, name string, data []byt
 }
 
 // readFile opens name at now and reads it whole.
-func readFile(ctx context.Context, t *testing.T, s FileStore, name string, now time.Time) (outreach.FileInfo, []byte) {
+func readFile(ctx context.Context, t *testing.T, s outreach.FileStore, name string, now time.Time) (outreach.FileInfo, []byte) {
 	t.Helper()
 	f, rc, err := s.OpenFile(ctx, name, now)
 	if err != nil {
@@ -134,7 +118,7 @@ func sameJSON(a, b json.RawMessage) bool {
 	return bytes.Equal(xa, ya)
 }
 
-func testFileRoundTrip(ctx context.Context, t *testing.T, s FileStore, t0 time.Time) {
+func testFileRoundTrip(ctx context.Context, t *testing.T, s outreach.FileStore, t0 time.Time) {
 	data := content(2<<20+12345, 1) // over 2 MiB: several chunks of any size up to 1 MiB
 	meta := `{"file_name": "members.csv", "rows": 3, "nested": {"ok": true}}`
 	f, err := s.PutFile(ctx, outreach.FileInfo{Name: "uploads/a", Meta: json.RawMessage(meta), Created: t0, Expires: t0.Add(time.Hour)},
@@ -171,7 +155,7 @@ func testFileRoundTrip(ctx context.Context, t *testing.T, s FileStore, t0 time.T
 	}
 }
 
-func testFileReplace(ctx context.Context, t *testing.T, s FileStore, t0 time.Time) {
+func testFileReplace(ctx context.Context, t *testing.T, s outreach.FileStore, t0 time.Time) {
 	put(ctx, t, s, "flows/x.json", content(1<<20+1, 2), `{"v":1}`, t0, time.Time{})
 	second := content(100, 3)
 	put(ctx, t, s, "flows/x.json", second, `{"v":2}`, t0.Add(time.Second), time.Time{})
@@ -195,7 +179,7 @@ func testFileReplace(ctx context.Context, t *testing.T, s FileStore, t0 time.Tim
 	}
 }
 
-func testFileNotFound(ctx context.Context, t *testing.T, s FileStore, t0 time.Time) {
+func testFileNotFound(ctx context.Context, t *testing.T, s outreach.FileStore, t0 time.Time) {
 	put(ctx, t, s, "other", []byte("x"), "", t0, time.Time{})
 	check := func(what string, err error) {
 		t.Helper()
@@ -237,7 +221,7 @@ func testFileNotFound(ctx context.Context, t *testing.T, s FileStore, t0 time.Ti
 	check("reading on after DeleteFile", err)
 }
 
-func testFileMeta(ctx context.Context, t *testing.T, s FileStore, t0 time.Time) {
+func testFileMeta(ctx context.Context, t *testing.T, s outreach.FileStore, t0 time.Time) {
 	if _, err := s.PutFile(ctx, outreach.FileInfo{Name: "bad", Meta: json.RawMessage(`{not json`), Created: t0}, bytes.NewReader(nil)); err == nil {
 		t.Error("PutFile took metadata that is not JSON")
 	}
@@ -295,7 +279,7 @@ func (g *gateReader) Read(p []byte) (int, error) {
 	return g.rest.Read(p)
 }
 
-func testFileHalfWritten(ctx context.Context, t *testing.T, s FileStore, t0 time.Time) {
+func testFileHalfWritten(ctx context.Context, t *testing.T, s outreach.FileStore, t0 time.Time) {
 	old := []byte("the older file")
 	put(ctx, t, s, "up/1", old, `{"old":true}`, t0, time.Time{})
 
@@ -355,7 +339,7 @@ func testFileHalfWritten(ctx context.Context, t *testing.T, s FileStore, t0 time
 	}
 }
 
-func testFileTake(ctx context.Context, t *testing.T, s FileStore, t0 time.Time) {
+func testFileTake(ctx context.Context, t *testing.T, s outreach.FileStore, t0 time.Time) {
 	data := content(1<<20+99, 7)
 	put(ctx, t, s, "uploads/k", data, `{"user":"ann"}`, t0, t0.Add(time.Hour))
 	f, rc, err := s.TakeFile(ctx, "uploads/k", t0)
@@ -409,7 +393,7 @@ func testFileTake(ctx context.Context, t *testing.T, s FileStore, t0 time.Time) 
 	}
 }
 
-func testFileConcurrentTake(ctx context.Context, t *testing.T, s FileStore, t0 time.Time) {
+func testFileConcurrentTake(ctx context.Context, t *testing.T, s outreach.FileStore, t0 time.Time) {
 	const takers = 8
 	for round := range 5 {
 		name := "uploads/race-" + string(rune('a'+round))
@@ -455,7 +439,7 @@ func testFileConcurrentTake(ctx context.Context, t *testing.T, s FileStore, t0 t
 	}
 }
 
-func testFileExpiry(ctx context.Context, t *testing.T, s FileStore, t0 time.Time) {
+func testFileExpiry(ctx context.Context, t *testing.T, s outreach.FileStore, t0 time.Time) {
 	put(ctx, t, s, "uploads/short", content(1<<20+1, 8), "", t0, t0.Add(time.Hour))
 	put(ctx, t, s, "uploads/taken", []byte("t"), "", t0, t0.Add(time.Hour))
 	put(ctx, t, s, "uploads/later", []byte("l"), "", t0, t0.Add(3*time.Hour))
@@ -505,7 +489,7 @@ func fileNames(fs []outreach.FileInfo) []string {
 	return names
 }
 
-func testFileList(ctx context.Context, t *testing.T, s FileStore, t0 time.Time) {
+func testFileList(ctx context.Context, t *testing.T, s outreach.FileStore, t0 time.Time) {
 	for _, name := range []string{"b/1", "a/2", "ab/3", "a/1", "a%/x", "a_/y", "A/1", "a"} {
 		put(ctx, t, s, name, []byte(name), `{"n":"`+name+`"}`, t0, time.Time{})
 	}
