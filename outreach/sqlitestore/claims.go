@@ -229,7 +229,7 @@ func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Up
 		return nil, false, wrap("commit", err)
 	}
 	defer tx.Rollback()
-	c := committer{ctx: ctx, now: now, tx: tx, st: &s.st}
+	c := committer{ctx: ctx, now: now, tx: tx, st: &s.st, stmt: binder(ctx, tx)}
 	results = make([]error, len(updates))
 	ids := make([][]int64, len(updates))
 	for i, u := range updates {
@@ -267,23 +267,11 @@ type committer struct {
 	now time.Time
 	tx  *sql.Tx
 	st  *stmts
-	// bound holds the statements bound to tx, made on first use.
-	bound map[*sql.Stmt]*sql.Stmt
+	// stmt binds a prepared statement to tx, once (see binder).
+	stmt func(*sql.Stmt) *sql.Stmt
 	// noPending, once looked up, says that pending_statuses is empty
 	// (see applyPending).
 	noPending *bool
-}
-
-func (c *committer) stmt(st *sql.Stmt) *sql.Stmt {
-	if b, ok := c.bound[st]; ok {
-		return b
-	}
-	if c.bound == nil {
-		c.bound = make(map[*sql.Stmt]*sql.Stmt)
-	}
-	b := c.tx.StmtContext(c.ctx, st)
-	c.bound[st] = b
-	return b
 }
 
 func (c *committer) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
