@@ -163,13 +163,18 @@ func (r *Runner) CancelCampaign(ctx context.Context, id int64) error {
 	return r.setStatus(ctx, id, CampaignCancelled)
 }
 
-// campaignStatus returns campaign id's status, through the store's
-// [CampaignStatusReader] if it has one.
+// campaignStatus returns campaign id's status (see [ReadCampaignStatus]).
 func (r *Runner) campaignStatus(ctx context.Context, id int64) (CampaignStatus, error) {
-	if sr, ok := r.store.(CampaignStatusReader); ok {
+	return ReadCampaignStatus(ctx, r.store, id)
+}
+
+// ReadCampaignStatus returns campaign id's status, through store's
+// [CampaignStatusReader] when it has one, else from [Store.Campaign].
+func ReadCampaignStatus(ctx context.Context, store Store, id int64) (CampaignStatus, error) {
+	if sr, ok := store.(CampaignStatusReader); ok {
 		return sr.CampaignStatus(ctx, id)
 	}
-	c, err := r.store.Campaign(ctx, id)
+	c, err := store.Campaign(ctx, id)
 	return c.Status, err
 }
 

@@ -133,11 +133,7 @@ var (
 // CampaignStatus implements [outreach.CampaignStatusReader] with the
 // store's own when it has one, else from [outreach.Store.Campaign].
 func (d *DB) CampaignStatus(ctx context.Context, id int64) (outreach.CampaignStatus, error) {
-	if sr, ok := d.Store.(outreach.CampaignStatusReader); ok {
-		return sr.CampaignStatus(ctx, id)
-	}
-	c, err := d.Store.Campaign(ctx, id)
-	return c.Status, err
+	return outreach.ReadCampaignStatus(ctx, d.Store, id)
 }
 
 // RecordInbounds implements [outreach.BatchRecorder]: in one transaction
