@@ -18,6 +18,7 @@ import (
 
 	"github.com/gocarina/gocsv"
 
+	"github.com/patient-outreach/sms/csvio/internal/lineset"
 	"github.com/patient-outreach/sms/outreach"
 )
 
@@ -164,12 +165,13 @@ type RecipientReader struct {
 	// ids and phones are compact sets of what earlier rows held, with
 	// the line of the first: a patient_id by its 64-bit hash (idHash),
 	// an E.164 phone by its digits as a number, exactly. A million rows
-	// keep about 40 bytes each, against about 100 as maps of strings. Two
-	// ids share a hash with a chance of about 3 in 100 million in a
-	// million-row file; the second would be reported as a duplicate.
-	ids      map[uint64]int32
+	// keep about 36 bytes each (lineset), against about 100 as maps of
+	// strings. Two ids share a hash with a chance of about 3 in 100
+	// million in a million-row file; the second would be reported as a
+	// duplicate.
+	ids      lineset.Set
 	idSeed   maphash.Seed
-	phones   map[uint64]int32
+	phones   lineset.Set
 	zones    map[string]bool
 	rows     int
 	lastLine int
@@ -242,9 +244,7 @@ func NewRecipientReader(r io.Reader, opts Options) (*RecipientReader, error) {
 		cr:      cr,
 		um:      um,
 		columns: len(um.Headers),
-		ids:     map[uint64]int32{},
 		idSeed:  maphash.MakeSeed(),
-		phones:  map[uint64]int32{},
 		zones:   map[string]bool{},
 	}
 	rr.lastLine, _ = cr.FieldPos(0) // the header's line
@@ -442,15 +442,10 @@ func (rr *RecipientReader) check(line int, rec *record, extra map[string]string)
 
 	if id, ok := cell(ColumnID, rec.ID); ok {
 		r.ID = id
-		h := maphash.String(rr.idSeed, id)
-		first, dup := rr.ids[h]
-		switch {
-		case id == "":
+		if id == "" {
 			fail(ColumnID, ErrEmptyID)
-		case dup:
+		} else if first, dup := rr.ids.Add(maphash.String(rr.idSeed, id), int32(line)); dup {
 			fail(ColumnID, because(fmt.Sprintf("%v: line %d has the same one", ErrDuplicateID, first), ErrDuplicateID))
-		default:
-			rr.ids[h] = int32(line)
 		}
 	}
 
@@ -502,11 +497,8 @@ func (rr *RecipientReader) check(line int, rec *record, extra map[string]string)
 	}
 
 	if row.OK() {
-		key := phoneKey(r.Phone)
-		if first, shared := rr.phones[key]; shared {
+		if first, shared := rr.phones.Add(phoneKey(r.Phone), int32(line)); shared {
 			warn(ColumnPhone, because(fmt.Sprintf("%v: line %d has the same number; their conversations will run one after the other", ErrSharedPhone, first), ErrSharedPhone))
-		} else {
-			rr.phones[key] = int32(line)
 		}
 	}
 	return row
