@@ -232,11 +232,18 @@ func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Up
 	c := committer{ctx: ctx, now: now, tx: tx, st: &s.st, stmt: binder(ctx, tx)}
 	results = make([]error, len(updates))
 	ids := make([][]int64, len(updates))
+	var rows []convRow
+	if !savepoints {
+		var ok bool
+		if rows, ok, err = c.updateConvs(updates); err != nil || !ok {
+			return nil, !ok && err == nil, err
+		}
+	}
 	for i, u := range updates {
 		if savepoints {
 			ids[i], err = c.apply(u)
 		} else {
-			ids[i], err = c.applyInSavepoint(u)
+			ids[i], err = c.applyRest(u, rows[i])
 		}
 		var ue errUpdate
 		if errors.As(err, &ue) {
@@ -298,31 +305,44 @@ func (c *committer) apply(u outreach.Update) ([]int64, error) {
 }
 
 func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
+	row, err := c.updateConv(u)
+	if err != nil {
+		return nil, err
+	}
+	return c.applyRest(u, row)
+}
+
+// updateConv applies the conversation part of u (commitConv) and returns
+// its row.
+func (c *committer) updateConv(u outreach.Update) (convRow, error) {
 	id := u.Lease.ConversationID
 	conv := u.Conversation
 	if err := u.Check(); err != nil {
-		return nil, errUpdate{fmt.Errorf("sqlitestore: %w", err)}
+		return convRow{}, errUpdate{fmt.Errorf("sqlitestore: %w", err)}
 	}
 	state, err := marshal(conv.State)
 	if err != nil {
-		return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d: encode state: %w", id, err)}
+		return convRow{}, errUpdate{fmt.Errorf("sqlitestore: conversation %d: encode state: %w", id, err)}
 	}
-	var (
-		campaignID              int64
-		patient, phone, fromNum string
-		inbox                   int
-		status                  outreach.ConversationStatus
-	)
+	var r convRow
 	err = c.stmt(c.st.commitConv).QueryRowContext(c.ctx, conv.Status, state, conv.Outcome, nanos(conv.NextAt),
-		nanos(c.now), u.Release, id, u.Lease.Token).Scan(&campaignID, &patient, &phone, &fromNum, &inbox, &status)
+		nanos(c.now), u.Release, id, u.Lease.Token).Scan(&r.campaignID, &r.patient, &r.phone, &r.from, &r.inbox, &r.status)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d: %w", id, outreach.ErrLeaseLost)}
+		return convRow{}, errUpdate{fmt.Errorf("sqlitestore: conversation %d: %w", id, outreach.ErrLeaseLost)}
 	case isUniqueViolation(err):
-		return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d: %w", id, outreach.ErrPairBusy)}
+		return convRow{}, errUpdate{fmt.Errorf("sqlitestore: conversation %d: %w", id, outreach.ErrPairBusy)}
 	case err != nil:
-		return nil, wrap("commit conversation", err)
+		return convRow{}, wrap("commit conversation", err)
 	}
+	return r, nil
+}
+
+// applyRest applies what u does besides its conversation's row, once
+// that is updated: its inbox, messages and responses.
+func (c *committer) applyRest(u outreach.Update, row convRow) ([]int64, error) {
+	id := u.Lease.ConversationID
+	campaignID, patient, phone, fromNum, inbox, status := row.campaignID, row.patient, row.phone, row.from, row.inbox, row.status
 	if inbox > 0 {
 		for _, eid := range u.Processed {
 			if _, err := c.exec(c.st.processEvent, nanos(c.now), eid, id); err != nil {

@@ -76,6 +76,11 @@ func TestQueryPlans(t *testing.T) {
 				// the first.
 				continue
 			}
+			if strings.HasPrefix(q, "WITH u(") && (step == "SCAN u" || strings.HasSuffix(step, " CONSTANT ROWS")) {
+				// The updates' own rows (commitConvsQuery), each
+				// looked up by primary key.
+				continue
+			}
 			if strings.HasPrefix(step, "SCAN ") && !strings.HasPrefix(step, "SCAN campaigns") && !strings.HasPrefix(step, "SCAN json_each") {
 				t.Errorf("query scans a table:\n%s\nplan:\n  %s", strings.Join(strings.Fields(q), " "), strings.Join(plan, "\n  "))
 			}

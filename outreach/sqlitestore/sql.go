@@ -102,7 +102,10 @@ type stmts struct {
 
 	savepoint, releaseSavepoint, rollbackSavepoint *sql.Stmt
 	commitConv, processEvent, fixInbox             *sql.Stmt
-	insertMessage, updateMessage, insertResponse   *sql.Stmt
+	// commitConvs updates convChunks[i] conversations in one statement
+	// (see commitConvsQuery).
+	commitConvs                                  [len(convChunks)]*sql.Stmt
+	insertMessage, updateMessage, insertResponse *sql.Stmt
 
 	inboundByProvider, matchConv, insertEvent, bumpInbox *sql.Stmt
 	updateDelivery, insertFailure                        *sql.Stmt
@@ -168,6 +171,8 @@ func (s *stmts) queries() []prepared {
 				lease_until = CASE WHEN ?6 THEN 0 ELSE lease_until END
 			WHERE id = ?7 AND lease_token = ?8
 			RETURNING campaign_id, patient_id, phone, from_number, inbox, status`},
+		{&s.commitConvs[0], commitConvsQuery(convChunks[0])},
+		{&s.commitConvs[1], commitConvsQuery(convChunks[1])},
 		{&s.processEvent, `UPDATE inbox SET processed_at = ?1
 			WHERE id = ?2 AND conversation_id = ?3 AND processed_at IS NULL`},
 		// ?1 now, ?2 id.

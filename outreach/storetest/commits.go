@@ -3,6 +3,8 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -269,5 +271,123 @@ func testCancelledContext(h *harness) {
 	}
 	if ms := h.messages(0); len(ms) != 0 {
 		h.Fatalf("cancelled RecordInbound stored %v", ms)
+	}
+}
+
+// testCommitLargeBatch commits more updates at once than the other
+// tests (a store may apply several in one statement): each is still
+// applied, or refused alone, as in a commit of one. Four commits of 41,
+// 41, 41 and 10 updates: all valid; with stale leases at 5 and 35; with
+// a pair another campaign's active conversation holds at 10; with the
+// same conversation twice (as in a commit of one after the other, both
+// apply).
+func testCommitLargeBatch(h *harness) {
+	const n = 133
+	_, holder := h.campaign(outreach.CampaignRunning, conv("holder", 1000, base))
+	specs := make([]outreach.Conversation, n)
+	for i := range specs {
+		specs[i] = conv(fmt.Sprintf("p%03d", i), i+1, at(time.Second))
+	}
+	specs[92] = conv("p092", 1000, at(time.Second)) // the holder's pair
+	c, convs := h.campaign(outreach.CampaignRunning, specs...)
+	cls := h.claim(at(time.Second), n+1)
+	h.equal("claimed", claimIDs(cls), append(convIDs(holder), convIDs(convs)...))
+	h.commitOK(base, set(update(cls[0]), outreach.ConversationActive, at(time.Hour)))
+	cls = cls[1:]
+
+	// ask is the update that asks conversation i a question, with a
+	// response; refused says why it is refused (nil: applied).
+	type ask struct {
+		i       int
+		u       outreach.Update
+		refused error
+	}
+	askAt := func(i int) ask {
+		cl := cls[i]
+		u := set(update(cl), outreach.ConversationActive, at(time.Hour+time.Duration(i)*time.Second))
+		u.Conversation.State = outreach.State{Step: "pain", Started: true, Asked: i}
+		u.Enqueue = []outreach.Message{{Key: outreach.SendKey{Conversation: cl.Conversation.ID, Step: "pain", Attempt: 1}, Body: "pain?"}}
+		u.Responses = []outreach.Response{{QuestionID: "pain", Raw: fmt.Sprint(i), Answer: fmt.Sprint(i), RepliedAt: base}}
+		return ask{i: i, u: u}
+	}
+	var commits [][]ask
+	for start := 0; start < 123; start += 41 {
+		var as []ask
+		for i := start; i < start+41; i++ {
+			a := askAt(i)
+			switch i {
+			case 41 + 5, 41 + 35:
+				a.u.Lease.Token = "stale"
+				a.refused = outreach.ErrLeaseLost
+			case 92:
+				a.refused = outreach.ErrPairBusy
+			}
+			as = append(as, a)
+		}
+		commits = append(commits, as)
+	}
+	var twice []ask
+	for i := 123; i < n; i++ {
+		twice = append(twice, askAt(i))
+	}
+	again := set(update(cls[125]), outreach.ConversationActive, at(2*time.Hour))
+	again.Conversation.State = outreach.State{Step: "again", Started: true, Asked: 125}
+	twice = append(twice, ask{i: 125, u: again})
+	commits = append(commits, twice)
+
+	wantResponses := 0
+	for k, as := range commits {
+		updates := make([]outreach.Update, len(as))
+		for j, a := range as {
+			updates[j] = a.u
+		}
+		res := h.commit(at(2*time.Second), updates...)
+		for j, a := range as {
+			id := convs[a.i].ID
+			what := fmt.Sprintf("commit %d, update %d (conversation %d)", k, j, a.i)
+			if a.refused != nil {
+				h.wantErr(what, res[j], a.refused)
+				h.equal(what+": the conversation", h.conversation(id), convs[a.i])
+				if ms := h.messages(id); len(ms) != 0 {
+					h.Fatalf("%s enqueued %v", what, ms)
+				}
+				continue
+			}
+			if res[j] != nil {
+				h.Fatalf("%s: %v", what, res[j])
+			}
+			if a.u.Enqueue != nil {
+				wantResponses++
+			}
+		}
+		for _, a := range as { // the last update of each conversation counts
+			if a.refused != nil {
+				continue
+			}
+			id := convs[a.i].ID
+			last := a.u
+			for _, b := range as {
+				if b.i == a.i {
+					last = b.u
+				}
+			}
+			got := h.conversation(id)
+			if got.Status != outreach.ConversationActive || got.State.Step != last.Conversation.State.Step || got.State.Asked != a.i {
+				h.Fatalf("conversation %d after commit %d: status %s, state %+v; want active, %+v", a.i, k, got.Status, got.State, last.Conversation.State)
+			}
+			h.sameTime(fmt.Sprintf("NextAt of conversation %d", a.i), got.NextAt, last.Conversation.NextAt)
+			if ms := h.messages(id); len(ms) != 1 || ms[0].Key.Step != "pain" || ms[0].To != convs[a.i].Recipient.Phone || ms[0].From != from {
+				h.Fatalf("messages of conversation %d: %+v", a.i, ms)
+			}
+		}
+	}
+	rs := h.responses(c.ID, outreach.ResponsePage{})
+	if len(rs) != wantResponses {
+		h.Fatalf("%d responses, want %d (none of the refused updates')", len(rs), wantResponses)
+	}
+	for _, r := range rs {
+		if want := "p" + strings.Repeat("0", 3-len(r.Raw)) + r.Raw; r.PatientID != want {
+			h.Fatalf("response %+v: the store fills in the update's patient, %s", r, want)
+		}
 	}
 }

@@ -115,6 +115,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"CommitDuplicateKey", testCommitDuplicateKey},
 		{"CommitInbox", testCommitInbox},
 		{"CommitPairBusy", testCommitPairBusy},
+		{"CommitLargeBatch", testCommitLargeBatch},
 		{"CancelledContext", testCancelledContext},
 		{"RecordInbound", testRecordInbound},
 		{"UpdateDelivery", testUpdateDelivery},
