@@ -235,15 +235,22 @@ func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Up
 	var rows []convRow
 	if !savepoints {
 		var ok bool
-		if rows, ok, err = c.updateConvs(updates); err != nil || !ok {
+		if rows, ok, err = c.updateConvs(updates); err == nil && ok {
+			ids, ok, err = c.insertEnqueued(updates, rows)
+		}
+		if err == nil && ok {
+			ok, err = c.updateMessages(updates, rows)
+		}
+		if err != nil || !ok {
 			return nil, !ok && err == nil, err
 		}
+		c.batched = true
 	}
 	for i, u := range updates {
 		if savepoints {
 			ids[i], err = c.apply(u)
 		} else {
-			ids[i], err = c.applyRest(u, rows[i])
+			_, err = c.applyRest(u, rows[i])
 		}
 		var ue errUpdate
 		if errors.As(err, &ue) {
@@ -279,6 +286,68 @@ type committer struct {
 	// noPending, once looked up, says that pending_statuses is empty
 	// (see applyPending).
 	noPending *bool
+	// batched is set when the updates' messages were inserted and
+	// updated several to a statement (see insertEnqueued and
+	// updateMessages), not by applyRest.
+	batched bool
+	// purgedCampaigns caches campaignPurged for the commit.
+	purgedCampaigns map[int64]bool
+}
+
+// purged reports whether u's texts are not to be kept: they come to a
+// campaign already purged (a Studio execution's replies collected
+// late). Only a done conversation can be in a finished campaign.
+func (c *committer) purged(u outreach.Update, row convRow) (bool, error) {
+	if row.status != outreach.ConversationDone || len(u.Enqueue)+len(u.Received)+len(u.Responses) == 0 {
+		return false, nil
+	}
+	if p, ok := c.purgedCampaigns[row.campaignID]; ok {
+		return p, nil
+	}
+	var p bool
+	if err := c.stmt(c.st.campaignPurged).QueryRowContext(c.ctx, row.campaignID).Scan(&p); err != nil {
+		return false, wrap("commit: campaign purged", err)
+	}
+	if c.purgedCampaigns == nil {
+		c.purgedCampaigns = map[int64]bool{}
+	}
+	c.purgedCampaigns[row.campaignID] = p
+	return p, nil
+}
+
+// enqueueArgs are the parameters of insertMessage for m, which u
+// enqueues.
+func (c *committer) enqueueArgs(u outreach.Update, row convRow, purged bool, m outreach.Message) []any {
+	if purged {
+		m.Body = ""
+	}
+	st := m.Status
+	if st == "" {
+		st = outreach.MessageQueued
+	}
+	if m.From == "" {
+		m.From = row.from
+	}
+	if m.To == "" {
+		m.To = row.phone
+	}
+	if row.status == outreach.ConversationDone {
+		st = outreach.EndedStatus(st)
+	}
+	return []any{u.Lease.ConversationID, row.campaignID, outreach.Outbound,
+		m.Key.Conversation, m.Key.Step, m.Key.Attempt, m.From, m.To, m.Body, st, m.ProviderID,
+		m.DeliveryStatus, m.Error, m.Tries, nanos(m.SendAfter), nanos(m.IntentAt), nanos(m.SentAt),
+		nanos(c.now)}
+}
+
+// messageArgs are the parameters of updateMessage for m, one of u's
+// messages.
+func messageArgs(u outreach.Update, row convRow, m outreach.Message) []any {
+	if row.status == outreach.ConversationDone {
+		m.Status = outreach.EndedStatus(m.Status)
+	}
+	return []any{m.Status, m.ProviderID, m.Error, m.Tries,
+		nanos(m.SendAfter), nanos(m.IntentAt), nanos(m.SentAt), m.ID, u.Lease.ConversationID}
 }
 
 func (c *committer) exec(st *sql.Stmt, args ...any) (sql.Result, error) {
@@ -340,9 +409,11 @@ func (c *committer) updateConv(u outreach.Update) (convRow, error) {
 
 // applyRest applies what u does besides its conversation's row, once
 // that is updated: its inbox, messages and responses.
-func (c *committer) applyRest(u outreach.Update, row convRow) ([]int64, error) {
+// Unless the committer is batched, it also inserts the messages u
+// enqueues, returning their ids, and updates u's messages.
+func (c *committer) applyRest(u outreach.Update, row convRow) (ids []int64, err error) {
 	id := u.Lease.ConversationID
-	campaignID, patient, phone, fromNum, inbox, status := row.campaignID, row.patient, row.phone, row.from, row.inbox, row.status
+	campaignID, patient, inbox := row.campaignID, row.patient, row.inbox
 	if inbox > 0 {
 		for _, eid := range u.Processed {
 			if _, err := c.exec(c.st.processEvent, nanos(c.now), eid, id); err != nil {
@@ -354,53 +425,28 @@ func (c *committer) applyRest(u outreach.Update, row convRow) ([]int64, error) {
 		}
 	}
 
-	// Texts that come to a campaign already purged (a Studio execution's
-	// replies collected late) are not kept either: only a done
-	// conversation can be in a finished campaign.
-	purged := false
-	if status == outreach.ConversationDone && len(u.Enqueue)+len(u.Received)+len(u.Responses) > 0 {
-		if err := c.stmt(c.st.campaignPurged).QueryRowContext(c.ctx, campaignID).Scan(&purged); err != nil {
-			return nil, wrap("commit: campaign purged", err)
-		}
+	purged, err := c.purged(u, row)
+	if err != nil {
+		return nil, err
 	}
-
-	var ids []int64
-	for _, m := range u.Enqueue {
-		if purged {
-			m.Body = ""
+	if !c.batched {
+		for _, m := range u.Enqueue {
+			var mid int64
+			err := c.stmt(c.st.insertMessage).QueryRowContext(c.ctx, c.enqueueArgs(u, row, purged, m)...).Scan(&mid)
+			if isUniqueViolation(err) {
+				return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d already has a message with key %s", id, m.Key)}
+			}
+			if err != nil {
+				return nil, wrap("enqueue message", err)
+			}
+			ids = append(ids, mid)
 		}
-		st := m.Status
-		if st == "" {
-			st = outreach.MessageQueued
-		}
-		if m.From == "" {
-			m.From = fromNum
-		}
-		if m.To == "" {
-			m.To = phone
-		}
-		if status == outreach.ConversationDone {
-			st = outreach.EndedStatus(st)
-		}
-		var mid int64
-		err := c.stmt(c.st.insertMessage).QueryRowContext(c.ctx, id, campaignID, outreach.Outbound,
-			m.Key.Conversation, m.Key.Step, m.Key.Attempt, m.From, m.To, m.Body, st, m.ProviderID,
-			m.DeliveryStatus, m.Error, m.Tries, nanos(m.SendAfter), nanos(m.IntentAt), nanos(m.SentAt),
-			nanos(c.now)).Scan(&mid)
-		if isUniqueViolation(err) {
-			return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d already has a message with key %s", id, m.Key)}
-		}
-		if err != nil {
-			return nil, wrap("enqueue message", err)
-		}
-		ids = append(ids, mid)
 	}
 	for _, m := range u.Messages {
-		if status == outreach.ConversationDone {
-			m.Status = outreach.EndedStatus(m.Status)
+		if c.batched {
+			break
 		}
-		res, err := c.exec(c.st.updateMessage, m.Status, m.ProviderID, m.Error, m.Tries,
-			nanos(m.SendAfter), nanos(m.IntentAt), nanos(m.SentAt), m.ID, id)
+		res, err := c.exec(c.st.updateMessage, messageArgs(u, row, m)...)
 		if err != nil {
 			return nil, wrap("update message", err)
 		}

@@ -102,9 +102,12 @@ type stmts struct {
 
 	savepoint, releaseSavepoint, rollbackSavepoint *sql.Stmt
 	commitConv, processEvent, fixInbox             *sql.Stmt
-	// commitConvs updates convChunks[i] conversations in one statement
-	// (see commitConvsQuery).
-	commitConvs                                  [len(convChunks)]*sql.Stmt
+	// commitConvs, insertMessages and updateMessages are commitConv,
+	// insertMessage and updateMessage for convChunks[i] rows in one
+	// statement (see commitbatch.go); insertMessageKey and
+	// updateMessageID are the one-row forms with the same RETURNING.
+	commitConvs, insertMessages, updateMessages  [len(convChunks)]*sql.Stmt
+	insertMessageKey, updateMessageID            *sql.Stmt
 	insertMessage, updateMessage, insertResponse *sql.Stmt
 
 	inboundByProvider, matchConv, insertEvent, bumpInbox *sql.Stmt
@@ -173,6 +176,12 @@ func (s *stmts) queries() []prepared {
 			RETURNING campaign_id, patient_id, phone, from_number, inbox, status`},
 		{&s.commitConvs[0], commitConvsQuery(convChunks[0])},
 		{&s.commitConvs[1], commitConvsQuery(convChunks[1])},
+		{&s.insertMessages[0], insertMessagesQuery(convChunks[0])},
+		{&s.insertMessages[1], insertMessagesQuery(convChunks[1])},
+		{&s.insertMessageKey, insertMessagesQuery(1)},
+		{&s.updateMessages[0], updateMessagesQuery(convChunks[0])},
+		{&s.updateMessages[1], updateMessagesQuery(convChunks[1])},
+		{&s.updateMessageID, updateMessagesQuery(1)},
 		{&s.processEvent, `UPDATE inbox SET processed_at = ?1
 			WHERE id = ?2 AND conversation_id = ?3 AND processed_at IS NULL`},
 		// ?1 now, ?2 id.

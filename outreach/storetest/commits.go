@@ -277,10 +277,12 @@ func testCancelledContext(h *harness) {
 // testCommitLargeBatch commits more updates at once than the other
 // tests (a store may apply several in one statement): each is still
 // applied, or refused alone, as in a commit of one. Four commits of 41,
-// 41, 41 and 10 updates: all valid; with stale leases at 5 and 35; with
-// a pair another campaign's active conversation holds at 10; with the
-// same conversation twice (as in a commit of one after the other, both
-// apply).
+// 41, 41 and 10 updates that enqueue a message each: all valid; with
+// stale leases at 5 and 35; with a pair another campaign's active
+// conversation holds at 10; with the same conversation twice (as in a
+// commit of one after the other, both apply). Then one of 41 that
+// update those messages, one of them another conversation's and one
+// enqueuing a key taken.
 func testCommitLargeBatch(h *harness) {
 	const n = 133
 	_, holder := h.campaign(outreach.CampaignRunning, conv("holder", 1000, base))
@@ -381,6 +383,47 @@ func testCommitLargeBatch(h *harness) {
 			}
 		}
 	}
+
+	// Then the 41 of the first commit again, updating the message each
+	// sent: 20 names another conversation's message, 30 enqueues a key
+	// it has.
+	sent := make([]outreach.Update, 41)
+	msgs := make([]outreach.Message, 41)
+	for i := range sent {
+		ms := h.messages(convs[i].ID)
+		msgs[i] = ms[0]
+		msgs[i].Status, msgs[i].ProviderID, msgs[i].SentAt = outreach.MessageSent, fmt.Sprintf("SM%03d", i), at(3*time.Second)
+		sent[i] = release(set(update(cls[i]), outreach.ConversationActive, at(4*time.Hour)))
+		sent[i].Conversation.State = outreach.State{Step: "sent", Started: true, Asked: i}
+		sent[i].Messages = []outreach.Message{msgs[i]}
+	}
+	other := msgs[21]
+	other.ProviderID = "SMother"
+	sent[20].Messages = []outreach.Message{other}
+	sent[30].Enqueue = []outreach.Message{{Key: msgs[30].Key, Body: "again"}}
+	res := h.commit(at(3*time.Second), sent...)
+	h.wantErr("update of another conversation's message", res[20], outreach.ErrNotFound)
+	if res[30] == nil {
+		h.Fatalf("Enqueue of an existing key succeeded")
+	}
+	for i := range sent {
+		ms := h.messages(convs[i].ID)
+		got := h.conversation(convs[i].ID)
+		switch i {
+		case 20, 30:
+			if len(ms) != 1 || ms[0].Status == outreach.MessageSent || got.State.Step != "pain" {
+				h.Fatalf("conversation %d after its refused update: %+v, messages %+v", i, got, ms)
+			}
+		default:
+			if res[i] != nil {
+				h.Fatalf("update %d of the messages' commit: %v", i, res[i])
+			}
+			if len(ms) != 1 || ms[0].Status != outreach.MessageSent || ms[0].ProviderID != msgs[i].ProviderID || got.State.Step != "sent" {
+				h.Fatalf("conversation %d after its update: %+v, messages %+v", i, got, ms)
+			}
+		}
+	}
+
 	rs := h.responses(c.ID, outreach.ResponsePage{})
 	if len(rs) != wantResponses {
 		h.Fatalf("%d responses, want %d (none of the refused updates')", len(rs), wantResponses)
