@@ -209,9 +209,11 @@ func (e errUpdate) Error() string { return e.err.Error() }
 
 // Commit implements [outreach.Store]. Each update runs inside a savepoint,
 // so that a failed update is undone alone. Most commits have no failing
-// update: they are first tried without a savepoint each (two statements
-// fewer per update); when an update fails alone, that transaction is
-// rolled back and the updates applied again, each in its savepoint.
+// update: they are first tried without savepoints, with the
+// conversations, the new messages and the messages' updates written
+// several to a statement (commitbatch.go); when an update would fail
+// alone, that transaction is rolled back and the updates applied again,
+// one by one, each in its savepoint.
 func (s *Store) Commit(ctx context.Context, now time.Time, updates []outreach.Update) ([]error, error) {
 	results, again, err := s.commit(ctx, now, updates, false)
 	if again {
