@@ -31,7 +31,8 @@ var errRetry = errors.New("pgstore: an update failed without a savepoint")
 // one fails in a way that needs undoing (ErrPairBusy, a repeated send
 // key, an unknown message) does it roll back and apply them again, each
 // in a savepoint. A lost lease needs no undoing: nothing of that update
-// was written. Each update takes two pipelined round trips.
+// was written. Without savepoints the whole commit takes two pipelined
+// round trips (applyAll); with them, each update takes two.
 func (s *Store) Commit(ctx context.Context, now time.Time, updates []outreach.Update) ([]error, error) {
 	results, err := s.commit(ctx, now, updates, false)
 	if errors.Is(err, errRetry) {
@@ -53,16 +54,20 @@ func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Up
 	c := committer{ctx: ctx, now: ts(now), tx: tx, savepoints: savepoints}
 	results := make([]error, len(updates))
 	ids := make([][]int64, len(updates))
-	for i, u := range updates {
-		ids[i], err = c.apply(u)
-		var ue errUpdate
-		if errors.As(err, &ue) {
-			results[i] = ue.err
-			continue
+	if savepoints {
+		for i, u := range updates {
+			ids[i], err = c.apply(u)
+			var ue errUpdate
+			if errors.As(err, &ue) {
+				results[i] = ue.err
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
 		}
-		if err != nil {
-			return nil, err
-		}
+	} else if err := c.applyAll(updates, results, ids); err != nil {
+		return nil, err
 	}
 	// Statuses that came before the provider ids the updates record.
 	if err := s.applyPending(ctx, tx, now, providerIDs(updates, results)); err != nil {
@@ -204,9 +209,106 @@ func (c *committer) undo(err error) ([]int64, error) {
 	return nil, err
 }
 
+// applyAll applies updates without savepoints, in two pipelines: the
+// conversations' rows, then all the rest. It sets results[i] for an
+// update whose lease is lost (nothing of it is written) and ids[i] to
+// the ids of the messages update i enqueues; an update that fails in a
+// way that needs undoing gives errRetry.
+func (c *committer) applyAll(updates []outreach.Update, results []error, ids [][]int64) error {
+	b := &pgx.Batch{}
+	for _, u := range updates {
+		if u.Check() != nil {
+			return errRetry
+		}
+		state, err := marshal(u.Conversation.State)
+		if err != nil {
+			return errRetry
+		}
+		conv := u.Conversation
+		b.Queue(commitConvQuery, string(conv.Status), state, conv.Outcome, ts(conv.NextAt), c.now, u.Release, u.Lease.ConversationID, u.Lease.Token)
+	}
+	rows := make([]conversationRow, len(updates))
+	err := c.readAll(b, func(br pgx.BatchResults) error {
+		for i, u := range updates {
+			r := &rows[i]
+			err := br.QueryRow().Scan(&r.campaignID, &r.patient, &r.phone, &r.fromNum, &r.inbox, &r.status)
+			switch _, unique := uniqueViolation(err); {
+			case errors.Is(err, pgx.ErrNoRows):
+				results[i] = fmt.Errorf("pgstore: conversation %d: %w", u.Lease.ConversationID, outreach.ErrLeaseLost)
+			case unique:
+				return errRetry
+			case err != nil:
+				return wrap("commit conversation", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+
+	b = &pgx.Batch{}
+	inbox := make([]int, len(updates))
+	for i, u := range updates {
+		if results[i] == nil {
+			if inbox[i], err = c.queueRest(b, u, rows[i]); err != nil {
+				return err
+			}
+		}
+	}
+	return c.readAll(b, func(br pgx.BatchResults) error {
+		for i, u := range updates {
+			if results[i] != nil {
+				continue
+			}
+			ids[i], err = readRest(br, u, u.Lease.ConversationID, inbox[i])
+			var ue errUpdate
+			if errors.As(err, &ue) {
+				return errRetry
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// readAll sends b, unless it is empty, and reads its results with read.
+func (c *committer) readAll(b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	if b.Len() == 0 {
+		return nil
+	}
+	br := c.tx.SendBatch(c.ctx, b)
+	err := read(br)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = wrap("commit", cerr)
+	}
+	return err
+}
+
 // applyRest writes what update u adds to its conversation, whose row
 // (as updated) is row, in one pipeline.
 func (c *committer) applyRest(u outreach.Update, row conversationRow) ([]int64, error) {
+	b := &pgx.Batch{}
+	inboxStatements, err := c.queueRest(b, u, row)
+	if err != nil || b.Len() == 0 {
+		return nil, err
+	}
+	// Read the results in the order queued. After an error the server
+	// skips the rest of the pipeline, so the first error is the one.
+	br := c.tx.SendBatch(c.ctx, b)
+	ids, err := readRest(br, u, u.Lease.ConversationID, inboxStatements)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = wrap("commit", cerr)
+	}
+	return ids, err
+}
+
+// queueRest queues to b the statements that write what update u adds to
+// its conversation, whose row (as updated) is row, and returns how many
+// of them are about its inbox (see readRest).
+func (c *committer) queueRest(b *pgx.Batch, u outreach.Update, row conversationRow) (int, error) {
 	ctx, tx := c.ctx, c.tx
 	id := u.Lease.ConversationID
 	done := row.status == outreach.ConversationDone
@@ -217,11 +319,10 @@ func (c *committer) applyRest(u outreach.Update, row conversationRow) ([]int64, 
 	purged := false
 	if done && len(u.Enqueue)+len(u.Received)+len(u.Responses) > 0 {
 		if err := tx.QueryRow(ctx, `SELECT purged_at IS NOT NULL FROM campaigns WHERE id = $1`, row.campaignID).Scan(&purged); err != nil {
-			return nil, wrap("commit: campaign purged", err)
+			return 0, wrap("commit: campaign purged", err)
 		}
 	}
 
-	b := &pgx.Batch{}
 	inboxStatements := 0
 	if row.inbox > 0 {
 		if len(u.Processed) > 0 {
@@ -289,18 +390,7 @@ func (c *committer) applyRest(u outreach.Update, row conversationRow) ([]int64, 
 		b.Queue(`INSERT INTO responses (`+respCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
 			row.campaignID, id, r.PatientID, r.QuestionID, r.Raw, r.Answer, ts(r.RepliedAt), string(r.Doubt))
 	}
-	if b.Len() == 0 {
-		return nil, nil
-	}
-
-	// Read the results in the order queued. After an error the server
-	// skips the rest of the pipeline, so the first error is the one.
-	br := tx.SendBatch(ctx, b)
-	ids, err := readRest(br, u, id, inboxStatements)
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = wrap("commit", cerr)
-	}
-	return ids, err
+	return inboxStatements, nil
 }
 
 // readRest reads the results of the pipeline of applyRest.
