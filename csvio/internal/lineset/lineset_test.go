@@ -49,18 +49,7 @@ func TestLikeMap(t *testing.T) {
 			var s Set
 			want := map[uint64]int32{}
 			for i := range 200_000 {
-				k := key(i)
-				first, dup := s.Add(k, int32(i))
-				w, wdup := want[k]
-				if dup != wdup || (dup && first != w) {
-					t.Fatalf("add %d: Add(%d) = %d, %v; the map has %d, %v", i, k, first, dup, w, wdup)
-				}
-				if !wdup {
-					want[k] = int32(i)
-				}
-			}
-			if s.Len() != len(want) {
-				t.Fatalf("Len() = %d, want %d", s.Len(), len(want))
+				addLikeMap(t, &s, want, key(i), int32(i))
 			}
 			if s.n*10 > len(s.keys)*maxLoad {
 				t.Errorf("%d keys in %d slots: over %d0%% full", s.n, len(s.keys), maxLoad)
@@ -81,20 +70,26 @@ func FuzzLikeMap(f *testing.F) {
 			var b [8]byte
 			n := copy(b[:], data)
 			data = data[n:]
-			k := binary.LittleEndian.Uint64(b[:]) % 97
-			first, dup := s.Add(k, int32(i))
-			w, wdup := want[k]
-			if dup != wdup || (dup && first != w) {
-				t.Fatalf("add %d: Add(%d) = %d, %v; the map has %d, %v", i, k, first, dup, w, wdup)
-			}
-			if !wdup {
-				want[k] = int32(i)
-			}
-		}
-		if s.Len() != len(want) {
-			t.Fatalf("Len() = %d, want %d", s.Len(), len(want))
+			addLikeMap(t, &s, want, binary.LittleEndian.Uint64(b[:])%97, int32(i))
 		}
 	})
+}
+
+// addLikeMap adds k with line to s and to want, and fails unless s
+// answers as the map does and has as many keys.
+func addLikeMap(t *testing.T, s *Set, want map[uint64]int32, k uint64, line int32) {
+	t.Helper()
+	first, dup := s.Add(k, line)
+	w, wdup := want[k]
+	if dup != wdup || (dup && first != w) {
+		t.Fatalf("Add(%d, %d) = %d, %v; the map has %d, %v", k, line, first, dup, w, wdup)
+	}
+	if !wdup {
+		want[k] = line
+	}
+	if s.Len() != len(want) {
+		t.Fatalf("Len() = %d, want %d", s.Len(), len(want))
+	}
 }
 
 // BenchmarkAdd adds a million random keys, as a recipients file's
