@@ -10,8 +10,13 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// exportPage is how many conversations ExportResponses reads at a time.
-const exportPage = 500
+// exportPage is how many conversations ExportResponses reads at a time
+// through Conversations and Responses, and exportRowsPage through a
+// store's ExportRows, whose rows are smaller.
+const (
+	exportPage     = 500
+	exportRowsPage = 2000
+)
 
 // ResponseSource is what [ExportResponses] reads: any [outreach.Store]
 // has both methods. To export through an [outreach.Runtime], as the
@@ -185,7 +190,7 @@ func eachExportRow(ctx context.Context, s exportRowSource, campaignID int64, fn 
 		err   error
 	)
 	for {
-		page, err = s.ExportRows(ctx, page[:0], campaignID, after, exportPage)
+		page, err = s.ExportRows(ctx, page[:0], campaignID, after, exportRowsPage)
 		if err != nil {
 			return fmt.Errorf("csvio: export campaign %d: %w", campaignID, err)
 		}
