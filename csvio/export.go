@@ -28,7 +28,11 @@ type ResponseSource interface {
 }
 
 // RuntimeSource returns a ResponseSource that reads the conversations from
-// store and the responses from rt.
+// store and the responses from rt. When rt says its responses are
+// store's (the embedded runtime, [outreach.Runner], whose
+// ResponsesStore is store), [ExportResponses] reads store's export rows
+// instead, which give the same file faster; the responses of any other
+// runtime are read from it.
 func RuntimeSource(store outreach.Store, rt outreach.Runtime) ResponseSource {
 	return runtimeSource{store, rt}
 }

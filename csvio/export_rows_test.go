@@ -194,12 +194,13 @@ func TestExportRowsSameFile(t *testing.T) {
 // runtime over another store is not bypassed either.
 func TestExportRuntimeResponses(t *testing.T) {
 	store := memstore.New()
-	sim, c := exportCampaign(t, store, clocktest.Manual(t), 0)
+	clock := clocktest.Manual(t)
+	sim, c := exportCampaign(t, store, clock, 0)
 	edited := otherRuntime{Runtime: sim.Runner, edit: func(a string) string { return "runtime:" + a }}
 	if file := export(t, csvio.RuntimeSource(store, edited), c.ID); !bytes.Contains(file, []byte("runtime:3")) {
 		t.Errorf("the file does not have the runtime's answers:\n%s", file)
 	}
-	elsewhere := outreach.NewRunner(memstore.New(), simphone.NewSender(sim.Network), outreach.RunnerOptions{From: "+15005550006"})
+	elsewhere := outreach.NewRunner(memstore.New(), simphone.NewSender(sim.Network), outreach.RunnerOptions{From: "+15005550006", Clock: clock})
 	if _, err := csvio.ExportResponses(context.Background(), io.Discard, csvio.RuntimeSource(store, elsewhere), c.ID); err == nil {
 		t.Error("export through a runtime over a store without the campaign succeeded; want its error")
 	}

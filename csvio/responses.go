@@ -149,7 +149,7 @@ func (rw *ResponseWriter) writeHeader() error {
 // the field holds a comma, a double quote, a carriage return or a line
 // feed, starts with a space (unicode.IsSpace) or is `\.`.
 func writeField(bw *bufio.Writer, quote bool, s string) {
-	special := strings.IndexAny(s, ",\"\r\n") >= 0
+	special := strings.ContainsAny(s, ",\"\r\n")
 	if !special && !quote && s != "" {
 		if s == `\.` {
 			special = true
