@@ -2,7 +2,6 @@ package sqlitestore
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"sync"
 
@@ -12,14 +11,9 @@ import (
 // Queries of ExportRows: the few columns a responses file needs, so that
 // no conversation's JSON is read or decoded.
 const (
-	// ?1 campaign, ?2 after conversation, ?3 limit: the last conversation
-	// of the page, from the index alone.
-	exportLastQuery = `SELECT max(id) FROM (SELECT id FROM conversations
-		WHERE campaign_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3)`
-	// ?1 campaign, ?2 after conversation, ?3 last conversation of the
-	// page.
+	// ?1 campaign, ?2 after conversation, ?3 limit.
 	exportConvsQuery = `SELECT id, patient_id, first_name, phone, outcome FROM conversations
-		WHERE campaign_id = ?1 AND id > ?2 AND id <= ?3 ORDER BY id`
+		WHERE campaign_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3`
 	// ?1 campaign, ?2 after conversation, ?3 last conversation of the
 	// page; in the order of responsesQuery.
 	exportResponsesQuery = `SELECT conversation_id, question_id, answer, raw, replied_at, doubt FROM responses
@@ -27,81 +21,72 @@ const (
 		ORDER BY conversation_id, replied_at, id`
 )
 
-// exportPage is the scratch of one ExportRows call: the page's
-// conversations (a row of no response each) and its responses (with the
-// conversation in ConversationID), reused from one call to the next.
-type exportPage struct {
-	convs, resps []outreach.ExportRow
-}
-
-var exportPages = sync.Pool{New: func() any { return new(exportPage) }}
+// convPages holds the conversation part of a page of ExportRows, reused
+// from one call to the next.
+var convPages = sync.Pool{New: func() any { return new([]outreach.ExportRow) }}
 
 // ExportRows appends to dst the export rows of the campaign's first
 // limit conversations with ID > after (see [outreach.ExportRow]) and
-// returns the extended slice. It finds the page's last conversation in
-// the index, then reads the page's conversations and their responses at
-// the same time, on two connections, and merges them.
+// returns the extended slice. It reads the page's conversations, then
+// their responses, and merges the two in conversation order.
 func (s *Store) ExportRows(ctx context.Context, dst []outreach.ExportRow, campaignID, after int64, limit int) ([]outreach.ExportRow, error) {
 	if limit <= 0 {
 		limit = -1 // SQLite: no limit
 	}
-	var last sql.NullInt64
-	if err := s.r.QueryRowContext(ctx, exportLastQuery, campaignID, after, limit).Scan(&last); err != nil {
-		return dst, wrap("export rows", err)
-	}
-	if !last.Valid {
-		return dst, nil
-	}
-	p := exportPages.Get().(*exportPage)
-	defer func() {
-		clear(p.convs) // let the strings go while the page waits in the pool
-		clear(p.resps)
-		p.convs, p.resps = p.convs[:0], p.resps[:0]
-		exportPages.Put(p)
-	}()
-	respErr := make(chan error, 1)
-	go func() {
-		var err error
-		p.resps, err = s.exportResponses(ctx, p.resps[:0], campaignID, after, last.Int64)
-		respErr <- err
-	}()
-	var err error
-	p.convs, err = s.exportConvs(ctx, p.convs[:0], campaignID, after, last.Int64)
-	if rerr := <-respErr; err == nil {
-		err = rerr
-	}
-	if err != nil {
+	page := convPages.Get().(*[]outreach.ExportRow)
+	defer convPages.Put(page)
+	convs, err := s.exportConvs(ctx, (*page)[:0], campaignID, after, limit)
+	*page = convs
+	if err != nil || len(convs) == 0 {
 		return dst, err
 	}
-	// Merge, in conversation order: each response takes its
-	// conversation's fields; a conversation with none keeps its row of
-	// no response.
-	resps := p.resps
-	for i := range p.convs {
-		c := &p.convs[i]
-		if len(resps) == 0 || resps[0].ConversationID != c.ConversationID {
-			dst = append(dst, *c)
-			continue
+	rows, err := s.r.QueryContext(ctx, exportResponsesQuery, campaignID, after, convs[len(convs)-1].ConversationID)
+	if err != nil {
+		return dst, wrap("export rows", err)
+	}
+	defer rows.Close()
+	// i is the conversation the last response read was of, answered
+	// whether it had one; a conversation passed without one gets its row
+	// of no response.
+	i, answered := 0, false
+	for rows.Next() {
+		var (
+			conv, at int64
+			r        outreach.ExportRow
+		)
+		if err := rows.Scan(&conv, &r.QuestionID, &r.Answer, &r.Raw, &at, &r.Doubt); err != nil {
+			return dst, wrap("export rows", err)
 		}
-		for len(resps) > 0 && resps[0].ConversationID == c.ConversationID {
-			r := resps[0]
-			r.PatientID, r.FirstName, r.Phone, r.Outcome = c.PatientID, c.FirstName, c.Phone, c.Outcome
-			dst = append(dst, r)
-			resps = resps[1:]
+		for i < len(convs) && convs[i].ConversationID < conv {
+			if !answered {
+				dst = append(dst, convs[i])
+			}
+			i, answered = i+1, false
+		}
+		if i == len(convs) {
+			return dst, wrap("export rows", fmt.Errorf("response of conversation %d outside the page", conv))
+		}
+		c := &convs[i]
+		r.ConversationID, r.PatientID, r.FirstName, r.Phone, r.Outcome = c.ConversationID, c.PatientID, c.FirstName, c.Phone, c.Outcome
+		r.RepliedAt = fromNanos(at)
+		dst, answered = append(dst, r), true
+	}
+	if err := rows.Err(); err != nil {
+		return dst, wrap("export rows", err)
+	}
+	for ; i < len(convs); i, answered = i+1, false {
+		if !answered {
+			dst = append(dst, convs[i])
 		}
 	}
-	if len(resps) > 0 {
-		// A response of a conversation the page does not have: one
-		// added between the two reads, with its conversation.
-		return dst, wrap("export rows", fmt.Errorf("conversation %d has responses but was not read; try again", resps[0].ConversationID))
-	}
+	clear(convs) // let the strings go while the page waits in the pool
 	return dst, nil
 }
 
 // exportConvs appends to dst the conversation part of the campaign's
-// export rows of conversations (after, last]: a row of no response each.
-func (s *Store) exportConvs(ctx context.Context, dst []outreach.ExportRow, campaignID, after, last int64) ([]outreach.ExportRow, error) {
-	rows, err := s.r.QueryContext(ctx, exportConvsQuery, campaignID, after, last)
+// export rows: a row of no response per conversation.
+func (s *Store) exportConvs(ctx context.Context, dst []outreach.ExportRow, campaignID, after int64, limit int) ([]outreach.ExportRow, error) {
+	rows, err := s.r.QueryContext(ctx, exportConvsQuery, campaignID, after, limit)
 	if err != nil {
 		return dst, wrap("export rows", err)
 	}
@@ -111,29 +96,6 @@ func (s *Store) exportConvs(ctx context.Context, dst []outreach.ExportRow, campa
 		if err := rows.Scan(&r.ConversationID, &r.PatientID, &r.FirstName, &r.Phone, &r.Outcome); err != nil {
 			return dst, wrap("export rows", err)
 		}
-		dst = append(dst, r)
-	}
-	return dst, wrap("export rows", rows.Err())
-}
-
-// exportResponses appends to dst the responses of the campaign's
-// conversations (after, last], with only their ConversationID and
-// response fields set.
-func (s *Store) exportResponses(ctx context.Context, dst []outreach.ExportRow, campaignID, after, last int64) ([]outreach.ExportRow, error) {
-	rows, err := s.r.QueryContext(ctx, exportResponsesQuery, campaignID, after, last)
-	if err != nil {
-		return dst, wrap("export rows", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			r  outreach.ExportRow
-			at int64
-		)
-		if err := rows.Scan(&r.ConversationID, &r.QuestionID, &r.Answer, &r.Raw, &at, &r.Doubt); err != nil {
-			return dst, wrap("export rows", err)
-		}
-		r.RepliedAt = fromNanos(at)
 		dst = append(dst, r)
 	}
 	return dst, wrap("export rows", rows.Err())
