@@ -4,13 +4,19 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// exportPage is how many conversations ExportResponses reads at a time.
-const exportPage = 500
+// exportPage is how many conversations ExportResponses reads at a time
+// through Conversations and Responses, and exportRowsPage through a
+// store's ExportRows, whose rows are smaller.
+const (
+	exportPage     = 500
+	exportRowsPage = 2000
+)
 
 // ResponseSource is what [ExportResponses] reads: any [outreach.Store]
 // has both methods. To export through an [outreach.Runtime], as the
@@ -22,7 +28,11 @@ type ResponseSource interface {
 }
 
 // RuntimeSource returns a ResponseSource that reads the conversations from
-// store and the responses from rt.
+// store and the responses from rt. When rt says its responses are
+// store's (the embedded runtime, [outreach.Runner], whose
+// ResponsesStore is store), [ExportResponses] reads store's export rows
+// instead, which give the same file faster; the responses of any other
+// runtime are read from it.
 func RuntimeSource(store outreach.Store, rt outreach.Runtime) ResponseSource {
 	return runtimeSource{store, rt}
 }
@@ -58,6 +68,44 @@ func (s runtimeSource) Responses(ctx context.Context, campaignID int64, page out
 	return s.rt.Responses(ctx, campaignID, page)
 }
 
+// exportRowSource is a ResponseSource that lists a campaign's export
+// rows itself (see [outreach.ExportRow]): the stores of this module do,
+// without decoding whole conversations.
+type exportRowSource interface {
+	ExportRows(ctx context.Context, dst []outreach.ExportRow, campaignID, after int64, limit int) ([]outreach.ExportRow, error)
+}
+
+// responsesStore is a runtime whose Responses are those of a store
+// ([outreach.CampaignResponses] over it), such as the embedded runtime,
+// [outreach.Runner].
+type responsesStore interface {
+	ResponsesStore() outreach.Store
+}
+
+// exportRows returns the export rows of s, when s can list them and they
+// are the rows its Conversations and Responses would give: a store's,
+// or those of a [RuntimeSource] whose runtime reads its responses from
+// the same store.
+func exportRows(s ResponseSource) (exportRowSource, bool) {
+	if rs, ok := s.(runtimeSource); ok {
+		rt, ok := rs.rt.(responsesStore)
+		if !ok || !sameStore(rt.ResponsesStore(), rs.store) {
+			return nil, false
+		}
+		er, ok := rs.store.(exportRowSource)
+		return er, ok
+	}
+	er, ok := s.(exportRowSource)
+	return er, ok
+}
+
+// sameStore reports whether a and b are the same store; stores of
+// types that cannot be compared are never the same.
+func sameStore(a, b outreach.Store) bool {
+	ta := reflect.TypeOf(a)
+	return ta != nil && ta == reflect.TypeOf(b) && ta.Comparable() && a == b
+}
+
 // ExportResponses writes a campaign's responses file to w: one row per
 // reply each recipient gave (a reply that did not match a question has an
 // empty answer), in conversation order, and one row with an empty
@@ -67,6 +115,12 @@ func (s runtimeSource) Responses(ctx context.Context, campaignID int64, page out
 // [outreach.Store] does), a reply that raised one lists its urgent terms
 // in the alert column. It reads the store a page at a time and returns
 // how many rows it wrote.
+//
+// When s lists the rows itself (a store with the ExportRows method
+// [outreach.ExportRow] describes, as every store of this module has, or
+// a [RuntimeSource] of the embedded runtime over such a store), it reads
+// them that way, without decoding whole conversations; the file is the
+// same.
 func ExportResponses(ctx context.Context, w io.Writer, s ResponseSource, campaignID int64) (int, error) {
 	rw := NewResponseWriter(w)
 	rows := 0
@@ -80,22 +134,46 @@ func ExportResponses(ctx context.Context, w io.Writer, s ResponseSource, campaig
 			alerts[alertKey{a.ConversationID, a.At.UnixNano()}] = a.Terms
 		}
 	}
-	err := EachConversation(ctx, s, campaignID, func(c outreach.Conversation, list []outreach.Response) error {
-		if len(list) == 0 {
-			list = []outreach.Response{{}}
-		}
-		for _, r := range list {
-			row := NewResponseRow(c, r)
-			if !r.RepliedAt.IsZero() {
-				row.Alert = strings.Join(alerts[alertKey{c.ID, r.RepliedAt.UnixNano()}], "; ")
+	write := func(row ResponseRow, conv int64) error {
+		if !row.RepliedAt.IsZero() {
+			if terms := alerts[alertKey{conv, row.RepliedAt.UnixNano()}]; len(terms) > 0 {
+				row.Alert = strings.Join(terms, "; ")
 			}
-			if err := rw.Write(row); err != nil {
-				return err
-			}
-			rows++
 		}
+		if err := rw.Write(row); err != nil {
+			return err
+		}
+		rows++
 		return nil
-	})
+	}
+	var err error
+	if er, ok := exportRows(s); ok {
+		err = eachExportRow(ctx, er, campaignID, func(r *outreach.ExportRow) error {
+			return write(ResponseRow{
+				PatientID:  r.PatientID,
+				FirstName:  r.FirstName,
+				Phone:      r.Phone,
+				QuestionID: r.QuestionID,
+				Answer:     r.Answer,
+				Raw:        r.Raw,
+				RepliedAt:  r.RepliedAt,
+				Outcome:    r.Outcome,
+				Review:     describeDoubt(r.Doubt),
+			}, r.ConversationID)
+		})
+	} else {
+		err = EachConversation(ctx, s, campaignID, func(c outreach.Conversation, list []outreach.Response) error {
+			if len(list) == 0 {
+				list = []outreach.Response{{}}
+			}
+			for _, r := range list {
+				if err := write(NewResponseRow(c, r), c.ID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
 		return rows, err
 	}
@@ -103,6 +181,33 @@ func ExportResponses(ctx context.Context, w io.Writer, s ResponseSource, campaig
 		return rows, err
 	}
 	return rows, nil
+}
+
+// eachExportRow calls fn with each of a campaign's export rows, reading
+// s a page of conversations at a time into one reused slice (memory does
+// not grow with the campaign). It stops at fn's first error and returns
+// it.
+func eachExportRow(ctx context.Context, s exportRowSource, campaignID int64, fn func(*outreach.ExportRow) error) error {
+	var (
+		page  []outreach.ExportRow
+		after int64
+		err   error
+	)
+	for {
+		page, err = s.ExportRows(ctx, page[:0], campaignID, after, exportRowsPage)
+		if err != nil {
+			return fmt.Errorf("csvio: export campaign %d: %w", campaignID, err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		for i := range page {
+			if err := fn(&page[i]); err != nil {
+				return err
+			}
+		}
+		after = page[len(page)-1].ConversationID
+	}
 }
 
 // EachConversation calls fn with each of a campaign's conversations, in

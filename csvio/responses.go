@@ -2,10 +2,10 @@ package csvio
 
 import (
 	"bufio"
-	"encoding/csv"
 	"io"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/patient-outreach/sms/outreach"
@@ -76,22 +76,22 @@ func describeDoubt(d outreach.Doubt) string {
 // (gocsv and this package's reader do). Every cell is passed through [Neutralize], so the file
 // is safe to open in a spreadsheet.
 //
-// It writes through encoding/csv rather than gocsv: gocsv's writers take
-// whole slices or a channel and flush after each call, where this needs one
-// row at a time. It is not safe for concurrent use.
+// It writes the CSV itself, as encoding/csv's Writer (with its default
+// settings) would, rather than through gocsv: gocsv's writers take whole
+// slices or a channel and flush after each call, where this needs one
+// row at a time, and writing each cell straight into the buffer spares
+// a copy of every neutralised cell and of every time. It is not safe for
+// concurrent use.
 type ResponseWriter struct {
-	bw     *bufio.Writer // under w, for the byte order mark
-	w      *csv.Writer
-	header bool // header written
-	cells  []string
+	bw     *bufio.Writer
+	header bool   // header written
+	time   []byte // scratch for replied_at
 }
 
 // NewResponseWriter returns a writer that writes to w. Call
 // [ResponseWriter.Flush] when done.
 func NewResponseWriter(w io.Writer) *ResponseWriter {
-	bw := bufio.NewWriter(w)
-	// csv.NewWriter uses bw itself as its buffer.
-	return &ResponseWriter{bw: bw, w: csv.NewWriter(bw), cells: make([]string, len(responseHeader))}
+	return &ResponseWriter{bw: bufio.NewWriter(w), time: make([]byte, 0, len(time.RFC3339)+8)}
 }
 
 // Write writes one row, after the header if it is the first. Rows are
@@ -100,14 +100,23 @@ func (rw *ResponseWriter) Write(r ResponseRow) error {
 	if err := rw.writeHeader(); err != nil {
 		return err
 	}
-	var replied string
-	if !r.RepliedAt.IsZero() {
-		replied = r.RepliedAt.UTC().Format(time.RFC3339)
+	for i, v := range [...]string{r.PatientID, r.FirstName, r.Phone, r.QuestionID, r.Answer, r.Raw, "", r.Outcome, r.Review, r.Alert} {
+		if i > 0 {
+			rw.bw.WriteByte(',')
+		}
+		if i == 6 && !r.RepliedAt.IsZero() {
+			rw.time = r.RepliedAt.UTC().AppendFormat(rw.time[:0], time.RFC3339)
+			if c := rw.time[0]; c >= '0' && c <= '9' {
+				rw.bw.Write(rw.time) // years 0 to 9999: nothing to neutralise or quote
+				continue
+			}
+			v = string(rw.time)
+		}
+		writeField(rw.bw, neutralizes(v), v)
 	}
-	for i, v := range []string{r.PatientID, r.FirstName, r.Phone, r.QuestionID, r.Answer, r.Raw, replied, r.Outcome, r.Review, r.Alert} {
-		rw.cells[i] = Neutralize(v)
-	}
-	return rw.w.Write(rw.cells)
+	// bufio.Writer keeps its first error and returns it from every later
+	// call.
+	return rw.bw.WriteByte('\n')
 }
 
 // Flush writes any buffered rows (and the header, if no row was written)
@@ -116,8 +125,7 @@ func (rw *ResponseWriter) Flush() error {
 	if err := rw.writeHeader(); err != nil {
 		return err
 	}
-	rw.w.Flush()
-	return rw.w.Error()
+	return rw.bw.Flush()
 }
 
 func (rw *ResponseWriter) writeHeader() error {
@@ -125,11 +133,59 @@ func (rw *ResponseWriter) writeHeader() error {
 		return nil
 	}
 	rw.header = true
-	if _, err := rw.bw.WriteString("\ufeff"); err != nil {
-		return err
+	rw.bw.WriteString("\ufeff")
+	for i, h := range responseHeader {
+		if i > 0 {
+			rw.bw.WriteByte(',')
+		}
+		writeField(rw.bw, false, h)
 	}
-	return rw.w.Write(responseHeader)
+	return rw.bw.WriteByte('\n')
 }
+
+// writeField writes the CSV field of s, with a leading single quote when
+// quote is set, exactly as encoding/csv's Writer (comma ',', no CRLF)
+// writes the string "'"+s (or s): in double quotes, each doubled, when
+// the field holds a comma, a double quote, a carriage return or a line
+// feed, starts with a space (unicode.IsSpace) or is `\.`.
+func writeField(bw *bufio.Writer, quote bool, s string) {
+	special := strings.ContainsAny(s, ",\"\r\n")
+	if !special && !quote && s != "" {
+		if s == `\.` {
+			special = true
+		} else if s[0] < utf8.RuneSelf {
+			special = asciiSpace[s[0]]
+		} else {
+			r, _ := utf8.DecodeRuneInString(s)
+			special = unicode.IsSpace(r)
+		}
+	}
+	if !special {
+		if quote {
+			bw.WriteByte('\'')
+		}
+		bw.WriteString(s)
+		return
+	}
+	bw.WriteByte('"')
+	if quote {
+		bw.WriteByte('\'')
+	}
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			break
+		}
+		bw.WriteString(s[:i+1])
+		bw.WriteByte('"')
+		s = s[i+1:]
+	}
+	bw.WriteString(s)
+	bw.WriteByte('"')
+}
+
+// asciiSpace marks the ASCII bytes unicode.IsSpace reports.
+var asciiSpace = [utf8.RuneSelf]bool{'\t': true, '\n': true, '\v': true, '\f': true, '\r': true, ' ': true}
 
 // Neutralize makes a cell safe to open in a spreadsheet (OWASP's CSV
 // injection advice): a cell starting with '=', '+', '-', '@', a tab or a
@@ -141,20 +197,34 @@ func (rw *ResponseWriter) writeHeader() error {
 // read it as a number (losing the '+') or a formula. Negative numbers get
 // the quote too.
 func Neutralize(s string) string {
+	if neutralizes(s) {
+		return "'" + s
+	}
+	return s
+}
+
+// neutralizes reports whether [Neutralize] quotes s.
+func neutralizes(s string) bool {
+	if s == "" {
+		return false
+	}
+	if c := s[0]; c < utf8.RuneSelf && c != 0 && c != ' ' {
+		return formulaStart[c] // the common case: nothing to skip
+	}
 	// Spreadsheets may skip leading spaces, NULs and invisible characters
 	// before reading a formula.
 	t := strings.TrimLeftFunc(s, func(r rune) bool {
 		return r == 0 || r == ' ' || r == '\u00a0' || r == '\u200b' || r == '\ufeff' || r == '\u3000'
 	})
 	if t == "" {
-		return s
+		return false
 	}
-	switch t[0] {
-	case '=', '+', '-', '@', '\t', '\r', '\n':
-		return "'" + s
+	if t[0] < utf8.RuneSelf {
+		return formulaStart[t[0]]
 	}
-	if r, _ := utf8.DecodeRuneInString(t); r == '＝' || r == '＋' || r == '－' || r == '＠' {
-		return "'" + s // full-width forms, which some locales read as formulas
-	}
-	return s
+	r, _ := utf8.DecodeRuneInString(t)
+	return r == '＝' || r == '＋' || r == '－' || r == '＠' // full-width forms, which some locales read as formulas
 }
+
+// formulaStart marks the ASCII bytes that make a cell a formula.
+var formulaStart = [utf8.RuneSelf]bool{'=': true, '+': true, '-': true, '@': true, '\t': true, '\r': true, '\n': true}

@@ -126,6 +126,7 @@ func Exercise(ctx context.Context, t *testing.T, newStore func(t *testing.T) out
 		{"OptOuts", testOptOuts},
 		{"ConversationsPaging", testConversationsPaging},
 		{"Responses", testResponses},
+		{"ExportRows", testExportRows},
 		{"Runtimes", testRuntimes},
 		{"NumberOwners", testNumberOwners},
 		{"CommitReceived", testCommitReceived},

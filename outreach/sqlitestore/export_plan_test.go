@@ -1,0 +1,48 @@
+package sqlitestore
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestExportQueryPlans: ExportRows finds a page's conversations and
+// responses through the campaign indexes, in their order: no table scan
+// and no sort of the page.
+func TestExportQueryPlans(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "outreach.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, tc := range []struct{ query, index string }{
+		{exportConvsQuery, "conversations_campaign"},
+		{exportResponsesQuery, "responses_campaign"},
+	} {
+		rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, 1, 1, 1)
+		if err != nil {
+			t.Fatalf("explain %s: %v", tc.query, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		all := strings.Join(plan, "\n  ")
+		if !strings.Contains(all, "USING INDEX "+tc.index) && !strings.Contains(all, "USING COVERING INDEX "+tc.index) {
+			t.Errorf("query does not use %s:\n%s\nplan:\n  %s", tc.index, tc.query, all)
+		}
+		for _, step := range plan {
+			if strings.HasPrefix(step, "SCAN ") || strings.Contains(step, "TEMP B-TREE") {
+				t.Errorf("query scans or sorts:\n%s\nplan:\n  %s", tc.query, all)
+			}
+		}
+	}
+}
