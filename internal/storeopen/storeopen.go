@@ -19,6 +19,7 @@ package storeopen
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 
@@ -140,6 +141,22 @@ func (d *DB) CampaignStatus(ctx context.Context, id int64) (outreach.CampaignSta
 // when the store has batches, else one call each ([outreach.RecordInbounds]).
 func (d *DB) RecordInbounds(ctx context.Context, world string, in []outreach.InboundRecord) ([]outreach.InboundResult, error) {
 	return outreach.RecordInbounds(ctx, d.Store, world, in)
+}
+
+// exportRower is a store that lists a campaign's export rows (see
+// [outreach.ExportRow]), as both stores a DB opens do.
+type exportRower interface {
+	ExportRows(ctx context.Context, dst []outreach.ExportRow, campaignID, after int64, limit int) ([]outreach.ExportRow, error)
+}
+
+// ExportRows is the store's ExportRows (see [outreach.ExportRow]): with
+// it, csvio's export of a DB reads only what the file needs.
+func (d *DB) ExportRows(ctx context.Context, dst []outreach.ExportRow, campaignID, after int64, limit int) ([]outreach.ExportRow, error) {
+	er, ok := d.Store.(exportRower)
+	if !ok {
+		return nil, fmt.Errorf("storeopen: a %T lists no export rows", d.Store)
+	}
+	return er.ExportRows(ctx, dst, campaignID, after, limit)
 }
 
 // UpdateDeliveries implements [outreach.BatchRecorder]: in one transaction

@@ -73,9 +73,16 @@ func TestPassesOn(t *testing.T) {
 	defer db.Close()
 	var store outreach.Store = db
 	c, _, err := store.CreateCampaign(ctx, outreach.Campaign{Name: "c", Flow: &outreach.Flow{ID: "f", Steps: []outreach.Step{
-		{ID: "bye", Kind: outreach.StepEnd, Body: "Hi", Outcome: "done"}}}, From: "+15005550006"}, nil)
+		{ID: "bye", Kind: outreach.StepEnd, Body: "Hi", Outcome: "done"}}}, From: "+15005550006"},
+		[]outreach.Conversation{{Recipient: outreach.Recipient{ID: "p1", FirstName: "Pat", Phone: "+14406440001"}}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	rows, err := store.(interface {
+		ExportRows(context.Context, []outreach.ExportRow, int64, int64, int) ([]outreach.ExportRow, error)
+	}).ExportRows(ctx, nil, c.ID, 0, 10)
+	if err != nil || len(rows) != 1 || rows[0].PatientID != "p1" {
+		t.Errorf("ExportRows = %+v, %v; want the row of p1", rows, err)
 	}
 	if st, err := store.(outreach.CampaignStatusReader).CampaignStatus(ctx, c.ID); err != nil || st != outreach.CampaignDraft {
 		t.Errorf("CampaignStatus = %q, %v; want draft", st, err)
