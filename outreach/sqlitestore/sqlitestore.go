@@ -17,7 +17,7 @@ import (
 
 	"github.com/patient-outreach/sms/outreach"
 	"github.com/patient-outreach/sms/outreach/internal/migrations"
-	"modernc.org/sqlite" // also registers the "sqlite" driver
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
 //go:embed migrations/*.sql
@@ -47,9 +47,6 @@ type Store struct {
 	w *sql.DB
 	// r is the pool of read connections.
 	r *sql.DB
-	// ck copies the write-ahead log into the database file, off the
-	// writer's path (see checkpointer).
-	ck *checkpointer
 
 	st        stmts
 	closeOnce sync.Once
@@ -125,22 +122,14 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 		return (&url.URL{Scheme: "file", Path: abs, RawQuery: q.Encode()}).String()
 	}
 
-	ck, err := sql.Open("sqlite", dsn(nil))
-	if err != nil {
-		return nil, fmt.Errorf("sqlitestore: %w", err)
-	}
-	ck.SetMaxOpenConns(1)
-	s := &Store{ck: newCheckpointer(ck)}
+	s := &Store{}
 	// BEGIN IMMEDIATE takes the write lock at once, so that a transaction
 	// of another process waits under busy_timeout rather than failing
-	// with SQLITE_BUSY when it would upgrade from reading to writing. The
-	// checkpointer, not the commits, copies the log into the database.
-	wc, err := sqlite.NewConnector(dsn(url.Values{"_txlock": {"immediate"}, "_pragma": {"wal_autocheckpoint(0)"}}))
+	// with SQLITE_BUSY when it would upgrade from reading to writing.
+	s.w, err = sql.Open("sqlite", dsn(url.Values{"_txlock": {"immediate"}}))
 	if err != nil {
-		s.ck.close()
 		return nil, fmt.Errorf("sqlitestore: %w", err)
 	}
-	s.w = sql.OpenDB(hookedConnector{Connector: wc, onCommit: s.ck.committed})
 	s.w.SetMaxOpenConns(1)
 	s.w.SetMaxIdleConns(1)
 	s.w.SetConnMaxIdleTime(0)
@@ -148,7 +137,6 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	s.r, err = sql.Open("sqlite", dsn(url.Values{"_pragma": {"query_only(1)"}}))
 	if err != nil {
 		s.w.Close()
-		s.ck.close()
 		return nil, fmt.Errorf("sqlitestore: %w", err)
 	}
 	s.r.SetMaxOpenConns(readers)
@@ -168,7 +156,7 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 // Close closes the database. Calling it again does nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.ck.close(), s.st.close(), s.w.Close(), s.r.Close())
+		s.closeErr = errors.Join(s.st.close(), s.w.Close(), s.r.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("sqlitestore: close: %w", s.closeErr)
 		}
