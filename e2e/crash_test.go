@@ -76,6 +76,7 @@ func (s *crashingSender) Send(ctx context.Context, m outreach.OutboundMessage) (
 // restarts it on the same SQLite file: every send key reaches the phones
 // exactly once.
 func TestCrashBetweenIntentAndOutcome(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name     string
 		crashAt  int
@@ -88,6 +89,7 @@ func TestCrashBetweenIntentAndOutcome(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			path := filepath.Join(t.TempDir(), "crash.db")
 			clock := outreach.NewManualClock(time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC))

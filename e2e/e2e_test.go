@@ -58,6 +58,7 @@ func recipientsCSV(t *testing.T, n int, seed uint64) []byte {
 // TestCampaignEndToEnd runs a 1,000-recipient provider campaign on SQLite
 // with simulated phones and a manual clock, started at 20:55 in Phoenix.
 func TestCampaignEndToEnd(t *testing.T) {
+	t.Parallel()
 	n := 1000
 	if testing.Short() {
 		n = 200

@@ -132,6 +132,7 @@ func TestKillChild(t *testing.T) {
 // middle of a campaign, then lets it finish: every message reached the
 // provider exactly once.
 func TestKill9(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}

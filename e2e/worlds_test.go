@@ -60,6 +60,7 @@ func stateOf(t *testing.T, s outreach.Store, id int64, now time.Time) worldState
 // campaign; the dev campaign is untouched, and its runner still finds
 // its own work due in the morning.
 func TestWorldsShareAFile(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "outreach.db")
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
