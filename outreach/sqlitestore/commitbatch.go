@@ -7,11 +7,10 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// convChunks are the sizes of the statements that update several
-// conversations of a Commit at once, largest first; the few left over
-// are updated one by one (commitConv). A Commit of a claimed batch
-// spent most of its time in that one-row statement, more of it in the
-// driver than in SQLite.
+// convChunks are the sizes of the statements that write several rows of
+// a Commit at once, largest first; the few rows left over are written
+// one to a statement. A Commit of a claimed batch spent most of its time
+// in one-row statements, more of it in the driver than in SQLite.
 var convChunks = [...]int{32, 8}
 
 // convRow is what a conversation's row gives the rest of its update.
@@ -27,15 +26,7 @@ type convRow struct {
 // release); the last parameter is the time. RETURNING gives the
 // updated conversations in no particular order, with their ids.
 func commitConvsQuery(n int) string {
-	var b strings.Builder
-	b.WriteString(`WITH u(id, token, status, state, outcome, next_at, release) AS (VALUES `)
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
-	}
-	b.WriteString(`)
+	return `WITH u(id, token, status, state, outcome, next_at, release) AS (VALUES ` + valueRows(n, 7) + `)
 		UPDATE conversations SET
 			status = CASE WHEN conversations.status = 'done' THEN conversations.status ELSE u.status END,
 			state = CASE WHEN conversations.status = 'done' THEN conversations.state ELSE u.state END,
@@ -45,8 +36,7 @@ func commitConvsQuery(n int) string {
 			lease_token = CASE WHEN u.release THEN '' ELSE conversations.lease_token END,
 			lease_until = CASE WHEN u.release THEN 0 ELSE conversations.lease_until END
 		FROM u WHERE conversations.id = u.id AND conversations.lease_token = u.token
-		RETURNING conversations.id, campaign_id, patient_id, phone, from_number, inbox, conversations.status`)
-	return b.String()
+		RETURNING conversations.id, campaign_id, patient_id, phone, from_number, inbox, conversations.status`
 }
 
 // updateConvs applies the conversation part of each update, several in a
@@ -55,36 +45,30 @@ func commitConvsQuery(n int) string {
 // alone (its lease lost, its pair busy, its state not encodable, the
 // same conversation twice): the caller then applies them one by one.
 func (c *committer) updateConvs(updates []outreach.Update) (rows []convRow, ok bool, err error) {
-	rows = make([]convRow, len(updates))
 	index := make(map[int64]int, len(updates))
+	all := make([][]any, len(updates))
 	for i, u := range updates {
 		if _, twice := index[u.Lease.ConversationID]; twice || u.Check() != nil {
 			return nil, false, nil
 		}
 		index[u.Lease.ConversationID] = i
+		state, err := marshal(u.Conversation.State)
+		if err != nil {
+			return nil, false, nil
+		}
+		conv := u.Conversation
+		all[i] = []any{u.Lease.ConversationID, u.Lease.Token, conv.Status, state, conv.Outcome, nanos(conv.NextAt), u.Release}
 	}
-	start := 0
-	for k, n := range convChunks {
-		args := make([]any, 0, n*7+1)
-		for ; len(updates)-start >= n; start += n {
-			args = args[:0]
-			for _, u := range updates[start : start+n] {
-				state, err := marshal(u.Conversation.State)
-				if err != nil {
-					return nil, false, nil
-				}
-				conv := u.Conversation
-				args = append(args, u.Lease.ConversationID, u.Lease.Token, conv.Status, state, conv.Outcome, nanos(conv.NextAt), u.Release)
-			}
-			args = append(args, nanos(c.now))
-			res, err := c.stmt(c.st.commitConvs[k]).QueryContext(c.ctx, args...)
-			if isUniqueViolation(err) {
-				return nil, false, nil
-			}
-			if err != nil {
-				return nil, false, wrap("commit conversations", err)
-			}
-			got, err := scanAll(res, func(sc scanner) (convRow, error) {
+	rows = make([]convRow, len(updates))
+	ok, err = c.inChunks(all, func(k, n int, args []any) (bool, error) {
+		st := c.st.commitConvOne
+		if k >= 0 {
+			st = c.st.commitConvs[k]
+		}
+		res, err := c.stmt(st).QueryContext(c.ctx, append(args, nanos(c.now))...)
+		if err == nil {
+			var got []convRow
+			got, err = scanAll(res, func(sc scanner) (convRow, error) {
 				var (
 					id int64
 					r  convRow
@@ -93,26 +77,17 @@ func (c *committer) updateConvs(updates []outreach.Update) (rows []convRow, ok b
 				rows[index[id]] = r
 				return r, err
 			})
-			if isUniqueViolation(err) {
-				return nil, false, nil
-			}
-			if err != nil {
-				return nil, false, wrap("commit conversations", err)
-			}
-			if len(got) != n { // a lease lost
-				return nil, false, nil
+			if err == nil {
+				return len(got) == n, nil // else a lease lost
 			}
 		}
-	}
-	for i := start; i < len(updates); i++ {
-		r, err := c.updateConv(updates[i])
-		if _, alone := err.(errUpdate); alone {
-			return nil, false, nil
+		if isUniqueViolation(err) {
+			return false, nil
 		}
-		if err != nil {
-			return nil, false, err
-		}
-		rows[i] = r
+		return false, wrap("commit conversations", err)
+	})
+	if err != nil || !ok {
+		return nil, ok, err
 	}
 	return rows, true, nil
 }

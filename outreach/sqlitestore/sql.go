@@ -104,11 +104,11 @@ type stmts struct {
 	commitConv, processEvent, fixInbox             *sql.Stmt
 	// commitConvs, insertMessages and updateMessages are commitConv,
 	// insertMessage and updateMessage for convChunks[i] rows in one
-	// statement (see commitbatch.go); insertMessageKey and
-	// updateMessageID are the one-row forms with the same RETURNING.
-	commitConvs, insertMessages, updateMessages  [len(convChunks)]*sql.Stmt
-	insertMessageKey, updateMessageID            *sql.Stmt
-	insertMessage, updateMessage, insertResponse *sql.Stmt
+	// statement (see commitbatch.go); commitConvOne, insertMessageKey and
+	// updateMessageID are their one-row forms.
+	commitConvs, insertMessages, updateMessages      [len(convChunks)]*sql.Stmt
+	commitConvOne, insertMessageKey, updateMessageID *sql.Stmt
+	insertMessage, updateMessage, insertResponse     *sql.Stmt
 
 	inboundByProvider, matchConv, insertEvent, bumpInbox *sql.Stmt
 	updateDelivery, insertFailure                        *sql.Stmt
@@ -176,6 +176,7 @@ func (s *stmts) queries() []prepared {
 			RETURNING campaign_id, patient_id, phone, from_number, inbox, status`},
 		{&s.commitConvs[0], commitConvsQuery(convChunks[0])},
 		{&s.commitConvs[1], commitConvsQuery(convChunks[1])},
+		{&s.commitConvOne, commitConvsQuery(1)},
 		{&s.insertMessages[0], insertMessagesQuery(convChunks[0])},
 		{&s.insertMessages[1], insertMessagesQuery(convChunks[1])},
 		{&s.insertMessageKey, insertMessagesQuery(1)},
