@@ -21,20 +21,7 @@ func TestExportQueryPlans(t *testing.T) {
 		{exportConvsQuery, "conversations_campaign"},
 		{exportResponsesQuery, "responses_campaign"},
 	} {
-		rows, err := s.r.QueryContext(ctx, "EXPLAIN QUERY PLAN "+tc.query, 1, 1, 1)
-		if err != nil {
-			t.Fatalf("explain %s: %v", tc.query, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := explain(t, s, tc.query)
 		all := strings.Join(plan, "\n  ")
 		if !strings.Contains(all, "USING INDEX "+tc.index) && !strings.Contains(all, "USING COVERING INDEX "+tc.index) {
 			t.Errorf("query does not use %s:\n%s\nplan:\n  %s", tc.index, tc.query, all)

@@ -39,24 +39,7 @@ func TestQueryPlans(t *testing.T) {
 		if strings.HasPrefix(q, "SAVEPOINT") || strings.HasPrefix(q, "RELEASE") || strings.HasPrefix(q, "ROLLBACK") {
 			continue
 		}
-		args := make([]any, paramCount(q))
-		for i := range args {
-			args[i] = 1
-		}
-		rows, err := s.w.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatalf("explain %s: %v", q, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := explain(t, s, q)
 		// The claim must walk the due index in order, not sort every
 		// unfinished conversation.
 		if q == claim && !strings.Contains(strings.Join(plan, "\n"), "USING INDEX conversations_due") {
@@ -86,6 +69,34 @@ func TestQueryPlans(t *testing.T) {
 			}
 		}
 	}
+}
+
+// explain returns the steps of SQLite's plan for q (EXPLAIN QUERY PLAN),
+// with 1 for each of its parameters.
+func explain(t *testing.T, s *Store, q string) []string {
+	t.Helper()
+	args := make([]any, paramCount(q))
+	for i := range args {
+		args[i] = 1
+	}
+	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		t.Fatalf("explain %s: %v", q, err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
 }
 
 // paramCount returns the number of parameters of q: the highest ?N, or
