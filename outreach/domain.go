@@ -264,6 +264,32 @@ func (m Message) AsReceived() Message {
 	return m
 }
 
+// AsEnqueued returns m as stores keep an outbound message that an update
+// enqueues for a conversation sending from from to to: direction
+// outbound, From and To those when unset, status queued when unset. When
+// the conversation is done, a status that would still send becomes
+// [EndedStatus]'s; when its campaign's texts are purged, the body is
+// dropped.
+func (m Message) AsEnqueued(from, to string, done, purged bool) Message {
+	m.Direction = Outbound
+	if m.From == "" {
+		m.From = from
+	}
+	if m.To == "" {
+		m.To = to
+	}
+	if m.Status == "" {
+		m.Status = MessageQueued
+	}
+	if done {
+		m.Status = EndedStatus(m.Status)
+	}
+	if purged {
+		m.Body = ""
+	}
+	return m
+}
+
 // Response is one answer a recipient gave to a question.
 type Response struct {
 	CampaignID     int64  `json:"campaign_id"`

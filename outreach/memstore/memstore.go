@@ -613,24 +613,9 @@ func (s *Store) apply(now time.Time, u outreach.Update) error {
 	camp := s.campaigns[conv.c.CampaignID]
 	purged := !camp.c.PurgedAt.IsZero()
 	for j, m := range u.Enqueue {
-		if purged {
-			m.Body = ""
-		}
-		m.Direction = outreach.Outbound
+		m = m.AsEnqueued(conv.c.From, conv.c.Recipient.Phone, c.Status == outreach.ConversationDone, purged)
 		m.ConversationID = id
 		m.CampaignID = conv.c.CampaignID
-		if m.Status == "" {
-			m.Status = outreach.MessageQueued
-		}
-		if m.From == "" {
-			m.From = conv.c.From
-		}
-		if m.To == "" {
-			m.To = conv.c.Recipient.Phone
-		}
-		if c.Status == outreach.ConversationDone {
-			m.Status = outreach.EndedStatus(m.Status)
-		}
 		m.CreatedAt = now
 		u.Enqueue[j].ID = s.addMessage(normMessage(m)).ID
 	}

@@ -274,7 +274,9 @@ func (c *committer) applyAll(updates []outreach.Update, results []error, ids [][
 	})
 }
 
-// readAll sends b, unless it is empty, and reads its results with read.
+// readAll sends b, unless it is empty, and reads its results with read,
+// in the order queued. After an error the server skips the rest of the
+// pipeline, so the first error is the one.
 func (c *committer) readAll(b *pgx.Batch, read func(pgx.BatchResults) error) error {
 	if b.Len() == 0 {
 		return nil
@@ -289,19 +291,16 @@ func (c *committer) readAll(b *pgx.Batch, read func(pgx.BatchResults) error) err
 
 // applyRest writes what update u adds to its conversation, whose row
 // (as updated) is row, in one pipeline.
-func (c *committer) applyRest(u outreach.Update, row conversationRow) ([]int64, error) {
+func (c *committer) applyRest(u outreach.Update, row conversationRow) (ids []int64, err error) {
 	b := &pgx.Batch{}
 	inboxStatements, err := c.queueRest(b, u, row)
-	if err != nil || b.Len() == 0 {
+	if err != nil {
 		return nil, err
 	}
-	// Read the results in the order queued. After an error the server
-	// skips the rest of the pipeline, so the first error is the one.
-	br := c.tx.SendBatch(c.ctx, b)
-	ids, err := readRest(br, u, u.Lease.ConversationID, inboxStatements)
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = wrap("commit", cerr)
-	}
+	err = c.readAll(b, func(br pgx.BatchResults) error {
+		ids, err = readRest(br, u, u.Lease.ConversationID, inboxStatements)
+		return err
+	})
 	return ids, err
 }
 
@@ -341,24 +340,9 @@ func (c *committer) queueRest(b *pgx.Batch, u outreach.Update, row conversationR
 		inboxStatements++
 	}
 	for _, m := range u.Enqueue {
-		if purged {
-			m.Body = ""
-		}
-		st := m.Status
-		if st == "" {
-			st = outreach.MessageQueued
-		}
-		if m.From == "" {
-			m.From = row.fromNum
-		}
-		if m.To == "" {
-			m.To = row.phone
-		}
-		if done {
-			st = outreach.EndedStatus(st)
-		}
-		b.Queue(insertMessageQuery+` RETURNING id`, id, row.campaignID, string(outreach.Outbound),
-			m.Key.Conversation, m.Key.Step, m.Key.Attempt, m.From, m.To, m.Body, string(st), m.ProviderID,
+		m = m.AsEnqueued(row.fromNum, row.phone, done, purged)
+		b.Queue(insertMessageQuery+` RETURNING id`, id, row.campaignID, string(m.Direction),
+			m.Key.Conversation, m.Key.Step, m.Key.Attempt, m.From, m.To, m.Body, string(m.Status), m.ProviderID,
 			m.DeliveryStatus, m.Error, m.Tries, ts(m.SendAfter), ts(m.IntentAt), ts(m.SentAt), c.now)
 	}
 	for _, m := range u.Messages {
