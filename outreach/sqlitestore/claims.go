@@ -234,10 +234,21 @@ func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Up
 	c := committer{ctx: ctx, now: now, tx: tx, st: &s.st, stmt: binder(ctx, tx)}
 	results = make([]error, len(updates))
 	ids := make([][]int64, len(updates))
-	var rows []convRow
-	if !savepoints {
-		var ok bool
-		if rows, ok, err = c.updateConvs(updates); err == nil && ok {
+	if savepoints {
+		for i, u := range updates {
+			ids[i], err = c.apply(u)
+			var ue errUpdate
+			if errors.As(err, &ue) {
+				results[i] = ue.err
+				continue
+			}
+			if err != nil {
+				return nil, false, err
+			}
+		}
+	} else {
+		rows, ok, err := c.updateConvs(updates)
+		if err == nil && ok {
 			ids, ok, err = c.insertEnqueued(updates, rows)
 		}
 		if err == nil && ok {
@@ -246,24 +257,11 @@ func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Up
 		if err != nil || !ok {
 			return nil, !ok && err == nil, err
 		}
-		c.batched = true
-	}
-	for i, u := range updates {
-		if savepoints {
-			ids[i], err = c.apply(u)
-		} else {
-			_, err = c.applyRest(u, rows[i])
-		}
-		var ue errUpdate
-		if errors.As(err, &ue) {
-			if !savepoints {
-				return nil, true, nil
+		for i, u := range updates {
+			if err := c.applyRest(u, rows[i]); err != nil {
+				// applyRest's own failures are never an update's alone.
+				return nil, false, err
 			}
-			results[i] = ue.err
-			continue
-		}
-		if err != nil {
-			return nil, false, err
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -288,10 +286,6 @@ type committer struct {
 	// noPending, once looked up, says that pending_statuses is empty
 	// (see applyPending).
 	noPending *bool
-	// batched is set when the updates' messages were inserted and
-	// updated several to a statement (see insertEnqueued and
-	// updateMessages), not by applyRest.
-	batched bool
 	// purgedCampaigns caches campaignPurged for the commit.
 	purgedCampaigns map[int64]bool
 }
@@ -320,24 +314,9 @@ func (c *committer) purged(u outreach.Update, row convRow) (bool, error) {
 // enqueueArgs are the parameters of insertMessage for m, which u
 // enqueues.
 func (c *committer) enqueueArgs(u outreach.Update, row convRow, purged bool, m outreach.Message) []any {
-	if purged {
-		m.Body = ""
-	}
-	st := m.Status
-	if st == "" {
-		st = outreach.MessageQueued
-	}
-	if m.From == "" {
-		m.From = row.from
-	}
-	if m.To == "" {
-		m.To = row.phone
-	}
-	if row.status == outreach.ConversationDone {
-		st = outreach.EndedStatus(st)
-	}
-	return []any{u.Lease.ConversationID, row.campaignID, outreach.Outbound,
-		m.Key.Conversation, m.Key.Step, m.Key.Attempt, m.From, m.To, m.Body, st, m.ProviderID,
+	m = m.AsEnqueued(row.from, row.phone, row.status == outreach.ConversationDone, purged)
+	return []any{u.Lease.ConversationID, row.campaignID, m.Direction,
+		m.Key.Conversation, m.Key.Step, m.Key.Attempt, m.From, m.To, m.Body, m.Status, m.ProviderID,
 		m.DeliveryStatus, m.Error, m.Tries, nanos(m.SendAfter), nanos(m.IntentAt), nanos(m.SentAt),
 		nanos(c.now)}
 }
@@ -380,7 +359,11 @@ func (c *committer) applyInSavepoint(u outreach.Update) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.applyRest(u, row)
+	ids, err := c.writeMessages(u, row)
+	if err != nil {
+		return nil, err
+	}
+	return ids, c.applyRest(u, row)
 }
 
 // updateConv applies the conversation part of u (commitConv) and returns
@@ -409,45 +392,27 @@ func (c *committer) updateConv(u outreach.Update) (convRow, error) {
 	return r, nil
 }
 
-// applyRest applies what u does besides its conversation's row, once
-// that is updated: its inbox, messages and responses.
-// Unless the committer is batched, it also inserts the messages u
-// enqueues, returning their ids, and updates u's messages.
-func (c *committer) applyRest(u outreach.Update, row convRow) (ids []int64, err error) {
+// writeMessages inserts the messages u enqueues, one by one, and returns
+// their ids, then updates u's messages; the batched path of a Commit
+// does the same with insertEnqueued and updateMessages.
+func (c *committer) writeMessages(u outreach.Update, row convRow) (ids []int64, err error) {
 	id := u.Lease.ConversationID
-	campaignID, patient, inbox := row.campaignID, row.patient, row.inbox
-	if inbox > 0 {
-		for _, eid := range u.Processed {
-			if _, err := c.exec(c.st.processEvent, nanos(c.now), eid, id); err != nil {
-				return nil, wrap("commit inbox", err)
-			}
-		}
-		if _, err := c.exec(c.st.fixInbox, nanos(c.now), id); err != nil {
-			return nil, wrap("commit inbox", err)
-		}
-	}
-
 	purged, err := c.purged(u, row)
 	if err != nil {
 		return nil, err
 	}
-	if !c.batched {
-		for _, m := range u.Enqueue {
-			var mid int64
-			err := c.stmt(c.st.insertMessage).QueryRowContext(c.ctx, c.enqueueArgs(u, row, purged, m)...).Scan(&mid)
-			if isUniqueViolation(err) {
-				return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d already has a message with key %s", id, m.Key)}
-			}
-			if err != nil {
-				return nil, wrap("enqueue message", err)
-			}
-			ids = append(ids, mid)
+	for _, m := range u.Enqueue {
+		var mid int64
+		err := c.stmt(c.st.insertMessage).QueryRowContext(c.ctx, c.enqueueArgs(u, row, purged, m)...).Scan(&mid)
+		if isUniqueViolation(err) {
+			return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d already has a message with key %s", id, m.Key)}
 		}
+		if err != nil {
+			return nil, wrap("enqueue message", err)
+		}
+		ids = append(ids, mid)
 	}
 	for _, m := range u.Messages {
-		if c.batched {
-			break
-		}
 		res, err := c.exec(c.st.updateMessage, messageArgs(u, row, m)...)
 		if err != nil {
 			return nil, wrap("update message", err)
@@ -456,15 +421,39 @@ func (c *committer) applyRest(u outreach.Update, row convRow) (ids []int64, err 
 			return nil, errUpdate{fmt.Errorf("sqlitestore: conversation %d has no outbound message %d: %w", id, m.ID, outreach.ErrNotFound)}
 		}
 	}
+	return ids, nil
+}
+
+// applyRest applies what u does besides its conversation's row and its
+// messages (writeMessages), once those are written: its inbox, the
+// statuses that came before its messages' provider ids, its received
+// messages and its responses.
+func (c *committer) applyRest(u outreach.Update, row convRow) error {
+	id := u.Lease.ConversationID
+	campaignID, patient, inbox := row.campaignID, row.patient, row.inbox
+	if inbox > 0 {
+		for _, eid := range u.Processed {
+			if _, err := c.exec(c.st.processEvent, nanos(c.now), eid, id); err != nil {
+				return wrap("commit inbox", err)
+			}
+		}
+		if _, err := c.exec(c.st.fixInbox, nanos(c.now), id); err != nil {
+			return wrap("commit inbox", err)
+		}
+	}
+	purged, err := c.purged(u, row)
+	if err != nil {
+		return err
+	}
 	// Statuses that came before their messages' provider ids.
 	for _, m := range u.Enqueue {
 		if err := c.applyPending(m.ProviderID); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, m := range u.Messages {
 		if err := c.applyPending(m.ProviderID); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, m := range u.Received {
@@ -474,7 +463,7 @@ func (c *committer) applyRest(u outreach.Update, row convRow) (ids []int64, err 
 				continue // stored already
 			}
 			if !errors.Is(err, sql.ErrNoRows) {
-				return nil, wrap("add received message", err)
+				return wrap("add received message", err)
 			}
 		}
 		m = m.AsReceived()
@@ -484,7 +473,7 @@ func (c *committer) applyRest(u outreach.Update, row convRow) (ids []int64, err 
 		_, err := c.exec(c.st.insertMessage, id, campaignID, m.Direction, 0, "", 0, m.From, m.To, m.Body,
 			m.Status, m.ProviderID, m.DeliveryStatus, m.Error, 0, 0, 0, nanos(m.SentAt), nanos(orNow(m.CreatedAt)))
 		if err != nil {
-			return nil, wrap("add received message", err)
+			return wrap("add received message", err)
 		}
 	}
 	for _, r := range u.Responses {
@@ -496,8 +485,8 @@ func (c *committer) applyRest(u outreach.Update, row convRow) (ids []int64, err 
 		}
 		_, err := c.exec(c.st.insertResponse, campaignID, id, r.PatientID, r.QuestionID, r.Raw, r.Answer, nanos(r.RepliedAt), string(r.Doubt))
 		if err != nil {
-			return nil, wrap("add response", err)
+			return wrap("add response", err)
 		}
 	}
-	return ids, nil
+	return nil
 }

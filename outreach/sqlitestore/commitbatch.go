@@ -1,17 +1,18 @@
 package sqlitestore
 
 import (
+	"database/sql"
 	"fmt"
 	"strings"
 
 	"github.com/patient-outreach/sms/outreach"
 )
 
-// convChunks are the sizes of the statements that write several rows of
+// rowChunks are the sizes of the statements that write several rows of
 // a Commit at once, largest first; the few rows left over are written
 // one to a statement. A Commit of a claimed batch spent most of its time
 // in one-row statements, more of it in the driver than in SQLite.
-var convChunks = [...]int{32, 8}
+var rowChunks = [...]int{32, 8}
 
 // convRow is what a conversation's row gives the rest of its update.
 type convRow struct {
@@ -60,12 +61,8 @@ func (c *committer) updateConvs(updates []outreach.Update) (rows []convRow, ok b
 		all[i] = []any{u.Lease.ConversationID, u.Lease.Token, conv.Status, state, conv.Outcome, nanos(conv.NextAt), u.Release}
 	}
 	rows = make([]convRow, len(updates))
-	ok, err = c.inChunks(all, func(k, n int, args []any) (bool, error) {
-		st := c.st.commitConvOne
-		if k >= 0 {
-			st = c.st.commitConvs[k]
-		}
-		res, err := c.stmt(st).QueryContext(c.ctx, append(args, nanos(c.now))...)
+	ok, err = c.inChunks(all, c.st.commitConvs, c.st.commitConvOne, func(st *sql.Stmt, n int, args []any) (bool, error) {
+		res, err := st.QueryContext(c.ctx, append(args, nanos(c.now))...)
 		if err == nil {
 			var got []convRow
 			got, err = scanAll(res, func(sc scanner) (convRow, error) {
@@ -119,25 +116,26 @@ func valueRows(n, cols int) string {
 	return strings.Repeat(row+", ", n-1) + row
 }
 
-// inChunks runs the rows of parameters in statements of convChunks[k]
-// rows each (stmts[k]), then the rest one by one (single), calling each
-// with its rows' parameters. It stops at the first error or !ok.
-func (c *committer) inChunks(rows [][]any, run func(k, n int, args []any) (bool, error)) (bool, error) {
+// inChunks runs the rows of parameters in statements of rowChunks[k]
+// rows each (many[k]), then the rest one to a statement (one), calling
+// run with each statement, its number of rows and their parameters. It
+// stops at the first error or !ok.
+func (c *committer) inChunks(rows [][]any, many [len(rowChunks)]*sql.Stmt, one *sql.Stmt, run func(st *sql.Stmt, n int, args []any) (bool, error)) (bool, error) {
 	start := 0
 	var args []any
-	for k, n := range convChunks {
+	for k, n := range rowChunks {
 		for ; len(rows)-start >= n; start += n {
 			args = args[:0]
 			for _, r := range rows[start : start+n] {
 				args = append(args, r...)
 			}
-			if ok, err := run(k, n, args); err != nil || !ok {
+			if ok, err := run(c.stmt(many[k]), n, args); err != nil || !ok {
 				return ok, err
 			}
 		}
 	}
 	for ; start < len(rows); start++ {
-		if ok, err := run(-1, 1, rows[start]); err != nil || !ok {
+		if ok, err := run(c.stmt(one), 1, rows[start]); err != nil || !ok {
 			return ok, err
 		}
 	}
@@ -172,12 +170,8 @@ func (c *committer) insertEnqueued(updates []outreach.Update, rows []convRow) (i
 			all = append(all, c.enqueueArgs(u, rows[i], purged, m))
 		}
 	}
-	ok, err = c.inChunks(all, func(k, n int, args []any) (bool, error) {
-		st := c.st.insertMessageKey
-		if k >= 0 {
-			st = c.st.insertMessages[k]
-		}
-		res, err := c.stmt(st).QueryContext(c.ctx, args...)
+	ok, err = c.inChunks(all, c.st.insertMessages, c.st.insertMessageKey, func(st *sql.Stmt, n int, args []any) (bool, error) {
+		res, err := st.QueryContext(c.ctx, args...)
 		if err == nil {
 			var got []key
 			got, err = scanAll(res, func(sc scanner) (key, error) {
@@ -222,12 +216,8 @@ func (c *committer) updateMessages(updates []outreach.Update, rows []convRow) (b
 			all = append(all, messageArgs(u, rows[i], m))
 		}
 	}
-	return c.inChunks(all, func(k, n int, args []any) (bool, error) {
-		st := c.st.updateMessageID
-		if k >= 0 {
-			st = c.st.updateMessages[k]
-		}
-		res, err := c.stmt(st).QueryContext(c.ctx, args...)
+	return c.inChunks(all, c.st.updateMessages, c.st.updateMessageID, func(st *sql.Stmt, n int, args []any) (bool, error) {
+		res, err := st.QueryContext(c.ctx, args...)
 		if err != nil {
 			return false, wrap("update messages", err)
 		}

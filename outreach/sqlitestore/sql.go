@@ -103,10 +103,10 @@ type stmts struct {
 	savepoint, releaseSavepoint, rollbackSavepoint *sql.Stmt
 	commitConv, processEvent, fixInbox             *sql.Stmt
 	// commitConvs, insertMessages and updateMessages are commitConv,
-	// insertMessage and updateMessage for convChunks[i] rows in one
+	// insertMessage and updateMessage for rowChunks[i] rows in one
 	// statement (see commitbatch.go); commitConvOne, insertMessageKey and
 	// updateMessageID are their one-row forms.
-	commitConvs, insertMessages, updateMessages      [len(convChunks)]*sql.Stmt
+	commitConvs, insertMessages, updateMessages      [len(rowChunks)]*sql.Stmt
 	commitConvOne, insertMessageKey, updateMessageID *sql.Stmt
 	insertMessage, updateMessage, insertResponse     *sql.Stmt
 
@@ -174,14 +174,14 @@ func (s *stmts) queries() []prepared {
 				lease_until = CASE WHEN ?6 THEN 0 ELSE lease_until END
 			WHERE id = ?7 AND lease_token = ?8
 			RETURNING campaign_id, patient_id, phone, from_number, inbox, status`},
-		{&s.commitConvs[0], commitConvsQuery(convChunks[0])},
-		{&s.commitConvs[1], commitConvsQuery(convChunks[1])},
+		{&s.commitConvs[0], commitConvsQuery(rowChunks[0])},
+		{&s.commitConvs[1], commitConvsQuery(rowChunks[1])},
 		{&s.commitConvOne, commitConvsQuery(1)},
-		{&s.insertMessages[0], insertMessagesQuery(convChunks[0])},
-		{&s.insertMessages[1], insertMessagesQuery(convChunks[1])},
+		{&s.insertMessages[0], insertMessagesQuery(rowChunks[0])},
+		{&s.insertMessages[1], insertMessagesQuery(rowChunks[1])},
 		{&s.insertMessageKey, insertMessagesQuery(1)},
-		{&s.updateMessages[0], updateMessagesQuery(convChunks[0])},
-		{&s.updateMessages[1], updateMessagesQuery(convChunks[1])},
+		{&s.updateMessages[0], updateMessagesQuery(rowChunks[0])},
+		{&s.updateMessages[1], updateMessagesQuery(rowChunks[1])},
 		{&s.updateMessageID, updateMessagesQuery(1)},
 		{&s.processEvent, `UPDATE inbox SET processed_at = ?1
 			WHERE id = ?2 AND conversation_id = ?3 AND processed_at IS NULL`},
