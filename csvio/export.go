@@ -68,13 +68,6 @@ func (s runtimeSource) Responses(ctx context.Context, campaignID int64, page out
 	return s.rt.Responses(ctx, campaignID, page)
 }
 
-// exportRowSource is a ResponseSource that lists a campaign's export
-// rows itself (see [outreach.ExportRow]): the stores of this module do,
-// without decoding whole conversations.
-type exportRowSource interface {
-	ExportRows(ctx context.Context, dst []outreach.ExportRow, campaignID, after int64, limit int) ([]outreach.ExportRow, error)
-}
-
 // responsesStore is a runtime whose Responses are those of a store
 // ([outreach.CampaignResponses] over it), such as the embedded runtime,
 // [outreach.Runner].
@@ -86,16 +79,16 @@ type responsesStore interface {
 // are the rows its Conversations and Responses would give: a store's,
 // or those of a [RuntimeSource] whose runtime reads its responses from
 // the same store.
-func exportRows(s ResponseSource) (exportRowSource, bool) {
+func exportRows(s ResponseSource) (outreach.ExportRowLister, bool) {
 	if rs, ok := s.(runtimeSource); ok {
 		rt, ok := rs.rt.(responsesStore)
 		if !ok || !sameStore(rt.ResponsesStore(), rs.store) {
 			return nil, false
 		}
-		er, ok := rs.store.(exportRowSource)
+		er, ok := rs.store.(outreach.ExportRowLister)
 		return er, ok
 	}
-	er, ok := s.(exportRowSource)
+	er, ok := s.(outreach.ExportRowLister)
 	return er, ok
 }
 
@@ -116,11 +109,10 @@ func sameStore(a, b outreach.Store) bool {
 // in the alert column. It reads the store a page at a time and returns
 // how many rows it wrote.
 //
-// When s lists the rows itself (a store with the ExportRows method
-// [outreach.ExportRow] describes, as every store of this module has, or
-// a [RuntimeSource] of the embedded runtime over such a store), it reads
-// them that way, without decoding whole conversations; the file is the
-// same.
+// When s lists the rows itself (an [outreach.ExportRowLister], as every
+// store of this module is, or a [RuntimeSource] of the embedded runtime
+// over such a store), it reads them that way, without decoding whole
+// conversations; the file is the same.
 func ExportResponses(ctx context.Context, w io.Writer, s ResponseSource, campaignID int64) (int, error) {
 	rw := NewResponseWriter(w)
 	rows := 0
@@ -187,7 +179,7 @@ func ExportResponses(ctx context.Context, w io.Writer, s ResponseSource, campaig
 // s a page of conversations at a time into one reused slice (memory does
 // not grow with the campaign). It stops at fn's first error and returns
 // it.
-func eachExportRow(ctx context.Context, s exportRowSource, campaignID int64, fn func(*outreach.ExportRow) error) error {
+func eachExportRow(ctx context.Context, s outreach.ExportRowLister, campaignID int64, fn func(*outreach.ExportRow) error) error {
 	var (
 		page  []outreach.ExportRow
 		after int64

@@ -24,7 +24,7 @@ import (
 type exportStore interface {
 	outreach.Store
 	outreach.RetentionStore
-	ExportRows(ctx context.Context, dst []outreach.ExportRow, campaignID, after int64, limit int) ([]outreach.ExportRow, error)
+	outreach.ExportRowLister
 }
 
 // exportStores are the stores the export tests run on (pgstore only when

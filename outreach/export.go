@@ -1,6 +1,9 @@
 package outreach
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // ExportRow is one row of a campaign's responses as an export reads it:
 // a conversation's recipient and outcome with one of its responses, or,
@@ -8,18 +11,7 @@ import "time"
 // only what a responses file needs, so a store can list it without
 // decoding whole conversations.
 //
-// Stores that can list these rows have a method
-//
-//	ExportRows(ctx context.Context, dst []ExportRow, campaignID, after int64, limit int) ([]ExportRow, error)
-//
-// which appends to dst the rows of the campaign's first limit
-// conversations with ID > after (limit > 0), in conversation ID order,
-// each conversation's responses in the order [Store.Responses] lists
-// them, and returns the extended slice; an unknown campaign has no rows.
-// Call it again with after set to the last row's ConversationID to page
-// through a campaign. The rows are exactly those [Store.Conversations]
-// and [Store.Responses] give: package csvio uses the method when a store
-// has it.
+// Stores that can list these rows are [ExportRowLister]s.
 type ExportRow struct {
 	ConversationID int64
 	// PatientID, FirstName, Phone and Outcome are the conversation's
@@ -36,6 +28,20 @@ type ExportRow struct {
 	Raw        string
 	Doubt      Doubt
 	RepliedAt  time.Time
+}
+
+// ExportRowLister is a store that lists its campaigns' export rows, an
+// optional interface: every store of this module implements it, and
+// package csvio uses it when a store does.
+type ExportRowLister interface {
+	// ExportRows appends to dst the rows of the campaign's first limit
+	// conversations with ID > after (limit > 0), in conversation ID
+	// order, each conversation's responses in the order
+	// [Store.Responses] lists them, and returns the extended slice; an
+	// unknown campaign has no rows. Call it again with after set to the
+	// last row's ConversationID to page through a campaign. The rows are
+	// exactly those [Store.Conversations] and [Store.Responses] give.
+	ExportRows(ctx context.Context, dst []ExportRow, campaignID, after int64, limit int) ([]ExportRow, error)
 }
 
 // ResponsesStore returns the store the runner's Responses read: they are

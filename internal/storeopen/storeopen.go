@@ -129,6 +129,7 @@ func Redact(dsn string) string {
 var (
 	_ outreach.CampaignStatusReader = (*DB)(nil)
 	_ outreach.BatchRecorder        = (*DB)(nil)
+	_ outreach.ExportRowLister      = (*DB)(nil)
 )
 
 // CampaignStatus implements [outreach.CampaignStatusReader] with the
@@ -143,16 +144,11 @@ func (d *DB) RecordInbounds(ctx context.Context, world string, in []outreach.Inb
 	return outreach.RecordInbounds(ctx, d.Store, world, in)
 }
 
-// exportRower is a store that lists a campaign's export rows (see
-// [outreach.ExportRow]), as both stores a DB opens do.
-type exportRower interface {
-	ExportRows(ctx context.Context, dst []outreach.ExportRow, campaignID, after int64, limit int) ([]outreach.ExportRow, error)
-}
-
-// ExportRows is the store's ExportRows (see [outreach.ExportRow]): with
-// it, csvio's export of a DB reads only what the file needs.
+// ExportRows implements [outreach.ExportRowLister] with the store's,
+// which both stores a DB opens have: with it, csvio's export of a DB
+// reads only what the file needs.
 func (d *DB) ExportRows(ctx context.Context, dst []outreach.ExportRow, campaignID, after int64, limit int) ([]outreach.ExportRow, error) {
-	er, ok := d.Store.(exportRower)
+	er, ok := d.Store.(outreach.ExportRowLister)
 	if !ok {
 		return nil, fmt.Errorf("storeopen: a %T lists no export rows", d.Store)
 	}

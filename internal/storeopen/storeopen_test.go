@@ -78,9 +78,7 @@ func TestPassesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := store.(interface {
-		ExportRows(context.Context, []outreach.ExportRow, int64, int64, int) ([]outreach.ExportRow, error)
-	}).ExportRows(ctx, nil, c.ID, 0, 10)
+	rows, err := store.(outreach.ExportRowLister).ExportRows(ctx, nil, c.ID, 0, 10)
 	if err != nil || len(rows) != 1 || rows[0].PatientID != "p1" {
 		t.Errorf("ExportRows = %+v, %v; want the row of p1", rows, err)
 	}

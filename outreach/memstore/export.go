@@ -8,6 +8,8 @@ import (
 	"github.com/patient-outreach/sms/outreach"
 )
 
+var _ outreach.ExportRowLister = (*Store)(nil)
+
 // ExportRows appends to dst the export rows of the campaign's first
 // limit conversations with ID > after (see [outreach.ExportRow]) and
 // returns the extended slice. A limit of zero or less means no limit.

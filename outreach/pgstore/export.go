@@ -18,6 +18,8 @@ const exportRowsQuery = `SELECT c.id, c.patient_id, c.first_name, c.phone, c.out
 	LEFT JOIN responses r ON r.campaign_id = $1 AND r.conversation_id = c.id
 	ORDER BY c.id, r.replied_at, r.id`
 
+var _ outreach.ExportRowLister = (*Store)(nil)
+
 // ExportRows appends to dst the export rows of the campaign's first
 // limit conversations with ID > after (see [outreach.ExportRow]) and
 // returns the extended slice. A limit of zero or less means no limit.

@@ -25,6 +25,8 @@ const (
 // from one call to the next.
 var convPages = sync.Pool{New: func() any { return new([]outreach.ExportRow) }}
 
+var _ outreach.ExportRowLister = (*Store)(nil)
+
 // ExportRows appends to dst the export rows of the campaign's first
 // limit conversations with ID > after (see [outreach.ExportRow]) and
 // returns the extended slice. It reads the page's conversations, then

@@ -1,24 +1,17 @@
 package storetest
 
 import (
-	"context"
 	"time"
 
 	"github.com/patient-outreach/sms/outreach"
 )
-
-// exportRower is the optional method of a store that lists export rows
-// (see [outreach.ExportRow]).
-type exportRower interface {
-	ExportRows(ctx context.Context, dst []outreach.ExportRow, campaignID, after int64, limit int) ([]outreach.ExportRow, error)
-}
 
 // testExportRows: a store's export rows are its conversations, each with
 // each of its responses in Responses order or, with none, once with empty
 // response fields; a page ends after limit conversations, an unknown
 // campaign has none, and the rows are appended to what dst holds.
 func testExportRows(h *harness) {
-	er, ok := h.s.(exportRower)
+	er, ok := h.s.(outreach.ExportRowLister)
 	if !ok {
 		h.Skip("the store has no ExportRows method (it is optional)")
 	}
