@@ -27,7 +27,9 @@ func TestExportQueryPlans(t *testing.T) {
 			t.Errorf("query does not use %s:\n%s\nplan:\n  %s", tc.index, tc.query, all)
 		}
 		for _, step := range plan {
-			if strings.HasPrefix(step, "SCAN ") || strings.Contains(step, "TEMP B-TREE") {
+			// The page's rows, read in order by group_concat.
+			coroutine := strings.HasPrefix(step, "SCAN (subquery-")
+			if strings.HasPrefix(step, "SCAN ") && !coroutine || strings.Contains(step, "TEMP B-TREE") {
 				t.Errorf("query scans or sorts:\n%s\nplan:\n  %s", tc.query, all)
 			}
 		}

@@ -25,8 +25,9 @@ func testExportRows(h *harness) {
 	ua, uc, ud, ue, uz := update(cls[0]), update(cls[2]), update(cls[3]), update(cls[4]), update(cls[5])
 	// a: two replies, committed out of reply order; b: none; c: one in
 	// doubt, then one read; d: two at the same time (added order wins);
-	// e: none, and ended.
-	ua.Responses = []outreach.Response{resp("a", "q2", "yes", "yes", 2*time.Minute), resp("a", "q1", "7", "7", time.Minute)}
+	// e: none, and ended. Texts hold what a store's encoding of a row
+	// could mistake: separators, digits, characters of several bytes.
+	ua.Responses = []outreach.Response{resp("a", "q2", "yés, 12:3 😀\n", "yes", 2*time.Minute), resp("a", "q1:2,", "7", "", time.Minute)}
 	maybe := resp("c", "q1", "=maybe, \"so\"", "", 5*time.Minute)
 	maybe.Doubt = outreach.DoubtNoNumber
 	uc.Responses = []outreach.Response{maybe}
@@ -58,7 +59,7 @@ func testExportRows(h *harness) {
 			want = append(want, row)
 		}
 	}
-	if len(want) != 8 || want[0].QuestionID != "q1" || want[1].QuestionID != "q2" || want[2].PatientID != "b" ||
+	if len(want) != 8 || want[0].QuestionID != "q1:2," || want[1].Raw != "yés, 12:3 😀\n" || want[2].PatientID != "b" ||
 		want[2].QuestionID != "" || want[3].Doubt != outreach.DoubtNoNumber || want[4].Outcome != "answered" ||
 		want[5].Raw != "3" || want[6].Raw != "4" || want[7].Outcome != "completed" || !want[7].RepliedAt.IsZero() {
 		h.Fatalf("Conversations and Responses give these export rows, not the ones the test set up:\n%+v", want)
