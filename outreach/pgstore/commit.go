@@ -48,7 +48,7 @@ func (s *Store) commit(ctx context.Context, now time.Time, updates []outreach.Up
 		return nil, wrap("commit", err)
 	}
 	defer rollback(ctx, tx)
-	if err := lockProviderIDs(ctx, tx, providerIDs(updates, nil)); err != nil {
+	if err := lockProviderIDs(ctx, tx, pendingLockSpace, providerIDs(updates, nil)); err != nil {
 		return nil, err
 	}
 	c := committer{ctx: ctx, now: ts(now), tx: tx, savepoints: savepoints}

@@ -63,6 +63,13 @@
 // trips for a Commit that records provider ids), so that neither misses
 // the other's write.
 //
+// [Store.RecordInbounds] and [Store.UpdateDeliveries] (the store is an
+// [outreach.BatchRecorder]) run, for each item in order, the code of
+// RecordInbound or UpdateDelivery, all in one transaction. The store
+// retries no transaction: like Commit, a batch first takes the advisory
+// locks of its provider ids, sorted, then locks the conversations it may
+// touch, in ID order, so that concurrent batches do not deadlock.
+//
 // The rule of one active two-way conversation per (world, patient phone,
 // sending number) is a partial unique index: a pending conversation whose
 // pair is active is not due, and of two conversations of one pair made
