@@ -47,7 +47,11 @@
 // vanish after the message had been handed to the provider: on restart the
 // runner would see the message as never attempted and could send it a
 // second time. Use NORMAL only where that risk is acceptable (tests,
-// simulations, machines with battery-backed storage).
+// simulations, machines with battery-backed storage). With NORMAL, the
+// store copies the log into the database file (the checkpoint, which
+// syncs it) on a goroutine of its own shortly after each burst of
+// commits, rather than in the commit that filled 1,000 pages of log: no
+// write waits for it.
 //
 // The runner commits intents and outcomes in batches (one transaction for
 // a batch of a few hundred messages), so FULL costs one fsync per batch,

@@ -47,6 +47,9 @@ type Store struct {
 	w *sql.DB
 	// r is the pool of read connections.
 	r *sql.DB
+	// ck copies the write-ahead log into the database file, off the
+	// writer's path (see checkpointer).
+	ck *checkpointer
 
 	st        stmts
 	closeOnce sync.Once
@@ -126,7 +129,13 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	// BEGIN IMMEDIATE takes the write lock at once, so that a transaction
 	// of another process waits under busy_timeout rather than failing
 	// with SQLITE_BUSY when it would upgrade from reading to writing.
-	s.w, err = sql.Open("sqlite", dsn(url.Values{"_txlock": {"immediate"}}))
+	writer := url.Values{"_txlock": {"immediate"}}
+	if syncMode == "NORMAL" {
+		// See checkpointer.
+		s.w, s.ck, err = openCheckpointed(dsn, writer)
+	} else {
+		s.w, err = sql.Open("sqlite", dsn(writer))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: %w", err)
 	}
@@ -137,6 +146,7 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 	s.r, err = sql.Open("sqlite", dsn(url.Values{"_pragma": {"query_only(1)"}}))
 	if err != nil {
 		s.w.Close()
+		s.ck.close()
 		return nil, fmt.Errorf("sqlitestore: %w", err)
 	}
 	s.r.SetMaxOpenConns(readers)
@@ -156,7 +166,7 @@ func OpenOptions(ctx context.Context, path string, opts Options) (*Store, error)
 // Close closes the database. Calling it again does nothing.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.closeErr = errors.Join(s.st.close(), s.w.Close(), s.r.Close())
+		s.closeErr = errors.Join(s.ck.close(), s.st.close(), s.w.Close(), s.r.Close())
 		if s.closeErr != nil {
 			s.closeErr = fmt.Errorf("sqlitestore: close: %w", s.closeErr)
 		}
