@@ -44,3 +44,34 @@ func js(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// FuzzAttrsAsMarshal: appendAttrs writes what json.Marshal writes of the
+// same attributes, whatever their bytes.
+func FuzzAttrsAsMarshal(f *testing.F) {
+	f.Add("clinic", "north", "", "")
+	f.Add("a<b>&", "\u2028\u2029\x00\x1f\"\\\b\f\n\r\t", "\xff", "é😀\xed\xa0\x80")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2 string) {
+		for _, attrs := range []map[string]string{nil, {}, {k1: v1}, {k1: v1, k2: v2, "zz": k1, "": v2}} {
+			want, err := json.Marshal(attrs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendAttrs(nil, attrs); string(got) != string(want) {
+				t.Fatalf("appendAttrs(%q) = %s; json.Marshal gives %s", attrs, got, want)
+			}
+		}
+	})
+}
+
+// BenchmarkEncode encodes a new conversation with two attributes.
+func BenchmarkEncode(b *testing.B) {
+	c := outreach.Conversation{Zones: []string{"America/New_York"},
+		Recipient: outreach.Recipient{Attrs: map[string]string{"clinic": "north", "language": "es"}}}
+	var e Encoder
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Encode(c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
