@@ -145,7 +145,8 @@ func parent(dir string, rows, exportRows, cliRows int, cliLimit time.Duration) e
 	if e, rss, err := child("export"); err != nil {
 		add("export of responses to CSV", "failed: "+err.Error(), ">= 500,000 rows/s, memory flat")
 	} else {
-		add(fmt.Sprintf("export of responses to CSV (%d conversations)", exportRows), fmt.Sprintf("%.0f rows/s, peak RSS %s", e["rate"], mb(rss)), ">= 500,000 rows/s, memory flat")
+		add(fmt.Sprintf("export of responses to CSV (%d conversations)", exportRows),
+			fmt.Sprintf("%.0f rows/s the first time, %.0f again, peak RSS %s", e["rate"], e["again"], mb(rss)), ">= 500,000 rows/s, memory flat")
 	}
 	add(fmt.Sprintf("CLI run (simulated phones and clock), %d rows", cliRows), cliRun(dir, cli, cliLimit), "100,000 recipients in < 60 s")
 	fmt.Println("\nwhat | measured | target\n--- | --- | ---")
@@ -336,7 +337,10 @@ func (d droppedSchema) Close() error {
 }
 
 // export builds a finished campaign of n conversations, each with one
-// response, through the store's claim and commit, then times its export.
+// response, through the store's claim and commit, then times its export:
+// the first (the store's read connections have nothing of it in their
+// page caches, as in a command that opens the store to export) and the
+// best of three more (as in a server that exported it before).
 func export(ctx context.Context, dir string, n int) (result, error) {
 	store, err := sqlitestore.Open(ctx, filepath.Join(dir, "export.db"))
 	if err != nil {
@@ -380,13 +384,25 @@ func export(ctx context.Context, dir string, n int) (result, error) {
 			break
 		}
 	}
-	start := time.Now()
-	rowsOut, err := csvio.ExportResponses(ctx, io.Discard, store, c.ID)
+	var rowsOut int
+	rate := func() (float64, error) {
+		start := time.Now()
+		rowsOut, err = csvio.ExportResponses(ctx, io.Discard, store, c.ID)
+		return float64(rowsOut) / time.Since(start).Seconds(), err
+	}
+	first, err := rate()
 	if err != nil {
 		return nil, err
 	}
-	d := time.Since(start)
-	return result{"rate": float64(rowsOut) / d.Seconds(), "rows": float64(rowsOut)}, nil
+	again := 0.0
+	for range 3 {
+		r, err := rate()
+		if err != nil {
+			return nil, err
+		}
+		again = max(again, r)
+	}
+	return result{"rate": first, "again": again, "rows": float64(rowsOut)}, nil
 }
 
 func benchFlow() *outreach.Flow {
