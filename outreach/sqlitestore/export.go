@@ -122,13 +122,14 @@ func (s *Store) ExportRows(ctx context.Context, dst []outreach.ExportRow, campai
 		return dst, wrap("export rows", err)
 	}
 	convs := page.convs[:0]
-	for p := (packed{s: text}); p.s != ""; {
+	p := packed{s: text}
+	for p.s != "" && !p.bad {
 		convs = append(convs, outreach.ExportRow{ConversationID: p.int(), PatientID: p.text(), FirstName: p.text(), Phone: p.text(), Outcome: p.text()})
-		if p.bad {
-			return dst, wrap("export rows", errors.New("malformed conversation"))
-		}
 	}
 	page.convs = convs
+	if p.bad {
+		return dst, wrap("export rows", errors.New("malformed conversation"))
+	}
 	if len(convs) == 0 {
 		return dst, nil
 	}
@@ -139,15 +140,16 @@ func (s *Store) ExportRows(ctx context.Context, dst []outreach.ExportRow, campai
 		return dst, wrap("export rows", err)
 	}
 	resps := page.resps[:0]
-	for p := (packed{s: text}); p.s != ""; {
+	p = packed{s: text}
+	for p.s != "" && !p.bad {
 		r := exportResponse{conv: p.int(), at: p.int(), id: p.int()}
 		r.row.QuestionID, r.row.Answer, r.row.Raw, r.row.Doubt = p.text(), p.text(), p.text(), outreach.Doubt(p.text())
-		if p.bad {
-			return dst, wrap("export rows", errors.New("malformed response"))
-		}
 		resps = append(resps, r)
 	}
 	page.resps = resps
+	if p.bad {
+		return dst, wrap("export rows", errors.New("malformed response"))
+	}
 	if !slices.IsSortedFunc(resps, exportResponse.compare) {
 		slices.SortFunc(resps, exportResponse.compare)
 	}
