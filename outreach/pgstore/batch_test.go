@@ -1,9 +1,11 @@
 package pgstore_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -276,5 +278,55 @@ func TestBatchesConcurrent(t *testing.T) {
 	}
 	if got := count(t, s1, `SELECT count(*) FROM messages WHERE direction = 'outbound' AND delivery_status <> 'undelivered'`); got != 0 {
 		t.Fatalf("%d outbound messages not undelivered", got)
+	}
+}
+
+// TestCommitLocksInIDOrder: a Commit whose updates come in the reverse
+// order of their conversations' IDs (as a runner's may: by due time)
+// still locks the conversations in ID order, as a reply batch does, so
+// that the two at once never deadlock.
+func TestCommitLocksInIDOrder(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s1, s2 := open(t, url), open(t, url)
+	now := clocktest.Start(t)
+	const n = 40
+	activeConvs(t, s1, now, n)
+	replies := func(tag string) []outreach.InboundRecord {
+		var in []outreach.InboundRecord
+		for i := range n {
+			in = append(in, reply(i, fmt.Sprintf("SM%s-%04d", tag, i), "hi", now))
+		}
+		return in
+	}
+	// A reply waiting in each conversation keeps it due.
+	if _, err := s2.RecordInbounds(ctx, "", replies("first")); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 10 {
+		claims, err := s1.ClaimDue(ctx, outreach.Scope{}, now, n, time.Hour)
+		if err != nil || len(claims) != n {
+			t.Fatalf("round %d: ClaimDue: %d claims, %v", round, len(claims), err)
+		}
+		ups := make([]outreach.Update, n)
+		for i, cl := range claims {
+			ups[i] = outreach.Update{Lease: cl.Lease, Conversation: cl.Conversation, Release: true}
+		}
+		slices.SortFunc(ups, func(a, b outreach.Update) int {
+			return cmp.Compare(b.Lease.ConversationID, a.Lease.ConversationID)
+		})
+		var commitErr, batchErr error
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			res, err := s1.Commit(ctx, now, ups)
+			commitErr = errors.Join(append(res, err)...)
+		})
+		wg.Go(func() {
+			_, batchErr = s2.RecordInbounds(ctx, "", replies(fmt.Sprint("r", round)))
+		})
+		wg.Wait()
+		if err := errors.Join(commitErr, batchErr); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,12 +34,37 @@ var errRetry = errors.New("pgstore: an update failed without a savepoint")
 // in a savepoint. A lost lease needs no undoing: nothing of that update
 // was written. Without savepoints the whole commit takes two pipelined
 // round trips (applyAll); with them, each update takes two.
+//
+// The updates are applied in the order of their conversations' IDs (two
+// of one conversation in the order given): every transaction that locks
+// several conversations locks them in ID order (RecordInbounds,
+// UpdateDeliveries, SetCampaignStatus), so that two never wait for each
+// other in a cycle, and a runner's updates come in the order it claimed
+// them, by due time.
 func (s *Store) Commit(ctx context.Context, now time.Time, updates []outreach.Update) ([]error, error) {
-	results, err := s.commit(ctx, now, updates, false)
-	if errors.Is(err, errRetry) {
-		results, err = s.commit(ctx, now, updates, true)
+	order := make([]int, len(updates))
+	for i := range order {
+		order[i] = i
 	}
-	return results, err
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Compare(updates[a].Lease.ConversationID, updates[b].Lease.ConversationID)
+	})
+	sorted := make([]outreach.Update, len(updates))
+	for k, i := range order {
+		sorted[k] = updates[i] // Enqueue shared: the IDs Commit assigns reach updates
+	}
+	results, err := s.commit(ctx, now, sorted, false)
+	if errors.Is(err, errRetry) {
+		results, err = s.commit(ctx, now, sorted, true)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]error, len(updates))
+	for k, i := range order {
+		out[i] = results[k]
+	}
+	return out, nil
 }
 
 // commit is one attempt of Commit, with or without savepoints.
