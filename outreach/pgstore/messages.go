@@ -188,41 +188,17 @@ func inboundByProvider(ctx context.Context, tx pgx.Tx, providerID string) (outre
 // notifies the store's channel. The status of a provider id no message
 // has is kept in pending_statuses.
 func (s *Store) UpdateDelivery(ctx context.Context, providerID, status, errorCode string, at time.Time) (outreach.Message, error) {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return outreach.Message{}, wrap("update delivery", err)
-	}
-	defer rollback(ctx, tx)
-	if providerID != "" {
-		// Against a Commit recording this provider id at the same time.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, pendingLockSpace, providerID); err != nil {
-			return outreach.Message{}, wrap("update delivery", err)
-		}
-	}
-	m, found, queued, err := updateDelivery(ctx, tx, providerID, status, errorCode, at)
+	res, err := s.UpdateDeliveries(ctx, []outreach.DeliveryUpdate{{ProviderID: providerID, Status: status, ErrorCode: errorCode, At: at}})
 	if err != nil {
 		return outreach.Message{}, err
 	}
-	if !found && providerID == "" {
-		return outreach.Message{}, notFoundDelivery(providerID)
-	}
-	if queued {
-		if err := s.notify(ctx, tx, NotifyDelivery); err != nil {
-			return outreach.Message{}, err
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return outreach.Message{}, wrap("update delivery", err)
-	}
-	if !found {
-		return outreach.Message{}, notFoundDelivery(providerID)
-	}
-	return m, nil
+	return res[0].Message, res[0].Err
 }
 
 // UpdateDeliveries implements [outreach.BatchRecorder]: UpdateDelivery
 // for each item, in order, in one transaction, which notifies the store's
-// channel once when any item added an inbox event.
+// channel once when any item added an inbox event. (UpdateDelivery is a
+// batch of one.)
 //
 // Before it writes anything, it takes the advisory locks of the items'
 // provider ids (sorted), as Commit does, and locks the conversations of
