@@ -94,6 +94,7 @@ func newCallServer(t *testing.T) *callServer {
 }
 
 func TestHTTPRequest(t *testing.T) {
+	t.Parallel()
 	cs := newCallServer(t)
 	host := cs.Listener.Addr().String() // 127.0.0.1:PORT
 	calls := &studio.Calls{AllowHosts: []string{"api.example.org", host}, Timeout: 100 * time.Millisecond}
@@ -200,6 +201,7 @@ func TestHTTPRequest(t *testing.T) {
 
 // The caller's context bounds the request too.
 func TestHTTPRequestCancelled(t *testing.T) {
+	t.Parallel()
 	cs := newCallServer(t)
 	calls := &studio.Calls{AllowHosts: []string{cs.Listener.Addr().String()}}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -214,6 +216,7 @@ func TestHTTPRequestCancelled(t *testing.T) {
 }
 
 func TestHTTPRequestRender(t *testing.T) {
+	t.Parallel()
 	vars := map[string]any{"flow": map[string]any{"data": map[string]any{"id": "P-7", "base": "https://api.example.org"}}}
 	p, err := studio.HTTPRequestProperties{
 		URL: "{{flow.data.base}}/patients/{{flow.data.id}}", Body: `{"id":"{{flow.data.id}}"}`,
@@ -237,6 +240,7 @@ func TestHTTPRequestRender(t *testing.T) {
 }
 
 func TestRunFunction(t *testing.T) {
+	t.Parallel()
 	var gotParams map[string]string
 	save := func(ctx context.Context, params map[string]string) (studio.FunctionResult, error) {
 		gotParams = params

@@ -184,6 +184,7 @@ var holdsCases = map[string][]holdsCase{
 }
 
 func TestConditionHolds(t *testing.T) {
+	t.Parallel()
 	for _, typ := range studio.ConditionTypes {
 		cases := holdsCases[typ]
 		if len(cases) == 0 {
@@ -205,6 +206,7 @@ func TestConditionHolds(t *testing.T) {
 
 // Exactly Studio's 17 condition types.
 func TestConditionTypes(t *testing.T) {
+	t.Parallel()
 	want := []string{"equal_to", "not_equal_to", "matches_any_of", "does_not_match_any_of",
 		"is_blank", "is_not_blank", "regex", "contains", "does_not_contain", "starts_with",
 		"does_not_start_with", "less_than", "greater_than", "is_before_time", "is_after_time",
@@ -215,6 +217,7 @@ func TestConditionTypes(t *testing.T) {
 }
 
 func TestConditionErrors(t *testing.T) {
+	t.Parallel()
 	for _, c := range []studio.Condition{
 		{Type: "greater_than", Value: "ten"},
 		{Type: "greater_than", Value: "1,5"},
@@ -254,6 +257,7 @@ func TestConditionErrors(t *testing.T) {
 }
 
 func TestStateRoute(t *testing.T) {
+	t.Parallel()
 	cond := func(typ, value string) studio.Condition { return studio.Condition{Type: typ, Value: value} }
 	s := &studio.State{Name: "split", Type: studio.TypeSplit, Transitions: []studio.Transition{
 		tr("noMatch", "again"),

@@ -68,6 +68,7 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 }
 
 func TestNewDeployerChecksConfig(t *testing.T) {
+	t.Parallel()
 	for _, cfg := range []studio.DeployConfig{
 		{},
 		{AccountSID: "AC1"},
@@ -81,6 +82,7 @@ func TestNewDeployerChecksConfig(t *testing.T) {
 }
 
 func TestDeployCreatesThenUpdates(t *testing.T) {
+	t.Parallel()
 	srv, d := newDeployer(t, 0)
 	ctx := context.Background()
 	f := builtin(t, "payor")
@@ -152,6 +154,7 @@ func invalidDefinition() *studio.Definition {
 }
 
 func TestDeployInvalidDefinition(t *testing.T) {
+	t.Parallel()
 	srv, d := newDeployer(t, 0)
 	_, err := d.DeployDefinition(context.Background(), invalidDefinition(), studio.DeployOptions{FriendlyName: "broken"})
 	var ve *studio.ValidationError
@@ -180,6 +183,7 @@ func TestDeployInvalidDefinition(t *testing.T) {
 }
 
 func TestFindListDelete(t *testing.T) {
+	t.Parallel()
 	srv, d := newDeployer(t, 0)
 	ctx := context.Background()
 	var sids []string
@@ -265,6 +269,7 @@ func createFlowOf(t *testing.T, srv *twiliotest.Server, name string, f *outreach
 }
 
 func TestDeployFindsFlowOnLaterPage(t *testing.T) {
+	t.Parallel()
 	srv, d := newDeployer(t, 0)
 	// The 119 other flows only fill the first pages: a one-step flow each
 	// (the fake validates, stores and lists every definition, and a
@@ -292,6 +297,7 @@ func TestDeployFindsFlowOnLaterPage(t *testing.T) {
 }
 
 func TestDeployRefusesAmbiguousName(t *testing.T) {
+	t.Parallel()
 	srv, d := newDeployer(t, 0)
 	createFlow(t, srv, "twin")
 	createFlow(t, srv, "twin")
@@ -325,6 +331,7 @@ func smsURL(t *testing.T, srv *twiliotest.Server, phone string) string {
 }
 
 func TestPointNumber(t *testing.T) {
+	t.Parallel()
 	srv, d := newDeployer(t, 0)
 	ctx := context.Background()
 	srv.SetSmsURL(otherNumber, "https://example.org/sms")
@@ -385,6 +392,8 @@ func TestCancelMidCall(t *testing.T) {
 	}
 	for ep, call := range calls {
 		t.Run(string(ep), func(t *testing.T) {
+			// Each endpoint waits out a 1 s call timeout: side by side.
+			t.Parallel()
 			for _, timeout := range []bool{false, true} {
 				var (
 					srv *twiliotest.Server

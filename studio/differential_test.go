@@ -52,6 +52,7 @@ func corpusReplies(t *testing.T) []string {
 // HELP and START): the responses CSVs, outcomes and the messages each
 // phone received must be the same.
 func TestDifferentialBuiltins(t *testing.T) {
+	t.Parallel()
 	studio.SkipRace(t)
 	replies := corpusReplies(t)
 	if len(replies) < 50 {

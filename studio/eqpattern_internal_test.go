@@ -10,6 +10,7 @@ import (
 // eqPattern(b) takes exactly the numerals Holds reads as b, and eqBound
 // reads b back.
 func TestEqPattern(t *testing.T) {
+	t.Parallel()
 	values := []float64{0, 1, -1, 7, 10, 18, 18.5, 109.5, 0.5, 0.05, -0.5, -2.25, 100, 1e6, 123.456}
 	numerals := []string{"0", "-0", "+0", "00", "0.", ".0", "0.00", "-0.0", "1", "01", "1.0", "1.", "+1",
 		"-1", "-01", "-1.00", "7", "10", "010", "10.0", "100", "1e1", "18", "18.5", "18.50", "018.5",

@@ -22,6 +22,7 @@ const hyphenated = `{"description":"names with hyphens","initial_state":"Trigger
 // deploys the widgets under their own names and collects the answers
 // under the step ids the import gave them, as the engine records them.
 func TestStudioHyphenatedWidgets(t *testing.T) {
+	t.Parallel()
 	d, err := studio.Decode([]byte(hyphenated))
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +46,7 @@ func TestStudioHyphenatedWidgets(t *testing.T) {
 // to the same widget, since the Studio runtime starts executions there;
 // the rest of the definition is deployed as it was.
 func TestDeployImportedIncomingMessage(t *testing.T) {
+	t.Parallel()
 	in := strings.Replace(hyphenated, `{"event":"incomingMessage"},{"event":"incomingCall"},{"event":"incomingRequest","next":"pain-q"}`,
 		`{"event":"incomingMessage","next":"pain-q"},{"event":"incomingCall"},{"event":"incomingRequest"}`, 1)
 	d, err := studio.Decode([]byte(in))

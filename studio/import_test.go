@@ -54,6 +54,7 @@ func warned(ps []studio.Problem) map[string][]string {
 // has a blocking problem, and each has the warnings listed here (by
 // widget name, a substring of the message).
 func TestCorpusImports(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		file     string
 		warnings int // how many, all of them warnings
@@ -168,6 +169,7 @@ func TestCorpusImports(t *testing.T) {
 // TestCorpusRoundTrip: exporting an imported definition gives it back,
 // byte for byte after JSON normalisation.
 func TestCorpusRoundTrip(t *testing.T) {
+	t.Parallel()
 	files, _ := filepath.Glob("testdata/exports/*.json")
 	files = append(files, "testdata/console.json")
 	for _, file := range files {
@@ -198,6 +200,7 @@ func TestCorpusRoundTrip(t *testing.T) {
 // TestDecodeKeepsUnknownMembers: top-level and per-widget members this
 // package does not model survive Decode and Encode.
 func TestDecodeKeepsUnknownMembers(t *testing.T) {
+	t.Parallel()
 	in := `{"description":"d","states":[{"name":"Trigger","type":"trigger","transitions":[{"event":"incomingRequest","next":"m"}],"properties":{"offset":{"x":1,"y":2}},"note":"mine"},{"name":"m","type":"send-message","transitions":[{"event":"sent"},{"event":"failed"}],"properties":{"body":"hi","service":"{{trigger.message.InstanceSid}}","channel":"{{trigger.message.ChannelSid}}","offset":{"x":5,"y":6}}}],"initial_state":"Trigger","flags":{"allow_concurrent_calls":false},"version":3}`
 	d, err := studio.Decode([]byte(in))
 	if err != nil {
@@ -231,6 +234,7 @@ func TestDecodeKeepsUnknownMembers(t *testing.T) {
 // TestEditAfterImport: changing one step's body changes only its widget,
 // which keeps its offset, service, channel and the absence of "to".
 func TestEditAfterImport(t *testing.T) {
+	t.Parallel()
 	_, d := readExport(t, "testdata/exports/blueprint-provider.json")
 	f, _, err := studio.Import(d)
 	if err != nil {
@@ -292,6 +296,7 @@ func TestEditAfterImport(t *testing.T) {
 // TestImportWidgetTypes: every widget type the embedded engine cannot run
 // imports as an end step "unsupported: TYPE", with a warning naming it.
 func TestImportWidgetTypes(t *testing.T) {
+	t.Parallel()
 	for _, typ := range []string{"run-function", "make-http-request", "say-play", "send-to-flex", "gather-input-on-call",
 		"make-outgoing-call-v2", "connect-call-to", "send-to-auto-pilot", "run-subflow", "record-voicemail", "enqueue-call"} {
 		t.Run(typ, func(t *testing.T) {
@@ -327,6 +332,7 @@ func TestImportWidgetTypes(t *testing.T) {
 // would take the name of another widget of the source is refused with an
 // error naming it, never a definition with two widgets of one name.
 func TestEditAfterImportNameClash(t *testing.T) {
+	t.Parallel()
 	in := `{"description":"","initial_state":"Trigger","flags":{"allow_concurrent_calls":true},"states":[
 	{"name":"Trigger","type":"trigger","transitions":[{"event":"incomingRequest","next":"q"}],"properties":{}},
 	{"name":"q","type":"send-and-wait-for-reply","transitions":[{"event":"incomingMessage","next":"q_split"},{"event":"timeout"},{"event":"deliveryFailure"}],"properties":{"body":"Ready? Reply YES or NO. Reply STOP to opt out.","timeout":"600"}},

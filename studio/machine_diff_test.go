@@ -494,6 +494,7 @@ var pcpCalls = &studio.Calls{Functions: map[string]studio.Function{
 // answering from testdata/replies.tsv. Outcomes, the messages each phone
 // received and the responses CSVs must be equal.
 func TestMachineMatchesStudio(t *testing.T) {
+	t.Parallel()
 	studio.SkipRace(t)
 	corpus := readReplies(t)
 	sms := map[string]bool{studio.TypeTrigger: true, studio.TypeSendMessage: true, studio.TypeSendAndWait: true, studio.TypeSplit: true, studio.TypeSetVariables: true}

@@ -134,6 +134,7 @@ var checkIn = strings.Join([]string{hello, ask, split, yes, no, bye, late, undel
 // TestMachineWidgets runs each widget type and each event on hand-written
 // definitions.
 func TestMachineWidgets(t *testing.T) {
+	t.Parallel()
 	started := []string{"send hello/1 Hi ANA of north", "send ask/1 Feeling better? YES or NO", "wait ask/1 10m0s"}
 	cases := []struct {
 		name    string
@@ -243,6 +244,7 @@ func TestMachineWidgets(t *testing.T) {
 // through Calls, with the state stored between a call and the split that
 // reads its answer.
 func TestMachineCalls(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"slot":"%s 9:00","n":3}`, r.URL.Query().Get("day"))
@@ -279,6 +281,7 @@ func TestMachineCalls(t *testing.T) {
 // TestMachineMaxSteps stops an execution at MaxSteps steps (Studio's
 // warning 81000), waits for replies included.
 func TestMachineMaxSteps(t *testing.T) {
+	t.Parallel()
 	f := sourceFlow(t, `{"name":"q","type":"send-and-wait-for-reply","transitions":[{"event":"incomingMessage","next":"v"}],"properties":{"body":"Q?"}},
 		{"name":"v","type":"set-variables","transitions":[{"event":"next","next":"q"}],"properties":{"variables":[{"key":"n","value":"{{flow.variables.n | plus: 1}}"}]}}`)
 	// Steps: trigger->q (1); each reply: q->v, v->q (2 more).
@@ -294,6 +297,7 @@ func TestMachineMaxSteps(t *testing.T) {
 
 // TestMachineNotStudio refuses a flow with no Studio source.
 func TestMachineNotStudio(t *testing.T) {
+	t.Parallel()
 	m := &studio.Machine{}
 	for _, f := range []*outreach.Flow{{ID: "a"}, {ID: "b", Source: &outreach.Source{Format: "other", Data: json.RawMessage(`{}`)}}} {
 		st, acts, err := m.Advance(t.Context(), f, machineConv, start)
@@ -306,6 +310,7 @@ func TestMachineNotStudio(t *testing.T) {
 // TestMachineSecondsTimeout reads a send-and-wait-for-reply timeout given
 // as a number.
 func TestMachineSecondsTimeout(t *testing.T) {
+	t.Parallel()
 	f := sourceFlow(t, `{"name":"q","type":"send-and-wait-for-reply","transitions":[{"event":"incomingMessage"}],"properties":{"body":"Q?","timeout":90}}`)
 	st := runMachine(t, &studio.Machine{}, f, []machineStep{{start, []string{"send q/1 Q?", "wait q/1 1m30s"}}})
 	if !st.Waiting || time.Duration(st.Timeout) != 90*time.Second || st.Step != "q" {

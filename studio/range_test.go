@@ -161,6 +161,7 @@ func TestRangesExportExactly(t *testing.T) {
 // The built-in flows' exports use only Studio's condition types, each of
 // which Holds evaluates.
 func TestExportWritesOnlyStudioTypes(t *testing.T) {
+	t.Parallel()
 	for _, name := range flows.BuiltinNames() {
 		f, err := flows.Builtin(name)
 		if err != nil {

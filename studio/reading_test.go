@@ -81,6 +81,7 @@ func engineNext(st *outreach.Step, reply string) string {
 // engine goes, or asks again where the engine reads the reply (the
 // conservative side, counted and logged); never the other way round.
 func TestSplitsReadAsEngine(t *testing.T) {
+	t.Parallel()
 	skipRace(t)
 	f := func(v float64) *float64 { return &v }
 	var steps []outreach.Step

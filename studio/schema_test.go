@@ -16,6 +16,7 @@ import (
 // writes for a built-in flow passes Twilio's schemas (studio/schema), so
 // that Studio would accept it.
 func TestExportedFlowsValidate(t *testing.T) {
+	t.Parallel()
 	for _, name := range flows.BuiltinNames() {
 		t.Run(name, func(t *testing.T) {
 			f, err := flows.Builtin(name)
@@ -38,6 +39,7 @@ func TestExportedFlowsValidate(t *testing.T) {
 // TestTestdataValidates checks the definitions kept in testdata, the
 // hand-written console-style export among them.
 func TestTestdataValidates(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/*.json")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("testdata: %v, %v", files, err)
@@ -80,6 +82,7 @@ var knownInvalidExports = map[string]string{
 // exports from public repositories) validates, except the ones known to
 // be invalid, which fail for their known reason only.
 func TestConsoleExportsValidate(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/exports/*.json")
 	if err != nil {
 		t.Fatal(err)

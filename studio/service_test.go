@@ -33,6 +33,7 @@ func fetchService(t *testing.T, srv *twiliotest.Server, sid string) *messaging.M
 }
 
 func TestPointMessagingService(t *testing.T) {
+	t.Parallel()
 	srv, d := newDeployer(t, 0)
 	ctx := context.Background()
 	mg := srv.AddMessagingService(poolNumber)
@@ -104,6 +105,7 @@ func deref(p *string) string {
 // cancelled context sends nothing that takes effect (TestCancelMidCall
 // stalls the update itself).
 func TestPointMessagingServiceCancelledContext(t *testing.T) {
+	t.Parallel()
 	// An already cancelled context sends nothing that takes effect.
 	srv, d := newDeployer(t, 0)
 	mg := srv.AddMessagingService(poolNumber)
@@ -124,6 +126,7 @@ func TestPointMessagingServiceCancelledContext(t *testing.T) {
 // SmsUrl), and the answers collected equal the embedded runner's. Then
 // the service is released back to a webhook.
 func TestStudioCampaignFromMessagingService(t *testing.T) {
+	t.Parallel()
 	const n = 21
 	r := newStudioRig(t, rigOptions{noThrottle: true})
 	mg := r.srv.AddMessagingService(poolNumber)

@@ -28,6 +28,7 @@ func evalSplit(t *testing.T, s *studio.State, reply string) string {
 // more to ask_smoker: a reply out of range or not whole must be re-asked,
 // not routed, on every attempt.
 func TestAskSplitRoutesOnlyValidAnswers(t *testing.T) {
+	t.Parallel()
 	f, err := flows.Builtin("pharma")
 	if err != nil {
 		t.Fatal(err)
@@ -60,6 +61,7 @@ func TestAskSplitRoutesOnlyValidAnswers(t *testing.T) {
 // (outreach.MatchAnswer, then the routes, else Next) reads the reply as
 // valid and goes to the same step.
 func TestAskSplitAgreesWithEngine(t *testing.T) {
+	t.Parallel()
 	replies := []string{"800", "109.5", "150", "abc", "100", "110", "109", "700", "701", "49", "50",
 		"0", "-1", "5", "6", "10", "11", "17", "18", "55", "56", "120", "121", "24.5", "35", "35.5",
 		"9.5", "80", "81", " 42 ", "yes", "Y", "no", "n", "nope", "sure", "never", "",
@@ -116,6 +118,7 @@ func TestAskSplitAgreesWithEngine(t *testing.T) {
 // route transitions, still import as the same flow; exporting it again
 // gives the current export.
 func TestImportLegacyAskSplit(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"pharma", "provider"} {
 		f, err := flows.Builtin(name)
 		if err != nil {
@@ -185,6 +188,7 @@ func TestImportLegacyAskSplit(t *testing.T) {
 // A route transition whose extra conditions are not the answer's validity
 // conditions is not read as an ask step's route.
 func TestImportAskSplitOtherConditions(t *testing.T) {
+	t.Parallel()
 	f, err := flows.Builtin("pharma")
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +218,7 @@ func TestImportAskSplitOtherConditions(t *testing.T) {
 // does and catch opt-outs ("Reads as ...", "Opt-out: ...") still import
 // as the same flow, and export again with them.
 func TestImportWithoutReadingTransitions(t *testing.T) {
+	t.Parallel()
 	for _, name := range []string{"provider", "pharma"} {
 		f, err := flows.Builtin(name)
 		if err != nil {

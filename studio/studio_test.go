@@ -20,6 +20,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 func TestBuiltinRoundTrip(t *testing.T) {
+	t.Parallel()
 	for _, name := range flows.BuiltinNames() {
 		t.Run(name, func(t *testing.T) {
 			f, err := flows.Builtin(name)
@@ -93,6 +94,7 @@ func strip(d *studio.Definition) map[string]studio.CanonicalState {
 }
 
 func TestConsoleExportRoundTrip(t *testing.T) {
+	t.Parallel()
 	orig := loadDef(t, "testdata/console.json")
 	f, err := studio.ToFlow(orig)
 	if err != nil {
@@ -171,6 +173,7 @@ func quote(s string) string {
 // Warning naming the widget and its type, as an end step whose outcome
 // says what it stands for; a conversation that reaches it ends there.
 func TestImportProblems(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name    string
 		edit    func(d *studio.Definition)
@@ -298,6 +301,7 @@ func TestImportProblems(t *testing.T) {
 // of them listed in an *ImportError, which errors.As finds as the
 // *StateError of the first widget.
 func TestImportBlocking(t *testing.T) {
+	t.Parallel()
 	d := loadDef(t, "testdata/console.json")
 	d.States = append(d.States, *d.StateByName("hello"))
 	d.StateByName("ask_help").Properties = []byte(`{"body": 5}`)
@@ -342,6 +346,7 @@ func TestImportBlocking(t *testing.T) {
 // Warning and starts at that transition's target; with incomingRequest
 // wired too, it starts there, with no warning.
 func TestImportTrigger(t *testing.T) {
+	t.Parallel()
 	d := loadDef(t, "testdata/console.json")
 	trig := d.StateByName("Trigger")
 	start, _ := trig.Next(studio.EventIncomingRequest)
@@ -377,6 +382,7 @@ func TestImportTrigger(t *testing.T) {
 // TestImportUnreachable: a widget nothing leads to is kept by Studio; the
 // flow leaves it out with a Warning, instead of refusing the definition.
 func TestImportUnreachable(t *testing.T) {
+	t.Parallel()
 	d := loadDef(t, "testdata/console.json")
 	d.States = append(d.States, studio.State{Name: "orphan", Type: studio.TypeSendMessage,
 		Transitions: []studio.Transition{{Event: "sent"}, {Event: "failed"}},
@@ -398,6 +404,7 @@ func TestImportUnreachable(t *testing.T) {
 // that names the widgets follows; {{widgets.X.outbound.To}} is the
 // recipient's phone.
 func TestImportWidgetNames(t *testing.T) {
+	t.Parallel()
 	in := `{"description":"","initial_state":"Trigger","flags":{"allow_concurrent_calls":true},"states":[
 	{"name":"Trigger","type":"trigger","transitions":[{"event":"incomingRequest","next":"ask-name"}],"properties":{}},
 	{"name":"ask-name","type":"send-and-wait-for-reply","transitions":[{"event":"incomingMessage","next":"ask_name"},{"event":"timeout"},{"event":"deliveryFailure"}],"properties":{"body":"Your name? Reply STOP to opt out.","timeout":"600"}},
@@ -454,6 +461,7 @@ func TestImportWidgetNames(t *testing.T) {
 }
 
 func TestImportConditions(t *testing.T) {
+	t.Parallel()
 	err := edit(t, func(d *studio.Definition) {
 		// A list with no spaces after the commas.
 		d.StateByName("split_help").Transitions[1].Conditions[0].Value = "yes,y,sure"
@@ -473,6 +481,7 @@ func TestImportConditions(t *testing.T) {
 }
 
 func TestUnknownWidgetsKeptVerbatim(t *testing.T) {
+	t.Parallel()
 	in := `{"description":"d","states":[{"name":"Trigger","type":"trigger","transitions":[{"event":"incomingRequest","next":"http"}],"properties":{"offset":{"x":1,"y":2}}},{"name":"http","type":"make-http-request","transitions":[{"event":"success"},{"event":"failed"}],"properties":{"method":"POST","url":"https://example.com/x","body":"{\"a\":1}","offset":{"x":3,"y":4},"parameters":[{"key":"k","value":"{{flow.data.x | upcase}}"}]}}],"initial_state":"Trigger","flags":{"allow_concurrent_calls":true}}`
 	d, err := studio.Decode([]byte(in))
 	if err != nil {
@@ -505,6 +514,7 @@ func TestUnknownWidgetsKeptVerbatim(t *testing.T) {
 }
 
 func TestExportErrors(t *testing.T) {
+	t.Parallel()
 	f, err := flows.Builtin("payor")
 	if err != nil {
 		t.Fatal(err)
@@ -547,6 +557,7 @@ func moodCondition(d *studio.Definition, typ string) *studio.Condition {
 }
 
 func TestRenderFilters(t *testing.T) {
+	t.Parallel()
 	vars := map[string]any{
 		"flow": map[string]any{"data": map[string]any{"patient_first_name": "  ana  ", "visit": "2026-03-02"}},
 	}
@@ -596,6 +607,7 @@ func TestRenderConcurrent(t *testing.T) {
 // ToFlow reads it back as the flow's setting, never into the body, so that
 // exporting again does not double it.
 func TestOptOutFooterRoundTrip(t *testing.T) {
+	t.Parallel()
 	yesNo := &outreach.AnswerSpec{Kind: outreach.AnswerChoice, Choices: []outreach.Choice{{Value: "YES"}, {Value: "NO"}}}
 	twoWay := func(first outreach.Step) *outreach.Flow {
 		steps := []outreach.Step{first}

@@ -27,6 +27,7 @@ var firstTexts = []string{"JOIN", "join please", "Join!", "  join", "UNETE", "un
 // the same patients texting the same first words and then answering from
 // the reply corpus: every phone must receive the same messages.
 func TestPatientStartedFlows(t *testing.T) {
+	t.Parallel()
 	studio.SkipRace(t)
 	corpus := readReplies(t)
 	type tcase struct {

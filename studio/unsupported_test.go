@@ -16,6 +16,7 @@ import (
 // does not run (send-to-flex) ends that conversation with the outcome
 // "unsupported: send-to-flex", counted in the campaign's progress.
 func TestStudioUnsupportedOutcome(t *testing.T) {
+	t.Parallel()
 	r := newStudioRig(t, rigOptions{noThrottle: true})
 	flow, err := flows.Builtin("provider")
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 // lists the urgent reply, whose alert went to the signed webhook at once;
 // acknowledging it records who did; the responses CSV has both columns.
 func TestUrgentAndReviewOnCampaignPage(t *testing.T) {
+	t.Parallel()
 	const secret = "0123456789abcdef-webhook"
 	var (
 		mu       sync.Mutex

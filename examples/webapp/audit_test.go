@@ -19,6 +19,7 @@ import (
 // action, its result and the object's id; the Audit page filters them
 // and the CSV download holds no PHI.
 func TestAuditTrail(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	for _, path := range []string{"/audit", "/audit.csv"} {
@@ -156,6 +157,7 @@ func TestAuditTrail(t *testing.T) {
 // a request without a logged-in user by "anonymous"; a store that fails
 // does not fail the request.
 func TestAuditDenied(t *testing.T) {
+	t.Parallel()
 	a, _ := newRealServer(t, "https://outreach.example.org")
 	h := a.sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.sessions.Put(r.Context(), "user", "viewer1")
@@ -196,6 +198,7 @@ func TestAuditDenied(t *testing.T) {
 }
 
 func TestMaskClient(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"192.0.2.17:4711", "192.0.2.x"},
 		{"192.0.2.17", "192.0.2.x"},

@@ -13,6 +13,7 @@ import (
 )
 
 func TestParseDotEnv(t *testing.T) {
+	t.Parallel()
 	got, err := parseDotEnv([]byte("\ufeff# a comment\n\nA=1\nexport B = two words # note\nC='single # kept'\nD=\"dq \\\"x\\\" \\n y\"\nE=\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +32,7 @@ func TestParseDotEnv(t *testing.T) {
 }
 
 func TestConfigPrecedenceAndAliases(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	envFile := filepath.Join(dir, ".env")
 	os.WriteFile(envFile, []byte(
@@ -66,6 +68,7 @@ func TestConfigPrecedenceAndAliases(t *testing.T) {
 }
 
 func TestConfigDevMode(t *testing.T) {
+	t.Parallel()
 	cfg, err := loadConfig([]string{"-env-file", ""}, func(string) string { return "" }, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
@@ -82,6 +85,7 @@ func TestConfigDevMode(t *testing.T) {
 }
 
 func TestDatabasePath(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"": "outreach.db", "data/o.db": "data/o.db", "sqlite:o.db": "o.db", "sqlite:///var/o.db": "/var/o.db",
 		"file:o.db?_pragma=x": "o.db",
@@ -99,6 +103,7 @@ func TestDatabasePath(t *testing.T) {
 }
 
 func TestParseWindow(t *testing.T) {
+	t.Parallel()
 	for _, ok := range []string{"00:00-24:00", "08:00-21:00", " 7:30 - 19:45 "} {
 		if _, err := parseWindow(ok); err != nil {
 			t.Errorf("parseWindow(%q): %v", ok, err)
@@ -112,6 +117,7 @@ func TestParseWindow(t *testing.T) {
 }
 
 func TestHashPasswordCommand(t *testing.T) {
+	t.Parallel()
 	var out, errb bytes.Buffer
 	if err := run(t.Context(), []string{"hash-password"}, func(string) string { return "" }, strings.NewReader("a long enough password\n"), &out, &errb); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 // Conversations that ended at a part of the flow the runtime cannot run
 // are counted apart, not as completed.
 func TestCountersUnsupported(t *testing.T) {
+	t.Parallel()
 	p := outreach.Progress{Total: 6, Done: 6, Outcomes: map[string]int{
 		outreach.OutcomeCompleted:                   2,
 		outreach.OutcomeNeedsReview:                 1,

@@ -63,6 +63,7 @@ func pageCounters(body string) map[string]string {
 // skip moves the simulated clock to the earliest window (New York's), and
 // only New York's recipient is then reached: Honolulu's still waits.
 func TestDeferredNoticeAndSkip(t *testing.T) {
+	t.Parallel()
 	ta := startNightApp(t)
 	c := ta.client(t)
 	c.login(ta)
@@ -127,6 +128,7 @@ func TestDeferredNoticeAndSkip(t *testing.T) {
 // for it, outside dev mode) the skip endpoint does not exist, nor the
 // simulator, nor DEV_CLOCK_START.
 func TestSkipAbsentWithRealTwilio(t *testing.T) {
+	t.Parallel()
 	a, getenv := newRealServer(t, "https://outreach.example.org")
 	if _, err := loadConfig([]string{"-env-file", "", "-dev-clock-start", "2026-03-11T07:00:00Z"}, getenv, &syncBuffer{}); err == nil {
 		t.Error("DEV_CLOCK_START was taken with real Twilio")
@@ -147,6 +149,7 @@ func TestSkipAbsentWithRealTwilio(t *testing.T) {
 
 // TestDevClockStartSetting: DEV_CLOCK_START is an RFC 3339 instant.
 func TestDevClockStartSetting(t *testing.T) {
+	t.Parallel()
 	none := func(string) string { return "" }
 	cfg, err := loadConfig([]string{"-env-file", "", "-dev-clock-start", "2026-03-11T03:00:00-04:00"}, none, &syncBuffer{})
 	if err != nil || !cfg.DevClockStart.Equal(nightNY) || !cfg.Dev {

@@ -188,6 +188,7 @@ func recipientsCSV(n int) []byte {
 // starts of one upload at once, on both replicas, make one campaign;
 // another user cannot see or start someone's upload.
 func TestUploadOnAnyReplica(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		rp := newReplicas(t, db)
 		adm := rp.login(t, firstAdmin, realPassword, realAdminPhone)
@@ -262,6 +263,7 @@ func TestUploadOnAnyReplica(t *testing.T) {
 // starting it again tries again (here, fails the same way) rather than
 // finding it used.
 func TestUploadPutBackAfterFailure(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		rp := newReplicas(t, db)
 		adm := rp.login(t, firstAdmin, realPassword, realAdminPhone)
@@ -295,6 +297,7 @@ func TestUploadPutBackAfterFailure(t *testing.T) {
 // TestFlowsOnAnyReplica: a flow uploaded on one replica is listed and
 // usable on the other, and deleting it there removes it everywhere.
 func TestFlowsOnAnyReplica(t *testing.T) {
+	t.Parallel()
 	eachDatabase(t, func(t *testing.T, db string) {
 		rp := newReplicas(t, db)
 		adm := rp.login(t, firstAdmin, realPassword, realAdminPhone)
@@ -359,6 +362,7 @@ func TestUploadSurvivesRestart(t *testing.T) {
 // TestFlowsDirImported: the flow files of FLOWS_DIR are imported into
 // the database at start, once: a flow deleted since stays deleted.
 func TestFlowsDirImported(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "reminder.json"), []byte(customFlow), 0o600); err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ const customFlow = `{
 }`
 
 func TestFlowsPages(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	c.login(ta)
@@ -113,6 +114,7 @@ func TestFlowsPages(t *testing.T) {
 }
 
 func TestCampaignActionsAndExport(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	c.login(ta)
@@ -167,6 +169,7 @@ func TestCampaignActionsAndExport(t *testing.T) {
 // page lists every problem with its widget and type; warnings keep the
 // flow, errors do not.
 func TestStudioImportPage(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	c.login(ta)

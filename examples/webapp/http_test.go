@@ -15,6 +15,7 @@ import (
 )
 
 func TestProtectedPagesNeedLogin(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	for _, path := range []string{
@@ -45,6 +46,7 @@ func TestProtectedPagesNeedLogin(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	for _, path := range []string{"/login", "/static/app.js", "/healthz", "/nope"} {
@@ -69,6 +71,7 @@ func TestSecurityHeaders(t *testing.T) {
 // carries Strict-Transport-Security; served over plain http, or in dev
 // mode on localhost, none does.
 func TestHSTS(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		publicURL string
 		want      string
@@ -97,6 +100,7 @@ func TestHSTS(t *testing.T) {
 }
 
 func TestCrossOriginPostRefused(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	for _, hdr := range [][]string{
@@ -118,6 +122,7 @@ func TestCrossOriginPostRefused(t *testing.T) {
 }
 
 func TestLoginCookieAndRotation(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 
@@ -225,6 +230,7 @@ func TestSessionLifetime(t *testing.T) {
 }
 
 func TestUploadTooLarge(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, func(c *config) { c.MaxUploadBytes = 4096 })
 	c := ta.client(t)
 	c.login(ta)
@@ -241,6 +247,7 @@ func TestUploadTooLarge(t *testing.T) {
 }
 
 func TestUploadPreviewAndStart(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	c.login(ta)
@@ -284,6 +291,7 @@ func TestUploadPreviewAndStart(t *testing.T) {
 // without consent with the other row errors, and only consenting rows
 // become recipients; a file without the column is refused.
 func TestUploadRequireConsent(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	c.login(ta)
@@ -337,6 +345,7 @@ func TestUploadRequireConsent(t *testing.T) {
 }
 
 func TestWebhooksRefuseBadSignatures(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	form := url.Values{"MessageSid": {"SM123"}, "From": {"+14405550142"}, "To": {devNumber}, "Body": {"hi"}, "MessageStatus": {"delivered"}}
@@ -355,6 +364,7 @@ func TestWebhooksRefuseBadSignatures(t *testing.T) {
 }
 
 func TestHealth(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	for _, p := range []string{"/healthz", "/readyz"} {
@@ -364,6 +374,7 @@ func TestHealth(t *testing.T) {
 }
 
 func TestReadyzFailsWithoutDatabase(t *testing.T) {
+	t.Parallel()
 	stderr := &syncBuffer{}
 	cfg, err := loadConfig([]string{"-env-file", "", "-database-url", filepath.Join(t.TempDir(), "o.db")}, func(string) string { return "" }, stderr)
 	if err != nil {
@@ -394,6 +405,7 @@ func TestReadyzFailsWithoutDatabase(t *testing.T) {
 }
 
 func TestRunConfigErrors(t *testing.T) {
+	t.Parallel()
 	env := func(kv ...string) func(string) string {
 		m := map[string]string{}
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -435,6 +447,7 @@ func TestRunConfigErrors(t *testing.T) {
 }
 
 func TestLoginLockout(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	for range 5 {
@@ -454,6 +467,7 @@ func TestLoginLockout(t *testing.T) {
 // CSV, their errors naming the resource and element; the campaign's
 // answers download as FHIR QuestionnaireResponses too.
 func TestUploadFHIR(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	c.login(ta)

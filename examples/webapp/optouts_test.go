@@ -14,6 +14,7 @@ import (
 // imports a CRM file (every good row; the bad ones listed by line) and
 // downloads them all as CSV.
 func TestOptOutsPage(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	for _, path := range []string{"/optouts", "/optouts.csv"} {

@@ -23,6 +23,7 @@ import (
 // on the other; a status callback that reaches the replica that did not
 // send the message is applied; both show the same progress.
 func TestTwoReplicas(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	const public = "https://outreach.example.org"
 	clock := clocktest.Manual(t)

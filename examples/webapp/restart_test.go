@@ -38,6 +38,7 @@ func reply(t *testing.T, c *client, body string) {
 // recreated with their names and history, and the conversation goes on
 // to its end (before, every later message failed as unreachable, 21612).
 func TestRestartCarriesOn(t *testing.T) {
+	t.Parallel()
 	testRestartCarriesOn(t, func(*config) {})
 }
 
@@ -45,6 +46,7 @@ func TestRestartCarriesOn(t *testing.T) {
 // a Postgres schema of its own: a campaign runs end to end through the
 // web app on pgstore, across a restart.
 func TestRestartCarriesOnPostgres(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	testRestartCarriesOn(t, func(cfg *config) { cfg.DatabasePath = db })
 }
@@ -91,6 +93,7 @@ func testRestartCarriesOn(t *testing.T, withDB func(*config)) {
 // Twilio's confirmation once, from the fake: the app sends none of its
 // own, and the conversation ends opted out.
 func TestKeywordsInDevMode(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	c.login(ta)

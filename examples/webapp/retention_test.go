@@ -22,6 +22,7 @@ import (
 // and the responses CSV has no raw replies but keeps the answers and
 // outcome.
 func TestRetentionPurgesFinishedCampaign(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, func(cfg *config) { cfg.RetentionDays = 1 })
 	c := ta.client(t)
 	c.login(ta)

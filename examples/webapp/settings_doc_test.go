@@ -9,6 +9,7 @@ import (
 // TestSettingsDocumented: every setting the app reads is in .env.example
 // and in the app's README, so neither falls behind the code.
 func TestSettingsDocumented(t *testing.T) {
+	t.Parallel()
 	for _, file := range []string{".env.example", "README.md"} {
 		b, err := os.ReadFile(file)
 		if err != nil {

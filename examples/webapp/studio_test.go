@@ -16,6 +16,7 @@ import (
 // responses CSV, an embedded campaign on the number is refused meanwhile,
 // and the number is given back.
 func TestStudioCampaign(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, func(cfg *config) { cfg.StudioPoll = 100 * time.Millisecond })
 	c := ta.client(t)
 	c.login(ta)

@@ -37,6 +37,7 @@ func addUser(t *testing.T, c *client, name, role, phone, password string) string
 }
 
 func TestRoles(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	adm := ta.client(t)
 	adm.login(ta)
@@ -130,6 +131,7 @@ func TestRoles(t *testing.T) {
 }
 
 func TestUsersPage(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	adm := ta.client(t)
 	adm.login(ta)
@@ -185,6 +187,7 @@ func TestUsersPage(t *testing.T) {
 // A stranger failing on the account (from the same address even) does not
 // keep out the administrator on the browser he logged in from before.
 func TestRememberedDevice(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	c.login(ta)
@@ -216,6 +219,7 @@ func TestRememberedDevice(t *testing.T) {
 // X-Forwarded-For does not spread the attempts of one client over many
 // addresses unless TRUSTED_PROXY names the proxy.
 func TestForwardedForIgnoredWithoutTrustedProxy(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, nil)
 	c := ta.client(t)
 	for i := range 6 {
@@ -231,6 +235,7 @@ func TestForwardedForIgnoredWithoutTrustedProxy(t *testing.T) {
 // and PASSWORD_HASH, or from the database (cli users add); with neither
 // the app refuses to start, saying what to do.
 func TestFirstAdministrator(t *testing.T) {
+	t.Parallel()
 	fake := twiliotest.New(twiliotest.Options{Clock: clocktest.Manual(t), Numbers: []string{"+15005550006"}})
 	t.Cleanup(fake.Close)
 	db := filepath.Join(t.TempDir(), "o.db")
@@ -284,6 +289,7 @@ func TestFirstAdministrator(t *testing.T) {
 // Behind a trusted proxy, X-Forwarded-For names the client: clients are
 // counted apart, and one client is still throttled.
 func TestForwardedForFromTrustedProxy(t *testing.T) {
+	t.Parallel()
 	ta := startApp(t, func(cfg *config) {
 		var err error
 		if cfg.TrustedProxies, err = verify.ParseTrustedProxies("127.0.0.1"); err != nil {

@@ -19,6 +19,7 @@ import (
 // run with --db outreach.db) is neither listed nor shown nor run by the
 // dev-mode app, and gets no simulated phone.
 func TestOtherWorldsHidden(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := filepath.Join(t.TempDir(), "outreach.db")
 	store, err := sqlitestore.Open(ctx, db)

@@ -29,6 +29,7 @@ func open(t testing.TB, url string) *pgstore.Store {
 // TestLoginFailures runs verify's contract, then what this store adds:
 // an empty key is refused, and keys forgotten long ago are dropped.
 func TestLoginFailures(t *testing.T) {
+	t.Parallel()
 	verifytest.ExerciseAttempts(t, func(t *testing.T) verify.AttemptStore { return pgtest.Open(t) })
 	ctx := context.Background()
 	s := pgtest.Open(t)
@@ -49,6 +50,7 @@ func TestLoginFailures(t *testing.T) {
 // TestLoginFailuresConcurrent runs two stores (two pools) on one schema,
 // as two processes would: every failure gets a distinct count.
 func TestLoginFailuresConcurrent(t *testing.T) {
+	t.Parallel()
 	url := pgtest.URL(t)
 	verifytest.ExerciseSharedAttempts(t, open(t, url), open(t, url))
 }

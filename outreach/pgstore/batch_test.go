@@ -88,6 +88,7 @@ func count(t *testing.T, s *pgstore.Store, query string, args ...any) int {
 // inbox events nor kept statuses; the same batch without that item
 // stores them all.
 func TestBatchAtomic(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.Open(t)
 	now := clocktest.Start(t)
@@ -168,6 +169,7 @@ func TestBatchAtomic(t *testing.T) {
 // Neither fails (no deadlock), each inbound message is stored once, and
 // each conversation gets one inbox event per message and per failure.
 func TestBatchesConcurrent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	s1, s2 := open(t, url), open(t, url)
@@ -286,6 +288,7 @@ func TestBatchesConcurrent(t *testing.T) {
 // still locks the conversations in ID order, as a reply batch does, so
 // that the two at once never deadlock.
 func TestCommitLocksInIDOrder(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	s1, s2 := open(t, url), open(t, url)

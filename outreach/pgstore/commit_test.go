@@ -18,6 +18,7 @@ import (
 // in a savepoint. Every update gets its own result, the good ones are
 // applied (with their message IDs), the failed ones leave nothing.
 func TestCommitMixed(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.Open(t)
 	now := clocktest.Start(t)

@@ -18,6 +18,7 @@ import (
 // ever held by two leases, and every one is handled exactly once. Then,
 // with every lease expired, everything is claimable again.
 func TestClaimsTwoPools(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	s1, s2 := open(t, url), open(t, url)
@@ -121,6 +122,7 @@ func TestClaimsTwoPools(t *testing.T) {
 // one can become active: the other commit fails with ErrPairBusy and
 // changes nothing, whatever the interleaving.
 func TestPairRuleTwoPools(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	s1, s2 := open(t, url), open(t, url)

@@ -12,6 +12,7 @@ import (
 // TestFiles runs the file store's suite, each subtest in a schema of its
 // own.
 func TestFiles(t *testing.T) {
+	t.Parallel()
 	storetest.ExerciseFiles(context.Background(), t, func(t *testing.T) outreach.FileStore {
 		return pgtest.Open(t)
 	})

@@ -17,6 +17,7 @@ import (
 // TestMigrationsConcurrent opens one new schema from four goroutines at
 // once: every Open succeeds and each migration is applied once.
 func TestMigrationsConcurrent(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	stores := make([]*pgstore.Store, 4)
@@ -55,6 +56,7 @@ func TestMigrationsConcurrent(t *testing.T) {
 // pgtest.URL isolates separate processes) and the Schema option, which
 // also creates a missing schema.
 func TestSearchPath(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	name, url := pgtest.Schema(t)
 	if !strings.Contains(url, "search_path="+name) {
@@ -106,6 +108,7 @@ func TestSearchPath(t *testing.T) {
 // TestReopen checks that reopening applies no migration twice and that
 // what was stored is still there, as stored.
 func TestReopen(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	s, err := pgstore.Open(ctx, url)
@@ -150,6 +153,7 @@ func TestReopen(t *testing.T) {
 }
 
 func TestNewerSchemaRefused(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	s := open(t, url)
@@ -167,6 +171,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 }
 
 func TestOpenRejects(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	if s, err := pgstore.Open(ctx, "postgres://%zz"); err == nil {
 		s.Close()
@@ -183,6 +188,7 @@ func TestOpenRejects(t *testing.T) {
 // TestAuditAppendOnly: not even plain SQL can change or remove an audit
 // entry while the migration's triggers are in place.
 func TestAuditAppendOnly(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.Open(t)
 	e, err := s.Append(ctx, outreach.AuditEntry{At: clocktest.Start(t), Actor: "alice", Action: outreach.ActionCampaignStarted, ObjectType: "campaign", ObjectID: "1"})
@@ -209,6 +215,7 @@ func TestAuditAppendOnly(t *testing.T) {
 // of a time it was given is what it stored (truncated), so that reading
 // it back gives the same value; opt-outs keep their nanoseconds.
 func TestTimePrecision(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.Open(t)
 	at := clocktest.Start(t).Add(1234567 * time.Nanosecond)
@@ -254,6 +261,7 @@ func TestTimePrecision(t *testing.T) {
 // from conversations to campaigns (migration 6): a campaign cannot be
 // deleted or truncated, so no conversation is left pointing at nothing.
 func TestCampaignsKept(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.Open(t)
 	now := clocktest.Start(t)

@@ -33,6 +33,7 @@ func waitWake(t *testing.T, ch <-chan struct{}, what string) {
 // store's listener; so does a listener that reconnects after its
 // connection was killed.
 func TestNotifyInbound(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	url := pgtest.URL(t)
 	listener, writer := open(t, url), open(t, url)
@@ -80,6 +81,7 @@ func TestNotifyInbound(t *testing.T) {
 
 // TestNotifyCampaignStart: starting a campaign wakes a listener.
 func TestNotifyCampaignStart(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	url := pgtest.URL(t)

@@ -18,6 +18,7 @@ import (
 // another that records the message's provider id: whichever comes first,
 // the status is applied, never lost between the two.
 func TestPendingStatusTwoPools(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	s1, s2 := open(t, url), open(t, url)

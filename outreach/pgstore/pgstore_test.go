@@ -13,6 +13,7 @@ import (
 // TestStore runs the store conformance suite, each subtest in a schema
 // of its own.
 func TestStore(t *testing.T) {
+	t.Parallel()
 	storetest.Exercise(context.Background(), t, func(t *testing.T) outreach.Store {
 		return pgtest.Open(t)
 	})
@@ -21,6 +22,7 @@ func TestStore(t *testing.T) {
 // TestLimiter runs the shared limiter's suite on store instances that
 // share one schema, as processes do.
 func TestLimiter(t *testing.T) {
+	t.Parallel()
 	storetest.ExerciseLimiter(context.Background(), t, func(t *testing.T) storetest.NewLimiter {
 		u := pgtest.URL(t)
 		return func(t *testing.T, perSecond float64, burst int) outreach.Limiter {

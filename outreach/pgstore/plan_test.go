@@ -18,6 +18,7 @@ import (
 // and ClaimNumber find their rows through indexes, on a campaign large enough (and
 // analysed) for the planner to care.
 func TestQueryPlans(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.Open(t)
 	now := clocktest.Start(t)

@@ -29,6 +29,7 @@ func sessions(s *pgstore.Store, now time.Time) *pgstore.SessionStore {
 }
 
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	url := pgtest.URL(t)
 	s := open(t, url)
@@ -101,6 +102,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestSessionsCleanup(t *testing.T) {
+	t.Parallel()
 	ctx := t.Context()
 	s := pgtest.Open(t)
 	now := clocktest.Start(t)
@@ -174,6 +176,7 @@ func TestSessionsCleanup(t *testing.T) {
 // store. scs computes expiries from the wall clock, so this store keeps
 // its real clock.
 func TestSessionsWithSCS(t *testing.T) {
+	t.Parallel()
 	s := pgtest.Open(t)
 	sm := scs.New()
 	sm.Store = s.Sessions()

@@ -16,6 +16,7 @@ import (
 // with simulated phones on a simulated clock: every patient answers, and
 // the one who texts STOP is opted out.
 func TestSimulation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := pgtest.Open(t)
 	sim := simphone.NewSimulation(s, clocktest.Manual(t), 1, outreach.RunnerOptions{

@@ -9,12 +9,14 @@ import (
 )
 
 func TestUsers(t *testing.T) {
+	t.Parallel()
 	verifytest.ExerciseUsers(t, func(t *testing.T) verify.UserStore {
 		return pgtest.Open(t)
 	})
 }
 
 func TestChallenges(t *testing.T) {
+	t.Parallel()
 	verifytest.ExerciseChallenges(t, func(t *testing.T) verify.ChallengeStore {
 		return pgtest.Open(t)
 	})
