@@ -15,6 +15,7 @@ import (
 // for a person and how many urgent replies nobody acknowledged; nothing
 // when there are none.
 func TestPrintAttention(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	store := memstore.New()
 	at := clocktest.Start(t)

@@ -15,6 +15,7 @@ import (
 // audit entries with the user from --actor or $USER and client "cli";
 // audit lists them (as a table, JSON or CSV), filtered, without PHI.
 func TestAuditTrail(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "audit.db")
 	recipients := writeFile(t, filepath.Join(dir, "oncology-zebulon.csv"), "patient_id,patient_first_name,patient_phone\n"+

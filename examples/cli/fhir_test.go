@@ -22,6 +22,7 @@ const patientsNDJSON = `{"resourceType":"Patient","id":"p1","name":[{"use":"offi
 // (the deceased patient is reported and left out), and export writes
 // the answers as QuestionnaireResponses.
 func TestFHIR(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	file := writeFile(t, filepath.Join(dir, "patients.ndjson"), patientsNDJSON)
 	db := filepath.Join(dir, "fhir.db")

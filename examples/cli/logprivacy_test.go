@@ -84,6 +84,7 @@ func (b *lockedBuffer) String() string {
 // output is the command's own report to the operator who typed the
 // campaign name, not a log: it is not checked.
 func TestLogsHoldNoPHI(t *testing.T) {
+	t.Parallel()
 	t.Run("embedded", func(t *testing.T) {
 		dir := t.TempDir()
 		db := filepath.Join(dir, "sim.db")

@@ -11,6 +11,7 @@ import (
 // its own time and lists the bad rows by line (exit 1); an older CRM entry
 // does not undo a newer one; export writes them all back as CSV.
 func TestOptOutsImportExport(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "crm.csv"), "Name,Patient Phone,Opted Out,Changed At\n"+
 		"Maya,(440) 644-3709,yes,2026-03-01T09:00:00-05:00\n"+
@@ -74,6 +75,7 @@ func TestOptOutsImportExport(t *testing.T) {
 }
 
 func TestOptOutsUsage(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "noheader.csv"), "")
 	tests := []struct {

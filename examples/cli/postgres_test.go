@@ -14,6 +14,7 @@ import (
 // TestRunPostgres: --db takes a postgres:// URL: run, status and export
 // work on pgstore as on an SQLite file.
 func TestRunPostgres(t *testing.T) {
+	t.Parallel()
 	db := pgtest.URL(t)
 	sample := abs(t, sample)
 	var out, errb bytes.Buffer

@@ -17,6 +17,7 @@ import (
 // prints counts and ids only; without --db or with a bad age it is a
 // usage error.
 func TestPurge(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "purge.db")

@@ -44,6 +44,7 @@ func readmeCommands(t *testing.T) []string {
 // other programs are named here with the test that covers them, so a new
 // README command cannot go untested.
 func TestReadmeCommands(t *testing.T) {
+	t.Parallel()
 	elsewhere := map[string]string{
 		"go run ./examples/webapp": "examples/webapp: TestUploadPreviewAndStart and TestBrowser run the app in dev mode",
 		"go test -race -gcflags='modernc.org/...=-race=false' -gcflags='golang.org/x/crypto/...=-race=false' -gcflags='modernc.org/sqlite=-d=checkptr=0' ./...": "the test run itself (.ci/run runs it)",

@@ -30,6 +30,7 @@ func usersCLI(t *testing.T, dir, stdin string, args ...string) result {
 // the web app's database; users list shows the users without their
 // password hash or full phone.
 func TestUsersCommands(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	const pw = "the first administrator's password"
 	r := usersCLI(t, dir, pw+"\n", "add", "--name", "ann", "--role", "admin", "--phone", "(415) 555-0100")
