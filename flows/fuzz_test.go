@@ -148,10 +148,12 @@ func FuzzNoDuplicateSendKeys(f *testing.F) {
 }
 
 // TestNoDuplicateSendKeysRandom runs the fuzz test's check on a few thousand
-// random sequences from a fixed seed, so that it runs with every go test.
+// random sequences from a fixed seed, so that it runs with every go test
+// (a few hundred with -short, and under the race detector: CI runs the
+// thousands in its step without it).
 func TestNoDuplicateSendKeysRandom(t *testing.T) {
 	n := 2000
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = 200
 	}
 	for _, flow := range builtinFlows(t) {

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fhirio_test
+
+const raceEnabled = false
