@@ -2,7 +2,6 @@
 
 package fhirio_test
 
-// raceEnabled: the race detector slows this package's single-goroutine
-// property and memory tests about ten times; they run a smaller sample
-// under it, and in full without it.
+// raceEnabled: the race detector slows TestNDJSONMemoryFlat's reading
+// (one goroutine) about ten times: it reads a smaller file under it.
 const raceEnabled = true

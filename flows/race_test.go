@@ -2,7 +2,7 @@
 
 package flows
 
-// raceEnabled: the race detector slows this package's single-goroutine
-// property and memory tests about ten times; they run a smaller sample
-// under it, and in full without it.
+// raceEnabled: the race detector slows the property test of random event
+// sequences (one goroutine per flow) about ten times: it runs a sample
+// under it, and in full without it (CI's step without -race).
 const raceEnabled = true
