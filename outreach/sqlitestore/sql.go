@@ -105,10 +105,14 @@ type stmts struct {
 	// commitConvs, insertMessages and updateMessages are commitConv,
 	// insertMessage and updateMessage for rowChunks[i] rows in one
 	// statement (see commitbatch.go); commitConvOne, insertMessageKey and
-	// updateMessageID are their one-row forms.
-	commitConvs, insertMessages, updateMessages      [len(rowChunks)]*sql.Stmt
-	commitConvOne, insertMessageKey, updateMessageID *sql.Stmt
-	insertMessage, updateMessage, insertResponse     *sql.Stmt
+	// updateMessageID are their one-row forms. commitConvs[0] and
+	// commitConvOne[0] are for updates that leave the outcome empty,
+	// [1] for those that set one (see commitConvsQuery).
+	commitConvs                                  [2][len(rowChunks)]*sql.Stmt
+	commitConvOne                                [2]*sql.Stmt
+	insertMessages, updateMessages               [len(rowChunks)]*sql.Stmt
+	insertMessageKey, updateMessageID            *sql.Stmt
+	insertMessage, updateMessage, insertResponse *sql.Stmt
 
 	inboundByProvider, matchConv, insertEvent, bumpInbox *sql.Stmt
 	updateDelivery, insertFailure                        *sql.Stmt
@@ -174,9 +178,12 @@ func (s *stmts) queries() []prepared {
 				lease_until = CASE WHEN ?6 THEN 0 ELSE lease_until END
 			WHERE id = ?7 AND lease_token = ?8
 			RETURNING campaign_id, patient_id, phone, from_number, inbox, status`},
-		{&s.commitConvs[0], commitConvsQuery(rowChunks[0])},
-		{&s.commitConvs[1], commitConvsQuery(rowChunks[1])},
-		{&s.commitConvOne, commitConvsQuery(1)},
+		{&s.commitConvs[0][0], commitConvsQuery(rowChunks[0], false)},
+		{&s.commitConvs[0][1], commitConvsQuery(rowChunks[1], false)},
+		{&s.commitConvOne[0], commitConvsQuery(1, false)},
+		{&s.commitConvs[1][0], commitConvsQuery(rowChunks[0], true)},
+		{&s.commitConvs[1][1], commitConvsQuery(rowChunks[1], true)},
+		{&s.commitConvOne[1], commitConvsQuery(1, true)},
 		{&s.insertMessages[0], insertMessagesQuery(rowChunks[0])},
 		{&s.insertMessages[1], insertMessagesQuery(rowChunks[1])},
 		{&s.insertMessageKey, insertMessagesQuery(1)},
