@@ -7,6 +7,7 @@
 #	bash scripts/bench.sh            # 1,000,000 rows
 #	ROWS=100000 bash scripts/bench.sh
 #	NO_GO_BENCH=1 bash scripts/bench.sh   # the end-to-end figures only
+#	NO_RACE_SUITE=1 bash scripts/bench.sh # without timing README's test command
 #
 # Set OUTREACH_TEST_POSTGRES to measure the Postgres store too.
 set -euo pipefail
@@ -29,6 +30,23 @@ else
   echo "   npm install failed: the Node figure is left out"
 fi
 
+race=0
+if [ -z "${NO_RACE_SUITE:-}" ]; then
+  # README's test command, as its first code block gives it (the line
+  # that starts with "go test -race"), timed with a warm build cache:
+  # its test binaries are compiled first, with the same flags.
+  cmd=$(grep -m1 '^go test -race' README.md | sed 's/ *#.*$//')
+  flags=${cmd#go test }
+  echo "== README's test command, timed: $cmd"
+  eval "go test -run '^\$' -count=1 $flags" >/dev/null
+  start=$(date +%s%N)
+  if eval "go test -count=1 $flags"; then
+    race=$(( ($(date +%s%N) - start) / 1000000000 ))
+  else
+    echo "   the test command failed: its time is left out"
+  fi
+fi
+
 echo "== end-to-end figures"
 mkdir -p "$work/run"
-go run ./scripts/benchrun -rows "${ROWS:-1000000}" -dir "$work/run"
+go run ./scripts/benchrun -rows "${ROWS:-1000000}" -dir "$work/run" -race-seconds "$race"

@@ -49,6 +49,8 @@ func main() {
 	cliRows := flag.Int("cli-rows", 10_000, "rows of the file the CLI simulation runs")
 	cliLimit := flag.Duration("cli-limit", 3*time.Minute, "longest the CLI simulation may run")
 	cpuProfile := flag.String("cpuprofile", "", "with -stage: write the stage's CPU profile to this file")
+	goBench := flag.String("dispatch-benchtime", "5x", "-benchtime of BenchmarkDispatch (2,000 recipients, 4,000 messages an iteration), run for the table")
+	raceSeconds := flag.Float64("race-seconds", 0, "how long README's race-detector test command took (scripts/bench.sh times it), to print with the rest")
 	flag.Parse()
 	if *stage != "" {
 		if *cpuProfile != "" {
@@ -70,7 +72,8 @@ func main() {
 		_ = json.NewEncoder(os.Stdout).Encode(res)
 		return // the profile is written by the deferred StopCPUProfile
 	}
-	if err := parent(*dir, *rows, *exportRows, *cliRows, *cliLimit); err != nil {
+	o := options{rows: *rows, exportRows: *exportRows, cliRows: *cliRows, cliLimit: *cliLimit, goBenchTime: *goBench, raceSeconds: *raceSeconds}
+	if err := parent(*dir, o); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
 		os.Exit(1)
 	}
@@ -79,7 +82,16 @@ func main() {
 // row is one line of the table printed.
 type row struct{ what, got, target string }
 
-func parent(dir string, rows, exportRows, cliRows int, cliLimit time.Duration) error {
+// options are the parent run's flags.
+type options struct {
+	rows, exportRows, cliRows int
+	cliLimit                  time.Duration
+	goBenchTime               string
+	raceSeconds               float64
+}
+
+func parent(dir string, o options) error {
+	rows, exportRows, cliRows := o.rows, o.exportRows, o.cliRows
 	if dir == "" {
 		d, err := os.MkdirTemp("", "benchrun-")
 		if err != nil {
@@ -148,7 +160,21 @@ func parent(dir string, rows, exportRows, cliRows int, cliLimit time.Duration) e
 		add(fmt.Sprintf("export of responses to CSV (%d conversations)", exportRows),
 			fmt.Sprintf("%.0f rows/s the first time, %.0f again, peak RSS %s", e["rate"], e["again"], mb(rss)), ">= 500,000 rows/s, memory flat")
 	}
-	add(fmt.Sprintf("CLI run (simulated phones and clock), %d rows", cliRows), cliRun(dir, cli, cliLimit), "100,000 recipients in < 60 s")
+	if w, rss, err := child("campaign"); err != nil {
+		add("a whole campaign through the library", "failed: "+err.Error(), "dispatch >= 20k msg/s, inbound >= 10k/s, RSS < 200 MB")
+	} else {
+		add(fmt.Sprintf("a whole %d-conversation campaign through the library (null sender, answers via HandleInboundBatch)", rows),
+			fmt.Sprintf("%.0f s in all; dispatch %.0f msg/s; inbound %.0f/s stored, %.0f/s stored and processed; peak RSS %s; database %s",
+				w["total"], w["dispatch"], w["record"], w["inbound"], mb(rss), mb(w["bytes"])),
+			"dispatch >= 20k msg/s, inbound >= 10k/s, RSS < 200 MB")
+	}
+	for _, r := range goBenchmarks(o.goBenchTime) {
+		add(r.what, r.got, r.target)
+	}
+	add(fmt.Sprintf("CLI run (simulated phones and clock), %d rows", cliRows), cliRun(dir, cli, o.cliLimit), "100,000 recipients in < 60 s")
+	if o.raceSeconds > 0 {
+		add("go test -race ./... (README's command)", fmt.Sprintf("%.0f s", o.raceSeconds), "< 3 min, nothing skipped")
+	}
 	fmt.Println("\nwhat | measured | target\n--- | --- | ---")
 	for _, r := range table {
 		fmt.Printf("%s | %s | %s\n", r.what, r.got, r.target)
@@ -302,6 +328,8 @@ func runStage(stage, dir string, rows, exportRows int) (result, error) {
 		return result{"seconds": d.Seconds(), "rate": float64(rows) / d.Seconds(), "added": float64(added)}, nil
 	case "export":
 		return export(ctx, dir, exportRows)
+	case "campaign":
+		return wholeCampaign(ctx, dir, rows)
 	}
 	return nil, fmt.Errorf("unknown stage %q", stage)
 }
@@ -403,6 +431,105 @@ func export(ctx context.Context, dir string, n int) (result, error) {
 		again = max(again, r)
 	}
 	return result{"rate": first, "again": again, "rows": float64(rowsOut)}, nil
+}
+
+// wholeCampaign runs a campaign of n conversations through the library
+// on a new SQLite database with the store's defaults (synchronous FULL):
+// created from a stream of recipients, dispatched with throttling off to
+// a sender that does nothing, then answered by every patient, the
+// answers handled as the webhooks of both example programs do
+// (Runner.HandleInboundBatch, 500 to a batch) and processed by the
+// runner until every conversation is done. It reports the rates of each
+// phase and the database's size; the parent reads the peak RSS.
+func wholeCampaign(ctx context.Context, dir string, n int) (result, error) {
+	path := filepath.Join(dir, "campaign.db")
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	store, err := sqlitestore.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	const from = "+15005550006"
+	clock := outreach.NewManualClock(time.Date(2026, 3, 2, 17, 0, 0, 0, time.UTC))
+	r := outreach.NewRunner(store, nopSender{}, outreach.RunnerOptions{From: from, Clock: clock, NoThrottle: true, Logger: quiet(), BatchSize: 500})
+	phone := func(i int) string { return fmt.Sprintf("+1212%03d%04d", 200+i/10000, i%10000) }
+	recs := func(yield func(outreach.Recipient, error) bool) {
+		for i := range n {
+			if !yield(outreach.Recipient{ID: fmt.Sprintf("P%07d", i), FirstName: "Pat", Phone: phone(i), TimeZone: "America/New_York"}, nil) {
+				return
+			}
+		}
+	}
+	start := time.Now()
+	c, added, err := outreach.CreateCampaignFrom(ctx, r, outreach.NewCampaign{Name: "whole", Flow: benchFlow()}, recs)
+	if err != nil {
+		return nil, err
+	}
+	if added != n {
+		return nil, fmt.Errorf("created %d conversations of %d", added, n)
+	}
+	created := time.Since(start)
+	if err := r.StartCampaign(ctx, c.ID); err != nil {
+		return nil, err
+	}
+	drain := func() (time.Duration, error) {
+		start := time.Now()
+		for {
+			k, err := r.Tick(ctx)
+			if err != nil || k == 0 {
+				return time.Since(start), err
+			}
+		}
+	}
+	before := sent
+	dispatch, err := drain()
+	if err != nil {
+		return nil, err
+	}
+	if got := sent - before; got != int64(n) {
+		return nil, fmt.Errorf("sent %d questions to %d conversations", got, n)
+	}
+	start = time.Now()
+	batch := make([]outreach.InboundMessage, 0, 500)
+	for i := range n {
+		batch = append(batch, outreach.InboundMessage{From: phone(i), To: from, Body: "fine thanks", ProviderID: fmt.Sprintf("SMin%09d", i), ReceivedAt: clock.Now()})
+		if len(batch) == cap(batch) || i == n-1 {
+			if _, err := r.HandleInboundBatch(ctx, batch); err != nil {
+				return nil, err
+			}
+			batch = batch[:0]
+		}
+	}
+	record := time.Since(start)
+	process, err := drain()
+	if err != nil {
+		return nil, err
+	}
+	p, err := r.Progress(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if p.Done != n {
+		return nil, fmt.Errorf("%d of %d conversations done", p.Done, n)
+	}
+	var size int64
+	for _, suffix := range []string{"", "-wal"} {
+		if fi, err := os.Stat(path + suffix); err == nil {
+			size += fi.Size()
+		}
+	}
+	return result{
+		"create":   created.Seconds(),
+		"dispatch": float64(n) / dispatch.Seconds(),
+		"record":   float64(n) / record.Seconds(),
+		"inbound":  float64(n) / (record + process).Seconds(),
+		"total":    (created + dispatch + record + process).Seconds(),
+		"bytes":    float64(size),
+	}, nil
 }
 
 func benchFlow() *outreach.Flow {
