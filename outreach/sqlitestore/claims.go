@@ -67,10 +67,14 @@ func (s *Store) ClaimDue(ctx context.Context, scope outreach.Scope, now time.Tim
 		return cmp.Or(cmp.Compare(a.due, b.due), cmp.Compare(a.claim.Conversation.ID, b.claim.Conversation.ID))
 	})
 	claims := make([]outreach.Claim, len(cs))
+	var withInbox []int64
 	for i, c := range cs {
 		claims[i] = c.claim
+		if c.due == 1 { // unprocessed inbox events (see the column due)
+			withInbox = append(withInbox, c.claim.Conversation.ID)
+		}
 	}
-	if err := s.fillClaims(ctx, tx, claims); err != nil {
+	if err := s.fillClaims(ctx, tx, claims, withInbox); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -79,8 +83,10 @@ func (s *Store) ClaimDue(ctx context.Context, scope outreach.Scope, now time.Tim
 	return claims, nil
 }
 
-// fillClaims reads the pending messages and inbox events of claims.
-func (s *Store) fillClaims(ctx context.Context, tx *sql.Tx, claims []outreach.Claim) error {
+// fillClaims reads the pending messages of claims, and the inbox events
+// of those of them whose ids withInbox lists: the conversations whose
+// count of unprocessed events (the column inbox) is not zero.
+func (s *Store) fillClaims(ctx context.Context, tx *sql.Tx, claims []outreach.Claim, withInbox []int64) error {
 	index := make(map[int64]int, len(claims))
 	ids := make([]int64, len(claims))
 	for i, c := range claims {
@@ -102,6 +108,14 @@ func (s *Store) fillClaims(ctx context.Context, tx *sql.Tx, claims []outreach.Cl
 	for _, m := range msgs {
 		cl := &claims[index[m.ConversationID]]
 		cl.Pending = append(cl.Pending, m)
+	}
+	if len(withInbox) == 0 {
+		return nil
+	}
+	if len(withInbox) < len(ids) {
+		if idsJSON, err = marshal(withInbox); err != nil {
+			return wrap("claim", err)
+		}
 	}
 	rows, err = tx.StmtContext(ctx, s.st.claimInbox).QueryContext(ctx, idsJSON)
 	if err != nil {
@@ -146,7 +160,7 @@ func (s *Store) ClaimConversation(ctx context.Context, id int64, now time.Time, 
 		return outreach.Claim{}, wrap("claim conversation", err)
 	}
 	claims := []outreach.Claim{cl}
-	if err := s.fillClaims(ctx, tx, claims); err != nil {
+	if err := s.fillClaims(ctx, tx, claims, []int64{id}); err != nil {
 		return outreach.Claim{}, err
 	}
 	if err := tx.Commit(); err != nil {
