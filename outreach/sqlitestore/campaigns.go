@@ -317,43 +317,69 @@ func (s *Store) Progress(ctx context.Context, campaignID int64, now time.Time) (
 		return p, wrap("progress", err)
 	}
 
-	rows, err := tx.QueryContext(ctx, progressConversationsQuery, campaignID)
-	if err != nil {
-		return p, wrap("progress", err)
-	}
-	for rows.Next() {
+	err = countRange(ctx, tx, progressConversationIDs, progressConversationsQuery, campaignID, nil, func(sc scanner) error {
 		var (
 			st      outreach.ConversationStatus
 			outcome string
 			n       int
 		)
-		if err := rows.Scan(&st, &outcome, &n); err != nil {
-			rows.Close()
-			return p, wrap("progress", err)
-		}
+		err := sc.Scan(&st, &outcome, &n)
 		p.CountConversations(st, outcome, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return p, wrap("progress", err)
-	}
-
-	rows, err = tx.QueryContext(ctx, progressMessagesQuery, nanos(now), campaignID)
+		return err
+	})
 	if err != nil {
-		return p, wrap("progress", err)
+		return p, err
 	}
-	defer rows.Close()
-	for rows.Next() {
+	err = countRange(ctx, tx, progressMessageIDs, progressMessagesQuery, campaignID, []any{nanos(now)}, func(sc scanner) error {
 		var (
 			dir         outreach.Direction
 			st          outreach.MessageStatus
 			delivery    string
 			n, deferred int
 		)
-		if err := rows.Scan(&dir, &st, &delivery, &n, &deferred); err != nil {
-			return p, wrap("progress", err)
-		}
+		err := sc.Scan(&dir, &st, &delivery, &n, &deferred)
 		p.CountMessages(dir, st, delivery, n, deferred)
+		return err
+	})
+	return p, err
+}
+
+// progressSpan is how many ids one progress query counts. SQLite groups
+// rows by sorting them all, and with temp_store MEMORY its sorter holds
+// them in memory: counted at once, a finished campaign of 300,000
+// conversations and 600,000 messages took the process's peak resident
+// memory from 79 MB to 134 MB while its progress was read (benchrun's
+// campaign stage), growing with the campaign. Counted by spans of ids,
+// the sorter never holds more than progressSpan rows: 101 MB, most of
+// the rest the read connection's page cache.
+var progressSpan int64 = 1 << 16 // a variable for the tests
+
+// countRange runs count, a progress query, over campaignID's rows span
+// by span of ids (within the span idsQuery gives), with the parameters
+// extra after the campaign and the span, and calls add with each row of
+// each.
+func countRange(ctx context.Context, tx *sql.Tx, idsQuery, count string, campaignID int64, extra []any, add func(scanner) error) error {
+	var lo, hi int64
+	if err := tx.QueryRowContext(ctx, idsQuery, campaignID).Scan(&lo, &hi); err != nil {
+		return wrap("progress", err)
 	}
-	return p, wrap("progress", rows.Err())
+	for after := lo - 1; after < hi; after += progressSpan {
+		rows, err := tx.QueryContext(ctx, count, append([]any{campaignID, after, min(after+progressSpan, hi)}, extra...)...)
+		if err != nil {
+			return wrap("progress", err)
+		}
+		for rows.Next() {
+			if err := add(rows); err != nil {
+				rows.Close()
+				return wrap("progress", err)
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return wrap("progress", err)
+		}
+		if err := rows.Err(); err != nil {
+			return wrap("progress", err)
+		}
+	}
+	return nil
 }

@@ -32,7 +32,7 @@ func TestQueryPlans(t *testing.T) {
 		}
 	}
 	queries = append(queries, nextDueFreeQuery, nextDueLeasedQuery, cancelMessagesQuery, cancelConversationsQuery, finishQuery,
-		progressConversationsQuery, progressMessagesQuery, optedOutQuery,
+		progressConversationsQuery, progressMessagesQuery, progressConversationIDs, progressMessageIDs, optedOutQuery,
 		conversationsQuery, messagesQuery, unmatchedQuery, responsesQuery,
 		purgeDueQuery, purgeMarkQuery, purgeMessagesQuery, purgeInboxQuery, purgeResponsesQuery, purgeUnmatchedQuery)
 	for _, q := range queries {
@@ -62,6 +62,11 @@ func TestQueryPlans(t *testing.T) {
 			if strings.HasPrefix(q, "WITH u(") && (step == "SCAN u" || step == "SCAN CONSTANT ROW" || strings.HasSuffix(step, " CONSTANT ROWS")) {
 				// The updates' own rows (commitConvsQuery), each
 				// looked up by primary key.
+				continue
+			}
+			if step == "SCAN CONSTANT ROW" && strings.HasPrefix(q, "SELECT coalesce((SELECT id FROM") {
+				// The span of a campaign's ids (progressMessageIDs):
+				// a SELECT without FROM of two subqueries.
 				continue
 			}
 			if strings.HasPrefix(step, "SCAN ") && !strings.HasPrefix(step, "SCAN campaigns") && !strings.HasPrefix(step, "SCAN json_each") {

@@ -66,12 +66,19 @@ const (
 	finishQuery = `UPDATE campaigns SET status = 'done', updated_at = ?1
 		WHERE id = ?2 AND status = 'running'
 			AND NOT EXISTS (SELECT 1 FROM conversations WHERE campaign_id = ?2 AND status != 'done')`
+	// The progress queries count the rows of a range of ids (?2 < id <=
+	// ?3) of a campaign (?1; ?4 now): see Store.Progress.
 	progressConversationsQuery = `SELECT status, outcome, count(*) FROM conversations
-		WHERE campaign_id = ? GROUP BY status, outcome`
-	// ?1 now, ?2 campaign.
+		WHERE campaign_id = ?1 AND id > ?2 AND id <= ?3 GROUP BY status, outcome`
 	progressMessagesQuery = `SELECT direction, status, delivery_status, count(*),
-			coalesce(sum(status = 'queued' AND send_after > ?1), 0)
-		FROM messages WHERE campaign_id = ?2 GROUP BY direction, status, delivery_status`
+			coalesce(sum(status = 'queued' AND send_after > ?4), 0)
+		FROM messages WHERE campaign_id = ?1 AND id > ?2 AND id <= ?3 GROUP BY direction, status, delivery_status`
+	// The ids of a campaign's conversations and messages span these
+	// (each subquery one step of an index).
+	progressConversationIDs = `SELECT coalesce((SELECT id FROM conversations WHERE campaign_id = ?1 ORDER BY id LIMIT 1), 0),
+		coalesce((SELECT id FROM conversations WHERE campaign_id = ?1 ORDER BY id DESC LIMIT 1), 0)`
+	progressMessageIDs = `SELECT coalesce((SELECT id FROM messages WHERE campaign_id = ?1 ORDER BY id LIMIT 1), 0),
+		coalesce((SELECT id FROM messages WHERE campaign_id = ?1 ORDER BY id DESC LIMIT 1), 0)`
 	optedOutQuery = `SELECT phone FROM opt_outs
 		WHERE opted_out AND phone IN (SELECT value FROM json_each(?))`
 	conversationsQuery = `SELECT ` + convCols + ` FROM conversations
