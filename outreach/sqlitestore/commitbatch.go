@@ -56,7 +56,9 @@ func commitConvsQuery(n int, setOutcome bool) string {
 // statement, and returns each one's row. It returns ok false, and
 // nothing done that the caller must keep, when an update would fail
 // alone (its lease lost, its pair busy, its state not encodable, the
-// same conversation twice): the caller then applies them one by one.
+// same conversation twice), or when an update without an outcome finds
+// one stored (a conversation cancelled while leased: see
+// commitConvsQuery): the caller then applies them one by one.
 func (c *committer) updateConvs(updates []outreach.Update) (rows []convRow, ok bool, err error) {
 	index := make(map[int64]int, len(updates))
 	var all [2][][]any // by whether the update sets an outcome
