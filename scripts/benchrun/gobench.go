@@ -13,8 +13,8 @@ import (
 // goBenchmarks runs the Go benchmarks behind the table's store figures
 // (go test -bench, in the module's root, which benchrun runs from) and
 // returns their rows.
-func goBenchmarks(benchtime string) []row {
-	dispatch, err := goBench("./e2e", "^BenchmarkDispatch$", benchtime)
+func goBenchmarks(dispatchBenchtime string) []row {
+	dispatch, err := goBench("./e2e", "^BenchmarkDispatch$", dispatchBenchtime)
 	var rows []row
 	if err != nil {
 		rows = append(rows, row{"dispatch, SQLite, sender that does nothing", "failed: " + err.Error(), ">= 20,000 msg/s"})

@@ -49,7 +49,7 @@ func main() {
 	cliRows := flag.Int("cli-rows", 10_000, "rows of the file the CLI simulation runs")
 	cliLimit := flag.Duration("cli-limit", 3*time.Minute, "longest the CLI simulation may run")
 	cpuProfile := flag.String("cpuprofile", "", "with -stage: write the stage's CPU profile to this file")
-	goBench := flag.String("dispatch-benchtime", "5x", "-benchtime of BenchmarkDispatch (2,000 recipients, 4,000 messages an iteration), run for the table")
+	dispatchBench := flag.String("dispatch-benchtime", "5x", "-benchtime of BenchmarkDispatch (2,000 recipients, 4,000 messages an iteration), run for the table")
 	raceSeconds := flag.Float64("race-seconds", 0, "how long README's race-detector test command took (scripts/bench.sh times it), to print with the rest")
 	flag.Parse()
 	if *stage != "" {
@@ -72,7 +72,7 @@ func main() {
 		_ = json.NewEncoder(os.Stdout).Encode(res)
 		return // the profile is written by the deferred StopCPUProfile
 	}
-	o := options{rows: *rows, exportRows: *exportRows, cliRows: *cliRows, cliLimit: *cliLimit, goBenchTime: *goBench, raceSeconds: *raceSeconds}
+	o := options{rows: *rows, exportRows: *exportRows, cliRows: *cliRows, cliLimit: *cliLimit, dispatchBenchTime: *dispatchBench, raceSeconds: *raceSeconds}
 	if err := parent(*dir, o); err != nil {
 		fmt.Fprintln(os.Stderr, "benchrun:", err)
 		os.Exit(1)
@@ -86,7 +86,7 @@ type row struct{ what, got, target string }
 type options struct {
 	rows, exportRows, cliRows int
 	cliLimit                  time.Duration
-	goBenchTime               string
+	dispatchBenchTime         string
 	raceSeconds               float64
 }
 
@@ -168,7 +168,7 @@ func parent(dir string, o options) error {
 				w["total"], w["dispatch"], w["record"], w["inbound"], mb(w["hwm"]), mb(rss), w["progress"], mb(w["bytes"])),
 			"dispatch >= 20k msg/s, inbound >= 10k/s, RSS < 200 MB")
 	}
-	for _, r := range goBenchmarks(o.goBenchTime) {
+	for _, r := range goBenchmarks(o.dispatchBenchTime) {
 		add(r.what, r.got, r.target)
 	}
 	add(fmt.Sprintf("CLI run (simulated phones and clock), %d rows", cliRows), cliRun(dir, cli, o.cliLimit), "100,000 recipients in < 60 s")
