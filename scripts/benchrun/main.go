@@ -345,15 +345,36 @@ func openStore(ctx context.Context, stage, dir string) (outreach.Store, error) {
 		}
 		return droppedSchema{s}, nil
 	}
-	// A new database each time, as the Postgres stage's new schema: a
-	// stage run again by hand must not add to the last run's campaign.
-	path := filepath.Join(dir, stage+".db")
+	// A new database each time, as the Postgres stage's new schema.
+	s, err := openNewSQLite(ctx, filepath.Join(dir, stage+".db"))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// openNewSQLite opens a new SQLite database at path, removing the one an
+// earlier run left there: a stage run again by hand must not add to the
+// last run's campaign.
+func openNewSQLite(ctx context.Context, path string) (*sqlitestore.Store, error) {
 	for _, suffix := range []string{"", "-wal", "-shm"} {
 		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
 	return sqlitestore.Open(ctx, path)
+}
+
+// drain runs r's ticks until nothing is due, and returns how long that
+// took.
+func drain(ctx context.Context, r *outreach.Runner) (time.Duration, error) {
+	start := time.Now()
+	for {
+		k, err := r.Tick(ctx)
+		if err != nil || k == 0 {
+			return time.Since(start), err
+		}
+	}
 }
 
 // droppedSchema is a Postgres store whose schema Close drops.
@@ -388,14 +409,8 @@ func export(ctx context.Context, dir string, n int) (result, error) {
 	if err := r.StartCampaign(ctx, c.ID); err != nil {
 		return nil, err
 	}
-	for { // ask everyone
-		k, err := r.Tick(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if k == 0 {
-			break
-		}
+	if _, err := drain(ctx, r); err != nil { // ask everyone
+		return nil, err
 	}
 	for i, rec := range recs {
 		in := outreach.InboundMessage{From: rec.Phone, To: "+15005550006", Body: "fine thanks", ProviderID: fmt.Sprintf("SMin%09d", i), ReceivedAt: clock.Now()}
@@ -403,14 +418,8 @@ func export(ctx context.Context, dir string, n int) (result, error) {
 			return nil, err
 		}
 	}
-	for {
-		k, err := r.Tick(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if k == 0 {
-			break
-		}
+	if _, err := drain(ctx, r); err != nil {
+		return nil, err
 	}
 	var rowsOut int
 	rate := func() (float64, error) {
@@ -443,12 +452,7 @@ func export(ctx context.Context, dir string, n int) (result, error) {
 // phase and the database's size; the parent reads the peak RSS.
 func wholeCampaign(ctx context.Context, dir string, n int) (result, error) {
 	path := filepath.Join(dir, "campaign.db")
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		if err := os.Remove(path + suffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-	}
-	store, err := sqlitestore.Open(ctx, path)
+	store, err := openNewSQLite(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -476,17 +480,8 @@ func wholeCampaign(ctx context.Context, dir string, n int) (result, error) {
 	if err := r.StartCampaign(ctx, c.ID); err != nil {
 		return nil, err
 	}
-	drain := func() (time.Duration, error) {
-		start := time.Now()
-		for {
-			k, err := r.Tick(ctx)
-			if err != nil || k == 0 {
-				return time.Since(start), err
-			}
-		}
-	}
 	before := sent
-	dispatch, err := drain()
+	dispatch, err := drain(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -505,7 +500,7 @@ func wholeCampaign(ctx context.Context, dir string, n int) (result, error) {
 		}
 	}
 	record := time.Since(start)
-	process, err := drain()
+	process, err := drain(ctx, r)
 	if err != nil {
 		return nil, err
 	}
