@@ -56,11 +56,7 @@ func writtenIndexes(t *testing.T, s *Store, q string) []string {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	args := make([]any, paramCount(q))
-	for i := range args {
-		args[i] = 1
-	}
-	rows, err = s.w.QueryContext(t.Context(), "EXPLAIN "+q, args...)
+	rows, err = s.w.QueryContext(t.Context(), "EXPLAIN "+q, ones(q)...)
 	if err != nil {
 		t.Fatalf("explain %s: %v", q, err)
 	}

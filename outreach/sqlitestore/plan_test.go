@@ -80,11 +80,7 @@ func TestQueryPlans(t *testing.T) {
 // with 1 for each of its parameters.
 func explain(t *testing.T, s *Store, q string) []string {
 	t.Helper()
-	args := make([]any, paramCount(q))
-	for i := range args {
-		args[i] = 1
-	}
-	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
+	rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, ones(q)...)
 	if err != nil {
 		t.Fatalf("explain %s: %v", q, err)
 	}
@@ -102,6 +98,15 @@ func explain(t *testing.T, s *Store, q string) []string {
 		t.Fatal(err)
 	}
 	return plan
+}
+
+// ones returns arguments for q's parameters: 1 for each.
+func ones(q string) []any {
+	args := make([]any, paramCount(q))
+	for i := range args {
+		args[i] = 1
+	}
+	return args
 }
 
 // paramCount returns the number of parameters of q: the highest ?N, or
