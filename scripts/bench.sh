@@ -32,15 +32,14 @@ fi
 
 race=0
 if [ -z "${NO_RACE_SUITE:-}" ]; then
-  # README's test command, as its first code block gives it (the line
-  # that starts with "go test -race"), timed with a warm build cache:
-  # its test binaries are compiled first, with the same flags.
-  cmd=$(grep -m1 '^go test -race' README.md | sed 's/ *#.*$//')
-  flags=${cmd#go test }
-  echo "== README's test command, timed: $cmd"
-  eval "go test -run '^\$' -count=1 $flags" >/dev/null
+  # README's test command (.ci/readme-test-flags reads its flags from
+  # README), timed with a warm build cache: its test binaries are
+  # compiled first, with the same flags.
+  source .ci/readme-test-flags
+  echo "== README's test command, timed: $readme_test_line"
+  go test -run '^$' -count=1 "${readme_test_flags[@]}" ./... >/dev/null
   start=$(date +%s%N)
-  if eval "go test -count=1 $flags"; then
+  if go test -count=1 "${readme_test_flags[@]}" ./...; then
     race=$(( ($(date +%s%N) - start) / 1000000000 ))
   else
     echo "   the test command failed: its time is left out"
